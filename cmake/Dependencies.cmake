@@ -1,0 +1,15 @@
+# Every third-party package, found the way TOOLCHAIN.md says works on Debian 12.
+# Later issues add gRPC/protobuf/httplib/curl/pugixml here; only what is linked is found.
+find_package(PkgConfig REQUIRED)
+find_package(fmt CONFIG REQUIRED)
+find_package(RapidJSON CONFIG REQUIRED)
+find_package(PostgreSQL REQUIRED)
+find_package(Catch2 CONFIG REQUIRED)
+include(Catch)
+
+# RapidJSON ships no target; wrap its include dir so targets link it like any other.
+if(NOT TARGET dcops_rapidjson)
+  add_library(dcops_rapidjson INTERFACE)
+  target_include_directories(dcops_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIRS})
+  target_compile_definitions(dcops_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1)
+endif()
