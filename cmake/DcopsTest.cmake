@@ -1,3 +1,6 @@
+# Where the private PostgreSQL fixture writes its connection facts (see tests/pg/).
+set(DCOPS_TEST_PG_INFO "${CMAKE_BINARY_DIR}/pg-fixture.env")
+
 # dcops_unit_test(NAME SOURCES... LIBS ... [FIXTURES ...] [LABELS ...])
 #
 # Adds a Catch2 test executable that sits beside the code it tests, links the given

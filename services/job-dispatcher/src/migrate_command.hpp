@@ -1,0 +1,30 @@
+#pragma once
+// `job-dispatcher migrate`: applies the control-plane migrations to DCOPS_DATABASE_URL.
+// For a self-contained site (plain PostgreSQL) and for tests; a Supabase project can load
+// the same files with its own tooling instead.
+//
+// Blocking: runs to completion. Not thread-safe (a command, run once from main).
+
+#include <string>
+#include <vector>
+
+#include "dcops/common/config.hpp"
+#include "dcops/common/log.hpp"
+
+namespace dcops::dispatcher {
+
+struct MigrateOptions {
+  std::string database_url;
+  std::string migrations_dir = "/usr/share/dcops/migrations";
+  std::chrono::milliseconds connect_timeout{10000};
+  // How long to wait for the database to come up (a compose stack starts it alongside).
+  std::chrono::milliseconds wait_for_database{60000};
+};
+
+// Declares the keys `migrate` reads.
+ConfigSpec MigrateConfig(MigrateOptions* options);
+
+// Exit code: 0 applied or nothing to do, 1 failure (logged with the reason).
+int RunMigrate(const MigrateOptions& options, const Logger& log, Clock& clock);
+
+}  // namespace dcops::dispatcher
