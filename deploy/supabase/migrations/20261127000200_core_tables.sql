@@ -178,6 +178,8 @@ CREATE TABLE IF NOT EXISTS public.credential_sets (
   -- Order in which discovery tries sets of the same kind (lower first).
   try_order   int NOT NULL DEFAULT 100,
   ciphertext  bytea,
+  -- Whether a secret is stored, readable where the ciphertext is not.
+  has_secret  boolean GENERATED ALWAYS AS (ciphertext IS NOT NULL) STORED,
   key_id      text,
   created_by  uuid,
   created_at  timestamptz NOT NULL DEFAULT now(),

@@ -69,17 +69,21 @@ GRANT INSERT, UPDATE, DELETE ON public.vcenters, public.ome_endpoints, public.zf
 
 -- Credential sets: metadata only. The ciphertext is written by the dispatcher (through
 -- dispatcher_v1_put_credential_set) and read by nobody else.
-GRANT SELECT (id, name, kind, username, description, try_order, key_id, created_by, created_at,
-              updated_at) ON public.credential_sets TO authenticated;
+GRANT SELECT (id, name, kind, username, description, try_order, has_secret, key_id, created_by,
+              created_at, updated_at) ON public.credential_sets TO authenticated;
 GRANT INSERT (name, kind, username, description, try_order),
       UPDATE (name, kind, username, description, try_order),
       DELETE ON public.credential_sets TO authenticated;
--- Whether a set holds a secret, without revealing it.
-CREATE OR REPLACE VIEW public.credential_sets_overview WITH (security_invoker = true) AS
-  SELECT c.id, c.name, c.kind, c.username, c.description, c.try_order, c.created_at,
-         c.updated_at, (SELECT s.ciphertext IS NOT NULL FROM public.credential_sets s
-                         WHERE s.id = c.id AND public.dcops_has_role('viewer')) AS has_secret
-    FROM public.credential_sets c;
+
+-- Supabase's service_role (the trusted backend key) gets plain table access as on Supabase,
+-- except credential ciphertext, which only the dispatcher's API hands out.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO service_role;
+REVOKE ALL ON public.credential_sets FROM service_role;
+GRANT SELECT (id, name, kind, username, description, try_order, has_secret, key_id, created_by,
+              created_at, updated_at),
+      INSERT (name, kind, username, description, try_order),
+      UPDATE (name, kind, username, description, try_order),
+      DELETE ON public.credential_sets TO service_role;
 
 -- User roles: everyone sees their own row; admins see and manage all.
 DROP POLICY IF EXISTS own_or_admin_read ON public.user_roles;

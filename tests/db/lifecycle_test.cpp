@@ -1,0 +1,352 @@
+// Steps through their life: leases, rescue, retries, snoozes, dependencies, cancellation,
+// and the finality of terminal states.
+#include <catch2/catch.hpp>
+
+#include "control_plane.hpp"
+
+namespace dcops::testing {
+namespace {
+
+// Moves a step's backoff into the past, as if its wait had passed.
+void BackoffPassed(db::Connection& su, const std::string& task) {
+  Exec(su, "UPDATE job_tasks SET run_after = now() WHERE id = $1", {task});
+}
+
+std::string Call(db::Connection& conn, const std::string& sql, const db::Params& params) {
+  return Scalar(conn, sql, params);
+}
+
+TEST_CASE("An expired lease is rescued, the step runs again with attempt+1, "
+          "and the old holder's late completion is rejected", "[lease]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = CreatePlannedJob(su, "server.power", 1, R"({"action":"On"})");
+
+  auto first = Claim(disp, "agent-a", "{server.power}", 1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].attempt == 1);
+  CHECK_FALSE(first[0].checkpoint.has_value());
+  const auto& task = first[0].task_id;
+  CHECK(Call(disp, "SELECT dispatcher_v1_start_step($1, $2)", {task, first[0].lease_id}) == "ok");
+  CHECK(Call(disp, "SELECT dispatcher_v1_save_checkpoint($1, $2, $3)",
+             {task, first[0].lease_id, std::string(R"({"phase":"reset_sent"})")}) == "t");
+
+  ExpireLease(su, task);  // agent-a went silent past its lease
+  auto rescued = Exec(disp, "SELECT * FROM dispatcher_v1_rescue_expired('default')");
+  REQUIRE(rescued.size() == 1);
+  CHECK(rescued.Str(0, "new_status") == "ready");
+  CHECK(rescued.Str(0, "lost_owner") == "agent-a");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE task_id = $1 AND message LIKE "
+                   "'%lease of agent agent-a expired; will retry%'", {task}) == "1");
+  // A second rescue finds nothing: the guard is state and expiry together.
+  CHECK(Exec(disp, "SELECT * FROM dispatcher_v1_rescue_expired('default')").empty());
+
+  BackoffPassed(su, task);
+  auto second = Claim(disp, "agent-b", "{server.power}", 1);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].task_id == task);
+  CHECK(second[0].attempt == 2);
+  REQUIRE(second[0].checkpoint.has_value());
+  CHECK(*second[0].checkpoint == R"({"phase": "reset_sent"})");  // resumes, not redoes
+
+  // agent-a comes back from the dead and reports: nothing changes.
+  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2, '{}')", {task, first[0].lease_id}) ==
+        "stale_lease");
+  CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'late', true)",
+             {task, first[0].lease_id}) == "stale_lease");
+  CHECK(Call(disp, "SELECT dispatcher_v1_report_progress($1, $2, 50)", {task, first[0].lease_id}) ==
+        "f");
+  CHECK(TaskStatus(su, task) == "leased");
+  CHECK(Scalar(su, "SELECT lease_owner FROM job_tasks WHERE id = $1", {task}) == "agent-b");
+
+  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2, '{\"power\":\"On\"}')",
+             {task, second[0].lease_id}) == "ok");
+  CHECK(TaskStatus(su, task) == "succeeded");
+  CHECK(JobStatus(su, job) == "succeeded");
+  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, gen_random_uuid(), '{}')",
+             {std::string("00000000-0000-0000-0000-000000000000")}) == "not_found");
+}
+
+TEST_CASE("Heartbeats extend leases, report cancellation, and keep rescue away", "[lease]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  CreatePlannedJob(su, "server.refresh", 1);
+  auto got = Claim(disp, "agent-a", "{server.refresh}", 1, 5);
+  REQUIRE(got.size() == 1);
+  Exec(su, "UPDATE job_tasks SET lease_expires_at = now() + interval '1 second' WHERE id = $1",
+       {got[0].task_id});
+  auto beat = Exec(disp,
+                   "SELECT * FROM dispatcher_v1_extend_leases(ARRAY[$1::uuid, gen_random_uuid()], 60)",
+                   {got[0].lease_id});
+  REQUIRE(beat.size() == 2);
+  CHECK(*beat.Bool(0, "valid"));
+  CHECK_FALSE(*beat.Bool(0, "cancel_requested"));
+  CHECK_FALSE(*beat.Bool(1, "valid"));  // a lease the dispatcher does not hold
+  CHECK(Scalar(su, "SELECT lease_expires_at > now() + interval '50 seconds' FROM job_tasks "
+                   "WHERE id = $1", {got[0].task_id}) == "t");
+  CHECK(Exec(disp, "SELECT * FROM dispatcher_v1_rescue_expired('default')").empty());
+}
+
+TEST_CASE("A step out of attempts fails on rescue, and so does its job", "[lease]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const std::string job = CreateJob(su, "server.refresh", 1);
+  Exec(su, "SELECT dispatcher_v1_plan_job($1, '[{\"key\":\"a\",\"kind\":\"server.refresh\","
+           "\"target\":\"idrac:127.0.0.1\",\"max_attempts\":1}]')", {job});
+  BecomeDispatcher(su);
+  auto got = Claim(su, "agent-a", "{server.refresh}", 1);
+  BecomeSuperuser(su);
+  ExpireLease(su, got.at(0).task_id);
+  BecomeDispatcher(su);
+  auto rescued = Exec(su, "SELECT * FROM dispatcher_v1_rescue_expired('default')");
+  REQUIRE(rescued.size() == 1);
+  CHECK(rescued.Str(0, "new_status") == "failed");
+  BecomeSuperuser(su);
+  CHECK(JobStatus(su, job) == "failed");
+  CHECK(Scalar(su, "SELECT error_message FROM jobs WHERE id = $1", {job}) == "1 of 1 step(s) failed");
+  CHECK(Scalar(su, "SELECT error_code FROM job_tasks WHERE id = $1", {got[0].task_id}) ==
+        "lease_expired");
+}
+
+TEST_CASE("Retryable failures back off exponentially with jitter until attempts run out",
+          "[retry]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = CreateJob(su, "server.refresh", 1);
+  Exec(su, "SELECT dispatcher_v1_plan_job($1, '[{\"key\":\"a\",\"kind\":\"server.refresh\","
+           "\"target\":\"idrac:127.0.0.1\",\"max_attempts\":3,\"retry_base_ms\":4000,"
+           "\"retry_max_ms\":60000}]')", {job});
+  // Attempt n waits a draw from [d/2, d], d = 4 s * 2^(n-1).
+  const double ceilings[] = {4.0, 8.0};
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].attempt == attempt);
+    const std::string outcome =
+        Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'redfish.503', 'BMC busy', true)",
+             {got[0].task_id, got[0].lease_id});
+    if (attempt < 3) {
+      CHECK(outcome == "retry_scheduled");
+      CHECK(TaskStatus(su, got[0].task_id) == "ready");
+      const double wait = std::stod(Scalar(
+          su, "SELECT extract(epoch FROM run_after - now()) FROM job_tasks WHERE id = $1",
+          {got[0].task_id}));
+      const double ceiling = ceilings[attempt - 1];
+      CHECK(wait >= ceiling / 2 - 0.5);  // the statement's now() is a bit earlier than ours
+      CHECK(wait <= ceiling);
+      CHECK(Claim(disp, "agent-a", "{server.refresh}", 1).empty());  // still backing off
+      BackoffPassed(su, got[0].task_id);
+    } else {
+      CHECK(outcome == "failed");
+      CHECK(TaskStatus(su, got[0].task_id) == "failed");
+    }
+  }
+  CHECK(JobStatus(su, job) == "failed");
+}
+
+TEST_CASE("A non-retryable failure fails at once; a snooze waits without using an attempt",
+          "[retry]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = CreatePlannedJob(su, "server.refresh", 2);
+  auto got = Claim(disp, "agent-a", "{server.refresh}", 2);
+  REQUIRE(got.size() == 2);
+  CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'redfish.400', 'bad request', false)",
+             {got[0].task_id, got[0].lease_id}) == "failed");
+  CHECK(Call(disp, "SELECT dispatcher_v1_snooze_step($1, $2, 30, 'SYS518: not ready')",
+             {got[1].task_id, got[1].lease_id}) == "snoozed");
+  CHECK(Scalar(su, "SELECT attempt FROM job_tasks WHERE id = $1", {got[1].task_id}) == "0");
+  CHECK(Claim(disp, "agent-a", "{server.refresh}", 2).empty());  // snoozed for 30 s
+  BackoffPassed(su, got[1].task_id);
+  auto again = Claim(disp, "agent-a", "{server.refresh}", 2);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].attempt == 1);  // the snooze did not count
+  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {again[0].task_id,
+                                                                   again[0].lease_id}) == "ok");
+  CHECK(JobStatus(su, job) == "failed");
+  CHECK(Scalar(su, "SELECT steps_succeeded || '/' || steps_failed || '/' || steps_total || '/' || "
+                   "progress FROM jobs WHERE id = $1", {job}) == "1/1/2/100");
+}
+
+TEST_CASE("Dependencies release steps on success and skip them on failure", "[plan]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = CreateJob(su, "server.refresh", 1);
+  CHECK(Call(su, "SELECT dispatcher_v1_plan_job($1, '["
+                 "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
+                 "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\",\"depends_on\":[\"a\"]},"
+                 "{\"key\":\"c\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\",\"depends_on\":[\"b\"]},"
+                 "{\"key\":\"d\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.2\"}]')",
+             {job}) == "4");
+  auto key_of = [&](const std::string& task) {
+    return Scalar(su, "SELECT step_key FROM job_tasks WHERE id = $1", {task});
+  };
+  auto first = Claim(disp, "agent-a", "{server.refresh}", 10);
+  REQUIRE(first.size() == 2);
+  CHECK(key_of(first[0].task_id) == "a");
+  CHECK(key_of(first[1].task_id) == "d");
+  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {first[0].task_id,
+                                                                   first[0].lease_id}) == "ok");
+  auto second = Claim(disp, "agent-a", "{server.refresh}", 10);
+  REQUIRE(second.size() == 1);
+  CHECK(key_of(second[0].task_id) == "b");
+  CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'broken', false)",
+             {second[0].task_id, second[0].lease_id}) == "failed");
+  CHECK(Scalar(su, "SELECT status || ':' || error_code FROM job_tasks WHERE job_id = $1 AND "
+                   "step_key = 'c'", {job}) == "skipped:dependency_failed");
+  CHECK(JobStatus(su, job) == "running");  // d is still out
+  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {first[1].task_id,
+                                                                   first[1].lease_id}) == "ok");
+  CHECK(JobStatus(su, job) == "failed");
+  CHECK(Scalar(su, "SELECT steps_finished FROM jobs WHERE id = $1", {job}) == "4");
+}
+
+TEST_CASE("Planning checks the whole plan first and happens once", "[plan]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const std::string job = CreateJob(su, "server.refresh", 1);
+  auto bad_dep = ExecError(su, "SELECT dispatcher_v1_plan_job($1, '["
+                               "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:h\"},"
+                               "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:h\","
+                               "\"depends_on\":[\"z\"]}]')", {job});
+  CHECK(bad_dep.sqlstate == "22023");
+  CHECK(bad_dep.message.find("steps[1].depends_on: \"z\" is not an earlier step") != std::string::npos);
+  auto dup = ExecError(su, "SELECT dispatcher_v1_plan_job($1, '["
+                           "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:h\"},"
+                           "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:h\"}]')", {job});
+  CHECK(dup.message.find("steps[1].key: \"a\" is used twice") != std::string::npos);
+  auto bad_target = ExecError(su, "SELECT dispatcher_v1_plan_job($1, '["
+                                  "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"h\"}]')", {job});
+  CHECK(bad_target.message.find("steps[0].target") != std::string::npos);
+  CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE job_id = $1", {job}) == "0");
+  CHECK(JobStatus(su, job) == "pending");
+
+  CHECK(PlanOneStepPerTarget(su, job, "server.refresh") == 1);
+  CHECK(PlanOneStepPerTarget(su, job, "server.refresh") == 1);  // a repeat changes nothing
+  CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE job_id = $1", {job}) == "1");
+
+  const std::string empty = CreateJob(su, "server.refresh", 1);
+  CHECK(Call(su, "SELECT dispatcher_v1_plan_job($1, '[]')", {empty}) == "0");
+  CHECK(JobStatus(su, empty) == "succeeded");
+
+  const std::string unplannable = CreateJob(su, "server.refresh", 1);
+  CHECK(Call(su, "SELECT dispatcher_v1_fail_job($1, 'plan.no_target', 'no server at 127.0.0.1')",
+             {unplannable}) == "t");
+  CHECK(JobStatus(su, unplannable) == "failed");
+  CHECK(Call(su, "SELECT dispatcher_v1_fail_job($1, 'x', 'again')", {unplannable}) == "f");
+}
+
+TEST_CASE("Cancelling pending, running and finished jobs", "[cancel]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const std::string operator_id = AddUser(su, "operator");
+  auto ui = tdb.Connect();
+  BecomeUser(ui, operator_id);
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+
+  SECTION("a pending job is cancelled at once") {
+    const std::string job = CreateJob(su, "server.refresh", 3);
+    CHECK(Call(ui, "SELECT cancel_job($1)", {job}) == "cancelled");
+    CHECK(JobStatus(su, job) == "cancelled");
+    CHECK(PlanOneStepPerTarget(su, job, "server.refresh") == 0);  // never planned now
+    CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'job.cancel' AND "
+                     "object_id = $1 AND actor = $2", {job, operator_id}) == "1");
+  }
+  SECTION("a running job stops its waiting steps and waits for its running ones") {
+    const std::string job = CreatePlannedJob(su, "server.refresh", 3);
+    auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+    REQUIRE(got.size() == 1);
+    CHECK(Call(ui, "SELECT cancel_job($1)", {job}) == "cancel_requested");
+    CHECK(JobStatus(su, job) == "running");
+    CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'cancelled'",
+                 {job}) == "2");
+    auto requests = Exec(disp, "SELECT * FROM dispatcher_v1_cancel_requests('default')");
+    REQUIRE(requests.size() == 1);
+    CHECK(requests.Str(0, "task_id") == got[0].task_id);
+    CHECK(requests.Str(0, "lease_owner") == "agent-a");
+    auto beat = Exec(disp, "SELECT * FROM dispatcher_v1_extend_leases(ARRAY[$1::uuid])",
+                     {got[0].lease_id});
+    CHECK(*beat.Bool(0, "cancel_requested"));
+    CHECK(Call(disp, "SELECT dispatcher_v1_cancel_step($1, $2, 'stopped at a safe point')",
+               {got[0].task_id, got[0].lease_id}) == "ok");
+    CHECK(JobStatus(su, job) == "cancelled");
+  }
+  SECTION("a failing step of a job being cancelled ends cancelled, not retried") {
+    const std::string job = CreatePlannedJob(su, "server.refresh", 1);
+    auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+    CHECK(Call(ui, "SELECT cancel_job($1)", {job}) == "cancel_requested");
+    CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'y', true)",
+               {got.at(0).task_id, got.at(0).lease_id}) == "cancelled");
+    CHECK(JobStatus(su, job) == "cancelled");
+  }
+  SECTION("a finished job stays as it was") {
+    const std::string job = CreatePlannedJob(su, "server.refresh", 1);
+    auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+    Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {got.at(0).task_id, got.at(0).lease_id});
+    CHECK(Call(ui, "SELECT cancel_job($1)", {job}) == "succeeded");
+    CHECK(JobStatus(su, job) == "succeeded");
+    CHECK(Scalar(su, "SELECT cancel_requested_at IS NULL FROM jobs WHERE id = $1", {job}) == "t");
+  }
+  SECTION("an unknown job is an error") {
+    auto e = ExecError(ui, "SELECT cancel_job(gen_random_uuid())");
+    CHECK(e.sqlstate == "P0002");
+    CHECK(e.message.find("job_id: no job with id") != std::string::npos);
+  }
+}
+
+TEST_CASE("Terminal states are final", "[lease]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = CreatePlannedJob(su, "server.refresh", 1);
+  auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+  Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {got.at(0).task_id, got.at(0).lease_id});
+  CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'y', true)",
+             {got[0].task_id, got[0].lease_id}) == "stale_lease");
+  CHECK(Call(disp, "SELECT dispatcher_v1_snooze_step($1, $2, 0)",
+             {got[0].task_id, got[0].lease_id}) == "stale_lease");
+  // Not even the owner of the tables can move it back.
+  auto e = ExecError(su, "UPDATE job_tasks SET status = 'ready' WHERE id = $1", {got[0].task_id});
+  CHECK(e.sqlstate == "55000");
+  CHECK(e.message.find("succeeded (final)") != std::string::npos);
+  auto ej = ExecError(su, "UPDATE jobs SET status = 'running' WHERE id = $1", {job});
+  CHECK(ej.sqlstate == "55000");
+  CHECK(JobStatus(su, job) == "succeeded");
+}
+
+TEST_CASE("Events are appended in batches, in order, and never for unknown jobs", "[events]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const std::string job = CreatePlannedJob(su, "server.refresh", 1);
+  BecomeDispatcher(su);
+  CHECK(Call(su, "SELECT dispatcher_v1_append_events(jsonb_build_array("
+                 "jsonb_build_object('job_id', $1::text, 'level', 'info', 'message', 'one'),"
+                 "jsonb_build_object('job_id', $1::text, 'level', 'loud', 'message', 'two'),"
+                 "jsonb_build_object('job_id', gen_random_uuid(), 'level', 'info', 'message', 'lost'),"
+                 "jsonb_build_object('job_id', $1::text, 'level', 'error', 'message', repeat('x', 5000))))",
+             {job}) == "3");
+  BecomeSuperuser(su);
+  auto rows = Exec(su, "SELECT level, left(message, 3) AS m, length(message) AS n FROM job_events "
+                       "WHERE job_id = $1 AND source IS NULL ORDER BY id", {job});
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.Str(0, "m") == "one");
+  CHECK(rows.Str(1, "level") == "info");  // an unknown level is stored as info, not lost
+  CHECK(rows.Str(2, "n") == "4000");
+  auto e = ExecError(su, "SELECT dispatcher_v1_append_events('{}')");
+  CHECK(e.message == "SQLSTATE 22023: events: must be a JSON array");
+}
+
+}  // namespace
+}  // namespace dcops::testing
