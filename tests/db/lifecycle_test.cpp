@@ -1,6 +1,7 @@
 // Steps through their life: leases, rescue, retries, snoozes, dependencies, cancellation,
 // and the finality of terminal states.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "control_plane.hpp"
 
@@ -346,6 +347,40 @@ TEST_CASE("Events are appended in batches, in order, and never for unknown jobs"
   CHECK(rows.Str(2, "n") == "4000");
   auto e = ExecError(su, "SELECT dispatcher_v1_append_events('{}')");
   CHECK(e.message == "SQLSTATE 22023: events: must be a JSON array");
+}
+
+}  // namespace
+}  // namespace dcops::testing
+
+namespace dcops::testing {
+namespace {
+
+TEST_CASE("A batch of completions answers per step and finishes jobs once", "[lease]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string a = CreatePlannedJob(su, "server.refresh", 3);
+  const std::string b = CreatePlannedJob(su, "server.refresh", 2);
+  auto got = Claim(disp, "agent-a", "{server.refresh}", 10);
+  REQUIRE(got.size() == 5);
+  std::string items = "[";
+  for (const auto& c : got) {
+    items += fmt::format(R"({{"task_id":"{}","lease_id":"{}","result":{{"ok":true}}}},)", c.task_id,
+                         c.lease_id);
+  }
+  items += fmt::format(R"({{"task_id":"{}","lease_id":"{}"}},)", got[0].task_id, got[1].lease_id);
+  items += R"({"task_id":"00000000-0000-0000-0000-000000000000","lease_id":"00000000-0000-0000-0000-000000000000"}])";
+  auto rows = Exec(disp, "SELECT outcome, count(*) AS n FROM dispatcher_v1_complete_steps($1::jsonb) "
+                         "GROUP BY outcome ORDER BY outcome", {items});
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.Str(0, "outcome") + "=" + rows.Str(0, "n") == "not_found=1");
+  CHECK(rows.Str(1, "outcome") + "=" + rows.Str(1, "n") == "ok=5");
+  CHECK(rows.Str(2, "outcome") + "=" + rows.Str(2, "n") == "stale_lease=1");
+  CHECK(JobStatus(su, a) == "succeeded");
+  CHECK(JobStatus(su, b) == "succeeded");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE message LIKE 'job succeeded%'") == "2");
+  CHECK(Scalar(su, "SELECT steps_succeeded FROM jobs WHERE id = $1", {a}) == "3");
 }
 
 }  // namespace

@@ -453,6 +453,8 @@ BEGIN
 END
 $$;
 CREATE OR REPLACE TRIGGER jobs_terminal_guard BEFORE UPDATE OF status ON public.jobs
-  FOR EACH ROW EXECUTE FUNCTION public.dcops_guard_terminal_status();
+  FOR EACH ROW WHEN (OLD.status IN ('succeeded', 'failed', 'cancelled'))
+  EXECUTE FUNCTION public.dcops_guard_terminal_status();
 CREATE OR REPLACE TRIGGER job_tasks_terminal_guard BEFORE UPDATE OF status ON public.job_tasks
-  FOR EACH ROW EXECUTE FUNCTION public.dcops_guard_terminal_status();
+  FOR EACH ROW WHEN (OLD.status IN ('succeeded', 'failed', 'cancelled', 'skipped'))
+  EXECUTE FUNCTION public.dcops_guard_terminal_status();

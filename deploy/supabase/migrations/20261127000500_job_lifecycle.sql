@@ -115,9 +115,95 @@ BEGIN
 END
 $$;
 
--- Ends the job when its last step ended; otherwise keeps its progress current.
-CREATE OR REPLACE FUNCTION dcops_internal.step_finished(p_job_id uuid, p_status text)
-  RETURNS void
+-- Steps reached terminal states (any statement, any number of steps, set-based):
+--   * dependents whose dependencies all succeeded become 'ready';
+--   * dependents of a step that did not succeed become 'skipped' (which cascades, as that
+--     UPDATE fires this trigger again);
+--   * each job's counters move once per statement, and a job whose last step ended ends:
+--     'cancelled' if cancellation was asked, 'failed' if a step failed, else 'succeeded'.
+-- Statement-level with transition tables, so a batch of completions costs one update of each
+-- job row, not one per step (a job row updated per step inside one transaction grows a HOT
+-- chain that every later update has to walk).
+CREATE OR REPLACE FUNCTION dcops_internal.on_steps_changed() RETURNS trigger
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  -- The steps this statement finished, held in local arrays: the UPDATEs below fire this
+  -- trigger again (nested), so nothing may be shared between invocations.
+  v_ids    uuid[];
+  v_jobs   uuid[];
+  v_status text[];
+  v_keys   text[];
+  v_job    record;
+BEGIN
+  SELECT array_agg(n.id), array_agg(n.job_id), array_agg(n.status), array_agg(n.step_key)
+    INTO v_ids, v_jobs, v_status, v_keys
+    FROM new_steps n JOIN old_steps o ON o.id = n.id
+   WHERE n.status IN ('succeeded', 'failed', 'cancelled', 'skipped')
+     AND o.status NOT IN ('succeeded', 'failed', 'cancelled', 'skipped');
+  IF v_ids IS NULL THEN
+    RETURN NULL;
+  END IF;
+
+  -- Lock the jobs first, in id order, so concurrent batches never deadlock.
+  PERFORM 1 FROM public.jobs j WHERE j.id = ANY (v_jobs) ORDER BY j.id FOR UPDATE;
+
+  -- Release dependents whose dependencies have all succeeded.
+  WITH released AS (
+    UPDATE public.job_tasks c
+       SET status = 'ready', run_after = now()
+     WHERE c.status = 'blocked'
+       AND c.id IN (SELECT d.task_id
+                      FROM unnest(v_ids, v_status) AS f(id, status)
+                      JOIN public.job_task_deps d ON d.depends_on = f.id
+                     WHERE f.status = 'succeeded')
+       AND NOT EXISTS (SELECT 1 FROM public.job_task_deps d2
+                         JOIN public.job_tasks p ON p.id = d2.depends_on
+                        WHERE d2.task_id = c.id AND p.status <> 'succeeded')
+    RETURNING c.site, c.job_id)
+  SELECT count(*) AS n, min(site) AS site, min(job_id::text) AS job_id INTO v_job FROM released;
+  IF v_job.n > 0 THEN
+    PERFORM pg_notify('dcops_work', json_build_object('site', v_job.site, 'job_id', v_job.job_id,
+                                                      'event', 'steps_ready')::text);
+  END IF;
+
+  -- Skip dependents of steps that did not succeed (fires this trigger again for them).
+  UPDATE public.job_tasks c
+     SET status = 'skipped', finished_at = now(),
+         error_code = 'dependency_' || f.status,
+         error_message = format('skipped: step %s %s', f.step_key, f.status)
+    FROM unnest(v_ids, v_status, v_keys) AS f(id, status, step_key)
+    JOIN public.job_task_deps d ON d.depends_on = f.id
+   WHERE c.id = d.task_id AND c.status IN ('blocked', 'ready') AND f.status <> 'succeeded';
+
+  -- Account on the jobs, then end the jobs whose last step ended.
+  FOR v_job IN
+    WITH counts AS (
+      SELECT f.job_id, count(*) AS n,
+             count(*) FILTER (WHERE f.status = 'succeeded') AS ok,
+             count(*) FILTER (WHERE f.status = 'failed') AS bad
+        FROM unnest(v_jobs, v_status) AS f(job_id, status) GROUP BY f.job_id)
+    UPDATE public.jobs j
+       SET steps_finished  = j.steps_finished + c.n,
+           steps_succeeded = j.steps_succeeded + c.ok,
+           steps_failed    = j.steps_failed + c.bad,
+           progress        = CASE WHEN j.steps_total > 0
+                                  THEN least(100, ((j.steps_finished + c.n) * 100) / j.steps_total)
+                                  ELSE 100 END
+      FROM counts c
+     WHERE j.id = c.job_id
+    RETURNING j.id, j.status, j.steps_finished, j.steps_total
+  LOOP
+    CONTINUE WHEN dcops_internal.is_terminal(v_job.status) OR v_job.steps_finished < v_job.steps_total;
+    PERFORM dcops_internal.finish_job(v_job.id);
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+-- Ends a job whose steps have all ended, with the status they add up to.
+CREATE OR REPLACE FUNCTION dcops_internal.finish_job(p_job_id uuid) RETURNS void
   LANGUAGE plpgsql
   SET search_path = pg_catalog, public
 AS $$
@@ -125,19 +211,7 @@ DECLARE
   v_job public.jobs%ROWTYPE;
   v_final text;
 BEGIN
-  UPDATE public.jobs
-     SET steps_finished  = steps_finished + 1,
-         steps_succeeded = steps_succeeded + (p_status = 'succeeded')::int,
-         steps_failed    = steps_failed + (p_status = 'failed')::int,
-         progress        = CASE WHEN steps_total > 0
-                                THEN least(100, ((steps_finished + 1) * 100) / steps_total)
-                                ELSE 100 END
-   WHERE id = p_job_id
-   RETURNING * INTO v_job;
-  IF NOT FOUND OR dcops_internal.is_terminal(v_job.status)
-     OR v_job.steps_finished < v_job.steps_total THEN
-    RETURN;
-  END IF;
+  SELECT * INTO v_job FROM public.jobs WHERE id = p_job_id;
   v_final := CASE
     WHEN v_job.cancel_requested_at IS NOT NULL THEN 'cancelled'
     WHEN v_job.steps_failed > 0 THEN 'failed'
@@ -161,46 +235,10 @@ BEGIN
 END
 $$;
 
--- A step reached a terminal state: release dependents whose dependencies all succeeded,
--- skip dependents of a step that did not succeed, and account for it on the job.
-CREATE OR REPLACE FUNCTION dcops_internal.on_step_status() RETURNS trigger
-  LANGUAGE plpgsql
-  SET search_path = pg_catalog, public
-AS $$
-DECLARE
-  v_released int;
-BEGIN
-  IF NOT dcops_internal.is_terminal(NEW.status) OR dcops_internal.is_terminal(OLD.status) THEN
-    RETURN NULL;
-  END IF;
-  IF NEW.status = 'succeeded' THEN
-    UPDATE public.job_tasks c
-       SET status = 'ready', run_after = now()
-     WHERE c.status = 'blocked'
-       AND c.id IN (SELECT d.task_id FROM public.job_task_deps d WHERE d.depends_on = NEW.id)
-       AND NOT EXISTS (SELECT 1 FROM public.job_task_deps d2
-                         JOIN public.job_tasks p ON p.id = d2.depends_on
-                        WHERE d2.task_id = c.id AND p.status <> 'succeeded');
-    GET DIAGNOSTICS v_released = ROW_COUNT;
-    IF v_released > 0 THEN
-      PERFORM pg_notify('dcops_work', json_build_object('site', NEW.site, 'job_id', NEW.job_id,
-                                                        'event', 'steps_ready')::text);
-    END IF;
-  ELSE
-    UPDATE public.job_tasks c
-       SET status = 'skipped', finished_at = now(),
-           error_code = 'dependency_' || NEW.status,
-           error_message = format('skipped: step %s %s', NEW.step_key, NEW.status)
-     WHERE c.status IN ('blocked', 'ready')
-       AND c.id IN (SELECT d.task_id FROM public.job_task_deps d WHERE d.depends_on = NEW.id);
-  END IF;
-  PERFORM dcops_internal.step_finished(NEW.job_id, NEW.status);
-  RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER job_tasks_on_status AFTER UPDATE OF status ON public.job_tasks
-  FOR EACH ROW EXECUTE FUNCTION dcops_internal.on_step_status();
+DROP TRIGGER IF EXISTS job_tasks_on_status ON public.job_tasks;
+CREATE OR REPLACE TRIGGER job_tasks_steps_changed AFTER UPDATE ON public.job_tasks
+  REFERENCING OLD TABLE AS old_steps NEW TABLE AS new_steps
+  FOR EACH STATEMENT EXECUTE FUNCTION dcops_internal.on_steps_changed();
 
 -- Exponential backoff with "equal jitter": a delay drawn from [d/2, d] where
 -- d = min(max_ms, base_ms * 2^(attempt-1)).

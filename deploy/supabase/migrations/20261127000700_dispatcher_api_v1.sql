@@ -188,17 +188,18 @@ BEGIN
      ORDER BY t.priority DESC, t.seq, t.created_at
      -- Bounded look-ahead: enough to skip rows other claimers hold, never the whole queue.
      LIMIT greatest(p_limit, 1) * 4 + 64
-  ), ranked AS (
-    SELECT s.id, s.priority, s.seq, s.created_at,
-           row_number() OVER (PARTITION BY s.target ORDER BY s.priority DESC, s.seq, s.created_at) AS rn
-      FROM scan s
   ), picked AS (
+    -- Locks by primary key (an index lookup per candidate, never a scan of the table).
     SELECT t.id
       FROM public.job_tasks t
-      JOIN ranked r ON r.id = t.id
-     WHERE (p_per_target IS NULL OR r.rn <= p_per_target)
+     WHERE t.id = ANY (ARRAY(
+             SELECT r.id
+               FROM (SELECT s.id, row_number() OVER (PARTITION BY s.target
+                                                     ORDER BY s.priority DESC, s.seq, s.created_at) AS rn
+                       FROM scan s) r
+              WHERE p_per_target IS NULL OR r.rn <= p_per_target))
        AND t.status = 'ready'
-     ORDER BY r.priority DESC, r.seq, r.created_at
+     ORDER BY t.priority DESC, t.seq, t.created_at
      LIMIT greatest(p_limit, 1)
        FOR UPDATE OF t SKIP LOCKED
   ), leased AS (
@@ -321,6 +322,38 @@ BEGIN
    WHERE id = p_task_id AND lease_id = p_lease_id AND status IN ('leased', 'running');
   IF NOT FOUND THEN RETURN dcops_internal.lease_mismatch(p_task_id); END IF;
   RETURN 'ok';
+END
+$$;
+
+-- Completes many steps in one statement (one commit, one update of each job row):
+--   [{"task_id": "...", "lease_id": "...", "result": {...}}, ...]
+-- Returns each step's outcome as dispatcher_v1_complete_step would.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_complete_steps(p_items jsonb)
+  RETURNS TABLE (task_id uuid, outcome text)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  IF p_items IS NULL OR jsonb_typeof(p_items) <> 'array' THEN
+    RAISE EXCEPTION 'items: must be a JSON array' USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+  WITH items AS (
+    SELECT x.task_id AS id, x.lease_id AS lease, x.result AS res
+      FROM jsonb_to_recordset(p_items) AS x(task_id uuid, lease_id uuid, result jsonb)
+  ), done AS (
+    UPDATE public.job_tasks t
+       SET status = 'succeeded', result = i.res, progress = 100, finished_at = now(),
+           lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL
+      FROM items i
+     WHERE t.id = i.id AND t.lease_id = i.lease AND t.status IN ('leased', 'running')
+    RETURNING t.id, i.lease)
+  SELECT i.id,
+         CASE WHEN d.id IS NOT NULL THEN 'ok'
+              WHEN EXISTS (SELECT 1 FROM public.job_tasks t WHERE t.id = i.id) THEN 'stale_lease'
+              ELSE 'not_found' END
+    FROM items i LEFT JOIN done d ON d.id = i.id AND d.lease = i.lease;
 END
 $$;
 

@@ -130,6 +130,9 @@ Result<Connection> Connection::Open(const DbOptions& options) {
     PQfinish(raw);
     return e;
   }
+  // Server NOTICEs ("relation already exists, skipping") are not errors and not ours to
+  // print; libpq's default would write them to stderr, outside our JSON log.
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
   Connection conn(raw);
   constexpr std::string_view kSettings =
       "SELECT set_config('statement_timeout', $1, false), "
