@@ -149,7 +149,9 @@ BEGIN
   -- Lock the jobs first, in id order, so concurrent batches never deadlock.
   PERFORM 1 FROM public.jobs j WHERE j.id = ANY (v_jobs) ORDER BY j.id FOR UPDATE;
 
-  -- Release dependents whose dependencies have all succeeded.
+  -- Release dependents whose dependencies have all succeeded (most steps have none: the
+  -- check keeps the two UPDATEs, and their own trigger calls, off that path).
+  IF EXISTS (SELECT 1 FROM public.job_task_deps d WHERE d.depends_on = ANY (v_ids)) THEN
   WITH released AS (
     UPDATE public.job_tasks c
        SET status = 'ready', run_after = now()
@@ -176,6 +178,7 @@ BEGIN
     FROM unnest(v_ids, v_status, v_keys) AS f(id, status, step_key)
     JOIN public.job_task_deps d ON d.depends_on = f.id
    WHERE c.id = d.task_id AND c.status IN ('blocked', 'ready') AND f.status <> 'succeeded';
+  END IF;
 
   -- Account on the jobs, then end the jobs whose last step ended.
   FOR v_job IN
