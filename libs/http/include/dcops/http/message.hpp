@@ -1,0 +1,56 @@
+#pragma once
+// HTTP requests and responses as plain values.
+//
+// Thread-safety: values; const access from many threads is safe.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dcops::http {
+
+enum class Method { kGet, kPost, kPatch, kPut, kDelete, kHead };
+std::string_view MethodName(Method m);
+// GET, HEAD, PUT and DELETE may be repeated without changing the outcome; POST and PATCH not.
+bool IsIdempotent(Method m);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct BasicAuth {
+  std::string username;
+  std::string password;  // secret: never logged, never part of a message
+};
+
+struct Request {
+  Method method = Method::kGet;
+  std::string url;
+  Headers headers;
+  std::string body;
+  std::optional<BasicAuth> basic_auth;
+  // Overrides IsIdempotent(method): a POST the caller knows is safe to repeat (an action
+  // refused with 409 took no effect) may be marked so.
+  std::optional<bool> idempotent;
+  // Statuses retried for this request in addition to the client's policy (e.g. 409).
+  std::vector<int> extra_retry_statuses;
+
+  bool Idempotent() const { return idempotent.value_or(IsIdempotent(method)); }
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  // Number of attempts the client made (1 = no retry).
+  int attempts = 1;
+
+  // Case-insensitive; the first value, or empty.
+  std::string Header(std::string_view name) const;
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+// The host[:port] part of a URL ("https://127.0.1.4:8443/redfish/v1" -> "127.0.1.4:8443").
+std::string HostOf(std::string_view url);
+
+}  // namespace dcops::http

@@ -1,0 +1,218 @@
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <cstring>
+
+#include "dcops/http/transport.hpp"
+
+namespace dcops::http {
+namespace {
+
+struct GlobalInit {
+  GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  ~GlobalInit() { curl_global_cleanup(); }
+};
+
+struct Transfer {
+  Response response;
+  std::size_t max_body = 0;
+  bool too_large = false;
+  const std::string* pin = nullptr;
+  bool pin_mismatch = false;
+};
+
+std::size_t OnBody(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * n;
+  if (t->response.body.size() + bytes > t->max_body) {
+    t->too_large = true;
+    return 0;  // aborts the transfer
+  }
+  t->response.body.append(data, bytes);
+  return bytes;
+}
+
+std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * n;
+  std::string_view line(data, bytes);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->response.headers.clear();  // a new response (after 100 Continue, say)
+    return bytes;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return bytes;
+  std::string key(line.substr(0, colon));
+  std::string value(line.substr(colon + 1));
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.pop_back();
+  }
+  t->response.headers.emplace_back(std::move(key), std::move(value));
+  return bytes;
+}
+
+// Pinned certificates: the handshake itself accepts exactly the pinned leaf certificate, so
+// no byte of the request (credentials included) goes to anyone else. libcurl makes a fresh
+// SSL_CTX per connection and hands it to OnSslContext first; the transfer rides on it.
+int VerifyPinned(int /*preverified*/, X509_STORE_CTX* store) {
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;  // the chain does not matter
+  auto* ssl = static_cast<SSL*>(
+      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* t = ssl ? static_cast<Transfer*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) : nullptr;
+  X509* leaf = X509_STORE_CTX_get_current_cert(store);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (t == nullptr || leaf == nullptr || X509_digest(leaf, EVP_sha256(), md, &len) != 1) return 0;
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  if (hex == *t->pin) return 1;
+  t->pin_mismatch = true;
+  return 0;
+}
+
+CURLcode OnSslContext(CURL*, void* ssl_ctx, void* user) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_app_data(ctx, user);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyPinned);
+  return CURLE_OK;
+}
+
+Error FromCurl(CURLcode code, const char* detail, const std::string& url, const Transfer& t) {
+  const std::string where = HostOf(url);
+  const std::string text = (detail && *detail) ? detail : curl_easy_strerror(code);
+  if (t.too_large) {
+    return MakeError("http.too_large",
+                     fmt::format("{}: response larger than {} bytes", where, t.max_body));
+  }
+  if (t.pin_mismatch) {
+    return MakeError("http.tls", fmt::format("{}: the certificate does not match the pinned "
+                                             "SHA-256 fingerprint", where));
+  }
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+      return MakeError("http.connect", fmt::format("{}: cannot connect: {}", where, text), true);
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return MakeError("http.dns", fmt::format("{}: name does not resolve", where), true);
+    case CURLE_OPERATION_TIMEDOUT:
+      return MakeError("http.timeout", fmt::format("{}: timed out: {}", where, text), true);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return MakeError("http.tls",
+                       fmt::format("{}: TLS failed: {} (to trust a self-signed BMC, pin its "
+                                   "certificate or opt out of verification for this target)",
+                                   where, text));
+    default:
+      return MakeError("http.transport", fmt::format("{}: {}", where, text), true);
+  }
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport() { static GlobalInit init; }
+
+CurlTransport::~CurlTransport() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* CurlTransport::Acquire() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlTransport::Release(void* handle) {
+  std::lock_guard lock(mu_);
+  idle_.push_back(handle);
+}
+
+Result<Response> CurlTransport::Send(const Request& request, const ClientOptions& options) {
+  CURL* curl = static_cast<CURL*>(Acquire());
+  if (curl == nullptr) return MakeError("http.transport", "libcurl could not start a transfer", true);
+  curl_easy_reset(curl);  // keeps the connection cache, forgets the last request's options
+  Transfer t;
+  t.max_body = options.max_body_bytes;
+  char error[CURL_ERROR_SIZE] = {0};
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+
+  const auto& tls = options.tls;
+  if (!tls.pinned_sha256.empty()) {
+    // The pin replaces chain and name checks; OnSslContext enforces it in the handshake.
+    t.pin = &tls.pinned_sha256;
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, OnSslContext);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &t);
+    // A context (and its pin) must not be shared with a connection made for another pin.
+    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // no resumption past the check
+  } else {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
+    if (!tls.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+  }
+  if (tls.legacy) {
+    curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_0);
+    curl_easy_setopt(curl, CURLOPT_SSL_CIPHER_LIST, "DEFAULT@SECLEVEL=0");
+  }
+
+  if (request.basic_auth) {
+    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(curl, CURLOPT_USERNAME, request.basic_auth->username.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, request.basic_auth->password.c_str());
+  }
+  curl_slist* headers = nullptr;
+  for (const auto& [k, v] : request.headers) {
+    headers = curl_slist_append(headers, fmt::format("{}: {}", k, v).c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+  switch (request.method) {
+    case Method::kGet: curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L); break;
+    case Method::kHead: curl_easy_setopt(curl, CURLOPT_NOBODY, 1L); break;
+    default:
+      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(MethodName(request.method)).c_str());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      break;
+  }
+
+  const CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  // Forget credentials and callbacks that point at this stack frame before reuse.
+  curl_easy_reset(curl);
+  Release(curl);
+  if (code != CURLE_OK) return FromCurl(code, error, request.url, t);
+  t.response.status = static_cast<int>(status);
+  return std::move(t.response);
+}
+
+}  // namespace dcops::http

@@ -1,0 +1,215 @@
+// CurlTransport against real HTTP and HTTPS servers on 127.0.0.1.
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "dcops/http/client.hpp"
+#include "dcops/tls/certificates.hpp"
+
+namespace dcops::http {
+namespace {
+
+using std::chrono::milliseconds;
+
+// An httplib server on 127.0.0.1:<ephemeral>, running on its own thread until destroyed.
+class LocalServer {
+ public:
+  explicit LocalServer(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {
+    port_ = server_->bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // httplib 0.11 has no wait_until_ready(): wait for its own flag (TOOLCHAIN.md).
+    while (!server_->is_running()) std::this_thread::yield();
+  }
+  ~LocalServer() {
+    server_->stop();
+    thread_.join();
+  }
+  httplib::Server& server() { return *server_; }
+  std::string Url(const std::string& scheme, const std::string& path) const {
+    return scheme + "://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+struct Pem {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  explicit Pem(const tls::KeyPair& pair) {
+    BIO* b = BIO_new_mem_buf(pair.certificate_pem.data(), static_cast<int>(pair.certificate_pem.size()));
+    cert = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+    BIO_free(b);
+    b = BIO_new_mem_buf(pair.private_key_pem.data(), static_cast<int>(pair.private_key_pem.size()));
+    key = PEM_read_bio_PrivateKey(b, nullptr, nullptr, nullptr);
+    BIO_free(b);
+  }
+  ~Pem() {
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+};
+
+std::unique_ptr<httplib::Server> TlsServer(const tls::KeyPair& pair) {
+  Pem pem(pair);
+  return std::make_unique<httplib::SSLServer>(pem.cert, pem.key);  // copies both
+}
+
+ClientOptions Quick() {
+  ClientOptions o;
+  o.connect_timeout = milliseconds(2000);
+  o.timeout = milliseconds(5000);
+  o.retry.max_attempts = 1;
+  return o;
+}
+
+TEST_CASE("Requests carry method, headers, body and basic auth; responses come back whole",
+          "[http][curl]") {
+  LocalServer local(std::make_unique<httplib::Server>());
+  local.server().Post("/echo", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_header("X-Seen-Auth", req.get_header_value("Authorization"));
+    res.set_header("X-Seen-Custom", req.get_header_value("X-Custom"));
+    res.status = 201;
+    res.set_content("got:" + req.body, "application/json");
+  });
+  CurlTransport transport;
+  auto options = Quick();
+  Request req;
+  req.method = Method::kPost;
+  req.url = local.Url("http", "/echo");
+  req.headers = {{"X-Custom", "1"}, {"Content-Type", "application/json"}};
+  req.body = R"({"ResetType":"On"})";
+  req.basic_auth = BasicAuth{"root", "calvin"};
+  auto r = transport.Send(req, options);
+  REQUIRE(r.ok());
+  CHECK(r->status == 201);
+  CHECK(r->body == R"(got:{"ResetType":"On"})");
+  CHECK(r->Header("x-seen-auth") == "Basic cm9vdDpjYWx2aW4=");
+  CHECK(r->Header("X-Seen-Custom") == "1");
+  CHECK(r->Header("content-type") == "application/json");
+}
+
+TEST_CASE("TLS: verification on by default, an explicit opt-out, and pinning", "[http][curl][tls]") {
+  auto pair = tls::SelfSigned({"bmc", {}, {"127.0.0.1"}, 30, false});
+  REQUIRE(pair.ok());
+  LocalServer local(TlsServer(*pair));
+  std::atomic<int> requests{0};
+  local.server().Get("/redfish/v1", [&](const httplib::Request&, httplib::Response& res) {
+    ++requests;
+    res.set_content("{}", "application/json");
+  });
+  CurlTransport transport;
+  Request req;
+  req.url = local.Url("https", "/redfish/v1");
+  req.basic_auth = BasicAuth{"root", "calvin"};
+
+  auto verified = transport.Send(req, Quick());
+  REQUIRE_FALSE(verified.ok());
+  CHECK(verified.error().code == "http.tls");
+  CHECK(verified.error().message.find("pin its certificate or opt out") != std::string::npos);
+
+  auto opted_out = Quick();
+  opted_out.tls.verify = false;
+  CHECK(transport.Send(req, opted_out)->status == 200);
+
+  auto pinned = Quick();
+  pinned.tls.pinned_sha256 = *tls::Sha256Fingerprint(pair->certificate_pem);
+  CHECK(transport.Send(req, pinned)->status == 200);
+  const int before = requests;
+
+  auto wrong_pin = Quick();
+  wrong_pin.tls.pinned_sha256 = std::string(64, 'a');
+  auto refused = transport.Send(req, wrong_pin);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "http.tls");
+  CHECK(refused.error().message.find("pinned SHA-256") != std::string::npos);
+  CHECK(requests == before);  // the request, credentials and all, never reached the server
+}
+
+TEST_CASE("TLS: a certificate from a trusted CA verifies", "[http][curl][tls]") {
+  auto ca = tls::SelfSigned({"site CA", {}, {}, 30, true});
+  auto server = tls::SignedBy({"dispatcher", {"localhost"}, {"127.0.0.1"}, 30, false}, *ca);
+  REQUIRE(server.ok());
+  LocalServer local(TlsServer(*server));
+  local.server().Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok", "text/plain");
+  });
+  char path[] = "/tmp/dcops-ca-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, ca->certificate_pem.data(), ca->certificate_pem.size()) ==
+          static_cast<ssize_t>(ca->certificate_pem.size()));
+  ::close(fd);
+  CurlTransport transport;
+  auto options = Quick();
+  options.tls.ca_file = path;
+  Request req;
+  req.url = local.Url("https", "/healthz");
+  auto r = transport.Send(req, options);
+  ::unlink(path);
+  REQUIRE(r.ok());
+  CHECK(r->body == "ok");
+}
+
+TEST_CASE("A slow server is a timeout, a closed port a connect error", "[http][curl]") {
+  LocalServer local(std::make_unique<httplib::Server>());
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  local.server().Get("/slow", [released](const httplib::Request&, httplib::Response& res) {
+    released.wait_for(std::chrono::seconds(10));  // holds the answer until the test lets go
+    res.set_content("late", "text/plain");
+  });
+  CurlTransport transport;
+  auto options = Quick();
+  options.timeout = milliseconds(300);
+  Request req;
+  req.url = local.Url("http", "/slow");
+  auto r = transport.Send(req, options);
+  release.set_value();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "http.timeout");
+  CHECK(r.error().retryable);
+
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+  auto refused = transport.Send(req, options);
+  ::close(sock);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "http.connect");
+}
+
+TEST_CASE("A response larger than allowed is refused", "[http][curl]") {
+  LocalServer local(std::make_unique<httplib::Server>());
+  local.server().Get("/big", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(2u << 20, 'x'), "text/plain");
+  });
+  CurlTransport transport;
+  auto options = Quick();
+  options.max_body_bytes = 1u << 20;
+  Request req;
+  req.url = local.Url("http", "/big");
+  auto r = transport.Send(req, options);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "http.too_large");
+}
+
+}  // namespace
+}  // namespace dcops::http
