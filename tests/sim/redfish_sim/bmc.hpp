@@ -1,0 +1,143 @@
+#pragma once
+// One simulated BMC's state, protocol-independent: identity, power state machine, sessions,
+// faults and counters. The HTTP layer (routes.cpp) turns requests into calls here.
+//
+// Time is passed in (a steady time point), so the state machine is tested without waiting.
+// Thread-safety: every public method locks; one Bmc is shared by its server's threads.
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace dcops::sim {
+
+using SimTime = std::chrono::steady_clock::time_point;
+using std::chrono::milliseconds;
+
+struct Timing {
+  milliseconds power_on{1500};         // Off -> On
+  milliseconds power_off{500};         // ForceOff
+  milliseconds graceful_shutdown{3000};
+  milliseconds restart{2000};          // ForceRestart / GracefulRestart / PowerCycle
+  // A power-on within this long of a power-off is refused with 409 (real iDRACs do this).
+  milliseconds on_after_off_guard{60000};
+};
+
+enum class Mode {
+  kNormal,
+  kHtml,       // answers every authenticated GET with an HTML error page
+  kTruncated,  // answers every authenticated GET with truncated JSON
+  kNotReady,   // answers with 503 SYS518-style "not ready" messages
+};
+
+struct Faults {
+  Mode mode = Mode::kNormal;
+  double error_rate = 0.0;      // share of requests answered 503 at random
+  milliseconds latency{0};      // added to every request
+  bool ignores_graceful = false;  // the OS ignores ACPI: GracefulShutdown never completes
+};
+
+struct Identity {
+  std::string address;  // 127.0.1.x
+  std::string service_tag;
+  std::string model;
+  std::string bmc_firmware;
+  std::string bios_version;
+  std::string serial;
+  std::string uuid;
+  std::string hostname;
+  bool legacy_reset_types = false;  // old iDRAC9 firmware: no GracefulRestart / PowerCycle
+  int cpu_count = 2;
+  std::string cpu_model;
+  int memory_gib = 256;
+};
+
+enum class Power { kOn, kOff, kPoweringOn, kPoweringOff };
+const char* PowerName(Power p);
+
+struct Counters {
+  long requests = 0;
+  long unauthorized = 0;
+  long actions = 0;            // Reset POSTs accepted
+  long effective_resets = 0;   // accepted actions that changed the power state
+  long refused_actions = 0;    // 409 / 400 answers to actions
+  int concurrent = 0;
+  int concurrent_high = 0;
+  int sessions_high = 0;
+  long sessions_created = 0;
+  long sessions_refused = 0;   // 503 RAC0218
+  std::map<std::string, long> resets_by_type;
+};
+
+// The outcome of an action, as the HTTP layer will answer it.
+struct ActionAnswer {
+  int status = 204;
+  std::string message_id;  // for errors
+  std::string message;
+};
+
+class Bmc {
+ public:
+  Bmc(Identity identity, Timing timing, int session_cap, std::string username,
+      std::string password, std::uint64_t seed);
+
+  const Identity& identity() const { return identity_; }
+
+  // Request accounting (the HTTP layer calls Enter/Leave around every request).
+  void Enter();
+  void Leave();
+  // True when this request should fail at random (fault injection).
+  bool RollFault();
+  Faults faults() const;
+  void SetFaults(const Faults& f);
+
+  bool CheckPassword(const std::string& user, const std::string& password);
+  // A new session token, or nullopt when the cap is reached (503 RAC0218).
+  std::optional<std::string> CreateSession(const std::string& user, SimTime now);
+  bool ValidSession(const std::string& token, SimTime now);
+  bool DeleteSession(const std::string& id);
+  std::string SessionIdOf(const std::string& token) const;
+  int SessionCount(SimTime now);
+
+  Power PowerState(SimTime now);
+  std::vector<std::string> AllowedResetTypes() const;
+  ActionAnswer Reset(const std::string& reset_type, SimTime now);
+  // Test/control hook: force a power state now (no counters).
+  void ForcePower(Power p, SimTime now);
+
+  Counters counters() const;
+  void ResetCounters();
+
+ private:
+  void Advance(SimTime now);  // completes transitions whose time has come
+  void StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off);
+
+  mutable std::mutex mu_;
+  Identity identity_;
+  Timing timing_;
+  int session_cap_;
+  std::string username_;
+  std::string password_;
+  std::mt19937_64 rng_;
+  Faults faults_;
+  Counters counters_;
+  Power power_ = Power::kOn;
+  std::optional<Power> target_;
+  SimTime transition_done_{};
+  SimTime restart_off_until_{};  // a restart goes through Off until here
+  std::optional<SimTime> last_off_;
+  struct Session {
+    std::string id;
+    std::string user;
+    SimTime last_used;
+  };
+  std::map<std::string, Session> sessions_;  // by token
+  long next_session_ = 1;
+  milliseconds session_timeout_{1800 * 1000};
+};
+
+}  // namespace dcops::sim

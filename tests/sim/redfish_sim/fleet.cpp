@@ -1,0 +1,245 @@
+#include "fleet.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <openssl/pem.h>
+#include <rapidjson/document.h>
+
+#include "dcops/tls/certificates.hpp"
+#include "routes.hpp"
+
+namespace dcops::sim {
+namespace {
+
+std::string CountersJson(Bmc& bmc, const std::string& fingerprint) {
+  const Counters c = bmc.counters();
+  const auto now = std::chrono::steady_clock::now();
+  std::string by_type;
+  for (const auto& [k, v] : c.resets_by_type) {
+    by_type += fmt::format("{}\"{}\": {}", by_type.empty() ? "" : ", ", k, v);
+  }
+  const Identity& id = bmc.identity();
+  return fmt::format(
+      R"({{"address": "{}", "service_tag": "{}", "model": "{}", "bmc_firmware": "{}", )"
+      R"("power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
+      R"("requests": {}, "unauthorized": {}, "actions": {}, "effective_resets": {}, )"
+      R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "sessions_high": {}, )"
+      R"("sessions_created": {}, "sessions_refused": {}, "resets_by_type": {{{}}}}}}})",
+      id.address, id.service_tag, id.model, id.bmc_firmware, PowerName(bmc.PowerState(now)),
+      bmc.SessionCount(now), fingerprint, c.requests, c.unauthorized, c.actions,
+      c.effective_resets, c.refused_actions, c.concurrent, c.concurrent_high, c.sessions_high,
+      c.sessions_created, c.sessions_refused, by_type);
+}
+
+std::optional<Mode> ParseMode(const std::string& s) {
+  if (s == "normal") return Mode::kNormal;
+  if (s == "html") return Mode::kHtml;
+  if (s == "truncated") return Mode::kTruncated;
+  if (s == "not_ready") return Mode::kNotReady;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string NthLoopbackAddress(const std::string& first, int n) {
+  in_addr a{};
+  if (inet_pton(AF_INET, first.c_str(), &a) != 1) return "";
+  const std::uint32_t base = ntohl(a.s_addr);
+  const std::uint64_t value = static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(n);
+  if ((base >> 24) != 127 || (value >> 24) != 127) return "";  // loopback only, always
+  in_addr out{};
+  out.s_addr = htonl(static_cast<std::uint32_t>(value));
+  char buf[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &out, buf, sizeof buf);
+  return buf;
+}
+
+Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed, int legacy_every) {
+  static const char* kModels[] = {"PowerEdge R650", "PowerEdge R750", "PowerEdge R6525",
+                                  "PowerEdge R760", "PowerEdge R660"};
+  static const char* kFirmware[] = {"7.00.00.171", "6.10.30.00", "7.10.50.00"};
+  static const char* kBios[] = {"1.10.2", "1.12.1", "2.1.4"};
+  static const char* kCpus[] = {"Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",
+                                "AMD EPYC 7543 32-Core Processor"};
+  std::mt19937_64 rng(seed * 1000003ULL + static_cast<std::uint64_t>(index));
+  static const char kTagChars[] = "0123456789BCDFGHJKLMNPQRSTVWXYZ";
+  std::string tag;
+  for (int i = 0; i < 7; ++i) tag.push_back(kTagChars[rng() % (sizeof kTagChars - 1)]);
+  Identity id;
+  id.address = address;
+  id.service_tag = tag;
+  id.model = kModels[index % 5];
+  id.bmc_firmware = kFirmware[index % 3];
+  id.bios_version = kBios[index % 3];
+  id.serial = fmt::format("CN7016{:08d}", static_cast<int>(rng() % 100000000));
+  id.uuid = fmt::format("4c4c4544-{:04x}-{:04x}-{:04x}-{:012x}", rng() & 0xffff, rng() & 0xffff,
+                        rng() & 0xffff, rng() & 0xffffffffffffULL);
+  id.hostname = fmt::format("node{:03d}.lab.example", index + 1);
+  id.legacy_reset_types = legacy_every > 0 && (index + 1) % legacy_every == 0;
+  id.cpu_count = 2;
+  id.cpu_model = kCpus[index % 2];
+  id.memory_gib = (index % 2 == 0) ? 256 : 512;
+  return id;
+}
+
+struct Fleet::Member {
+  std::unique_ptr<Bmc> bmc;
+  std::unique_ptr<httplib::SSLServer> server;
+  std::thread thread;
+  std::string fingerprint;
+};
+
+Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {}
+
+Fleet::~Fleet() { Stop(); }
+
+std::string Fleet::Start() {
+  for (int i = 0; i < options_.count; ++i) {
+    const std::string address = NthLoopbackAddress(options_.first_address, i);
+    if (address.empty()) {
+      return fmt::format("BMC {} would leave 127.0.0.0/8 (first address {})", i + 1,
+                         options_.first_address);
+    }
+    auto m = std::make_unique<Member>();
+    m->bmc = std::make_unique<Bmc>(MakeIdentity(address, i, options_.seed, options_.legacy_every),
+                                   options_.timing, options_.session_cap, options_.username,
+                                   options_.password, options_.seed + static_cast<std::uint64_t>(i));
+    auto pair = tls::SelfSigned({"idrac-" + m->bmc->identity().service_tag, {}, {address}, 365, false});
+    if (!pair) return pair.error().message;
+    m->fingerprint = *tls::Sha256Fingerprint(pair->certificate_pem);
+    BIO* cb = BIO_new_mem_buf(pair->certificate_pem.data(), static_cast<int>(pair->certificate_pem.size()));
+    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+    BIO_free(cb);
+    BIO* kb = BIO_new_mem_buf(pair->private_key_pem.data(), static_cast<int>(pair->private_key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+    BIO_free(kb);
+    m->server = std::make_unique<httplib::SSLServer>(cert, key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    const int threads = options_.threads_per_bmc;
+    m->server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    InstallRedfishRoutes(*m->server, *m->bmc);
+    if (!m->server->bind_to_port(address.c_str(), options_.port)) {
+      return fmt::format("cannot listen on {}:{}", address, options_.port);
+    }
+    Member* raw = m.get();
+    m->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+    members_.push_back(std::move(m));
+  }
+
+  control_ = std::make_unique<httplib::Server>();
+  control_->Get("/control/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok", "text/plain");
+  });
+  control_->Get("/control/bmcs", [this](const httplib::Request&, httplib::Response& res) {
+    std::string out = "[";
+    for (const auto& m : members_) {
+      out += (out.size() > 1 ? ",\n" : "") + CountersJson(*m->bmc, m->fingerprint);
+    }
+    res.set_content(out + "]", "application/json");
+  });
+  control_->Post("/control/reset-counters", [this](const httplib::Request&, httplib::Response& res) {
+    for (const auto& m : members_) m->bmc->ResetCounters();
+    res.status = 204;
+  });
+  control_->Post(R"(/control/bmcs/([0-9.]+)/(faults|power))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   Bmc* bmc = Find(req.matches[1]);
+                   if (bmc == nullptr) {
+                     res.status = 404;
+                     res.set_content("no such BMC", "text/plain");
+                     return;
+                   }
+                   rapidjson::Document doc;
+                   doc.Parse(req.body.c_str());
+                   if (doc.HasParseError() || !doc.IsObject()) {
+                     res.status = 400;
+                     res.set_content("body must be a JSON object", "text/plain");
+                     return;
+                   }
+                   if (req.matches[2] == "power") {
+                     const std::string s = doc.HasMember("state") && doc["state"].IsString()
+                                               ? doc["state"].GetString() : "";
+                     if (s != "On" && s != "Off") {
+                       res.status = 400;
+                       res.set_content("state must be On or Off", "text/plain");
+                       return;
+                     }
+                     bmc->ForcePower(s == "On" ? Power::kOn : Power::kOff,
+                                     std::chrono::steady_clock::now());
+                   } else {
+                     Faults f = bmc->faults();
+                     if (doc.HasMember("mode") && doc["mode"].IsString()) {
+                       auto mode = ParseMode(doc["mode"].GetString());
+                       if (!mode) {
+                         res.status = 400;
+                         res.set_content("mode must be normal, html, truncated or not_ready", "text/plain");
+                         return;
+                       }
+                       f.mode = *mode;
+                     }
+                     if (doc.HasMember("error_rate") && doc["error_rate"].IsNumber()) {
+                       f.error_rate = doc["error_rate"].GetDouble();
+                     }
+                     if (doc.HasMember("latency_ms") && doc["latency_ms"].IsInt()) {
+                       f.latency = milliseconds(doc["latency_ms"].GetInt());
+                     }
+                     if (doc.HasMember("ignores_graceful") && doc["ignores_graceful"].IsBool()) {
+                       f.ignores_graceful = doc["ignores_graceful"].GetBool();
+                     }
+                     bmc->SetFaults(f);
+                   }
+                   res.status = 204;
+                 });
+  control_port_ = options_.control_port > 0
+                      ? (control_->bind_to_port(options_.control_address.c_str(), options_.control_port)
+                             ? options_.control_port : -1)
+                      : control_->bind_to_any_port(options_.control_address.c_str());
+  if (control_port_ <= 0) {
+    return fmt::format("cannot listen on {}:{}", options_.control_address, options_.control_port);
+  }
+  control_thread_ = std::thread([this] { control_->listen_after_bind(); });
+  // httplib 0.11 has no wait_until_ready(); its own flag says when it accepts.
+  while (!control_->is_running()) std::this_thread::yield();
+  for (const auto& m : members_) {
+    while (!m->server->is_running()) std::this_thread::yield();
+  }
+  return "";
+}
+
+void Fleet::Stop() {
+  if (control_) {
+    control_->stop();
+    if (control_thread_.joinable()) control_thread_.join();
+    control_.reset();
+  }
+  for (auto& m : members_) {
+    m->server->stop();
+    if (m->thread.joinable()) m->thread.join();
+  }
+  members_.clear();
+}
+
+std::vector<Bmc*> Fleet::bmcs() {
+  std::vector<Bmc*> out;
+  for (const auto& m : members_) out.push_back(m->bmc.get());
+  return out;
+}
+
+Bmc* Fleet::Find(const std::string& address) {
+  for (const auto& m : members_) {
+    if (m->bmc->identity().address == address) return m->bmc.get();
+  }
+  return nullptr;
+}
+
+const std::string& Fleet::FingerprintOf(const std::string& address) const {
+  static const std::string kNone;
+  for (const auto& m : members_) {
+    if (m->bmc->identity().address == address) return m->fingerprint;
+  }
+  return kNone;
+}
+
+}  // namespace dcops::sim

@@ -1,0 +1,181 @@
+// The simulated fleet over real HTTPS, through our own HTTP client: each BMC on its own
+// loopback address, sessions with a cap, power actions, broken answers, the control endpoint.
+#include "fleet.hpp"
+
+#include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+
+#include "dcops/common/clock.hpp"
+#include "dcops/http/client.hpp"
+
+namespace dcops::sim {
+namespace {
+
+constexpr int kPort = 18443;
+
+struct Rig {
+  Fleet fleet;
+  http::CurlTransport transport;
+  explicit Rig(const std::string& first, int count = 3) : fleet(Options(first, count)) {
+    const std::string error = fleet.Start();
+    REQUIRE(error.empty());
+  }
+  static FleetOptions Options(const std::string& first, int count) {
+    FleetOptions o;
+    o.count = count;
+    o.first_address = first;
+    o.port = kPort;
+    o.timing.power_on = milliseconds(200);
+    o.timing.power_off = milliseconds(100);
+    o.timing.restart = milliseconds(200);
+    o.threads_per_bmc = 2;
+    return o;
+  }
+  // An HTTP client that trusts exactly this BMC's certificate.
+  http::Response Send(const std::string& address, http::Method method, const std::string& path,
+                      const std::string& body = "", const http::Headers& headers = {},
+                      bool basic = true) {
+    http::ClientOptions o;
+    o.retry.max_attempts = 1;
+    o.tls.pinned_sha256 = fleet.FingerprintOf(address);
+    http::Client client(o, transport, SystemClock::Instance());
+    http::Request req;
+    req.method = method;
+    req.url = "https://" + address + ":" + std::to_string(kPort) + path;
+    req.body = body;
+    req.headers = headers;
+    if (basic) req.basic_auth = http::BasicAuth{"root", "calvin"};
+    auto r = client.Execute(req);
+    REQUIRE(r.ok());
+    return *r;
+  }
+  rapidjson::Document Control(const std::string& path) {
+    http::ClientOptions o;
+    http::Client client(o, transport, SystemClock::Instance());
+    http::Request req;
+    req.url = "http://127.0.0.1:" + std::to_string(fleet.control_port()) + path;
+    auto r = client.Execute(req);
+    REQUIRE(r.ok());
+    rapidjson::Document doc;
+    doc.Parse(r->body.c_str());
+    REQUIRE_FALSE(doc.HasParseError());
+    return doc;
+  }
+};
+
+std::string Field(const std::string& json, const char* key) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  REQUIRE(doc.HasMember(key));
+  return doc[key].GetString();
+}
+
+TEST_CASE("Addresses never leave the loopback range", "[sim]") {
+  CHECK(NthLoopbackAddress("127.0.1.1", 0) == "127.0.1.1");
+  CHECK(NthLoopbackAddress("127.0.1.250", 10) == "127.0.2.4");
+  CHECK(NthLoopbackAddress("127.255.255.250", 10).empty());
+  CHECK(NthLoopbackAddress("10.0.0.1", 0).empty());
+  CHECK(NthLoopbackAddress("not an address", 0).empty());
+  FleetOptions o;
+  o.first_address = "192.168.0.1";
+  Fleet fleet(o);
+  CHECK(fleet.Start().find("would leave 127.0.0.0/8") != std::string::npos);
+}
+
+TEST_CASE("Each BMC has its own address, identity and certificate", "[sim][net]") {
+  Rig rig("127.0.20.1");
+  auto a = rig.Send("127.0.20.1", http::Method::kGet, "/redfish/v1", "", {}, false);
+  auto b = rig.Send("127.0.20.2", http::Method::kGet, "/redfish/v1", "", {}, false);
+  REQUIRE(a.status == 200);
+  rapidjson::Document da, db;
+  da.Parse(a.body.c_str());
+  db.Parse(b.body.c_str());
+  const std::string tag_a = da["Oem"]["Dell"]["ServiceTag"].GetString();
+  CHECK(tag_a.size() == 7);
+  CHECK(tag_a != db["Oem"]["Dell"]["ServiceTag"].GetString());
+  CHECK(rig.fleet.FingerprintOf("127.0.20.1") != rig.fleet.FingerprintOf("127.0.20.2"));
+  auto sys = rig.Send("127.0.20.1", http::Method::kGet, "/redfish/v1/Systems/System.Embedded.1");
+  CHECK(Field(sys.body, "SKU") == tag_a);
+  CHECK(Field(sys.body, "PowerState") == "On");
+  auto anonymous = rig.Send("127.0.20.1", http::Method::kGet, "/redfish/v1/Systems", "", {}, false);
+  CHECK(anonymous.status == 401);
+}
+
+TEST_CASE("Sessions: X-Auth-Token works, the ninth session gets 503 RAC0218", "[sim][net]") {
+  Rig rig("127.0.21.1", 1);
+  const std::string login = R"({"UserName":"root","Password":"calvin"})";
+  std::vector<std::string> locations;
+  std::string token;
+  for (int i = 0; i < 8; ++i) {
+    auto r = rig.Send("127.0.21.1", http::Method::kPost, "/redfish/v1/SessionService/Sessions",
+                      login, {{"Content-Type", "application/json"}}, false);
+    REQUIRE(r.status == 201);
+    token = r.Header("X-Auth-Token");
+    locations.push_back(r.Header("Location"));
+  }
+  auto ninth = rig.Send("127.0.21.1", http::Method::kPost, "/redfish/v1/SessionService/Sessions",
+                        login, {{"Content-Type", "application/json"}}, false);
+  CHECK(ninth.status == 503);
+  CHECK(ninth.body.find("RAC0218") != std::string::npos);
+  auto with_token = rig.Send("127.0.21.1", http::Method::kGet, "/redfish/v1/Systems", "",
+                             {{"X-Auth-Token", token}}, false);
+  CHECK(with_token.status == 200);
+  CHECK(rig.Send("127.0.21.1", http::Method::kDelete, locations.back(), "",
+                 {{"X-Auth-Token", token}}, false).status == 204);
+  auto gone = rig.Send("127.0.21.1", http::Method::kGet, "/redfish/v1/Systems", "",
+                       {{"X-Auth-Token", token}}, false);
+  CHECK(gone.status == 401);
+  auto bad = rig.Send("127.0.21.1", http::Method::kPost, "/redfish/v1/SessionService/Sessions",
+                      R"({"UserName":"root","Password":"nope"})", {}, false);
+  CHECK(bad.status == 401);
+  auto fleet = rig.Control("/control/bmcs");
+  CHECK(fleet[0]["counters"]["sessions_high"].GetInt() == 8);
+  CHECK(fleet[0]["counters"]["sessions_refused"].GetInt() == 1);
+}
+
+TEST_CASE("Power actions over Redfish, counted by the control endpoint", "[sim][net]") {
+  Rig rig("127.0.22.1", 2);
+  const std::string reset = "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset";
+  auto r = rig.Send("127.0.22.1", http::Method::kPost, reset, R"({"ResetType":"ForceRestart"})",
+                    {{"Content-Type", "application/json"}});
+  CHECK(r.status == 204);
+  auto on = rig.Send("127.0.22.2", http::Method::kPost, reset, R"({"ResetType":"On"})");
+  CHECK(on.status == 409);
+  CHECK(on.body.find("PSU501") != std::string::npos);
+  auto junk = rig.Send("127.0.22.2", http::Method::kPost, reset, "{not json");
+  CHECK(junk.status == 400);
+  auto fleet = rig.Control("/control/bmcs");
+  REQUIRE(fleet.Size() == 2);
+  CHECK(std::string(fleet[0]["address"].GetString()) == "127.0.22.1");
+  CHECK(fleet[0]["counters"]["effective_resets"].GetInt() == 1);
+  CHECK(fleet[0]["counters"]["resets_by_type"]["ForceRestart"].GetInt() == 1);
+  CHECK(fleet[1]["counters"]["effective_resets"].GetInt() == 0);
+  CHECK(fleet[1]["counters"]["refused_actions"].GetInt() == 1);
+  CHECK(fleet[0]["counters"]["requests"].GetInt() >= 1);
+}
+
+TEST_CASE("Injected faults: HTML pages, truncated JSON, not-ready answers", "[sim][net]") {
+  Rig rig("127.0.23.1", 1);
+  Bmc* bmc = rig.fleet.Find("127.0.23.1");
+  REQUIRE(bmc != nullptr);
+  Faults f;
+  f.mode = Mode::kHtml;
+  bmc->SetFaults(f);
+  auto html = rig.Send("127.0.23.1", http::Method::kGet, "/redfish/v1/Systems/System.Embedded.1");
+  CHECK(html.Header("Content-Type").find("text/html") != std::string::npos);
+  f.mode = Mode::kTruncated;
+  bmc->SetFaults(f);
+  auto cut = rig.Send("127.0.23.1", http::Method::kGet, "/redfish/v1/Systems/System.Embedded.1");
+  rapidjson::Document doc;
+  doc.Parse(cut.body.c_str());
+  CHECK(doc.HasParseError());
+  f.mode = Mode::kNotReady;
+  bmc->SetFaults(f);
+  auto busy = rig.Send("127.0.23.1", http::Method::kGet, "/redfish/v1/Systems");
+  CHECK(busy.status == 503);
+  CHECK(busy.body.find("SYS518") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace dcops::sim

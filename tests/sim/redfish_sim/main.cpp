@@ -1,0 +1,72 @@
+// redfish-sim: a fleet of simulated Dell iDRAC9 BMCs on loopback addresses. Wiring only.
+//
+//   redfish-sim [--count N] [--first 127.0.1.1] [--port 8443] [--control-port P]
+//               [--user root] [--password-file F] [--session-cap 8] [--power-on-ms MS]
+//               [--restart-ms MS] [--on-after-off-ms MS] [--legacy-every N] [--seed S]
+//
+// Prints one JSON line when every BMC listens, then runs until SIGINT/SIGTERM.
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "fleet.hpp"
+
+int main(int argc, char** argv) {
+  using namespace dcops::sim;
+  FleetOptions o;
+  if (const char* pw = std::getenv("REDFISH_SIM_PASSWORD")) o.password = pw;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "redfish-sim: {} needs a value\n", a);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    auto ms = [&] { return milliseconds(std::stol(next())); };
+    if (a == "--count") o.count = std::stoi(next());
+    else if (a == "--first") o.first_address = next();
+    else if (a == "--port") o.port = std::stoi(next());
+    else if (a == "--control-port") o.control_port = std::stoi(next());
+    else if (a == "--user") o.username = next();
+    else if (a == "--password-file") {
+      std::ifstream in(next());
+      std::getline(in, o.password);
+    } else if (a == "--session-cap") o.session_cap = std::stoi(next());
+    else if (a == "--power-on-ms") o.timing.power_on = ms();
+    else if (a == "--power-off-ms") o.timing.power_off = ms();
+    else if (a == "--graceful-ms") o.timing.graceful_shutdown = ms();
+    else if (a == "--restart-ms") o.timing.restart = ms();
+    else if (a == "--on-after-off-ms") o.timing.on_after_off_guard = ms();
+    else if (a == "--legacy-every") o.legacy_every = std::stoi(next());
+    else if (a == "--threads-per-bmc") o.threads_per_bmc = std::stoi(next());
+    else if (a == "--seed") o.seed = std::stoull(next());
+    else {
+      fmt::print(stderr, "redfish-sim: unknown option {}\n", a);
+      return 2;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every server thread inherits the mask
+
+  Fleet fleet(o);
+  if (std::string error = fleet.Start(); !error.empty()) {
+    fmt::print(stderr, "redfish-sim: {}\n", error);
+    return 1;
+  }
+  fmt::print("{{\"ready\": true, \"bmcs\": {}, \"first\": \"{}\", \"port\": {}, "
+             "\"control\": \"http://{}:{}\"}}\n",
+             o.count, o.first_address, o.port, o.control_address, fleet.control_port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  fleet.Stop();
+  return 0;
+}

@@ -1,0 +1,120 @@
+#include "redfish_json.hpp"
+
+#include <fmt/format.h>
+
+namespace dcops::sim {
+namespace {
+
+// Values we generate are plain (tags, versions, addresses); quotes and backslashes are
+// escaped anyway so a message never breaks the document.
+std::string Esc(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ServiceRootJson(const Identity& id) {
+  return fmt::format(R"({{
+  "@odata.context": "/redfish/v1/$metadata#ServiceRoot.ServiceRoot",
+  "@odata.id": "/redfish/v1",
+  "@odata.type": "#ServiceRoot.v1_6_0.ServiceRoot",
+  "Id": "RootService", "Name": "Root Service", "RedfishVersion": "1.11.0",
+  "Product": "Integrated Dell Remote Access Controller", "Vendor": "Dell",
+  "UUID": "{uuid}",
+  "Systems": {{"@odata.id": "/redfish/v1/Systems"}},
+  "Managers": {{"@odata.id": "/redfish/v1/Managers"}},
+  "Chassis": {{"@odata.id": "/redfish/v1/Chassis"}},
+  "SessionService": {{"@odata.id": "/redfish/v1/SessionService"}},
+  "UpdateService": {{"@odata.id": "/redfish/v1/UpdateService"}},
+  "Tasks": {{"@odata.id": "/redfish/v1/TaskService"}},
+  "Links": {{"Sessions": {{"@odata.id": "/redfish/v1/SessionService/Sessions"}}}},
+  "ProtocolFeaturesSupported": {{"ExpandQuery": {{"ExpandAll": true, "Levels": true, "Links": true, "MaxLevels": 1, "NoLinks": true}}, "FilterQuery": true, "SelectQuery": true}},
+  "Oem": {{"Dell": {{"@odata.type": "#DellServiceRoot.v1_0_0.DellServiceRoot", "IsBranded": 0, "ManagerMACAddress": "d0:8e:79:00:00:01", "ServiceTag": "{tag}"}}}}
+}})",
+                     fmt::arg("uuid", id.uuid), fmt::arg("tag", Esc(id.service_tag)));
+}
+
+std::string SystemsCollectionJson() {
+  return R"({"@odata.id": "/redfish/v1/Systems", "@odata.type": "#ComputerSystemCollection.ComputerSystemCollection",
+  "Name": "Computer System Collection", "Members": [{"@odata.id": "/redfish/v1/Systems/System.Embedded.1"}],
+  "Members@odata.count": 1})";
+}
+
+std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types) {
+  std::string allowed;
+  for (const auto& t : reset_types) allowed += fmt::format("{}\"{}\"", allowed.empty() ? "" : ", ", t);
+  const bool on = power == Power::kOn;
+  return fmt::format(R"({{
+  "@odata.context": "/redfish/v1/$metadata#ComputerSystem.ComputerSystem",
+  "@odata.id": "/redfish/v1/Systems/System.Embedded.1",
+  "@odata.type": "#ComputerSystem.v1_12_0.ComputerSystem",
+  "Id": "System.Embedded.1", "Name": "System", "SystemType": "Physical",
+  "Manufacturer": "Dell Inc.", "Model": "{model}", "SKU": "{tag}", "SerialNumber": "{serial}",
+  "PartNumber": "0JP31PA00", "AssetTag": "", "HostName": "{host}", "UUID": "{uuid}",
+  "BiosVersion": "{bios}", "PowerState": "{power}",
+  "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "{state}"}},
+  "ProcessorSummary": {{"Count": {cpus}, "LogicalProcessorCount": {threads}, "Model": "{cpu}", "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "Enabled"}}}},
+  "MemorySummary": {{"TotalSystemMemoryGiB": {mem}, "MemoryMirroring": "System", "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "Enabled"}}}},
+  "Boot": {{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None", "BootSourceOverrideMode": "UEFI"}},
+  "Processors": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Processors"}},
+  "Memory": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Memory"}},
+  "Storage": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Storage"}},
+  "Bios": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Bios"}},
+  "Links": {{"ManagedBy": [{{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1"}}], "Chassis": [{{"@odata.id": "/redfish/v1/Chassis/System.Embedded.1"}}]}},
+  "Actions": {{"#ComputerSystem.Reset": {{"target": "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset", "ResetType@Redfish.AllowableValues": [{allowed}]}}}}
+}})",
+                     fmt::arg("model", Esc(id.model)), fmt::arg("tag", Esc(id.service_tag)),
+                     fmt::arg("serial", Esc(id.serial)), fmt::arg("host", Esc(id.hostname)),
+                     fmt::arg("uuid", id.uuid), fmt::arg("bios", Esc(id.bios_version)),
+                     fmt::arg("power", PowerName(power)),
+                     fmt::arg("state", on ? "Enabled" : "StandbyOffline"),
+                     fmt::arg("cpus", id.cpu_count), fmt::arg("threads", id.cpu_count * 64),
+                     fmt::arg("cpu", Esc(id.cpu_model)), fmt::arg("mem", id.memory_gib),
+                     fmt::arg("allowed", allowed));
+}
+
+std::string ManagersCollectionJson() {
+  return R"({"@odata.id": "/redfish/v1/Managers", "@odata.type": "#ManagerCollection.ManagerCollection",
+  "Name": "Manager Collection", "Members": [{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1"}],
+  "Members@odata.count": 1})";
+}
+
+std::string ManagerJson(const Identity& id) {
+  return fmt::format(R"({{
+  "@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1",
+  "@odata.type": "#Manager.v1_9_0.Manager",
+  "Id": "iDRAC.Embedded.1", "Name": "Manager", "ManagerType": "BMC",
+  "Model": "15G Monolithic", "FirmwareVersion": "{fw}",
+  "Status": {{"Health": "OK", "State": "Enabled"}},
+  "Actions": {{"#Manager.Reset": {{"target": "/redfish/v1/Managers/iDRAC.Embedded.1/Actions/Manager.Reset", "ResetType@Redfish.AllowableValues": ["GracefulRestart"]}}}}
+}})",
+                     fmt::arg("fw", Esc(id.bmc_firmware)));
+}
+
+std::string SessionServiceJson() {
+  return R"({"@odata.id": "/redfish/v1/SessionService", "@odata.type": "#SessionService.v1_1_8.SessionService",
+  "Id": "SessionService", "Name": "Session Service", "ServiceEnabled": true, "SessionTimeout": 1800,
+  "Sessions": {"@odata.id": "/redfish/v1/SessionService/Sessions"}})";
+}
+
+std::string SessionJson(const std::string& id, const std::string& user) {
+  return fmt::format(R"({{"@odata.id": "/redfish/v1/SessionService/Sessions/{id}",
+  "@odata.type": "#Session.v1_3_0.Session", "Id": "{id}", "Name": "User Session", "UserName": "{user}"}})",
+                     fmt::arg("id", id), fmt::arg("user", Esc(user)));
+}
+
+std::string ErrorJson(const std::string& message_id, const std::string& message) {
+  return fmt::format(R"({{"error": {{"code": "Base.1.8.GeneralError",
+  "message": "A general error has occurred. See ExtendedInfo for more information",
+  "@Message.ExtendedInfo": [{{"MessageId": "{id}", "Message": "{msg}", "MessageArgs": [],
+  "MessageArgs@odata.count": 0, "RelatedProperties": [], "RelatedProperties@odata.count": 0,
+  "Severity": "Warning", "Resolution": "Retry the operation or contact your service provider."}}]}}}})",
+                     fmt::arg("id", Esc(message_id)), fmt::arg("msg", Esc(message)));
+}
+
+}  // namespace dcops::sim

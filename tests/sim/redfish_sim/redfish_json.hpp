@@ -1,0 +1,19 @@
+#pragma once
+// The Redfish documents a simulated BMC serves, in the shapes of a Dell iDRAC9.
+#include <string>
+
+#include "bmc.hpp"
+
+namespace dcops::sim {
+
+std::string ServiceRootJson(const Identity& id);
+std::string SystemsCollectionJson();
+std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types);
+std::string ManagersCollectionJson();
+std::string ManagerJson(const Identity& id);
+std::string SessionServiceJson();
+std::string SessionJson(const std::string& id, const std::string& user);
+// A Redfish error body with one @Message.ExtendedInfo entry.
+std::string ErrorJson(const std::string& message_id, const std::string& message);
+
+}  // namespace dcops::sim
