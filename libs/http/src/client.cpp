@@ -27,8 +27,8 @@ bool RetryableStatus(int status, const Request& request, const RetryPolicy& poli
 Client::Client(ClientOptions options, Transport& transport, Clock& clock)
     : options_(std::move(options)), transport_(transport), clock_(clock) {}
 
-void Client::WaitForPacing(const std::string& host) {
-  if (options_.min_interval.count() <= 0) return;
+void Client::WaitForPacing(const std::string& host, std::chrono::milliseconds interval) {
+  if (interval.count() <= 0) return;
   Clock::SteadyTime start;
   {
     // Reserve the next slot for this host, then wait for it outside the lock.
@@ -36,7 +36,7 @@ void Client::WaitForPacing(const std::string& host) {
     const auto now = clock_.Steady();
     auto& next = next_start_[host];
     start = std::max(now, next);
-    next = start + options_.min_interval;
+    next = start + interval;
   }
   const auto now = clock_.Steady();
   if (start > now) clock_.SleepFor(start - now);
@@ -59,7 +59,7 @@ Result<Response> Client::Execute(const Request& request) {
   const std::string host = HostOf(request.url);
   const int max_attempts = std::max(1, options_.retry.max_attempts);
   for (int attempt = 1;; ++attempt) {
-    WaitForPacing(host);
+    WaitForPacing(host, request.min_interval.value_or(options_.min_interval));
     auto result = transport_.Send(request, options_);
     if (result) result->attempts = attempt;
     const bool last = attempt >= max_attempts;

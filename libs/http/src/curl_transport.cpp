@@ -159,7 +159,7 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
 
-  const auto& tls = options.tls;
+  const TlsOptions& tls = request.tls ? *request.tls : options.tls;
   if (!tls.pinned_sha256.empty()) {
     // The pin replaces chain and name checks; OnSslContext enforces it in the handshake.
     t.pin = &tls.pinned_sha256;

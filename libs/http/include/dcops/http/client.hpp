@@ -30,7 +30,7 @@ class Client {
   const ClientOptions& options() const { return options_; }
 
  private:
-  void WaitForPacing(const std::string& host);
+  void WaitForPacing(const std::string& host, std::chrono::milliseconds interval);
   std::chrono::milliseconds RetryDelay(int retry, const Response* response);
 
   ClientOptions options_;

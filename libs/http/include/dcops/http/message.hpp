@@ -3,11 +3,14 @@
 //
 // Thread-safety: values; const access from many threads is safe.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "dcops/http/options.hpp"
 
 namespace dcops::http {
 
@@ -34,6 +37,9 @@ struct Request {
   std::optional<bool> idempotent;
   // Statuses retried for this request in addition to the client's policy (e.g. 409).
   std::vector<int> extra_retry_statuses;
+  // Per-target settings that override the client's (one client serves many BMCs).
+  std::optional<TlsOptions> tls;
+  std::optional<std::chrono::milliseconds> min_interval;
 
   bool Idempotent() const { return idempotent.value_or(IsIdempotent(method)); }
 };

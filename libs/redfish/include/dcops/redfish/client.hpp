@@ -1,0 +1,63 @@
+#pragma once
+// A Redfish client for one BMC, as one step sees it.
+//
+// Authentication: a Redfish session (X-Auth-Token) from the agent's SessionCache, created on
+// first use (POST SessionService/Sessions, or /redfish/v1/Sessions on older iDRAC firmware);
+// a 401 on a cached token re-authenticates once (the BMC restarted, the session expired);
+// a BMC without a session service falls back to basic auth. A 503 RAC0218 (session cap)
+// is returned as redfish.session_cap: the step waits and tries later, it never opens more.
+// Errors are mapped by ErrorFromResponse; documents are parsed by Document::Parse.
+//
+// Ownership: borrows the http::Client, SessionCache and Clock.
+// Thread-safety: a Client is used by one step at a time (cheap to create per step).
+// Blocking: every call blocks, bounded by the HTTP client's timeouts and retries.
+
+#include <string>
+
+#include "dcops/common/clock.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/redfish/json.hpp"
+#include "dcops/redfish/session_cache.hpp"
+
+namespace dcops::redfish {
+
+struct Target {
+  std::string address;   // host[:port], e.g. "127.0.1.4:8443"
+  std::string username;
+  std::string password;  // secret: only ever in a login body or basic-auth header
+  http::TlsOptions tls;
+  // Pacing for this BMC (from the dispatcher's assignment).
+  std::chrono::milliseconds min_interval{0};
+};
+
+class Client {
+ public:
+  Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock);
+
+  Result<Document> Get(const std::string& path);
+  // POSTs a JSON body (an action). 2xx: the response; anything else: a mapped Error.
+  // `extra_retry_statuses` marks refusals that took no effect and may be retried at once.
+  Result<http::Response> Post(const std::string& path, const std::string& json_body);
+  Result<http::Response> Patch(const std::string& path, const std::string& json_body);
+
+  const Target& target() const { return target_; }
+  std::string Url(const std::string& path) const;
+
+ private:
+  Result<http::Response> Send(http::Method method, const std::string& path,
+                              const std::string& body);
+  Result<http::Response> SendOnce(http::Request request, const std::string& token);
+  // A session token, or "" when this BMC only does basic auth.
+  Result<std::string> Token(bool fresh);
+
+  http::Client& http_;
+  SessionCache& sessions_;
+  Target target_;
+  Clock& clock_;
+};
+
+// Deletes sessions (idle ones, or all at shutdown). Failures are ignored: a BMC that is gone
+// has dropped the session already.
+void DeleteSessions(http::Client& http, const std::vector<CachedSession>& sessions);
+
+}  // namespace dcops::redfish

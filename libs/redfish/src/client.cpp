@@ -1,0 +1,132 @@
+#include "dcops/redfish/client.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "dcops/redfish/errors.hpp"
+
+namespace dcops::redfish {
+namespace {
+
+constexpr const char* kSessionPaths[] = {"/redfish/v1/SessionService/Sessions",
+                                         "/redfish/v1/Sessions"};
+
+std::string LoginBody(const std::string& user, const std::string& password) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("UserName");
+  w.String(user.c_str(), static_cast<rapidjson::SizeType>(user.size()));
+  w.Key("Password");
+  w.String(password.c_str(), static_cast<rapidjson::SizeType>(password.size()));
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+http::Headers JsonHeaders() {
+  return {{"Accept", "application/json"}, {"Content-Type", "application/json"},
+          {"OData-Version", "4.0"}};
+}
+
+}  // namespace
+
+Client::Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock)
+    : http_(http), sessions_(sessions), target_(std::move(target)), clock_(clock) {}
+
+std::string Client::Url(const std::string& path) const {
+  return "https://" + target_.address + path;
+}
+
+Result<std::string> Client::Token(bool fresh) {
+  if (sessions_.BasicOnly(target_.address)) return std::string();
+  if (!fresh) {
+    if (auto s = sessions_.Find(target_.address, target_.username, clock_.Steady())) return s->token;
+  }
+  int missing = 0;
+  for (const char* path : kSessionPaths) {
+    http::Request req;
+    req.method = http::Method::kPost;
+    req.url = Url(path);
+    req.headers = JsonHeaders();
+    req.body = LoginBody(target_.username, target_.password);
+    req.tls = target_.tls;
+    req.min_interval = target_.min_interval;
+    auto r = http_.Execute(req);
+    if (!r) return r.error();
+    if (r->status == 404 || r->status == 405) {
+      ++missing;
+      continue;  // try the older path, then basic auth
+    }
+    if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
+    const std::string token = r->Header("X-Auth-Token");
+    if (token.empty()) {
+      return MakeError("redfish.schema", std::string(path) + ": session created without an X-Auth-Token header");
+    }
+    sessions_.Put(CachedSession{target_.address, target_.username, token, r->Header("Location"),
+                                target_.tls, clock_.Steady()});
+    return token;
+  }
+  if (missing == 2) sessions_.MarkBasicOnly(target_.address);
+  return std::string();
+}
+
+Result<http::Response> Client::SendOnce(http::Request request, const std::string& token) {
+  if (token.empty()) {
+    request.basic_auth = http::BasicAuth{target_.username, target_.password};
+  } else {
+    request.headers.emplace_back("X-Auth-Token", token);
+  }
+  return http_.Execute(request);
+}
+
+Result<http::Response> Client::Send(http::Method method, const std::string& path,
+                                    const std::string& body) {
+  http::Request req;
+  req.method = method;
+  req.url = Url(path);
+  req.headers = JsonHeaders();
+  req.body = body;
+  req.tls = target_.tls;
+  req.min_interval = target_.min_interval;
+  auto token = Token(false);
+  if (!token) return token.error();
+  auto r = SendOnce(req, *token);
+  if (r && r->status == 401 && !token->empty()) {
+    // The BMC forgot the session (restart, timeout): authenticate again, once.
+    sessions_.Drop(target_.address, *token);
+    auto fresh = Token(true);
+    if (!fresh) return fresh.error();
+    r = SendOnce(req, *fresh);
+  }
+  if (!r) return r.error();
+  if (!r->ok()) return ErrorFromResponse(*r, path, method == http::Method::kGet);
+  return r;
+}
+
+Result<Document> Client::Get(const std::string& path) {
+  auto r = Send(http::Method::kGet, path, "");
+  if (!r) return r.error();
+  return Document::Parse(path, r->body, r->Header("Content-Type"));
+}
+
+Result<http::Response> Client::Post(const std::string& path, const std::string& json_body) {
+  return Send(http::Method::kPost, path, json_body);
+}
+
+Result<http::Response> Client::Patch(const std::string& path, const std::string& json_body) {
+  return Send(http::Method::kPatch, path, json_body);
+}
+
+void DeleteSessions(http::Client& http, const std::vector<CachedSession>& sessions) {
+  for (const auto& s : sessions) {
+    if (s.location.empty()) continue;
+    http::Request req;
+    req.method = http::Method::kDelete;
+    req.url = s.location.rfind("https://", 0) == 0 ? s.location : "https://" + s.address + s.location;
+    req.headers = {{"X-Auth-Token", s.token}};
+    req.tls = s.tls;
+    (void)http.Execute(req);
+  }
+}
+
+}  // namespace dcops::redfish

@@ -1,0 +1,108 @@
+// The Redfish client against the simulated fleet: sessions reused, re-login, session cap,
+// logout, broken answers.
+#include "dcops/redfish/client.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "fleet.hpp"
+
+namespace dcops::redfish {
+namespace {
+
+constexpr int kPort = 18443;
+
+struct Rig {
+  sim::Fleet fleet;
+  http::CurlTransport transport;
+  http::Client http;
+  SessionCache sessions;
+  explicit Rig(const std::string& first) : fleet(Options(first)), http(Quick(), transport, SystemClock::Instance()) {
+    REQUIRE(fleet.Start().empty());
+  }
+  static sim::FleetOptions Options(const std::string& first) {
+    sim::FleetOptions o;
+    o.count = 1;
+    o.first_address = first;
+    o.port = kPort;
+    o.threads_per_bmc = 2;
+    return o;
+  }
+  static http::ClientOptions Quick() {
+    http::ClientOptions o;
+    o.retry.max_attempts = 2;
+    o.retry.backoff.initial = std::chrono::milliseconds(10);
+    return o;
+  }
+  Target TargetFor(const std::string& address, const std::string& password = "calvin") {
+    Target t;
+    t.address = address + ":" + std::to_string(kPort);
+    t.username = "root";
+    t.password = password;
+    t.tls.pinned_sha256 = fleet.FingerprintOf(address);
+    return t;
+  }
+  sim::Bmc& Bmc(const std::string& address) { return *fleet.Find(address); }
+};
+
+TEST_CASE("One session serves many requests and is deleted at shutdown", "[redfish][net]") {
+  Rig rig("127.0.30.1");
+  for (int i = 0; i < 5; ++i) {
+    Client c(rig.http, rig.sessions, rig.TargetFor("127.0.30.1"), SystemClock::Instance());
+    auto sys = c.Get("/redfish/v1/Systems/System.Embedded.1");
+    REQUIRE(sys.ok());
+    CHECK(*sys->String("PowerState") == "On");
+  }
+  CHECK(rig.Bmc("127.0.30.1").counters().sessions_created == 1);
+  CHECK(rig.sessions.size() == 1);
+  DeleteSessions(rig.http, rig.sessions.TakeAll());
+  CHECK(rig.Bmc("127.0.30.1").SessionCount(std::chrono::steady_clock::now()) == 0);
+}
+
+TEST_CASE("A session the BMC forgot is replaced once, transparently", "[redfish][net]") {
+  Rig rig("127.0.31.1");
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.31.1"), SystemClock::Instance());
+  REQUIRE(c.Get("/redfish/v1/Systems").ok());
+  // The BMC restarts and loses its sessions.
+  REQUIRE(rig.Bmc("127.0.31.1").DeleteSession("1"));
+  auto again = c.Get("/redfish/v1/Systems");
+  REQUIRE(again.ok());
+  CHECK(rig.Bmc("127.0.31.1").counters().sessions_created == 2);
+}
+
+TEST_CASE("The session cap is reported, not worked around", "[redfish][net]") {
+  Rig rig("127.0.32.1");
+  auto& bmc = rig.Bmc("127.0.32.1");
+  for (int i = 0; i < 8; ++i) REQUIRE(bmc.CreateSession("root", std::chrono::steady_clock::now()));
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.32.1"), SystemClock::Instance());
+  auto r = c.Get("/redfish/v1/Systems");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "redfish.session_cap");
+  CHECK(r.error().retryable);
+  CHECK(bmc.counters().sessions_high == 8);
+}
+
+TEST_CASE("Wrong credentials fail once, without retries and without the password", "[redfish][net][secrets]") {
+  Rig rig("127.0.33.1");
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.33.1", "not-the-password-42"),
+           SystemClock::Instance());
+  auto r = c.Get("/redfish/v1/Systems");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "redfish.auth");
+  CHECK(r.error().message.find("not-the-password-42") == std::string::npos);
+  CHECK(rig.Bmc("127.0.33.1").counters().unauthorized == 1);
+}
+
+TEST_CASE("A BMC answering HTML fails with the resource named", "[redfish][net]") {
+  Rig rig("127.0.34.1");
+  sim::Faults f;
+  f.mode = sim::Mode::kHtml;
+  rig.Bmc("127.0.34.1").SetFaults(f);
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.34.1"), SystemClock::Instance());
+  auto r = c.Get("/redfish/v1/Systems/System.Embedded.1");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message ==
+        "/redfish/v1/Systems/System.Embedded.1: the BMC answered with an HTML page instead of JSON");
+}
+
+}  // namespace
+}  // namespace dcops::redfish
