@@ -1,0 +1,47 @@
+#pragma once
+// A StepContext that records what a step did, for tests (and for running a step by hand).
+// Wait() really waits (on a condition variable, cut short by RequestCancel()).
+//
+// Thread-safety: RequestCancel() may be called from any thread; the rest from the step's.
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dcops/agent/step.hpp"
+
+namespace dcops::agent {
+
+class RecordingStepContext final : public StepContext {
+ public:
+  RecordingStepContext(Assignment assignment, Clock& clock)
+      : assignment_(std::move(assignment)), clock_(clock) {}
+
+  const Assignment& assignment() const override { return assignment_; }
+  void Progress(int percent, std::string_view message) override;
+  void Event(LogLevel level, std::string_view message) override;
+  Status SaveCheckpoint(std::string json) override;
+  bool CancelRequested() const override;
+  Clock& clock() override { return clock_; }
+  bool Wait(std::chrono::milliseconds d) override;
+
+  void RequestCancel();
+  const std::vector<int>& progress() const { return progress_; }
+  const std::vector<std::string>& events() const { return events_; }
+  const std::vector<std::string>& checkpoints() const { return checkpoints_; }
+  // The next attempt's assignment: same step, attempt+1, the last checkpoint.
+  Assignment NextAttempt() const;
+
+ private:
+  Assignment assignment_;
+  Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancel_ = false;
+  std::vector<int> progress_;
+  std::vector<std::string> events_;
+  std::vector<std::string> checkpoints_;
+};
+
+}  // namespace dcops::agent

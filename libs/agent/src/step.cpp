@@ -1,0 +1,61 @@
+#include "dcops/agent/step.hpp"
+
+#include <fmt/format.h>
+
+#include "dcops/agent/recording_context.hpp"
+
+namespace dcops::agent {
+
+StepRegistry& StepRegistry::Add(std::string kind, StepFunction fn) {
+  steps_[std::move(kind)] = std::move(fn);
+  return *this;
+}
+
+const StepFunction* StepRegistry::Find(std::string_view kind) const {
+  auto it = steps_.find(kind);
+  return it == steps_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> StepRegistry::kinds() const {
+  std::vector<std::string> out;
+  for (const auto& [k, _] : steps_) out.push_back(k);
+  return out;
+}
+
+void RecordingStepContext::Progress(int percent, std::string_view) { progress_.push_back(percent); }
+
+void RecordingStepContext::Event(LogLevel level, std::string_view message) {
+  events_.push_back(fmt::format("{}: {}", LogLevelName(level), message));
+}
+
+Status RecordingStepContext::SaveCheckpoint(std::string json) {
+  checkpoints_.push_back(std::move(json));
+  return {};
+}
+
+bool RecordingStepContext::CancelRequested() const {
+  std::lock_guard lock(mu_);
+  return cancel_;
+}
+
+bool RecordingStepContext::Wait(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return cancel_; });
+}
+
+void RecordingStepContext::RequestCancel() {
+  {
+    std::lock_guard lock(mu_);
+    cancel_ = true;
+  }
+  cv_.notify_all();
+}
+
+Assignment RecordingStepContext::NextAttempt() const {
+  Assignment next = assignment_;
+  next.attempt += 1;
+  next.checkpoint_json = checkpoints_.empty() ? assignment_.checkpoint_json : checkpoints_.back();
+  return next;
+}
+
+}  // namespace dcops::agent

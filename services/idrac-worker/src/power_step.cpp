@@ -1,0 +1,294 @@
+#include "power_step.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "redfish_target.hpp"
+
+namespace dcops::idrac {
+namespace {
+
+using agent::StepOutcome;
+using std::chrono::milliseconds;
+
+constexpr const char* kResetPath =
+    "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset";
+constexpr const char* kAllowed = "Actions/#ComputerSystem.Reset/ResetType@Redfish.AllowableValues";
+const std::vector<std::string> kActions = {"On", "ForceOff", "GracefulShutdown", "GracefulRestart",
+                                           "ForceRestart", "PowerCycle"};
+
+struct Params {
+  std::string action;
+  std::chrono::seconds graceful_timeout{300};
+  bool force_after_timeout = false;
+};
+
+Result<Params> ParseParams(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.empty() ? "{}" : json.c_str());
+  if (doc.HasParseError() || !doc.IsObject()) return MakeError("step.bad_params", "params: not a JSON object");
+  Params p;
+  if (!doc.HasMember("action") || !doc["action"].IsString()) {
+    return MakeError("step.bad_params", "params.action: is required");
+  }
+  p.action = doc["action"].GetString();
+  if (std::find(kActions.begin(), kActions.end(), p.action) == kActions.end()) {
+    return MakeError("step.bad_params", fmt::format("params.action: '{}' is not a power action", p.action));
+  }
+  if (doc.HasMember("graceful_timeout_seconds")) {
+    if (!doc["graceful_timeout_seconds"].IsInt() || doc["graceful_timeout_seconds"].GetInt() < 1) {
+      return MakeError("step.bad_params", "params.graceful_timeout_seconds: must be a positive integer");
+    }
+    p.graceful_timeout = std::chrono::seconds(doc["graceful_timeout_seconds"].GetInt());
+  }
+  if (doc.HasMember("force_after_timeout")) {
+    if (!doc["force_after_timeout"].IsBool()) {
+      return MakeError("step.bad_params", "params.force_after_timeout: must be true or false");
+    }
+    p.force_after_timeout = doc["force_after_timeout"].GetBool();
+  }
+  return p;
+}
+
+// Phases an attempt records: "emulating_off" (the off half of an emulated restart was sent),
+// "off_done" (it completed; power-on remains), "sent" (the final action was accepted).
+struct Checkpoint {
+  std::string phase;
+  std::string sent;
+};
+
+Checkpoint ParseCheckpoint(const std::string& json) {
+  Checkpoint cp;
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  if (json.empty() || doc.HasParseError() || !doc.IsObject()) return cp;
+  if (doc.HasMember("phase") && doc["phase"].IsString()) cp.phase = doc["phase"].GetString();
+  if (doc.HasMember("sent") && doc["sent"].IsString()) cp.sent = doc["sent"].GetString();
+  return cp;
+}
+
+std::string Json(std::initializer_list<std::pair<const char*, std::string>> strings,
+                 std::initializer_list<std::pair<const char*, bool>> flags = {}) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  for (const auto& [k, v] : strings) {
+    w.Key(k);
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  }
+  for (const auto& [k, v] : flags) {
+    w.Key(k);
+    w.Bool(v);
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+bool IsOnLike(const std::string& s) { return s == "On" || s == "PoweringOn"; }
+
+class PowerRun {
+ public:
+  PowerRun(agent::StepContext& ctx, redfish::Client& bmc, const PowerOptions& options, Params p)
+      : ctx_(ctx), bmc_(bmc), options_(options), p_(std::move(p)) {}
+
+  StepOutcome Run();
+
+ private:
+  enum class Waited { kReached, kTimedOut, kCancelled };
+
+  Result<std::string> ReadPower() {
+    auto sys = bmc_.Get(kSystemPath);
+    if (!sys) return sys.error();
+    auto power = sys->String("PowerState");
+    if (!power) return power.error();
+    if (allowed_.empty()) {
+      // Absent on some BMCs: then every standard type is assumed and the BMC decides.
+      auto allowed = sys->Strings(kAllowed);
+      allowed_ = allowed ? *allowed : kActions;
+    }
+    return power;
+  }
+
+  Result<Waited> WaitFor(const std::string& state, milliseconds timeout, int pct_from, int pct_to) {
+    const auto start = ctx_.clock().Steady();
+    for (;;) {
+      auto now_state = ReadPower();
+      if (!now_state) return now_state.error();
+      const auto elapsed = ctx_.clock().Steady() - start;
+      if (*now_state == state) return Waited::kReached;
+      if (elapsed >= timeout) return Waited::kTimedOut;
+      const double share = std::min(1.0, std::chrono::duration<double>(elapsed) /
+                                             std::chrono::duration<double>(timeout));
+      ctx_.Progress(pct_from + static_cast<int>((pct_to - pct_from) * share),
+                    fmt::format("waiting for {} (now {})", state, *now_state));
+      if (!ctx_.Wait(options_.poll_interval)) return Waited::kCancelled;
+    }
+  }
+
+  // Sends a reset type. nullopt: accepted. Otherwise the outcome to return right away.
+  std::optional<StepOutcome> Send(const std::string& type, const std::string& phase_after) {
+    if (ctx_.CancelRequested()) return StepOutcome::Cancelled("cancelled before " + type + " was sent");
+    ctx_.Event(LogLevel::kInfo, fmt::format("sending ResetType {}", type));
+    auto r = bmc_.Post(kResetPath, Json({{"ResetType", type}}));
+    if (!r) {
+      if (r.error().code == "redfish.conflict" && type == "On") {
+        // Refused right after a power-off: wait without using an attempt, then send again.
+        return StepOutcome::Snoozed(options_.refused_on_snooze,
+                                    "the BMC refused power-on right after power-off: " + r.error().message);
+      }
+      return StepOutcome::Failed(r.error());
+    }
+    acted_ = true;
+    if (auto st = ctx_.SaveCheckpoint(Json({{"phase", phase_after}, {"sent", type}})); !st) {
+      return StepOutcome::Failed(st.error());
+    }
+    return std::nullopt;
+  }
+
+  StepOutcome Done(const std::string& note) {
+    auto final_state = ReadPower();
+    if (!final_state) return StepOutcome::Failed(final_state.error());
+    ctx_.Progress(100, note);
+    ctx_.Event(LogLevel::kInfo, note);
+    return StepOutcome::Succeeded(Json({{"action", p_.action}, {"initial_state", initial_},
+                                        {"final_state", *final_state}, {"note", note}},
+                                       {{"acted", acted_}, {"emulated", emulated_}}));
+  }
+
+  StepOutcome FromWait(const Result<Waited>& w, const std::string& state, milliseconds timeout) {
+    if (!w) return StepOutcome::Failed(w.error());
+    if (*w == Waited::kCancelled) return StepOutcome::Cancelled("cancelled while waiting for " + state);
+    if (*w == Waited::kTimedOut) {
+      return StepOutcome::Failed(MakeError(
+          "power.timeout",
+          fmt::format("{} did not reach {} within {} s", bmc_.target().address, state,
+                      std::chrono::duration_cast<std::chrono::seconds>(timeout).count()),
+          true));
+    }
+    return Done(fmt::format("reached {}", state));
+  }
+
+  // Off by the given action, honouring the graceful timeout and force_after_timeout.
+  std::optional<StepOutcome> PowerOff(const std::string& off_action, const std::string& phase_after) {
+    if (auto early = Send(off_action, phase_after)) return early;
+    return AwaitOff(off_action, phase_after);
+  }
+
+  // Waits for Off after `off_action`; `phase` is what a forced off is recorded as.
+  std::optional<StepOutcome> AwaitOff(const std::string& off_action, const std::string& phase) {
+    const bool graceful = off_action == "GracefulShutdown";
+    const milliseconds timeout = graceful ? milliseconds(p_.graceful_timeout) : options_.settle_timeout;
+    auto w = WaitFor("Off", timeout, 30, 60);
+    if (w && *w == Waited::kTimedOut && graceful && p_.force_after_timeout) {
+      ctx_.Event(LogLevel::kWarn, fmt::format("no power-off within {} s of GracefulShutdown; forcing it off",
+                                              p_.graceful_timeout.count()));
+      if (auto early = Send("ForceOff", phase)) return early;
+      w = WaitFor("Off", options_.settle_timeout, 60, 70);
+    }
+    if (!w || *w != Waited::kReached) return FromWait(w, "Off", timeout);
+    return std::nullopt;
+  }
+
+  agent::StepContext& ctx_;
+  redfish::Client& bmc_;
+  const PowerOptions& options_;
+  Params p_;
+  std::vector<std::string> allowed_;
+  std::string initial_;
+  bool acted_ = false;
+  bool emulated_ = false;
+};
+
+StepOutcome PowerRun::Run() {
+  const Checkpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
+  ctx_.Progress(5, "reading power state");
+  auto state = ReadPower();
+  if (!state) return StepOutcome::Failed(state.error());
+  initial_ = *state;
+  const std::string& action = p_.action;
+  const bool off_action = action == "ForceOff" || action == "GracefulShutdown";
+  const std::string desired = off_action ? "Off" : "On";
+
+  // An earlier attempt already acted: resume where it stopped, never act twice.
+  if (cp.phase == "sent") {
+    acted_ = true;
+    ctx_.Event(LogLevel::kInfo, fmt::format("resuming: {} was already sent; waiting for {}", cp.sent, desired));
+    if (desired == "Off") {
+      if (auto r = AwaitOff(cp.sent, "sent")) return *r;
+      return Done("reached Off");
+    }
+    return FromWait(WaitFor("On", options_.settle_timeout, 40, 95), "On", options_.settle_timeout);
+  }
+  if (cp.phase == "emulating_off" || cp.phase == "off_done") {
+    emulated_ = acted_ = true;
+    if (cp.phase == "emulating_off") {
+      if (auto r = AwaitOff(cp.sent, "emulating_off")) return *r;
+      if (auto st = ctx_.SaveCheckpoint(Json({{"phase", "off_done"}, {"sent", cp.sent}})); !st) {
+        return StepOutcome::Failed(st.error());
+      }
+    }
+    if (*state == "On") return Done("reached On");
+    if (auto early = Send("On", "sent")) return *early;
+    return FromWait(WaitFor("On", options_.settle_timeout, 70, 95), "On", options_.settle_timeout);
+  }
+
+  const bool restart = !off_action && action != "On";
+  if (!restart) {
+    if (*state == desired) return Done(fmt::format("already {}; nothing to do", desired));
+    const bool moving = (desired == "On" && *state == "PoweringOn") || (desired == "Off" && *state == "PoweringOff");
+    if (!moving) {
+      if (desired == "Off") {
+        if (auto r = PowerOff(action, "sent")) return *r;
+        return Done("reached Off");
+      }
+      if (auto early = Send(action, "sent")) return *early;
+    }
+    return FromWait(WaitFor(desired, options_.settle_timeout, 30, 95), desired, options_.settle_timeout);
+  }
+
+  // Restarts.
+  if (!IsOnLike(*state)) {
+    ctx_.Event(LogLevel::kInfo, fmt::format("the server is {}; powering it on instead of {}", *state, action));
+    if (auto early = Send("On", "sent")) return *early;
+    return FromWait(WaitFor("On", options_.settle_timeout, 30, 95), "On", options_.settle_timeout);
+  }
+  if (std::find(allowed_.begin(), allowed_.end(), action) == allowed_.end()) {
+    // Older firmware: GracefulRestart = GracefulShutdown + On, PowerCycle = ForceOff + On.
+    emulated_ = true;
+    const std::string off = action == "GracefulRestart" ? "GracefulShutdown" : "ForceOff";
+    ctx_.Event(LogLevel::kInfo, fmt::format("{} is not offered by this BMC; doing {} then On", action, off));
+    if (auto r = PowerOff(off, "emulating_off")) return *r;
+    if (auto st = ctx_.SaveCheckpoint(Json({{"phase", "off_done"}, {"sent", off}})); !st) {
+      return StepOutcome::Failed(st.error());
+    }
+    if (auto early = Send("On", "sent")) return *early;
+    return FromWait(WaitFor("On", options_.settle_timeout, 70, 95), "On", options_.settle_timeout);
+  }
+  if (auto early = Send(action, "sent")) return *early;
+  // A restart shows as the server leaving On, then coming back.
+  const auto start = ctx_.clock().Steady();
+  for (;;) {
+    auto now_state = ReadPower();
+    if (!now_state) return StepOutcome::Failed(now_state.error());
+    if (*now_state != "On") break;
+    if (ctx_.clock().Steady() - start >= options_.restart_observe) {
+      return Done("the BMC accepted the restart; the server was seen On throughout");
+    }
+    if (!ctx_.Wait(options_.poll_interval)) return StepOutcome::Cancelled("cancelled while restarting");
+  }
+  return FromWait(WaitFor("On", options_.settle_timeout, 50, 95), "On", options_.settle_timeout);
+}
+
+}  // namespace
+
+StepOutcome RunPower(agent::StepContext& ctx, redfish::Client& bmc, const PowerOptions& options) {
+  auto params = ParseParams(ctx.assignment().params_json);
+  if (!params) return StepOutcome::Failed(params.error());
+  return PowerRun(ctx, bmc, options, std::move(*params)).Run();
+}
+
+}  // namespace dcops::idrac

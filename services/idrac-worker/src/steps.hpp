@@ -1,0 +1,23 @@
+#pragma once
+// The idrac-worker's step kinds, in one explicit list.
+//
+// Ownership: WorkerDeps outlive the registry (they are the agent's shared HTTP client,
+// Redfish session cache and clock). Thread-safety: steps run concurrently; the shared
+// pieces are thread-safe.
+#include "dcops/agent/step.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/redfish/session_cache.hpp"
+#include "power_step.hpp"
+
+namespace dcops::idrac {
+
+struct WorkerDeps {
+  http::Client& http;
+  redfish::SessionCache& sessions;
+  Clock& clock;
+  PowerOptions power;
+};
+
+agent::StepRegistry MakeSteps(WorkerDeps& deps);
+
+}  // namespace dcops::idrac

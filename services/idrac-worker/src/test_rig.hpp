@@ -1,0 +1,66 @@
+#pragma once
+// A simulated fleet plus everything a step needs to run against it (tests only).
+#include <catch2/catch.hpp>
+
+#include "dcops/agent/recording_context.hpp"
+#include "fleet.hpp"
+#include "steps.hpp"
+
+namespace dcops::idrac {
+
+struct WorkerRig {
+  static constexpr int kPort = 18443;
+  sim::Fleet fleet;
+  http::CurlTransport transport;
+  http::Client http;
+  redfish::SessionCache sessions;
+  WorkerDeps deps;
+  agent::StepRegistry steps;
+
+  WorkerRig(const std::string& first, int count, int legacy_every = 0)
+      : fleet(Options(first, count, legacy_every)),
+        http(http::ClientOptions{}, transport, SystemClock::Instance()),
+        deps{http, sessions, SystemClock::Instance(), Fast()},
+        steps(MakeSteps(deps)) {
+    REQUIRE(fleet.Start().empty());
+  }
+  static sim::FleetOptions Options(const std::string& first, int count, int legacy_every) {
+    sim::FleetOptions o;
+    o.count = count;
+    o.first_address = first;
+    o.port = kPort;
+    o.threads_per_bmc = 2;
+    o.legacy_every = legacy_every;
+    o.timing.power_on = std::chrono::milliseconds(200);
+    o.timing.power_off = std::chrono::milliseconds(150);
+    o.timing.graceful_shutdown = std::chrono::milliseconds(300);
+    o.timing.restart = std::chrono::milliseconds(400);
+    return o;
+  }
+  static PowerOptions Fast() {
+    PowerOptions p;
+    p.poll_interval = std::chrono::milliseconds(25);
+    p.restart_observe = std::chrono::milliseconds(5000);
+    p.settle_timeout = std::chrono::milliseconds(10000);
+    return p;
+  }
+  agent::Assignment AssignmentFor(const std::string& address, const std::string& kind,
+                                  const std::string& params) {
+    agent::Assignment a;
+    a.task_id = "00000000-0000-0000-0000-0000000000aa";
+    a.step_kind = kind;
+    a.target = "idrac:" + address + ":" + std::to_string(kPort);
+    a.params_json = params;
+    a.credentials = {"root", "calvin"};
+    a.tls.pinned_sha256 = fleet.FingerprintOf(address);
+    return a;
+  }
+  agent::StepOutcome Run(agent::RecordingStepContext& ctx) {
+    const auto* fn = steps.Find(ctx.assignment().step_kind);
+    REQUIRE(fn != nullptr);
+    return (*fn)(ctx);
+  }
+  sim::Bmc& Bmc(const std::string& address) { return *fleet.Find(address); }
+};
+
+}  // namespace dcops::idrac
