@@ -1,0 +1,102 @@
+#include "planner.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <set>
+
+namespace dcops::dispatcher {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(Writer& w, const std::string& s) { w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size())); }
+
+// The job's params with "_bmc" added: what the dispatcher needs at assignment time.
+std::string StepParams(const std::string& job_params, const ServerRef& s) {
+  rapidjson::Document doc;
+  doc.Parse(job_params.empty() ? "{}" : job_params.c_str());
+  if (doc.HasParseError() || !doc.IsObject()) doc.SetObject();
+  auto& a = doc.GetAllocator();
+  rapidjson::Value bmc(rapidjson::kObjectType);
+  bmc.AddMember("server_id", rapidjson::Value(s.server_id.c_str(), a), a);
+  bmc.AddMember("credential_set_id", rapidjson::Value(s.credential_set_id.c_str(), a), a);
+  bmc.AddMember("tls_verify", s.tls_verify, a);
+  bmc.AddMember("tls_pin_sha256", rapidjson::Value(s.tls_pin_sha256.c_str(), a), a);
+  doc.RemoveMember("_bmc");
+  doc.AddMember("_bmc", bmc, a);
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  doc.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// One independent step per server of the scope.
+Planner PerServer(std::string step_kind, bool mutating) {
+  return [step_kind, mutating](const JobToPlan& job, ServerDirectory& dir)
+             -> Result<std::vector<PlannedStep>> {
+    auto servers = dir.Resolve(job.site, job.target_scope_json);
+    if (!servers) return servers.error();
+    if (servers->empty()) {
+      return MakeError("plan.no_targets", "the target scope names no server with a BMC address");
+    }
+    std::vector<PlannedStep> steps;
+    std::set<std::string> seen;
+    for (const auto& s : *servers) {
+      if (!seen.insert(s.bmc_address).second) continue;
+      steps.push_back(PlannedStep{fmt::format("{}:{}", step_kind, s.bmc_address), step_kind,
+                                  "idrac:" + s.bmc_address, mutating,
+                                  StepParams(job.params_json, s), {}});
+    }
+    return steps;
+  };
+}
+
+}  // namespace
+
+PlannerRegistry& PlannerRegistry::Add(std::string job_type, Planner planner) {
+  planners_[std::move(job_type)] = std::move(planner);
+  return *this;
+}
+
+const Planner* PlannerRegistry::Find(const std::string& job_type) const {
+  auto it = planners_.find(job_type);
+  return it == planners_.end() ? nullptr : &it->second;
+}
+
+PlannerRegistry MakePlanners() {
+  PlannerRegistry r;
+  r.Add("server.power", PerServer("server.power", true))
+      .Add("server.refresh", PerServer("server.refresh", false));
+  return r;
+}
+
+std::string StepsJson(const std::vector<PlannedStep>& steps) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& s : steps) {
+    w.StartObject();
+    w.Key("key");
+    Str(w, s.key);
+    w.Key("kind");
+    Str(w, s.kind);
+    w.Key("target");
+    Str(w, s.target);
+    w.Key("mutating");
+    w.Bool(s.mutating);
+    w.Key("params");
+    w.RawValue(s.params_json.c_str(), s.params_json.size(), rapidjson::kObjectType);
+    w.Key("depends_on");
+    w.StartArray();
+    for (const auto& d : s.depends_on) Str(w, d);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace dcops::dispatcher

@@ -1,0 +1,70 @@
+#pragma once
+// Planning: a job becomes steps, through one explicit registry of job types. A job type the
+// registry lacks fails its job with a clear reason (the control plane may know newer types
+// than this dispatcher).
+//
+// Thread-safety: planners are pure functions of their inputs; the registry is immutable
+// after MakePlanners().
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dcops/common/result.hpp"
+
+namespace dcops::dispatcher {
+
+struct JobToPlan {
+  std::string id;
+  std::string site;
+  std::string job_type;
+  std::string target_scope_json;
+  std::string params_json;
+};
+
+struct PlannedStep {
+  std::string key;
+  std::string kind;
+  std::string target;
+  bool mutating = false;
+  std::string params_json;  // the job's params plus "_bmc" (how to reach the target)
+  std::vector<std::string> depends_on;
+};
+
+// A server as planning needs it: where its BMC is and how to authenticate and trust it.
+struct ServerRef {
+  std::string server_id;          // "" for an address with no servers row yet
+  std::string bmc_address;
+  std::string credential_set_id;  // "" when none is set
+  bool tls_verify = true;
+  std::string tls_pin_sha256;
+};
+
+// Looks servers up for a scope ({"server_ids": [...]}, {"bmc_addresses": [...]},
+// {"all_servers": true}). The database implementation calls dispatcher_v1_resolve_servers.
+class ServerDirectory {
+ public:
+  virtual ~ServerDirectory() = default;
+  virtual Result<std::vector<ServerRef>> Resolve(const std::string& site,
+                                                 const std::string& scope_json) = 0;
+};
+
+using Planner = std::function<Result<std::vector<PlannedStep>>(const JobToPlan&, ServerDirectory&)>;
+
+class PlannerRegistry {
+ public:
+  PlannerRegistry& Add(std::string job_type, Planner planner);
+  const Planner* Find(const std::string& job_type) const;
+
+ private:
+  std::map<std::string, Planner> planners_;
+};
+
+// The job types this dispatcher can plan, in one list.
+PlannerRegistry MakePlanners();
+
+// The JSON array dispatcher_v1_plan_job takes.
+std::string StepsJson(const std::vector<PlannedStep>& steps);
+
+}  // namespace dcops::dispatcher
