@@ -47,6 +47,9 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
 
   const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  // The value, or `fallback` when this holds an error (the error is dropped: use only where
+  // a default is the documented answer).
+  T value_or(T fallback) const& { return ok() ? std::get<0>(v_) : std::move(fallback); }
 
  private:
   std::variant<T, Error> v_;

@@ -1,0 +1,330 @@
+#include "control_plane.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace dcops::dispatcher {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(Writer& w, const std::string& s) {
+  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+std::string Hex(const std::string& bytes) {
+  std::string out = "\\x";
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+std::string Unhex(const std::string& text) {
+  std::string out;
+  const std::size_t start = text.rfind("\\x", 0) == 0 ? 2 : 0;
+  for (std::size_t i = start; i + 1 < text.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+Result<std::string> ScalarText(Result<db::Rows> rows) {
+  if (!rows) return rows.error();
+  if (rows->empty()) return MakeError("db.empty", "the statement returned no row");
+  return rows->TextAt(0, 0).value_or(std::string());
+}
+
+}  // namespace
+
+std::string TextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ",";
+    out += "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += "\\";
+      out += c;
+    }
+    out += "\"";
+  }
+  return out + "}";
+}
+
+Result<int> ControlPlane::ApiVersion() {
+  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_api_version()"));
+  if (!v) return v.error();
+  return std::stoi(*v);
+}
+
+Result<bool> ControlPlane::TryLeaderLock(const std::string& site) {
+  auto v = ScalarText(conn_.Exec("SELECT pg_try_advisory_lock(hashtext('dcops-leader:' || $1))", {site}));
+  if (!v) return v.error();
+  return *v == "t";
+}
+
+Result<std::vector<JobToPlan>> ControlPlane::JobsToPlan(const std::string& site, int limit) {
+  auto rows = conn_.Exec(
+      "SELECT job_id, job_type, target_scope, params FROM dispatcher_v1_jobs_to_plan($1, $2::int)",
+      {site, std::to_string(limit)});
+  if (!rows) return rows.error();
+  std::vector<JobToPlan> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(JobToPlan{rows->Str(i, "job_id"), site, rows->Str(i, "job_type"),
+                            rows->Str(i, "target_scope"), rows->Str(i, "params")});
+  }
+  return out;
+}
+
+Result<int> ControlPlane::PlanJob(const std::string& job_id, const std::vector<PlannedStep>& steps) {
+  auto n = ScalarText(conn_.Exec("SELECT dispatcher_v1_plan_job($1::uuid, $2::jsonb)",
+                                 {job_id, StepsJson(steps)}));
+  if (!n) return n.error();
+  return std::stoi(*n);
+}
+
+Result<bool> ControlPlane::FailJob(const std::string& job_id, const Error& why) {
+  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_fail_job($1::uuid, $2, $3)",
+                                 {job_id, why.code, why.message}));
+  if (!v) return v.error();
+  return *v == "t";
+}
+
+Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r) {
+  auto rows = conn_.Exec(
+      "SELECT task_id, job_id, lease_id, step_key, step_kind, target, mutating, params, "
+      "checkpoint, attempt, max_attempts, job_type, traceparent "
+      "FROM dispatcher_v1_claim_steps($1, $2, $3::text[], $4::int, $5::int, $6::text[], $7::int)",
+      {r.site, r.owner, TextArray(r.step_kinds), std::to_string(r.limit),
+       std::to_string(r.lease.count()), TextArray(r.exclude_targets),
+       r.per_target ? db::Param(std::to_string(*r.per_target)) : db::Param()});
+  if (!rows) return rows.error();
+  std::vector<ClaimedStep> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    ClaimedStep s;
+    s.task_id = rows->Str(i, "task_id");
+    s.job_id = rows->Str(i, "job_id");
+    s.lease_id = rows->Str(i, "lease_id");
+    s.step_key = rows->Str(i, "step_key");
+    s.step_kind = rows->Str(i, "step_kind");
+    s.target = rows->Str(i, "target");
+    s.mutating = rows->Bool(i, "mutating").value_or(true);
+    s.params_json = rows->Str(i, "params");
+    s.checkpoint_json = rows->Str(i, "checkpoint");
+    s.attempt = static_cast<int>(rows->Int(i, "attempt").value_or(0));
+    s.max_attempts = static_cast<int>(rows->Int(i, "max_attempts").value_or(0));
+    s.job_type = rows->Str(i, "job_type");
+    s.traceparent = rows->Str(i, "traceparent");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<std::string> ControlPlane::StartStep(const std::string& task_id, const std::string& lease_id) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_start_step($1::uuid, $2::uuid)", {task_id, lease_id}));
+}
+
+Result<bool> ControlPlane::ReportProgress(const std::string& task_id, const std::string& lease_id,
+                                          int percent, const std::string& message) {
+  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_report_progress($1::uuid, $2::uuid, $3::int, $4)",
+                                 {task_id, lease_id, std::to_string(percent), message}));
+  if (!v) return v.error();
+  return *v == "t";
+}
+
+Result<bool> ControlPlane::SaveCheckpoint(const std::string& task_id, const std::string& lease_id,
+                                          const std::string& checkpoint_json) {
+  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_save_checkpoint($1::uuid, $2::uuid, $3::jsonb)",
+                                 {task_id, lease_id, checkpoint_json}));
+  if (!v) return v.error();
+  return *v == "t";
+}
+
+Result<std::vector<std::string>> ControlPlane::CompleteSteps(const std::vector<Completion>& completions) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& c : completions) {
+    w.StartObject();
+    w.Key("task_id");
+    Str(w, c.task_id);
+    w.Key("lease_id");
+    Str(w, c.lease_id);
+    w.Key("result");
+    if (c.result_json.empty()) {
+      w.Null();
+    } else {
+      w.RawValue(c.result_json.c_str(), c.result_json.size(), rapidjson::kObjectType);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  auto rows = conn_.Exec(
+      "SELECT c.outcome FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS i(v, ord) "
+      "JOIN dispatcher_v1_complete_steps($1::jsonb) c ON c.task_id = (i.v ->> 'task_id')::uuid "
+      "ORDER BY i.ord",
+      {std::string(buf.GetString(), buf.GetSize())});
+  if (!rows) return rows.error();
+  std::vector<std::string> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->Str(i, "outcome"));
+  return out;
+}
+
+Result<std::string> ControlPlane::FailStep(const std::string& task_id, const std::string& lease_id,
+                                           const Error& error, const std::string& result_json) {
+  return ScalarText(conn_.Exec(
+      "SELECT dispatcher_v1_fail_step($1::uuid, $2::uuid, $3, $4, $5::boolean, $6::jsonb)",
+      {task_id, lease_id, error.code, error.message, error.retryable ? "true" : "false",
+       result_json.empty() ? db::Param() : db::Param(result_json)}));
+}
+
+Result<std::string> ControlPlane::SnoozeStep(const std::string& task_id, const std::string& lease_id,
+                                             std::chrono::seconds wait, const std::string& reason) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_snooze_step($1::uuid, $2::uuid, $3::int, $4)",
+                               {task_id, lease_id, std::to_string(wait.count()), reason}));
+}
+
+Result<std::string> ControlPlane::CancelStep(const std::string& task_id, const std::string& lease_id,
+                                             const std::string& message) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_cancel_step($1::uuid, $2::uuid, $3)",
+                               {task_id, lease_id, message}));
+}
+
+Result<std::vector<LeaseState>> ControlPlane::ExtendLeases(const std::vector<std::string>& lease_ids,
+                                                           std::chrono::seconds lease) {
+  auto rows = conn_.Exec(
+      "SELECT lease_id, task_id, valid, cancel_requested "
+      "FROM dispatcher_v1_extend_leases($1::uuid[], $2::int)",
+      {TextArray(lease_ids), std::to_string(lease.count())});
+  if (!rows) return rows.error();
+  std::vector<LeaseState> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(LeaseState{rows->Str(i, "lease_id"), rows->Str(i, "task_id"),
+                             rows->Bool(i, "valid").value_or(false),
+                             rows->Bool(i, "cancel_requested").value_or(false)});
+  }
+  return out;
+}
+
+Result<std::vector<RescuedStep>> ControlPlane::RescueExpired(const std::string& site, int limit) {
+  auto rows = conn_.Exec("SELECT task_id, job_id, new_status, attempt, lost_owner "
+                         "FROM dispatcher_v1_rescue_expired($1, $2::int)",
+                         {site, std::to_string(limit)});
+  if (!rows) return rows.error();
+  std::vector<RescuedStep> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(RescuedStep{rows->Str(i, "task_id"), rows->Str(i, "job_id"),
+                              rows->Str(i, "new_status"), rows->Str(i, "lost_owner"),
+                              static_cast<int>(rows->Int(i, "attempt").value_or(0))});
+  }
+  return out;
+}
+
+Result<int> ControlPlane::AppendEvents(const std::vector<EventRecord>& events) {
+  if (events.empty()) return 0;
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& e : events) {
+    w.StartObject();
+    w.Key("job_id");
+    Str(w, e.job_id);
+    if (!e.task_id.empty()) {
+      w.Key("task_id");
+      Str(w, e.task_id);
+    }
+    w.Key("level");
+    Str(w, e.level);
+    w.Key("message");
+    Str(w, e.message);
+    if (!e.data_json.empty()) {
+      w.Key("data");
+      w.RawValue(e.data_json.c_str(), e.data_json.size(), rapidjson::kObjectType);
+    }
+    w.Key("source");
+    Str(w, e.source);
+    w.Key("trace_id");
+    Str(w, e.trace_id);
+    w.EndObject();
+  }
+  w.EndArray();
+  auto n = ScalarText(conn_.Exec("SELECT dispatcher_v1_append_events($1::jsonb)",
+                                 {std::string(buf.GetString(), buf.GetSize())}));
+  if (!n) return n.error();
+  return std::stoi(*n);
+}
+
+Status ControlPlane::RegisterAgent(const AgentInfo& a) {
+  auto r = conn_.Exec(
+      "SELECT dispatcher_v1_register_agent($1, $2, $3, $4, $5, $6::int, $7::text[])",
+      {a.id, a.site, a.kind, a.version, a.hostname, std::to_string(a.capacity), TextArray(a.step_kinds)});
+  if (!r) return r.error();
+  return {};
+}
+
+Status ControlPlane::AgentDisconnected(const std::string& agent_id) {
+  auto r = conn_.Exec("SELECT dispatcher_v1_agent_disconnected($1)", {agent_id});
+  if (!r) return r.error();
+  return {};
+}
+
+Result<std::optional<CredentialSet>> ControlPlane::GetCredentialSet(const std::string& id) {
+  auto rows = conn_.Exec("SELECT id, name, kind, username, ciphertext, key_id "
+                         "FROM dispatcher_v1_get_credential_set($1::uuid)",
+                         {id});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<CredentialSet>();
+  return std::optional<CredentialSet>(CredentialSet{
+      rows->Str(0, "id"), rows->Str(0, "name"), rows->Str(0, "kind"), rows->Str(0, "username"),
+      Unhex(rows->Str(0, "ciphertext")), rows->Str(0, "key_id")});
+}
+
+Result<std::string> ControlPlane::PutCredentialSet(const CredentialSet& s, const std::string& actor) {
+  return ScalarText(conn_.Exec(
+      "SELECT dispatcher_v1_put_credential_set($1, $2, $3, $4::bytea, $5, '', $6)",
+      {s.name, s.kind, s.username, Hex(s.ciphertext), s.key_id, actor}));
+}
+
+Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) {
+  auto rows = conn_.Exec("SELECT id FROM dispatcher_v1_credential_sets_of_kind($1) LIMIT 1", {kind});
+  if (!rows) return rows.error();
+  return rows->empty() ? std::string() : rows->Str(0, "id");
+}
+
+Result<std::string> ControlPlane::UpsertServer(const std::string& site, const std::string& server_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server($1, $2::jsonb)", {site, server_json}));
+}
+
+Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& site,
+                                                          const std::string& scope_json) {
+  auto rows = conn_.Exec(
+      "SELECT server_id, bmc_address, credential_set_id, tls_verify, tls_pin_sha256 "
+      "FROM dispatcher_v1_resolve_servers($1, $2::jsonb)",
+      {site, scope_json});
+  if (!rows) return rows.error();
+  auto fallback = cp_.DefaultCredentialSet("idrac");
+  if (!fallback) return fallback.error();
+  std::vector<ServerRef> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    ServerRef s{rows->Str(i, "server_id"), rows->Str(i, "bmc_address"),
+                rows->Str(i, "credential_set_id"), rows->Bool(i, "tls_verify").value_or(true),
+                rows->Str(i, "tls_pin_sha256")};
+    if (s.credential_set_id.empty()) s.credential_set_id = *fallback;
+    out.push_back(std::move(s));
+  }
+  rapidjson::Document scope;
+  scope.Parse(scope_json.c_str());
+  if (!scope.HasParseError() && scope.IsObject() && scope.HasMember("bmc_addresses") &&
+      scope["bmc_addresses"].IsArray()) {
+    for (const auto& a : scope["bmc_addresses"].GetArray()) {
+      if (!a.IsString()) continue;
+      const std::string address = a.GetString();
+      bool known = false;
+      for (const auto& s : out) known |= s.bmc_address == address;
+      if (!known) out.push_back(ServerRef{"", address, *fallback, true, ""});
+    }
+  }
+  return out;
+}
+
+}  // namespace dcops::dispatcher

@@ -1,0 +1,128 @@
+#pragma once
+// The dispatcher's side of the control-plane contract: typed calls of the dispatcher_v1_*
+// SQL functions (docs/CONTROL_PLANE.md) over one libpq connection. Nothing else in the
+// dispatcher writes SQL.
+//
+// Ownership: borrows a db::Connection (the caller owns reconnecting).
+// Thread-safety: none; one ControlPlane per connection, used by one thread.
+// Blocking: every call is one statement, bounded by the connection's statement timeout.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dcops/db/connection.hpp"
+#include "planner.hpp"
+
+namespace dcops::dispatcher {
+
+struct ClaimRequest {
+  std::string site;
+  std::string owner;  // agent id
+  std::vector<std::string> step_kinds;
+  int limit = 16;
+  std::chrono::seconds lease{30};
+  std::vector<std::string> exclude_targets;
+  std::optional<int> per_target;
+};
+
+struct ClaimedStep {
+  std::string task_id, job_id, lease_id, step_key, step_kind, target, params_json,
+      checkpoint_json, job_type, traceparent;
+  bool mutating = false;
+  int attempt = 0;
+  int max_attempts = 0;
+};
+
+struct Completion {
+  std::string task_id, lease_id, result_json;
+};
+
+struct LeaseState {
+  std::string lease_id, task_id;
+  bool valid = false;
+  bool cancel_requested = false;
+};
+
+struct RescuedStep {
+  std::string task_id, job_id, new_status, lost_owner;
+  int attempt = 0;
+};
+
+struct EventRecord {
+  std::string job_id, task_id, level, message, data_json, source, trace_id;
+};
+
+struct CredentialSet {
+  std::string id, name, kind, username;
+  std::string ciphertext;  // raw bytes
+  std::string key_id;
+};
+
+struct AgentInfo {
+  std::string id, site, kind, version, hostname;
+  int capacity = 1;
+  std::vector<std::string> step_kinds;
+};
+
+class ControlPlane {
+ public:
+  explicit ControlPlane(db::Connection& conn) : conn_(conn) {}
+
+  Result<int> ApiVersion();
+  // Leader election: a session-level advisory lock per site; held while the connection lives.
+  Result<bool> TryLeaderLock(const std::string& site);
+
+  Result<std::vector<JobToPlan>> JobsToPlan(const std::string& site, int limit);
+  Result<int> PlanJob(const std::string& job_id, const std::vector<PlannedStep>& steps);
+  Result<bool> FailJob(const std::string& job_id, const Error& why);
+
+  Result<std::vector<ClaimedStep>> ClaimSteps(const ClaimRequest& request);
+  Result<std::string> StartStep(const std::string& task_id, const std::string& lease_id);
+  Result<bool> ReportProgress(const std::string& task_id, const std::string& lease_id,
+                              int percent, const std::string& message);
+  Result<bool> SaveCheckpoint(const std::string& task_id, const std::string& lease_id,
+                              const std::string& checkpoint_json);
+  // Outcome per completion, in input order: "ok", "stale_lease" or "not_found".
+  Result<std::vector<std::string>> CompleteSteps(const std::vector<Completion>& completions);
+  Result<std::string> FailStep(const std::string& task_id, const std::string& lease_id,
+                               const Error& error, const std::string& result_json = "");
+  Result<std::string> SnoozeStep(const std::string& task_id, const std::string& lease_id,
+                                 std::chrono::seconds wait, const std::string& reason);
+  Result<std::string> CancelStep(const std::string& task_id, const std::string& lease_id,
+                                 const std::string& message);
+  Result<std::vector<LeaseState>> ExtendLeases(const std::vector<std::string>& lease_ids,
+                                               std::chrono::seconds lease);
+  Result<std::vector<RescuedStep>> RescueExpired(const std::string& site, int limit = 1000);
+  Result<int> AppendEvents(const std::vector<EventRecord>& events);
+
+  Status RegisterAgent(const AgentInfo& agent);
+  Status AgentDisconnected(const std::string& agent_id);
+
+  Result<std::optional<CredentialSet>> GetCredentialSet(const std::string& id);
+  Result<std::string> PutCredentialSet(const CredentialSet& set, const std::string& actor);
+  Result<std::string> DefaultCredentialSet(const std::string& kind);
+  Result<std::string> UpsertServer(const std::string& site, const std::string& server_json);
+
+ private:
+  db::Connection& conn_;
+};
+
+// ServerDirectory over dispatcher_v1_resolve_servers. BMC addresses a scope names that have
+// no servers row yet (a first refresh) resolve with the default credential set of kind idrac.
+class DbServerDirectory final : public ServerDirectory {
+ public:
+  explicit DbServerDirectory(ControlPlane& cp, db::Connection& conn) : cp_(cp), conn_(conn) {}
+  Result<std::vector<ServerRef>> Resolve(const std::string& site,
+                                         const std::string& scope_json) override;
+
+ private:
+  ControlPlane& cp_;
+  db::Connection& conn_;
+};
+
+// Postgres text-array literal of `items` ("{\"a\",\"b\"}"), quoting every element.
+std::string TextArray(const std::vector<std::string>& items);
+
+}  // namespace dcops::dispatcher
