@@ -16,5 +16,6 @@ function(dcops_unit_test name)
          ENVIRONMENT "DCOPS_TEST_PG_INFO=${DCOPS_TEST_PG_INFO}")
   endif()
   # Discovery runs the binary once after each build; keep it away from the database.
-  catch_discover_tests(${name} PROPERTIES ${_props})
+  # -w NoTests: a filter that matches nothing fails instead of passing vacuously.
+  catch_discover_tests(${name} EXTRA_ARGS -w NoTests PROPERTIES ${_props})
 endfunction()

@@ -2,6 +2,8 @@
 # Later issues add gRPC/protobuf/httplib/curl/pugixml here; only what is linked is found.
 find_package(PkgConfig REQUIRED)
 find_package(fmt CONFIG REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
 find_package(RapidJSON CONFIG REQUIRED)
 find_package(PostgreSQL REQUIRED)
 find_package(OpenSSL REQUIRED)

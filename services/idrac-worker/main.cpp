@@ -1,13 +1,98 @@
-// idrac-worker: wiring only. Its behaviour arrives with its issue (see docs/ROADMAP.md); until then
-// the binary exists so packaging, compose files and CI have the full set of names.
+// idrac-worker: wiring only. Connects to the dispatcher and serves Redfish steps.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
-#include <cstring>
+#include <string_view>
+#include <thread>
+
+#include "dcops/agent/agent_client.hpp"
+#include "dcops/common/config.hpp"
+#include "dcops/common/log.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/redfish/client.hpp"
+#include "steps.hpp"
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+  using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("idrac-worker %s\n", DCOPS_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "idrac-worker %s: not implemented yet (see docs/ROADMAP.md)\n", DCOPS_VERSION);
-  return 2;
+  StderrSink sink;
+  SecretRegistry secrets;
+  Logger log("idrac-worker", sink, SystemClock::Instance(), &secrets);
+
+  agent::AgentOptions o;
+  o.kind = "idrac-worker";
+  o.version = DCOPS_VERSION;
+  std::int64_t capacity = 8;
+  std::string token_file;
+  std::chrono::milliseconds session_idle{60000};
+  ConfigSpec spec("DCOPS_");
+  spec.String("DISPATCHER_ADDRESS", &o.dispatcher_address, "dispatcher gRPC address")
+      .String("AGENT_ID", &o.agent_id, "this agent's name (default: idrac-worker-<host>-<pid>)")
+      .String("AGENT_TOKEN_FILE", &token_file, "file holding the bearer token")
+      .String("AGENT_TOKEN", &o.token, "bearer token (prefer the _FILE form)")
+      .String("TLS_CA_FILE", &o.tls_ca_file, "CA that signed the dispatcher's certificate")
+      .Bool("INSECURE_DEV", &o.insecure_dev, "plaintext gRPC (development only)")
+      .Int("CAPACITY", &capacity, 1, 256, "steps run at once")
+      .Duration("SESSION_IDLE", &session_idle, "Redfish sessions idle longer are deleted");
+  if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "--insecure-dev") o.insecure_dev = true;
+  if (!token_file.empty()) {
+    auto t = ReadWholeFile(token_file);
+    if (!t) {
+      log.Error(t.error().message);
+      return 2;
+    }
+    o.token = *t;
+    while (!o.token.empty() && std::isspace(static_cast<unsigned char>(o.token.back()))) o.token.pop_back();
+  }
+  secrets.Add(o.token);
+  o.capacity = static_cast<int>(capacity);
+  if (o.agent_id.empty()) {
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    o.agent_id = std::string("idrac-worker-") + host + "-" + std::to_string(::getpid());
+  }
+
+  http::CurlTransport transport;
+  http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
+  redfish::SessionCache sessions;
+  idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}};
+  const agent::StepRegistry steps = idrac::MakeSteps(deps);
+  agent::AgentClient client(o, steps, log, SystemClock::Instance());
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (!done) {
+      log.Info("draining");
+      client.RequestDrain();
+    }
+  });
+  // Idle Redfish sessions are deleted so a BMC never keeps sessions nobody uses.
+  std::thread sweeper([&] {
+    while (!done) {
+      for (int i = 0; i < 50 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      redfish::DeleteSessions(http, sessions.TakeIdle(SystemClock::Instance().Steady(), session_idle));
+    }
+  });
+  const int rc = client.Run();
+  done = true;
+  redfish::DeleteSessions(http, sessions.TakeAll());
+  ::kill(::getpid(), SIGTERM);  // release the waiter if the run ended on its own
+  waiter.join();
+  sweeper.join();
+  return rc;
 }

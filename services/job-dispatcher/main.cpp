@@ -1,5 +1,7 @@
-// job-dispatcher: wiring only. Serving (gRPC, scheduling) arrives with its issue; today the
-// binary applies the control-plane migrations.
+// job-dispatcher: wiring only.
+//   job-dispatcher serve [--insecure-dev]
+//   job-dispatcher migrate [--dir DIR]
+//   job-dispatcher credentials set NAME --kind KIND --user USER --password-stdin
 #include <cstdio>
 #include <string_view>
 
@@ -7,6 +9,16 @@
 #include "dcops/common/config.hpp"
 #include "dcops/common/log.hpp"
 #include "migrate_command.hpp"
+#include "serve_command.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: job-dispatcher serve [--insecure-dev]\n"
+    "       job-dispatcher migrate [--dir DIR]\n"
+    "       job-dispatcher credentials set NAME --kind KIND --user USER --password-stdin\n";
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace dcops;
@@ -16,23 +28,42 @@ int main(int argc, char** argv) {
     return 0;
   }
   StderrSink sink;
-  Logger log("job-dispatcher", sink, SystemClock::Instance());
+  SecretRegistry secrets;
+  Logger log("job-dispatcher", sink, SystemClock::Instance(), &secrets);
+  const Environment env = ProcessEnvironment("DCOPS_");
+  if (command == "serve") {
+    const bool insecure = argc > 2 && std::string_view(argv[2]) == "--insecure-dev";
+    return dispatcher::RunServe(env, insecure, log, secrets);
+  }
+  if (command == "credentials" && argc >= 9 && std::string_view(argv[2]) == "set") {
+    std::string kind, user;
+    bool stdin_password = false;
+    for (int i = 4; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "--kind" && i + 1 < argc) kind = argv[++i];
+      else if (a == "--user" && i + 1 < argc) user = argv[++i];
+      else if (a == "--password-stdin") stdin_password = true;
+    }
+    if (kind.empty() || user.empty() || !stdin_password) {
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+    return dispatcher::RunCredentialsSet(env, argv[3], kind, user, log);
+  }
   if (command == "migrate") {
     dispatcher::MigrateOptions options;
     auto spec = dispatcher::MigrateConfig(&options);
-    if (argc > 2 && std::string_view(argv[2]) == "--help") {
-      std::printf("usage: job-dispatcher migrate [--dir DIR]\n%s", spec.Describe().c_str());
-      return 0;
+    Environment migrate_env;  // migrate reads only its own keys
+    for (const auto& key : {"DCOPS_DATABASE_URL", "DCOPS_MIGRATIONS_DIR", "DCOPS_DB_CONNECT_TIMEOUT", "DCOPS_DB_WAIT"}) {
+      if (auto it = env.find(key); it != env.end()) migrate_env[key] = it->second;
     }
-    if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
+    if (auto st = spec.Load(migrate_env, ReadWholeFile); !st) {
       log.Error(st.error().message, {}, {{"code", st.error().code}});
       return 2;
     }
     if (argc > 3 && std::string_view(argv[2]) == "--dir") options.migrations_dir = argv[3];
     return dispatcher::RunMigrate(options, log, SystemClock::Instance());
   }
-  std::fprintf(stderr,
-               "usage: job-dispatcher migrate [--dir DIR]\n"
-               "(serving jobs is not implemented yet; see docs/ROADMAP.md)\n");
+  std::fputs(kUsage, stderr);
   return 2;
 }

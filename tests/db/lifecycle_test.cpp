@@ -151,7 +151,7 @@ TEST_CASE("Retryable failures back off exponentially with jitter until attempts 
   CHECK(JobStatus(su, job) == "failed");
 }
 
-TEST_CASE("A non-retryable failure fails at once; a snooze waits without using an attempt",
+TEST_CASE("A non-retryable failure fails at once, a snooze waits without using an attempt",
           "[retry]") {
   TestDb tdb;
   auto su = tdb.Connect();

@@ -140,6 +140,10 @@ Result<Connection> Connection::Open(const DbOptions& options) {
   auto applied = conn.Exec(kSettings, {std::to_string(options.statement_timeout.count()),
                                       std::to_string(options.idle_in_transaction_timeout.count())});
   if (!applied) return applied.error();
+  if (!options.role.empty()) {
+    auto role = conn.Exec("SELECT set_config('role', $1, false)", {options.role});
+    if (!role) return role.error();
+  }
   return conn;
 }
 

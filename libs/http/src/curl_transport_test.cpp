@@ -75,7 +75,7 @@ ClientOptions Quick() {
   return o;
 }
 
-TEST_CASE("Requests carry method, headers, body and basic auth; responses come back whole",
+TEST_CASE("Requests carry method, headers, body and basic auth, responses come back whole",
           "[http][curl]") {
   LocalServer local(std::make_unique<httplib::Server>());
   local.server().Post("/echo", [](const httplib::Request& req, httplib::Response& res) {

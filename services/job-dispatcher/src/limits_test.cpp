@@ -25,7 +25,7 @@ TEST_CASE("An iDRAC runs one mutating step and two steps in all", "[limits]") {
   CHECK(limits.Full().empty());
 }
 
-TEST_CASE("Per-target overrides beat per-kind rules; unknown kinds get the fallback", "[limits]") {
+TEST_CASE("Per-target overrides beat per-kind rules, unknown kinds get the fallback", "[limits]") {
   LimitsConfig config;
   config.by_target["idrac:127.0.1.9"] = {2, 3};
   TargetLimits limits(config);

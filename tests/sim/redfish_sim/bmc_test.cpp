@@ -79,7 +79,7 @@ TEST_CASE("A graceful shutdown the OS ignores leaves the server on", "[sim]") {
   CHECK(bmc.counters().effective_resets == 0);
 }
 
-TEST_CASE("Sessions are capped; expired ones free their place", "[sim]") {
+TEST_CASE("Sessions are capped, expired ones free their place", "[sim]") {
   Bmc bmc = Make();
   const SimTime t0{};
   std::vector<std::string> tokens;

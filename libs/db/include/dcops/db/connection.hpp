@@ -48,6 +48,9 @@ struct DbOptions {
   std::chrono::milliseconds idle_in_transaction_timeout{60000};
   // Shown in pg_stat_activity.
   std::string application_name = "dcops";
+  // When set, the session runs as this role (SET ROLE), e.g. dcops_dispatcher for a login
+  // role that is a member of it.
+  std::string role;
   // Waits between connection attempts in Reconnector.
   BackoffPolicy reconnect{std::chrono::milliseconds(250), std::chrono::milliseconds(5000), 2.0,
                           0.5, 0};

@@ -1,0 +1,371 @@
+#include "dcops/agent/agent_client.hpp"
+
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "dcops/agent/v1/agent.grpc.pb.h"
+#include "dcops/common/config.hpp"
+
+namespace dcops::agent {
+namespace {
+
+namespace pb = dcops::agent::v1;
+using Stream = grpc::ClientReaderWriter<pb::AgentMessage, pb::DispatcherMessage>;
+
+pb::Level ToLevel(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return pb::LEVEL_DEBUG;
+    case LogLevel::kInfo: return pb::LEVEL_INFO;
+    case LogLevel::kWarn: return pb::LEVEL_WARN;
+    case LogLevel::kError: return pb::LEVEL_ERROR;
+  }
+  return pb::LEVEL_INFO;
+}
+
+Assignment FromProto(const pb::Assign& a) {
+  Assignment out;
+  out.task_id = a.task_id();
+  out.lease_id = a.lease_id();
+  out.job_id = a.job_id();
+  out.step_kind = a.step_kind();
+  out.target = a.target();
+  out.params_json = a.params_json();
+  out.checkpoint_json = a.checkpoint_json();
+  out.traceparent = a.traceparent();
+  out.attempt = a.attempt();
+  out.max_attempts = a.max_attempts();
+  out.credentials = {a.credentials().username(), a.credentials().password()};
+  out.tls = {a.tls().verify(), a.tls().pinned_sha256(), a.tls().legacy()};
+  out.min_interval = std::chrono::milliseconds(a.pacing().min_interval_ms());
+  return out;
+}
+
+}  // namespace
+
+// A running step's window on the stream.
+class StreamStepContext final : public StepContext {
+ public:
+  StreamStepContext(AgentClient::Impl& agent, Assignment a, Clock& clock)
+      : agent_(agent), a_(std::move(a)), clock_(clock) {}
+  const Assignment& assignment() const override { return a_; }
+  void Progress(int percent, std::string_view message) override;
+  void Event(LogLevel level, std::string_view message) override;
+  Status SaveCheckpoint(std::string json) override;
+  bool CancelRequested() const override {
+    std::lock_guard lock(mu_);
+    return cancel_;
+  }
+  Clock& clock() override { return clock_; }
+  bool Wait(std::chrono::milliseconds d) override {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, d, [this] { return cancel_; });
+  }
+  void Cancel() {
+    {
+      std::lock_guard lock(mu_);
+      cancel_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Acked(std::uint64_t sequence, bool saved) {
+    {
+      std::lock_guard lock(mu_);
+      acks_[sequence] = saved;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  AgentClient::Impl& agent_;
+  Assignment a_;
+  Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancel_ = false;
+  std::uint64_t next_sequence_ = 1;
+  std::map<std::uint64_t, bool> acks_;
+};
+
+struct AgentClient::Impl {
+  AgentOptions options;
+  const StepRegistry& steps;
+  const Logger& log;
+  Clock& clock;
+
+  std::mutex mu;  // guards everything below
+  std::condition_variable cv;
+  std::shared_ptr<Stream> stream;
+  std::shared_ptr<grpc::ClientContext> context;
+  std::deque<pb::AgentMessage> undelivered_results;
+  std::deque<Assignment> queue;
+  std::map<std::string, std::shared_ptr<StreamStepContext>> running;  // by task id
+  bool draining = false;
+  bool stopping = false;
+  std::chrono::milliseconds heartbeat{5000};
+
+  Impl(AgentOptions o, const StepRegistry& s, const Logger& l, Clock& c)
+      : options(std::move(o)), steps(s), log(l), clock(c) {}
+
+  // Sends one message on the current stream; results are kept for the next stream when
+  // there is none.
+  void Send(const pb::AgentMessage& m) {
+    std::lock_guard lock(mu);
+    if (!stream || !stream->Write(m)) {
+      if (m.has_result()) undelivered_results.push_back(m);
+    }
+  }
+
+  void Worker() {
+    for (;;) {
+      Assignment a;
+      std::shared_ptr<StreamStepContext> ctx;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        a = std::move(queue.front());
+        queue.pop_front();
+        ctx = std::make_shared<StreamStepContext>(*this, a, clock);
+        running[a.task_id] = ctx;
+      }
+      const LogContext lc{a.job_id, a.task_id, a.traceparent.size() > 35 ? a.traceparent.substr(3, 32) : "", a.target};
+      log.Info(fmt::format("running {} (attempt {})", a.step_kind, a.attempt), lc);
+      StepOutcome out;
+      if (const StepFunction* fn = steps.Find(a.step_kind)) {
+        out = (*fn)(*ctx);
+      } else {
+        out = StepOutcome::Failed(MakeError("agent.unknown_step", "this agent has no step " + a.step_kind));
+      }
+      pb::AgentMessage m;
+      auto* r = m.mutable_result();
+      r->set_task_id(a.task_id);
+      r->set_lease_id(a.lease_id);
+      switch (out.kind) {
+        case StepOutcome::Kind::kSucceeded:
+          r->set_outcome(pb::Result::SUCCEEDED);
+          r->set_result_json(out.result_json);
+          break;
+        case StepOutcome::Kind::kFailed:
+          r->set_outcome(pb::Result::FAILED);
+          r->mutable_error()->set_code(out.error.code);
+          r->mutable_error()->set_message(out.error.message);
+          r->mutable_error()->set_retryable(out.error.retryable);
+          break;
+        case StepOutcome::Kind::kSnoozed:
+          r->set_outcome(pb::Result::SNOOZED);
+          r->set_snooze_seconds(static_cast<int>(out.snooze.count()));
+          r->set_reason(out.reason);
+          break;
+        case StepOutcome::Kind::kCancelled:
+          r->set_outcome(pb::Result::CANCELLED);
+          r->set_reason(out.reason);
+          break;
+      }
+      log.Info(fmt::format("{} finished: {}", a.step_kind, pb::Result::Outcome_Name(r->outcome())), lc,
+               {{"error", out.error.message}});
+      Send(m);
+      {
+        std::lock_guard lock(mu);
+        running.erase(a.task_id);
+      }
+      cv.notify_all();
+    }
+  }
+
+  void Heartbeats() {
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      cv.wait_for(lock, heartbeat, [this] { return stopping; });
+      if (stopping) break;
+      pb::AgentMessage m;
+      auto* hb = m.mutable_heartbeat();
+      for (const auto& [task, ctx] : running) hb->add_lease_ids(ctx->assignment().lease_id);
+      hb->set_running(static_cast<int>(running.size()));
+      if (stream) stream->Write(m);
+    }
+  }
+
+  // One connection's life. Returns when the stream ends or the agent has drained.
+  void Session() {
+    auto channel = grpc::CreateChannel(
+        options.dispatcher_address,
+        options.insecure_dev ? grpc::InsecureChannelCredentials() : [this] {
+          grpc::SslCredentialsOptions ssl;
+          if (!options.tls_ca_file.empty()) ssl.pem_root_certs = ReadWholeFile(options.tls_ca_file).value_or("");
+          return grpc::SslCredentials(ssl);
+        }());
+    auto stub = pb::AgentService::NewStub(channel);
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    if (!options.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options.token);
+    std::shared_ptr<Stream> s(stub->Connect(ctx.get()));
+    pb::AgentMessage hello;
+    auto* h = hello.mutable_hello();
+    h->set_agent_id(options.agent_id);
+    h->set_kind(options.kind);
+    h->set_version(options.version);
+    h->set_capacity(options.capacity);
+    for (const auto& k : steps.kinds()) h->add_step_kinds(k);
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    h->set_hostname(host);
+    if (!s->Write(hello)) {
+      log.Warn("dispatcher unreachable", {}, {{"address", options.dispatcher_address},
+                                              {"detail", s->Finish().error_message()}});
+      return;
+    }
+    pb::DispatcherMessage in;
+    if (!s->Read(&in) || !in.has_welcome()) {
+      log.Warn("dispatcher refused the agent", {}, {{"detail", s->Finish().error_message()}});
+      return;
+    }
+    {
+      std::lock_guard lock(mu);
+      stream = s;
+      context = ctx;
+      heartbeat = std::chrono::milliseconds(std::max(100, in.welcome().heartbeat_interval_ms()));
+      while (!undelivered_results.empty()) {
+        stream->Write(undelivered_results.front());
+        undelivered_results.pop_front();
+      }
+    }
+    cv.notify_all();
+    failures = 0;
+    log.Info("connected", {}, {{"dispatcher", in.welcome().dispatcher_id()}, {"site", in.welcome().site()}});
+    while (s->Read(&in)) {
+      if (in.has_assign()) {
+        Assignment a = FromProto(in.assign());
+        std::lock_guard lock(mu);
+        if (draining) {
+          pb::AgentMessage m;
+          auto* r = m.mutable_result();
+          r->set_task_id(a.task_id);
+          r->set_lease_id(a.lease_id);
+          r->set_outcome(pb::Result::SNOOZED);
+          r->set_reason("agent draining");
+          stream->Write(m);
+        } else {
+          queue.push_back(std::move(a));
+          cv.notify_all();
+        }
+      } else if (in.has_cancel()) {
+        std::lock_guard lock(mu);
+        if (auto it = running.find(in.cancel().task_id()); it != running.end()) it->second->Cancel();
+      } else if (in.has_checkpoint_ack()) {
+        std::lock_guard lock(mu);
+        if (auto it = running.find(in.checkpoint_ack().task_id()); it != running.end()) {
+          it->second->Acked(in.checkpoint_ack().sequence(), in.checkpoint_ack().saved());
+        }
+      } else if (in.has_drain()) {
+        std::lock_guard lock(mu);
+        draining = true;
+        cv.notify_all();
+      }
+    }
+    {
+      std::lock_guard lock(mu);
+      stream.reset();
+      context.reset();
+    }
+    const grpc::Status st = s->Finish();
+    if (!draining) log.Warn("stream to the dispatcher ended", {}, {{"detail", st.error_message()}});
+  }
+
+  int failures = 0;
+};
+
+void StreamStepContext::Progress(int percent, std::string_view message) {
+  pb::AgentMessage m;
+  auto* p = m.mutable_progress();
+  p->set_task_id(a_.task_id);
+  p->set_lease_id(a_.lease_id);
+  p->set_percent(percent);
+  p->set_message(std::string(message));
+  agent_.Send(m);
+}
+
+void StreamStepContext::Event(LogLevel level, std::string_view message) {
+  pb::AgentMessage m;
+  auto* e = m.mutable_event();
+  e->set_task_id(a_.task_id);
+  e->set_lease_id(a_.lease_id);
+  e->set_level(ToLevel(level));
+  e->set_message(std::string(message));
+  e->set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch()).count());
+  agent_.Send(m);
+}
+
+Status StreamStepContext::SaveCheckpoint(std::string json) {
+  std::uint64_t sequence = 0;
+  {
+    std::lock_guard lock(mu_);
+    sequence = next_sequence_++;
+  }
+  pb::AgentMessage m;
+  auto* c = m.mutable_checkpoint();
+  c->set_task_id(a_.task_id);
+  c->set_lease_id(a_.lease_id);
+  c->set_checkpoint_json(std::move(json));
+  c->set_sequence(sequence);
+  agent_.Send(m);
+  std::unique_lock lock(mu_);
+  // The step waits for the dispatcher to have stored it: that is what makes resuming safe.
+  if (!cv_.wait_for(lock, std::chrono::seconds(15), [&] { return acks_.count(sequence) != 0; })) {
+    return MakeError("agent.checkpoint", "the dispatcher did not confirm the checkpoint", true);
+  }
+  if (!acks_[sequence]) return MakeError("agent.lease_lost", "the step's lease is gone; stopping", false);
+  return {};
+}
+
+AgentClient::AgentClient(AgentOptions options, const StepRegistry& steps, const Logger& log, Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), steps, log, clock)) {}
+
+AgentClient::~AgentClient() = default;
+
+void AgentClient::RequestDrain() {
+  std::lock_guard lock(impl_->mu);
+  impl_->draining = true;
+  impl_->cv.notify_all();
+  if (impl_->context) impl_->context->TryCancel();
+}
+
+int AgentClient::Run() {
+  Impl& im = *impl_;
+  std::vector<std::thread> workers;
+  for (int i = 0; i < std::max(1, im.options.capacity); ++i) workers.emplace_back([&im] { im.Worker(); });
+  std::thread heartbeats([&im] { im.Heartbeats(); });
+  std::mt19937_64 rng(std::random_device{}());
+  for (int attempt = 1;; ++attempt) {
+    {
+      std::lock_guard lock(im.mu);
+      if (im.draining) break;
+    }
+    im.Session();
+    std::unique_lock lock(im.mu);
+    if (im.draining) break;
+    const auto delay = im.options.reconnect.Delay(std::min(attempt, 20), rng);
+    im.cv.wait_for(lock, delay, [&im] { return im.draining; });
+  }
+  // Drain: running steps finish (up to the timeout); queued ones are handed back.
+  {
+    std::unique_lock lock(im.mu);
+    im.queue.clear();
+    im.cv.wait_for(lock, im.options.drain_timeout, [&im] { return im.running.empty(); });
+    for (auto& [task, ctx] : im.running) ctx->Cancel();
+    im.stopping = true;
+  }
+  im.cv.notify_all();
+  for (auto& t : workers) t.join();
+  heartbeats.join();
+  im.log.Info("drained");
+  return 0;
+}
+
+}  // namespace dcops::agent

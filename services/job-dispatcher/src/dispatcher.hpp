@@ -1,0 +1,52 @@
+#pragma once
+// The dispatcher proper: serves the agent protocol and runs the dispatch loop for one site.
+//
+// Threads: gRPC's server threads read agent streams and post what they read to the loop's
+// inbox; the loop thread alone owns the database connection, the limits and the agents'
+// bookkeeping, and writes Assign/Cancel/acks to streams; a listener thread turns NOTIFY into
+// wake-ups. Nothing blocks a gRPC thread on the database.
+//
+// Ownership: main owns the Dispatcher; the Dispatcher owns its threads and connections.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "dcops/common/log.hpp"
+#include "dcops/db/connection.hpp"
+#include "dcops/tls/secret_box.hpp"
+#include "limits.hpp"
+
+namespace dcops::dispatcher {
+
+struct DispatcherOptions {
+  std::string site = "default";
+  std::string dispatcher_id;
+  db::DbOptions db;
+  std::string grpc_listen = "127.0.0.1:50051";
+  std::string agent_token;  // secret; empty refuses every agent unless insecure_dev
+  bool insecure_dev = false;
+  std::string tls_cert_file, tls_key_file;
+  std::string http_listen_host = "127.0.0.1";
+  int http_port = 8080;
+  std::chrono::seconds lease{30};
+  std::chrono::milliseconds heartbeat{5000};
+  std::chrono::milliseconds poll{1000};
+  LimitsConfig limits;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(DispatcherOptions options, tls::SecretBox secrets, const Logger& log, SecretRegistry& redact);
+  ~Dispatcher();
+  // Blocks until Stop(). Returns a process exit code.
+  int Run();
+  void Stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dcops::dispatcher

@@ -1,0 +1,149 @@
+#include "serve_command.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "control_plane.hpp"
+#include "dcops/db/reconnector.hpp"
+#include "dcops/tls/secret_box.hpp"
+#include "dispatcher.hpp"
+
+namespace dcops::dispatcher {
+namespace {
+
+struct ServeConfig {
+  std::string database_url, site = "default", secret_key_file, grpc_listen = "127.0.0.1:50051";
+  std::string agent_token, agent_token_file, tls_cert_file, tls_key_file, dispatcher_id, db_role;
+  std::string log_level = "info";
+  std::int64_t http_port = 8080, lease_seconds = 30;
+  std::chrono::milliseconds heartbeat{5000};
+  bool insecure_dev = false;
+};
+
+ConfigSpec Spec(ServeConfig* c) {
+  ConfigSpec spec("DCOPS_");
+  spec.String("DATABASE_URL", &c->database_url, "control-plane PostgreSQL DSN", true)
+      .String("SITE", &c->site, "the site this dispatcher serves")
+      .String("SECRET_KEY_FILE", &c->secret_key_file, "32-byte key that opens credential sets", true)
+      .String("GRPC_LISTEN", &c->grpc_listen, "address agents connect to")
+      .String("AGENT_TOKEN_FILE", &c->agent_token_file, "file holding the agents' bearer token")
+      .String("AGENT_TOKEN", &c->agent_token, "the agents' bearer token (prefer the _FILE form)")
+      .String("TLS_CERT_FILE", &c->tls_cert_file, "gRPC server certificate (PEM)")
+      .String("TLS_KEY_FILE", &c->tls_key_file, "gRPC server key (PEM)")
+      .String("DISPATCHER_ID", &c->dispatcher_id, "name in logs and Welcome")
+      .String("DB_ROLE", &c->db_role, "SET ROLE after connecting (e.g. dcops_dispatcher)")
+      .OneOf("LOG_LEVEL", &c->log_level, {"debug", "info", "warn", "error"}, "log level")
+      .Int("HTTP_PORT", &c->http_port, 1, 65535, "health/metrics port on 127.0.0.1")
+      .Int("LEASE_SECONDS", &c->lease_seconds, 5, 3600, "step lease")
+      .Duration("HEARTBEAT", &c->heartbeat, "agent heartbeat interval")
+      .Bool("INSECURE_DEV", &c->insecure_dev, "plaintext gRPC (development only)");
+  return spec;
+}
+
+std::atomic<Dispatcher*> g_dispatcher{nullptr};
+
+}  // namespace
+
+int RunServe(const Environment& env, bool insecure_flag, const Logger& log, SecretRegistry& redact) {
+  ServeConfig c;
+  if (auto st = Spec(&c).Load(env, ReadWholeFile); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  redact.Add(c.database_url);
+  auto box = tls::SecretBox::FromKeyFile(c.secret_key_file);
+  if (!box) {
+    log.Error(box.error().message);
+    return 2;
+  }
+  if (!c.agent_token_file.empty()) {
+    auto t = ReadWholeFile(c.agent_token_file);
+    if (!t) {
+      log.Error(t.error().message);
+      return 2;
+    }
+    c.agent_token = *t;
+    while (!c.agent_token.empty() && std::isspace(static_cast<unsigned char>(c.agent_token.back()))) c.agent_token.pop_back();
+  }
+  redact.Add(c.agent_token);
+  DispatcherOptions o;
+  o.site = c.site;
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  o.dispatcher_id = c.dispatcher_id.empty() ? fmt::format("{}-{}", host, ::getpid()) : c.dispatcher_id;
+  o.db.dsn = c.database_url;
+  o.db.application_name = "job-dispatcher";
+  o.db.role = c.db_role;
+  o.grpc_listen = c.grpc_listen;
+  o.agent_token = c.agent_token;
+  o.insecure_dev = c.insecure_dev || insecure_flag;
+  o.tls_cert_file = c.tls_cert_file;
+  o.tls_key_file = c.tls_key_file;
+  o.http_port = static_cast<int>(c.http_port);
+  o.lease = std::chrono::seconds(c.lease_seconds);
+  o.heartbeat = c.heartbeat;
+  if (o.insecure_dev) log.Warn("plaintext gRPC: --insecure-dev is for development only");
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  Dispatcher dispatcher(o, std::move(*box), log, redact);
+  std::thread waiter([&dispatcher, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    dispatcher.Stop();
+  });
+  const int rc = dispatcher.Run();
+  if (rc != 0) ::kill(::getpid(), SIGTERM);  // release the waiter
+  waiter.join();
+  return rc;
+}
+
+int RunCredentialsSet(const Environment& env, const std::string& name, const std::string& kind,
+                      const std::string& user, const Logger& log) {
+  ServeConfig c;
+  if (auto st = Spec(&c).Load(env, ReadWholeFile); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  auto box = tls::SecretBox::FromKeyFile(c.secret_key_file);
+  if (!box) {
+    log.Error(box.error().message);
+    return 2;
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (password.empty()) {
+    log.Error("no password on standard input");
+    return 2;
+  }
+  db::DbOptions dbo;
+  dbo.dsn = c.database_url;
+  dbo.role = c.db_role;
+  auto conn = db::Connection::Open(dbo);
+  if (!conn) {
+    log.Error(conn.error().message);
+    return 1;
+  }
+  auto sealed = box->Seal(password, name);
+  if (!sealed) {
+    log.Error(sealed.error().message);
+    return 1;
+  }
+  ControlPlane cp(*conn);
+  auto id = cp.PutCredentialSet({"", name, kind, user, *sealed, box->KeyId()}, "cli");
+  if (!id) {
+    log.Error(id.error().message);
+    return 1;
+  }
+  log.Info("credential set stored", {}, {{"name", name}, {"kind", kind}, {"id", *id}});
+  return 0;
+}
+
+}  // namespace dcops::dispatcher

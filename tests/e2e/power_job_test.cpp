@@ -1,0 +1,101 @@
+// End to end: real PostgreSQL with the real migrations, the real job-dispatcher and
+// idrac-worker processes talking gRPC, and the Redfish fleet simulator.
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "site.hpp"
+
+namespace dcops::e2e {
+namespace {
+
+using std::chrono::seconds;
+
+const std::string kAllServers = R"({"all_servers":true})";
+// Power jobs take explicit servers (no "all servers" by accident).
+const std::string kEveryServerId =
+    "SELECT jsonb_build_object('server_ids', jsonb_agg(id))::text FROM servers";
+
+rapidjson::Document Fleet(Site& site) {
+  rapidjson::Document d;
+  d.Parse(site.FleetJson().c_str());
+  REQUIRE(d.IsArray());
+  return d;
+}
+
+TEST_CASE("A power job on 20 BMCs: one effective reset each, limits and session caps held, "
+          "no secret anywhere", "[e2e]") {
+  Site site({20, "127.0.60.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  site.StartWorker("worker-b");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "2"; },
+                    seconds(20)));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'succeeded' AND attempt = 1",
+                 {job}) == "20");
+  auto fleet = Fleet(site);
+  REQUIRE(fleet.Size() == 20);
+  for (const auto& b : fleet.GetArray()) {
+    INFO(b["address"].GetString());
+    CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+    CHECK(b["counters"]["concurrent_high"].GetInt() <= 2);  // the per-target limit
+    CHECK(b["counters"]["sessions_high"].GetInt() <= 2);    // one per agent at most, never the cap
+    CHECK(b["counters"]["sessions_refused"].GetInt() == 0);
+  }
+  // The job's live log, and a refresh that fills the inventory.
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'sending ResetType%'",
+                 {job}) == "20");
+  const std::string refresh = site.CreateJob("server.refresh", kAllServers, "{}");
+  REQUIRE(site.WaitForJob(refresh, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT count(*) FROM servers WHERE service_tag IS NOT NULL AND model LIKE 'PowerEdge%'") == "20");
+
+  const std::string logs = site.AllLogs() + site.Sql("SELECT string_agg(message || coalesce(data::text, ''), ' ') FROM job_events");
+  CHECK(logs.find(site.bmc_password()) == std::string::npos);
+  CHECK(logs.find(site.token()) == std::string::npos);
+}
+
+TEST_CASE("An agent killed mid-step: the step is rescued and resumes without a second reset", "[e2e]") {
+  Site site({1, "127.0.61.1", 6000, 5, "1s"});
+  auto& doomed = site.StartWorker("worker-doomed");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  // The reset was accepted and checkpointed: now the agent dies without a word.
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint IS NOT NULL") == "1"; },
+                    seconds(30)));
+  doomed.Signal(SIGKILL);
+  site.StartWorker("worker-rescuer");
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT attempt FROM job_tasks WHERE job_id = $1", {job}) == "2");
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE '%lease of agent worker-doomed expired%'",
+                 {job}) == "1");
+  auto fleet = Fleet(site);
+  CHECK(fleet[0]["counters"]["effective_resets"].GetInt() == 1);
+}
+
+TEST_CASE("An agent with a wrong token is refused", "[e2e]") {
+  Site site({1, "127.0.62.1", 400, 30, "1s"});
+  auto& impostor = site.StartWorker("worker-impostor", "not-the-token");
+  REQUIRE(WaitUntil([&] { return impostor.Log().find("dispatcher refused the agent") != std::string::npos; },
+                    seconds(20)));
+  CHECK(site.Sql("SELECT count(*) FROM agents") == "0");
+  CHECK(impostor.Log().find("bad or missing agent token") != std::string::npos);
+}
+
+TEST_CASE("A BMC answering garbage fails its step with a clear error, the others succeed", "[e2e]") {
+  Site site({3, "127.0.63.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  REQUIRE(site.SetFaults("127.0.63.2", R"({"mode":"html"})"));
+  const std::string job = site.CreateJob("server.refresh", kAllServers, "{}");
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "failed");
+  CHECK(site.Sql("SELECT error_message FROM job_tasks WHERE job_id = $1 AND status = 'failed'", {job}) ==
+        "/redfish/v1/Systems: the BMC answered with an HTML page instead of JSON");
+  CHECK(site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'succeeded'", {job}) == "2");
+}
+
+}  // namespace
+}  // namespace dcops::e2e

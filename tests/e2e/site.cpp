@@ -1,0 +1,232 @@
+#include "site.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <thread>
+
+#include "control_plane.hpp"
+#include "dcops/common/config.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/tls/secret_box.hpp"
+
+extern char** environ;  // NOLINT
+
+namespace dcops::e2e {
+
+Process::Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env,
+                 std::string log_path)
+    : name_(std::move(name)), log_path_(std::move(log_path)) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  // A clean environment: only what the process is given (and PATH), never the test's own.
+  if (const char* path = std::getenv("PATH")) env.emplace("PATH", path);
+  for (const char* keep : {"ASAN_OPTIONS", "UBSAN_OPTIONS"}) {
+    if (const char* v = std::getenv(keep)) env.emplace(keep, v);
+  }
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp, args;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  REQUIRE(rc == 0);
+}
+
+Process::~Process() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+void Process::Signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+std::string Process::Log() const { return ReadWholeFile(log_path_).value_or(""); }
+
+bool WaitUntil(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return ready();
+}
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string HttpGet(const std::string& url) {
+  static http::CurlTransport transport;
+  http::ClientOptions o;
+  o.retry.max_attempts = 1;
+  o.timeout = std::chrono::milliseconds(3000);
+  http::Client client(o, transport, SystemClock::Instance());
+  http::Request req;
+  req.url = url;
+  auto r = client.Execute(req);
+  return r && r->ok() ? r->body : std::string();
+}
+
+Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect()) {
+  char tmpl[] = "/tmp/dcops-e2e.XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  dir_ = tmpl;
+  const std::string key = tls::SecretBox::NewHexKey();
+  token_ = "agent-token-" + tls::SecretBox::NewHexKey().substr(0, 24);
+  bmc_password_ = "bmc-pass-" + tls::SecretBox::NewHexKey().substr(0, 16);
+  std::ofstream(dir_ + "/key") << key;
+  std::ofstream(dir_ + "/token") << token_;
+  std::ofstream(dir_ + "/bmc-password") << bmc_password_;
+  grpc_port_ = FreePort();
+  http_port_ = FreePort();
+  control_port_ = FreePort();
+
+  sim_ = std::make_unique<Process>(
+      "redfish-sim",
+      std::vector<std::string>{DCOPS_REDFISH_SIM, "--count", std::to_string(options_.bmcs), "--first",
+                               options_.first_bmc, "--port", "18443", "--control-port",
+                               std::to_string(control_port_), "--password-file", dir_ + "/bmc-password",
+                               "--restart-ms", std::to_string(options_.restart_ms), "--power-on-ms", "300",
+                               "--on-after-off-ms", "1000"},
+      std::map<std::string, std::string>{}, dir_ + "/sim.log");
+  REQUIRE(WaitUntil([this] { return sim_->Log().find("\"ready\": true") != std::string::npos; },
+                    std::chrono::seconds(20)));
+
+  // The site's credential set (sealed with the site key), and one server row per BMC with
+  // its certificate pinned, as an operator would after discovery.
+  auto box = tls::SecretBox::FromKeyBytes(key);
+  REQUIRE(box.ok());
+  dispatcher::ControlPlane cp(db_);
+  auto cred = cp.PutCredentialSet({"", "idrac-default", "idrac", "root", *box->Seal(bmc_password_, "idrac-default"),
+                                   box->KeyId()}, "e2e");
+  REQUIRE(cred.ok());
+  rapidjson::Document fleet;
+  fleet.Parse(FleetJson().c_str());
+  REQUIRE(fleet.IsArray());
+  for (const auto& b : fleet.GetArray()) {
+    testing::Exec(db_, "INSERT INTO servers(bmc_address, tls_pin_sha256, credential_set_id) VALUES ($1, $2, $3)",
+        {std::string(b["address"].GetString()) + ":18443", std::string(b["certificate_sha256"].GetString()), *cred});
+  }
+  StartDispatcher();
+}
+
+Site::~Site() {
+  workers_.clear();
+  dispatcher_.reset();
+  sim_.reset();
+  std::error_code ec;
+  (void)ec;
+  const std::string cmd = "rm -rf " + dir_;  // our own mkdtemp directory
+  (void)std::system(cmd.c_str());
+}
+
+std::map<std::string, std::string> Site::DispatcherEnv() const {
+  return {{"DCOPS_DATABASE_URL", tdb_.dsn()},
+          {"DCOPS_SECRET_KEY_FILE", dir_ + "/key"},
+          {"DCOPS_AGENT_TOKEN_FILE", dir_ + "/token"},
+          {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", grpc_port_)},
+          {"DCOPS_HTTP_PORT", std::to_string(http_port_)},
+          {"DCOPS_DB_ROLE", "dcops_dispatcher"},
+          {"DCOPS_HEARTBEAT", options_.heartbeat},
+          {"DCOPS_LEASE_SECONDS", std::to_string(options_.lease_seconds)}};
+}
+
+void Site::StartDispatcher() {
+  dispatcher_ = std::make_unique<Process>(
+      "job-dispatcher", std::vector<std::string>{DCOPS_JOB_DISPATCHER, "serve", "--insecure-dev"},
+      DispatcherEnv(), dir_ + "/dispatcher.log");
+  REQUIRE(WaitUntil([this] { return HttpGet(fmt::format("http://127.0.0.1:{}/readyz", http_port_)) == "ready\n"; },
+                    std::chrono::seconds(20)));
+}
+
+Process& Site::StartWorker(const std::string& id, const std::string& token) {
+  workers_.push_back(std::make_unique<Process>(
+      id, std::vector<std::string>{DCOPS_IDRAC_WORKER},
+      std::map<std::string, std::string>{{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", grpc_port_)},
+                                         {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
+                                         {"DCOPS_INSECURE_DEV", "true"},
+                                         {"DCOPS_AGENT_ID", id},
+                                         {"DCOPS_CAPACITY", "8"}},
+      dir_ + "/" + id + ".log"));
+  return *workers_.back();
+}
+
+std::string Site::Sql(const std::string& sql, const db::Params& params) {
+  return testing::Scalar(db_, sql, params);
+}
+
+std::string Site::FleetJson() { return HttpGet(fmt::format("http://127.0.0.1:{}/control/bmcs", control_port_)); }
+
+bool Site::SetFaults(const std::string& address, const std::string& json) {
+  static http::CurlTransport transport;
+  http::ClientOptions o;
+  o.retry.max_attempts = 1;
+  http::Client client(o, transport, SystemClock::Instance());
+  http::Request req;
+  req.method = http::Method::kPost;
+  req.url = fmt::format("http://127.0.0.1:{}/control/bmcs/{}/faults", control_port_, address);
+  req.body = json;
+  auto r = client.Execute(req);
+  return r && r->status == 204;
+}
+
+std::string Site::CreateJob(const std::string& type, const std::string& scope, const std::string& params) {
+  return Sql("SELECT dispatcher_v1_create_job('default', $1, $2::jsonb, $3::jsonb)", {type, scope, params});
+}
+
+std::string Site::WaitForJob(const std::string& job_id, std::chrono::milliseconds timeout) {
+  std::string status;
+  WaitUntil([&] {
+    status = Sql("SELECT status FROM jobs WHERE id = $1", {job_id});
+    return status == "succeeded" || status == "failed" || status == "cancelled";
+  }, timeout);
+  return status;
+}
+
+std::string Site::AllLogs() const {
+  std::string all;
+  for (const char* f : {"/dispatcher.log", "/sim.log"}) all += ReadWholeFile(dir_ + f).value_or("");
+  for (const auto& w : workers_) all += w->Log();
+  return all;
+}
+
+}  // namespace dcops::e2e
