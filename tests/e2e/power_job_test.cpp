@@ -99,3 +99,47 @@ TEST_CASE("A BMC answering garbage fails its step with a clear error, the others
 
 }  // namespace
 }  // namespace dcops::e2e
+
+namespace dcops::e2e {
+namespace {
+
+TEST_CASE("Cancelling a running job reaches the agent, which stops at a safe point", "[e2e]") {
+  Site site({1, "127.0.64.1", 400, 30, "1s"});
+  REQUIRE(site.SetFaults("127.0.64.1", R"({"ignores_graceful":true})"));  // the wait never ends by itself
+  site.StartWorker("worker-a");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId),
+                                         R"({"action":"GracefulShutdown","graceful_timeout_seconds":3600})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint IS NOT NULL") == "1"; },
+                    seconds(30)));
+  CHECK(site.Sql("SELECT dispatcher_v1_cancel_job($1, 'e2e')", {job}) == "cancel_requested");
+  REQUIRE(site.WaitForJob(job, seconds(30)) == "cancelled");
+  CHECK(site.Sql("SELECT status || ': ' || error_message FROM job_tasks WHERE job_id = $1", {job}) ==
+        "cancelled: cancelled while waiting for Off");
+}
+
+TEST_CASE("200 steps on 20 BMCs with 3 agents: no BMC beyond its limit or session cap", "[e2e]") {
+  Site site({20, "127.0.65.1", 200, 30, "1s"});
+  for (const char* w : {"worker-a", "worker-b", "worker-c"}) site.StartWorker(w);
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "3"; },
+                    seconds(20)));
+  std::vector<std::string> jobs;
+  for (int i = 0; i < 10; ++i) {
+    jobs.push_back(site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})"));
+  }
+  for (const auto& job : jobs) REQUIRE(site.WaitForJob(job, seconds(120)) == "succeeded");
+  auto fleet = Fleet(site);
+  for (const auto& b : fleet.GetArray()) {
+    INFO(b["address"].GetString());
+    CHECK(b["counters"]["effective_resets"].GetInt() == 10);
+    CHECK(b["counters"]["concurrent_high"].GetInt() <= 2);
+    CHECK(b["counters"]["sessions_high"].GetInt() <= 3);  // one per agent, far below the cap of 8
+    CHECK(b["counters"]["sessions_refused"].GetInt() == 0);
+  }
+  CHECK(site.Sql("SELECT count(DISTINCT lease_owner) FROM job_tasks") == "0");  // all leases released
+  CHECK(site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "3");
+}
+
+}  // namespace
+}  // namespace dcops::e2e
