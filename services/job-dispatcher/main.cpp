@@ -8,6 +8,7 @@
 #include "dcops/common/clock.hpp"
 #include "dcops/common/config.hpp"
 #include "dcops/common/log.hpp"
+#include "certs_command.hpp"
 #include "migrate_command.hpp"
 #include "serve_command.hpp"
 
@@ -16,7 +17,8 @@ namespace {
 const char* kUsage =
     "usage: job-dispatcher serve [--insecure-dev]\n"
     "       job-dispatcher migrate [--dir DIR]\n"
-    "       job-dispatcher credentials set NAME --kind KIND --user USER --password-stdin\n";
+    "       job-dispatcher credentials set NAME --kind KIND --user USER --password-stdin\n"
+    "       job-dispatcher certs init DIR [HOST ...]   (default hosts: 127.0.0.1 localhost)\n";
 
 }  // namespace
 
@@ -49,6 +51,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     return dispatcher::RunCredentialsSet(env, argv[3], kind, user, log);
+  }
+  if (command == "certs" && argc >= 4 && std::string_view(argv[2]) == "init") {
+    std::vector<std::string> hosts(argv + 4, argv + argc);
+    if (hosts.empty()) hosts = {"127.0.0.1", "localhost"};
+    return dispatcher::RunCertsInit(argv[3], hosts, log);
   }
   if (command == "migrate") {
     dispatcher::MigrateOptions options;

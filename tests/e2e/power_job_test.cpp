@@ -75,13 +75,20 @@ TEST_CASE("An agent killed mid-step: the step is rescued and resumes without a s
   CHECK(fleet[0]["counters"]["effective_resets"].GetInt() == 1);
 }
 
-TEST_CASE("An agent with a wrong token is refused", "[e2e]") {
+TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "[e2e]") {
   Site site({1, "127.0.62.1", 400, 30, "1s"});
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");
   REQUIRE(WaitUntil([&] { return impostor.Log().find("dispatcher refused the agent") != std::string::npos; },
                     seconds(20)));
-  CHECK(site.Sql("SELECT count(*) FROM agents") == "0");
   CHECK(impostor.Log().find("bad or missing agent token") != std::string::npos);
+  auto& plaintext = site.StartWorker("worker-plaintext", "", /*plaintext=*/true);
+  REQUIRE(WaitUntil([&] { return plaintext.Log().find("dispatcher unreachable") != std::string::npos; },
+                    seconds(20)));
+  CHECK(site.Sql("SELECT count(*) FROM agents") == "0");
+  // The real thing, over TLS with the site CA, is welcome.
+  site.StartWorker("worker-good");
+  CHECK(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                  seconds(20)));
 }
 
 TEST_CASE("A BMC answering garbage fails its step with a clear error, the others succeed", "[e2e]") {

@@ -110,10 +110,19 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
   char tmpl[] = "/tmp/dcops-e2e.XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   dir_ = tmpl;
-  const std::string key = tls::SecretBox::NewHexKey();
+  std::string key = tls::SecretBox::NewHexKey();
   token_ = "agent-token-" + tls::SecretBox::NewHexKey().substr(0, 24);
+  if (options_.tls) {
+    // The site's PKI, key and token, made the way an operator makes them.
+    Process init("certs", {DCOPS_JOB_DISPATCHER, "certs", "init", dir_ + "/pki"}, {}, dir_ + "/certs.log");
+    REQUIRE(WaitUntil([&init] { return !init.Running(); }, std::chrono::seconds(20)));
+    key = ReadWholeFile(dir_ + "/pki/site.key").value_or("");
+    token_ = ReadWholeFile(dir_ + "/pki/agent.token").value_or("");
+    while (!token_.empty() && token_.back() == '\n') token_.pop_back();
+    REQUIRE(token_.size() == 64);
+  }
   bmc_password_ = "bmc-pass-" + tls::SecretBox::NewHexKey().substr(0, 16);
-  std::ofstream(dir_ + "/key") << key;
+  std::ofstream(dir_ + "/key") << key;  // same key (from certs init when TLS is on)
   std::ofstream(dir_ + "/token") << token_;
   std::ofstream(dir_ + "/bmc-password") << bmc_password_;
   grpc_port_ = FreePort();
@@ -160,7 +169,7 @@ Site::~Site() {
 }
 
 std::map<std::string, std::string> Site::DispatcherEnv() const {
-  return {{"DCOPS_DATABASE_URL", tdb_.dsn()},
+  std::map<std::string, std::string> env{{"DCOPS_DATABASE_URL", tdb_.dsn()},
           {"DCOPS_SECRET_KEY_FILE", dir_ + "/key"},
           {"DCOPS_AGENT_TOKEN_FILE", dir_ + "/token"},
           {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", grpc_port_)},
@@ -168,25 +177,33 @@ std::map<std::string, std::string> Site::DispatcherEnv() const {
           {"DCOPS_DB_ROLE", "dcops_dispatcher"},
           {"DCOPS_HEARTBEAT", options_.heartbeat},
           {"DCOPS_LEASE_SECONDS", std::to_string(options_.lease_seconds)}};
+  if (options_.tls) {
+    env["DCOPS_TLS_CERT_FILE"] = dir_ + "/pki/dispatcher.pem";
+    env["DCOPS_TLS_KEY_FILE"] = dir_ + "/pki/dispatcher-key.pem";
+  }
+  return env;
 }
 
 void Site::StartDispatcher() {
-  dispatcher_ = std::make_unique<Process>(
-      "job-dispatcher", std::vector<std::string>{DCOPS_JOB_DISPATCHER, "serve", "--insecure-dev"},
-      DispatcherEnv(), dir_ + "/dispatcher.log");
+  std::vector<std::string> argv{DCOPS_JOB_DISPATCHER, "serve"};
+  if (!options_.tls) argv.push_back("--insecure-dev");
+  dispatcher_ = std::make_unique<Process>("job-dispatcher", argv, DispatcherEnv(), dir_ + "/dispatcher.log");
   REQUIRE(WaitUntil([this] { return HttpGet(fmt::format("http://127.0.0.1:{}/readyz", http_port_)) == "ready\n"; },
                     std::chrono::seconds(20)));
 }
 
-Process& Site::StartWorker(const std::string& id, const std::string& token) {
-  workers_.push_back(std::make_unique<Process>(
-      id, std::vector<std::string>{DCOPS_IDRAC_WORKER},
-      std::map<std::string, std::string>{{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", grpc_port_)},
+Process& Site::StartWorker(const std::string& id, const std::string& token, bool plaintext) {
+  std::map<std::string, std::string> env{{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", grpc_port_)},
                                          {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
-                                         {"DCOPS_INSECURE_DEV", "true"},
                                          {"DCOPS_AGENT_ID", id},
-                                         {"DCOPS_CAPACITY", "8"}},
-      dir_ + "/" + id + ".log"));
+                                         {"DCOPS_CAPACITY", "8"}};
+  if (!options_.tls || plaintext) {
+    env["DCOPS_INSECURE_DEV"] = "true";
+  } else {
+    env["DCOPS_TLS_CA_FILE"] = dir_ + "/pki/ca.pem";
+  }
+  workers_.push_back(std::make_unique<Process>(id, std::vector<std::string>{DCOPS_IDRAC_WORKER}, env,
+                                               dir_ + "/" + id + ".log"));
   return *workers_.back();
 }
 

@@ -43,6 +43,8 @@ struct SiteOptions {
   int restart_ms = 400;
   int lease_seconds = 30;
   std::string heartbeat = "1s";
+  // TLS between agents and dispatcher, with a site PKI made by `job-dispatcher certs init`.
+  bool tls = true;
 };
 
 class Site {
@@ -53,7 +55,7 @@ class Site {
   db::Connection& db() { return db_; }
   std::string Sql(const std::string& sql, const db::Params& params = {});
   // Starts an idrac-worker; `token` overrides the site's.
-  Process& StartWorker(const std::string& id, const std::string& token = "");
+  Process& StartWorker(const std::string& id, const std::string& token = "", bool plaintext = false);
   void StartDispatcher();
   // The simulator's per-BMC JSON array, parsed by the caller.
   std::string FleetJson();
