@@ -135,7 +135,11 @@ TEST_CASE("200 steps on 20 BMCs with 3 agents: no BMC beyond its limit or sessio
   for (int i = 0; i < 10; ++i) {
     jobs.push_back(site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})"));
   }
-  for (const auto& job : jobs) REQUIRE(site.WaitForJob(job, seconds(120)) == "succeeded");
+  for (const auto& job : jobs) {
+    const std::string status = site.WaitForJob(job, seconds(120));
+    INFO(site.Sql("SELECT coalesce(string_agg(DISTINCT error_message, ' | '), '') FROM job_tasks WHERE job_id = $1", {job}));
+    REQUIRE(status == "succeeded");
+  }
   auto fleet = Fleet(site);
   for (const auto& b : fleet.GetArray()) {
     INFO(b["address"].GetString());

@@ -105,6 +105,7 @@ class PowerRun {
     if (!sys) return sys.error();
     auto power = sys->String("PowerState");
     if (!power) return power.error();
+    last_reset_ = sys->OptionalString("LastResetTime").value_or("");
     if (allowed_.empty()) {
       // Absent on some BMCs: then every standard type is assumed and the BMC decides.
       auto allowed = sys->Strings(kAllowed);
@@ -199,6 +200,7 @@ class PowerRun {
   Params p_;
   std::vector<std::string> allowed_;
   std::string initial_;
+  std::string last_reset_;  // LastResetTime from the latest read ("" when the BMC has none)
   bool acted_ = false;
   bool emulated_ = false;
 };
@@ -268,13 +270,15 @@ StepOutcome PowerRun::Run() {
     if (auto early = Send("On", "sent")) return *early;
     return FromWait(WaitFor("On", options_.settle_timeout, 70, 95), "On", options_.settle_timeout);
   }
+  const std::string reset_before = last_reset_;
   if (auto early = Send(action, "sent")) return *early;
-  // A restart shows as the server leaving On, then coming back.
+  // A restart shows as LastResetTime moving (Redfish ComputerSystem 1.12+), or as the server
+  // leaving On and coming back; a fast restart can finish between two reads of the state.
   const auto start = ctx_.clock().Steady();
   for (;;) {
     auto now_state = ReadPower();
     if (!now_state) return StepOutcome::Failed(now_state.error());
-    if (*now_state != "On") break;
+    if (*now_state != "On" || (!reset_before.empty() && last_reset_ != reset_before)) break;
     if (ctx_.clock().Steady() - start >= options_.restart_observe) {
       return Done("the BMC accepted the restart; the server was seen On throughout");
     }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 
 namespace dcops::sim {
 
@@ -121,6 +122,14 @@ void Bmc::Advance(SimTime now) {
 }
 
 void Bmc::StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off) {
+  // Wall-clock time with milliseconds, so two resets within a second still differ.
+  const auto wall = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  last_reset_time_ = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   target_ = target;
   transition_done_ = now + how_long;
   if (through_off) {
@@ -135,6 +144,11 @@ Power Bmc::PowerState(SimTime now) {
   std::lock_guard lock(mu_);
   Advance(now);
   return power_;
+}
+
+std::string Bmc::LastResetTime() const {
+  std::lock_guard lock(mu_);
+  return last_reset_time_;
 }
 
 std::vector<std::string> Bmc::AllowedResetTypes() const {

@@ -104,6 +104,8 @@ class Bmc {
   int SessionCount(SimTime now);
 
   Power PowerState(SimTime now);
+  // Redfish LastResetTime (ISO 8601, UTC): when the last reset or power change began.
+  std::string LastResetTime() const;
   std::vector<std::string> AllowedResetTypes() const;
   ActionAnswer Reset(const std::string& reset_type, SimTime now);
   // Test/control hook: force a power state now (no counters).
@@ -130,6 +132,7 @@ class Bmc {
   SimTime transition_done_{};
   SimTime restart_off_until_{};  // a restart goes through Off until here
   std::optional<SimTime> last_off_;
+  std::string last_reset_time_ = "2026-01-01T00:00:00Z";
   struct Session {
     std::string id;
     std::string user;

@@ -45,7 +45,8 @@ std::string SystemsCollectionJson() {
   "Members@odata.count": 1})";
 }
 
-std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types) {
+std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types,
+                       const std::string& last_reset_time) {
   std::string allowed;
   for (const auto& t : reset_types) allowed += fmt::format("{}\"{}\"", allowed.empty() ? "" : ", ", t);
   const bool on = power == Power::kOn;
@@ -56,7 +57,7 @@ std::string SystemJson(const Identity& id, Power power, const std::vector<std::s
   "Id": "System.Embedded.1", "Name": "System", "SystemType": "Physical",
   "Manufacturer": "Dell Inc.", "Model": "{model}", "SKU": "{tag}", "SerialNumber": "{serial}",
   "PartNumber": "0JP31PA00", "AssetTag": "", "HostName": "{host}", "UUID": "{uuid}",
-  "BiosVersion": "{bios}", "PowerState": "{power}",
+  "BiosVersion": "{bios}", "PowerState": "{power}", "LastResetTime": "{last_reset}",
   "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "{state}"}},
   "ProcessorSummary": {{"Count": {cpus}, "LogicalProcessorCount": {threads}, "Model": "{cpu}", "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "Enabled"}}}},
   "MemorySummary": {{"TotalSystemMemoryGiB": {mem}, "MemoryMirroring": "System", "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "Enabled"}}}},
@@ -75,7 +76,7 @@ std::string SystemJson(const Identity& id, Power power, const std::vector<std::s
                      fmt::arg("state", on ? "Enabled" : "StandbyOffline"),
                      fmt::arg("cpus", id.cpu_count), fmt::arg("threads", id.cpu_count * 64),
                      fmt::arg("cpu", Esc(id.cpu_model)), fmt::arg("mem", id.memory_gib),
-                     fmt::arg("allowed", allowed));
+                     fmt::arg("allowed", allowed), fmt::arg("last_reset", last_reset_time));
 }
 
 std::string ManagersCollectionJson() {

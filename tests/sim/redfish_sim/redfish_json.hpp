@@ -8,7 +8,8 @@ namespace dcops::sim {
 
 std::string ServiceRootJson(const Identity& id);
 std::string SystemsCollectionJson();
-std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types);
+std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types,
+                       const std::string& last_reset_time);
 std::string ManagersCollectionJson();
 std::string ManagerJson(const Identity& id);
 std::string SessionServiceJson();

@@ -143,7 +143,7 @@ void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
   Serve(server, bmc, "/redfish/v1/", false, [&id] { return ServiceRootJson(id); });
   Serve(server, bmc, "/redfish/v1/Systems", true, [] { return SystemsCollectionJson(); });
   Serve(server, bmc, "/redfish/v1/Systems/System.Embedded.1", true, [&bmc] {
-    return SystemJson(bmc.identity(), bmc.PowerState(Now()), bmc.AllowedResetTypes());
+    return SystemJson(bmc.identity(), bmc.PowerState(Now()), bmc.AllowedResetTypes(), bmc.LastResetTime());
   });
   Serve(server, bmc, "/redfish/v1/Managers", true, [] { return ManagersCollectionJson(); });
   Serve(server, bmc, "/redfish/v1/Managers/iDRAC.Embedded.1", true,
