@@ -44,13 +44,12 @@ int main(int argc, char** argv) {
   }
   if (argc > 1 && std::string_view(argv[1]) == "--insecure-dev") o.insecure_dev = true;
   if (!token_file.empty()) {
-    auto t = ReadWholeFile(token_file);
+    auto t = ReadSecretFile(token_file);
     if (!t) {
       log.Error(t.error().message);
       return 2;
     }
     o.token = *t;
-    while (!o.token.empty() && std::isspace(static_cast<unsigned char>(o.token.back()))) o.token.pop_back();
   }
   secrets.Add(o.token);
   o.capacity = static_cast<int>(capacity);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -95,6 +96,15 @@ Result<std::string> ReadWholeFile(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+Result<std::string> ReadSecretFile(const std::string& path) {
+  auto text = ReadWholeFile(path);
+  if (!text) return text.error();
+  std::string secret = std::move(*text);
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  if (secret.empty()) return MakeError("config.invalid", fmt::format("{} is empty", path));
+  return secret;
 }
 
 ConfigSpec& ConfigSpec::Add(const std::string& name, std::string doc, std::string default_text,

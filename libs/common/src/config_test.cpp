@@ -1,6 +1,9 @@
 #include "dcops/common/config.hpp"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
 
 namespace dcops {
 namespace {
@@ -112,6 +115,23 @@ TEST_CASE("Secret values never appear in configuration errors", "[config][secret
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().message.find("tok-abc-123") == std::string::npos);
   CHECK(st.error().message.find("DCOPS_AGENT_TOKEN") != std::string::npos);
+}
+
+TEST_CASE("Secret files lose trailing whitespace, and an empty one is an error", "[config][secrets]") {
+  char path[] = "/tmp/dcops-secret-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, "tok-123\n\n", 9) == 9);
+  ::close(fd);
+  auto secret = ReadSecretFile(path);
+  REQUIRE(secret.ok());
+  CHECK(*secret == "tok-123");
+  std::FILE* f = std::fopen(path, "w");
+  std::fclose(f);
+  auto empty = ReadSecretFile(path);
+  ::unlink(path);
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message == std::string(path) + " is empty");
 }
 
 }  // namespace

@@ -61,13 +61,12 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& log, Secr
     return 2;
   }
   if (!c.agent_token_file.empty()) {
-    auto t = ReadWholeFile(c.agent_token_file);
+    auto t = ReadSecretFile(c.agent_token_file);
     if (!t) {
       log.Error(t.error().message);
       return 2;
     }
     c.agent_token = *t;
-    while (!c.agent_token.empty() && std::isspace(static_cast<unsigned char>(c.agent_token.back()))) c.agent_token.pop_back();
   }
   redact.Add(c.agent_token);
   DispatcherOptions o;

@@ -74,5 +74,8 @@ class ConfigSpec {
 
 // Reads a whole file; the error names the path.
 Result<std::string> ReadWholeFile(const std::string& path);
+// Reads a secret kept in a file (a token, a password): the file's content without trailing
+// whitespace and newlines. An empty file is an error; the content never is part of one.
+Result<std::string> ReadSecretFile(const std::string& path);
 
 }  // namespace dcops
