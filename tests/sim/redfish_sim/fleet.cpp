@@ -1,6 +1,9 @@
 #include "fleet.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <openssl/pem.h>
@@ -38,6 +41,20 @@ std::optional<Mode> ParseMode(const std::string& s) {
   if (s == "truncated") return Mode::kTruncated;
   if (s == "not_ready") return Mode::kNotReady;
   return std::nullopt;
+}
+
+// httplib binds with SO_REUSEPORT, so a second simulator on the same address:port would
+// share the listener silently; a connect that succeeds means someone is already there.
+bool SomeoneListens(const std::string& address, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
+  const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return connected;
 }
 
 }  // namespace
@@ -100,6 +117,9 @@ std::string Fleet::Start() {
     if (address.empty()) {
       return fmt::format("BMC {} would leave 127.0.0.0/8 (first address {})", i + 1,
                          options_.first_address);
+    }
+    if (SomeoneListens(address, options_.port)) {
+      return fmt::format("{}:{} is already in use (another simulator?)", address, options_.port);
     }
     auto m = std::make_unique<Member>();
     m->bmc = std::make_unique<Bmc>(MakeIdentity(address, i, options_.seed, options_.legacy_every),

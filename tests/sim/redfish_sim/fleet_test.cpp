@@ -83,6 +83,12 @@ TEST_CASE("Addresses never leave the loopback range", "[sim]") {
   CHECK(fleet.Start().find("would leave 127.0.0.0/8") != std::string::npos);
 }
 
+TEST_CASE("A second fleet on taken addresses refuses to start", "[sim][net]") {
+  Rig rig("127.0.24.1", 2);
+  Fleet second(Rig::Options("127.0.24.2", 1));
+  CHECK(second.Start() == "127.0.24.2:18443 is already in use (another simulator?)");
+}
+
 TEST_CASE("Each BMC has its own address, identity and certificate", "[sim][net]") {
   Rig rig("127.0.20.1");
   auto a = rig.Send("127.0.20.1", http::Method::kGet, "/redfish/v1", "", {}, false);
