@@ -237,7 +237,6 @@ struct AgentClient::Impl {
       }
     }
     cv.notify_all();
-    failures = 0;
     log.Info("connected", {}, {{"dispatcher", in.welcome().dispatcher_id()}, {"site", in.welcome().site()}});
     while (s->Read(&in)) {
       if (in.has_assign()) {
@@ -278,7 +277,6 @@ struct AgentClient::Impl {
     if (!draining) log.Warn("stream to the dispatcher ended", {}, {{"detail", st.error_message()}});
   }
 
-  int failures = 0;
 };
 
 void StreamStepContext::Progress(int percent, std::string_view message) {

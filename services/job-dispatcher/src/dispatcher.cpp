@@ -159,7 +159,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   void Handle(ControlPlane& cp, Inbound& in) {
     auto& conn = in.conn;
     if (in.kind == Inbound::kHello) {
-      if (auto old = agents.find(conn->id); old != agents.end()) Forget(cp, *old->second);
+      if (auto old = agents.find(conn->id); old != agents.end()) Forget(*old->second);
       agents[conn->id] = conn;
       agents_connected = static_cast<int>(agents.size());
       (void)cp.RegisterAgent({conn->id, options.site, conn->kind, conn->version, conn->hostname,
@@ -177,7 +177,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     if (in.kind == Inbound::kGone) {
       auto it = agents.find(conn->id);
       if (it != agents.end() && it->second == conn) {
-        Forget(cp, *conn);
+        Forget(*conn);
         agents.erase(it);
         (void)cp.AgentDisconnected(conn->id);
         log.Warn("agent disconnected; its steps are rescued when their leases expire", {},
@@ -255,19 +255,18 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       default: {
         Error e = MakeError(r.error().code().empty() ? "step.failed" : r.error().code(),
                             redact.Scrub(r.error().message()), r.error().retryable());
-        auto outcome = cp.FailStep(r.task_id(), r.lease_id(), e);
+        (void)cp.FailStep(r.task_id(), r.lease_id(), e);
         if (!step.job_id.empty()) {
           events.push_back({step.job_id, r.task_id(), "error",
                             fmt::format("{} failed on {}: {}", step.step_kind, step.target, e.message),
                             "", conn.id, step.trace_id});
         }
-        (void)outcome;
       }
     }
   }
 
   // An agent that is gone frees its slots here; its leases expire and are rescued.
-  void Forget(ControlPlane&, AgentConn& conn) {
+  void Forget(AgentConn& conn) {
     for (auto it = running.begin(); it != running.end();) {
       if (it->second.agent_id == conn.id) {
         limits.Finished(it->second.target, it->second.mutating);
