@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <string_view>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "dcops/agent/agent_client.hpp"
@@ -71,24 +73,34 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::atomic<bool> done{false};
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    std::unique_lock lock(done_mu);
     if (!done) {
+      lock.unlock();
       log.Info("draining");
       client.RequestDrain();
     }
   });
   // Idle Redfish sessions are deleted so a BMC never keeps sessions nobody uses.
   std::thread sweeper([&] {
-    while (!done) {
-      for (int i = 0; i < 50 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::unique_lock lock(done_mu);
+    while (!done_cv.wait_for(lock, std::chrono::seconds(5), [&] { return done; })) {
+      lock.unlock();
       redfish::DeleteSessions(http, sessions.TakeIdle(SystemClock::Instance().Steady(), session_idle));
+      lock.lock();
     }
   });
   const int rc = client.Run();
-  done = true;
+  {
+    std::lock_guard lock(done_mu);
+    done = true;
+  }
+  done_cv.notify_all();
   redfish::DeleteSessions(http, sessions.TakeAll());
   ::kill(::getpid(), SIGTERM);  // release the waiter if the run ended on its own
   waiter.join();

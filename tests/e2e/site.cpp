@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -162,10 +163,8 @@ Site::~Site() {
   workers_.clear();
   dispatcher_.reset();
   sim_.reset();
-  std::error_code ec;
-  (void)ec;
-  const std::string cmd = "rm -rf " + dir_;  // our own mkdtemp directory
-  (void)std::system(cmd.c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
 }
 
 std::map<std::string, std::string> Site::DispatcherEnv() const {

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "dcops/common/hex.hpp"
 #include "dcops/http/transport.hpp"
 
 namespace dcops::http {
@@ -66,9 +67,7 @@ int VerifyPinned(int /*preverified*/, X509_STORE_CTX* store) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (t == nullptr || leaf == nullptr || X509_digest(leaf, EVP_sha256(), md, &len) != 1) return 0;
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  if (hex == *t->pin) return 1;
+  if (HexEncode(std::string_view(reinterpret_cast<const char*>(md), len)) == *t->pin) return 1;
   t->pin_mismatch = true;
   return 0;
 }

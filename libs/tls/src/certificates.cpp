@@ -1,5 +1,7 @@
 #include "dcops/tls/certificates.hpp"
 
+#include "dcops/common/hex.hpp"
+
 #include <fmt/format.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -134,9 +136,7 @@ Result<std::string> Sha256Fingerprint(const std::string& certificate_pem) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (X509_digest(cert->get(), EVP_sha256(), md, &n) != 1) return OpenSslError("hashing");
-  std::string hex;
-  for (unsigned int i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
 }
 
 }  // namespace dcops::tls

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "dcops/common/config.hpp"
+#include "dcops/common/hex.hpp"
 
 namespace dcops::tls {
 namespace {
@@ -26,11 +27,8 @@ Result<SecretBox> SecretBox::FromKeyBytes(const std::string& key) {
   for (char c : key) {
     if (!std::isspace(static_cast<unsigned char>(c))) hex.push_back(c);
   }
-  if (hex.size() == 64 && hex.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
-    raw.clear();
-    for (std::size_t i = 0; i < 64; i += 2) {
-      raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-    }
+  if (hex.size() == 64) {
+    if (auto decoded = HexDecode(hex)) raw = std::move(*decoded);
   }
   if (raw.size() != 32) {
     return MakeError("tls.key", "the secret key must be 32 bytes (or 64 hex characters)");
@@ -51,9 +49,7 @@ Result<SecretBox> SecretBox::FromKeyFile(const std::string& path) {
 std::string SecretBox::NewHexKey() {
   unsigned char k[32];
   RAND_bytes(k, sizeof k);
-  std::string hex;
-  for (unsigned char c : k) hex += fmt::format("{:02x}", c);
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(k), sizeof k));
 }
 
 std::string SecretBox::KeyId() const {
@@ -63,9 +59,7 @@ std::string SecretBox::KeyId() const {
   std::string input(label);
   input.append(reinterpret_cast<const char*>(key_.data()), key_.size());
   EVP_Digest(input.data(), input.size(), md, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  for (int i = 0; i < 8; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), 8));
 }
 
 Result<std::string> SecretBox::Seal(const std::string& plaintext, const std::string& associated) const {

@@ -1,5 +1,7 @@
 #include "control_plane.hpp"
 
+#include "dcops/common/hex.hpp"
+
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -14,19 +16,12 @@ void Str(Writer& w, const std::string& s) {
   w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-std::string Hex(const std::string& bytes) {
-  std::string out = "\\x";
-  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
-  return out;
-}
+// bytea travels in PostgreSQL's hex text form: \x0011aa...
+std::string ByteaText(const std::string& bytes) { return "\\x" + HexEncode(bytes); }
 
-std::string Unhex(const std::string& text) {
-  std::string out;
-  const std::size_t start = text.rfind("\\x", 0) == 0 ? 2 : 0;
-  for (std::size_t i = start; i + 1 < text.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16)));
-  }
-  return out;
+std::string ByteaBytes(const std::string& text) {
+  const std::string_view hex = std::string_view(text).substr(text.rfind("\\x", 0) == 0 ? 2 : 0);
+  return HexDecode(hex).value_or(std::string());
 }
 
 Result<std::string> ScalarText(Result<db::Rows> rows) {
@@ -276,13 +271,13 @@ Result<std::optional<CredentialSet>> ControlPlane::GetCredentialSet(const std::s
   if (rows->empty()) return std::optional<CredentialSet>();
   return std::optional<CredentialSet>(CredentialSet{
       rows->Str(0, "id"), rows->Str(0, "name"), rows->Str(0, "kind"), rows->Str(0, "username"),
-      Unhex(rows->Str(0, "ciphertext")), rows->Str(0, "key_id")});
+      ByteaBytes(rows->Str(0, "ciphertext")), rows->Str(0, "key_id")});
 }
 
 Result<std::string> ControlPlane::PutCredentialSet(const CredentialSet& s, const std::string& actor) {
   return ScalarText(conn_.Exec(
       "SELECT dispatcher_v1_put_credential_set($1, $2, $3, $4::bytea, $5, '', $6)",
-      {s.name, s.kind, s.username, Hex(s.ciphertext), s.key_id, actor}));
+      {s.name, s.kind, s.username, ByteaText(s.ciphertext), s.key_id, actor}));
 }
 
 Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) {

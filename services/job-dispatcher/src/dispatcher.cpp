@@ -407,8 +407,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         continue;
       }
       for (const auto& n : *notes) {
-        if (n.payload.find("\"site\" : \"" + options.site + "\"") != std::string::npos ||
-            n.payload.find("\"site\":\"" + options.site + "\"") != std::string::npos) {
+        rapidjson::Document payload;
+        payload.Parse(n.payload.c_str());
+        if (!payload.HasParseError() && payload.IsObject() && payload.HasMember("site") &&
+            payload["site"].IsString() && options.site == payload["site"].GetString()) {
           Wake();
           break;
         }

@@ -3,7 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <ctime>
+
+#include "dcops/common/clock.hpp"
 
 namespace dcops::sim {
 
@@ -123,13 +124,7 @@ void Bmc::Advance(SimTime now) {
 
 void Bmc::StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off) {
   // Wall-clock time with milliseconds, so two resets within a second still differ.
-  const auto wall = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  last_reset_time_ = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  last_reset_time_ = FormatUtc(std::chrono::system_clock::now());
   target_ = target;
   transition_done_ = now + how_long;
   if (through_off) {
