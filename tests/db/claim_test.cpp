@@ -109,5 +109,58 @@ TEST_CASE("Claims respect step kinds, excluded targets and a per-target bound", 
   CHECK(other_site.empty());  // a dispatcher serves only its own site
 }
 
+TEST_CASE("An affine claim takes the agent's own targets first, but never over priority", "[claim]") {
+  TestDb tdb;
+  auto conn = tdb.Connect();
+  const std::string job = CreateJob(conn, "server.refresh", 1);
+  Exec(conn,
+       "SELECT dispatcher_v1_plan_job($1, '["
+       "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
+       "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.2\"},"
+       "{\"key\":\"c\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.3\"},"
+       "{\"key\":\"d\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.4\"}]')",
+       {job});
+  const std::string urgent = CreateJob(conn, "server.refresh", 1, "{}", 10);
+  Exec(conn, "SELECT dispatcher_v1_plan_job($1, '[{\"key\":\"u\",\"kind\":\"server.refresh\","
+             "\"target\":\"idrac:127.0.0.9\"}]')", {urgent});
+  BecomeDispatcher(conn);
+  const char* claim =
+      "SELECT target, waited_ms FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', $1::int, 30, "
+      "'{}', 1, '{idrac:127.0.0.4,idrac:127.0.0.3}')";
+  auto first = Exec(conn, claim, {"2"});
+  REQUIRE(first.size() == 2);
+  CHECK(first.Str(0, "target") == "idrac:127.0.0.9");  // priority beats affinity
+  CHECK(first.Str(1, "target") == "idrac:127.0.0.3");  // then the agent's own targets, in job order
+  CHECK(std::stod(first.Str(1, "waited_ms")) >= 0);
+  auto second = Exec(conn, claim, {"2"});
+  REQUIRE(second.size() == 2);
+  CHECK(second.Str(0, "target") == "idrac:127.0.0.4");
+  CHECK(second.Str(1, "target") == "idrac:127.0.0.1");  // then everything else, in job order
+}
+
+TEST_CASE("Steps are started in a batch, and a stale lease is reported, not started", "[claim]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto conn = tdb.Connect();
+  const std::string job = CreatePlannedJob(su, "server.refresh", 2);
+  BecomeDispatcher(conn);
+  auto got = Claim(conn, "agent-1", "{server.refresh}", 2);
+  REQUIRE(got.size() == 2);
+  auto rows = Exec(conn, "SELECT task_id, outcome FROM dispatcher_v1_start_steps($1::uuid[], $2::uuid[])",
+                   {fmt::format("{{{},{},{}}}", got[0].task_id, got[1].task_id, "00000000-0000-4000-8000-000000000000"),
+                    fmt::format("{{{},{},{}}}", got[0].lease_id, "00000000-0000-4000-8000-000000000001",
+                                "00000000-0000-4000-8000-000000000002")});
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.Str(0, "outcome") == "ok");
+  CHECK(rows.Str(1, "outcome") == "stale_lease");
+  CHECK(rows.Str(2, "outcome") == "not_found");
+  CHECK(TaskStatus(su, got[0].task_id) == "running");
+  CHECK(TaskStatus(su, got[1].task_id) == "leased");
+  CHECK(Scalar(su, "SELECT started_at IS NOT NULL FROM jobs WHERE id = $1", {job}) == "t");
+  auto mismatch = ExecError(conn, "SELECT * FROM dispatcher_v1_start_steps($1::uuid[], '{}')",
+                            {fmt::format("{{{}}}", got[0].task_id)});
+  CHECK(mismatch.message == "SQLSTATE 22023: task_ids and lease_ids: must be of the same length");
+}
+
 }  // namespace
 }  // namespace dcops::testing

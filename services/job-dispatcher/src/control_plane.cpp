@@ -88,11 +88,13 @@ Result<bool> ControlPlane::FailJob(const std::string& job_id, const Error& why) 
 Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r) {
   auto rows = conn_.Exec(
       "SELECT task_id, job_id, lease_id, step_key, step_kind, target, mutating, params, "
-      "checkpoint, attempt, max_attempts, job_type, traceparent "
-      "FROM dispatcher_v1_claim_steps($1, $2, $3::text[], $4::int, $5::int, $6::text[], $7::int)",
+      "checkpoint, attempt, max_attempts, job_type, traceparent, waited_ms "
+      "FROM dispatcher_v1_claim_steps_affine($1, $2, $3::text[], $4::int, $5::int, $6::text[], "
+      "$7::int, $8::text[])",
       {r.site, r.owner, TextArray(r.step_kinds), std::to_string(r.limit),
        std::to_string(r.lease.count()), TextArray(r.exclude_targets),
-       r.per_target ? db::Param(std::to_string(*r.per_target)) : db::Param()});
+       r.per_target ? db::Param(std::to_string(*r.per_target)) : db::Param(),
+       TextArray(r.prefer_targets)});
   if (!rows) return rows.error();
   std::vector<ClaimedStep> out;
   for (int i = 0; i < rows->size(); ++i) {
@@ -110,6 +112,7 @@ Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r)
     s.max_attempts = static_cast<int>(rows->Int(i, "max_attempts").value_or(0));
     s.job_type = rows->Str(i, "job_type");
     s.traceparent = rows->Str(i, "traceparent");
+    s.waited_ms = std::strtod(rows->Str(i, "waited_ms").c_str(), nullptr);
     out.push_back(std::move(s));
   }
   return out;
@@ -117,6 +120,21 @@ Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r)
 
 Result<std::string> ControlPlane::StartStep(const std::string& task_id, const std::string& lease_id) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_start_step($1::uuid, $2::uuid)", {task_id, lease_id}));
+}
+
+Result<std::vector<std::string>> ControlPlane::StartSteps(
+    const std::vector<std::pair<std::string, std::string>>& task_and_lease_ids) {
+  std::vector<std::string> tasks, leases;
+  for (const auto& [task, lease] : task_and_lease_ids) {
+    tasks.push_back(task);
+    leases.push_back(lease);
+  }
+  auto rows = conn_.Exec("SELECT outcome FROM dispatcher_v1_start_steps($1::uuid[], $2::uuid[])",
+                         {TextArray(tasks), TextArray(leases)});
+  if (!rows) return rows.error();
+  std::vector<std::string> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->Str(i, "outcome"));
+  return out;
 }
 
 Result<bool> ControlPlane::ReportProgress(const std::string& task_id, const std::string& lease_id,
@@ -288,6 +306,64 @@ Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) 
 
 Result<std::string> ControlPlane::UpsertServer(const std::string& site, const std::string& server_json) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server($1, $2::jsonb)", {site, server_json}));
+}
+
+Result<std::map<std::string, long>> ControlPlane::QueueDepth(const std::string& site) {
+  auto rows = conn_.Exec("SELECT status, steps FROM dispatcher_v1_queue_depth($1)", {site});
+  if (!rows) return rows.error();
+  std::map<std::string, long> out{{"blocked", 0}, {"ready", 0}, {"leased", 0}, {"running", 0}};
+  for (int i = 0; i < rows->size(); ++i) out[rows->Str(i, "status")] = rows->Int(i, "steps").value_or(0);
+  return out;
+}
+
+Result<std::string> ControlPlane::CreateJob(const NewJob& j) {
+  return ScalarText(conn_.Exec(
+      "SELECT dispatcher_v1_create_job($1, $2, $3::jsonb, $4::jsonb, $5, NULL, $6::int, $7)",
+      {j.site, j.job_type, j.target_scope_json, j.params_json,
+       j.idempotency_key.empty() ? db::Param() : db::Param(j.idempotency_key),
+       std::to_string(j.priority), j.actor}));
+}
+
+Result<std::string> ControlPlane::CancelJob(const std::string& job_id, const std::string& actor) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_cancel_job($1::uuid, $2)", {job_id, actor}));
+}
+
+Result<std::optional<std::string>> ControlPlane::GetJobJson(const std::string& job_id) {
+  auto rows = conn_.Exec("SELECT dispatcher_v1_get_job($1::uuid)::text AS job", {job_id});
+  if (!rows) return rows.error();
+  if (rows->empty() || rows->Str(0, "job").empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows->Str(0, "job"));
+}
+
+namespace {
+// A JSON array of the jsonb rows a set-returning API function gives.
+Result<std::string> JsonArrayOf(Result<db::Rows> rows) {
+  if (!rows) return rows.error();
+  std::string out = "[";
+  for (int i = 0; i < rows->size(); ++i) {
+    if (i) out += ",";
+    out += rows->TextAt(i, 0).value_or("null");
+  }
+  return out + "]";
+}
+}  // namespace
+
+Result<std::string> ControlPlane::ListJobsJson(const std::string& site, int limit, const std::string& status) {
+  return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_jobs($1, $2::int, $3)::text",
+                                {site, std::to_string(limit), status.empty() ? db::Param() : db::Param(status)}));
+}
+
+Result<std::string> ControlPlane::JobEventsJson(const std::string& job_id, long after_id, int limit) {
+  return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_job_events($1::uuid, $2::bigint, $3::int)::text",
+                                {job_id, std::to_string(after_id), std::to_string(limit)}));
+}
+
+Result<std::string> ControlPlane::ListAgentsJson(const std::string& site) {
+  return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_agents($1)::text", {site}));
+}
+
+Result<std::string> ControlPlane::ListCredentialSetsJson() {
+  return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_credential_sets()::text"));
 }
 
 Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& site,

@@ -8,6 +8,7 @@
 // Blocking: every call is one statement, bounded by the connection's statement timeout.
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct ClaimRequest {
   std::chrono::seconds lease{30};
   std::vector<std::string> exclude_targets;
   std::optional<int> per_target;
+  // Targets this agent served last: among steps of equal priority they come first, so the
+  // agent's open device sessions are reused (target affinity).
+  std::vector<std::string> prefer_targets;
 };
 
 struct ClaimedStep {
@@ -33,6 +37,7 @@ struct ClaimedStep {
   bool mutating = false;
   int attempt = 0;
   int max_attempts = 0;
+  double waited_ms = 0;  // how long the step had been claimable
 };
 
 struct Completion {
@@ -60,6 +65,11 @@ struct CredentialSet {
   std::string key_id;
 };
 
+struct NewJob {
+  std::string site, job_type, target_scope_json, params_json = "{}", idempotency_key, actor;
+  int priority = 0;
+};
+
 struct AgentInfo {
   std::string id, site, kind, version, hostname;
   int capacity = 1;
@@ -80,6 +90,9 @@ class ControlPlane {
 
   Result<std::vector<ClaimedStep>> ClaimSteps(const ClaimRequest& request);
   Result<std::string> StartStep(const std::string& task_id, const std::string& lease_id);
+  // Many starts in one statement: outcome per (task id, lease id), in input order.
+  Result<std::vector<std::string>> StartSteps(
+      const std::vector<std::pair<std::string, std::string>>& task_and_lease_ids);
   Result<bool> ReportProgress(const std::string& task_id, const std::string& lease_id,
                               int percent, const std::string& message);
   Result<bool> SaveCheckpoint(const std::string& task_id, const std::string& lease_id,
@@ -104,6 +117,17 @@ class ControlPlane {
   Result<std::string> PutCredentialSet(const CredentialSet& set, const std::string& actor);
   Result<std::string> DefaultCredentialSet(const std::string& kind);
   Result<std::string> UpsertServer(const std::string& site, const std::string& server_json);
+  Result<std::map<std::string, long>> QueueDepth(const std::string& site);
+
+  // Reads and writes behind the dispatcher's /api/v1 (JSON documents as the SQL builds them).
+  // Errors of job creation keep their SQL message, which names the parameter at fault.
+  Result<std::string> CreateJob(const NewJob& job);
+  Result<std::string> CancelJob(const std::string& job_id, const std::string& actor);
+  Result<std::optional<std::string>> GetJobJson(const std::string& job_id);
+  Result<std::string> ListJobsJson(const std::string& site, int limit, const std::string& status);
+  Result<std::string> JobEventsJson(const std::string& job_id, long after_id, int limit);
+  Result<std::string> ListAgentsJson(const std::string& site);
+  Result<std::string> ListCredentialSetsJson();
 
  private:
   db::Connection& conn_;

@@ -46,7 +46,7 @@ TEST_CASE("A job goes from plan to completion through the typed API", "[control_
   CHECK(steps->at(0).params_json.find(R"("tls_verify":false)") != std::string::npos);
   CHECK(*site.cp.PlanJob(job, *steps) == 2);
 
-  ClaimRequest req{"default", "agent-1", {"server.power"}, 10, std::chrono::seconds(30), {}, 1};
+  ClaimRequest req{"default", "agent-1", {"server.power"}, 10, std::chrono::seconds(30), {}, 1, {}};
   auto claimed = site.cp.ClaimSteps(req);
   REQUIRE(claimed.ok());
   REQUIRE(claimed->size() == 2);

@@ -14,10 +14,12 @@
 #include <set>
 #include <thread>
 
+#include "api.hpp"
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.grpc.pb.h"
 #include "dcops/common/config.hpp"
 #include "dcops/db/reconnector.hpp"
+#include "metrics.hpp"
 #include "planner.hpp"
 
 namespace dcops::dispatcher {
@@ -33,6 +35,9 @@ struct AgentConn {
   std::string id, kind, version, hostname;
   int capacity = 1;
   std::vector<std::string> step_kinds;
+  // Targets this agent served last, newest at the back (loop-owned): its open device
+  // sessions, which the next claims prefer.
+  std::deque<std::string> recent_targets;
   std::mutex write_mu;
   AgentStream* stream = nullptr;
   bool alive = true;
@@ -86,21 +91,23 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   std::atomic<bool> stopping{false};
   std::atomic<bool> leader{false};
   std::atomic<bool> db_ok{false};
-  std::atomic<int> agents_connected{0};
-  std::atomic<int> steps_running{0};
-  std::atomic<long> steps_assigned{0};
-  std::atomic<long> steps_finished{0};
+  DispatcherMetrics metrics;
 
   // Loop-owned.
   std::map<std::string, std::shared_ptr<AgentConn>> agents;
   std::map<std::string, RunningStep> running;  // by task id
   TargetLimits limits;
-  PlannerRegistry planners = MakePlanners();
+  PlannerRegistry planners;
+  std::map<std::string, std::string> affinity;  // target -> the agent that served it last
+  std::vector<std::pair<std::string, std::string>> starts;  // (task, lease) assigned, to mark running
   std::vector<Completion> completions;
   std::vector<EventRecord> events;
 
   Impl(DispatcherOptions o, tls::SecretBox s, const Logger& l, SecretRegistry& r)
-      : options(std::move(o)), secrets(std::move(s)), log(l), redact(r), limits(options.limits) {}
+      : options(std::move(o)), secrets(std::move(s)), log(l), redact(r), limits(options.limits),
+        planners(MakePlanners(options.bench_job_types)) {}
+
+  void UpdateGauges() { metrics.SetGauges(static_cast<int>(agents.size()), static_cast<int>(running.size()), leader); }
 
   void Post(Inbound in) {
     {
@@ -161,7 +168,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     if (in.kind == Inbound::kHello) {
       if (auto old = agents.find(conn->id); old != agents.end()) Forget(*old->second);
       agents[conn->id] = conn;
-      agents_connected = static_cast<int>(agents.size());
+      UpdateGauges();
       (void)cp.RegisterAgent({conn->id, options.site, conn->kind, conn->version, conn->hostname,
                               conn->capacity, conn->step_kinds});
       pb::DispatcherMessage w;
@@ -183,7 +190,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         log.Warn("agent disconnected; its steps are rescued when their leases expire", {},
                  {{"agent", conn->id}});
       }
-      agents_connected = static_cast<int>(agents.size());
+      UpdateGauges();
       return;
     }
     const auto& m = in.msg;
@@ -233,8 +240,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       limits.Finished(step.target, step.mutating);
       running.erase(it);
     }
-    steps_running = static_cast<int>(running.size());
-    ++steps_finished;
+    UpdateGauges();
+    static const std::map<int, std::string> kOutcome{{pb::Result::SUCCEEDED, "succeeded"},
+                                                    {pb::Result::SNOOZED, "snoozed"},
+                                                    {pb::Result::CANCELLED, "cancelled"}};
+    const auto outcome = kOutcome.find(r.outcome());
+    metrics.StepFinished(step.step_kind.empty() ? "unknown" : step.step_kind,
+                         outcome == kOutcome.end() ? "failed" : outcome->second);
     switch (r.outcome()) {
       case pb::Result::SUCCEEDED:
         if (step.step_kind == "server.refresh" && !r.result_json().empty()) {
@@ -275,26 +287,52 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         ++it;
       }
     }
-    steps_running = static_cast<int>(running.size());
+    UpdateGauges();
   }
 
-  void Plan(ControlPlane& cp, DbServerDirectory& dir) {
-    auto jobs = cp.JobsToPlan(options.site, 50);
-    if (!jobs) return;
+  // Plans pending jobs. One transaction per batch (one commit, not one per job); should any
+  // job's plan be refused, the batch is rolled back and planned job by job, so one bad plan
+  // never holds the others back.
+  void Plan(ControlPlane& cp, db::Connection& conn, DbServerDirectory& dir) {
+    auto jobs = cp.JobsToPlan(options.site, 200);
+    if (!jobs || jobs->empty()) return;
+    std::vector<std::pair<const JobToPlan*, Result<std::vector<PlannedStep>>>> plans;
     for (const auto& job : *jobs) {
       const Planner* planner = planners.Find(job.job_type);
       if (planner == nullptr) {
-        (void)cp.FailJob(job.id, MakeError("plan.unknown_type",
-                                           "this dispatcher cannot plan job type " + job.job_type));
-        continue;
+        plans.emplace_back(&job, MakeError("plan.unknown_type", "this dispatcher cannot plan job type " + job.job_type));
+      } else {
+        plans.emplace_back(&job, (*planner)(job, dir));
       }
-      auto steps = (*planner)(job, dir);
+    }
+    auto write = [&](db::Connection&) -> Status {
+      for (const auto& [job, steps] : plans) {
+        if (!steps) {
+          if (auto failed = cp.FailJob(job->id, steps.error()); !failed) return failed.error();
+          continue;
+        }
+        auto n = cp.PlanJob(job->id, *steps);
+        if (!n) return n.error();
+        if (plans.size() <= 20) {
+          log.Info(fmt::format("planned {} step(s)", *n), {job->id, "", "", ""}, {{"job_type", job->job_type}});
+        }
+      }
+      return {};
+    };
+    if (plans.size() > 1 && db::InTransaction(conn, write)) {
+      if (plans.size() > 20) log.Info(fmt::format("planned {} jobs", plans.size()));
+      return;
+    }
+    for (const auto& [job, steps] : plans) {
       if (!steps) {
-        (void)cp.FailJob(job.id, steps.error());
+        (void)cp.FailJob(job->id, steps.error());
         continue;
       }
-      auto n = cp.PlanJob(job.id, *steps);
-      if (n) log.Info(fmt::format("planned {} step(s)", *n), {job.id, "", "", ""}, {{"job_type", job.job_type}});
+      auto n = cp.PlanJob(job->id, *steps);
+      if (!n) {
+        log.Error("planning failed", {job->id, "", "", ""}, {{"detail", n.error().message}});
+        if (!n.error().retryable) (void)cp.FailJob(job->id, n.error());
+      }
     }
   }
 
@@ -309,10 +347,41 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       if (free <= 0 || agent->step_kinds.empty()) continue;
       std::vector<std::string> exclude = limits.Full();
       for (auto& t : limits.FullForMutating()) exclude.push_back(t);
-      auto claimed = cp.ClaimSteps({options.site, agent->id, agent->step_kinds, free, options.lease,
-                                    exclude, 1});
+      metrics.LimitWaits(static_cast<long>(exclude.size()));
+      // Affinity: this agent prefers the targets it served last; targets another agent with
+      // a free slot served last are left to that agent. Affinity is a preference, never a
+      // wait: a target whose agent is busy goes to whoever is free.
+      std::vector<std::string> prefer;
+      for (const auto& t : agent->recent_targets) {
+        if (auto it = affinity.find(t); it != affinity.end() && it->second == agent->id) prefer.push_back(t);
+      }
+      for (const auto& [id, other] : agents) {
+        if (other == agent || Free(*other) <= 0 || other->step_kinds != agent->step_kinds) continue;
+        for (const auto& t : other->recent_targets) {
+          if (auto it = affinity.find(t); it != affinity.end() && it->second == other->id) exclude.push_back(t);
+        }
+      }
+      ClaimRequest request{options.site, agent->id, agent->step_kinds, free, options.lease, exclude, 1,
+                           std::move(prefer)};
+      auto claimed = cp.ClaimSteps(request);
       if (!claimed) return;
       for (const auto& s : *claimed) StartStep(cp, *agent, s);
+    }
+  }
+
+  // At most this many targets remembered per agent for affinity.
+  static constexpr std::size_t kRecentTargets = 512;
+
+  void Remember(AgentConn& agent, const std::string& target) {
+    affinity[target] = agent.id;
+    auto& recent = agent.recent_targets;
+    if (auto it = std::find(recent.begin(), recent.end(), target); it != recent.end()) recent.erase(it);
+    recent.push_back(target);
+    if (recent.size() > kRecentTargets) recent.pop_front();
+    if (affinity.size() > 64 * kRecentTargets) {  // forget targets nobody remembers any more
+      std::set<std::string> kept;
+      for (const auto& [_, a] : agents) kept.insert(a->recent_targets.begin(), a->recent_targets.end());
+      std::erase_if(affinity, [&kept](const auto& kv) { return !kept.count(kv.first); });
     }
   }
 
@@ -370,20 +439,26 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     a->set_max_attempts(s.max_attempts);
     a->mutable_tls()->set_verify(verify);
     a->mutable_tls()->set_pinned_sha256(pin);
+    a->mutable_pacing()->set_min_interval_ms(limits.RuleFor(s.target).min_interval_ms);
     if (!agent.Write(m)) {
       (void)cp.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "agent went away before the assignment");
       return;
     }
-    (void)cp.StartStep(s.task_id, s.lease_id);
+    starts.emplace_back(s.task_id, s.lease_id);
     limits.Started(s.target, s.mutating);
+    Remember(agent, s.target);
     running[s.task_id] = {s.job_id, s.lease_id, s.target, agent.id, s.step_kind,
                           s.traceparent.size() > 35 ? s.traceparent.substr(3, 32) : "", s.mutating};
-    steps_running = static_cast<int>(running.size());
-    ++steps_assigned;
+    UpdateGauges();
+    metrics.StepStarted(s.step_kind, s.waited_ms / 1000.0);
   }
 
-  // Events first, so a job's "succeeded" event follows its steps' last words.
+  // Starts first (a step is running before it can finish), then events, so a job's
+  // "succeeded" event follows its steps' last words, then completions.
   void Flush(ControlPlane& cp) {
+    if (!starts.empty()) {
+      if (cp.StartSteps(starts)) starts.clear();
+    }
     if (!events.empty()) {
       if (cp.AppendEvents(events)) events.clear();
     }
@@ -440,6 +515,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           continue;
         }
         leader = true;
+        UpdateGauges();
         log.Info("leader for site " + options.site);
       }
       DbServerDirectory dir(cp, **conn);
@@ -455,7 +531,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       for (auto& in : batch) Handle(cp, in);
       const auto now = Steady::now();
       if (woken || now - last_plan >= options.poll) {
-        Plan(cp, dir);
+        Plan(cp, **conn, dir);
         last_plan = now;
       }
       if (now - last_rescue >= std::chrono::seconds(2)) {
@@ -463,6 +539,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         if (rescued && !rescued->empty()) {
           log.Warn(fmt::format("rescued {} step(s) with expired leases", rescued->size()));
         }
+        if (auto depth = cp.QueueDepth(options.site)) metrics.SetQueueDepth(*depth);
         last_rescue = now;
       }
       AssignWork(cp);
@@ -520,15 +597,21 @@ int Dispatcher::Run() {
     res.set_content(ready ? "ready\n" : (im.leader ? "database unreachable\n" : "standby\n"), "text/plain");
   });
   http.Get("/metrics", [&im](const httplib::Request&, httplib::Response& res) {
-    res.set_content(fmt::format(
-        "# TYPE dcops_agents_connected gauge\ndcops_agents_connected {}\n"
-        "# TYPE dcops_steps_running gauge\ndcops_steps_running {}\n"
-        "# TYPE dcops_steps_assigned_total counter\ndcops_steps_assigned_total {}\n"
-        "# TYPE dcops_steps_finished_total counter\ndcops_steps_finished_total {}\n"
-        "# TYPE dcops_leader gauge\ndcops_leader {}\n",
-        im.agents_connected.load(), im.steps_running.load(), im.steps_assigned.load(),
-        im.steps_finished.load(), im.leader ? 1 : 0), "text/plain; version=0.0.4");
+    res.set_content(im.metrics.Render(), "text/plain; version=0.0.4");
   });
+  Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log);
+  auto api_handler = [&api](const httplib::Request& req, httplib::Response& res) {
+    ApiRequest r{req.method, req.path, {}, req.get_header_value("Authorization"),
+                 req.get_header_value("X-Dcops-Actor"), req.body};
+    for (const auto& [k, v] : req.params) r.query[k] = v;
+    ApiResponse out = api.Handle(r);
+    res.status = out.status;
+    if (out.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(out.body, "application/json");
+  };
+  http.Get(R"(/api/v1/.*)", api_handler);
+  http.Post(R"(/api/v1/.*)", api_handler);
+  http.Put(R"(/api/v1/.*)", api_handler);
   if (!http.bind_to_port(im.options.http_listen_host.c_str(), im.options.http_port)) {
     im.log.Error(fmt::format("cannot listen on {}:{}", im.options.http_listen_host, im.options.http_port));
     server->Shutdown();

@@ -33,6 +33,10 @@ struct DispatcherOptions {
   std::chrono::milliseconds heartbeat{5000};
   std::chrono::milliseconds poll{1000};
   LimitsConfig limits;
+  // Bearer token of /api/v1 (secret); empty disables the API.
+  std::string api_token;
+  // Plans the benchmark-only job types (scripts/bench).
+  bool bench_job_types = false;
 };
 
 class Dispatcher {

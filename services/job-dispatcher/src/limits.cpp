@@ -1,6 +1,69 @@
 #include "limits.hpp"
 
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
 namespace dcops::dispatcher {
+namespace {
+
+Result<LimitRule> ParseRule(const rapidjson::Value& v, LimitRule rule, const std::string& path) {
+  if (!v.IsObject()) return MakeError("config.invalid", path + ": must be an object");
+  for (const auto& m : v.GetObject()) {
+    const std::string key = m.name.GetString();
+    int* field = key == "mutating" ? &rule.mutating : key == "total" ? &rule.total
+               : key == "min_interval_ms" ? &rule.min_interval_ms : nullptr;
+    if (field == nullptr) {
+      return MakeError("config.invalid", fmt::format("{}.{}: unknown (use mutating, total, min_interval_ms)", path, key));
+    }
+    const int lo = key == "min_interval_ms" ? 0 : 1;
+    const int hi = key == "min_interval_ms" ? 60000 : 1000;
+    if (!m.value.IsInt() || m.value.GetInt() < lo || m.value.GetInt() > hi) {
+      return MakeError("config.invalid", fmt::format("{}.{}: must be an integer from {} to {}", path, key, lo, hi));
+    }
+    *field = m.value.GetInt();
+  }
+  if (rule.mutating > rule.total) {
+    return MakeError("config.invalid", fmt::format("{}: mutating ({}) cannot exceed total ({})", path, rule.mutating, rule.total));
+  }
+  return rule;
+}
+
+}  // namespace
+
+Result<LimitsConfig> ParseLimitsJson(const std::string& json, LimitsConfig base) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return MakeError("config.invalid", "limits: must be a JSON object");
+  for (const auto& section : d.GetObject()) {
+    const std::string name = section.name.GetString();
+    if (name != "kinds" && name != "targets") {
+      return MakeError("config.invalid", "limits." + name + ": unknown (use kinds, targets)");
+    }
+    if (!section.value.IsObject()) return MakeError("config.invalid", "limits." + name + ": must be an object");
+  }
+  if (d.HasMember("kinds")) {
+    for (const auto& k : d["kinds"].GetObject()) {
+      const std::string kind = k.name.GetString();
+      auto it = base.by_kind.find(kind);
+      auto rule = ParseRule(k.value, it == base.by_kind.end() ? base.fallback : it->second, "limits.kinds." + kind);
+      if (!rule) return rule.error();
+      base.by_kind[kind] = *rule;
+    }
+  }
+  if (d.HasMember("targets")) {
+    const TargetLimits kinds(base);
+    for (const auto& t : d["targets"].GetObject()) {
+      const std::string target = t.name.GetString();
+      if (target.find(':') == std::string::npos) {
+        return MakeError("config.invalid", "limits.targets." + target + ": a target is kind:address (idrac:10.1.2.3:443)");
+      }
+      auto rule = ParseRule(t.value, kinds.RuleFor(target), "limits.targets." + target);
+      if (!rule) return rule.error();
+      base.by_target[target] = *rule;
+    }
+  }
+  return base;
+}
 
 std::string TargetKind(const std::string& target) {
   const auto colon = target.find(':');

@@ -6,6 +6,8 @@
 // Thread-safety: not thread-safe; owned by the dispatch loop.
 
 #include <map>
+
+#include "dcops/common/result.hpp"
 #include <string>
 #include <vector>
 
@@ -14,6 +16,9 @@ namespace dcops::dispatcher {
 struct LimitRule {
   int mutating = 1;  // mutating steps running at once on one target
   int total = 2;     // all steps running at once on one target
+  // Pacing handed to the agent in each Assign: the least gap between two requests to the
+  // target (0 = none). Slow or old BMCs get a gap instead of a lower limit.
+  int min_interval_ms = 0;
 };
 
 struct LimitsConfig {
@@ -28,6 +33,13 @@ struct LimitsConfig {
 
 // "idrac:127.0.1.4:8443" -> "idrac"
 std::string TargetKind(const std::string& target);
+
+// Overrides from the operator's limits file (DCOPS_LIMITS_FILE), on top of `base`:
+//   {"kinds":   {"idrac": {"mutating": 1, "total": 2, "min_interval_ms": 100}},
+//    "targets": {"idrac:10.1.2.3:443": {"total": 1, "min_interval_ms": 500}}}
+// A field left out keeps the kind's (for a target) or the default's (for a kind) value.
+// Errors name the offending path ("limits.kinds.idrac.total: ...").
+Result<LimitsConfig> ParseLimitsJson(const std::string& json, LimitsConfig base = {});
 
 class TargetLimits {
  public:

@@ -41,5 +41,29 @@ TEST_CASE("Per-target overrides beat per-kind rules, unknown kinds get the fallb
   CHECK(limits.Running("idrac:127.0.1.7") == 0);
 }
 
+TEST_CASE("The limits file overrides kinds and targets, and names what is wrong", "[limits]") {
+  auto config = ParseLimitsJson(R"({"kinds": {"idrac": {"total": 3, "min_interval_ms": 100}},
+                                    "targets": {"idrac:10.1.2.3:443": {"min_interval_ms": 500}}})");
+  REQUIRE(config.ok());
+  TargetLimits limits(*config);
+  CHECK(limits.RuleFor("idrac:10.9.9.9:443").total == 3);
+  CHECK(limits.RuleFor("idrac:10.9.9.9:443").mutating == 1);  // kept from the default
+  CHECK(limits.RuleFor("idrac:10.9.9.9:443").min_interval_ms == 100);
+  CHECK(limits.RuleFor("idrac:10.1.2.3:443").total == 3);  // inherited from its kind
+  CHECK(limits.RuleFor("idrac:10.1.2.3:443").min_interval_ms == 500);
+  CHECK(limits.RuleFor("vcenter:vc1").total == 4);  // untouched
+
+  CHECK(ParseLimitsJson(R"({"kinds": {"idrac": {"total": 0}}})").error().message ==
+        "limits.kinds.idrac.total: must be an integer from 1 to 1000");
+  CHECK(ParseLimitsJson(R"({"kinds": {"idrac": {"totl": 2}}})").error().message ==
+        "limits.kinds.idrac.totl: unknown (use mutating, total, min_interval_ms)");
+  CHECK(ParseLimitsJson(R"({"kinds": {"idrac": {"mutating": 3, "total": 2}}})").error().message ==
+        "limits.kinds.idrac: mutating (3) cannot exceed total (2)");
+  CHECK(ParseLimitsJson(R"({"targets": {"10.1.2.3": {"total": 1}}})").error().message ==
+        "limits.targets.10.1.2.3: a target is kind:address (idrac:10.1.2.3:443)");
+  CHECK(ParseLimitsJson(R"({"kind": {}})").error().message == "limits.kind: unknown (use kinds, targets)");
+  CHECK(ParseLimitsJson("[1]").error().message == "limits: must be a JSON object");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

@@ -54,6 +54,24 @@ Planner PerServer(std::string step_kind, bool mutating) {
   };
 }
 
+// bench.noop: one step per listed address, with no lookup and nothing to reach. The
+// targets are names only ("site:bench/…"); no agent ever contacts them.
+Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory&) {
+  rapidjson::Document scope;
+  scope.Parse(job.target_scope_json.c_str());
+  if (scope.HasParseError() || !scope.IsObject() || !scope.HasMember("bmc_addresses") ||
+      !scope["bmc_addresses"].IsArray()) {
+    return MakeError("plan.scope", "bench.noop takes {\"bmc_addresses\": [...]}");
+  }
+  std::vector<PlannedStep> steps;
+  for (const auto& a : scope["bmc_addresses"].GetArray()) {
+    if (!a.IsString()) continue;
+    const std::string name = a.GetString();
+    steps.push_back(PlannedStep{"bench.noop:" + name, "bench.noop", "site:bench/" + name, false, "{}", {}});
+  }
+  return steps;
+}
+
 }  // namespace
 
 PlannerRegistry& PlannerRegistry::Add(std::string job_type, Planner planner) {
@@ -66,10 +84,11 @@ const Planner* PlannerRegistry::Find(const std::string& job_type) const {
   return it == planners_.end() ? nullptr : &it->second;
 }
 
-PlannerRegistry MakePlanners() {
+PlannerRegistry MakePlanners(bool bench_job_types) {
   PlannerRegistry r;
   r.Add("server.power", PerServer("server.power", true))
       .Add("server.refresh", PerServer("server.refresh", false));
+  if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }
 

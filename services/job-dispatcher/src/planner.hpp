@@ -61,8 +61,9 @@ class PlannerRegistry {
   std::map<std::string, Planner> planners_;
 };
 
-// The job types this dispatcher can plan, in one list.
-PlannerRegistry MakePlanners();
+// The job types this dispatcher can plan, in one list. `bench_job_types` adds bench.noop
+// (scripts/bench only; the migration ships it disabled).
+PlannerRegistry MakePlanners(bool bench_job_types = false);
 
 // The JSON array dispatcher_v1_plan_job takes.
 std::string StepsJson(const std::vector<PlannedStep>& steps);

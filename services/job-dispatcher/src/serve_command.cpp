@@ -18,6 +18,8 @@ namespace {
 struct ServeConfig {
   std::string database_url, site = "default", secret_key_file, grpc_listen = "127.0.0.1:50051";
   std::string agent_token, agent_token_file, tls_cert_file, tls_key_file, dispatcher_id, db_role;
+  std::string api_token, api_token_file, limits_file;
+  bool bench_job_types = false;
   std::string log_level = "info";
   std::int64_t http_port = 8080, lease_seconds = 30;
   std::chrono::milliseconds heartbeat{5000};
@@ -40,7 +42,11 @@ ConfigSpec Spec(ServeConfig* c) {
       .Int("HTTP_PORT", &c->http_port, 1, 65535, "health/metrics port on 127.0.0.1")
       .Int("LEASE_SECONDS", &c->lease_seconds, 5, 3600, "step lease")
       .Duration("HEARTBEAT", &c->heartbeat, "agent heartbeat interval")
-      .Bool("INSECURE_DEV", &c->insecure_dev, "plaintext gRPC (development only)");
+      .Bool("INSECURE_DEV", &c->insecure_dev, "plaintext gRPC (development only)")
+      .String("API_TOKEN_FILE", &c->api_token_file, "file holding the /api/v1 bearer token (the CLI's)")
+      .String("API_TOKEN", &c->api_token, "the /api/v1 bearer token (prefer the _FILE form)")
+      .String("LIMITS_FILE", &c->limits_file, "JSON per-kind / per-target limits and pacing")
+      .Bool("BENCH_JOB_TYPES", &c->bench_job_types, "plan bench.noop (benchmarks only)");
   return spec;
 }
 
@@ -69,7 +75,27 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& log, Secr
     c.agent_token = *t;
   }
   redact.Add(c.agent_token);
+  if (!c.api_token_file.empty()) {
+    auto t = ReadSecretFile(c.api_token_file);
+    if (!t) {
+      log.Error(t.error().message);
+      return 2;
+    }
+    c.api_token = *t;
+  }
+  redact.Add(c.api_token);
   DispatcherOptions o;
+  if (!c.limits_file.empty()) {
+    auto text = ReadWholeFile(c.limits_file);
+    auto limits = text ? ParseLimitsJson(*text) : Result<LimitsConfig>(text.error());
+    if (!limits) {
+      log.Error(fmt::format("DCOPS_LIMITS_FILE {}: {}", c.limits_file, limits.error().message));
+      return 2;
+    }
+    o.limits = *limits;
+  }
+  o.api_token = c.api_token;
+  o.bench_job_types = c.bench_job_types;
   o.site = c.site;
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);

@@ -1,0 +1,175 @@
+-- Dispatcher API v1, additions (issue 3): target affinity in claims, batched planning and
+-- starts, the reads the dispatcher's /api/v1 serves, and the bench-only job type.
+-- Additive only: earlier functions keep their signatures and behaviour.
+
+-- Ready steps of one target, found without walking the whole ready queue.
+CREATE INDEX IF NOT EXISTS job_tasks_ready_target_idx
+  ON public.job_tasks (target) WHERE status = 'ready';
+
+-- dispatcher_v1_claim_steps with target affinity: among steps of the same priority, those
+-- whose target is in p_prefer_targets (the targets this agent served last, so its Redfish
+-- sessions are still open) come first. Priority still wins over affinity, and a preferred
+-- step only moves ahead of others in the same claim, so a big job's preferred targets
+-- cannot hold a small job's steps back for longer than one claim of this agent.
+-- waited_ms: how long the step had been claimable (since it was created or last snoozed),
+-- for the dispatcher's pickup-latency histogram.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_claim_steps_affine(
+    p_site text, p_owner text, p_step_kinds text[], p_limit int,
+    p_lease_seconds int, p_exclude_targets text[], p_per_target int,
+    p_prefer_targets text[])
+  RETURNS TABLE (task_id uuid, job_id uuid, lease_id uuid, step_key text, step_kind text,
+                 target text, mutating boolean, params jsonb, checkpoint jsonb, attempt int,
+                 max_attempts int, lease_expires_at timestamptz, job_type text,
+                 job_params jsonb, traceparent text, waited_ms double precision)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  IF p_lease_seconds IS NULL OR p_lease_seconds NOT BETWEEN 1 AND 86400 THEN
+    RAISE EXCEPTION 'lease_seconds: must be between 1 and 86400' USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+  WITH preferred AS (
+    SELECT t.id, t.target, t.priority, t.seq, t.created_at, true AS affine
+      FROM public.job_tasks t
+     WHERE t.status = 'ready' AND t.target = ANY (coalesce(p_prefer_targets, '{}'))
+       AND t.site = p_site AND t.run_after <= now() AND t.step_kind = ANY (p_step_kinds)
+       AND NOT (t.target = ANY (coalesce(p_exclude_targets, '{}')))
+     ORDER BY t.priority DESC, t.seq, t.created_at
+     LIMIT greatest(p_limit, 1)
+  ), general AS (
+    SELECT t.id, t.target, t.priority, t.seq, t.created_at, false AS affine
+      FROM public.job_tasks t
+     WHERE t.site = p_site AND t.status = 'ready' AND t.run_after <= now()
+       AND t.step_kind = ANY (p_step_kinds)
+       AND NOT (t.target = ANY (coalesce(p_exclude_targets, '{}')))
+     ORDER BY t.priority DESC, t.seq, t.created_at
+     -- Bounded look-ahead: enough to skip rows other claimers hold, never the whole queue.
+     LIMIT greatest(p_limit, 1) * 4 + 64
+  ), scan AS (
+    SELECT DISTINCT ON (u.id) u.* FROM (SELECT * FROM preferred UNION ALL SELECT * FROM general) u
+     ORDER BY u.id, u.affine DESC
+  ), ranked AS (
+    SELECT s.id, s.priority, s.affine, s.seq, s.created_at,
+           row_number() OVER (PARTITION BY s.target
+                              ORDER BY s.priority DESC, s.affine DESC, s.seq, s.created_at) AS rn
+      FROM scan s
+  ), picked AS (
+    -- Locks by primary key (an index lookup per candidate, never a scan of the table).
+    SELECT t.id
+      FROM public.job_tasks t
+     WHERE t.id = ANY (ARRAY(SELECT r.id FROM ranked r
+                              WHERE p_per_target IS NULL OR r.rn <= p_per_target
+                              ORDER BY r.priority DESC, r.affine DESC, r.seq, r.created_at
+                              LIMIT greatest(p_limit, 1) * 4 + 64))
+       AND t.status = 'ready'
+     ORDER BY t.priority DESC, (t.target = ANY (coalesce(p_prefer_targets, '{}'))) DESC,
+              t.seq, t.created_at
+     LIMIT greatest(p_limit, 1)
+       FOR UPDATE OF t SKIP LOCKED
+  ), leased AS (
+    UPDATE public.job_tasks t
+       SET status = 'leased', attempt = t.attempt + 1, lease_id = gen_random_uuid(),
+           lease_owner = p_owner,
+           lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+           heartbeat_at = now(), error_code = NULL, error_message = NULL
+      FROM picked
+     WHERE t.id = picked.id
+    RETURNING t.*
+  )
+  SELECT l.id, l.job_id, l.lease_id, l.step_key, l.step_kind, l.target, l.mutating, l.params,
+         l.checkpoint, l.attempt, l.max_attempts, l.lease_expires_at, j.job_type, j.params,
+         j.traceparent,
+         (extract(epoch FROM clock_timestamp() - greatest(l.run_after, l.created_at)) * 1000)::double precision
+    FROM leased l JOIN public.jobs j ON j.id = l.job_id
+   ORDER BY l.priority DESC, (l.target = ANY (coalesce(p_prefer_targets, '{}'))) DESC,
+            l.seq, l.created_at;
+END
+$$;
+
+-- Many dispatcher_v1_start_step calls in one statement (and one commit). Answers per step,
+-- in input order: 'ok', 'stale_lease' or 'not_found'. (Data-modifying CTEs run to completion
+-- whether or not the final SELECT reads them.)
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_start_steps(p_task_ids uuid[], p_lease_ids uuid[])
+  RETURNS TABLE (task_id uuid, outcome text)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  IF coalesce(array_length(p_task_ids, 1), 0) <> coalesce(array_length(p_lease_ids, 1), 0) THEN
+    RAISE EXCEPTION 'task_ids and lease_ids: must be of the same length' USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+  WITH input AS (
+    SELECT i.task_id, i.lease_id, i.ord
+      FROM unnest(p_task_ids, p_lease_ids) WITH ORDINALITY AS i(task_id, lease_id, ord)
+  ), started AS (
+    UPDATE public.job_tasks t
+       SET status = 'running', started_at = coalesce(t.started_at, now()), heartbeat_at = now()
+      FROM input i
+     WHERE t.id = i.task_id AND t.lease_id = i.lease_id AND t.status IN ('leased', 'running')
+    RETURNING t.id, t.job_id
+  ), jobs_started AS (
+    UPDATE public.jobs j SET started_at = now()
+     WHERE j.id IN (SELECT DISTINCT s.job_id FROM started s) AND j.started_at IS NULL
+    RETURNING j.id
+  )
+  SELECT i.task_id,
+         CASE WHEN EXISTS (SELECT 1 FROM started s WHERE s.id = i.task_id) THEN 'ok'
+              WHEN EXISTS (SELECT 1 FROM public.job_tasks t WHERE t.id = i.task_id) THEN 'stale_lease'
+              ELSE 'not_found' END
+    FROM input i
+   ORDER BY i.ord;
+END
+$$;
+
+-- Agents of a site, for the dispatcher's /api/v1/agents and `dcops agents`.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_list_agents(p_site text)
+  RETURNS SETOF jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT jsonb_build_object('id', a.id, 'kind', a.kind, 'version', a.version,
+                            'hostname', a.hostname, 'capacity', a.capacity, 'running', a.running,
+                            'status', a.status, 'step_kinds', to_jsonb(a.step_kinds),
+                            'connected_at', a.connected_at, 'last_seen_at', a.last_seen_at,
+                            'disconnected_at', a.disconnected_at)
+    FROM public.agents a
+   WHERE a.site = p_site
+   ORDER BY a.status = 'offline', a.kind, a.id
+$$;
+
+-- Credential sets without their secrets, for /api/v1/credential-sets and `dcops credentials`.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_list_credential_sets()
+  RETURNS SETOF jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT jsonb_build_object('id', c.id, 'name', c.name, 'kind', c.kind, 'username', c.username,
+                            'description', c.description, 'try_order', c.try_order,
+                            'has_secret', c.has_secret, 'updated_at', c.updated_at)
+    FROM public.credential_sets c
+   ORDER BY c.kind, c.try_order, c.name
+$$;
+
+-- A job type that does nothing, for measuring the job path itself (scripts/bench). Disabled:
+-- only a benchmark's private database enables it, and only a dispatcher started with
+-- DCOPS_BENCH_JOB_TYPES plans it.
+INSERT INTO public.job_types
+  (job_type, description, agent_kind, mutating, scope_kinds, params_schema, enabled,
+   max_attempts, retry_base_ms, retry_max_ms)
+VALUES
+('bench.noop', 'Benchmark only: one step that does nothing', 'bench-agent', false,
+ '{bmc_addresses}', '{"type":"object","additionalProperties":false}', false, 1, 1000, 1000)
+ON CONFLICT (job_type) DO NOTHING;
+
+REVOKE ALL ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.dispatcher_v1_start_steps(uuid[], uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.dispatcher_v1_list_agents(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.dispatcher_v1_list_credential_sets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) TO dcops_dispatcher;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_start_steps(uuid[], uuid[]) TO dcops_dispatcher;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_list_agents(text) TO dcops_dispatcher;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_list_credential_sets() TO dcops_dispatcher;

@@ -1,0 +1,224 @@
+#include "api.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <regex>
+
+#include "control_plane.hpp"
+
+namespace dcops::dispatcher {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+std::string ErrorBody(const std::string& code, const std::string& message) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.String(code.c_str(), static_cast<rapidjson::SizeType>(code.size()));
+  w.Key("message");
+  w.String(message.c_str(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+ApiResponse Fail(int status, const std::string& code, const std::string& message) {
+  return {status, ErrorBody(code, message)};
+}
+
+// One mapping from control-plane errors to HTTP answers. SQL errors raised by the API
+// functions (22023 and friends) are the caller's fault and keep their message, which names
+// the parameter; lost connections are worth a retry; anything else is ours.
+ApiResponse FromError(const Error& e) {
+  std::string message = e.message;
+  if (message.rfind("SQLSTATE ", 0) == 0 && message.size() > 16) message = message.substr(16);
+  if (e.code == "db.sql" && (e.sqlstate.rfind("22", 0) == 0 || e.sqlstate.rfind("23", 0) == 0)) {
+    return Fail(400, "invalid", message);
+  }
+  if (e.code == "db.sql" && e.sqlstate == "P0002") return Fail(404, "not_found", message);
+  if (e.code == "db.permission") return Fail(403, "forbidden", message);
+  if (e.retryable) return Fail(503, "unavailable", "the control plane is unreachable; retry shortly");
+  return Fail(500, "internal", message);
+}
+
+ApiResponse Wrap(const char* key, const std::string& array_json) {
+  return {200, fmt::format("{{\"{}\":{}}}", key, array_json)};
+}
+
+bool IsUuid(const std::string& s) {
+  static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+  return std::regex_match(s, re);
+}
+
+std::string Raw(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  v.Accept(w);
+  return buf.GetString();
+}
+
+bool SameSecret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<long> QueryInt(const ApiRequest& r, const std::string& key, long fallback, long lo, long hi) {
+  auto it = r.query.find(key);
+  if (it == r.query.end() || it->second.empty()) return fallback;
+  try {
+    std::size_t used = 0;
+    const long v = std::stol(it->second, &used);
+    if (used == it->second.size() && v >= lo && v <= hi) return v;
+  } catch (const std::exception&) {
+  }
+  return MakeError("invalid", fmt::format("{}: must be an integer between {} and {}", key, lo, hi));
+}
+
+std::string Str(const rapidjson::Value& doc, const char* key) {
+  return doc.HasMember(key) && doc[key].IsString() ? doc[key].GetString() : "";
+}
+
+}  // namespace
+
+Api::Api(std::string site, std::string token, db::DbOptions db, const tls::SecretBox& secrets,
+         SecretRegistry& redact, const Logger& log)
+    : site_(std::move(site)), token_(std::move(token)), secrets_(secrets), redact_(redact), log_(log) {
+  db.application_name = "job-dispatcher-api";
+  db_ = std::make_unique<db::Reconnector>(std::move(db), SystemClock::Instance());
+}
+
+Api::~Api() = default;
+
+ApiResponse Api::Handle(const ApiRequest& r) {
+  if (token_.empty()) {
+    return Fail(503, "disabled", "the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE");
+  }
+  if (!SameSecret(r.authorization, "Bearer " + token_)) {
+    return Fail(401, "unauthorized", "missing or wrong API token (Authorization: Bearer …)");
+  }
+  std::lock_guard lock(mu_);
+  auto conn = db_->Get(std::chrono::milliseconds(2000));
+  if (!conn) return Fail(503, "unavailable", "the control plane is unreachable; retry shortly");
+  ApiResponse out = Route(r, **conn);
+  if (!(*conn)->Healthy()) db_->Reset();
+  return out;
+}
+
+ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
+  ControlPlane cp(conn);
+  const std::string prefix = "/api/v1/";
+  if (r.path.rfind(prefix, 0) != 0) return Fail(404, "not_found", "no such endpoint: " + r.path);
+  std::vector<std::string> parts;
+  for (std::size_t at = prefix.size(); at <= r.path.size();) {
+    const auto slash = r.path.find('/', at);
+    const auto end = slash == std::string::npos ? r.path.size() : slash;
+    if (end > at) parts.push_back(r.path.substr(at, end - at));
+    at = end + 1;
+  }
+  const std::string actor = r.actor.empty() ? "api" : r.actor.substr(0, 100);
+  auto is = [&](const char* method, std::size_t n) { return r.method == method && parts.size() == n; };
+
+  if (!parts.empty() && parts[0] == "jobs") {
+    if (is("GET", 1)) {
+      auto limit = QueryInt(r, "limit", 50, 1, 1000);
+      if (!limit) return Fail(400, "invalid", limit.error().message);
+      auto it = r.query.find("status");
+      auto jobs = cp.ListJobsJson(site_, static_cast<int>(*limit), it == r.query.end() ? "" : it->second);
+      return jobs ? Wrap("jobs", *jobs) : FromError(jobs.error());
+    }
+    if (is("POST", 1)) {
+      rapidjson::Document d;
+      d.Parse(r.body.c_str());
+      if (d.HasParseError() || !d.IsObject()) return Fail(400, "invalid", "body: must be a JSON object");
+      NewJob job;
+      job.site = site_;
+      job.actor = actor;
+      job.job_type = Str(d, "job_type");
+      if (!d.HasMember("target_scope")) return Fail(400, "invalid", "target_scope: is required");
+      if (d["target_scope"].IsObject() && d["target_scope"].HasMember("site") &&
+          !(d["target_scope"]["site"].IsString() && d["target_scope"]["site"].GetString() == site_)) {
+        return Fail(400, "invalid", "target_scope.site: this dispatcher serves site " + site_ + " only");
+      }
+      job.target_scope_json = Raw(d["target_scope"]);
+      if (d.HasMember("params")) job.params_json = Raw(d["params"]);
+      job.idempotency_key = Str(d, "idempotency_key");
+      if (d.HasMember("priority")) {
+        if (!d["priority"].IsInt()) return Fail(400, "invalid", "priority: must be an integer");
+        job.priority = d["priority"].GetInt();
+      }
+      auto id = cp.CreateJob(job);
+      if (!id) return FromError(id.error());
+      log_.Info("job created through the API", {*id, "", "", ""}, {{"job_type", job.job_type}, {"actor", actor}});
+      return {201, fmt::format(R"({{"id":"{}"}})", *id)};
+    }
+    if (parts.size() >= 2 && !IsUuid(parts[1])) return Fail(404, "not_found", "no job with id " + parts[1]);
+    if (is("GET", 2)) {
+      auto job = cp.GetJobJson(parts[1]);
+      if (!job) return FromError(job.error());
+      rapidjson::Document d;
+      if (job->has_value()) d.Parse((*job)->c_str());
+      if (!job->has_value() || d.HasParseError() || Str(d, "site") != site_) {
+        return Fail(404, "not_found", "no job with id " + parts[1] + " on site " + site_);
+      }
+      return {200, **job};
+    }
+    if (is("GET", 3) && parts[2] == "events") {
+      auto after = QueryInt(r, "after", 0, 0, std::numeric_limits<long>::max());
+      if (!after) return Fail(400, "invalid", after.error().message);
+      auto limit = QueryInt(r, "limit", 500, 1, 10000);
+      if (!limit) return Fail(400, "invalid", limit.error().message);
+      auto events = cp.JobEventsJson(parts[1], *after, static_cast<int>(*limit));
+      return events ? Wrap("events", *events) : FromError(events.error());
+    }
+    if (is("POST", 3) && parts[2] == "cancel") {
+      auto result = cp.CancelJob(parts[1], actor);
+      if (!result) return FromError(result.error());
+      return {200, fmt::format(R"({{"result":"{}"}})", *result)};
+    }
+  }
+  if (is("GET", 1) && parts[0] == "agents") {
+    auto agents = cp.ListAgentsJson(site_);
+    return agents ? Wrap("agents", *agents) : FromError(agents.error());
+  }
+  if (!parts.empty() && parts[0] == "credential-sets") {
+    if (is("GET", 1)) {
+      auto sets = cp.ListCredentialSetsJson();
+      return sets ? Wrap("credential_sets", *sets) : FromError(sets.error());
+    }
+    if (is("PUT", 2)) {
+      rapidjson::Document d;
+      d.Parse(r.body.c_str());
+      if (d.HasParseError() || !d.IsObject()) return Fail(400, "invalid", "body: must be a JSON object");
+      const std::string password = Str(d, "password");
+      redact_.Add(password);
+      if (password.empty()) return Fail(400, "invalid", "password: is required");
+      const std::string name = parts[1];
+      static const std::regex name_re("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$");
+      if (!std::regex_match(name, name_re)) {
+        return Fail(400, "invalid", "name: letters, digits, '.', '_' and '-', at most 100, starting with a letter or digit");
+      }
+      const std::string kind = Str(d, "kind");
+      static const std::regex kind_re("^(idrac|redfish|vcenter|esxi|ome|zfs)$");
+      if (!std::regex_match(kind, kind_re)) {
+        return Fail(400, "invalid", "kind: must be one of idrac, redfish, vcenter, esxi, ome, zfs");
+      }
+      auto sealed = secrets_.Seal(password, name);
+      if (!sealed) return Fail(500, "internal", sealed.error().message);
+      auto id = cp.PutCredentialSet({"", name, kind, Str(d, "username"), *sealed, secrets_.KeyId()},
+                                    actor);
+      if (!id) return FromError(id.error());
+      log_.Info("credential set stored through the API", {}, {{"name", name}, {"actor", actor}});
+      return {200, fmt::format(R"({{"id":"{}"}})", *id)};
+    }
+  }
+  return Fail(404, "not_found", fmt::format("no such endpoint: {} {}", r.method, r.path));
+}
+
+}  // namespace dcops::dispatcher

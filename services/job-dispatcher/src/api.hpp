@@ -1,0 +1,71 @@
+#pragma once
+// The dispatcher's small JSON API for the `dcops` CLI (and scripts), served under /api/v1 on
+// the dispatcher's HTTP port (127.0.0.1 by default) behind a bearer token:
+//
+//   GET  /api/v1/jobs[?status=S&limit=N]        {"jobs": [...]}
+//   POST /api/v1/jobs                           {"job_type", "target_scope", "params",
+//                                                "priority", "idempotency_key"} -> 201 {"id"}
+//   GET  /api/v1/jobs/ID                        the job with its steps
+//   GET  /api/v1/jobs/ID/events[?after=N]       {"events": [...]} (ids ascending)
+//   POST /api/v1/jobs/ID/cancel                 {"result": "cancelled" | "cancel_requested" | ...}
+//   GET  /api/v1/agents                         {"agents": [...]}
+//   GET  /api/v1/credential-sets                {"credential_sets": [...]} (never a secret)
+//   PUT  /api/v1/credential-sets/NAME           {"kind", "username", "password"} -> {"id"}
+//
+// Errors are {"error": {"code", "message"}} with 400 (the message names the field at fault),
+// 401, 404, 503 (database away; retry) or 500. A password sent to PUT is sealed here with the
+// site key and registered for redaction before anything else happens to it.
+//
+// Ownership: owns one database connection of its own (the dispatch loop's is never shared);
+// borrows the SecretBox, the redaction registry and the logger, which must outlive it.
+// Thread-safety: Handle() may be called from many threads; calls are serialised on the
+// connection. Blocking: Handle() blocks on the database, bounded by its statement timeout.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "dcops/common/log.hpp"
+#include "dcops/common/redact.hpp"
+#include "dcops/db/connection.hpp"
+#include "dcops/db/reconnector.hpp"
+#include "dcops/tls/secret_box.hpp"
+
+namespace dcops::dispatcher {
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", "PUT"
+  std::string path;    // "/api/v1/jobs/…"
+  std::map<std::string, std::string> query;
+  std::string authorization;  // the Authorization header as sent
+  std::string actor;          // X-Dcops-Actor: who the caller says they are (for the audit trail)
+  std::string body;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;  // JSON
+};
+
+class Api {
+ public:
+  // `token` empty disables the API (every call answers 503 saying how to enable it).
+  Api(std::string site, std::string token, db::DbOptions db, const tls::SecretBox& secrets,
+      SecretRegistry& redact, const Logger& log);
+  ~Api();
+
+  ApiResponse Handle(const ApiRequest& request);
+
+ private:
+  ApiResponse Route(const ApiRequest& request, db::Connection& conn);
+
+  std::string site_, token_;
+  const tls::SecretBox& secrets_;
+  SecretRegistry& redact_;
+  const Logger& log_;
+  std::mutex mu_;
+  std::unique_ptr<db::Reconnector> db_;
+};
+
+}  // namespace dcops::dispatcher

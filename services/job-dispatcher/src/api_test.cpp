@@ -1,0 +1,174 @@
+// The dispatcher's /api/v1 against the real migrations on the private PostgreSQL, as the
+// dispatcher's database role; the HTTP layer around it only copies fields.
+#include "api.hpp"
+
+#include <rapidjson/document.h>
+
+#include <catch2/catch.hpp>
+
+#include "dcops/common/clock.hpp"
+#include "test_db.hpp"
+
+namespace dcops::dispatcher {
+namespace {
+
+using testing::Exec;
+using testing::Scalar;
+
+struct Fixture {
+  testing::TestDb tdb;
+  db::Connection su = tdb.Connect();
+  tls::SecretBox box = *tls::SecretBox::FromKeyBytes(tls::SecretBox::NewHexKey());
+  SecretRegistry redact;
+  MemorySink sink;
+  FakeClock clock;
+  Logger log{"test", sink, clock, &redact};
+  Api api{"default", "api-token-123", Options(), box, redact, log};
+
+  db::DbOptions Options() const {
+    db::DbOptions o;
+    o.dsn = tdb.dsn();
+    o.role = "dcops_dispatcher";
+    return o;
+  }
+  ApiResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
+                   std::map<std::string, std::string> query = {}) {
+    return api.Handle({method, path, std::move(query), "Bearer api-token-123", "alice", body});
+  }
+};
+
+rapidjson::Document Json(const ApiResponse& r) {
+  rapidjson::Document d;
+  d.Parse(r.body.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+std::string ErrorMessage(const ApiResponse& r) {
+  auto d = Json(r);
+  REQUIRE(d.HasMember("error"));
+  return d["error"]["message"].GetString();
+}
+
+TEST_CASE("The API refuses a missing or wrong token, and is off without one", "[api]") {
+  Fixture f;
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "", "", ""}).status == 401);
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "Bearer api-token-12", "", ""}).status == 401);
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "api-token-123", "", ""}).status == 401);
+  Api off("default", "", f.Options(), f.box, f.redact, f.log);
+  auto r = off.Handle({"GET", "/api/v1/jobs", {}, "Bearer ", "", ""});
+  CHECK(r.status == 503);
+  CHECK(ErrorMessage(r) == "the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE");
+}
+
+TEST_CASE("Jobs are created, read, listed and cancelled through the API", "[api]") {
+  Fixture f;
+  auto created = f.Call("POST", "/api/v1/jobs",
+                        R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1:443"]},
+                            "params":{"action":"On"},"priority":5})");
+  REQUIRE(created.status == 201);
+  const std::string id = Json(created)["id"].GetString();
+  CHECK(Scalar(f.su, "SELECT created_via || ' ' || priority FROM jobs WHERE id = $1", {id}) == "dispatcher 5");
+  CHECK(Scalar(f.su, "SELECT actor_role FROM audit_log WHERE action = 'job.create' AND object_id = $1", {id}) ==
+        "dispatcher:alice");
+
+  auto job = f.Call("GET", "/api/v1/jobs/" + id);
+  REQUIRE(job.status == 200);
+  CHECK(std::string(Json(job)["status"].GetString()) == "pending");
+
+  auto list = f.Call("GET", "/api/v1/jobs", "", {{"status", "pending"}});
+  REQUIRE(list.status == 200);
+  CHECK(Json(list)["jobs"].Size() == 1);
+  CHECK(Json(f.Call("GET", "/api/v1/jobs", "", {{"status", "running"}}))["jobs"].Size() == 0);
+
+  Exec(f.su, "INSERT INTO job_events(job_id, level, message) VALUES ($1, 'info', 'one'), ($1, 'info', 'two')", {id});
+  auto events = Json(f.Call("GET", "/api/v1/jobs/" + id + "/events"));
+  REQUIRE(events["events"].Size() >= 2);
+  const auto last = events["events"][events["events"].Size() - 1]["id"].GetInt64();
+  auto after = Json(f.Call("GET", "/api/v1/jobs/" + id + "/events", "", {{"after", std::to_string(last)}}));
+  CHECK(after["events"].Size() == 0);
+
+  auto cancelled = f.Call("POST", "/api/v1/jobs/" + id + "/cancel");
+  REQUIRE(cancelled.status == 200);
+  CHECK(std::string(Json(cancelled)["result"].GetString()) == "cancelled");
+  CHECK(Scalar(f.su, "SELECT status FROM jobs WHERE id = $1", {id}) == "cancelled");
+}
+
+TEST_CASE("Bad job requests get 400 with the parameter named, and lose nothing", "[api]") {
+  Fixture f;
+  auto bad_action = f.Call("POST", "/api/v1/jobs",
+                           R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1"]},
+                               "params":{"action":"Explode"}})");
+  CHECK(bad_action.status == 400);
+  CHECK(ErrorMessage(bad_action).find("params.action") == 0);
+  auto unknown = f.Call("POST", "/api/v1/jobs", R"({"job_type":"server.teleport","target_scope":{"all_servers":true}})");
+  CHECK(unknown.status == 400);
+  CHECK(ErrorMessage(unknown) == "job_type: unknown job type \"server.teleport\"");
+  auto no_scope = f.Call("POST", "/api/v1/jobs", R"({"job_type":"server.refresh"})");
+  CHECK(no_scope.status == 400);
+  CHECK(ErrorMessage(no_scope) == "target_scope: is required");
+  CHECK(f.Call("POST", "/api/v1/jobs", "{not json").status == 400);
+  CHECK(f.Call("POST", "/api/v1/jobs", R"({"job_type":"server.refresh","target_scope":{"all_servers":true},
+                                          "priority":"high"})").status == 400);
+  auto elsewhere = f.Call("POST", "/api/v1/jobs", R"({"job_type":"server.refresh",
+                                                    "target_scope":{"all_servers":true,"site":"lab"}})");
+  CHECK(elsewhere.status == 400);
+  CHECK(ErrorMessage(elsewhere) == "target_scope.site: this dispatcher serves site default only");
+  CHECK(Scalar(f.su, "SELECT count(*) FROM jobs") == "0");
+
+  CHECK(f.Call("GET", "/api/v1/jobs/not-a-uuid").status == 404);
+  CHECK(f.Call("GET", "/api/v1/jobs/00000000-0000-4000-8000-000000000000").status == 404);
+  CHECK(f.Call("GET", "/api/v1/jobs", "", {{"limit", "0"}}).status == 400);
+  CHECK(f.Call("DELETE", "/api/v1/jobs").status == 404);
+  CHECK(f.Call("GET", "/api/v1/nothing").status == 404);
+}
+
+TEST_CASE("A job of another site is not visible through this site's API", "[api]") {
+  Fixture f;
+  const std::string other = Scalar(f.su,
+      "SELECT dispatcher_v1_create_job('lab', 'server.refresh', '{\"all_servers\":true}', '{}')");
+  CHECK(f.Call("GET", "/api/v1/jobs/" + other).status == 404);
+  CHECK(Json(f.Call("GET", "/api/v1/jobs"))["jobs"].Size() == 0);
+}
+
+TEST_CASE("Credential sets are stored sealed and listed without their secret", "[api]") {
+  Fixture f;
+  auto put = f.Call("PUT", "/api/v1/credential-sets/idrac-lab",
+                    R"({"kind":"idrac","username":"root","password":"s3cret-Pa55"})");
+  REQUIRE(put.status == 200);
+  const std::string id = Json(put)["id"].GetString();
+  // Sealed with the site key, bound to its name.
+  const std::string hex = Scalar(f.su, "SELECT encode(ciphertext, 'hex') FROM credential_sets WHERE id = $1", {id});
+  std::string sealed;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) sealed += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  CHECK(*f.box.Open(sealed, "idrac-lab") == "s3cret-Pa55");
+
+  auto list = f.Call("GET", "/api/v1/credential-sets");
+  REQUIRE(list.status == 200);
+  CHECK(list.body.find("s3cret-Pa55") == std::string::npos);
+  auto d = Json(list);
+  REQUIRE(d["credential_sets"].Size() == 1);
+  CHECK(d["credential_sets"][0]["has_secret"].GetBool());
+  CHECK(std::string(d["credential_sets"][0]["username"].GetString()) == "root");
+  for (const auto& line : f.sink.lines()) CHECK(line.find("s3cret-Pa55") == std::string::npos);
+  CHECK(f.redact.Scrub("pw s3cret-Pa55") == "pw [REDACTED]");
+
+  auto bad_kind = f.Call("PUT", "/api/v1/credential-sets/x", R"({"kind":"ipmi","username":"u","password":"p"})");
+  CHECK(bad_kind.status == 400);
+  CHECK(ErrorMessage(bad_kind) == "kind: must be one of idrac, redfish, vcenter, esxi, ome, zfs");
+  CHECK(f.Call("PUT", "/api/v1/credential-sets/-bad", R"({"kind":"idrac","password":"p"})").status == 400);
+  CHECK(f.Call("PUT", "/api/v1/credential-sets/x", R"({"kind":"idrac","username":"u"})").status == 400);
+}
+
+TEST_CASE("Agents of the site are listed", "[api]") {
+  Fixture f;
+  Exec(f.su, "SELECT dispatcher_v1_register_agent('w1', 'default', 'idrac-worker', '0.1', 'h', 8, '{server.power}')");
+  Exec(f.su, "SELECT dispatcher_v1_register_agent('w2', 'lab', 'idrac-worker', '0.1', 'h', 8, '{server.power}')");
+  auto d = Json(f.Call("GET", "/api/v1/agents"));
+  REQUIRE(d["agents"].Size() == 1);
+  CHECK(std::string(d["agents"][0]["id"].GetString()) == "w1");
+  CHECK(std::string(d["agents"][0]["status"].GetString()) == "online");
+}
+
+}  // namespace
+}  // namespace dcops::dispatcher
