@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   std::string token_file;
   std::chrono::milliseconds session_idle{60000};
   ConfigSpec spec("DCOPS_");
-  spec.String("DISPATCHER_ADDRESS", &o.dispatcher_address, "dispatcher gRPC address")
+  spec.String("DISPATCHER_ADDRESS", &o.dispatcher_address, "dispatcher gRPC address (comma-separated: leader and standbys)")
       .String("AGENT_ID", &o.agent_id, "this agent's name (default: idrac-worker-<host>-<pid>)")
       .String("AGENT_TOKEN_FILE", &token_file, "file holding the bearer token")
       .String("AGENT_TOKEN", &o.token, "bearer token (prefer the _FILE form)")

@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 #include <rapidjson/document.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,18 +21,11 @@
 #include "dcops/http/client.hpp"
 #include "dcops/tls/secret_box.hpp"
 
-extern char** environ;  // NOLINT
-
 namespace dcops::e2e {
 
 Process::Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env,
-                 std::string log_path)
+                 std::string log_path, std::string stdin_path)
     : name_(std::move(name)), log_path_(std::move(log_path)) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   // A clean environment: only what the process is given (and PATH), never the test's own.
   if (const char* path = std::getenv("PATH")) env.emplace("PATH", path);
   for (const char* keep : {"ASAN_OPTIONS", "UBSAN_OPTIONS"}) {
@@ -45,9 +38,25 @@ Process::Process(std::string name, std::vector<std::string> argv, std::map<std::
   envp.push_back(nullptr);
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(rc == 0);
+  const std::string in = stdin_path.empty() ? "/dev/null" : stdin_path;
+  const pid_t parent = ::getpid();
+  // fork + exec rather than posix_spawn, for PR_SET_PDEATHSIG: children die with the test
+  // binary even when it is killed from outside (a ctest timeout), so none is left holding a
+  // loopback address for the next run. Only async-signal-safe calls between fork and exec.
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    const int out = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const int input = ::open(in.c_str(), O_RDONLY);
+    if (out < 0 || input < 0) ::_exit(127);
+    ::dup2(input, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
 }
 
 Process::~Process() {
@@ -67,6 +76,7 @@ bool Process::Running() {
   const pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
     pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return false;
   }
   return true;
@@ -126,8 +136,12 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
   std::ofstream(dir_ + "/key") << key;  // same key (from certs init when TLS is on)
   std::ofstream(dir_ + "/token") << token_;
   std::ofstream(dir_ + "/bmc-password") << bmc_password_;
-  grpc_port_ = FreePort();
-  http_port_ = FreePort();
+  api_token_ = "api-token-" + tls::SecretBox::NewHexKey().substr(0, 32);
+  std::ofstream(dir_ + "/api-token") << api_token_ << "\n";
+  for (int i = 0; i < 2; ++i) {
+    grpc_ports_[i] = FreePort();
+    http_ports_[i] = FreePort();
+  }
   control_port_ = FreePort();
 
   sim_ = std::make_unique<Process>(
@@ -161,18 +175,21 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
 
 Site::~Site() {
   workers_.clear();
-  dispatcher_.reset();
+  dispatchers_[1].reset();
+  dispatchers_[0].reset();
   sim_.reset();
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::map<std::string, std::string> Site::DispatcherEnv() const {
+std::map<std::string, std::string> Site::DispatcherEnv(int index) const {
   std::map<std::string, std::string> env{{"DCOPS_DATABASE_URL", tdb_.dsn()},
           {"DCOPS_SECRET_KEY_FILE", dir_ + "/key"},
           {"DCOPS_AGENT_TOKEN_FILE", dir_ + "/token"},
-          {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", grpc_port_)},
-          {"DCOPS_HTTP_PORT", std::to_string(http_port_)},
+          {"DCOPS_API_TOKEN_FILE", dir_ + "/api-token"},
+          {"DCOPS_DISPATCHER_ID", fmt::format("dispatcher-{}", index)},
+          {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", grpc_ports_[index])},
+          {"DCOPS_HTTP_PORT", std::to_string(http_ports_[index])},
           {"DCOPS_DB_ROLE", "dcops_dispatcher"},
           {"DCOPS_HEARTBEAT", options_.heartbeat},
           {"DCOPS_LEASE_SECONDS", std::to_string(options_.lease_seconds)}};
@@ -183,19 +200,73 @@ std::map<std::string, std::string> Site::DispatcherEnv() const {
   return env;
 }
 
-void Site::StartDispatcher() {
+Process& Site::StartDispatcher(int index, bool expect_standby) {
   std::vector<std::string> argv{DCOPS_JOB_DISPATCHER, "serve"};
   if (!options_.tls) argv.push_back("--insecure-dev");
-  dispatcher_ = std::make_unique<Process>("job-dispatcher", argv, DispatcherEnv(), dir_ + "/dispatcher.log");
-  REQUIRE(WaitUntil([this] { return HttpGet(fmt::format("http://127.0.0.1:{}/readyz", http_port_)) == "ready\n"; },
-                    std::chrono::seconds(20)));
+  auto& d = dispatchers_[index];
+  d.reset();
+  d = std::make_unique<Process>("job-dispatcher", argv, DispatcherEnv(index),
+                                dir_ + fmt::format("/dispatcher-{}.log", index));
+  const std::string want = expect_standby ? "standby\n" : "ready\n";
+  REQUIRE(WaitUntil([&] { return Readyz(index) == want; }, std::chrono::seconds(20)));
+  return *d;
 }
 
-Process& Site::StartWorker(const std::string& id, const std::string& token, bool plaintext) {
-  std::map<std::string, std::string> env{{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", grpc_port_)},
+std::string Site::Readyz(int index) {
+  static http::CurlTransport transport;
+  http::ClientOptions o;
+  o.retry.max_attempts = 1;
+  o.timeout = std::chrono::milliseconds(3000);
+  http::Client client(o, transport, SystemClock::Instance());
+  http::Request req;
+  req.url = fmt::format("http://127.0.0.1:{}/readyz", http_ports_[index]);
+  auto r = client.Execute(req);
+  return r ? r->body : std::string();
+}
+
+Site::CliRun Site::Cli(const std::vector<std::string>& args, const std::string& stdin_text, int index,
+                       const std::string& token) {
+  const int n = ++cli_runs_;
+  const std::string in = dir_ + fmt::format("/cli-{}.in", n), log = dir_ + fmt::format("/cli-{}.out", n);
+  std::ofstream(in) << stdin_text;
+  std::vector<std::string> argv{DCOPS_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::map<std::string, std::string> env{{"DCOPS_API_URL", fmt::format("http://127.0.0.1:{}", http_ports_[index])},
+                                         {"USER", "e2e"}};
+  if (token.empty()) {
+    env["DCOPS_API_TOKEN_FILE"] = dir_ + "/api-token";
+  } else {
+    env["DCOPS_API_TOKEN"] = token;
+  }
+  Process cli("dcops", argv, env, log, in);
+  REQUIRE(WaitUntil([&cli] { return !cli.Running(); }, std::chrono::seconds(120)));
+  return {cli.exit_code(), cli.Log()};
+}
+
+void Site::CutDatabase() {
+  db::DbOptions admin_options;
+  admin_options.dsn = testing::Pg().admin_dsn;
+  auto admin = db::Connection::Open(admin_options);
+  REQUIRE(admin.ok());
+  testing::Exec(*admin, fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false", tdb_.name()));
+  testing::Exec(*admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> $2::int",
+                {tdb_.name(), std::to_string(db_.BackendPid())});
+}
+
+void Site::RestoreDatabase() {
+  db::DbOptions admin_options;
+  admin_options.dsn = testing::Pg().admin_dsn;
+  auto admin = db::Connection::Open(admin_options);
+  REQUIRE(admin.ok());
+  testing::Exec(*admin, fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", tdb_.name()));
+}
+
+Process& Site::StartWorker(const std::string& id, const std::string& token, bool plaintext, int capacity) {
+  std::map<std::string, std::string> env{{"DCOPS_DISPATCHER_ADDRESS",
+                                          fmt::format("127.0.0.1:{},127.0.0.1:{}", grpc_ports_[0], grpc_ports_[1])},
                                          {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
                                          {"DCOPS_AGENT_ID", id},
-                                         {"DCOPS_CAPACITY", "8"}};
+                                         {"DCOPS_CAPACITY", std::to_string(capacity)}};
   if (!options_.tls || plaintext) {
     env["DCOPS_INSECURE_DEV"] = "true";
   } else {
@@ -240,7 +311,7 @@ std::string Site::WaitForJob(const std::string& job_id, std::chrono::millisecond
 
 std::string Site::AllLogs() const {
   std::string all;
-  for (const char* f : {"/dispatcher.log", "/sim.log"}) all += ReadWholeFile(dir_ + f).value_or("");
+  for (const char* f : {"/dispatcher-0.log", "/dispatcher-1.log", "/sim.log"}) all += ReadWholeFile(dir_ + f).value_or("");
   for (const auto& w : workers_) all += w->Log();
   return all;
 }

@@ -17,11 +17,16 @@ namespace dcops::e2e {
 
 class Process {
  public:
+  // Starts `argv` with exactly `env` (plus PATH and sanitizer options), output appended to
+  // `log_path`, standard input from `stdin_path` (default /dev/null). The child is killed
+  // when the test process dies, however it dies.
   Process(std::string name, std::vector<std::string> argv, std::map<std::string, std::string> env,
-          std::string log_path);
+          std::string log_path, std::string stdin_path = "");
   ~Process();
   void Signal(int sig);
   bool Running();
+  // The exit code once Running() has seen the process end (128 + signal when killed).
+  int exit_code() const { return exit_code_; }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const;
 
@@ -29,6 +34,7 @@ class Process {
   std::string name_;
   std::string log_path_;
   pid_t pid_ = -1;
+  int exit_code_ = -1;
 };
 
 // Polls `ready` every 50 ms until it holds or `timeout` passes; the waiting is for other
@@ -55,8 +61,25 @@ class Site {
   db::Connection& db() { return db_; }
   std::string Sql(const std::string& sql, const db::Params& params = {});
   // Starts an idrac-worker; `token` overrides the site's.
-  Process& StartWorker(const std::string& id, const std::string& token = "", bool plaintext = false);
-  void StartDispatcher();
+  Process& StartWorker(const std::string& id, const std::string& token = "", bool plaintext = false,
+                       int capacity = 8);
+  // Starts dispatcher `index` (0 or 1: each has its own gRPC and HTTP ports; workers know
+  // both addresses) and waits until it answers /readyz as the leader or, with
+  // `expect_standby`, as a standby.
+  Process& StartDispatcher(int index = 0, bool expect_standby = false);
+  // The body of dispatcher `index`'s /readyz, whatever its status ("" when it does not answer).
+  std::string Readyz(int index = 0);
+  struct CliRun {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr together
+  };
+  // Runs the dcops CLI against dispatcher `index`'s API with the site's API token (or `token`).
+  CliRun Cli(const std::vector<std::string>& args, const std::string& stdin_text = "", int index = 0,
+             const std::string& token = "");
+  // A database outage for this site only: no new connections, every session but the test's
+  // own terminated. Restore() lets connections in again.
+  void CutDatabase();
+  void RestoreDatabase();
   // The simulator's per-BMC JSON array, parsed by the caller.
   std::string FleetJson();
   // Injects faults into one simulated BMC through the simulator's control endpoint.
@@ -67,18 +90,19 @@ class Site {
   std::string AllLogs() const;
   const std::string& token() const { return token_; }
   const std::string& bmc_password() const { return bmc_password_; }
-  int dispatcher_http_port() const { return http_port_; }
-  std::unique_ptr<Process>& dispatcher() { return dispatcher_; }
+  int dispatcher_http_port(int index = 0) const { return http_ports_[index]; }
+  std::unique_ptr<Process>& dispatcher(int index = 0) { return dispatchers_[index]; }
+  const std::string& api_token() const { return api_token_; }
 
  private:
-  std::map<std::string, std::string> DispatcherEnv() const;
+  std::map<std::string, std::string> DispatcherEnv(int index) const;
   SiteOptions options_;
   testing::TestDb tdb_;
   db::Connection db_;
-  std::string dir_, token_, bmc_password_;
-  int grpc_port_ = 0, http_port_ = 0, control_port_ = 0;
+  std::string dir_, token_, api_token_, bmc_password_;
+  int grpc_ports_[2] = {0, 0}, http_ports_[2] = {0, 0}, control_port_ = 0, cli_runs_ = 0;
   std::unique_ptr<Process> sim_;
-  std::unique_ptr<Process> dispatcher_;
+  std::unique_ptr<Process> dispatchers_[2];
   std::vector<std::unique_ptr<Process>> workers_;
 };
 

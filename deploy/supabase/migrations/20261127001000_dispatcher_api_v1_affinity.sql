@@ -125,6 +125,20 @@ BEGIN
 END
 $$;
 
+-- Steps of a site that agents hold right now: what a dispatcher that has just become leader
+-- (after a restart or a takeover) counts against the per-target limits until their results
+-- arrive or their leases are rescued.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_held_steps(p_site text)
+  RETURNS TABLE (task_id uuid, job_id uuid, lease_id uuid, lease_owner text, step_kind text,
+                 target text, mutating boolean, traceparent text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT t.id, t.job_id, t.lease_id, t.lease_owner, t.step_kind, t.target, t.mutating, j.traceparent
+    FROM public.job_tasks t JOIN public.jobs j ON j.id = t.job_id
+   WHERE t.site = p_site AND t.status IN ('leased', 'running')
+$$;
+
 -- Agents of a site, for the dispatcher's /api/v1/agents and `dcops agents`.
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_list_agents(p_site text)
   RETURNS SETOF jsonb
@@ -168,8 +182,10 @@ ON CONFLICT (job_type) DO NOTHING;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_start_steps(uuid[], uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_list_agents(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.dispatcher_v1_held_steps(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_list_credential_sets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_start_steps(uuid[], uuid[]) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_list_agents(text) TO dcops_dispatcher;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_held_steps(text) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_list_credential_sets() TO dcops_dispatcher;

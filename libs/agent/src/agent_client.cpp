@@ -193,10 +193,11 @@ struct AgentClient::Impl {
     }
   }
 
-  // One connection's life. Returns when the stream ends or the agent has drained.
-  void Session() {
+  // One connection's life. Returns when the stream ends or the agent has drained: true when
+  // the dispatcher welcomed the agent, false when it was unreachable or refused it.
+  bool Session(const std::string& address) {
     auto channel = grpc::CreateChannel(
-        options.dispatcher_address,
+        address,
         options.insecure_dev ? grpc::InsecureChannelCredentials() : [this] {
           grpc::SslCredentialsOptions ssl;
           if (!options.tls_ca_file.empty()) ssl.pem_root_certs = ReadWholeFile(options.tls_ca_file).value_or("");
@@ -217,14 +218,13 @@ struct AgentClient::Impl {
     ::gethostname(host, sizeof host - 1);
     h->set_hostname(host);
     if (!s->Write(hello)) {
-      log.Warn("dispatcher unreachable", {}, {{"address", options.dispatcher_address},
-                                              {"detail", s->Finish().error_message()}});
-      return;
+      log.Warn("dispatcher unreachable", {}, {{"address", address}, {"detail", s->Finish().error_message()}});
+      return false;
     }
     pb::DispatcherMessage in;
     if (!s->Read(&in) || !in.has_welcome()) {
-      log.Warn("dispatcher refused the agent", {}, {{"detail", s->Finish().error_message()}});
-      return;
+      log.Warn("dispatcher refused the agent", {}, {{"address", address}, {"detail", s->Finish().error_message()}});
+      return false;
     }
     {
       std::lock_guard lock(mu);
@@ -275,6 +275,7 @@ struct AgentClient::Impl {
     }
     const grpc::Status st = s->Finish();
     if (!draining) log.Warn("stream to the dispatcher ended", {}, {{"detail", st.error_message()}});
+    return true;
   }
 
 };
@@ -340,12 +341,27 @@ int AgentClient::Run() {
   for (int i = 0; i < std::max(1, im.options.capacity); ++i) workers.emplace_back([&im] { im.Worker(); });
   std::thread heartbeats([&im] { im.Heartbeats(); });
   std::mt19937_64 rng(std::random_device{}());
+  // Several addresses (a leader and its standbys): an address that is unreachable or refuses
+  // the agent (a standby does) makes the agent try the next one.
+  std::vector<std::string> addresses;
+  for (std::size_t at = 0; at <= im.options.dispatcher_address.size();) {
+    const auto comma = im.options.dispatcher_address.find(',', at);
+    const auto end = comma == std::string::npos ? im.options.dispatcher_address.size() : comma;
+    if (end > at) addresses.push_back(im.options.dispatcher_address.substr(at, end - at));
+    at = end + 1;
+  }
+  if (addresses.empty()) addresses.push_back("127.0.0.1:50051");
+  std::size_t next = 0;
   for (int attempt = 1;; ++attempt) {
     {
       std::lock_guard lock(im.mu);
       if (im.draining) break;
     }
-    im.Session();
+    if (im.Session(addresses[next % addresses.size()])) {
+      attempt = 1;  // a session that was welcomed starts the backoff afresh
+    } else {
+      ++next;
+    }
     std::unique_lock lock(im.mu);
     if (im.draining) break;
     const auto delay = im.options.reconnect.Delay(std::min(attempt, 20), rng);

@@ -219,6 +219,19 @@ Result<std::vector<LeaseState>> ControlPlane::ExtendLeases(const std::vector<std
   return out;
 }
 
+Result<std::vector<HeldStep>> ControlPlane::HeldSteps(const std::string& site) {
+  auto rows = conn_.Exec("SELECT task_id, job_id, lease_id, lease_owner, step_kind, target, mutating, traceparent "
+                         "FROM dispatcher_v1_held_steps($1)", {site});
+  if (!rows) return rows.error();
+  std::vector<HeldStep> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(HeldStep{rows->Str(i, "task_id"), rows->Str(i, "job_id"), rows->Str(i, "lease_id"),
+                           rows->Str(i, "lease_owner"), rows->Str(i, "step_kind"), rows->Str(i, "target"),
+                           rows->Str(i, "traceparent"), rows->Bool(i, "mutating").value_or(true)});
+  }
+  return out;
+}
+
 Result<std::vector<RescuedStep>> ControlPlane::RescueExpired(const std::string& site, int limit) {
   auto rows = conn_.Exec("SELECT task_id, job_id, new_status, attempt, lost_owner "
                          "FROM dispatcher_v1_rescue_expired($1, $2::int)",

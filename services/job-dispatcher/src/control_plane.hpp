@@ -40,6 +40,12 @@ struct ClaimedStep {
   double waited_ms = 0;  // how long the step had been claimable
 };
 
+// A step an agent holds (leased or running), as a new leader finds it.
+struct HeldStep {
+  std::string task_id, job_id, lease_id, owner, step_kind, target, traceparent;
+  bool mutating = false;
+};
+
 struct Completion {
   std::string task_id, lease_id, result_json;
 };
@@ -107,6 +113,7 @@ class ControlPlane {
                                  const std::string& message);
   Result<std::vector<LeaseState>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                std::chrono::seconds lease);
+  Result<std::vector<HeldStep>> HeldSteps(const std::string& site);
   Result<std::vector<RescuedStep>> RescueExpired(const std::string& site, int limit = 1000);
   Result<int> AppendEvents(const std::vector<EventRecord>& events);
 

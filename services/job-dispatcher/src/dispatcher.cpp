@@ -166,7 +166,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   void Handle(ControlPlane& cp, Inbound& in) {
     auto& conn = in.conn;
     if (in.kind == Inbound::kHello) {
-      if (auto old = agents.find(conn->id); old != agents.end()) Forget(*old->second);
+      // A reconnecting agent keeps its steps: they count against limits until their results
+      // arrive or their leases are rescued, whatever happened to the stream in between.
       agents[conn->id] = conn;
       UpdateGauges();
       (void)cp.RegisterAgent({conn->id, options.site, conn->kind, conn->version, conn->hostname,
@@ -184,7 +185,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     if (in.kind == Inbound::kGone) {
       auto it = agents.find(conn->id);
       if (it != agents.end() && it->second == conn) {
-        Forget(*conn);
         agents.erase(it);
         (void)cp.AgentDisconnected(conn->id);
         log.Warn("agent disconnected; its steps are rescued when their leases expire", {},
@@ -277,17 +277,26 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     }
   }
 
-  // An agent that is gone frees its slots here; its leases expire and are rescued.
-  void Forget(AgentConn& conn) {
-    for (auto it = running.begin(); it != running.end();) {
-      if (it->second.agent_id == conn.id) {
-        limits.Finished(it->second.target, it->second.mutating);
-        it = running.erase(it);
-      } else {
-        ++it;
-      }
+  // A new leader (after a restart or a takeover) counts the steps agents still hold against
+  // the limits, so it never starts a second mutating step on a target mid-operation. Their
+  // agents reconnect, heartbeat the leases and deliver the results; steps whose agent never
+  // comes back are rescued when their leases expire.
+  bool AdoptHeldSteps(ControlPlane& cp) {
+    // Results that arrived while the database was away go in first, or their steps would
+    // look held forever.
+    Flush(cp);
+    if (!starts.empty() || !completions.empty()) return false;
+    auto held = cp.HeldSteps(options.site);
+    if (!held) return false;
+    for (auto& [_, r] : running) limits.Finished(r.target, r.mutating);
+    running.clear();
+    for (const auto& h : *held) {
+      limits.Started(h.target, h.mutating);
+      running[h.task_id] = {h.job_id, h.lease_id, h.target, h.owner, h.step_kind,
+                            h.traceparent.size() > 35 ? h.traceparent.substr(3, 32) : "", h.mutating};
     }
-    UpdateGauges();
+    if (!held->empty()) log.Info(fmt::format("adopted {} step(s) agents still hold", held->size()));
+    return true;
   }
 
   // Plans pending jobs. One transaction per batch (one commit, not one per job); should any
@@ -498,7 +507,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     auto last_plan = Steady::now() - options.poll;
     auto last_rescue = Steady::now();
     while (!stopping) {
-      auto conn = db.Get(std::chrono::milliseconds(60000));
+      auto conn = db.Get(std::chrono::milliseconds(5000));  // short: Stop() is honoured during an outage
       if (!conn) {
         db_ok = false;
         log.Error("control plane unreachable; retrying", {}, {{"detail", conn.error().message}});
@@ -512,6 +521,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         if (!*got) {
           std::unique_lock lock(mu);
           cv.wait_for(lock, options.poll, [this] { return stopping.load(); });
+          continue;
+        }
+        if (!AdoptHeldSteps(cp)) {
+          db.Reset();
           continue;
         }
         leader = true;
@@ -538,6 +551,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         auto rescued = cp.RescueExpired(options.site);
         if (rescued && !rescued->empty()) {
           log.Warn(fmt::format("rescued {} step(s) with expired leases", rescued->size()));
+          for (const auto& r : *rescued) {
+            if (auto it = running.find(r.task_id); it != running.end()) {
+              limits.Finished(it->second.target, it->second.mutating);
+              running.erase(it);
+            }
+          }
+          UpdateGauges();
         }
         if (auto depth = cp.QueueDepth(options.site)) metrics.SetQueueDepth(*depth);
         last_rescue = now;
@@ -546,7 +566,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       Flush(cp);
       if (!(*conn)->Healthy()) {
         db.Reset();
+        db_ok = false;
         leader = false;  // the advisory lock went with the session
+        UpdateGauges();
+        log.Warn("lost the control-plane connection; reconnecting");
       }
     }
     return 0;
@@ -594,7 +617,7 @@ int Dispatcher::Run() {
   http.Get("/readyz", [&im](const httplib::Request&, httplib::Response& res) {
     const bool ready = im.leader && im.db_ok;
     res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : (im.leader ? "database unreachable\n" : "standby\n"), "text/plain");
+    res.set_content(ready ? "ready\n" : (!im.db_ok ? "database unreachable\n" : "standby\n"), "text/plain");
   });
   http.Get("/metrics", [&im](const httplib::Request&, httplib::Response& res) {
     res.set_content(im.metrics.Render(), "text/plain; version=0.0.4");

@@ -20,6 +20,7 @@
 namespace dcops::agent {
 
 struct AgentOptions {
+  // host:port, or a comma-separated list (leader and standbys), tried in turn.
   std::string dispatcher_address = "127.0.0.1:50051";
   std::string agent_id;
   std::string kind;

@@ -1,0 +1,267 @@
+#include "commands.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <istream>
+#include <map>
+#include <ostream>
+#include <regex>
+
+#include "render.hpp"
+
+namespace dcops::cli {
+
+const char* const kUsage =
+    "usage: dcops jobs [--status S] [--limit N] [--json]\n"
+    "       dcops job create TYPE --target T [--target T ...] [--param k=v ...] [--params-json JSON]\n"
+    "                        [--priority N] [--idempotency-key K] [--watch] [--json]\n"
+    "       dcops job show ID [--json]\n"
+    "       dcops job watch ID [--interval MS]\n"
+    "       dcops job cancel ID [--json]\n"
+    "       dcops agents [--json]\n"
+    "       dcops credentials list [--json]\n"
+    "       dcops credentials set NAME --kind KIND --user USER --password-stdin\n"
+    "targets: all | server UUID | BMC address[:port] | CIDR or a.b.c.d-a.b.c.e (discovery)\n"
+    "environment: DCOPS_API_URL (default http://127.0.0.1:8080), DCOPS_API_TOKEN_FILE or DCOPS_API_TOKEN\n";
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+int Usage(Terminal& t, const std::string& why) {
+  t.err << "dcops: " << why << "\n" << kUsage;
+  return 2;
+}
+
+int Failed(Terminal& t, const Error& e) {
+  t.err << "dcops: " << e.message << "\n";
+  return 1;
+}
+
+Result<rapidjson::Document> Get(ApiTransport& api, const std::string& path) {
+  auto body = api.Call("GET", path, "");
+  if (!body) return body.error();
+  rapidjson::Document d;
+  d.Parse(body->c_str());
+  if (d.HasParseError() || !d.IsObject()) return MakeError("api.malformed", "the dispatcher answered with something that is not JSON");
+  return d;
+}
+
+// A listing: the raw array with --json, else a table.
+int List(const Invocation& inv, ApiTransport& api, Terminal& t, const std::string& path, const char* key,
+         std::string (*table)(const rapidjson::Value&)) {
+  auto d = Get(api, path);
+  if (!d) return Failed(t, d.error());
+  if (!d->HasMember(key) || !(*d)[key].IsArray()) return Failed(t, MakeError("api.malformed", std::string("no ") + key + " in the answer"));
+  if (inv.Has("--json")) {
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    (*d)[key].Accept(w);
+    t.out << buf.GetString() << "\n";
+  } else {
+    t.out << table((*d)[key]);
+  }
+  return 0;
+}
+
+bool ValidJobId(const std::string& id) {
+  static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+  return std::regex_match(id, re);
+}
+
+int CountLines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, std::chrono::milliseconds interval) {
+  long last_event = 0;
+  int frame_lines = 0;
+  bool warned = false;
+  std::map<std::string, std::string> step_status;
+  for (;;) {
+    auto job = Get(api, "/api/v1/jobs/" + id);
+    if (!job) {
+      if (!job.error().retryable && job.error().code != "http.connect") return Failed(t, job.error());
+      if (!warned) t.err << "dcops: " << job.error().message << "; still watching\n";
+      warned = true;
+      clock.SleepFor(interval);
+      continue;
+    }
+    warned = false;
+    auto events = Get(api, fmt::format("/api/v1/jobs/{}/events?after={}", id, last_event));
+    std::string lines;
+    if (events && events->HasMember("events") && (*events)["events"].IsArray()) {
+      for (const auto& e : (*events)["events"].GetArray()) {
+        lines += EventLine(e, *job) + "\n";
+        if (e.HasMember("id") && e["id"].IsInt64()) last_event = std::max(last_event, static_cast<long>(e["id"].GetInt64()));
+      }
+    }
+    const std::string status = (*job)["status"].IsString() ? (*job)["status"].GetString() : "";
+    if (t.interactive) {
+      if (frame_lines > 0) t.out << fmt::format("\x1b[{}A\x1b[J", frame_lines);
+      const std::string frame = JobFrame(*job, 25);
+      t.out << lines << frame << std::flush;
+      frame_lines = CountLines(frame);
+    } else {
+      t.out << lines;
+      if (job->HasMember("steps") && (*job)["steps"].IsArray()) {
+        for (const auto& s : (*job)["steps"].GetArray()) {
+          const std::string task = s["id"].GetString(), now = s["status"].GetString();
+          auto& before = step_status[task];
+          if (before != now && (now == "running" || IsFinished(now) || now == "skipped")) {
+            t.out << fmt::format("step {} {}{}\n", s["target"].GetString(), now,
+                                 now == "failed" && s["error_message"].IsString()
+                                     ? std::string(": ") + s["error_message"].GetString() : "");
+          }
+          before = now;
+        }
+      }
+      t.out << std::flush;
+    }
+    if (IsFinished(status) && (!events || (*events)["events"].Empty())) {
+      t.out << JobSummary(*job) << "\n";
+      return status == "succeeded" ? 0 : 1;
+    }
+    if (!IsFinished(status)) clock.SleepFor(interval);
+  }
+}
+
+int JobCreate(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal& t) {
+  if (inv.words.size() != 3) return Usage(t, "job create needs exactly one job type");
+  auto scope = ScopeJson(inv.flags.count("--target") ? inv.flags.at("--target") : std::vector<std::string>{});
+  if (!scope) return Usage(t, scope.error().message);
+  std::string params = "{}";
+  if (inv.Has("--params-json")) {
+    if (inv.Has("--param")) return Usage(t, "use --param or --params-json, not both");
+    params = inv.Get("--params-json");
+    rapidjson::Document check;
+    check.Parse(params.c_str());
+    if (check.HasParseError() || !check.IsObject()) return Usage(t, "--params-json: must be a JSON object");
+  } else {
+    auto p = ParamsJson(inv.flags.count("--param") ? inv.flags.at("--param") : std::vector<std::string>{});
+    if (!p) return Usage(t, p.error().message);
+    params = *p;
+  }
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("job_type");
+  w.String(inv.words[2].c_str());
+  w.Key("target_scope");
+  w.RawValue(scope->c_str(), scope->size(), rapidjson::kObjectType);
+  w.Key("params");
+  w.RawValue(params.c_str(), params.size(), rapidjson::kObjectType);
+  if (inv.Has("--priority")) {
+    const std::string p = inv.Get("--priority");
+    if (!std::regex_match(p, std::regex("^-?[0-9]{1,3}$"))) return Usage(t, "--priority: an integer from -100 to 100");
+    w.Key("priority");
+    w.Int(std::stoi(p));
+  }
+  if (inv.Has("--idempotency-key")) {
+    w.Key("idempotency_key");
+    w.String(inv.Get("--idempotency-key").c_str());
+  }
+  w.EndObject();
+  auto body = api.Call("POST", "/api/v1/jobs", buf.GetString());
+  if (!body) return Failed(t, body.error());
+  rapidjson::Document d;
+  d.Parse(body->c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("id") || !d["id"].IsString()) {
+    return Failed(t, MakeError("api.malformed", "no job id in the answer"));
+  }
+  const std::string id = d["id"].GetString();
+  if (inv.Has("--json")) {
+    t.out << *body << "\n";
+  } else {
+    t.out << id << "\n";
+  }
+  return inv.Has("--watch") ? Watch(id, api, clock, t, std::chrono::milliseconds(500)) : 0;
+}
+
+int CredentialsSet(const Invocation& inv, ApiTransport& api, Terminal& t) {
+  if (inv.words.size() != 3) return Usage(t, "credentials set needs a NAME");
+  if (!inv.Has("--kind") || !inv.Has("--user")) return Usage(t, "credentials set needs --kind and --user");
+  // The password is read from standard input only, so it is in no shell history or process list.
+  if (!inv.Has("--password-stdin")) return Usage(t, "credentials set reads the password with --password-stdin");
+  std::string password;
+  std::getline(t.in, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return Usage(t, "no password on standard input");
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("kind");
+  w.String(inv.Get("--kind").c_str());
+  w.Key("username");
+  w.String(inv.Get("--user").c_str());
+  w.Key("password");
+  w.String(password.c_str(), static_cast<rapidjson::SizeType>(password.size()));
+  w.EndObject();
+  auto body = api.Call("PUT", "/api/v1/credential-sets/" + inv.words[2], buf.GetString());
+  if (!body) return Failed(t, body.error());
+  t.out << "credential set " << inv.words[2] << " stored\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal& t) {
+  const auto& w = inv.words;
+  auto word = [&w](std::size_t i) { return i < w.size() ? w[i] : std::string(); };
+  if (w.empty() || inv.Has("--help")) {
+    t.out << kUsage;
+    return w.empty() && !inv.Has("--help") ? 2 : 0;
+  }
+  if (word(0) == "jobs" && w.size() == 1) {
+    std::string path = "/api/v1/jobs?limit=" + inv.Get("--limit", "50");
+    if (!std::regex_match(inv.Get("--limit", "50"), std::regex("^[0-9]{1,4}$"))) return Usage(t, "--limit: a number");
+    if (inv.Has("--status")) {
+      const std::string s = inv.Get("--status");
+      if (!std::regex_match(s, std::regex("^[a-z]+$"))) return Usage(t, "--status: a job status such as running");
+      path += "&status=" + s;
+    }
+    return List(inv, api, t, path, "jobs", JobsTable);
+  }
+  if (word(0) == "agents" && w.size() == 1) return List(inv, api, t, "/api/v1/agents", "agents", AgentsTable);
+  if (word(0) == "credentials" && word(1) == "list" && w.size() == 2) {
+    return List(inv, api, t, "/api/v1/credential-sets", "credential_sets", CredentialSetsTable);
+  }
+  if (word(0) == "credentials" && word(1) == "set") return CredentialsSet(inv, api, t);
+  if (word(0) == "job" && word(1) == "create") return JobCreate(inv, api, clock, t);
+  if (word(0) == "job" && (word(1) == "show" || word(1) == "watch" || word(1) == "cancel")) {
+    if (w.size() != 3 || !ValidJobId(w[2])) return Usage(t, "job " + word(1) + " needs a job id (a UUID)");
+    const std::string id = w[2];
+    if (word(1) == "watch") {
+      const std::string ms = inv.Get("--interval", "500");
+      if (!std::regex_match(ms, std::regex("^[0-9]{2,5}$"))) return Usage(t, "--interval: milliseconds, 10 to 99999");
+      return Watch(id, api, clock, t, std::chrono::milliseconds(std::stoi(ms)));
+    }
+    if (word(1) == "cancel") {
+      auto body = api.Call("POST", "/api/v1/jobs/" + id + "/cancel", "");
+      if (!body) return Failed(t, body.error());
+      rapidjson::Document d;
+      d.Parse(body->c_str());
+      if (inv.Has("--json")) {
+        t.out << *body << "\n";
+      } else {
+        t.out << "job " << id << ": " << (d.IsObject() && d.HasMember("result") && d["result"].IsString() ? d["result"].GetString() : "?") << "\n";
+      }
+      return 0;
+    }
+    auto job = Get(api, "/api/v1/jobs/" + id);
+    if (!job) return Failed(t, job.error());
+    if (inv.Has("--json")) {
+      rapidjson::StringBuffer buf;
+      Writer jw(buf);
+      job->Accept(jw);
+      t.out << buf.GetString() << "\n";
+    } else {
+      t.out << JobFrame(*job, 1000);
+    }
+    return 0;
+  }
+  return Usage(t, "unknown command: " + w[0]);
+}
+
+}  // namespace dcops::cli

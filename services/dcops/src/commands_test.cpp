@@ -1,0 +1,153 @@
+// The CLI's commands against a scripted API: what is sent, what is printed, exit codes.
+#include "commands.hpp"
+
+#include <catch2/catch.hpp>
+#include <deque>
+#include <sstream>
+
+namespace dcops::cli {
+namespace {
+
+struct SentCall {
+  std::string method, path, body;
+};
+
+// Answers calls from a script, in order, and records them.
+class ScriptedApi final : public ApiTransport {
+ public:
+  std::deque<Result<std::string>> answers;
+  std::vector<SentCall> calls;
+  Result<std::string> Call(const std::string& method, const std::string& path, const std::string& body) override {
+    calls.push_back({method, path, body});
+    REQUIRE_FALSE(answers.empty());
+    auto a = answers.front();
+    answers.pop_front();
+    return a;
+  }
+};
+
+struct Run {
+  ScriptedApi api;
+  FakeClock clock;
+  std::ostringstream out, err;
+  std::istringstream in;
+  int operator()(const std::vector<std::string>& argv, bool interactive = false) {
+    Terminal t{out, err, in, interactive};
+    auto inv = ParseArgs(argv);
+    REQUIRE(inv.ok());
+    return RunCommand(*inv, api, clock, t);
+  }
+};
+
+const char* kJobRunning = R"({"id":"0f8fad5b-d9cb-469f-a165-70867728950e","job_type":"server.power","status":"running",
+  "progress":50,"steps_total":2,"steps_finished":1,"steps_failed":0,"steps":[
+  {"id":"t1","target":"idrac:127.0.1.1:443","status":"succeeded","progress":100,"attempt":1,"max_attempts":5},
+  {"id":"t2","target":"idrac:127.0.1.2:443","status":"running","progress":40,"progress_message":"waiting for Off",
+   "attempt":1,"max_attempts":5}]})";
+const char* kJobDone = R"({"id":"0f8fad5b-d9cb-469f-a165-70867728950e","job_type":"server.power","status":"failed",
+  "progress":100,"steps_total":2,"steps_finished":2,"steps_failed":1,"steps":[
+  {"id":"t1","target":"idrac:127.0.1.1:443","status":"succeeded","progress":100,"attempt":1,"max_attempts":5},
+  {"id":"t2","target":"idrac:127.0.1.2:443","status":"failed","progress":40,"error_message":"BMC said no",
+   "attempt":1,"max_attempts":5}]})";
+const std::string kId = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+Result<std::string> J(const char* body) { return std::string(body); }
+
+TEST_CASE("job create sends type, scope and typed params, and prints the id", "[cli]") {
+  Run run;
+  run.api.answers.push_back(std::string(R"({"id":")") + kId + "\"}");
+  CHECK(run({"job", "create", "server.power", "--target", "127.0.1.1:443,127.0.1.2:443", "--param", "action=On",
+             "--param", "graceful_timeout_seconds=60", "--priority", "10"}) == 0);
+  REQUIRE(run.api.calls.size() == 1);
+  CHECK(run.api.calls[0].method == "POST");
+  CHECK(run.api.calls[0].path == "/api/v1/jobs");
+  CHECK(run.api.calls[0].body ==
+        R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1:443","127.0.1.2:443"]},)"
+        R"("params":{"action":"On","graceful_timeout_seconds":60},"priority":10})");
+  CHECK(run.out.str() == kId + "\n");
+}
+
+TEST_CASE("The API's refusal is printed as it was given, with exit code 1", "[cli]") {
+  Run run;
+  run.api.answers.push_back(MakeError("api.invalid", "params.action: must be one of On, ForceOff"));
+  CHECK(run({"job", "create", "server.power", "--target", "all", "--param", "action=Explode"}) == 1);
+  CHECK(run.err.str() == "dcops: params.action: must be one of On, ForceOff\n");
+}
+
+TEST_CASE("Usage errors never reach the API", "[cli]") {
+  Run run;
+  CHECK(run({"job", "create", "server.power", "--param", "action=On"}) == 2);  // no target
+  CHECK(run({"job", "create", "server.power", "--target", "all", "--param", "action"}) == 2);
+  CHECK(run({"job", "watch", "12"}) == 2);
+  CHECK(run({"jobs", "--limit", "many"}) == 2);
+  CHECK(run({"credentials", "set", "lab", "--kind", "idrac", "--user", "root"}) == 2);  // no --password-stdin
+  CHECK(run({"fly"}) == 2);
+  CHECK(run.api.calls.empty());
+  CHECK(run.err.str().find("dcops: --param action: expected key=value") != std::string::npos);
+}
+
+TEST_CASE("job watch prints events and step changes until the job ends", "[cli]") {
+  Run run;
+  run.api.answers = {J(kJobRunning),
+                     J(R"({"events":[{"id":7,"task_id":"t2","ts":"2026-11-27T06:40:01.1+00:00","level":"info",
+                                    "message":"sending ResetType ForceOff"}]})"),
+                     J(kJobDone), J(R"({"events":[]})")};
+  CHECK(run({"job", "watch", kId}) == 1);  // the job failed
+  const std::string out = run.out.str();
+  CHECK(out.find("06:40:01 info  [idrac:127.0.1.2:443] sending ResetType ForceOff\n") != std::string::npos);
+  CHECK(out.find("step idrac:127.0.1.2:443 running\n") != std::string::npos);
+  CHECK(out.find("step idrac:127.0.1.2:443 failed: BMC said no\n") != std::string::npos);
+  CHECK(out.find("job " + kId + " failed: 2 step(s), 1 failed") != std::string::npos);
+  REQUIRE(run.api.calls.size() == 4);
+  CHECK(run.api.calls[3].path == "/api/v1/jobs/" + kId + "/events?after=7");  // no event twice
+  CHECK(run.clock.slept() == std::chrono::milliseconds(500));  // one pause between polls
+}
+
+TEST_CASE("job watch rides over a dispatcher that is briefly away", "[cli]") {
+  Run run;
+  run.api.answers = {MakeError("http.connect", "connecting to 127.0.0.1:8080: refused", true), J(kJobDone),
+                     J(R"({"events":[]})")};
+  CHECK(run({"job", "watch", kId, "--interval", "100"}) == 1);
+  CHECK(run.err.str() == "dcops: connecting to 127.0.0.1:8080: refused; still watching\n");
+  CHECK(run.out.str().find("failed: 2 step(s), 1 failed") != std::string::npos);
+}
+
+TEST_CASE("An interactive watch redraws its frame in place", "[cli]") {
+  Run run;
+  run.api.answers = {J(kJobRunning), J(R"({"events":[]})"), J(kJobDone), J(R"({"events":[]})")};
+  CHECK(run({"job", "watch", kId}, true) == 1);
+  const std::string out = run.out.str();
+  CHECK(out.find("\x1b[3A\x1b[J") != std::string::npos);  // the 3-line frame is replaced
+  CHECK(out.find("[########------------]  40%  running    waiting for Off") != std::string::npos);
+}
+
+TEST_CASE("credentials set reads the password from stdin and never prints it", "[cli]") {
+  Run run;
+  run.in.str("Sup3r-secret\n");
+  run.api.answers.push_back(std::string(R"({"id":"x"})"));
+  CHECK(run({"credentials", "set", "idrac-lab", "--kind", "idrac", "--user", "root", "--password-stdin"}) == 0);
+  REQUIRE(run.api.calls.size() == 1);
+  CHECK(run.api.calls[0].method == "PUT");
+  CHECK(run.api.calls[0].path == "/api/v1/credential-sets/idrac-lab");
+  CHECK(run.api.calls[0].body == R"({"kind":"idrac","username":"root","password":"Sup3r-secret"})");
+  CHECK(run.out.str() == "credential set idrac-lab stored\n");
+  CHECK(run.err.str().empty());
+}
+
+TEST_CASE("Listings print a table, or the raw array with --json", "[cli]") {
+  Run run;
+  const std::string agents = R"({"agents":[{"id":"w1","kind":"idrac-worker","status":"online","running":2,
+                                           "capacity":8,"version":"0.1.0","hostname":"h1",
+                                           "last_seen_at":"2026-11-27T06:40:01+00:00"}]})";
+  run.api.answers = {Result<std::string>(agents), Result<std::string>(agents)};
+  CHECK(run({"agents"}) == 0);
+  CHECK(run.out.str() ==
+        "ID  KIND          STATUS  RUNNING  CAPACITY  VERSION  HOST  LAST SEEN\n"
+        "w1  idrac-worker  online  2        8         0.1.0    h1    2026-11-27 06:40:01\n");
+  run.out.str("");
+  CHECK(run({"agents", "--json"}) == 0);
+  CHECK(run.out.str().rfind(R"([{"id":"w1",)", 0) == 0);
+}
+
+}  // namespace
+}  // namespace dcops::cli

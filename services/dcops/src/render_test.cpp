@@ -1,0 +1,47 @@
+#include "render.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace dcops::cli {
+namespace {
+
+rapidjson::Document Parse(const char* text) {
+  rapidjson::Document d;
+  d.Parse(text);
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+TEST_CASE("Progress bars fill in proportion and clamp", "[cli]") {
+  CHECK(ProgressBar(0, 10) == "[----------]");
+  CHECK(ProgressBar(55, 10) == "[#####-----]");
+  CHECK(ProgressBar(100, 10) == "[##########]");
+  CHECK(ProgressBar(140, 4) == "[####]");
+}
+
+TEST_CASE("A job frame lists running and failed steps first and counts the rest", "[cli]") {
+  auto job = Parse(R"({"id":"j","job_type":"server.refresh","status":"running","progress":60,"steps_total":4,
+    "steps_finished":2,"steps":[
+    {"id":"1","target":"idrac:a","status":"succeeded","progress":100,"attempt":1,"max_attempts":3},
+    {"id":"2","target":"idrac:b","status":"succeeded","progress":100,"attempt":1,"max_attempts":3},
+    {"id":"3","target":"idrac:c","status":"ready","progress":0,"attempt":1,"max_attempts":3},
+    {"id":"4","target":"idrac:d","status":"running","progress":30,"progress_message":"reading","attempt":2,"max_attempts":3}]})");
+  const std::string frame = JobFrame(job, 2);
+  CHECK(frame ==
+        "job j  server.refresh  running  2/4 steps  [##################------------] 60%\n"
+        "  idrac:d  [######--------------]  30%  running    (attempt 2/3) reading\n"
+        "  idrac:c  [--------------------]   0%  ready\n"
+        "  … and 2 more: 2 succeeded\n");
+}
+
+TEST_CASE("Job tables show progress and a cancellation in flight", "[cli]") {
+  auto jobs = Parse(R"([{"id":"j1","job_type":"server.power","status":"running","progress":10,"steps_total":10,
+    "steps_finished":1,"steps_failed":0,"cancel_requested":true,"created_at":"2026-11-27T06:00:00+00:00"}])");
+  CHECK(JobsTable(jobs) ==
+        "ID  TYPE          STATUS                PROGRESS  STEPS  FAILED  CREATED\n"
+        "j1  server.power  running (cancelling)  10%       1/10   0       2026-11-27 06:00:00\n");
+  CHECK(JobsTable(Parse("[]")) == "no jobs\n");
+}
+
+}  // namespace
+}  // namespace dcops::cli

@@ -1,0 +1,177 @@
+// End to end, the operator's view: the dcops CLI through the dispatcher's API; affinity;
+// a dispatcher killed and restarted, a standby taking over, the database going away mid-job.
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include "site.hpp"
+
+namespace dcops::e2e {
+namespace {
+
+using std::chrono::seconds;
+
+const std::string kEveryServerId = "SELECT jsonb_build_object('server_ids', jsonb_agg(id))::text FROM servers";
+
+rapidjson::Document Parse(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+rapidjson::Document Fleet(Site& site) { return Parse(site.FleetJson()); }
+
+bool AgentsOnline(Site& site, int n) {
+  return WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == std::to_string(n); },
+                   seconds(30));
+}
+
+void EveryBmcResetOnce(Site& site) {
+  auto fleet = Fleet(site);
+  for (const auto& b : fleet.GetArray()) {
+    INFO(b["address"].GetString());
+    CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+  }
+}
+
+TEST_CASE("The dcops CLI stores credentials, runs and watches a job, lists and refuses", "[e2e]") {
+  Site site({3, "127.0.66.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+
+  auto stored = site.Cli({"credentials", "set", "idrac-cli", "--kind", "idrac", "--user", "root", "--password-stdin"},
+                         site.bmc_password() + "\n");
+  INFO(stored.output);
+  REQUIRE(stored.exit_code == 0);
+  auto sets = site.Cli({"credentials", "list", "--json"});
+  REQUIRE(sets.exit_code == 0);
+  CHECK(sets.output.find("\"name\":\"idrac-cli\"") != std::string::npos);
+  // The servers use the set the operator just stored.
+  site.Sql("UPDATE servers SET credential_set_id = (SELECT id FROM credential_sets WHERE name = 'idrac-cli') "
+           "RETURNING 1");
+
+  auto run = site.Cli({"job", "create", "server.power", "--target", "127.0.66.1:18443,127.0.66.2:18443,127.0.66.3:18443",
+                       "--param", "action=ForceRestart", "--watch"});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.output.find("succeeded: 3 step(s), 0 failed") != std::string::npos);
+  CHECK(run.output.find("[idrac:127.0.66.2:18443] sending ResetType ForceRestart") != std::string::npos);
+  EveryBmcResetOnce(site);
+
+  auto jobs = site.Cli({"jobs", "--json"});
+  REQUIRE(jobs.exit_code == 0);
+  auto list = Parse(jobs.output);
+  REQUIRE(list.IsArray());
+  REQUIRE(list.Size() == 1);
+  CHECK(std::string(list[0]["status"].GetString()) == "succeeded");
+  auto agents = site.Cli({"agents"});
+  CHECK(agents.output.find("worker-a") != std::string::npos);
+
+  // Bad input: a clear error naming what is wrong, and nothing created.
+  auto bad = site.Cli({"job", "create", "server.power", "--target", "all", "--param", "action=Explode"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("target_scope.all_servers: not a target for this job type") != std::string::npos);
+  auto bad_param = site.Cli({"job", "create", "server.power", "--target", "127.0.66.1:18443", "--param", "action=Explode"});
+  CHECK(bad_param.exit_code == 1);
+  CHECK(bad_param.output.find("dcops: params.action:") == 0);
+  auto unknown = site.Cli({"job", "create", "server.teleport", "--target", "all"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.output == "dcops: job_type: unknown job type \"server.teleport\"\n");
+  CHECK(site.Sql("SELECT count(*) FROM jobs") == "1");
+
+  auto intruder = site.Cli({"jobs"}, "", 0, "not-the-token");
+  CHECK(intruder.exit_code == 1);
+  CHECK(intruder.output == "dcops: missing or wrong API token (Authorization: Bearer …)\n");
+
+  CHECK(site.AllLogs().find(site.bmc_password()) == std::string::npos);
+  CHECK(site.AllLogs().find(site.api_token()) == std::string::npos);
+}
+
+TEST_CASE("Affinity: a target goes back to the agent that served it, so its session is reused", "[e2e]") {
+  Site site({8, "127.0.67.1", 400, 30, "1s"});
+  site.StartWorker("worker-a", "", false, 4);
+  site.StartWorker("worker-b", "", false, 4);
+  REQUIRE(AgentsOnline(site, 2));
+  // The first job: four BMCs, all taken by whichever agent claims first.
+  const std::string first = site.CreateJob("server.refresh",
+      R"({"bmc_addresses":["127.0.67.5:18443","127.0.67.6:18443","127.0.67.7:18443","127.0.67.8:18443"]})", "{}");
+  REQUIRE(site.WaitForJob(first, seconds(60)) == "succeeded");
+  // The second: all eight, in address order. Job order alone would hand 127.0.67.1-4 to the
+  // first claimer; affinity sends .5-.8 back to the agent whose sessions are open there.
+  const std::string second = site.CreateJob("server.refresh", R"({"all_servers":true})", "{}");
+  REQUIRE(site.WaitForJob(second, seconds(60)) == "succeeded");
+  auto fleet = Fleet(site);
+  REQUIRE(fleet.Size() == 8);
+  for (const auto& b : fleet.GetArray()) {
+    INFO(b["address"].GetString());
+    CHECK(b["counters"]["sessions_created"].GetInt() == 1);
+  }
+}
+
+TEST_CASE("The dispatcher killed mid-job and restarted: the job finishes, nothing runs twice", "[e2e]") {
+  Site site({6, "127.0.68.1", 3000, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 3 FROM job_tasks WHERE checkpoint IS NOT NULL") == "t"; },
+                    seconds(30)));
+  site.dispatcher(0)->Signal(SIGKILL);
+  REQUIRE(WaitUntil([&] { return !site.dispatcher(0)->Running(); }, seconds(10)));
+  site.StartDispatcher(0);
+  REQUIRE(site.WaitForJob(job, seconds(90)) == "succeeded");
+  EveryBmcResetOnce(site);
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'sending ResetType%'", {job}) == "6");
+}
+
+TEST_CASE("A standby dispatcher takes over when the leader dies", "[e2e]") {
+  Site site({4, "127.0.69.1", 3000, 30, "1s"});
+  site.StartDispatcher(1, /*expect_standby=*/true);
+  site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 2 FROM job_tasks WHERE checkpoint IS NOT NULL") == "t"; },
+                    seconds(30)));
+  site.dispatcher(0)->Signal(SIGKILL);
+  REQUIRE(WaitUntil([&] { return site.Readyz(1) == "ready\n"; }, seconds(30)));
+  REQUIRE(site.WaitForJob(job, seconds(90)) == "succeeded");
+  EveryBmcResetOnce(site);
+  CHECK(AgentsOnline(site, 1));
+  CHECK(site.AllLogs().find("adopted") != std::string::npos);
+}
+
+TEST_CASE("The database going away mid-job: the dispatcher reconnects, no event or result is lost", "[e2e]") {
+  Site site({6, "127.0.70.1", 2500, 30, "1s"});
+  auto& worker = site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 2 FROM job_tasks WHERE checkpoint IS NOT NULL") == "t"; },
+                    seconds(30)));
+  site.CutDatabase();
+  const bool noticed = WaitUntil([&] { return site.Readyz(0) == "database unreachable\n"; }, seconds(30));
+  // The outage lasts until steps that were past their checkpoint have finished on the agent:
+  // their results reach the dispatcher while it has no database.
+  auto finished = [&worker] {
+    const std::string log = worker.Log();
+    int n = 0;
+    for (auto at = log.find("server.power finished: SUCCEEDED"); at != std::string::npos;
+         at = log.find("server.power finished: SUCCEEDED", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const bool results_during_outage = WaitUntil([&] { return finished() >= 2; }, seconds(30));
+  CHECK(site.Readyz(0) == "database unreachable\n");
+  site.RestoreDatabase();
+  REQUIRE(noticed);
+  REQUIRE(results_during_outage);
+  REQUIRE(site.WaitForJob(job, seconds(90)) == "succeeded");
+  EveryBmcResetOnce(site);
+  CHECK(site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'succeeded'", {job}) == "6");
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'sending ResetType%'", {job}) == "6");
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'job succeeded: 6 of 6 step(s) succeeded'", {job}) == "1");
+}
+
+}  // namespace
+}  // namespace dcops::e2e
