@@ -281,10 +281,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   // the limits, so it never starts a second mutating step on a target mid-operation. Their
   // agents reconnect, heartbeat the leases and deliver the results; steps whose agent never
   // comes back are rescued when their leases expire.
-  bool AdoptHeldSteps(ControlPlane& cp) {
+  bool AdoptHeldSteps(ControlPlane& cp, db::Connection& conn) {
     // Results that arrived while the database was away go in first, or their steps would
     // look held forever.
-    Flush(cp);
+    Flush(cp, conn);
     if (!starts.empty() || !completions.empty()) return false;
     auto held = cp.HeldSteps(options.site);
     if (!held) return false;
@@ -299,50 +299,48 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     return true;
   }
 
-  // Plans pending jobs. One transaction per batch (one commit, not one per job); should any
-  // job's plan be refused, the batch is rolled back and planned job by job, so one bad plan
-  // never holds the others back.
+  // Plans pending jobs: finding them, planning and writing the plans is one transaction (one
+  // commit per batch, not one per job). Should any of it fail, the batch is rolled back and
+  // planned job by job, so one bad plan never holds the others back.
   void Plan(ControlPlane& cp, db::Connection& conn, DbServerDirectory& dir) {
-    auto jobs = cp.JobsToPlan(options.site, 200);
-    if (!jobs || jobs->empty()) return;
-    std::vector<std::pair<const JobToPlan*, Result<std::vector<PlannedStep>>>> plans;
-    for (const auto& job : *jobs) {
-      const Planner* planner = planners.Find(job.job_type);
-      if (planner == nullptr) {
-        plans.emplace_back(&job, MakeError("plan.unknown_type", "this dispatcher cannot plan job type " + job.job_type));
-      } else {
-        plans.emplace_back(&job, (*planner)(job, dir));
-      }
-    }
-    auto write = [&](db::Connection&) -> Status {
-      for (const auto& [job, steps] : plans) {
+    std::size_t planned = 0;
+    auto batch = [&](db::Connection&) -> Status {
+      auto jobs = cp.JobsToPlan(options.site, 200);
+      if (!jobs) return jobs.error();
+      for (const auto& job : *jobs) {
+        auto steps = PlanOne(job, dir);
         if (!steps) {
-          if (auto failed = cp.FailJob(job->id, steps.error()); !failed) return failed.error();
+          if (auto failed = cp.FailJob(job.id, steps.error()); !failed) return failed.error();
           continue;
         }
-        auto n = cp.PlanJob(job->id, *steps);
-        if (!n) return n.error();
-        if (plans.size() <= 20) {
-          log.Info(fmt::format("planned {} step(s)", *n), {job->id, "", "", ""}, {{"job_type", job->job_type}});
-        }
+        if (auto n = cp.PlanJob(job.id, *steps); !n) return n.error();
       }
+      planned = jobs->size();
       return {};
     };
-    if (plans.size() > 1 && db::InTransaction(conn, write)) {
-      if (plans.size() > 20) log.Info(fmt::format("planned {} jobs", plans.size()));
+    if (db::InTransaction(conn, batch)) {
+      if (planned > 0) log.Debug(fmt::format("planned {} job(s)", planned));
       return;
     }
-    for (const auto& [job, steps] : plans) {
-      if (!steps) {
-        (void)cp.FailJob(job->id, steps.error());
-        continue;
-      }
-      auto n = cp.PlanJob(job->id, *steps);
+    if (!conn.Healthy()) return;
+    auto jobs = cp.JobsToPlan(options.site, 200);
+    if (!jobs) return;
+    for (const auto& job : *jobs) {
+      auto steps = PlanOne(job, dir);
+      auto n = steps ? cp.PlanJob(job.id, *steps) : Result<int>(steps.error());
       if (!n) {
-        log.Error("planning failed", {job->id, "", "", ""}, {{"detail", n.error().message}});
-        if (!n.error().retryable) (void)cp.FailJob(job->id, n.error());
+        log.Error("planning failed", {job.id, "", "", ""}, {{"detail", n.error().message}});
+        if (!n.error().retryable) (void)cp.FailJob(job.id, n.error());
       }
     }
+  }
+
+  Result<std::vector<PlannedStep>> PlanOne(const JobToPlan& job, DbServerDirectory& dir) {
+    const Planner* planner = planners.Find(job.job_type);
+    if (planner == nullptr) {
+      return MakeError("plan.unknown_type", "this dispatcher cannot plan job type " + job.job_type);
+    }
+    return (*planner)(job, dir);
   }
 
   void AssignWork(ControlPlane& cp) {
@@ -462,18 +460,47 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     metrics.StepStarted(s.step_kind, s.waited_ms / 1000.0);
   }
 
-  // Starts first (a step is running before it can finish), then events, so a job's
-  // "succeeded" event follows its steps' last words, then completions.
-  void Flush(ControlPlane& cp) {
-    if (!starts.empty()) {
-      if (cp.StartSteps(starts)) starts.clear();
+  // Writes what the loop collected, in one transaction: starts first (a step is running
+  // before it can finish), then events, so a job's "succeeded" event follows its steps' last
+  // words, then completions. What cannot be written stays for the next round; should the
+  // transaction fail with the database still there, each kind is written on its own so one
+  // bad batch cannot hold the others back, and a batch the database refuses outright is
+  // dropped with an error (its steps' leases expire and they are rescued).
+  void Flush(ControlPlane& cp, db::Connection& conn) {
+    if (starts.empty() && events.empty() && completions.empty()) return;
+    auto all = [&](db::Connection&) -> Status {
+      if (!starts.empty()) {
+        if (auto r = cp.StartSteps(starts); !r) return r.error();
+      }
+      if (!events.empty()) {
+        if (auto r = cp.AppendEvents(events); !r) return r.error();
+      }
+      if (!completions.empty()) {
+        if (auto r = cp.CompleteSteps(completions); !r) return r.error();
+      }
+      return {};
+    };
+    if (db::InTransaction(conn, all)) {
+      starts.clear();
+      events.clear();
+      completions.clear();
+      return;
     }
-    if (!events.empty()) {
-      if (cp.AppendEvents(events)) events.clear();
-    }
-    if (!completions.empty()) {
-      if (cp.CompleteSteps(completions)) completions.clear();
-    }
+    if (!conn.Healthy()) return;
+    auto one = [this](auto& pending, auto write, const char* what) {
+      if (pending.empty()) return;
+      auto r = write(pending);
+      if (r) {
+        pending.clear();
+      } else if (!r.error().retryable) {
+        log.Error(fmt::format("dropping {} {} the control plane refuses", pending.size(), what), {},
+                  {{"detail", r.error().message}});
+        pending.clear();
+      }
+    };
+    one(starts, [&cp](const auto& v) { return cp.StartSteps(v); }, "step start(s)");
+    one(events, [&cp](const auto& v) { return cp.AppendEvents(v); }, "event(s)");
+    one(completions, [&cp](const auto& v) { return cp.CompleteSteps(v); }, "completion(s)");
   }
 
   void Listen() {
@@ -523,7 +550,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           cv.wait_for(lock, options.poll, [this] { return stopping.load(); });
           continue;
         }
-        if (!AdoptHeldSteps(cp)) {
+        if (!AdoptHeldSteps(cp, **conn)) {
           db.Reset();
           continue;
         }
@@ -563,7 +590,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         last_rescue = now;
       }
       AssignWork(cp);
-      Flush(cp);
+      Flush(cp, **conn);
       if (!(*conn)->Healthy()) {
         db.Reset();
         db_ok = false;
