@@ -7,7 +7,8 @@
 //
 // Prints: pickup latency (create_job commit returned -> the agent's step started) p50/p90/
 // p99/max over PICKUP_JOBS jobs created one at a time; throughput of THROUGHPUT_JOBS 1-step
-// jobs created by 4 concurrent clients (created/s and finished/s); idle RSS of the
+// jobs created by 4 concurrent clients (created/s and finished/s), with one job per commit
+// and with 25 per commit (a bulk submission); idle RSS of the
 // dispatcher and of an idle idrac-worker. Loopback only.
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -232,37 +233,48 @@ int main(int argc, char** argv) {
   fmt::print("  p50 {:.2f} ms  p90 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n", Percentile(pickup_ms, 0.5),
              Percentile(pickup_ms, 0.9), Percentile(pickup_ms, 0.99), Percentile(pickup_ms, 1.0));
 
-  // 2. Throughput: 4 clients create jobs as fast as they can; the clock stops when the last
-  // job has succeeded.
-  const std::string done_before = Scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'");
-  const auto t0 = std::chrono::steady_clock::now();
-  std::atomic<int> next{0};
-  std::vector<std::thread> creators;
-  std::atomic<long> created_ns{0};
-  for (int c = 0; c < 4; ++c) {
-    creators.emplace_back([&, c] {
-      auto conn = Open(dsn);
-      for (int i = next++; i < throughput_jobs; i = next++) {
-        Scalar(conn, "SELECT dispatcher_v1_create_job('default', 'bench.noop', $1::jsonb, '{}')",
-               {fmt::format(R"({{"bmc_addresses":["t{}-{}"]}})", c, i)});
-      }
-      const long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-      long prev = created_ns.load();
-      while (prev < ns && !created_ns.compare_exchange_weak(prev, ns)) {
-      }
-    });
-  }
-  for (auto& t : creators) t.join();
-  const long target = std::stol(done_before) + throughput_jobs;
-  while (std::stol(Scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'")) < target) {
-    if (std::chrono::steady_clock::now() - t0 > std::chrono::minutes(10)) Die("throughput run did not finish in 10 min");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double create_s = static_cast<double>(created_ns.load()) / 1e9;
-  fmt::print("throughput of {} one-step no-op jobs, 4 concurrent creators, fsync on:\n", throughput_jobs);
-  fmt::print("  created in {:.2f} s ({:.0f} jobs/s); all succeeded after {:.2f} s ({:.0f} jobs/s end to end)\n",
-             create_s, throughput_jobs / create_s, total_s, throughput_jobs / total_s);
+  // 2. Throughput: 4 clients create jobs as fast as they can, `per_commit` jobs per
+  // transaction; the clock stops when the last job has succeeded.
+  auto throughput = [&](int jobs, int per_commit, const char* tag) {
+    const long before = std::stol(Scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'"));
+    const auto t0 = std::chrono::steady_clock::now();
+    std::atomic<int> next{0};
+    std::atomic<long> created_ns{0};
+    std::vector<std::thread> creators;
+    for (int c = 0; c < 4; ++c) {
+      creators.emplace_back([&, c] {
+        auto conn = Open(dsn);
+        for (;;) {
+          const int first = next.fetch_add(per_commit);
+          if (first >= jobs) break;
+          const int n = std::min(per_commit, jobs - first);
+          if (per_commit > 1) Scalar(conn, "BEGIN");
+          for (int i = first; i < first + n; ++i) {
+            Scalar(conn, "SELECT dispatcher_v1_create_job('default', 'bench.noop', $1::jsonb, '{}')",
+                   {fmt::format(R"({{"bmc_addresses":["{}{}-{}"]}})", tag, c, i)});
+          }
+          if (per_commit > 1) Scalar(conn, "COMMIT");
+        }
+        const long ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        long prev = created_ns.load();
+        while (prev < ns && !created_ns.compare_exchange_weak(prev, ns)) {
+        }
+      });
+    }
+    for (auto& t : creators) t.join();
+    while (std::stol(Scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'")) < before + jobs) {
+      if (std::chrono::steady_clock::now() - t0 > std::chrono::minutes(10)) Die("throughput run did not finish in 10 min");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double create_s = static_cast<double>(created_ns.load()) / 1e9;
+    fmt::print("throughput of {} one-step no-op jobs, 4 concurrent creators, {} job(s) per commit, fsync on:\n", jobs,
+               per_commit);
+    fmt::print("  created in {:.2f} s ({:.0f} jobs/s); all succeeded after {:.2f} s ({:.0f} jobs/s end to end)\n",
+               create_s, jobs / create_s, total_s, jobs / total_s);
+  };
+  throughput(throughput_jobs, 1, "t");
+  throughput(throughput_jobs, 25, "u");
   fmt::print("idle resident memory: job-dispatcher {:.1f} MiB, idrac-worker {:.1f} MiB\n",
              static_cast<double>(dispatcher_idle_rss) / 1024.0, static_cast<double>(worker_idle_rss) / 1024.0);
   fmt::print("job-dispatcher after the run: {:.1f} MiB\n", static_cast<double>(RssKib(dispatcher)) / 1024.0);

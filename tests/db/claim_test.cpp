@@ -136,30 +136,10 @@ TEST_CASE("An affine claim takes the agent's own targets first, but never over p
   REQUIRE(second.size() == 2);
   CHECK(second.Str(0, "target") == "idrac:127.0.0.4");
   CHECK(second.Str(1, "target") == "idrac:127.0.0.1");  // then everything else, in job order
-}
-
-TEST_CASE("Steps are started in a batch, and a stale lease is reported, not started", "[claim]") {
-  TestDb tdb;
+  // The dispatcher assigns what it claims at once: claimed steps are running, and so is the job.
   auto su = tdb.Connect();
-  auto conn = tdb.Connect();
-  const std::string job = CreatePlannedJob(su, "server.refresh", 2);
-  BecomeDispatcher(conn);
-  auto got = Claim(conn, "agent-1", "{server.refresh}", 2);
-  REQUIRE(got.size() == 2);
-  auto rows = Exec(conn, "SELECT task_id, outcome FROM dispatcher_v1_start_steps($1::uuid[], $2::uuid[])",
-                   {fmt::format("{{{},{},{}}}", got[0].task_id, got[1].task_id, "00000000-0000-4000-8000-000000000000"),
-                    fmt::format("{{{},{},{}}}", got[0].lease_id, "00000000-0000-4000-8000-000000000001",
-                                "00000000-0000-4000-8000-000000000002")});
-  REQUIRE(rows.size() == 3);
-  CHECK(rows.Str(0, "outcome") == "ok");
-  CHECK(rows.Str(1, "outcome") == "stale_lease");
-  CHECK(rows.Str(2, "outcome") == "not_found");
-  CHECK(TaskStatus(su, got[0].task_id) == "running");
-  CHECK(TaskStatus(su, got[1].task_id) == "leased");
-  CHECK(Scalar(su, "SELECT started_at IS NOT NULL FROM jobs WHERE id = $1", {job}) == "t");
-  auto mismatch = ExecError(conn, "SELECT * FROM dispatcher_v1_start_steps($1::uuid[], '{}')",
-                            {fmt::format("{{{}}}", got[0].task_id)});
-  CHECK(mismatch.message == "SQLSTATE 22023: task_ids and lease_ids: must be of the same length");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE status = 'running' AND started_at IS NOT NULL") == "4");
+  CHECK(Scalar(su, "SELECT count(*) FROM jobs WHERE started_at IS NOT NULL") == "2");
 }
 
 }  // namespace

@@ -385,3 +385,73 @@ TEST_CASE("A batch of completions answers per step and finishes jobs once", "[le
 
 }  // namespace
 }  // namespace dcops::testing
+
+namespace dcops::testing {
+namespace {
+
+TEST_CASE("Many jobs are planned in one call, checked whole before anything is written", "[plan]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto conn = tdb.Connect();
+  const std::string a = CreateJob(su, "server.refresh", 1), b = CreateJob(su, "server.refresh", 1),
+                    done = CreatePlannedJob(su, "server.refresh", 2);
+  BecomeDispatcher(conn);
+  const std::string step = R"({"key":"%s","kind":"server.refresh","target":"idrac:127.0.0.%s"%s})";
+  auto plan = [](const std::string& job, const std::string& steps) {
+    return "{\"job_id\":\"" + job + "\",\"steps\":[" + steps + "]}";
+  };
+  auto s = [&step](const char* key, const char* host, const char* extra = "") {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, step.c_str(), key, host, extra);
+    return std::string(buf);
+  };
+
+  // One bad plan in the batch: nothing is written, and the message names it.
+  auto bad = ExecError(conn, "SELECT * FROM dispatcher_v1_plan_jobs($1::jsonb)",
+                       {"[" + plan(a, s("x", "1")) + "," + plan(b, s("y", "2", R"(,"depends_on":["nope"])")) + "]"});
+  CHECK(bad.message == "SQLSTATE 22023: plans[1].steps[0].depends_on: \"nope\" is not an earlier step");
+  CHECK(JobStatus(su, a) == "pending");
+  CHECK(ExecError(conn, "SELECT * FROM dispatcher_v1_plan_jobs($1::jsonb)",
+                  {"[" + plan(a, s("x", "1") + "," + s("x", "2")) + "]"}).message ==
+        "SQLSTATE 22023: plans[0].steps[1].key: \"x\" is used twice");
+  CHECK(ExecError(conn, "SELECT * FROM dispatcher_v1_plan_jobs($1::jsonb)",
+                  {"[" + plan(a, R"({"key":"x","kind":"server.refresh","target":"ftp:host"})") + "]"}).message ==
+        "SQLSTATE 22023: plans[0].steps[0].target: \"ftp:host\" is not a target (kind:address)");
+
+  // A good batch: a chain of two steps, a single step, and a job planned before (left alone).
+  auto rows = Exec(conn, "SELECT job_id, steps FROM dispatcher_v1_plan_jobs($1::jsonb)",
+                   {"[" + plan(a, s("first", "1") + "," + s("second", "1", R"(,"depends_on":["first"])")) + "," +
+                    plan(b, s("only", "2")) + "," + plan(done, s("again", "9")) + "]"});
+  REQUIRE(rows.size() == 3);
+  CHECK(rows.Str(0, "steps") == "2");
+  CHECK(rows.Str(1, "steps") == "1");
+  CHECK(rows.Str(2, "steps") == "2");  // its own plan, unchanged
+  CHECK(JobStatus(su, a) == "running");
+  CHECK(Scalar(su, "SELECT string_agg(step_key || '=' || status || '@' || seq, ',' ORDER BY seq) FROM job_tasks "
+                   "WHERE job_id = $1", {a}) == "first=ready@1,second=blocked@2");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_task_deps d JOIN job_tasks t ON t.id = d.task_id "
+                   "WHERE t.job_id = $1", {a}) == "1");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE job_id = $1", {done}) == "2");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE message = 'planned 2 step(s)' AND job_id = $1", {a}) == "1");
+
+  // Finishing: the chain releases its second step, and both jobs end with their events.
+  auto claimed = Claim(conn, "agent-1", "{server.refresh}", 10);
+  REQUIRE(claimed.size() == 4);  // a.first, b.only, and the two steps of `done`
+  for (const auto& c : claimed) {
+    Exec(conn, "SELECT dispatcher_v1_complete_step($1::uuid, $2::uuid, NULL)", {c.task_id, c.lease_id});
+  }
+  CHECK(JobStatus(su, b) == "succeeded");
+  CHECK(JobStatus(su, done) == "succeeded");
+  CHECK(JobStatus(su, a) == "running");
+  auto second = Claim(conn, "agent-1", "{server.refresh}", 10);
+  REQUIRE(second.size() == 1);
+  Exec(conn, "SELECT dispatcher_v1_fail_step($1::uuid, $2::uuid, 'x', 'broken', false, NULL)",
+       {second[0].task_id, second[0].lease_id});
+  CHECK(JobStatus(su, a) == "failed");
+  CHECK(Scalar(su, "SELECT error_message FROM jobs WHERE id = $1", {a}) == "1 of 2 step(s) failed");
+  CHECK(Scalar(su, "SELECT message FROM job_events WHERE job_id = $1 AND source = 'control-plane'", {a}) ==
+        "job failed: 1 of 2 step(s) succeeded");
+}
+
+}  // namespace
+}  // namespace dcops::testing

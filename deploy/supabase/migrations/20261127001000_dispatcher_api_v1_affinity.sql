@@ -1,12 +1,16 @@
--- Dispatcher API v1, additions (issue 3): target affinity in claims, batched planning and
--- starts, the reads the dispatcher's /api/v1 serves, and the bench-only job type.
+-- Dispatcher API v1, additions (issue 3): target affinity in claims that also start the
+-- steps, the reads the dispatcher's /api/v1 serves, and the bench-only job type.
 -- Additive only: earlier functions keep their signatures and behaviour.
 
--- Ready steps of one target, found without walking the whole ready queue.
+-- Ready steps of one target in queue order, found without walking the whole ready queue.
+-- Matching both the filter and the order, it is the plan whatever the statistics say (a
+-- queue table's statistics are stale after every burst).
 CREATE INDEX IF NOT EXISTS job_tasks_ready_target_idx
-  ON public.job_tasks (target) WHERE status = 'ready';
+  ON public.job_tasks (target, priority DESC, seq, created_at) WHERE status = 'ready';
 
--- dispatcher_v1_claim_steps with target affinity: among steps of the same priority, those
+-- dispatcher_v1_claim_steps with target affinity, and starting the steps it claims (the
+-- dispatcher assigns them at once, so a separate start call would only cost a commit).
+-- Among steps of the same priority, those
 -- whose target is in p_prefer_targets (the targets this agent served last, so its Redfish
 -- sessions are still open) come first. Priority still wins over affinity, and a preferred
 -- step only moves ahead of others in the same claim, so a big job's preferred targets
@@ -31,10 +35,19 @@ BEGIN
   END IF;
   RETURN QUERY
   WITH preferred AS (
+    -- One index lookup per preferred target, in queue order (job_tasks_ready_target_idx).
+    -- The lookup names only the target, so no plan can walk the queue-order index and filter
+    -- it per target (which the planner picks when this busy table's statistics are stale);
+    -- the other conditions apply to the few rows found.
     SELECT t.id, t.target, t.priority, t.seq, t.created_at, true AS affine
-      FROM public.job_tasks t
-     WHERE t.status = 'ready' AND t.target = ANY (coalesce(p_prefer_targets, '{}'))
-       AND t.site = p_site AND t.run_after <= now() AND t.step_kind = ANY (p_step_kinds)
+      FROM unnest(coalesce(p_prefer_targets, '{}')) AS pt(target)
+     CROSS JOIN LATERAL (
+       SELECT r.id, r.target, r.priority, r.seq, r.created_at, r.site, r.run_after, r.step_kind
+         FROM public.job_tasks r
+        WHERE r.target = pt.target AND r.status = 'ready'
+        ORDER BY r.priority DESC, r.seq, r.created_at
+        LIMIT 4) t
+     WHERE t.site = p_site AND t.run_after <= now() AND t.step_kind = ANY (p_step_kinds)
        AND NOT (t.target = ANY (coalesce(p_exclude_targets, '{}')))
      ORDER BY t.priority DESC, t.seq, t.created_at
      LIMIT greatest(p_limit, 1)
@@ -69,14 +82,21 @@ BEGIN
      LIMIT greatest(p_limit, 1)
        FOR UPDATE OF t SKIP LOCKED
   ), leased AS (
+    -- Straight to 'running': the dispatcher sends the Assign right after this statement,
+    -- and an Assign that cannot be delivered is handed back with a snooze.
     UPDATE public.job_tasks t
-       SET status = 'leased', attempt = t.attempt + 1, lease_id = gen_random_uuid(),
+       SET status = 'running', attempt = t.attempt + 1, lease_id = gen_random_uuid(),
            lease_owner = p_owner,
            lease_expires_at = now() + make_interval(secs => p_lease_seconds),
-           heartbeat_at = now(), error_code = NULL, error_message = NULL
+           heartbeat_at = now(), started_at = coalesce(t.started_at, now()),
+           error_code = NULL, error_message = NULL
       FROM picked
      WHERE t.id = picked.id
     RETURNING t.*
+  ), jobs_started AS (
+    UPDATE public.jobs j SET started_at = now()
+     WHERE j.id IN (SELECT DISTINCT l.job_id FROM leased l) AND j.started_at IS NULL
+    RETURNING j.id
   )
   SELECT l.id, l.job_id, l.lease_id, l.step_key, l.step_kind, l.target, l.mutating, l.params,
          l.checkpoint, l.attempt, l.max_attempts, l.lease_expires_at, j.job_type, j.params,
@@ -85,43 +105,6 @@ BEGIN
     FROM leased l JOIN public.jobs j ON j.id = l.job_id
    ORDER BY l.priority DESC, (l.target = ANY (coalesce(p_prefer_targets, '{}'))) DESC,
             l.seq, l.created_at;
-END
-$$;
-
--- Many dispatcher_v1_start_step calls in one statement (and one commit). Answers per step,
--- in input order: 'ok', 'stale_lease' or 'not_found'. (Data-modifying CTEs run to completion
--- whether or not the final SELECT reads them.)
-CREATE OR REPLACE FUNCTION public.dispatcher_v1_start_steps(p_task_ids uuid[], p_lease_ids uuid[])
-  RETURNS TABLE (task_id uuid, outcome text)
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, public
-AS $$
-#variable_conflict use_column
-BEGIN
-  IF coalesce(array_length(p_task_ids, 1), 0) <> coalesce(array_length(p_lease_ids, 1), 0) THEN
-    RAISE EXCEPTION 'task_ids and lease_ids: must be of the same length' USING ERRCODE = '22023';
-  END IF;
-  RETURN QUERY
-  WITH input AS (
-    SELECT i.task_id, i.lease_id, i.ord
-      FROM unnest(p_task_ids, p_lease_ids) WITH ORDINALITY AS i(task_id, lease_id, ord)
-  ), started AS (
-    UPDATE public.job_tasks t
-       SET status = 'running', started_at = coalesce(t.started_at, now()), heartbeat_at = now()
-      FROM input i
-     WHERE t.id = i.task_id AND t.lease_id = i.lease_id AND t.status IN ('leased', 'running')
-    RETURNING t.id, t.job_id
-  ), jobs_started AS (
-    UPDATE public.jobs j SET started_at = now()
-     WHERE j.id IN (SELECT DISTINCT s.job_id FROM started s) AND j.started_at IS NULL
-    RETURNING j.id
-  )
-  SELECT i.task_id,
-         CASE WHEN EXISTS (SELECT 1 FROM started s WHERE s.id = i.task_id) THEN 'ok'
-              WHEN EXISTS (SELECT 1 FROM public.job_tasks t WHERE t.id = i.task_id) THEN 'stale_lease'
-              ELSE 'not_found' END
-    FROM input i
-   ORDER BY i.ord;
 END
 $$;
 
@@ -180,12 +163,10 @@ VALUES
 ON CONFLICT (job_type) DO NOTHING;
 
 REVOKE ALL ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION public.dispatcher_v1_start_steps(uuid[], uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_list_agents(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_held_steps(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_list_credential_sets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) TO dcops_dispatcher;
-GRANT EXECUTE ON FUNCTION public.dispatcher_v1_start_steps(uuid[], uuid[]) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_list_agents(text) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_held_steps(text) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_list_credential_sets() TO dcops_dispatcher;

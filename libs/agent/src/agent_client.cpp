@@ -102,6 +102,8 @@ struct AgentClient::Impl {
 
   std::mutex mu;  // guards everything below
   std::condition_variable cv;
+  // Workers wait here alone, so an assignment wakes one worker, not every thread.
+  std::condition_variable work_cv;
   std::shared_ptr<Stream> stream;
   std::shared_ptr<grpc::ClientContext> context;
   std::deque<pb::AgentMessage> undelivered_results;
@@ -129,7 +131,7 @@ struct AgentClient::Impl {
       std::shared_ptr<StreamStepContext> ctx;
       {
         std::unique_lock lock(mu);
-        cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        work_cv.wait(lock, [this] { return stopping || !queue.empty(); });
         if (queue.empty()) return;
         a = std::move(queue.front());
         queue.pop_front();
@@ -252,7 +254,7 @@ struct AgentClient::Impl {
           stream->Write(m);
         } else {
           queue.push_back(std::move(a));
-          cv.notify_all();
+          work_cv.notify_one();
         }
       } else if (in.has_cancel()) {
         std::lock_guard lock(mu);
@@ -376,6 +378,7 @@ int AgentClient::Run() {
     im.stopping = true;
   }
   im.cv.notify_all();
+  im.work_cv.notify_all();
   for (auto& t : workers) t.join();
   heartbeats.join();
   im.log.Info("drained");

@@ -78,6 +78,20 @@ Result<int> ControlPlane::PlanJob(const std::string& job_id, const std::vector<P
   return std::stoi(*n);
 }
 
+Result<std::vector<int>> ControlPlane::PlanJobs(
+    const std::vector<std::pair<std::string, std::vector<PlannedStep>>>& plans) {
+  std::string json = "[";
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    json += fmt::format(R"({}{{"job_id":"{}","steps":{}}})", i ? "," : "", plans[i].first, StepsJson(plans[i].second));
+  }
+  json += "]";
+  auto rows = conn_.Exec("SELECT steps FROM dispatcher_v1_plan_jobs($1::jsonb)", {json});
+  if (!rows) return rows.error();
+  std::vector<int> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(static_cast<int>(rows->Int(i, "steps").value_or(0)));
+  return out;
+}
+
 Result<bool> ControlPlane::FailJob(const std::string& job_id, const Error& why) {
   auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_fail_job($1::uuid, $2, $3)",
                                  {job_id, why.code, why.message}));
@@ -120,21 +134,6 @@ Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r)
 
 Result<std::string> ControlPlane::StartStep(const std::string& task_id, const std::string& lease_id) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_start_step($1::uuid, $2::uuid)", {task_id, lease_id}));
-}
-
-Result<std::vector<std::string>> ControlPlane::StartSteps(
-    const std::vector<std::pair<std::string, std::string>>& task_and_lease_ids) {
-  std::vector<std::string> tasks, leases;
-  for (const auto& [task, lease] : task_and_lease_ids) {
-    tasks.push_back(task);
-    leases.push_back(lease);
-  }
-  auto rows = conn_.Exec("SELECT outcome FROM dispatcher_v1_start_steps($1::uuid[], $2::uuid[])",
-                         {TextArray(tasks), TextArray(leases)});
-  if (!rows) return rows.error();
-  std::vector<std::string> out;
-  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->Str(i, "outcome"));
-  return out;
 }
 
 Result<bool> ControlPlane::ReportProgress(const std::string& task_id, const std::string& lease_id,

@@ -92,13 +92,14 @@ class ControlPlane {
 
   Result<std::vector<JobToPlan>> JobsToPlan(const std::string& site, int limit);
   Result<int> PlanJob(const std::string& job_id, const std::vector<PlannedStep>& steps);
+  // Many plans in one statement (dispatcher_v1_plan_jobs): step counts in input order. One
+  // invalid plan fails the call; PlanJob then finds which.
+  Result<std::vector<int>> PlanJobs(const std::vector<std::pair<std::string, std::vector<PlannedStep>>>& plans);
   Result<bool> FailJob(const std::string& job_id, const Error& why);
 
+  // Claims and starts (status 'running') up to request.limit ready steps.
   Result<std::vector<ClaimedStep>> ClaimSteps(const ClaimRequest& request);
   Result<std::string> StartStep(const std::string& task_id, const std::string& lease_id);
-  // Many starts in one statement: outcome per (task id, lease id), in input order.
-  Result<std::vector<std::string>> StartSteps(
-      const std::vector<std::pair<std::string, std::string>>& task_and_lease_ids);
   Result<bool> ReportProgress(const std::string& task_id, const std::string& lease_id,
                               int percent, const std::string& message);
   Result<bool> SaveCheckpoint(const std::string& task_id, const std::string& lease_id,

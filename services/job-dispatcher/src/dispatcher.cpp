@@ -42,9 +42,13 @@ struct AgentConn {
   AgentStream* stream = nullptr;
   bool alive = true;
 
-  bool Write(const pb::DispatcherMessage& m) {
+  // `more`: another message follows at once, so this one may wait in gRPC's buffer and go
+  // out with it (a batch of Assigns costs one transport write, not one each).
+  bool Write(const pb::DispatcherMessage& m, bool more = false) {
     std::lock_guard lock(write_mu);
-    return alive && stream->Write(m);
+    grpc::WriteOptions options;
+    if (more) options.set_buffer_hint();
+    return alive && stream->Write(m, options);
   }
   void Close() {
     std::lock_guard lock(write_mu);
@@ -99,7 +103,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   TargetLimits limits;
   PlannerRegistry planners;
   std::map<std::string, std::string> affinity;  // target -> the agent that served it last
-  std::vector<std::pair<std::string, std::string>> starts;  // (task, lease) assigned, to mark running
   std::vector<Completion> completions;
   std::vector<EventRecord> events;
 
@@ -285,7 +288,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     // Results that arrived while the database was away go in first, or their steps would
     // look held forever.
     Flush(cp, conn);
-    if (!starts.empty() || !completions.empty()) return false;
+    if (!completions.empty()) return false;
     auto held = cp.HeldSteps(options.site);
     if (!held) return false;
     for (auto& [_, r] : running) limits.Finished(r.target, r.mutating);
@@ -307,13 +310,17 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     auto batch = [&](db::Connection&) -> Status {
       auto jobs = cp.JobsToPlan(options.site, 200);
       if (!jobs) return jobs.error();
+      std::vector<std::pair<std::string, std::vector<PlannedStep>>> plans;
       for (const auto& job : *jobs) {
         auto steps = PlanOne(job, dir);
         if (!steps) {
           if (auto failed = cp.FailJob(job.id, steps.error()); !failed) return failed.error();
           continue;
         }
-        if (auto n = cp.PlanJob(job.id, *steps); !n) return n.error();
+        plans.emplace_back(job.id, std::move(*steps));
+      }
+      if (!plans.empty()) {
+        if (auto n = cp.PlanJobs(plans); !n) return n.error();
       }
       planned = jobs->size();
       return {};
@@ -372,7 +379,18 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
                            std::move(prefer)};
       auto claimed = cp.ClaimSteps(request);
       if (!claimed) return;
-      for (const auto& s : *claimed) StartStep(cp, *agent, s);
+      std::vector<std::pair<const ClaimedStep*, pb::DispatcherMessage>> assigns;
+      for (const auto& s : *claimed) {
+        if (auto m = PrepareAssign(cp, s)) assigns.emplace_back(&s, std::move(*m));
+      }
+      for (std::size_t i = 0; i < assigns.size(); ++i) {
+        const auto& [s, m] = assigns[i];
+        if (!agent->Write(m, /*more=*/i + 1 < assigns.size())) {
+          (void)cp.SnoozeStep(s->task_id, s->lease_id, std::chrono::seconds(0), "agent went away before the assignment");
+          continue;
+        }
+        Started(*agent, *s);
+      }
     }
   }
 
@@ -398,10 +416,12 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     return a.capacity - used;
   }
 
-  void StartStep(ControlPlane& cp, AgentConn& agent, const ClaimedStep& s) {
+  // The Assign of a claimed step, with its credentials decrypted just in time; nothing when
+  // the step cannot start (it is snoozed or failed here).
+  std::optional<pb::DispatcherMessage> PrepareAssign(ControlPlane& cp, const ClaimedStep& s) {
     if (!limits.CanStart(s.target, s.mutating)) {
       (void)cp.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "target at its limit");
-      return;
+      return std::nullopt;
     }
     rapidjson::Document params;
     params.Parse(s.params_json.c_str());
@@ -430,7 +450,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         (void)cp.FailStep(s.task_id, s.lease_id,
                           MakeError("step.credentials", "the credential set for " + s.target +
                                                             " is missing or cannot be decrypted with this dispatcher's key"));
-        return;
+        return std::nullopt;
       }
       a->mutable_credentials()->set_password(*password);
     }
@@ -447,11 +467,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     a->mutable_tls()->set_verify(verify);
     a->mutable_tls()->set_pinned_sha256(pin);
     a->mutable_pacing()->set_min_interval_ms(limits.RuleFor(s.target).min_interval_ms);
-    if (!agent.Write(m)) {
-      (void)cp.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "agent went away before the assignment");
-      return;
-    }
-    starts.emplace_back(s.task_id, s.lease_id);
+    return m;
+  }
+
+  void Started(AgentConn& agent, const ClaimedStep& s) {
     limits.Started(s.target, s.mutating);
     Remember(agent, s.target);
     running[s.task_id] = {s.job_id, s.lease_id, s.target, agent.id, s.step_kind,
@@ -460,18 +479,14 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     metrics.StepStarted(s.step_kind, s.waited_ms / 1000.0);
   }
 
-  // Writes what the loop collected, in one transaction: starts first (a step is running
-  // before it can finish), then events, so a job's "succeeded" event follows its steps' last
-  // words, then completions. What cannot be written stays for the next round; should the
+  // Writes what the loop collected, in one transaction: events first, so a job's "succeeded"
+  // event follows its steps' last words, then completions. What cannot be written stays for the next round; should the
   // transaction fail with the database still there, each kind is written on its own so one
   // bad batch cannot hold the others back, and a batch the database refuses outright is
   // dropped with an error (its steps' leases expire and they are rescued).
   void Flush(ControlPlane& cp, db::Connection& conn) {
-    if (starts.empty() && events.empty() && completions.empty()) return;
+    if (events.empty() && completions.empty()) return;
     auto all = [&](db::Connection&) -> Status {
-      if (!starts.empty()) {
-        if (auto r = cp.StartSteps(starts); !r) return r.error();
-      }
       if (!events.empty()) {
         if (auto r = cp.AppendEvents(events); !r) return r.error();
       }
@@ -481,7 +496,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       return {};
     };
     if (db::InTransaction(conn, all)) {
-      starts.clear();
       events.clear();
       completions.clear();
       return;
@@ -498,7 +512,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         pending.clear();
       }
     };
-    one(starts, [&cp](const auto& v) { return cp.StartSteps(v); }, "step start(s)");
     one(events, [&cp](const auto& v) { return cp.AppendEvents(v); }, "event(s)");
     one(completions, [&cp](const auto& v) { return cp.CompleteSteps(v); }, "completion(s)");
   }
