@@ -28,10 +28,12 @@ bool AgentsOnline(Site& site, int n) {
                    seconds(30));
 }
 
+// Every BMC received exactly one reset request, and it took effect once.
 void EveryBmcResetOnce(Site& site) {
   auto fleet = Fleet(site);
   for (const auto& b : fleet.GetArray()) {
     INFO(b["address"].GetString());
+    CHECK(b["counters"]["actions"].GetInt() == 1);
     CHECK(b["counters"]["effective_resets"].GetInt() == 1);
   }
 }
@@ -115,14 +117,15 @@ TEST_CASE("The dispatcher killed mid-job and restarted: the job finishes, nothin
   site.StartWorker("worker-a");
   REQUIRE(AgentsOnline(site, 1));
   const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
-  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 3 FROM job_tasks WHERE checkpoint IS NOT NULL") == "t"; },
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 3 FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "t"; },
                     seconds(30)));
   site.dispatcher(0)->Signal(SIGKILL);
   REQUIRE(WaitUntil([&] { return !site.dispatcher(0)->Running(); }, seconds(10)));
   site.StartDispatcher(0);
   REQUIRE(site.WaitForJob(job, seconds(90)) == "succeeded");
   EveryBmcResetOnce(site);
-  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'sending ResetType%'", {job}) == "6");
+  // (Events the killed dispatcher held in memory are gone with it; results and checkpoints
+  // are not, since agents keep them until a dispatcher acknowledges them.)
 }
 
 TEST_CASE("A standby dispatcher takes over when the leader dies", "[e2e]") {
@@ -131,7 +134,7 @@ TEST_CASE("A standby dispatcher takes over when the leader dies", "[e2e]") {
   site.StartWorker("worker-a");
   REQUIRE(AgentsOnline(site, 1));
   const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
-  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 2 FROM job_tasks WHERE checkpoint IS NOT NULL") == "t"; },
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 2 FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "t"; },
                     seconds(30)));
   site.dispatcher(0)->Signal(SIGKILL);
   REQUIRE(WaitUntil([&] { return site.Readyz(1) == "ready\n"; }, seconds(30)));
@@ -146,7 +149,7 @@ TEST_CASE("The database going away mid-job: the dispatcher reconnects, no event 
   auto& worker = site.StartWorker("worker-a");
   REQUIRE(AgentsOnline(site, 1));
   const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
-  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 2 FROM job_tasks WHERE checkpoint IS NOT NULL") == "t"; },
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) >= 2 FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "t"; },
                     seconds(30)));
   site.CutDatabase();
   const bool noticed = WaitUntil([&] { return site.Readyz(0) == "database unreachable\n"; }, seconds(30));

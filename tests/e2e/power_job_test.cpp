@@ -63,7 +63,7 @@ TEST_CASE("An agent killed mid-step: the step is rescued and resumes without a s
                     seconds(20)));
   const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
   // The reset was accepted and checkpointed: now the agent dies without a word.
-  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint IS NOT NULL") == "1"; },
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "1"; },
                     seconds(30)));
   doomed.Signal(SIGKILL);
   site.StartWorker("worker-rescuer");
@@ -118,7 +118,7 @@ TEST_CASE("Cancelling a running job reaches the agent, which stops at a safe poi
                     seconds(20)));
   const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId),
                                          R"({"action":"GracefulShutdown","graceful_timeout_seconds":3600})");
-  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint IS NOT NULL") == "1"; },
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "1"; },
                     seconds(30)));
   CHECK(site.Sql("SELECT dispatcher_v1_cancel_job($1, 'e2e')", {job}) == "cancel_requested");
   REQUIRE(site.WaitForJob(job, seconds(30)) == "cancelled");

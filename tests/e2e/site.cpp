@@ -179,7 +179,7 @@ Site::~Site() {
   dispatchers_[0].reset();
   sim_.reset();
   std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
+  if (!std::getenv("DCOPS_E2E_KEEP")) std::filesystem::remove_all(dir_, ignored);
 }
 
 std::map<std::string, std::string> Site::DispatcherEnv(int index) const {

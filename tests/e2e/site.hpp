@@ -1,7 +1,8 @@
 #pragma once
 // A whole local site for end-to-end tests: the private PostgreSQL (a fresh database of the
 // test run's cluster), the real job-dispatcher and idrac-worker binaries as processes, and
-// the Redfish fleet simulator, all on loopback. Processes are killed when the Site goes.
+// the Redfish fleet simulator, all on loopback. Processes are killed when the Site goes;
+// its directory (logs, PKI) is removed unless DCOPS_E2E_KEEP is set, for debugging.
 #include <sys/types.h>
 
 #include <chrono>

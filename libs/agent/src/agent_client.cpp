@@ -106,7 +106,7 @@ struct AgentClient::Impl {
   std::condition_variable work_cv;
   std::shared_ptr<Stream> stream;
   std::shared_ptr<grpc::ClientContext> context;
-  std::deque<pb::AgentMessage> undelivered_results;
+  std::deque<pb::AgentMessage> undelivered;
   std::deque<Assignment> queue;
   std::map<std::string, std::shared_ptr<StreamStepContext>> running;  // by task id
   bool draining = false;
@@ -118,12 +118,19 @@ struct AgentClient::Impl {
 
   // Sends one message on the current stream; results are kept for the next stream when
   // there is none.
+  // Results, checkpoints and events wait for the next stream when there is none (a
+  // dispatcher restarting or failing over): a step waiting on its checkpoint's ack rides over
+  // the reconnect instead of failing. Events are kept up to a bound; progress is best effort
+  // (the next report replaces it).
   void Send(const pb::AgentMessage& m) {
     std::lock_guard lock(mu);
     if (!stream || !stream->Write(m)) {
-      if (m.has_result()) undelivered_results.push_back(m);
+      if (m.has_result() || m.has_checkpoint() || (m.has_event() && undelivered.size() < kMaxUndelivered)) {
+        undelivered.push_back(m);
+      }
     }
   }
+  static constexpr std::size_t kMaxUndelivered = 10000;
 
   void Worker() {
     for (;;) {
@@ -233,9 +240,9 @@ struct AgentClient::Impl {
       stream = s;
       context = ctx;
       heartbeat = std::chrono::milliseconds(std::max(100, in.welcome().heartbeat_interval_ms()));
-      while (!undelivered_results.empty()) {
-        stream->Write(undelivered_results.front());
-        undelivered_results.pop_front();
+      while (!undelivered.empty()) {
+        stream->Write(undelivered.front());
+        undelivered.pop_front();
       }
     }
     cv.notify_all();

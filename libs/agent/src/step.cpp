@@ -29,6 +29,9 @@ void RecordingStepContext::Event(LogLevel level, std::string_view message) {
 }
 
 Status RecordingStepContext::SaveCheckpoint(std::string json) {
+  if (fail_checkpoints_from_ >= 0 && static_cast<int>(checkpoints_.size()) >= fail_checkpoints_from_) {
+    return MakeError("agent.checkpoint", "the checkpoint was not saved (the dispatcher is unreachable)", true);
+  }
   checkpoints_.push_back(std::move(json));
   return {};
 }

@@ -54,11 +54,15 @@ Result<Params> ParseParams(const std::string& json) {
   return p;
 }
 
-// Phases an attempt records: "emulating_off" (the off half of an emulated restart was sent),
-// "off_done" (it completed; power-on remains), "sent" (the final action was accepted).
+// Phases an attempt records: "sending" (written ahead of every action: `sent` is about to be
+// POSTed, `then` is the phase it leads to, `reset_before` the BMC's LastResetTime before it),
+// "emulating_off" (the off half of an emulated restart was sent), "off_done" (it completed;
+// power-on remains), "sent" (the final action was accepted).
 struct Checkpoint {
   std::string phase;
   std::string sent;
+  std::string then;
+  std::string reset_before;
 };
 
 Checkpoint ParseCheckpoint(const std::string& json) {
@@ -68,6 +72,8 @@ Checkpoint ParseCheckpoint(const std::string& json) {
   if (json.empty() || doc.HasParseError() || !doc.IsObject()) return cp;
   if (doc.HasMember("phase") && doc["phase"].IsString()) cp.phase = doc["phase"].GetString();
   if (doc.HasMember("sent") && doc["sent"].IsString()) cp.sent = doc["sent"].GetString();
+  if (doc.HasMember("then") && doc["then"].IsString()) cp.then = doc["then"].GetString();
+  if (doc.HasMember("reset_before") && doc["reset_before"].IsString()) cp.reset_before = doc["reset_before"].GetString();
   return cp;
 }
 
@@ -93,7 +99,7 @@ bool IsOnLike(const std::string& s) { return s == "On" || s == "PoweringOn"; }
 class PowerRun {
  public:
   PowerRun(agent::StepContext& ctx, redfish::Client& bmc, const PowerOptions& options, Params p)
-      : ctx_(ctx), bmc_(bmc), options_(options), p_(std::move(p)) {}
+      : ctx_(ctx), bmc_(bmc), options_(options), p_(std::move(p)), saved_(ctx.assignment().checkpoint_json) {}
 
   StepOutcome Run();
 
@@ -133,8 +139,20 @@ class PowerRun {
   // Sends a reset type. nullopt: accepted. Otherwise the outcome to return right away.
   std::optional<StepOutcome> Send(const std::string& type, const std::string& phase_after) {
     if (ctx_.CancelRequested()) return StepOutcome::Cancelled("cancelled before " + type + " was sent");
+    // Written ahead: should this attempt die between the POST and the checkpoint after it,
+    // the next one learns that the action may have gone out and checks before sending again.
+    const std::string before = saved_;
+    if (auto st = Save(Json({{"phase", "sending"}, {"sent", type}, {"then", phase_after}, {"reset_before", last_reset_}}));
+        !st) {
+      return StepOutcome::Failed(st.error());
+    }
     ctx_.Event(LogLevel::kInfo, fmt::format("sending ResetType {}", type));
     auto r = bmc_.Post(kResetPath, Json({{"ResetType", type}}));
+    if (!r && r.error().code.rfind("redfish.", 0) == 0) {
+      // The BMC answered and refused: nothing happened, so the phase before still holds.
+      // (A transport error leaves "sending": the action may have gone out.)
+      if (auto st = Save(before.empty() ? "{}" : before); !st) return StepOutcome::Failed(st.error());
+    }
     if (!r) {
       if (r.error().code == "redfish.conflict" && type == "On") {
         // Refused right after a power-off: wait without using an attempt, then send again.
@@ -144,10 +162,14 @@ class PowerRun {
       return StepOutcome::Failed(r.error());
     }
     acted_ = true;
-    if (auto st = ctx_.SaveCheckpoint(Json({{"phase", phase_after}, {"sent", type}})); !st) {
-      return StepOutcome::Failed(st.error());
-    }
+    if (auto st = Save(Json({{"phase", phase_after}, {"sent", type}})); !st) return StepOutcome::Failed(st.error());
     return std::nullopt;
+  }
+
+  Status Save(const std::string& json) {
+    auto st = ctx_.SaveCheckpoint(json);
+    if (st) saved_ = json;
+    return st;
   }
 
   StepOutcome Done(const std::string& note) {
@@ -203,14 +225,40 @@ class PowerRun {
   std::string last_reset_;  // LastResetTime from the latest read ("" when the BMC has none)
   bool acted_ = false;
   bool emulated_ = false;
+  std::string saved_;  // the checkpoint as last saved
 };
 
 StepOutcome PowerRun::Run() {
-  const Checkpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
+  Checkpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
   ctx_.Progress(5, "reading power state");
   auto state = ReadPower();
   if (!state) return StepOutcome::Failed(state.error());
   initial_ = *state;
+  if (cp.phase == "sending") {
+    // An earlier attempt was about to send cp.sent and may have. The BMC tells whether it
+    // took effect: a restart moves LastResetTime; On and Off show in the power state.
+    const bool restart_type = cp.sent != "On" && cp.sent != "ForceOff" && cp.sent != "GracefulShutdown";
+    bool took_effect = false;
+    if (restart_type) {
+      if (cp.reset_before.empty() || last_reset_.empty()) {
+        return StepOutcome::Failed(MakeError(
+            "power.unknown_outcome",
+            fmt::format("an earlier attempt may have sent {} to {}, and this BMC reports no LastResetTime to "
+                        "tell; not sending it a second time", cp.sent, bmc_.target().address)));
+      }
+      took_effect = last_reset_ != cp.reset_before;
+    } else {
+      took_effect = cp.sent == "On" ? IsOnLike(*state) : (*state == "Off" || *state == "PoweringOff");
+    }
+    ctx_.Event(LogLevel::kInfo, took_effect
+                                    ? fmt::format("resuming: {} from an earlier attempt took effect", cp.sent)
+                                    : fmt::format("resuming: {} from an earlier attempt did not take effect", cp.sent));
+    cp = took_effect ? Checkpoint{cp.then, cp.sent, "", ""} : Checkpoint{};
+    if (took_effect && cp.phase == "sent" && restart_type) {
+      acted_ = true;
+      return FromWait(WaitFor("On", options_.settle_timeout, 40, 95), "On", options_.settle_timeout);
+    }
+  }
   const std::string& action = p_.action;
   const bool off_action = action == "ForceOff" || action == "GracefulShutdown";
   const std::string desired = off_action ? "Off" : "On";
@@ -229,7 +277,7 @@ StepOutcome PowerRun::Run() {
     emulated_ = acted_ = true;
     if (cp.phase == "emulating_off") {
       if (auto r = AwaitOff(cp.sent, "emulating_off")) return *r;
-      if (auto st = ctx_.SaveCheckpoint(Json({{"phase", "off_done"}, {"sent", cp.sent}})); !st) {
+      if (auto st = Save(Json({{"phase", "off_done"}, {"sent", cp.sent}})); !st) {
         return StepOutcome::Failed(st.error());
       }
     }
@@ -264,7 +312,7 @@ StepOutcome PowerRun::Run() {
     const std::string off = action == "GracefulRestart" ? "GracefulShutdown" : "ForceOff";
     ctx_.Event(LogLevel::kInfo, fmt::format("{} is not offered by this BMC; doing {} then On", action, off));
     if (auto r = PowerOff(off, "emulating_off")) return *r;
-    if (auto st = ctx_.SaveCheckpoint(Json({{"phase", "off_done"}, {"sent", off}})); !st) {
+    if (auto st = Save(Json({{"phase", "off_done"}, {"sent", off}})); !st) {
       return StepOutcome::Failed(st.error());
     }
     if (auto early = Send("On", "sent")) return *early;

@@ -28,8 +28,9 @@ TEST_CASE("A restart is sent once, checkpointed, and waited out", "[power][net]"
   REQUIRE(out.kind == Kind::kSucceeded);
   CHECK(Field(out.result_json, "final_state") == "On");
   CHECK(Field(out.result_json, "acted") == "true");
-  REQUIRE(ctx.checkpoints().size() == 1);
-  CHECK(ctx.checkpoints()[0] == R"({"phase":"sent","sent":"ForceRestart"})");
+  REQUIRE(ctx.checkpoints().size() == 2);
+  CHECK(ctx.checkpoints()[0].rfind(R"({"phase":"sending","sent":"ForceRestart","then":"sent","reset_before":")", 0) == 0);
+  CHECK(ctx.checkpoints()[1] == R"({"phase":"sent","sent":"ForceRestart"})");
   CHECK(ctx.progress().back() == 100);
   CHECK(rig.Bmc("127.0.40.1").counters().effective_resets == 1);
 
@@ -39,6 +40,34 @@ TEST_CASE("A restart is sent once, checkpointed, and waited out", "[power][net]"
   REQUIRE(again.kind == Kind::kSucceeded);
   CHECK(rig.Bmc("127.0.40.1").counters().effective_resets == 1);
   CHECK(retry.events().front().find("resuming: ForceRestart was already sent") != std::string::npos);
+}
+
+TEST_CASE("An action whose checkpoint was lost is not sent twice", "[power][net]") {
+  WorkerRig rig("127.0.48.1", 1);
+  // The dispatcher went away right after the reset was POSTed: the checkpoint after it fails.
+  agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.48.1", "server.power", R"({"action":"PowerCycle"})"),
+                                  SystemClock::Instance());
+  ctx.FailCheckpointsFrom(1);
+  auto out = rig.Run(ctx);
+  REQUIRE(out.kind == Kind::kFailed);
+  CHECK(out.error.retryable);
+  CHECK(rig.Bmc("127.0.48.1").counters().effective_resets == 1);
+  // The next attempt finds the write-ahead checkpoint, sees LastResetTime moved, and waits.
+  agent::RecordingStepContext retry(ctx.NextAttempt(), SystemClock::Instance());
+  auto again = rig.Run(retry);
+  REQUIRE(again.kind == Kind::kSucceeded);
+  CHECK(rig.Bmc("127.0.48.1").counters().effective_resets == 1);
+  CHECK(retry.events().front() == "info: resuming: PowerCycle from an earlier attempt took effect");
+
+  // The checkpoint ahead of the action failed: nothing was sent, and the retry sends it once.
+  agent::RecordingStepContext early(rig.AssignmentFor("127.0.48.1", "server.power", R"({"action":"ForceRestart"})"),
+                                    SystemClock::Instance());
+  early.FailCheckpointsFrom(0);
+  REQUIRE(rig.Run(early).kind == Kind::kFailed);
+  CHECK(rig.Bmc("127.0.48.1").counters().effective_resets == 1);
+  agent::RecordingStepContext fresh(early.NextAttempt(), SystemClock::Instance());
+  REQUIRE(rig.Run(fresh).kind == Kind::kSucceeded);
+  CHECK(rig.Bmc("127.0.48.1").counters().effective_resets == 2);
 }
 
 TEST_CASE("A state that already holds succeeds without acting", "[power][net]") {

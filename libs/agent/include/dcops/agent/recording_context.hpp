@@ -27,6 +27,8 @@ class RecordingStepContext final : public StepContext {
   bool Wait(std::chrono::milliseconds d) override;
 
   void RequestCancel();
+  // Checkpoints from the n-th (counting from 0) on fail, as when the dispatcher goes away.
+  void FailCheckpointsFrom(int n) { fail_checkpoints_from_ = n; }
   const std::vector<int>& progress() const { return progress_; }
   const std::vector<std::string>& events() const { return events_; }
   const std::vector<std::string>& checkpoints() const { return checkpoints_; }
@@ -39,6 +41,7 @@ class RecordingStepContext final : public StepContext {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool cancel_ = false;
+  int fail_checkpoints_from_ = -1;
   std::vector<int> progress_;
   std::vector<std::string> events_;
   std::vector<std::string> checkpoints_;
