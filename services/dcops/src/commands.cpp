@@ -78,6 +78,7 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
   long last_event = 0;
   int frame_lines = 0;
   bool warned = false;
+  std::string last_progress;
   std::map<std::string, std::string> step_status;
   for (;;) {
     auto job = Get(api, "/api/v1/jobs/" + id);
@@ -117,6 +118,9 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
           before = now;
         }
       }
+      const std::string progress = ProgressLine(*job);
+      if (progress != last_progress) t.out << progress << "\n";
+      last_progress = progress;
       t.out << std::flush;
     }
     if (IsFinished(status) && (!events || (*events)["events"].Empty())) {

@@ -97,6 +97,8 @@ TEST_CASE("job watch prints events and step changes until the job ends", "[cli]"
   CHECK(out.find("06:40:01 info  [idrac:127.0.1.2:443] sending ResetType ForceOff\n") != std::string::npos);
   CHECK(out.find("step idrac:127.0.1.2:443 running\n") != std::string::npos);
   CHECK(out.find("step idrac:127.0.1.2:443 failed: BMC said no\n") != std::string::npos);
+  CHECK(out.find("progress [##########----------]  50%  1/2 steps\n") != std::string::npos);
+  CHECK(out.find("progress [####################] 100%  2/2 steps, 1 failed\n") != std::string::npos);
   CHECK(out.find("job " + kId + " failed: 2 step(s), 1 failed") != std::string::npos);
   REQUIRE(run.api.calls.size() == 4);
   CHECK(run.api.calls[3].path == "/api/v1/jobs/" + kId + "/events?after=7");  // no event twice

@@ -155,6 +155,13 @@ std::string EventLine(const rapidjson::Value& event, const rapidjson::Value& job
                      S(event, "message"));
 }
 
+std::string ProgressLine(const rapidjson::Value& job) {
+  std::string out = fmt::format("progress {} {:>3}%  {}/{} steps", ProgressBar(I(job, "progress"), 20),
+                                I(job, "progress"), I(job, "steps_finished"), I(job, "steps_total"));
+  if (I(job, "steps_failed") > 0) out += fmt::format(", {} failed", I(job, "steps_failed"));
+  return out;
+}
+
 std::string JobSummary(const rapidjson::Value& job) {
   std::string out = fmt::format("job {} {}: {} step(s), {} failed", S(job, "id"), S(job, "status"),
                                 I(job, "steps_total"), I(job, "steps_failed"));

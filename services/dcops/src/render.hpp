@@ -22,6 +22,8 @@ std::string CredentialSetsTable(const rapidjson::Value& sets);
 std::string JobFrame(const rapidjson::Value& job, int max_steps);
 // "06:40:01 info  [idrac:…] sending ResetType PowerCycle" (the target when the step is known).
 std::string EventLine(const rapidjson::Value& event, const rapidjson::Value& job);
+// "progress [#####-----]  50%  5/10 steps, 1 failed": printed when it changes.
+std::string ProgressLine(const rapidjson::Value& job);
 // One line for a finished job: "job … succeeded: 10 steps, 0 failed".
 std::string JobSummary(const rapidjson::Value& job);
 

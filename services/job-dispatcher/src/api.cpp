@@ -111,6 +111,15 @@ ApiResponse Api::Handle(const ApiRequest& r) {
   return out;
 }
 
+Result<std::map<std::string, long>> Api::QueueDepth() {
+  std::lock_guard lock(mu_);
+  auto conn = db_->Get(std::chrono::milliseconds(500));
+  if (!conn) return conn.error();
+  auto depth = ControlPlane(**conn).QueueDepth(site_);
+  if (!(*conn)->Healthy()) db_->Reset();
+  return depth;
+}
+
 ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
   ControlPlane cp(conn);
   const std::string prefix = "/api/v1/";

@@ -56,6 +56,8 @@ class Api {
   ~Api();
 
   ApiResponse Handle(const ApiRequest& request);
+  // Unfinished steps of the site by state, for /metrics (no token: the caller is in-process).
+  Result<std::map<std::string, long>> QueueDepth();
 
  private:
   ApiResponse Route(const ApiRequest& request, db::Connection& conn);

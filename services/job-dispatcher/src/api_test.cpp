@@ -160,6 +160,19 @@ TEST_CASE("Credential sets are stored sealed and listed without their secret", "
   CHECK(f.Call("PUT", "/api/v1/credential-sets/x", R"({"kind":"idrac","username":"u"})").status == 400);
 }
 
+TEST_CASE("Queue depth counts the site's unfinished steps by state", "[api]") {
+  Fixture f;
+  const std::string job = Scalar(f.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.refresh', '{\"bmc_addresses\":[\"127.0.1.1\"]}', '{}')");
+  Exec(f.su, "SELECT dispatcher_v1_plan_job($1, '[{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.1.1\"},"
+             "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.1.2\",\"depends_on\":[\"a\"]}]')", {job});
+  auto depth = f.api.QueueDepth();
+  REQUIRE(depth.ok());
+  CHECK((*depth)["ready"] == 1);
+  CHECK((*depth)["blocked"] == 1);
+  CHECK((*depth)["running"] == 0);
+}
+
 TEST_CASE("Agents of the site are listed", "[api]") {
   Fixture f;
   Exec(f.su, "SELECT dispatcher_v1_register_agent('w1', 'default', 'idrac-worker', '0.1', 'h', 8, '{server.power}')");

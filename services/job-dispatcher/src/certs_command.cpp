@@ -55,13 +55,14 @@ int RunCertsInit(const std::string& dir, const std::vector<std::string>& hosts, 
            {"dispatcher.pem", cert->certificate_pem, 0644},
            {"dispatcher-key.pem", cert->private_key_pem, 0600},
            {"site.key", tls::SecretBox::NewHexKey() + "\n", 0600},
-           {"agent.token", token + "\n", 0600}}) {
+           {"agent.token", token + "\n", 0600},
+           {"api.token", tls::SecretBox::NewHexKey() + "\n", 0600}}) {
     if (auto st = WriteNew(dir + "/" + name, content, mode); !st) {
       log.Error(st.error().message + " (certs init never overwrites)");
       return 1;
     }
   }
-  log.Info("site certificates, key and agent token written", {}, {{"dir", dir}});
+  log.Info("site certificates, key, agent token and API token written", {}, {{"dir", dir}});
   return 0;
 }
 

@@ -361,7 +361,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       if (free <= 0 || agent->step_kinds.empty()) continue;
       std::vector<std::string> exclude = limits.Full();
       for (auto& t : limits.FullForMutating()) exclude.push_back(t);
-      metrics.LimitWaits(static_cast<long>(exclude.size()));
+      metrics.SetTargetsAtLimit(static_cast<long>(exclude.size()));
       // Affinity: this agent prefers the targets it served last; targets another agent with
       // a free slot served last are left to that agent. Affinity is a preference, never a
       // wait: a target whose agent is busy goes to whoever is free.
@@ -421,6 +421,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   std::optional<pb::DispatcherMessage> PrepareAssign(ControlPlane& cp, const ClaimedStep& s) {
     if (!limits.CanStart(s.target, s.mutating)) {
       (void)cp.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "target at its limit");
+      metrics.LimitWait();
       return std::nullopt;
     }
     rapidjson::Document params;
@@ -599,7 +600,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           }
           UpdateGauges();
         }
-        if (auto depth = cp.QueueDepth(options.site)) metrics.SetQueueDepth(*depth);
         last_rescue = now;
       }
       AssignWork(cp);
@@ -659,10 +659,12 @@ int Dispatcher::Run() {
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : (!im.db_ok ? "database unreachable\n" : "standby\n"), "text/plain");
   });
-  http.Get("/metrics", [&im](const httplib::Request&, httplib::Response& res) {
+  Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log);
+  http.Get("/metrics", [&im, &api](const httplib::Request&, httplib::Response& res) {
+    // Queue depth is read when scraped (on the API's connection, never the loop's).
+    if (auto depth = api.QueueDepth()) im.metrics.SetQueueDepth(*depth);
     res.set_content(im.metrics.Render(), "text/plain; version=0.0.4");
   });
-  Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log);
   auto api_handler = [&api](const httplib::Request& req, httplib::Response& res) {
     ApiRequest r{req.method, req.path, {}, req.get_header_value("Authorization"),
                  req.get_header_value("X-Dcops-Actor"), req.body};

@@ -36,9 +36,14 @@ void DispatcherMetrics::StepFinished(const std::string& kind, const std::string&
   ++finished_[{kind, outcome}];
 }
 
-void DispatcherMetrics::LimitWaits(long targets_left_out) {
+void DispatcherMetrics::LimitWait() {
   std::lock_guard lock(mu_);
-  limit_waits_ += targets_left_out;
+  ++limit_waits_;
+}
+
+void DispatcherMetrics::SetTargetsAtLimit(long n) {
+  std::lock_guard lock(mu_);
+  targets_at_limit_ = n;
 }
 
 void DispatcherMetrics::SetQueueDepth(const std::map<std::string, long>& by_state) {
@@ -73,8 +78,10 @@ std::string DispatcherMetrics::Render() const {
   out += fmt::format("dcops_step_pickup_seconds_bucket{{le=\"+Inf\"}} {}\n", pickup_count_);
   out += fmt::format("dcops_step_pickup_seconds_sum {}\ndcops_step_pickup_seconds_count {}\n", pickup_sum_,
                      pickup_count_);
-  out += fmt::format("# HELP dcops_limit_waits_total Targets left out of a claim at their per-target limit.\n"
+  out += fmt::format("# HELP dcops_limit_waits_total Claimed steps handed back: their target reached its limit first.\n"
                      "# TYPE dcops_limit_waits_total counter\ndcops_limit_waits_total {}\n", limit_waits_);
+  out += fmt::format("# HELP dcops_targets_at_limit Targets at their per-target limit, left out of claims.\n"
+                     "# TYPE dcops_targets_at_limit gauge\ndcops_targets_at_limit {}\n", targets_at_limit_);
   out += fmt::format("# TYPE dcops_agents_connected gauge\ndcops_agents_connected {}\n", agents_);
   out += fmt::format("# TYPE dcops_steps_running gauge\ndcops_steps_running {}\n", running_);
   out += fmt::format("# TYPE dcops_leader gauge\ndcops_leader {}\n", leader_ ? 1 : 0);

@@ -5,8 +5,10 @@
 //   dcops_steps_started_total{kind}           counter
 //   dcops_steps_finished_total{kind,outcome}  counter: succeeded/failed/snoozed/cancelled
 //   dcops_step_pickup_seconds                 histogram: step ready -> Assign sent
-//   dcops_limit_waits_total                   counter: claims that left a target out because
-//                                             it was at its per-target limit
+//   dcops_limit_waits_total                   counter: claimed steps handed back because their
+//                                             target reached its limit first
+//   dcops_targets_at_limit                    gauge: targets left out of claims right now,
+//                                             at their per-target limit
 //   dcops_agents_connected, dcops_steps_running, dcops_leader   gauges
 //
 // Thread-safety: every method is safe from any thread (the loop writes, HTTP reads).
@@ -22,7 +24,8 @@ class DispatcherMetrics {
  public:
   void StepStarted(const std::string& kind, double pickup_seconds);
   void StepFinished(const std::string& kind, const std::string& outcome);
-  void LimitWaits(long targets_left_out);
+  void LimitWait();
+  void SetTargetsAtLimit(long n);
   void SetQueueDepth(const std::map<std::string, long>& by_state);
   void SetGauges(int agents_connected, int steps_running, bool leader);
 
@@ -41,6 +44,7 @@ class DispatcherMetrics {
   long pickup_count_ = 0;
   double pickup_sum_ = 0;
   long limit_waits_ = 0;
+  long targets_at_limit_ = 0;
   int agents_ = 0, running_ = 0;
   bool leader_ = false;
 };

@@ -13,7 +13,9 @@ TEST_CASE("Metrics render as Prometheus text with cumulative pickup buckets", "[
   m.StepFinished("server.power", "succeeded");
   m.StepFinished("server.power", "succeeded");
   m.StepFinished("server.refresh", "failed");
-  m.LimitWaits(3);
+  m.LimitWait();
+  m.LimitWait();
+  m.SetTargetsAtLimit(3);
   m.SetQueueDepth({{"ready", 7}, {"running", 2}});
   m.SetGauges(2, 2, true);
   const std::string text = m.Render();
@@ -26,7 +28,8 @@ TEST_CASE("Metrics render as Prometheus text with cumulative pickup buckets", "[
   CHECK(text.find("dcops_step_pickup_seconds_bucket{le=\"30\"} 2\n") != std::string::npos);  // 40 s is beyond
   CHECK(text.find("dcops_step_pickup_seconds_bucket{le=\"+Inf\"} 3\n") != std::string::npos);
   CHECK(text.find("dcops_step_pickup_seconds_count 3\n") != std::string::npos);
-  CHECK(text.find("dcops_limit_waits_total 3\n") != std::string::npos);
+  CHECK(text.find("dcops_limit_waits_total 2\n") != std::string::npos);
+  CHECK(text.find("dcops_targets_at_limit 3\n") != std::string::npos);
   CHECK(text.find("dcops_leader 1\n") != std::string::npos);
 }
 

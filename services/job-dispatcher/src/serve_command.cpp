@@ -21,6 +21,7 @@ struct ServeConfig {
   std::string api_token, api_token_file, limits_file;
   bool bench_job_types = false;
   std::string log_level = "info";
+  std::string http_listen_host = "127.0.0.1";
   std::int64_t http_port = 8080, lease_seconds = 30;
   std::chrono::milliseconds heartbeat{5000};
   bool insecure_dev = false;
@@ -39,7 +40,8 @@ ConfigSpec Spec(ServeConfig* c) {
       .String("DISPATCHER_ID", &c->dispatcher_id, "name in logs and Welcome")
       .String("DB_ROLE", &c->db_role, "SET ROLE after connecting (e.g. dcops_dispatcher)")
       .OneOf("LOG_LEVEL", &c->log_level, {"debug", "info", "warn", "error"}, "log level")
-      .Int("HTTP_PORT", &c->http_port, 1, 65535, "health/metrics port on 127.0.0.1")
+      .Int("HTTP_PORT", &c->http_port, 1, 65535, "health, metrics and /api/v1 port")
+      .String("HTTP_LISTEN_HOST", &c->http_listen_host, "address of the HTTP port (127.0.0.1; 0.0.0.0 in a container)")
       .Int("LEASE_SECONDS", &c->lease_seconds, 5, 3600, "step lease")
       .Duration("HEARTBEAT", &c->heartbeat, "agent heartbeat interval")
       .Bool("INSECURE_DEV", &c->insecure_dev, "plaintext gRPC (development only)")
@@ -109,6 +111,7 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& log, Secr
   o.tls_cert_file = c.tls_cert_file;
   o.tls_key_file = c.tls_key_file;
   o.http_port = static_cast<int>(c.http_port);
+  o.http_listen_host = c.http_listen_host;
   o.lease = std::chrono::seconds(c.lease_seconds);
   o.heartbeat = c.heartbeat;
   if (o.insecure_dev) log.Warn("plaintext gRPC: --insecure-dev is for development only");
