@@ -105,7 +105,7 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string HttpGet(const std::string& url) {
+std::string HttpGet(const std::string& url, bool any_status) {
   static http::CurlTransport transport;
   http::ClientOptions o;
   o.retry.max_attempts = 1;
@@ -114,7 +114,7 @@ std::string HttpGet(const std::string& url) {
   http::Request req;
   req.url = url;
   auto r = client.Execute(req);
-  return r && r->ok() ? r->body : std::string();
+  return r && (any_status || r->ok()) ? r->body : std::string();
 }
 
 Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect()) {
@@ -213,15 +213,7 @@ Process& Site::StartDispatcher(int index, bool expect_standby) {
 }
 
 std::string Site::Readyz(int index) {
-  static http::CurlTransport transport;
-  http::ClientOptions o;
-  o.retry.max_attempts = 1;
-  o.timeout = std::chrono::milliseconds(3000);
-  http::Client client(o, transport, SystemClock::Instance());
-  http::Request req;
-  req.url = fmt::format("http://127.0.0.1:{}/readyz", http_ports_[index]);
-  auto r = client.Execute(req);
-  return r ? r->body : std::string();
+  return HttpGet(fmt::format("http://127.0.0.1:{}/readyz", http_ports_[index]), /*any_status=*/true);
 }
 
 Site::CliRun Site::Cli(const std::vector<std::string>& args, const std::string& stdin_text, int index,

@@ -42,7 +42,8 @@ class Process {
 // processes, which we cannot be notified by.
 bool WaitUntil(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
 int FreePort();
-std::string HttpGet(const std::string& url);
+// The body of a GET: of a 2xx answer only, or of any answer with `any_status`.
+std::string HttpGet(const std::string& url, bool any_status = false);
 
 struct SiteOptions {
   int bmcs = 5;

@@ -68,24 +68,20 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& log, Secr
     log.Error(box.error().message);
     return 2;
   }
-  if (!c.agent_token_file.empty()) {
-    auto t = ReadSecretFile(c.agent_token_file);
-    if (!t) {
-      log.Error(t.error().message);
-      return 2;
+  // A token from its _FILE key when set, registered for redaction either way.
+  auto token = [&](const std::string& file, std::string& value) {
+    if (!file.empty()) {
+      auto t = ReadSecretFile(file);
+      if (!t) {
+        log.Error(t.error().message);
+        return false;
+      }
+      value = *t;
     }
-    c.agent_token = *t;
-  }
-  redact.Add(c.agent_token);
-  if (!c.api_token_file.empty()) {
-    auto t = ReadSecretFile(c.api_token_file);
-    if (!t) {
-      log.Error(t.error().message);
-      return 2;
-    }
-    c.api_token = *t;
-  }
-  redact.Add(c.api_token);
+    redact.Add(value);
+    return true;
+  };
+  if (!token(c.agent_token_file, c.agent_token) || !token(c.api_token_file, c.api_token)) return 2;
   DispatcherOptions o;
   if (!c.limits_file.empty()) {
     auto text = ReadWholeFile(c.limits_file);
