@@ -455,3 +455,24 @@ TEST_CASE("Many jobs are planned in one call, checked whole before anything is w
 
 }  // namespace
 }  // namespace dcops::testing
+
+namespace dcops::testing {
+namespace {
+
+TEST_CASE("Queue-table statistics are refreshed after a burst, and not again without one", "[plan]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto conn = tdb.Connect();
+  Exec(su, "SELECT dispatcher_v1_create_job('default', 'server.refresh', "
+           "jsonb_build_object('bmc_addresses', jsonb_build_array('127.0.9.' || (g % 250 + 1))), '{}') "
+           "FROM generate_series(1, 1500) g");
+  Exec(su, "SELECT pg_stat_force_next_flush()");  // this session's counts, now (PostgreSQL 15)
+  BecomeDispatcher(conn);
+  const std::string first = Scalar(conn, "SELECT dispatcher_v1_refresh_statistics()::text");
+  CHECK(first.find("jobs") != std::string::npos);
+  CHECK(std::stol(Scalar(su, "SELECT reltuples::bigint FROM pg_class WHERE oid = 'public.jobs'::regclass")) == 1500);
+  CHECK(Scalar(conn, "SELECT dispatcher_v1_refresh_statistics()::text") == "{}");
+}
+
+}  // namespace
+}  // namespace dcops::testing

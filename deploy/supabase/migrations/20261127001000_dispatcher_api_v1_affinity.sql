@@ -94,8 +94,10 @@ BEGIN
      WHERE t.id = picked.id
     RETURNING t.*
   ), jobs_started AS (
+    -- = ANY(ARRAY(...)): looked up by key, never a scan of jobs joined to the batch (which a
+    -- plan from stale statistics does, at O(jobs x batch)).
     UPDATE public.jobs j SET started_at = now()
-     WHERE j.id IN (SELECT DISTINCT l.job_id FROM leased l) AND j.started_at IS NULL
+     WHERE j.id = ANY (ARRAY(SELECT DISTINCT l.job_id FROM leased l)) AND j.started_at IS NULL
     RETURNING j.id
   )
   SELECT l.id, l.job_id, l.lease_id, l.step_key, l.step_kind, l.target, l.mutating, l.params,

@@ -265,6 +265,34 @@ BEGIN
 END
 $$;
 
+-- Statistics of the queue tables, refreshed when they moved a lot since the last ANALYZE.
+-- A burst (a 10,000-server job) changes these tables within seconds, long before autovacuum
+-- looks (once a minute); plans from the empty-table statistics then scan jobs and job_tasks
+-- per batch. The dispatcher calls this every few seconds; it is cheap when nothing changed.
+-- Returns the tables analysed.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_refresh_statistics()
+  RETURNS text[]
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_table text;
+  v_done  text[] := '{}';
+BEGIN
+  FOR v_table IN
+    SELECT s.relname FROM pg_stat_user_tables s
+     WHERE s.schemaname = 'public' AND s.relname IN ('jobs', 'job_tasks', 'job_events')
+       AND s.n_mod_since_analyze > greatest(1000, (s.n_live_tup * 0.2)::bigint)
+  LOOP
+    EXECUTE format('ANALYZE public.%I', v_table);
+    v_done := v_done || v_table;
+  END LOOP;
+  RETURN v_done;
+END
+$$;
+
+REVOKE ALL ON FUNCTION public.dispatcher_v1_refresh_statistics() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_refresh_statistics() TO dcops_dispatcher;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_plan_jobs(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dcops_internal.finish_jobs(uuid[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dcops_internal.plan_rows(jsonb) FROM PUBLIC;

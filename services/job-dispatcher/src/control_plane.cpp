@@ -328,6 +328,10 @@ Result<std::map<std::string, long>> ControlPlane::QueueDepth(const std::string& 
   return out;
 }
 
+Result<std::string> ControlPlane::RefreshStatistics() {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_refresh_statistics()::text"));
+}
+
 Result<std::string> ControlPlane::CreateJob(const NewJob& j) {
   return ScalarText(conn_.Exec(
       "SELECT dispatcher_v1_create_job($1, $2, $3::jsonb, $4::jsonb, $5, NULL, $6::int, $7)",

@@ -126,6 +126,8 @@ class ControlPlane {
   Result<std::string> DefaultCredentialSet(const std::string& kind);
   Result<std::string> UpsertServer(const std::string& site, const std::string& server_json);
   Result<std::map<std::string, long>> QueueDepth(const std::string& site);
+  // ANALYZE of the queue tables that changed a lot since their last one (see the SQL).
+  Result<std::string> RefreshStatistics();
 
   // Reads and writes behind the dispatcher's /api/v1 (JSON documents as the SQL builds them).
   // Errors of job creation keep their SQL message, which names the parameter at fault.

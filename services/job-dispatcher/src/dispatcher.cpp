@@ -600,6 +600,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           }
           UpdateGauges();
         }
+        (void)cp.RefreshStatistics();
         last_rescue = now;
       }
       AssignWork(cp);
