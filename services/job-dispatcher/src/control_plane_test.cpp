@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "dcops/common/clock.hpp"
 #include "dcops/tls/secret_box.hpp"
+#include "plan_pending.hpp"
 #include "test_db.hpp"
 
 namespace dcops::dispatcher {
@@ -102,6 +104,25 @@ TEST_CASE("Planning errors fail the job with the reason", "[control_plane]") {
 TEST_CASE("Text arrays quote what needs quoting", "[control_plane]") {
   CHECK(TextArray({}) == "{}");
   CHECK(TextArray({"a", "b c", "d\"e", "f\\g", "h,i"}) == R"({"a","b c","d\"e","f\\g","h,i"})");
+}
+
+TEST_CASE("A planning pass plans what it can and fails what no planner knows, with the reason", "[control_plane]") {
+  Site site;
+  const std::string power = Scalar(site.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.power', '{\"bmc_addresses\":[\"127.0.1.1:443\",\"127.0.1.2:443\"]}', "
+      "'{\"action\":\"On\"}')");
+  const std::string boot = Scalar(site.su,  // a type of the catalog this dispatcher has no planner for
+      "SELECT dispatcher_v1_create_job('default', 'server.boot', '{\"bmc_addresses\":[\"127.0.1.1:443\"]}', "
+      "'{\"mode\":\"once\",\"target\":\"Pxe\"}')");
+  MemorySink sink;
+  FakeClock clock;
+  Logger log("test", sink, clock);
+  DbServerDirectory dir(site.cp, site.conn);
+  CHECK(PlanPendingJobs(site.cp, site.conn, dir, MakePlanners(), "default", log) == 2);
+  CHECK(Scalar(site.su, "SELECT status || ' ' || steps_total FROM jobs WHERE id = $1", {power}) == "running 2");
+  CHECK(Scalar(site.su, "SELECT status || ': ' || error_message FROM jobs WHERE id = $1", {boot}) ==
+        "failed: this dispatcher cannot plan job type server.boot");
+  CHECK(PlanPendingJobs(site.cp, site.conn, dir, MakePlanners(), "default", log) == 0);  // nothing left
 }
 
 }  // namespace

@@ -14,12 +14,14 @@
 #include <set>
 #include <thread>
 
-#include "api.hpp"
+#include "assign.hpp"
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.grpc.pb.h"
 #include "dcops/common/config.hpp"
 #include "dcops/db/reconnector.hpp"
+#include "http_endpoints.hpp"
 #include "metrics.hpp"
+#include "plan_pending.hpp"
 #include "planner.hpp"
 
 namespace dcops::dispatcher {
@@ -302,54 +304,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     return true;
   }
 
-  // Plans pending jobs: finding them, planning and writing the plans is one transaction (one
-  // commit per batch, not one per job). Should any of it fail, the batch is rolled back and
-  // planned job by job, so one bad plan never holds the others back.
-  void Plan(ControlPlane& cp, db::Connection& conn, DbServerDirectory& dir) {
-    std::size_t planned = 0;
-    auto batch = [&](db::Connection&) -> Status {
-      auto jobs = cp.JobsToPlan(options.site, 200);
-      if (!jobs) return jobs.error();
-      std::vector<std::pair<std::string, std::vector<PlannedStep>>> plans;
-      for (const auto& job : *jobs) {
-        auto steps = PlanOne(job, dir);
-        if (!steps) {
-          if (auto failed = cp.FailJob(job.id, steps.error()); !failed) return failed.error();
-          continue;
-        }
-        plans.emplace_back(job.id, std::move(*steps));
-      }
-      if (!plans.empty()) {
-        if (auto n = cp.PlanJobs(plans); !n) return n.error();
-      }
-      planned = jobs->size();
-      return {};
-    };
-    if (db::InTransaction(conn, batch)) {
-      if (planned > 0) log.Debug(fmt::format("planned {} job(s)", planned));
-      return;
-    }
-    if (!conn.Healthy()) return;
-    auto jobs = cp.JobsToPlan(options.site, 200);
-    if (!jobs) return;
-    for (const auto& job : *jobs) {
-      auto steps = PlanOne(job, dir);
-      auto n = steps ? cp.PlanJob(job.id, *steps) : Result<int>(steps.error());
-      if (!n) {
-        log.Error("planning failed", {job.id, "", "", ""}, {{"detail", n.error().message}});
-        if (!n.error().retryable) (void)cp.FailJob(job.id, n.error());
-      }
-    }
-  }
-
-  Result<std::vector<PlannedStep>> PlanOne(const JobToPlan& job, DbServerDirectory& dir) {
-    const Planner* planner = planners.Find(job.job_type);
-    if (planner == nullptr) {
-      return MakeError("plan.unknown_type", "this dispatcher cannot plan job type " + job.job_type);
-    }
-    return (*planner)(job, dir);
-  }
-
   void AssignWork(ControlPlane& cp) {
     std::vector<std::shared_ptr<AgentConn>> order;
     for (const auto& [id, a] : agents) order.push_back(a);
@@ -424,51 +378,12 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       metrics.LimitWait();
       return std::nullopt;
     }
-    rapidjson::Document params;
-    params.Parse(s.params_json.c_str());
-    std::string cred_id, pin;
-    bool verify = true;
-    if (!params.HasParseError() && params.IsObject() && params.HasMember("_bmc") && params["_bmc"].IsObject()) {
-      const auto& b = params["_bmc"];
-      if (b.HasMember("credential_set_id") && b["credential_set_id"].IsString()) cred_id = b["credential_set_id"].GetString();
-      if (b.HasMember("tls_pin_sha256") && b["tls_pin_sha256"].IsString()) pin = b["tls_pin_sha256"].GetString();
-      if (b.HasMember("tls_verify") && b["tls_verify"].IsBool()) verify = b["tls_verify"].GetBool();
+    auto m = BuildAssign(cp, s, secrets, redact, limits.RuleFor(s.target).min_interval_ms);
+    if (!m) {
+      (void)cp.FailStep(s.task_id, s.lease_id, m.error());
+      return std::nullopt;
     }
-    pb::DispatcherMessage m;
-    auto* a = m.mutable_assign();
-    if (!cred_id.empty()) {
-      auto set = cp.GetCredentialSet(cred_id);
-      std::optional<std::string> password;
-      if (set && set->has_value()) {
-        auto opened = secrets.Open((*set)->ciphertext, (*set)->name);
-        if (opened) {
-          password = *opened;
-          redact.Add(*opened);
-          a->mutable_credentials()->set_username((*set)->username);
-        }
-      }
-      if (!password) {
-        (void)cp.FailStep(s.task_id, s.lease_id,
-                          MakeError("step.credentials", "the credential set for " + s.target +
-                                                            " is missing or cannot be decrypted with this dispatcher's key"));
-        return std::nullopt;
-      }
-      a->mutable_credentials()->set_password(*password);
-    }
-    a->set_task_id(s.task_id);
-    a->set_lease_id(s.lease_id);
-    a->set_job_id(s.job_id);
-    a->set_step_kind(s.step_kind);
-    a->set_target(s.target);
-    a->set_params_json(s.params_json);
-    a->set_checkpoint_json(s.checkpoint_json);
-    a->set_traceparent(s.traceparent);
-    a->set_attempt(s.attempt);
-    a->set_max_attempts(s.max_attempts);
-    a->mutable_tls()->set_verify(verify);
-    a->mutable_tls()->set_pinned_sha256(pin);
-    a->mutable_pacing()->set_min_interval_ms(limits.RuleFor(s.target).min_interval_ms);
-    return m;
+    return std::move(*m);
   }
 
   void Started(AgentConn& agent, const ClaimedStep& s) {
@@ -585,7 +500,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       for (auto& in : batch) Handle(cp, in);
       const auto now = Steady::now();
       if (woken || now - last_plan >= options.poll) {
-        Plan(cp, **conn, dir);
+        PlanPendingJobs(cp, **conn, dir, planners, options.site, log);
         last_plan = now;
       }
       if (now - last_rescue >= std::chrono::seconds(2)) {
@@ -654,30 +569,8 @@ int Dispatcher::Run() {
     return 1;
   }
   httplib::Server http;
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
-  http.Get("/readyz", [&im](const httplib::Request&, httplib::Response& res) {
-    const bool ready = im.leader && im.db_ok;
-    res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : (!im.db_ok ? "database unreachable\n" : "standby\n"), "text/plain");
-  });
   Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log);
-  http.Get("/metrics", [&im, &api](const httplib::Request&, httplib::Response& res) {
-    // Queue depth is read when scraped (on the API's connection, never the loop's).
-    if (auto depth = api.QueueDepth()) im.metrics.SetQueueDepth(*depth);
-    res.set_content(im.metrics.Render(), "text/plain; version=0.0.4");
-  });
-  auto api_handler = [&api](const httplib::Request& req, httplib::Response& res) {
-    ApiRequest r{req.method, req.path, {}, req.get_header_value("Authorization"),
-                 req.get_header_value("X-Dcops-Actor"), req.body};
-    for (const auto& [k, v] : req.params) r.query[k] = v;
-    ApiResponse out = api.Handle(r);
-    res.status = out.status;
-    if (out.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    res.set_content(out.body, "application/json");
-  };
-  http.Get(R"(/api/v1/.*)", api_handler);
-  http.Post(R"(/api/v1/.*)", api_handler);
-  http.Put(R"(/api/v1/.*)", api_handler);
+  AddHttpEndpoints(http, {im.leader, im.db_ok, im.metrics, api});
   if (!http.bind_to_port(im.options.http_listen_host.c_str(), im.options.http_port)) {
     im.log.Error(fmt::format("cannot listen on {}:{}", im.options.http_listen_host, im.options.http_port));
     server->Shutdown();

@@ -1,0 +1,55 @@
+#include "assign.hpp"
+
+#include <rapidjson/document.h>
+
+namespace dcops::dispatcher {
+
+Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const ClaimedStep& s,
+                                                 const tls::SecretBox& secrets, SecretRegistry& redact,
+                                                 int min_interval_ms) {
+  // "_bmc" in the step's params (added by the planner) says how to reach the target.
+  rapidjson::Document params;
+  params.Parse(s.params_json.c_str());
+  std::string cred_id, pin;
+  bool verify = true;
+  if (!params.HasParseError() && params.IsObject() && params.HasMember("_bmc") && params["_bmc"].IsObject()) {
+    const auto& b = params["_bmc"];
+    if (b.HasMember("credential_set_id") && b["credential_set_id"].IsString()) cred_id = b["credential_set_id"].GetString();
+    if (b.HasMember("tls_pin_sha256") && b["tls_pin_sha256"].IsString()) pin = b["tls_pin_sha256"].GetString();
+    if (b.HasMember("tls_verify") && b["tls_verify"].IsBool()) verify = b["tls_verify"].GetBool();
+  }
+  agent::v1::DispatcherMessage m;
+  auto* a = m.mutable_assign();
+  if (!cred_id.empty()) {
+    auto set = cp.GetCredentialSet(cred_id);
+    std::optional<std::string> password;
+    if (set && set->has_value()) {
+      if (auto opened = secrets.Open((*set)->ciphertext, (*set)->name)) {
+        redact.Add(*opened);
+        password = *opened;
+        a->mutable_credentials()->set_username((*set)->username);
+      }
+    }
+    if (!password) {
+      return MakeError("step.credentials", "the credential set for " + s.target +
+                                               " is missing or cannot be decrypted with this dispatcher's key");
+    }
+    a->mutable_credentials()->set_password(*password);
+  }
+  a->set_task_id(s.task_id);
+  a->set_lease_id(s.lease_id);
+  a->set_job_id(s.job_id);
+  a->set_step_kind(s.step_kind);
+  a->set_target(s.target);
+  a->set_params_json(s.params_json);
+  a->set_checkpoint_json(s.checkpoint_json);
+  a->set_traceparent(s.traceparent);
+  a->set_attempt(s.attempt);
+  a->set_max_attempts(s.max_attempts);
+  a->mutable_tls()->set_verify(verify);
+  a->mutable_tls()->set_pinned_sha256(pin);
+  a->mutable_pacing()->set_min_interval_ms(min_interval_ms);
+  return m;
+}
+
+}  // namespace dcops::dispatcher
