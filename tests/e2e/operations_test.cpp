@@ -131,6 +131,9 @@ TEST_CASE("The dispatcher killed mid-job and restarted: the job finishes, nothin
 TEST_CASE("A standby dispatcher takes over when the leader dies", "[e2e]") {
   Site site({4, "127.0.69.1", 3000, 30, "1s"});
   site.StartDispatcher(1, /*expect_standby=*/true);
+  // grpc.health.v1 tells load balancers and probes which one leads.
+  CHECK(WaitUntil([&] { return site.GrpcHealth(0) == "SERVING"; }, seconds(10)));
+  CHECK(site.GrpcHealth(1) == "NOT_SERVING");
   site.StartWorker("worker-a");
   REQUIRE(AgentsOnline(site, 1));
   const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
@@ -138,6 +141,7 @@ TEST_CASE("A standby dispatcher takes over when the leader dies", "[e2e]") {
                     seconds(30)));
   site.dispatcher(0)->Signal(SIGKILL);
   REQUIRE(WaitUntil([&] { return site.Readyz(1) == "ready\n"; }, seconds(30)));
+  CHECK(WaitUntil([&] { return site.GrpcHealth(1) == "SERVING"; }, seconds(10)));
   REQUIRE(site.WaitForJob(job, seconds(90)) == "succeeded");
   EveryBmcResetOnce(site);
   CHECK(AgentsOnline(site, 1));

@@ -16,7 +16,10 @@
 #include <fstream>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+
 #include "control_plane.hpp"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "dcops/common/config.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/tls/secret_box.hpp"
@@ -214,6 +217,19 @@ Process& Site::StartDispatcher(int index, bool expect_standby) {
 
 std::string Site::Readyz(int index) {
   return HttpGet(fmt::format("http://127.0.0.1:{}/readyz", http_ports_[index]), /*any_status=*/true);
+}
+
+std::string Site::GrpcHealth(int index) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
+  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]),
+                                     options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  grpc::health::v1::HealthCheckResponse response;
+  if (!stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &response).ok()) return "";
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
 Site::CliRun Site::Cli(const std::vector<std::string>& args, const std::string& stdin_text, int index,

@@ -71,6 +71,9 @@ class Site {
   Process& StartDispatcher(int index = 0, bool expect_standby = false);
   // The body of dispatcher `index`'s /readyz, whatever its status ("" when it does not answer).
   std::string Readyz(int index = 0);
+  // grpc.health.v1 Check on dispatcher `index`'s agent port, over TLS with the site CA:
+  // "SERVING", "NOT_SERVING", or "" when it does not answer.
+  std::string GrpcHealth(int index = 0);
   struct CliRun {
     int exit_code = -1;
     std::string output;  // stdout and stderr together

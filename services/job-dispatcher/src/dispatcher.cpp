@@ -98,6 +98,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   std::atomic<bool> leader{false};
   std::atomic<bool> db_ok{false};
   DispatcherMetrics metrics;
+  // grpc.health.v1 on the agents' port: SERVING while this dispatcher leads its site with the
+  // database reachable, NOT_SERVING as a standby or during an outage. Set by Run().
+  grpc::HealthCheckServiceInterface* health = nullptr;
+  bool serving = false;
 
   // Loop-owned.
   std::map<std::string, std::shared_ptr<AgentConn>> agents;
@@ -111,6 +115,12 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   Impl(DispatcherOptions o, tls::SecretBox s, const Logger& l, SecretRegistry& r)
       : options(std::move(o)), secrets(std::move(s)), log(l), redact(r), limits(options.limits),
         planners(MakePlanners(options.bench_job_types)) {}
+
+  void UpdateHealth() {
+    const bool now = leader && db_ok;
+    if (health != nullptr && now != serving) health->SetServingStatus(now);
+    serving = now;
+  }
 
   void UpdateGauges() { metrics.SetGauges(static_cast<int>(agents.size()), static_cast<int>(running.size()), leader); }
 
@@ -466,6 +476,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       auto conn = db.Get(std::chrono::milliseconds(5000));  // short: Stop() is honoured during an outage
       if (!conn) {
         db_ok = false;
+        UpdateHealth();
         log.Error("control plane unreachable; retrying", {}, {{"detail", conn.error().message}});
         continue;
       }
@@ -527,6 +538,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         UpdateGauges();
         log.Warn("lost the control-plane connection; reconnecting");
       }
+      UpdateHealth();
     }
     return 0;
   }
@@ -560,6 +572,7 @@ int Dispatcher::Run() {
     ssl.pem_key_cert_pairs.push_back({*key, *cert});
     creds = grpc::SslServerCredentials(ssl);
   }
+  grpc::EnableDefaultHealthCheckService(true);
   int port = 0;
   builder.AddListeningPort(im.options.grpc_listen, creds, &port);
   builder.RegisterService(&im);
@@ -568,6 +581,8 @@ int Dispatcher::Run() {
     im.log.Error("cannot listen for agents on " + im.options.grpc_listen);
     return 1;
   }
+  im.health = server->GetHealthCheckService();
+  if (im.health != nullptr) im.health->SetServingStatus(false);  // until it leads
   httplib::Server http;
   Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log);
   AddHttpEndpoints(http, {im.leader, im.db_ok, im.metrics, api});
