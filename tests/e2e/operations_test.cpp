@@ -173,7 +173,10 @@ TEST_CASE("The database going away mid-job: the dispatcher reconnects, no event 
   site.RestoreDatabase();
   REQUIRE(noticed);
   REQUIRE(results_during_outage);
-  REQUIRE(site.WaitForJob(job, seconds(90)) == "succeeded");
+  const std::string status = site.WaitForJob(job, seconds(90));
+  INFO(site.Sql("SELECT coalesce(string_agg(DISTINCT error_code || ': ' || error_message, ' | '), '') "
+                "FROM job_tasks WHERE job_id = $1", {job}));
+  REQUIRE(status == "succeeded");
   EveryBmcResetOnce(site);
   CHECK(site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'succeeded'", {job}) == "6");
   CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'sending ResetType%'", {job}) == "6");

@@ -215,6 +215,12 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     } else if (m.has_checkpoint()) {
       auto saved = cp.SaveCheckpoint(m.checkpoint().task_id(), m.checkpoint().lease_id(),
                                      m.checkpoint().checkpoint_json());
+      if (!saved && saved.error().retryable) {
+        // The database is away, not the lease: answer once it is back (the agent waits for
+        // the ack; a "not saved" now would stop a step that holds a valid lease).
+        Post(std::move(in));
+        return;
+      }
       pb::DispatcherMessage ack;
       ack.mutable_checkpoint_ack()->set_task_id(m.checkpoint().task_id());
       ack.mutable_checkpoint_ack()->set_sequence(m.checkpoint().sequence());
