@@ -35,6 +35,11 @@ std::vector<std::string> SplitCommas(const std::vector<std::string>& values) {
 
 }  // namespace
 
+bool IsUuid(const std::string& text) {
+  static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+  return std::regex_match(text, re);
+}
+
 std::string Invocation::Get(const std::string& flag, const std::string& fallback) const {
   auto it = flags.find(flag);
   return it == flags.end() || it->second.empty() ? fallback : it->second.back();
@@ -107,7 +112,6 @@ Result<std::string> ParamsJson(const std::vector<std::string>& pairs) {
 }
 
 Result<std::string> ScopeJson(const std::vector<std::string>& targets) {
-  static const std::regex uuid_re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
   static const std::regex range_re("^[0-9.]+(/[0-9]{1,2}|-[0-9.]+)$");
   const auto values = SplitCommas(targets);
   if (values.empty()) return MakeError("cli.target", "--target: at least one is needed (\"all\", a server id, a BMC address or a range)");
@@ -117,7 +121,7 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets) {
   rapidjson::Value list(rapidjson::kArrayType);
   for (const auto& v : values) {
     const std::string this_kind = v == "all" ? "all_servers"
-                                  : std::regex_match(v, uuid_re) ? "server_ids"
+                                  : IsUuid(v) ? "server_ids"
                                   : std::regex_match(v, range_re) ? "ranges"
                                                                   : "bmc_addresses";
     if (!kind.empty() && kind != this_kind) {

@@ -20,6 +20,9 @@ struct Invocation {
   std::string Get(const std::string& flag, const std::string& fallback = "") const;
 };
 
+// "0f8fad5b-d9cb-469f-a165-70867728950e": a job or server id.
+bool IsUuid(const std::string& text);
+
 // Flags that take no value; every other "--x" takes the next word (or "--x=value").
 Result<Invocation> ParseArgs(const std::vector<std::string>& argv);
 

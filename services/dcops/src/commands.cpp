@@ -67,11 +67,6 @@ int List(const Invocation& inv, ApiTransport& api, Terminal& t, const std::strin
   return 0;
 }
 
-bool ValidJobId(const std::string& id) {
-  static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
-  return std::regex_match(id, re);
-}
-
 int CountLines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, std::chrono::milliseconds interval) {
@@ -234,7 +229,7 @@ int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal&
   if (word(0) == "credentials" && word(1) == "set") return CredentialsSet(inv, api, t);
   if (word(0) == "job" && word(1) == "create") return JobCreate(inv, api, clock, t);
   if (word(0) == "job" && (word(1) == "show" || word(1) == "watch" || word(1) == "cancel")) {
-    if (w.size() != 3 || !ValidJobId(w[2])) return Usage(t, "job " + word(1) + " needs a job id (a UUID)");
+    if (w.size() != 3 || !IsUuid(w[2])) return Usage(t, "job " + word(1) + " needs a job id (a UUID)");
     const std::string id = w[2];
     if (word(1) == "watch") {
       const std::string ms = inv.Get("--interval", "500");
