@@ -83,6 +83,32 @@ TEST_CASE("A discovered BMC, its Redfish refresh and OME's record are one server
   CHECK(e.message == "SQLSTATE 22023: server: needs service_tag or bmc_address");
 }
 
+TEST_CASE("A full refresh writes volumes with their drives, and a second one replaces them", "[inventory]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string with_volumes = kFullServer.substr(0, kFullServer.size() - 1) + R"(,
+    "volumes": [{"volume_id": "Disk.Virtual.0:RAID.Integrated.1-1", "name": "OS", "raid_type": "RAID1",
+                 "capacity_bytes": 479559942144, "health": "OK", "controller": "RAID.Integrated.1-1",
+                 "drives": ["Disk.Bay.0", "Disk.Bay.1"]}]})";
+  const std::string id =
+      Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)", {with_volumes});
+  CHECK(Scalar(su, "SELECT raid_type || ' ' || array_to_string(drives, ',') FROM server_volumes") ==
+        "RAID1 Disk.Bay.0,Disk.Bay.1");
+  CHECK(Scalar(su, "SELECT lc_state FROM servers") == "Ready");
+  CHECK(Snapshot(su) == "1/2/1/1/1/1");
+  // A refresh without storage leaves the volumes; one with an empty list removes them.
+  Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)",
+         {R"({"service_tag":"7XK2QF3","power_state":"Off"})"});
+  CHECK(Scalar(su, "SELECT count(*) FROM server_volumes") == "1");
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)",
+               {R"({"service_tag":"7XK2QF3","volumes":[]})"}) == id);
+  CHECK(Scalar(su, "SELECT count(*) FROM server_volumes") == "0");
+  auto e = ExecError(disp, R"(SELECT dispatcher_v1_upsert_server_inventory('default', '{"service_tag":"X","volumes":{}}'))");
+  CHECK(e.message == "SQLSTATE 22023: server.volumes: must be an array");
+}
+
 std::string VcenterInventory(const std::vector<std::string>& hosts, const std::vector<std::string>& vms) {
   std::string h, v;
   for (const auto& moref : hosts) {

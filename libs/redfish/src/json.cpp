@@ -23,7 +23,7 @@ Result<Document> Document::Parse(std::string resource, const std::string& body,
 }
 
 const rapidjson::Value* Document::Find(std::string_view path) const {
-  const rapidjson::Value* v = doc_.get();
+  const rapidjson::Value* v = base_ != nullptr ? base_ : doc_.get();
   std::size_t start = 0;
   while (v != nullptr && start <= path.size()) {
     const auto slash = path.find('/', start);
@@ -80,16 +80,71 @@ Result<std::vector<std::string>> Document::Strings(std::string_view path) const 
   return out;
 }
 
-Result<std::vector<std::string>> Document::MemberIds() const {
+std::optional<bool> Document::OptionalBool(std::string_view path) const {
+  const auto* v = Find(path);
+  if (v == nullptr || !v->IsBool()) return std::nullopt;
+  return v->GetBool();
+}
+
+Result<std::optional<std::string>> Document::MaybeString(std::string_view path) const {
+  const auto* v = Find(path);
+  if (v == nullptr || v->IsNull()) return std::optional<std::string>();
+  if (!v->IsString()) return SchemaError(path, "is not a string");
+  return std::optional<std::string>(std::string(v->GetString(), v->GetStringLength()));
+}
+
+Result<std::optional<std::int64_t>> Document::MaybeInt(std::string_view path) const {
+  const auto* v = Find(path);
+  if (v == nullptr || v->IsNull()) return std::optional<std::int64_t>();
+  if (v->IsInt64()) return std::optional<std::int64_t>(v->GetInt64());
+  // Some BMCs write whole numbers as 512.0.
+  if (v->IsDouble() && v->GetDouble() == static_cast<double>(static_cast<std::int64_t>(v->GetDouble()))) {
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->GetDouble()));
+  }
+  return SchemaError(path, "is not an integer");
+}
+
+Result<std::optional<double>> Document::MaybeNumber(std::string_view path) const {
+  const auto* v = Find(path);
+  if (v == nullptr || v->IsNull()) return std::optional<double>();
+  if (!v->IsNumber()) return SchemaError(path, "is not a number");
+  return std::optional<double>(v->GetDouble());
+}
+
+Result<std::optional<bool>> Document::MaybeBool(std::string_view path) const {
+  const auto* v = Find(path);
+  if (v == nullptr || v->IsNull()) return std::optional<bool>();
+  if (!v->IsBool()) return SchemaError(path, "is not a boolean");
+  return std::optional<bool>(v->GetBool());
+}
+
+Result<std::vector<std::string>> Document::LinkIds(std::string_view path) const {
+  const auto* v = Find(path);
+  if (v == nullptr) return SchemaError(path, "is missing");
+  if (!v->IsArray()) return SchemaError(path, "is not an array");
+  std::vector<std::string> out;
+  for (const auto& m : v->GetArray()) {
+    if (!m.IsObject() || !m.HasMember("@odata.id") || !m["@odata.id"].IsString()) {
+      return SchemaError(path, "has an entry without @odata.id");
+    }
+    out.emplace_back(m["@odata.id"].GetString(), m["@odata.id"].GetStringLength());
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Document::MemberIds() const { return LinkIds("Members"); }
+
+Result<std::vector<Document>> Document::ExpandedMembers() const {
   const auto* v = Find("Members");
   if (v == nullptr) return SchemaError("Members", "is missing");
   if (!v->IsArray()) return SchemaError("Members", "is not an array");
-  std::vector<std::string> out;
+  std::vector<Document> out;
   for (const auto& m : v->GetArray()) {
     if (!m.IsObject() || !m.HasMember("@odata.id") || !m["@odata.id"].IsString()) {
       return SchemaError("Members", "has an entry without @odata.id");
     }
-    out.emplace_back(m["@odata.id"].GetString());
+    if (m.MemberCount() <= 1) return SchemaError("Members", "was not expanded");
+    out.push_back(Document(m["@odata.id"].GetString(), doc_, &m));
   }
   return out;
 }

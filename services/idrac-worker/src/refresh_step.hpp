@@ -1,7 +1,13 @@
 #pragma once
-// server.refresh (basics): ServiceRoot, the first ComputerSystem and the first Manager into
-// one JSON object shaped for dispatcher_v1_upsert_server. Read-only; any field the BMC
-// answers wrongly fails the step with the resource and field named.
+// server.refresh: the full inventory of one server, read-only.
+//   always:      service root, the first ComputerSystem, the first Manager, the Lifecycle
+//                Controller state (Dell only)
+//   components:  processors, memory, storage (controllers, drives, volumes), network (ports
+//                and MACs), firmware (installed versions); params {"components": [...]}
+//                narrows the list, and a list left out is left untouched in the database.
+// Collections are read with $expand where the BMC advertises it, else member by member.
+// The result is one JSON object for dispatcher_v1_upsert_server_inventory. Any document that
+// is not what Redfish says fails the step with the resource and field named.
 #include "dcops/agent/step.hpp"
 #include "dcops/redfish/client.hpp"
 

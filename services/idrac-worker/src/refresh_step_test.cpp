@@ -7,22 +7,30 @@
 namespace dcops::idrac {
 namespace {
 
+using Kind = agent::StepOutcome::Kind;
+
+rapidjson::Document Parsed(const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  REQUIRE(d.IsObject());
+  return d;
+}
+
 TEST_CASE("A refresh reads identity, firmware and power into the upsert shape", "[refresh][net]") {
   WorkerRig rig("127.0.46.1", 2);
   for (const char* address : {"127.0.46.1", "127.0.46.2"}) {
     agent::RecordingStepContext ctx(rig.AssignmentFor(address, "server.refresh", "{}"),
                                     SystemClock::Instance());
     auto out = rig.Run(ctx);
-    REQUIRE(out.kind == agent::StepOutcome::Kind::kSucceeded);
-    rapidjson::Document d;
-    d.Parse(out.result_json.c_str());
-    REQUIRE(d.IsObject());
+    REQUIRE(out.kind == Kind::kSucceeded);
+    auto d = Parsed(out.result_json);
     const auto& id = rig.Bmc(address).identity();
     CHECK(std::string(d["service_tag"].GetString()) == id.service_tag);
     CHECK(std::string(d["model"].GetString()) == id.model);
     CHECK(std::string(d["bmc_firmware"].GetString()) == id.bmc_firmware);
     CHECK(std::string(d["bios_version"].GetString()) == id.bios_version);
     CHECK(std::string(d["power_state"].GetString()) == "On");
+    CHECK(std::string(d["lc_state"].GetString()) == "Ready");
     CHECK(std::string(d["bmc_address"].GetString()) == std::string(address) + ":18443");
     CHECK(d["cpu_count"].GetInt() == id.cpu_count);
     CHECK(d["memory_gib"].GetDouble() == id.memory_gib);
@@ -31,13 +39,90 @@ TEST_CASE("A refresh reads identity, firmware and power into the upsert shape", 
   CHECK(rig.Bmc("127.0.46.1").counters().actions == 0);  // read-only
 }
 
+TEST_CASE("A refresh reads every component list, equal to what the BMC holds", "[refresh][net]") {
+  WorkerRig rig("127.0.49.1", 1);
+  auto& bmc = rig.Bmc("127.0.49.1");
+  bmc.SetDriveFailing(1, true);
+  agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.49.1", "server.refresh", "{}"), SystemClock::Instance());
+  auto out = rig.Run(ctx);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  auto d = Parsed(out.result_json);
+  const sim::Inventory inv = bmc.inventory();
+  REQUIRE(d["processors"].Size() == inv.processors.size());
+  CHECK(d["processors"][0]["cores"].GetInt() == inv.processors[0].cores);
+  REQUIRE(d["memory"].Size() == inv.dimms.size());
+  CHECK(std::string(d["memory"][0]["serial_number"].GetString()) == inv.dimms[0].serial);
+  REQUIRE(d["drives"].Size() == inv.drives.size());
+  CHECK(d["drives"][1]["predicted_failure"].GetBool());
+  CHECK(std::string(d["drives"][1]["health"].GetString()) == "Warning");
+  CHECK(std::string(d["drives"][0]["controller"].GetString()) == inv.controller_id);
+  REQUIRE(d["volumes"].Size() == 1);
+  CHECK(d["volumes"][0]["drives"].Size() == 2);
+  REQUIRE(d["nics"].Size() == inv.nics.size());
+  CHECK(std::string(d["nics"][0]["mac_address"].GetString()) == inv.nics[0].mac);
+  CHECK(std::string(d["nics"][0]["firmware_version"].GetString()) == "22.31.6");  // from the firmware list
+  REQUIRE(d["firmware"].Size() == inv.firmware.size());
+  CHECK(std::string(d["firmware"][0]["component_id"].GetString()) == "Installed-25227");
+  CHECK(std::string(d["firmware"][0]["version"].GetString()) == inv.firmware[0].version);
+  CHECK(ctx.progress().back() == 100);
+}
+
+TEST_CASE("Firmware without $expand is read member by member and gives the same inventory", "[refresh][net]") {
+  // Every 2nd BMC runs old firmware: no $expand advertised, and the query is ignored.
+  WorkerRig rig("127.0.50.1", 2, 2);
+  REQUIRE(rig.Bmc("127.0.50.1").SupportsExpand());
+  REQUIRE_FALSE(rig.Bmc("127.0.50.2").SupportsExpand());
+  std::map<std::string, std::string> lists;
+  std::map<std::string, long> requests;
+  for (const char* address : {"127.0.50.1", "127.0.50.2"}) {
+    rig.Bmc(address).ResetCounters();
+    agent::RecordingStepContext ctx(rig.AssignmentFor(address, "server.refresh", R"({"components":["processors","memory","network"]})"),
+                                    SystemClock::Instance());
+    auto out = rig.Run(ctx);
+    REQUIRE(out.kind == Kind::kSucceeded);
+    auto d = Parsed(out.result_json);
+    CHECK_FALSE(d.HasMember("drives"));  // not asked for: left untouched in the database
+    CHECK_FALSE(d.HasMember("firmware"));
+    lists[address] = std::to_string(d["processors"].Size()) + "/" + std::to_string(d["nics"].Size());
+    requests[address] = rig.Bmc(address).counters().requests;
+  }
+  CHECK(lists["127.0.50.1"] == lists["127.0.50.2"]);
+  // One GET per collection with $expand; the collection plus one GET per member without.
+  const auto inv = rig.Bmc("127.0.50.2").inventory();
+  const long members = static_cast<long>(inv.processors.size() + inv.dimms.size() + inv.nics.size());
+  CHECK(requests["127.0.50.2"] - requests["127.0.50.1"] == members);
+}
+
+TEST_CASE("An unknown component in params fails before any request", "[refresh][net]") {
+  WorkerRig rig("127.0.51.1", 1);
+  rig.Bmc("127.0.51.1").ResetCounters();
+  agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.51.1", "server.refresh", R"({"components":["gpus"]})"),
+                                  SystemClock::Instance());
+  auto out = rig.Run(ctx);
+  REQUIRE(out.kind == Kind::kFailed);
+  CHECK(out.error.message == "params.components: unknown component 'gpus'");
+  CHECK(rig.Bmc("127.0.51.1").counters().requests == 0);
+}
+
+TEST_CASE("A BMC answering HTML fails the refresh naming the resource", "[refresh][net]") {
+  WorkerRig rig("127.0.51.2", 1);
+  sim::Faults f;
+  f.mode = sim::Mode::kHtml;
+  rig.Bmc("127.0.51.2").SetFaults(f);
+  agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.51.2", "server.refresh", "{}"), SystemClock::Instance());
+  auto out = rig.Run(ctx);
+  REQUIRE(out.kind == Kind::kFailed);
+  CHECK(out.error.code == "redfish.schema");
+  CHECK(out.error.message == "/redfish/v1/Systems: the BMC answered with an HTML page instead of JSON");
+}
+
 TEST_CASE("A refresh with wrong credentials fails without retrying the login", "[refresh][net]") {
   WorkerRig rig("127.0.47.1", 1);
   auto a = rig.AssignmentFor("127.0.47.1", "server.refresh", "{}");
   a.credentials.password = "wrong";
   agent::RecordingStepContext ctx(a, SystemClock::Instance());
   auto out = rig.Run(ctx);
-  REQUIRE(out.kind == agent::StepOutcome::Kind::kFailed);
+  REQUIRE(out.kind == Kind::kFailed);
   CHECK(out.error.code == "redfish.auth");
   CHECK_FALSE(out.error.retryable);
   CHECK(rig.Bmc("127.0.47.1").counters().unauthorized == 1);

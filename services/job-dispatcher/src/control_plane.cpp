@@ -317,7 +317,7 @@ Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) 
 }
 
 Result<std::string> ControlPlane::UpsertServer(const std::string& site, const std::string& server_json) {
-  return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server($1, $2::jsonb)", {site, server_json}));
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server_inventory($1, $2::jsonb)", {site, server_json}));
 }
 
 Result<std::map<std::string, long>> ControlPlane::QueueDepth(const std::string& site) {

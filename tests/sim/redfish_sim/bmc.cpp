@@ -21,7 +21,32 @@ const char* PowerName(Power p) {
 Bmc::Bmc(Identity identity, Timing timing, int session_cap, std::string username,
          std::string password, std::uint64_t seed)
     : identity_(std::move(identity)), timing_(timing), session_cap_(session_cap),
-      username_(std::move(username)), password_(std::move(password)), rng_(seed) {}
+      username_(std::move(username)), password_(std::move(password)), rng_(seed) {
+  inventory_ = MakeInventory(identity_.index, identity_.cpu_count, identity_.cpu_model,
+                             identity_.memory_gib, identity_.bmc_firmware, identity_.bios_version, rng_);
+}
+
+Inventory Bmc::inventory() const {
+  std::lock_guard lock(mu_);
+  return inventory_;
+}
+
+std::string Bmc::LcStatus() const {
+  std::lock_guard lock(mu_);
+  return lc_status_;
+}
+
+void Bmc::SetLcStatus(std::string status) {
+  std::lock_guard lock(mu_);
+  lc_status_ = std::move(status);
+}
+
+void Bmc::SetDriveFailing(std::size_t drive, bool failing) {
+  std::lock_guard lock(mu_);
+  if (drive >= inventory_.drives.size()) return;
+  inventory_.drives[drive].predicted_failure = failing;
+  inventory_.drives[drive].health = failing ? "Warning" : "OK";
+}
 
 void Bmc::Enter() {
   std::lock_guard lock(mu_);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "inventory.hpp"
+
 namespace dcops::sim {
 
 using SimTime = std::chrono::steady_clock::time_point;
@@ -50,7 +52,9 @@ struct Identity {
   std::string serial;
   std::string uuid;
   std::string hostname;
-  bool legacy_reset_types = false;  // old iDRAC9 firmware: no GracefulRestart / PowerCycle
+  bool legacy_reset_types = false;  // old iDRAC9 firmware: no GracefulRestart / PowerCycle,
+                                    // no $expand (it ignores the query and answers links)
+  int index = 0;                    // position in the fleet (shapes the inventory)
   int cpu_count = 2;
   std::string cpu_model;
   int memory_gib = 256;
@@ -114,6 +118,14 @@ class Bmc {
   Counters counters() const;
   void ResetCounters();
 
+  Inventory inventory() const;
+  bool SupportsExpand() const { return !identity_.legacy_reset_types; }
+  // Dell LC service: "Ready", or "NotReady" while the Lifecycle Controller is busy.
+  std::string LcStatus() const;
+  void SetLcStatus(std::string status);
+  // Test hook: change a drive's predicted-failure flag and health.
+  void SetDriveFailing(std::size_t drive, bool failing);
+
  private:
   void Advance(SimTime now);  // completes transitions whose time has come
   void StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off);
@@ -127,6 +139,8 @@ class Bmc {
   std::mt19937_64 rng_;
   Faults faults_;
   Counters counters_;
+  Inventory inventory_;
+  std::string lc_status_ = "Ready";
   Power power_ = Power::kOn;
   std::optional<Power> target_;
   SimTime transition_done_{};

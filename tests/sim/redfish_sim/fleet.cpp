@@ -94,6 +94,7 @@ Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed,
                         rng() & 0xffff, rng() & 0xffffffffffffULL);
   id.hostname = fmt::format("node{:03d}.lab.example", index + 1);
   id.legacy_reset_types = legacy_every > 0 && (index + 1) % legacy_every == 0;
+  id.index = index;
   id.cpu_count = 2;
   id.cpu_model = kCpus[index % 2];
   id.memory_gib = (index % 2 == 0) ? 256 : 512;

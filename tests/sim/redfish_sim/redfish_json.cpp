@@ -33,10 +33,13 @@ std::string ServiceRootJson(const Identity& id) {
   "UpdateService": {{"@odata.id": "/redfish/v1/UpdateService"}},
   "Tasks": {{"@odata.id": "/redfish/v1/TaskService"}},
   "Links": {{"Sessions": {{"@odata.id": "/redfish/v1/SessionService/Sessions"}}}},
-  "ProtocolFeaturesSupported": {{"ExpandQuery": {{"ExpandAll": true, "Levels": true, "Links": true, "MaxLevels": 1, "NoLinks": true}}, "FilterQuery": true, "SelectQuery": true}},
+  "ProtocolFeaturesSupported": {{{expand}"FilterQuery": true, "SelectQuery": true}},
   "Oem": {{"Dell": {{"@odata.type": "#DellServiceRoot.v1_0_0.DellServiceRoot", "IsBranded": 0, "ManagerMACAddress": "d0:8e:79:00:00:01", "ServiceTag": "{tag}"}}}}
 }})",
-                     fmt::arg("uuid", id.uuid), fmt::arg("tag", Esc(id.service_tag)));
+                     fmt::arg("uuid", id.uuid), fmt::arg("tag", Esc(id.service_tag)),
+                     // Old firmware predates $expand and does not advertise it.
+                     fmt::arg("expand", id.legacy_reset_types ? "" :
+                              R"("ExpandQuery": {"ExpandAll": true, "Levels": true, "Links": true, "MaxLevels": 1, "NoLinks": true}, )"));
 }
 
 std::string SystemsCollectionJson() {
@@ -65,6 +68,7 @@ std::string SystemJson(const Identity& id, Power power, const std::vector<std::s
   "Processors": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Processors"}},
   "Memory": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Memory"}},
   "Storage": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Storage"}},
+  "EthernetInterfaces": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/EthernetInterfaces"}},
   "Bios": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Bios"}},
   "Links": {{"ManagedBy": [{{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1"}}], "Chassis": [{{"@odata.id": "/redfish/v1/Chassis/System.Embedded.1"}}]}},
   "Actions": {{"#ComputerSystem.Reset": {{"target": "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset", "ResetType@Redfish.AllowableValues": [{allowed}]}}}}

@@ -1,11 +1,13 @@
 #include "routes.hpp"
 
+#include <fmt/format.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
 
 #include <thread>
 
 #include "bmc.hpp"
+#include "inventory_json.hpp"
 #include "redfish_json.hpp"
 
 namespace dcops::sim {
@@ -108,6 +110,32 @@ void Serve(httplib::Server& server, Bmc& bmc, const std::string& path, bool need
   });
 }
 
+// A collection and its members, read from the BMC's inventory at request time (firmware
+// entries change their ids when an update lands). $expand is honoured only by firmware that
+// advertises it; older firmware ignores the query, as real iDRACs do.
+void ServeCollection(httplib::Server& server, Bmc& bmc, const std::string& path,
+                     const std::string& type, const std::string& name,
+                     std::vector<Member> (*members)(const Inventory&)) {
+  server.Get(path, [&bmc, path, type, name, members](const httplib::Request& req, httplib::Response& res) {
+    InFlight in(bmc);
+    if (!Front(bmc, req, res, true)) return;
+    const bool expand = bmc.SupportsExpand() && req.has_param("$expand");
+    res.set_content(CollectionJson(path, type, name, members(bmc.inventory()), expand), kJson);
+  });
+  server.Get(path + "/([^/]+)", [&bmc, path, members](const httplib::Request& req, httplib::Response& res) {
+    InFlight in(bmc);
+    if (!Front(bmc, req, res, true)) return;
+    const std::string want = path + "/" + std::string(req.matches[1]);
+    for (const auto& [id, doc] : members(bmc.inventory())) {
+      if (id == want) {
+        res.set_content(doc, kJson);
+        return;
+      }
+    }
+    Fail(res, 404, "Base.1.8.ResourceMissingAtURI", "The resource at the URI " + want + " was not found.");
+  });
+}
+
 void CreateSession(Bmc& bmc, const httplib::Request& req, httplib::Response& res) {
   InFlight in(bmc);
   if (!Front(bmc, req, res, false)) return;
@@ -149,6 +177,31 @@ void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
   Serve(server, bmc, "/redfish/v1/Managers/iDRAC.Embedded.1", true,
         [&id] { return ManagerJson(id); });
   Serve(server, bmc, "/redfish/v1/SessionService", true, [] { return SessionServiceJson(); });
+
+  const std::string sys = kSystem;
+  ServeCollection(server, bmc, sys + "/Processors", "Processor", "Processors Collection", ProcessorMembers);
+  ServeCollection(server, bmc, sys + "/Memory", "Memory", "Memory Collection", MemoryMembers);
+  ServeCollection(server, bmc, sys + "/Storage", "Storage", "Storage Collection", StorageMembers);
+  ServeCollection(server, bmc, sys + "/EthernetInterfaces", "EthernetInterface",
+                  "System Ethernet Interface Collection", EthernetMembers);
+  ServeCollection(server, bmc, StoragePath(bmc.inventory()) + "/Drives", "Drive", "Drive Collection",
+                  DriveMembers);
+  ServeCollection(server, bmc, StoragePath(bmc.inventory()) + "/Volumes", "Volume", "Volume Collection",
+                  VolumeMembers);
+  ServeCollection(server, bmc, "/redfish/v1/UpdateService/FirmwareInventory", "SoftwareInventory",
+                  "Firmware Inventory Collection", FirmwareMembers);
+  server.Post("/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellLCService/Actions/"
+              "DellLCService.GetRemoteServicesAPIStatus",
+              [&bmc](const httplib::Request& req, httplib::Response& res) {
+                InFlight in(bmc);
+                if (!Front(bmc, req, res, true)) return;
+                const std::string lc = bmc.LcStatus();
+                res.set_content(fmt::format(R"({{"@Message.ExtendedInfo": [{{"Message": "Successfully Completed Request", "MessageId": "Base.1.8.Success", "Severity": "OK"}}],
+  "LCStatus": "{lc}", "RTStatus": "{rt}", "ServerStatus": "OutOfPOST", "Status": "{st}"}})",
+                                            fmt::arg("lc", lc), fmt::arg("rt", lc == "Ready" ? "Ready" : "NotReady"),
+                                            fmt::arg("st", lc == "Ready" ? "Ready" : "NotReady")),
+                                kJson);
+              });
 
   auto create = [&bmc](const httplib::Request& req, httplib::Response& res) {
     CreateSession(bmc, req, res);
