@@ -24,6 +24,17 @@ Bmc::Bmc(Identity identity, Timing timing, int session_cap, std::string username
       username_(std::move(username)), password_(std::move(password)), rng_(seed) {
   inventory_ = MakeInventory(identity_.index, identity_.cpu_count, identity_.cpu_model,
                              identity_.memory_gib, identity_.bmc_firmware, identity_.bios_version, rng_);
+  // iDRAC9 6.x serves virtual media under the system; older firmware under the manager.
+  if (identity_.legacy_reset_types) {
+    media_ = {{"CD", {"CD", "DVD"}, false, ""}, {"RemovableDisk", {"USBStick"}, false, ""}};
+  } else {
+    media_ = {{"1", {"CD", "DVD"}, false, ""}, {"2", {"USBStick"}, false, ""}};
+  }
+  bios_ = {{"BootMode", "\"Uefi\""},          {"LogicalProc", "\"Enabled\""},
+           {"ProcVirtualization", "\"Enabled\""}, {"SysProfile", "\"PerfPerWattOptimizedDapc\""},
+           {"MemTest", "\"Disabled\""},         {"SerialComm", "\"OnNoConRedir\""},
+           {"ProcCStates", "\"Enabled\""},      {"NumLock", "\"On\""},
+           {"AcPwrRcvryUserDelay", "60"}};
 }
 
 Inventory Bmc::inventory() const {
@@ -31,9 +42,11 @@ Inventory Bmc::inventory() const {
   return inventory_;
 }
 
-std::string Bmc::LcStatus() const {
+std::string Bmc::LcStatus(SimTime now) {
   std::lock_guard lock(mu_);
-  return lc_status_;
+  Advance(now);
+  // The Lifecycle Controller is busy while a job runs.
+  return jobs_.AnyRunning() ? "NotReady" : lc_status_;
 }
 
 void Bmc::SetLcStatus(std::string status) {
@@ -136,6 +149,7 @@ int Bmc::SessionCount(SimTime now) {
 }
 
 void Bmc::Advance(SimTime now) {
+  for (const auto& job : jobs_.Advance(now)) Finish(job, now);
   if (!target_) return;
   if (power_ == Power::kPoweringOff && *target_ == Power::kOn && now >= restart_off_until_) {
     power_ = Power::kPoweringOn;  // a restart passes through off, then comes back
@@ -144,6 +158,7 @@ void Bmc::Advance(SimTime now) {
     power_ = *target_;
     target_.reset();
     if (power_ == Power::kOff) last_off_ = transition_done_;
+    if (power_ == Power::kOn) Booted();
   }
 }
 
@@ -152,6 +167,8 @@ void Bmc::StartTransition(Power target, milliseconds how_long, SimTime now, bool
   last_reset_time_ = FormatUtc(std::chrono::system_clock::now());
   target_ = target;
   transition_done_ = now + how_long;
+  // Lifecycle Controller jobs scheduled for the next reboot run while the host POSTs.
+  if (target == Power::kOn) jobs_.HostReset(now + how_long / 2);
   if (through_off) {
     power_ = Power::kPoweringOff;
     restart_off_until_ = now + how_long / 2;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "inventory.hpp"
+#include "job_queue.hpp"
 
 namespace dcops::sim {
 
@@ -27,6 +28,24 @@ struct Timing {
   milliseconds restart{2000};          // ForceRestart / GracefulRestart / PowerCycle
   // A power-on within this long of a power-off is refused with 409 (real iDRACs do this).
   milliseconds on_after_off_guard{60000};
+  milliseconds job_run{3000};        // a Lifecycle Controller job, once it runs
+  milliseconds idrac_restart{5000};  // the iDRAC is unreachable this long after a reset
+};
+
+// Boot settings of the ComputerSystem.
+struct BootState {
+  std::string override_target = "None";      // BootSourceOverrideTarget
+  std::string override_enabled = "Disabled";  // Disabled / Once / Continuous
+  std::vector<std::string> order{"Boot0003", "Boot0004", "Boot0005", "Boot0006"};
+  std::string last_boot_source = "Hdd";       // what the host booted from last (tests read it)
+};
+
+// One virtual media device.
+struct MediaSlot {
+  std::string id;          // "1" (CD) / "2" (USB stick), or "CD" / "RemovableDisk" on old firmware
+  std::vector<std::string> media_types;
+  bool inserted = false;
+  std::string image;
 };
 
 enum class Mode {
@@ -75,6 +94,7 @@ struct Counters {
   long sessions_created = 0;
   long sessions_refused = 0;   // 503 RAC0218
   std::map<std::string, long> resets_by_type;
+  long idrac_resets = 0;
 };
 
 // The outcome of an action, as the HTTP layer will answer it.
@@ -121,13 +141,45 @@ class Bmc {
   Inventory inventory() const;
   bool SupportsExpand() const { return !identity_.legacy_reset_types; }
   // Dell LC service: "Ready", or "NotReady" while the Lifecycle Controller is busy.
-  std::string LcStatus() const;
+  std::string LcStatus(SimTime now);
   void SetLcStatus(std::string status);
   // Test hook: change a drive's predicted-failure flag and health.
   void SetDriveFailing(std::size_t drive, bool failing);
 
+  // --- iDRAC operations (bmc_ops.cpp) ---
+  // UpdateService.SimpleUpdate: the package's file name says what it updates
+  // ("BIOS_8T4P1_WN64_1.13.2.EXE", "iDRAC-with-Lifecycle-Controller_Firmware_1HY5M_WN64_7.10.30.00_A00.EXE").
+  // Queues a job (host components wait for a reboot; the iDRAC's own update restarts it).
+  ActionAnswer SimpleUpdate(const std::string& image_uri, SimTime now, std::string* job_id);
+  // Manager.Reset: the iDRAC restarts; it is unreachable for Timing::idrac_restart and forgets
+  // every session.
+  ActionAnswer ResetManager(const std::string& type, SimTime now);
+  bool Down(SimTime now);
+  std::string ManagerLastResetTime() const;
+  std::string FirmwareVersion(const std::string& component) const;
+  ActionAnswer ClearJobQueue(const std::string& job_id);  // JID_CLEARALL / JID_CLEARALL_FORCE
+  std::vector<SimJob> Jobs(SimTime now);
+  std::optional<SimJob> Job(const std::string& id, SimTime now);
+  BootState Boot() const;
+  // PATCH of ComputerSystem.Boot; unset fields are left alone.
+  ActionAnswer PatchBoot(const std::optional<std::string>& target, const std::optional<std::string>& enabled,
+                         const std::optional<std::vector<std::string>>& order);
+  std::vector<std::string> AllowedBootTargets() const;
+  std::vector<MediaSlot> VirtualMedia() const;
+  ActionAnswer InsertMedia(const std::string& slot, const std::string& image);
+  ActionAnswer EjectMedia(const std::string& slot);
+  // BIOS attributes as raw JSON values ("\"Enabled\"", "3").
+  std::map<std::string, std::string> BiosAttributes() const;
+  std::map<std::string, std::string> PendingBios() const;
+  // PATCH Bios/Settings with an apply time: queues a BIOSConfiguration job that runs at the
+  // next host reset ("Immediate" resets the host now).
+  ActionAnswer PatchBios(const std::map<std::string, std::string>& attributes, const std::string& apply_time,
+                         SimTime now, std::string* job_id);
+
  private:
-  void Advance(SimTime now);  // completes transitions whose time has come
+  void Advance(SimTime now);  // completes transitions and jobs whose time has come
+  void Finish(const SimJob& job, SimTime now);  // applies a finished job's effect
+  void Booted();              // the host came up: a one-time boot override is spent
   void StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off);
 
   mutable std::mutex mu_;
@@ -141,6 +193,13 @@ class Bmc {
   Counters counters_;
   Inventory inventory_;
   std::string lc_status_ = "Ready";
+  JobQueue jobs_;
+  BootState boot_;
+  std::vector<MediaSlot> media_;
+  std::map<std::string, std::string> bios_;
+  std::map<std::string, std::string> bios_pending_;
+  SimTime down_until_{};
+  std::string manager_last_reset_ = "2026-01-01T00:00:00Z";
   Power power_ = Power::kOn;
   std::optional<Power> target_;
   SimTime transition_done_{};

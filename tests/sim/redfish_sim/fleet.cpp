@@ -106,6 +106,7 @@ struct Fleet::Member {
   std::unique_ptr<httplib::SSLServer> server;
   std::thread thread;
   std::string fingerprint;
+  bool listening = true;  // false while the iDRAC "restarts" (nothing accepts connections)
 };
 
 Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {}
@@ -221,6 +222,7 @@ std::string Fleet::Start() {
     return fmt::format("cannot listen on {}:{}", options_.control_address, options_.control_port);
   }
   control_thread_ = std::thread([this] { control_->listen_after_bind(); });
+  watch_thread_ = std::thread([this] { WatchRestarts(); });
   // httplib 0.11 has no wait_until_ready(); its own flag says when it accepts.
   while (!control_->is_running()) std::this_thread::yield();
   for (const auto& m : members_) {
@@ -229,7 +231,38 @@ std::string Fleet::Start() {
   return "";
 }
 
+// A restarting iDRAC accepts no connections: its listener is closed for as long as the BMC
+// says it is down, then opened again on the same address.
+void Fleet::WatchRestarts() {
+  std::unique_lock lock(watch_mu_);
+  while (!watch_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stopping_; })) {
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& m : members_) {
+      const bool down = m->bmc->Down(now);
+      if (down && m->listening) {
+        m->server->stop();
+        if (m->thread.joinable()) m->thread.join();
+        m->listening = false;
+      } else if (!down && !m->listening) {
+        if (!m->server->bind_to_port(m->bmc->identity().address.c_str(), options_.port)) continue;
+        Member* raw = m.get();
+        m->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+        while (!m->server->is_running()) std::this_thread::yield();
+        m->listening = true;
+      }
+    }
+  }
+}
+
 void Fleet::Stop() {
+  if (watch_thread_.joinable()) {
+    {
+      std::lock_guard lock(watch_mu_);
+      stopping_ = true;
+    }
+    watch_cv_.notify_all();
+    watch_thread_.join();
+  }
   if (control_) {
     control_->stop();
     if (control_thread_.joinable()) control_thread_.join();

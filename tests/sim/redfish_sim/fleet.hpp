@@ -5,7 +5,9 @@
 // Ownership: a Fleet owns its BMCs, servers and their threads; Stop() (or the destructor)
 // stops them all. Thread-safety: Start/Stop from one thread.
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,11 +55,16 @@ class Fleet {
 
  private:
   struct Member;
+  void WatchRestarts();
   FleetOptions options_;
   std::vector<std::unique_ptr<Member>> members_;
   std::unique_ptr<httplib::Server> control_;
   std::thread control_thread_;
   int control_port_ = 0;
+  std::thread watch_thread_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace dcops::sim

@@ -5,8 +5,9 @@
 namespace dcops::sim {
 
 std::string SimFirmware::Id() const {
-  return device.empty() ? fmt::format("Installed-{}-{}", software_id, version)
-                        : fmt::format("Installed-{}-{}__{}", software_id, version, device);
+  const char* kind = previous ? "Previous" : "Installed";
+  return device.empty() ? fmt::format("{}-{}-{}", kind, software_id, version)
+                        : fmt::format("{}-{}-{}__{}", kind, software_id, version, device);
 }
 
 Inventory MakeInventory(int index, int cpu_count, const std::string& cpu_model, int memory_gib,

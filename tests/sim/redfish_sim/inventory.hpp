@@ -65,6 +65,7 @@ struct SimFirmware {
   std::string device;  // "" or "NIC.Integrated.1-1-1": one entry per device
   bool updateable = true;
   std::string install_date = "2026-03-02T10:21:47Z";
+  bool previous = false;  // the rollback image Dell keeps after an update ("Previous-…")
   // "Installed-25227-7.00.00.171" / "Installed-0-22.31.6__NIC.Integrated.1-1-1"
   std::string Id() const;
 };

@@ -49,9 +49,14 @@ std::string SystemsCollectionJson() {
 }
 
 std::string SystemJson(const Identity& id, Power power, const std::vector<std::string>& reset_types,
-                       const std::string& last_reset_time) {
-  std::string allowed;
-  for (const auto& t : reset_types) allowed += fmt::format("{}\"{}\"", allowed.empty() ? "" : ", ", t);
+                       const std::string& last_reset_time, const std::string& bios_version,
+                       const BootState& boot, const std::vector<std::string>& boot_targets) {
+  auto list = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& t : items) out += fmt::format("{}\"{}\"", out.empty() ? "" : ", ", t);
+    return out;
+  };
+  const std::string allowed = list(reset_types);
   const bool on = power == Power::kOn;
   return fmt::format(R"({{
   "@odata.context": "/redfish/v1/$metadata#ComputerSystem.ComputerSystem",
@@ -64,18 +69,26 @@ std::string SystemJson(const Identity& id, Power power, const std::vector<std::s
   "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "{state}"}},
   "ProcessorSummary": {{"Count": {cpus}, "LogicalProcessorCount": {threads}, "Model": "{cpu}", "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "Enabled"}}}},
   "MemorySummary": {{"TotalSystemMemoryGiB": {mem}, "MemoryMirroring": "System", "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "Enabled"}}}},
-  "Boot": {{"BootSourceOverrideEnabled": "Disabled", "BootSourceOverrideTarget": "None", "BootSourceOverrideMode": "UEFI"}},
+  "Boot": {{"BootSourceOverrideEnabled": "{boot_enabled}", "BootSourceOverrideTarget": "{boot_target}", "BootSourceOverrideMode": "UEFI",
+    "BootSourceOverrideTarget@Redfish.AllowableValues": [{boot_targets}], "BootOrder": [{boot_order}],
+    "BootOptions": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/BootOptions"}}}},
   "Processors": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Processors"}},
   "Memory": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Memory"}},
   "Storage": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Storage"}},
   "EthernetInterfaces": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/EthernetInterfaces"}},
-  "Bios": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Bios"}},
+  "Bios": {{"@odata.id": "/redfish/v1/Systems/System.Embedded.1/Bios"}},{vmedia}
   "Links": {{"ManagedBy": [{{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1"}}], "Chassis": [{{"@odata.id": "/redfish/v1/Chassis/System.Embedded.1"}}]}},
   "Actions": {{"#ComputerSystem.Reset": {{"target": "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset", "ResetType@Redfish.AllowableValues": [{allowed}]}}}}
 }})",
                      fmt::arg("model", Esc(id.model)), fmt::arg("tag", Esc(id.service_tag)),
                      fmt::arg("serial", Esc(id.serial)), fmt::arg("host", Esc(id.hostname)),
-                     fmt::arg("uuid", id.uuid), fmt::arg("bios", Esc(id.bios_version)),
+                     fmt::arg("uuid", id.uuid), fmt::arg("bios", Esc(bios_version)),
+                     fmt::arg("boot_enabled", boot.override_enabled), fmt::arg("boot_target", boot.override_target),
+                     fmt::arg("boot_targets", list(boot_targets)), fmt::arg("boot_order", list(boot.order)),
+                     // iDRAC9 6.x links virtual media from the system; older firmware only from the manager.
+                     fmt::arg("vmedia", id.legacy_reset_types ? "" :
+                              R"(
+  "VirtualMedia": {"@odata.id": "/redfish/v1/Systems/System.Embedded.1/VirtualMedia"},)"),
                      fmt::arg("power", PowerName(power)),
                      fmt::arg("state", on ? "Enabled" : "StandbyOffline"),
                      fmt::arg("cpus", id.cpu_count), fmt::arg("threads", id.cpu_count * 64),
@@ -89,16 +102,21 @@ std::string ManagersCollectionJson() {
   "Members@odata.count": 1})";
 }
 
-std::string ManagerJson(const Identity& id) {
+std::string ManagerJson(const Identity& id, const std::string& firmware, const std::string& last_reset_time) {
   return fmt::format(R"({{
   "@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1",
   "@odata.type": "#Manager.v1_9_0.Manager",
   "Id": "iDRAC.Embedded.1", "Name": "Manager", "ManagerType": "BMC",
-  "Model": "15G Monolithic", "FirmwareVersion": "{fw}",
+  "Model": "15G Monolithic", "FirmwareVersion": "{fw}", "LastResetTime": "{last_reset}",
+{vmedia}
+  "Links": {{"Oem": {{"Dell": {{"Jobs": {{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"}}}}}}}},
   "Status": {{"Health": "OK", "State": "Enabled"}},
   "Actions": {{"#Manager.Reset": {{"target": "/redfish/v1/Managers/iDRAC.Embedded.1/Actions/Manager.Reset", "ResetType@Redfish.AllowableValues": ["GracefulRestart"]}}}}
 }})",
-                     fmt::arg("fw", Esc(id.bmc_firmware)));
+                     fmt::arg("fw", Esc(firmware)), fmt::arg("last_reset", last_reset_time),
+                     fmt::arg("vmedia", id.legacy_reset_types
+                                            ? R"(  "VirtualMedia": {"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1/VirtualMedia"},)"
+                                            : ""));
 }
 
 std::string SessionServiceJson() {
