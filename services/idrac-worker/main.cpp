@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   http::CurlTransport transport;
   http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
   redfish::SessionCache sessions;
-  idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}};
+  idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{}};
   const agent::StepRegistry steps = idrac::MakeSteps(deps);
   agent::AgentClient client(o, steps, log, SystemClock::Instance());
 

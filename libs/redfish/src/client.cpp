@@ -70,6 +70,36 @@ Result<std::string> Client::Token(bool fresh) {
   return std::string();
 }
 
+Status Client::VerifyLogin() {
+  for (const char* path : kSessionPaths) {
+    http::Request req;
+    req.method = http::Method::kPost;
+    req.url = Url(path);
+    req.headers = JsonHeaders();
+    req.body = LoginBody(target_.username, target_.password);
+    req.tls = target_.tls;
+    req.min_interval = target_.min_interval;
+    auto r = http_.Execute(req);
+    if (!r) return r.error();
+    if (r->status == 404 || r->status == 405) continue;
+    if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
+    DeleteSessions(http_, {CachedSession{target_.address, target_.username, r->Header("X-Auth-Token"),
+                                         r->Header("Location"), target_.tls, {}}});
+    return Status();
+  }
+  // No session service: a basic-auth read proves the same.
+  http::Request req;
+  req.url = Url("/redfish/v1/Systems");
+  req.headers = JsonHeaders();
+  req.tls = target_.tls;
+  req.min_interval = target_.min_interval;
+  req.basic_auth = http::BasicAuth{target_.username, target_.password};
+  auto r = http_.Execute(req);
+  if (!r) return r.error();
+  if (!r->ok()) return ErrorFromResponse(*r, "/redfish/v1/Systems", true);
+  return Status();
+}
+
 Result<http::Response> Client::SendOnce(http::Request request, const std::string& token) {
   if (token.empty()) {
     request.basic_auth = http::BasicAuth{target_.username, target_.password};

@@ -7,6 +7,7 @@
 
 #include "dcops/redfish/collection.hpp"
 #include "dcops/redfish/errors.hpp"
+#include "dell.hpp"
 #include "inventory.hpp"
 
 namespace dcops::idrac {
@@ -14,9 +15,6 @@ namespace {
 
 using agent::StepOutcome;
 
-constexpr const char* kLcStatusAction =
-    "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellLCService/Actions/"
-    "DellLCService.GetRemoteServicesAPIStatus";
 const std::set<std::string> kAllComponents{"processors", "memory", "storage", "network", "firmware"};
 
 Result<redfish::Document> FirstMember(redfish::Client& bmc, const std::string& collection) {
@@ -119,24 +117,6 @@ void AttachNicFirmware(ServerInventory& inv) {
   }
 }
 
-// Dell's Lifecycle Controller state ("Ready" before any configuration job can run). Other
-// BMCs have no such action: that is "unknown", not an error.
-Result<std::optional<std::string>> LcState(redfish::Client& bmc, bool dell) {
-  if (!dell) return std::optional<std::string>();
-  auto r = bmc.Post(kLcStatusAction, "{}");
-  if (!r) {
-    if (r.error().code == "redfish.not_found" || r.error().code == "redfish.bad_request") {
-      return std::optional<std::string>();
-    }
-    return r.error();
-  }
-  auto doc = redfish::Document::Parse(kLcStatusAction, r->body, r->Header("Content-Type"));
-  if (!doc) return doc.error();
-  auto lc = doc->String("LCStatus");
-  if (!lc) return lc.error();
-  return std::optional<std::string>(*lc);
-}
-
 Result<Row> ServerRow(redfish::Client& bmc, const redfish::Document& root, const redfish::Document& sys,
                       const redfish::Document& mgr) {
   // Dell puts the service tag in the service root's OEM block and in SKU; other vendors
@@ -192,9 +172,12 @@ StepOutcome RunRefresh(agent::StepContext& ctx, redfish::Client& bmc) {
   if (!server) return StepOutcome::Failed(server.error());
   inv.server = std::move(*server);
   progress("reading the Lifecycle Controller state");
-  auto lc = LcState(bmc, dell);
-  if (!lc) return StepOutcome::Failed(lc.error());
-  if (*lc) inv.server.Set("lc_state", **lc);
+  if (dell) {
+    // Other BMCs have no LC service: their state is unknown, which is not an error.
+    auto lc = LcStatus(bmc);
+    if (!lc) return StepOutcome::Failed(lc.error());
+    if (*lc) inv.server.Set("lc_state", **lc);
+  }
 
   const std::string& s = sys->resource();
   for (const auto& component : *wanted) {

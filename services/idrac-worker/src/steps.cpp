@@ -1,5 +1,6 @@
 #include "steps.hpp"
 
+#include "operation_steps.hpp"
 #include "redfish_target.hpp"
 #include "refresh_step.hpp"
 
@@ -26,6 +27,24 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
        }))
       .Add("server.refresh", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunRefresh(ctx, bmc);
+       }))
+      .Add("server.credential_test", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunCredentialTest(ctx, bmc);
+       }))
+      .Add("server.idrac_reset", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunIdracReset(ctx, bmc, deps.ops);
+       }))
+      .Add("server.job_queue_clear", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunJobQueueClear(ctx, bmc);
+       }))
+      .Add("server.boot", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunBoot(ctx, bmc);
+       }))
+      .Add("server.virtual_media", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunVirtualMedia(ctx, bmc);
+       }))
+      .Add("server.firmware_update", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunFirmwareUpdate(ctx, bmc, deps.ops);
        }));
   return steps;
 }

@@ -8,6 +8,7 @@
 #include "dcops/http/client.hpp"
 #include "dcops/redfish/session_cache.hpp"
 #include "power_step.hpp"
+#include "step_support.hpp"
 
 namespace dcops::idrac {
 
@@ -16,6 +17,7 @@ struct WorkerDeps {
   redfish::SessionCache& sessions;
   Clock& clock;
   PowerOptions power;
+  OperationOptions ops;
 };
 
 agent::StepRegistry MakeSteps(WorkerDeps& deps);

@@ -20,7 +20,7 @@ struct WorkerRig {
   WorkerRig(const std::string& first, int count, int legacy_every = 0)
       : fleet(Options(first, count, legacy_every)),
         http(http::ClientOptions{}, transport, SystemClock::Instance()),
-        deps{http, sessions, SystemClock::Instance(), Fast()},
+        deps{http, sessions, SystemClock::Instance(), Fast(), FastOps()},
         steps(MakeSteps(deps)) {
     REQUIRE(fleet.Start().empty());
   }
@@ -35,6 +35,16 @@ struct WorkerRig {
     o.timing.power_off = std::chrono::milliseconds(150);
     o.timing.graceful_shutdown = std::chrono::milliseconds(300);
     o.timing.restart = std::chrono::milliseconds(400);
+    o.timing.job_run = std::chrono::milliseconds(300);
+    o.timing.idrac_restart = std::chrono::milliseconds(600);
+    return o;
+  }
+  static OperationOptions FastOps() {
+    OperationOptions o;
+    o.poll_interval = std::chrono::milliseconds(40);
+    o.task_timeout = std::chrono::milliseconds(20000);
+    o.restart_timeout = std::chrono::milliseconds(20000);
+    o.lc_ready_timeout = std::chrono::milliseconds(5000);
     return o;
   }
   static PowerOptions Fast() {

@@ -181,7 +181,7 @@ BootState Bmc::Boot() const {
 }
 
 std::vector<std::string> Bmc::AllowedBootTargets() const {
-  return {"None", "Pxe", "Floppy", "Cd", "Hdd", "BiosSetup", "Utilities", "UefiTarget", "SDCard", "UefiHttp"};
+  return {"None", "Pxe", "Floppy", "Cd", "Usb", "Hdd", "BiosSetup", "Utilities", "UefiTarget", "SDCard", "UefiHttp"};
 }
 
 ActionAnswer Bmc::PatchBoot(const std::optional<std::string>& target, const std::optional<std::string>& enabled,

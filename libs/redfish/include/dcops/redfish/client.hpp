@@ -40,6 +40,10 @@ class Client {
   Result<http::Response> Post(const std::string& path, const std::string& json_body);
   Result<http::Response> Patch(const std::string& path, const std::string& json_body);
 
+  // Proves the credentials with a session of their own (created, then deleted), never the
+  // cached one: a cached session says nothing about a password that changed since.
+  Status VerifyLogin();
+
   const Target& target() const { return target_; }
   std::string Url(const std::string& path) const;
 

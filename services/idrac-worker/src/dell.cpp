@@ -1,0 +1,48 @@
+#include "dell.hpp"
+
+#include <fmt/format.h>
+
+namespace dcops::idrac {
+
+Result<std::optional<std::string>> LcStatus(redfish::Client& bmc) {
+  auto r = bmc.Post(kLcStatusAction, "{}");
+  if (!r) {
+    if (r.error().code == "redfish.not_found" || r.error().code == "redfish.bad_request") {
+      return std::optional<std::string>();
+    }
+    return r.error();
+  }
+  auto doc = redfish::Document::Parse(kLcStatusAction, r->body, r->Header("Content-Type"));
+  if (!doc) return doc.error();
+  auto lc = doc->String("LCStatus");
+  if (!lc) return lc.error();
+  return std::optional<std::string>(*lc);
+}
+
+Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options) {
+  std::string last = "unknown";
+  auto end = WaitUntil(ctx, options.poll_interval, options.lc_ready_timeout, [&]() -> Result<bool> {
+    auto lc = LcStatus(bmc);
+    if (!lc) return lc.error();
+    if (!*lc) return true;
+    last = **lc;
+    return last == "Ready";
+  });
+  if (!end) return end.error();
+  if (*end == WaitEnd::kCancelled) return MakeError("step.cancelled", "cancelled while waiting for the Lifecycle Controller");
+  if (*end == WaitEnd::kTimedOut) {
+    return MakeError("idrac.lc_not_ready",
+                     fmt::format("the Lifecycle Controller stayed '{}' for {} s", last,
+                                 std::chrono::duration_cast<std::chrono::seconds>(options.lc_ready_timeout).count()),
+                     true);
+  }
+  return Status();
+}
+
+std::string ResourcePath(const std::string& location) {
+  if (location.rfind("https://", 0) != 0 && location.rfind("http://", 0) != 0) return location;
+  const auto slash = location.find('/', location.find("//") + 2);
+  return slash == std::string::npos ? "/" : location.substr(slash);
+}
+
+}  // namespace dcops::idrac

@@ -1,0 +1,31 @@
+#pragma once
+// The Dell OEM parts of an iDRAC's Redfish service that steps share: the Lifecycle
+// Controller's readiness and the LC job queue.
+//
+// Blocking: every call reads the BMC. Thread-safety: as the Client.
+#include <optional>
+#include <string>
+
+#include "dcops/redfish/client.hpp"
+#include "step_support.hpp"
+
+namespace dcops::idrac {
+
+inline constexpr const char* kManagerPath = "/redfish/v1/Managers/iDRAC.Embedded.1";
+inline constexpr const char* kJobsPath = "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs";
+inline constexpr const char* kLcStatusAction =
+    "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellLCService/Actions/DellLCService.GetRemoteServicesAPIStatus";
+inline constexpr const char* kDeleteJobQueueAction =
+    "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellJobService/Actions/DellJobService.DeleteJobQueue";
+
+// The LC's state ("Ready", "NotReady", …), or nullopt on a BMC without Dell's LC service.
+Result<std::optional<std::string>> LcStatus(redfish::Client& bmc);
+
+// Waits until the LC says Ready (configuration jobs and updates are refused before). A BMC
+// without the service counts as ready. A timeout is retryable: the LC is busy, not broken.
+Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
+
+// "/redfish/v1/TaskService/Tasks/JID_1" from a Location header that may be absolute.
+std::string ResourcePath(const std::string& location);
+
+}  // namespace dcops::idrac
