@@ -10,7 +10,7 @@ namespace {
 const std::string kScope = R"({"bmc_addresses":["127.0.1.1"]})";
 const std::string kTables[] = {
     "jobs", "job_tasks", "job_task_deps", "job_events", "job_types", "agents", "servers",
-    "server_processors", "server_memory", "server_drives", "server_nics", "server_firmware",
+    "server_processors", "server_memory", "server_drives", "server_nics", "server_firmware", "server_volumes",
     "vcenters", "vcenter_clusters", "vcenter_hosts", "vcenter_vms", "vcenter_datastores",
     "vcenter_networks", "ome_endpoints", "zfs_hosts", "credential_sets", "schedules",
     "audit_log", "user_roles"};

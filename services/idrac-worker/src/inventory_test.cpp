@@ -87,7 +87,7 @@ TEST_CASE("A volume lists the drives it spans by their ids", "[inventory]") {
   CHECK(drives[1] == "Disk.Bay.1:Enclosure.Internal.0-1:RAID.Integrated.1-1");
 }
 
-TEST_CASE("A NIC port belongs to the adapter its FQDD names; a missing MAC falls back to the permanent one", "[inventory]") {
+TEST_CASE("A NIC port belongs to the adapter its FQDD names, a missing MAC falls back to the permanent one", "[inventory]") {
   auto row = NicRow(Doc("/n", R"({"Id": "NIC.Slot.3-2-1", "MACAddress": "", "PermanentMACAddress": "B0:26:28:AA:BB:CC",
     "LinkStatus": "LinkUp", "SpeedMbps": 25000})"));
   REQUIRE(row);
@@ -95,7 +95,7 @@ TEST_CASE("A NIC port belongs to the adapter its FQDD names; a missing MAC falls
   CHECK(As<std::string>(*row, "mac_address") == "B0:26:28:AA:BB:CC");
 }
 
-TEST_CASE("Firmware: installed entries keep a version-free id; rollback images are left out", "[inventory]") {
+TEST_CASE("Firmware: installed entries keep a version-free id, rollback images are left out", "[inventory]") {
   CHECK(FirmwareComponentId("Installed-25227-7.00.00.171", "7.00.00.171") == "Installed-25227");
   CHECK(FirmwareComponentId("Installed-0-22.31.6__NIC.Integrated.1-1-1", "22.31.6") ==
         "Installed-0__NIC.Integrated.1-1-1");

@@ -33,9 +33,35 @@ std::string StepParams(const std::string& job_params, const ServerRef& s) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-// One independent step per server of the scope.
-Planner PerServer(std::string step_kind, bool mutating) {
-  return [step_kind, mutating](const JobToPlan& job, ServerDirectory& dir)
+// True when the job's params hold `key: true`.
+bool ParamIsTrue(const std::string& params_json, const char* key) {
+  rapidjson::Document doc;
+  doc.Parse(params_json.empty() ? "{}" : params_json.c_str());
+  return !doc.HasParseError() && doc.IsObject() && doc.HasMember(key) && doc[key].IsBool() && doc[key].GetBool();
+}
+
+// A credential test runs with the credential set it tests, not the server's own.
+ServerRef WithCredentialUnderTest(ServerRef s, const std::string& params_json) {
+  rapidjson::Document doc;
+  doc.Parse(params_json.empty() ? "{}" : params_json.c_str());
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("credential_set_id") &&
+      doc["credential_set_id"].IsString()) {
+    s.credential_set_id = doc["credential_set_id"].GetString();
+  }
+  return s;
+}
+
+// How a plan adapts per server: the server it acts on, and a step that must follow (a reboot).
+struct PerServerShape {
+  std::function<ServerRef(ServerRef, const std::string&)> adapt;
+  // When this returns true for the job's params, a graceful restart (forced after its
+  // timeout) follows the step on the same server.
+  std::function<bool(const std::string&)> reboot_after;
+};
+
+// One independent step per server of the scope (and a reboot after it when asked).
+Planner PerServer(std::string step_kind, bool mutating, PerServerShape shape = {}) {
+  return [step_kind, mutating, shape](const JobToPlan& job, ServerDirectory& dir)
              -> Result<std::vector<PlannedStep>> {
     auto servers = dir.Resolve(job.site, job.target_scope_json);
     if (!servers) return servers.error();
@@ -44,11 +70,19 @@ Planner PerServer(std::string step_kind, bool mutating) {
     }
     std::vector<PlannedStep> steps;
     std::set<std::string> seen;
-    for (const auto& s : *servers) {
+    const bool reboot = shape.reboot_after && shape.reboot_after(job.params_json);
+    for (const auto& found : *servers) {
+      const ServerRef s = shape.adapt ? shape.adapt(found, job.params_json) : found;
       if (!seen.insert(s.bmc_address).second) continue;
-      steps.push_back(PlannedStep{fmt::format("{}:{}", step_kind, s.bmc_address), step_kind,
-                                  "idrac:" + s.bmc_address, mutating,
+      const std::string key = fmt::format("{}:{}", step_kind, s.bmc_address);
+      steps.push_back(PlannedStep{key, step_kind, "idrac:" + s.bmc_address, mutating,
                                   StepParams(job.params_json, s), {}});
+      if (reboot) {
+        steps.push_back(PlannedStep{fmt::format("server.power:{}", s.bmc_address), "server.power",
+                                    "idrac:" + s.bmc_address, true,
+                                    StepParams(R"({"action":"GracefulRestart","force_after_timeout":true})", s),
+                                    {key}});
+      }
     }
     return steps;
   };
@@ -87,7 +121,15 @@ const Planner* PlannerRegistry::Find(const std::string& job_type) const {
 PlannerRegistry MakePlanners(bool bench_job_types) {
   PlannerRegistry r;
   r.Add("server.power", PerServer("server.power", true))
-      .Add("server.refresh", PerServer("server.refresh", false));
+      .Add("server.refresh", PerServer("server.refresh", false))
+      .Add("server.credential_test", PerServer("server.credential_test", false, {WithCredentialUnderTest, {}}))
+      .Add("server.idrac_reset", PerServer("server.idrac_reset", true))
+      .Add("server.job_queue_clear", PerServer("server.job_queue_clear", true))
+      .Add("server.boot", PerServer("server.boot", true,
+                                    {{}, [](const std::string& p) { return ParamIsTrue(p, "reboot"); }}))
+      .Add("server.virtual_media", PerServer("server.virtual_media", true,
+                                             {{}, [](const std::string& p) { return ParamIsTrue(p, "boot_once"); }}))
+      .Add("server.firmware_update", PerServer("server.firmware_update", true));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

@@ -46,6 +46,43 @@ TEST_CASE("A power job plans one mutating step per BMC, carrying how to reach it
   CHECK(std::string(arr[1]["params"]["action"].GetString()) == "PowerCycle");
 }
 
+TEST_CASE("A boot job that asks for a reboot plans a graceful restart after each boot step", "[plan]") {
+  auto planners = MakePlanners();
+  FakeDirectory dir;
+  dir.servers = {{"s1", "127.0.1.1:8443", "c1", true, ""}};
+  auto steps = (*planners.Find("server.boot"))(
+      JobToPlan{"j", "default", "server.boot", R"({"server_ids":["s1"]})", R"({"mode":"once","target":"Pxe","reboot":true})"},
+      dir);
+  REQUIRE(steps.ok());
+  REQUIRE(steps->size() == 2);
+  CHECK((*steps)[1].kind == "server.power");
+  CHECK((*steps)[1].depends_on == std::vector<std::string>{"server.boot:127.0.1.1:8443"});
+  rapidjson::Document p;
+  p.Parse((*steps)[1].params_json.c_str());
+  CHECK(std::string(p["action"].GetString()) == "GracefulRestart");
+  CHECK(p["force_after_timeout"].GetBool());
+  CHECK(std::string(p["_bmc"]["server_id"].GetString()) == "s1");
+  auto no_reboot = (*planners.Find("server.boot"))(
+      JobToPlan{"j", "default", "server.boot", R"({"server_ids":["s1"]})", R"({"mode":"once","target":"Pxe"})"}, dir);
+  REQUIRE(no_reboot.ok());
+  CHECK(no_reboot->size() == 1);
+}
+
+TEST_CASE("A credential test runs with the credential set under test", "[plan]") {
+  auto planners = MakePlanners();
+  FakeDirectory dir;
+  dir.servers = {{"s1", "127.0.1.1:8443", "server-own-set", true, ""}};
+  auto steps = (*planners.Find("server.credential_test"))(
+      JobToPlan{"j", "default", "server.credential_test", R"({"server_ids":["s1"]})",
+                R"({"credential_set_id":"00000000-0000-0000-0000-000000000042"})"},
+      dir);
+  REQUIRE(steps.ok());
+  rapidjson::Document p;
+  p.Parse((*steps)[0].params_json.c_str());
+  CHECK(std::string(p["_bmc"]["credential_set_id"].GetString()) == "00000000-0000-0000-0000-000000000042");
+  CHECK_FALSE((*steps)[0].mutating);
+}
+
 TEST_CASE("A scope with no servers and an unknown job type are clear failures", "[plan]") {
   auto planners = MakePlanners();
   FakeDirectory empty;

@@ -57,7 +57,7 @@ TEST_CASE("An iDRAC update restarts the iDRAC: unreachable for a while, every se
   CHECK_FALSE(bmc.Down(t0 + milliseconds(6001)));
 }
 
-TEST_CASE("Packages the iDRAC cannot use fail as jobs; the same version fails too", "[sim]") {
+TEST_CASE("Packages the iDRAC cannot use fail as jobs, the same version fails too", "[sim]") {
   Bmc bmc = Make();
   const SimTime t0{};
   std::string job;
@@ -81,7 +81,7 @@ TEST_CASE("Clearing the job queue removes every job", "[sim]") {
   CHECK(bmc.Jobs(t0).empty());
 }
 
-TEST_CASE("A one-time boot override is spent by the next boot; a persistent order stays", "[sim]") {
+TEST_CASE("A one-time boot override is spent by the next boot, a persistent order stays", "[sim]") {
   Bmc bmc = Make();
   const SimTime t0{};
   CHECK(bmc.PatchBoot(std::string("Floppy2"), std::nullopt, std::nullopt).status == 400);
