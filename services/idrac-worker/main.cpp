@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   std::int64_t capacity = 8;
   std::string token_file;
   std::chrono::milliseconds session_idle{60000};
+  std::chrono::milliseconds poll_interval{0};
   ConfigSpec spec("DCOPS_");
   spec.String("DISPATCHER_ADDRESS", &o.dispatcher_address, "dispatcher gRPC address (comma-separated: leader and standbys)")
       .String("AGENT_ID", &o.agent_id, "this agent's name (default: idrac-worker-<host>-<pid>)")
@@ -39,7 +40,8 @@ int main(int argc, char** argv) {
       .String("TLS_CA_FILE", &o.tls_ca_file, "CA that signed the dispatcher's certificate")
       .Bool("INSECURE_DEV", &o.insecure_dev, "plaintext gRPC (development only)")
       .Int("CAPACITY", &capacity, 1, 256, "steps run at once")
-      .Duration("SESSION_IDLE", &session_idle, "Redfish sessions idle longer are deleted");
+      .Duration("SESSION_IDLE", &session_idle, "Redfish sessions idle longer are deleted")
+      .Duration("POLL_INTERVAL", &poll_interval, "how often a waiting step re-reads its BMC (default 2s for power, 5s for jobs)");
   if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
     log.Error(st.error().message);
     return 2;
@@ -65,6 +67,10 @@ int main(int argc, char** argv) {
   http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
   redfish::SessionCache sessions;
   idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{}};
+  if (poll_interval.count() > 0) {
+    deps.power.poll_interval = poll_interval;
+    deps.ops.poll_interval = poll_interval;
+  }
   const agent::StepRegistry steps = idrac::MakeSteps(deps);
   agent::AgentClient client(o, steps, log, SystemClock::Instance());
 

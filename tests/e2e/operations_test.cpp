@@ -91,6 +91,49 @@ TEST_CASE("The dcops CLI stores credentials, runs and watches a job, lists and r
   CHECK(site.AllLogs().find(site.api_token()) == std::string::npos);
 }
 
+TEST_CASE("Firmware, boot and virtual media jobs through the CLI: updated, verified, inventoried, rebooted", "[e2e]") {
+  Site site({3, "127.0.71.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string targets = "127.0.71.1:18443,127.0.71.2:18443,127.0.71.3:18443";
+
+  // A BIOS package is staged by the iDRAC and waits for a reboot, which the step sends; a
+  // firmware refresh after it writes the new version into the inventory.
+  auto update = site.Cli({"job", "create", "server.firmware_update", "--target", targets, "--param", "method=simple_update",
+                          "--param", "image_uri=http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE", "--watch"});
+  INFO(update.output);
+  REQUIRE(update.exit_code == 0);
+  CHECK(update.output.find("succeeded: 6 step(s), 0 failed") != std::string::npos);
+  auto updated = Fleet(site);
+  for (const auto& b : updated.GetArray()) {
+    CHECK(std::string(b["bios_version"].GetString()) == "9.9.9");
+    CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+  }
+  CHECK(site.Sql("SELECT count(*) FROM server_firmware WHERE component_id = 'Installed-159' AND version = '9.9.9'") == "3");
+
+  // A one-time PXE boot with the reboot that uses it: the boot step, then a graceful restart.
+  auto boot = site.Cli({"job", "create", "server.boot", "--target", targets, "--param", "mode=once", "--param", "target=Pxe",
+                        "--param", "reboot=true", "--watch"});
+  INFO(boot.output);
+  REQUIRE(boot.exit_code == 0);
+  CHECK(boot.output.find("succeeded: 6 step(s), 0 failed") != std::string::npos);
+  auto booted = Fleet(site);
+  for (const auto& b : booted.GetArray()) {
+    CHECK(std::string(b["boot"]["last_boot_source"].GetString()) == "Pxe");
+    CHECK(std::string(b["boot"]["enabled"].GetString()) == "Disabled");  // spent by that boot
+  }
+
+  // A missing image fails each step with the BMC's message; nothing is rebooted after it.
+  auto media = site.Cli({"job", "create", "server.virtual_media", "--target", "127.0.71.1:18443", "--param", "action=insert",
+                         "--param", "image_url=http://127.0.0.1:9/missing.iso", "--param", "boot_once=true", "--watch"});
+  INFO(media.output);
+  CHECK(media.exit_code != 0);
+  CHECK(media.output.find("VRM0021") != std::string::npos);
+  CHECK(site.Sql("SELECT string_agg(t.step_kind || ' ' || t.status, ', ' ORDER BY t.step_kind) FROM job_tasks t "
+                 "JOIN jobs j ON j.id = t.job_id WHERE j.job_type = 'server.virtual_media'") ==
+        "server.power skipped, server.virtual_media failed");
+}
+
 TEST_CASE("Affinity: a target goes back to the agent that served it, so its session is reused", "[e2e]") {
   Site site({8, "127.0.67.1", 400, 30, "1s"});
   site.StartWorker("worker-a", "", false, 4);

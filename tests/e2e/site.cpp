@@ -153,7 +153,7 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
                                options_.first_bmc, "--port", "18443", "--control-port",
                                std::to_string(control_port_), "--password-file", dir_ + "/bmc-password",
                                "--restart-ms", std::to_string(options_.restart_ms), "--power-on-ms", "300",
-                               "--on-after-off-ms", "1000"},
+                               "--on-after-off-ms", "1000", "--job-ms", "400", "--idrac-restart-ms", "800"},
       std::map<std::string, std::string>{}, dir_ + "/sim.log");
   REQUIRE(WaitUntil([this] { return sim_->Log().find("\"ready\": true") != std::string::npos; },
                     std::chrono::seconds(20)));
@@ -274,7 +274,8 @@ Process& Site::StartWorker(const std::string& id, const std::string& token, bool
                                           fmt::format("127.0.0.1:{},127.0.0.1:{}", grpc_ports_[0], grpc_ports_[1])},
                                          {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
                                          {"DCOPS_AGENT_ID", id},
-                                         {"DCOPS_CAPACITY", std::to_string(capacity)}};
+                                         {"DCOPS_CAPACITY", std::to_string(capacity)},
+                                         {"DCOPS_POLL_INTERVAL", "100ms"}};
   if (!options_.tls || plaintext) {
     env["DCOPS_INSECURE_DEV"] = "true";
   } else {

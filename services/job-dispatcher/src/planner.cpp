@@ -57,6 +57,8 @@ struct PerServerShape {
   // When this returns true for the job's params, a graceful restart (forced after its
   // timeout) follows the step on the same server.
   std::function<bool(const std::string&)> reboot_after;
+  // A firmware refresh follows the step, so the inventory shows what is installed now.
+  bool refresh_firmware_after = false;
 };
 
 // One independent step per server of the scope (and a reboot after it when asked).
@@ -82,6 +84,12 @@ Planner PerServer(std::string step_kind, bool mutating, PerServerShape shape = {
                                     "idrac:" + s.bmc_address, true,
                                     StepParams(R"({"action":"GracefulRestart","force_after_timeout":true})", s),
                                     {key}});
+      }
+      if (shape.refresh_firmware_after) {
+        // Dependents run after a success only (a failed step skips them).
+        steps.push_back(PlannedStep{fmt::format("server.refresh:{}", s.bmc_address), "server.refresh",
+                                    "idrac:" + s.bmc_address, false,
+                                    StepParams(R"({"components":["firmware"]})", s), {key}});
       }
     }
     return steps;
@@ -129,7 +137,7 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
                                     {{}, [](const std::string& p) { return ParamIsTrue(p, "reboot"); }}))
       .Add("server.virtual_media", PerServer("server.virtual_media", true,
                                              {{}, [](const std::string& p) { return ParamIsTrue(p, "boot_once"); }}))
-      .Add("server.firmware_update", PerServer("server.firmware_update", true));
+      .Add("server.firmware_update", PerServer("server.firmware_update", true, {{}, {}, true}));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

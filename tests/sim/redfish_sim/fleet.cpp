@@ -23,16 +23,24 @@ std::string CountersJson(Bmc& bmc, const std::string& fingerprint) {
     by_type += fmt::format("{}\"{}\": {}", by_type.empty() ? "" : ", ", k, v);
   }
   const Identity& id = bmc.identity();
+  const BootState boot = bmc.Boot();
+  std::string media;
+  for (const auto& m : bmc.VirtualMedia()) {
+    media += fmt::format("{}\"{}\": \"{}\"", media.empty() ? "" : ", ", m.id, m.inserted ? m.image : "");
+  }
   return fmt::format(
-      R"({{"address": "{}", "service_tag": "{}", "model": "{}", "bmc_firmware": "{}", )"
-      R"("power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
+      R"({{"address": "{}", "service_tag": "{}", "model": "{}", "bmc_firmware": "{}", "bios_version": "{}", )"
+      R"("boot": {{"override": "{}", "enabled": "{}", "last_boot_source": "{}"}}, "virtual_media": {{{}}}, )"
+      R"("jobs": {}, "power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
       R"("requests": {}, "unauthorized": {}, "actions": {}, "effective_resets": {}, )"
       R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "sessions_high": {}, )"
-      R"("sessions_created": {}, "sessions_refused": {}, "resets_by_type": {{{}}}}}}})",
-      id.address, id.service_tag, id.model, id.bmc_firmware, PowerName(bmc.PowerState(now)),
+      R"("sessions_created": {}, "sessions_refused": {}, "idrac_resets": {}, "resets_by_type": {{{}}}}}}})",
+      id.address, id.service_tag, id.model, bmc.FirmwareVersion(kIdracComponent),
+      bmc.FirmwareVersion(kBiosComponent), boot.override_target, boot.override_enabled, boot.last_boot_source,
+      media, bmc.Jobs(now).size(), PowerName(bmc.PowerState(now)),
       bmc.SessionCount(now), fingerprint, c.requests, c.unauthorized, c.actions,
       c.effective_resets, c.refused_actions, c.concurrent, c.concurrent_high, c.sessions_high,
-      c.sessions_created, c.sessions_refused, by_type);
+      c.sessions_created, c.sessions_refused, c.idrac_resets, by_type);
 }
 
 std::optional<Mode> ParseMode(const std::string& s) {
