@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   http::CurlTransport transport;
   http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
   redfish::SessionCache sessions;
-  idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{}};
+  idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{},
+                         idrac::DiscoveryOptions{}};
   if (poll_interval.count() > 0) {
     deps.power.poll_interval = poll_interval;
     deps.ops.poll_interval = poll_interval;

@@ -1,5 +1,6 @@
 // End to end, the operator's view: the dcops CLI through the dispatcher's API; affinity;
 // a dispatcher killed and restarted, a standby taking over, the database going away mid-job.
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <signal.h>
 
@@ -132,6 +133,43 @@ TEST_CASE("Firmware, boot and virtual media jobs through the CLI: updated, verif
   CHECK(site.Sql("SELECT string_agg(t.step_kind || ' ' || t.status, ', ' ORDER BY t.step_kind) FROM job_tasks t "
                  "JOIN jobs j ON j.id = t.job_id WHERE j.job_type = 'server.virtual_media'") ==
         "server.power skipped, server.virtual_media failed");
+}
+
+TEST_CASE("Discovery finds the BMCs in a range, skips a web server, logs in once per set, and refreshes them", "[e2e]") {
+  SiteOptions o{4, "127.0.72.1", 400, 30, "1s"};
+  o.register_servers = false;
+  o.impostors = 1;  // 127.0.72.5
+  Site site(o);
+  site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+  // A factory-default set is tried first and refused; the site's set opens every BMC.
+  auto stored = site.Cli({"credentials", "set", "factory-default", "--kind", "idrac", "--user", "root", "--password-stdin"},
+                         "calvin\n");
+  REQUIRE(stored.exit_code == 0);
+  site.Sql("UPDATE credential_sets SET try_order = 1 WHERE name = 'factory-default' RETURNING 1");
+
+  auto scan = site.Cli({"job", "create", "discovery.scan", "--target", "127.0.72.1-127.0.72.8", "--param", "port=18443",
+                        "--watch"});
+  INFO(scan.output);
+  REQUIRE(scan.exit_code == 0);
+  CHECK(site.Sql("SELECT progress_message FROM job_tasks WHERE step_kind = 'discovery.scan'") ==
+        "probed 8/8, found 4, authenticated 4");
+  CHECK(site.Sql("SELECT (result ->> 'not_redfish') || ' ' || jsonb_array_length(result -> 'found') FROM job_tasks "
+                 "WHERE step_kind = 'discovery.scan'") == "1 4");
+  CHECK(scan.output.find("4 new server(s); refresh job") != std::string::npos);
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM jobs WHERE job_type = 'server.refresh' AND status = 'succeeded'") == "1"; },
+                    seconds(60)));
+  auto fleet = Fleet(site);
+  for (const auto& b : fleet.GetArray()) {
+    const std::string address = std::string(b["address"].GetString()) + ":18443";
+    INFO(address);
+    CHECK(site.Sql("SELECT service_tag || ' ' || tls_pin_sha256 || ' ' || (model IS NOT NULL) FROM servers WHERE bmc_address = $1",
+                   {address}) == fmt::format("{} {} true", b["service_tag"].GetString(), b["certificate_sha256"].GetString()));
+    CHECK(b["counters"]["unauthorized"].GetInt() == 1);  // the factory default, once
+    CHECK(b["sessions"].GetInt() <= 1);
+  }
+  CHECK(site.Sql("SELECT count(*) FROM servers") == "4");
+  CHECK(site.AllLogs().find(site.bmc_password()) == std::string::npos);
 }
 
 TEST_CASE("Affinity: a target goes back to the agent that served it, so its session is reused", "[e2e]") {

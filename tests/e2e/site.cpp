@@ -153,7 +153,8 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
                                options_.first_bmc, "--port", "18443", "--control-port",
                                std::to_string(control_port_), "--password-file", dir_ + "/bmc-password",
                                "--restart-ms", std::to_string(options_.restart_ms), "--power-on-ms", "300",
-                               "--on-after-off-ms", "1000", "--job-ms", "400", "--idrac-restart-ms", "800"},
+                               "--on-after-off-ms", "1000", "--job-ms", "400", "--idrac-restart-ms", "800",
+                               "--impostors", std::to_string(options_.impostors)},
       std::map<std::string, std::string>{}, dir_ + "/sim.log");
   REQUIRE(WaitUntil([this] { return sim_->Log().find("\"ready\": true") != std::string::npos; },
                     std::chrono::seconds(20)));
@@ -170,6 +171,7 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
   fleet.Parse(FleetJson().c_str());
   REQUIRE(fleet.IsArray());
   for (const auto& b : fleet.GetArray()) {
+    if (!options_.register_servers) break;
     testing::Exec(db_, "INSERT INTO servers(bmc_address, tls_pin_sha256, credential_set_id) VALUES ($1, $2, $3)",
         {std::string(b["address"].GetString()) + ":18443", std::string(b["certificate_sha256"].GetString()), *cred});
   }

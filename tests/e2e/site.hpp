@@ -53,6 +53,10 @@ struct SiteOptions {
   std::string heartbeat = "1s";
   // TLS between agents and dispatcher, with a site PKI made by `job-dispatcher certs init`.
   bool tls = true;
+  // One servers row per BMC (as after discovery); false leaves the inventory empty.
+  bool register_servers = true;
+  // Addresses after the BMCs that serve a non-Redfish web page.
+  int impostors = 0;
 };
 
 class Site {

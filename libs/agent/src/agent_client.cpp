@@ -43,6 +43,9 @@ Assignment FromProto(const pb::Assign& a) {
   out.attempt = a.attempt();
   out.max_attempts = a.max_attempts();
   out.credentials = {a.credentials().username(), a.credentials().password()};
+  for (const auto& c : a.credential_sets()) {
+    out.credential_sets.push_back({c.id(), c.name(), {c.credentials().username(), c.credentials().password()}});
+  }
   out.tls = {a.tls().verify(), a.tls().pinned_sha256(), a.tls().legacy()};
   out.min_interval = std::chrono::milliseconds(a.pacing().min_interval_ms());
   return out;

@@ -22,6 +22,8 @@ struct Transfer {
   bool too_large = false;
   const std::string* pin = nullptr;
   bool pin_mismatch = false;
+  bool capture = false;      // record the leaf certificate's fingerprint in the response
+  bool chain_matters = true;  // false: pinned, or verification off for this target
 };
 
 std::size_t OnBody(char* data, std::size_t size, std::size_t n, void* user) {
@@ -58,16 +60,22 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
 // Pinned certificates: the handshake itself accepts exactly the pinned leaf certificate, so
 // no byte of the request (credentials included) goes to anyone else. libcurl makes a fresh
 // SSL_CTX per connection and hands it to OnSslContext first; the transfer rides on it.
-int VerifyPinned(int /*preverified*/, X509_STORE_CTX* store) {
-  if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;  // the chain does not matter
+// The same hook records the leaf's fingerprint when asked (discovery's trust on first use).
+int VerifyLeaf(int preverified, X509_STORE_CTX* store) {
   auto* ssl = static_cast<SSL*>(
       X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   auto* t = ssl ? static_cast<Transfer*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) : nullptr;
+  if (t == nullptr) return 0;
+  const int accept_chain = t->chain_matters ? preverified : 1;
+  if (X509_STORE_CTX_get_error_depth(store) != 0) return accept_chain;
   X509* leaf = X509_STORE_CTX_get_current_cert(store);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (t == nullptr || leaf == nullptr || X509_digest(leaf, EVP_sha256(), md, &len) != 1) return 0;
-  if (HexEncode(std::string_view(reinterpret_cast<const char*>(md), len)) == *t->pin) return 1;
+  if (leaf == nullptr || X509_digest(leaf, EVP_sha256(), md, &len) != 1) return 0;
+  const std::string fingerprint = HexEncode(std::string_view(reinterpret_cast<const char*>(md), len));
+  if (t->capture) t->response.peer_sha256 = fingerprint;
+  if (t->pin == nullptr) return accept_chain;
+  if (fingerprint == *t->pin) return 1;
   t->pin_mismatch = true;
   return 0;
 }
@@ -75,7 +83,7 @@ int VerifyPinned(int /*preverified*/, X509_STORE_CTX* store) {
 CURLcode OnSslContext(CURL*, void* ssl_ctx, void* user) {
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
   SSL_CTX_set_app_data(ctx, user);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyPinned);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyLeaf);
   return CURLE_OK;
 }
 
@@ -170,10 +178,23 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
     curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // no resumption past the check
+    t.chain_matters = false;
   } else {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
     if (!tls.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+    t.chain_matters = tls.verify;
+  }
+  if (request.capture_certificate && request.url.rfind("https://", 0) == 0) {
+    t.capture = true;
+    if (t.pin == nullptr) {
+      curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, OnSslContext);
+      curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &t);
+      // The fingerprint is read in the handshake: a reused connection would have none.
+      curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
+      curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    }
   }
   if (tls.legacy) {
     curl_easy_setopt(curl, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_0);

@@ -138,6 +138,29 @@ TEST_CASE("TLS: verification on by default, an explicit opt-out, and pinning", "
   CHECK(requests == before);  // the request, credentials and all, never reached the server
 }
 
+TEST_CASE("TLS: the server certificate's fingerprint is captured on request, for trust on first use", "[http][curl][tls]") {
+  auto pair = tls::SelfSigned({"bmc", {}, {"127.0.0.1"}, 30, false});
+  REQUIRE(pair.ok());
+  LocalServer local(TlsServer(*pair));
+  local.server().Get("/redfish/v1", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  CurlTransport transport;
+  Request req;
+  req.url = local.Url("https", "/redfish/v1");
+  auto opted_out = Quick();
+  opted_out.tls.verify = false;
+  CHECK(transport.Send(req, opted_out)->peer_sha256.empty());  // not asked for
+  req.capture_certificate = true;
+  auto seen = transport.Send(req, opted_out);
+  REQUIRE(seen.ok());
+  CHECK(seen->peer_sha256 == *tls::Sha256Fingerprint(pair->certificate_pem));
+  // Verification still applies when it is on: capturing does not weaken it.
+  auto verified = transport.Send(req, Quick());
+  REQUIRE_FALSE(verified.ok());
+  CHECK(verified.error().code == "http.tls");
+}
+
 TEST_CASE("TLS: a certificate from a trusted CA verifies", "[http][curl][tls]") {
   auto ca = tls::SelfSigned({"site CA", {}, {}, 30, true});
   auto server = tls::SignedBy({"dispatcher", {"localhost"}, {"127.0.0.1"}, 30, false}, *ca);

@@ -7,6 +7,7 @@
 #include "dcops/agent/step.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/redfish/session_cache.hpp"
+#include "discovery_step.hpp"
 #include "power_step.hpp"
 #include "step_support.hpp"
 
@@ -18,6 +19,7 @@ struct WorkerDeps {
   Clock& clock;
   PowerOptions power;
   OperationOptions ops;
+  DiscoveryOptions discovery;
 };
 
 agent::StepRegistry MakeSteps(WorkerDeps& deps);

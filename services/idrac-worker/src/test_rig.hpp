@@ -17,15 +17,16 @@ struct WorkerRig {
   WorkerDeps deps;
   agent::StepRegistry steps;
 
-  WorkerRig(const std::string& first, int count, int legacy_every = 0)
-      : fleet(Options(first, count, legacy_every)),
+  WorkerRig(const std::string& first, int count, int legacy_every = 0, int impostors = 0)
+      : fleet(Options(first, count, legacy_every, impostors)),
         http(http::ClientOptions{}, transport, SystemClock::Instance()),
-        deps{http, sessions, SystemClock::Instance(), Fast(), FastOps()},
+        deps{http, sessions, SystemClock::Instance(), Fast(), FastOps(), FastDiscovery()},
         steps(MakeSteps(deps)) {
     REQUIRE(fleet.Start().empty());
   }
-  static sim::FleetOptions Options(const std::string& first, int count, int legacy_every) {
+  static sim::FleetOptions Options(const std::string& first, int count, int legacy_every, int impostors) {
     sim::FleetOptions o;
+    o.impostors = impostors;
     o.count = count;
     o.first_address = first;
     o.port = kPort;
@@ -37,6 +38,12 @@ struct WorkerRig {
     o.timing.restart = std::chrono::milliseconds(400);
     o.timing.job_run = std::chrono::milliseconds(300);
     o.timing.idrac_restart = std::chrono::milliseconds(600);
+    return o;
+  }
+  static DiscoveryOptions FastDiscovery() {
+    DiscoveryOptions o;
+    o.probe_timeout = std::chrono::milliseconds(300);
+    o.progress_every = std::chrono::milliseconds(50);
     return o;
   }
   static OperationOptions FastOps() {

@@ -36,6 +36,26 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
     }
     a->mutable_credentials()->set_password(*password);
   }
+  // Discovery tries several sets in order; each password is registered for redaction too.
+  // A set deleted since planning is left out (the step reports the sets it tried).
+  if (!params.HasParseError() && params.IsObject() && params.HasMember("_discovery") &&
+      params["_discovery"].IsObject() && params["_discovery"].HasMember("credential_set_ids") &&
+      params["_discovery"]["credential_set_ids"].IsArray()) {
+    for (const auto& id : params["_discovery"]["credential_set_ids"].GetArray()) {
+      if (!id.IsString()) continue;
+      auto set = cp.GetCredentialSet(id.GetString());
+      if (!set) return set.error();
+      if (!set->has_value()) continue;
+      auto opened = secrets.Open((*set)->ciphertext, (*set)->name);
+      if (!opened) continue;
+      redact.Add(*opened);
+      auto* named = a->add_credential_sets();
+      named->set_id(id.GetString());
+      named->set_name((*set)->name);
+      named->mutable_credentials()->set_username((*set)->username);
+      named->mutable_credentials()->set_password(*opened);
+    }
+  }
   a->set_task_id(s.task_id);
   a->set_lease_id(s.lease_id);
   a->set_job_id(s.job_id);

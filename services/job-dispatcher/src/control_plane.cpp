@@ -316,6 +316,10 @@ Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) 
   return rows->empty() ? std::string() : rows->Str(0, "id");
 }
 
+Result<std::string> ControlPlane::RecordDiscovery(const std::string& site, const std::string& found_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_discovery($1, $2::jsonb)::text", {site, found_json}));
+}
+
 Result<std::string> ControlPlane::UpsertServer(const std::string& site, const std::string& server_json) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server_inventory($1, $2::jsonb)", {site, server_json}));
 }
@@ -380,6 +384,14 @@ Result<std::string> ControlPlane::ListAgentsJson(const std::string& site) {
 
 Result<std::string> ControlPlane::ListCredentialSetsJson() {
   return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_credential_sets()::text"));
+}
+
+Result<std::vector<std::string>> DbServerDirectory::CredentialSetIds(const std::string& kind) {
+  auto rows = conn_.Exec("SELECT id FROM dispatcher_v1_credential_sets_of_kind($1)", {kind});
+  if (!rows) return rows.error();
+  std::vector<std::string> out;
+  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->Str(i, "id"));
+  return out;
 }
 
 Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& site,

@@ -125,6 +125,8 @@ class ControlPlane {
   Result<std::string> PutCredentialSet(const CredentialSet& set, const std::string& actor);
   Result<std::string> DefaultCredentialSet(const std::string& kind);
   Result<std::string> UpsertServer(const std::string& site, const std::string& server_json);
+  // dispatcher_v1_record_discovery: returns its summary ({"added","known","refresh"}).
+  Result<std::string> RecordDiscovery(const std::string& site, const std::string& found_json);
   Result<std::map<std::string, long>> QueueDepth(const std::string& site);
   // ANALYZE of the queue tables that changed a lot since their last one (see the SQL).
   Result<std::string> RefreshStatistics();
@@ -150,6 +152,7 @@ class DbServerDirectory final : public ServerDirectory {
   explicit DbServerDirectory(ControlPlane& cp, db::Connection& conn) : cp_(cp), conn_(conn) {}
   Result<std::vector<ServerRef>> Resolve(const std::string& site,
                                          const std::string& scope_json) override;
+  Result<std::vector<std::string>> CredentialSetIds(const std::string& kind) override;
 
  private:
   ControlPlane& cp_;

@@ -6,6 +6,7 @@
 #include "dcops/common/clock.hpp"
 #include "dcops/tls/secret_box.hpp"
 #include "plan_pending.hpp"
+#include "step_results.hpp"
 #include "test_db.hpp"
 
 namespace dcops::dispatcher {
@@ -126,6 +127,44 @@ TEST_CASE("A planning pass plans what it can and fails what no planner knows, wi
   CHECK(Scalar(site.su, "SELECT status || ': ' || error_message FROM jobs WHERE id = $1", {boot}) ==
         "failed: this dispatcher cannot plan job type server.boot");
   CHECK(PlanPendingJobs(site.cp, site.conn, dir, power_only, "default", log) == 0);  // nothing left
+}
+
+TEST_CASE("Discovery results add new servers with their pin and set, and one refresh job for them", "[control_plane]") {
+  Site site;
+  auto box = tls::SecretBox::FromKeyBytes(tls::SecretBox::NewHexKey());
+  auto set = site.cp.PutCredentialSet({"", "site", "idrac", "root", *box->Seal("calvin", "site"), box->KeyId()}, "test");
+  REQUIRE(set.ok());
+  // Known already: by tag, with an operator's pin that discovery must not replace.
+  Exec(site.su, "INSERT INTO servers(bmc_address, service_tag, source, tls_pin_sha256) "
+                "VALUES ('127.0.80.2:18443', 'KNOWN01', 'ome', 'operator-pin')");
+  const std::string result = R"({"refresh": true, "found": [
+      {"bmc_address": "127.0.80.1:18443", "service_tag": "NEW0001", "tls_pin_sha256": "pin-1", "credential_set_id": ")" +
+                             *set + R"(", "login": "ok"},
+      {"bmc_address": "127.0.80.2:18443", "service_tag": "KNOWN01", "tls_pin_sha256": "pin-2", "credential_set_id": ")" +
+                             *set + R"(", "login": "ok"},
+      {"bmc_address": "127.0.80.3:18443", "service_tag": null, "tls_pin_sha256": "pin-3", "credential_set_id": null, "login": "refused"}]})";
+  auto effects = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", result);
+  REQUIRE(effects.ok());
+  CHECK(effects->servers_added == 2);
+  REQUIRE_FALSE(effects->refresh_job_id.empty());
+  CHECK(Scalar(site.su, "SELECT count(*) FROM servers") == "3");
+  CHECK(Scalar(site.su, "SELECT source || ' ' || tls_pin_sha256 || ' ' || (credential_set_id IS NOT NULL) FROM servers "
+                        "WHERE service_tag = 'NEW0001'") == "discovery pin-1 true");
+  CHECK(Scalar(site.su, "SELECT source || ' ' || tls_pin_sha256 FROM servers WHERE service_tag = 'KNOWN01'") ==
+        "ome operator-pin");
+  CHECK(Scalar(site.su, "SELECT (credential_set_id IS NULL)::text FROM servers WHERE bmc_address = '127.0.80.3:18443'") == "true");
+  // The refresh covers the servers that became reachable with a set: the new one and the
+  // known one that had none; not the one whose login was refused.
+  CHECK(Scalar(site.su, "SELECT job_type || ' ' || (target_scope -> 'bmc_addresses')::text FROM jobs WHERE id = $1",
+               {effects->refresh_job_id}) == R"(server.refresh ["127.0.80.1:18443", "127.0.80.2:18443"])");
+  // The same result again (a replay): nothing new, and still one refresh job.
+  auto again = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", result);
+  REQUIRE(again.ok());
+  CHECK(again->servers_added == 0);
+  CHECK(Scalar(site.su, "SELECT count(*) FROM jobs WHERE job_type = 'server.refresh'") == "1");
+  auto bad = RecordStepResult(site.cp, "default", "discovery.scan", "t", R"({"probed": 3})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "discovery.scan: the result has no \"found\" list");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "metrics.hpp"
 #include "plan_pending.hpp"
 #include "planner.hpp"
+#include "step_results.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -270,11 +271,14 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
                          outcome == kOutcome.end() ? "failed" : outcome->second);
     switch (r.outcome()) {
       case pb::Result::SUCCEEDED:
-        if (step.step_kind == "server.refresh" && !r.result_json().empty()) {
-          if (auto up = cp.UpsertServer(options.site, r.result_json()); !up) {
-            (void)cp.FailStep(r.task_id(), r.lease_id(), up.error());
-            return;
-          }
+        if (auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.result_json()); !effects) {
+          (void)cp.FailStep(r.task_id(), r.lease_id(), effects.error());
+          return;
+        } else if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
+          events.push_back({step.job_id, r.task_id(), "info",
+                            fmt::format("{} new server(s); refresh job {}", effects->servers_added,
+                                        effects->refresh_job_id),
+                            "", conn.id, step.trace_id});
         }
         completions.push_back({r.task_id(), r.lease_id(), r.result_json()});
         break;

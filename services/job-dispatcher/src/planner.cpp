@@ -5,7 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <set>
+
+#include "address_ranges.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -96,6 +99,61 @@ Planner PerServer(std::string step_kind, bool mutating, PerServerShape shape = {
   };
 }
 
+// discovery.scan: the scope's ranges in parts of kDiscoveryChunk addresses, each a step with
+// the credential sets to try (the job's, else every iDRAC set in try order).
+Result<std::vector<PlannedStep>> DiscoveryScan(const JobToPlan& job, ServerDirectory& dir) {
+  rapidjson::Document scope;
+  scope.Parse(job.target_scope_json.c_str());
+  if (scope.HasParseError() || !scope.IsObject() || !scope.HasMember("ranges") || !scope["ranges"].IsArray()) {
+    return MakeError("plan.scope", "discovery.scan takes {\"ranges\": [...]}");
+  }
+  std::vector<std::string> ranges;
+  for (const auto& r : scope["ranges"].GetArray()) {
+    if (r.IsString()) ranges.emplace_back(r.GetString());
+  }
+  auto addresses = ExpandRanges(ranges);
+  if (!addresses) return addresses.error();
+  if (addresses->empty()) return MakeError("plan.no_targets", "the ranges hold no address");
+
+  rapidjson::Document params;
+  params.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
+  if (params.HasParseError() || !params.IsObject()) params.SetObject();
+  std::vector<std::string> sets;
+  if (params.HasMember("credential_set_ids") && params["credential_set_ids"].IsArray()) {
+    for (const auto& id : params["credential_set_ids"].GetArray()) {
+      if (id.IsString()) sets.emplace_back(id.GetString());
+    }
+  } else {
+    auto known = dir.CredentialSetIds("idrac");
+    if (!known) return known.error();
+    sets = std::move(*known);
+  }
+  std::vector<PlannedStep> steps;
+  for (std::size_t start = 0; start < addresses->size(); start += kDiscoveryChunk) {
+    const std::size_t end = std::min(addresses->size(), start + kDiscoveryChunk);
+    rapidjson::Document p;
+    p.CopyFrom(params, p.GetAllocator());
+    auto& a = p.GetAllocator();
+    rapidjson::Value list(rapidjson::kArrayType);
+    for (std::size_t i = start; i < end; ++i) list.PushBack(rapidjson::Value((*addresses)[i].c_str(), a), a);
+    p.RemoveMember("addresses");
+    p.AddMember("addresses", list, a);
+    rapidjson::Value ids(rapidjson::kArrayType);
+    for (const auto& id : sets) ids.PushBack(rapidjson::Value(id.c_str(), a), a);
+    rapidjson::Value discovery(rapidjson::kObjectType);
+    discovery.AddMember("credential_set_ids", ids, a);
+    p.RemoveMember("_discovery");
+    p.AddMember("_discovery", discovery, a);
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    p.Accept(w);
+    const std::string range = fmt::format("{}+{}", (*addresses)[start], end - start);
+    steps.push_back(PlannedStep{"discovery.scan:" + range, "discovery.scan", "site:discovery/" + range, false,
+                                std::string(buf.GetString(), buf.GetSize()), {}});
+  }
+  return steps;
+}
+
 // bench.noop: one step per listed address, with no lookup and nothing to reach. The
 // targets are names only ("site:bench/…"); no agent ever contacts them.
 Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory&) {
@@ -137,7 +195,8 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
                                     {{}, [](const std::string& p) { return ParamIsTrue(p, "reboot"); }}))
       .Add("server.virtual_media", PerServer("server.virtual_media", true,
                                              {{}, [](const std::string& p) { return ParamIsTrue(p, "boot_once"); }}))
-      .Add("server.firmware_update", PerServer("server.firmware_update", true, {{}, {}, true}));
+      .Add("server.firmware_update", PerServer("server.firmware_update", true, {{}, {}, true}))
+      .Add("discovery.scan", DiscoveryScan);
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

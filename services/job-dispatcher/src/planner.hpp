@@ -48,6 +48,9 @@ class ServerDirectory {
   virtual ~ServerDirectory() = default;
   virtual Result<std::vector<ServerRef>> Resolve(const std::string& site,
                                                  const std::string& scope_json) = 0;
+  // Ids of the credential sets of `kind` that hold a secret, in the order discovery tries
+  // them (try_order, then name).
+  virtual Result<std::vector<std::string>> CredentialSetIds(const std::string& kind) = 0;
 };
 
 using Planner = std::function<Result<std::vector<PlannedStep>>(const JobToPlan&, ServerDirectory&)>;
@@ -60,6 +63,10 @@ class PlannerRegistry {
  private:
   std::map<std::string, Planner> planners_;
 };
+
+// Addresses one discovery step probes: a scan is split so several agents share it and its
+// progress shows per part.
+inline constexpr std::size_t kDiscoveryChunk = 256;
 
 // The job types this dispatcher can plan, in one list. `bench_job_types` adds bench.noop
 // (scripts/bench only; the migration ships it disabled).

@@ -14,6 +14,12 @@ class FakeDirectory final : public ServerDirectory {
     asked_scope = scope;
     return servers;
   }
+  std::vector<std::string> sets{"set-a", "set-b"};
+  Result<std::vector<std::string>> CredentialSetIds(const std::string& kind) override {
+    asked_kind = kind;
+    return sets;
+  }
+  std::string asked_kind;
 };
 
 TEST_CASE("A power job plans one mutating step per BMC, carrying how to reach it", "[plan]") {
@@ -66,6 +72,37 @@ TEST_CASE("A boot job that asks for a reboot plans a graceful restart after each
       JobToPlan{"j", "default", "server.boot", R"({"server_ids":["s1"]})", R"({"mode":"once","target":"Pxe"})"}, dir);
   REQUIRE(no_reboot.ok());
   CHECK(no_reboot->size() == 1);
+}
+
+TEST_CASE("A discovery scan is split into parts, each with the credential sets to try in order", "[plan]") {
+  auto planners = MakePlanners();
+  FakeDirectory dir;
+  auto steps = (*planners.Find("discovery.scan"))(
+      JobToPlan{"j", "default", "discovery.scan", R"({"ranges":["127.0.80.0/24","127.0.81.1-127.0.81.10"]})",
+                R"({"concurrency":16})"},
+      dir);
+  REQUIRE(steps.ok());
+  REQUIRE(steps->size() == 2);  // 254 + 10 addresses, 256 per part
+  CHECK(dir.asked_kind == "idrac");
+  CHECK((*steps)[0].kind == "discovery.scan");
+  CHECK((*steps)[0].target == "site:discovery/127.0.80.1+256");
+  CHECK_FALSE((*steps)[0].mutating);
+  rapidjson::Document p;
+  p.Parse((*steps)[1].params_json.c_str());
+  CHECK(p["addresses"].Size() == 8);
+  CHECK(std::string(p["addresses"][0].GetString()) == "127.0.81.3");
+  CHECK(p["concurrency"].GetInt() == 16);
+  CHECK(std::string(p["_discovery"]["credential_set_ids"][1].GetString()) == "set-b");
+  // Sets the job names win over the site's list.
+  auto named = (*planners.Find("discovery.scan"))(
+      JobToPlan{"j", "default", "discovery.scan", R"({"ranges":["127.0.80.1"]})", R"({"credential_set_ids":["only"]})"}, dir);
+  REQUIRE(named.ok());
+  rapidjson::Document q;
+  q.Parse((*named)[0].params_json.c_str());
+  CHECK(q["_discovery"]["credential_set_ids"].Size() == 1);
+  auto bad = (*planners.Find("discovery.scan"))(JobToPlan{"j", "default", "discovery.scan", R"({"ranges":["x"]})", "{}"}, dir);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "target_scope.ranges: x is not an IPv4 address, range or CIDR block");
 }
 
 TEST_CASE("A credential test runs with the credential set under test", "[plan]") {

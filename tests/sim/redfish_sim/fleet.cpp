@@ -109,6 +109,28 @@ Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed,
   return id;
 }
 
+namespace {
+
+// An HTTPS server with a fresh self-signed certificate for `address`.
+Result<std::unique_ptr<httplib::SSLServer>> TlsServerFor(const std::string& address, const std::string& name,
+                                                         std::string* fingerprint) {
+  auto pair = tls::SelfSigned({name, {}, {address}, 365, false});
+  if (!pair) return pair.error();
+  *fingerprint = *tls::Sha256Fingerprint(pair->certificate_pem);
+  BIO* cb = BIO_new_mem_buf(pair->certificate_pem.data(), static_cast<int>(pair->certificate_pem.size()));
+  X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+  BIO_free(cb);
+  BIO* kb = BIO_new_mem_buf(pair->private_key_pem.data(), static_cast<int>(pair->private_key_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+  BIO_free(kb);
+  auto server = std::make_unique<httplib::SSLServer>(cert, key);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return server;
+}
+
+}  // namespace
+
 struct Fleet::Member {
   std::unique_ptr<Bmc> bmc;
   std::unique_ptr<httplib::SSLServer> server;
@@ -135,18 +157,9 @@ std::string Fleet::Start() {
     m->bmc = std::make_unique<Bmc>(MakeIdentity(address, i, options_.seed, options_.legacy_every),
                                    options_.timing, options_.session_cap, options_.username,
                                    options_.password, options_.seed + static_cast<std::uint64_t>(i));
-    auto pair = tls::SelfSigned({"idrac-" + m->bmc->identity().service_tag, {}, {address}, 365, false});
-    if (!pair) return pair.error().message;
-    m->fingerprint = *tls::Sha256Fingerprint(pair->certificate_pem);
-    BIO* cb = BIO_new_mem_buf(pair->certificate_pem.data(), static_cast<int>(pair->certificate_pem.size()));
-    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
-    BIO_free(cb);
-    BIO* kb = BIO_new_mem_buf(pair->private_key_pem.data(), static_cast<int>(pair->private_key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-    BIO_free(kb);
-    m->server = std::make_unique<httplib::SSLServer>(cert, key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    auto server = TlsServerFor(address, "idrac-" + m->bmc->identity().service_tag, &m->fingerprint);
+    if (!server) return server.error().message;
+    m->server = std::move(*server);
     const int threads = options_.threads_per_bmc;
     m->server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     InstallRedfishRoutes(*m->server, *m->bmc);
@@ -156,6 +169,30 @@ std::string Fleet::Start() {
     Member* raw = m.get();
     m->thread = std::thread([raw] { raw->server->listen_after_bind(); });
     members_.push_back(std::move(m));
+  }
+
+  for (int i = 0; i < options_.impostors; ++i) {
+    const std::string address = NthLoopbackAddress(options_.first_address, options_.count + i);
+    if (address.empty()) return fmt::format("impostor {} would leave 127.0.0.0/8", i + 1);
+    auto m = std::make_unique<Member>();
+    auto server = TlsServerFor(address, "switch-" + address, &m->fingerprint);
+    if (!server) return server.error().message;
+    m->server = std::move(*server);
+    m->server->new_task_queue = [] { return new httplib::ThreadPool(1); };
+    m->server->Get(".*", [](const httplib::Request& req, httplib::Response& res) {
+      if (req.path != "/") {
+        res.status = 404;
+        res.set_content("<html><body><h1>404 Not Found</h1></body></html>", "text/html");
+        return;
+      }
+      res.set_content("<html><head><title>Switch management</title></head><body>Login</body></html>", "text/html");
+    });
+    if (!m->server->bind_to_port(address.c_str(), options_.port)) {
+      return fmt::format("cannot listen on {}:{}", address, options_.port);
+    }
+    Member* raw = m.get();
+    m->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+    impostors_.push_back(std::move(m));
   }
 
   control_ = std::make_unique<httplib::Server>();
@@ -236,6 +273,9 @@ std::string Fleet::Start() {
   for (const auto& m : members_) {
     while (!m->server->is_running()) std::this_thread::yield();
   }
+  for (const auto& m : impostors_) {
+    while (!m->server->is_running()) std::this_thread::yield();
+  }
   return "";
 }
 
@@ -281,6 +321,11 @@ void Fleet::Stop() {
     if (m->thread.joinable()) m->thread.join();
   }
   members_.clear();
+  for (auto& m : impostors_) {
+    m->server->stop();
+    if (m->thread.joinable()) m->thread.join();
+  }
+  impostors_.clear();
 }
 
 std::vector<Bmc*> Fleet::bmcs() {

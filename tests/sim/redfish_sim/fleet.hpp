@@ -32,6 +32,9 @@ struct FleetOptions {
   Timing timing;
   int legacy_every = 0;  // every Nth BMC runs firmware without GracefulRestart/PowerCycle
   int threads_per_bmc = 4;
+  // Addresses after the BMCs that listen on the same port but are not Redfish (a switch's
+  // web UI): discovery must tell them apart.
+  int impostors = 0;
   std::uint64_t seed = 1;
 };
 
@@ -58,6 +61,7 @@ class Fleet {
   void WatchRestarts();
   FleetOptions options_;
   std::vector<std::unique_ptr<Member>> members_;
+  std::vector<std::unique_ptr<Member>> impostors_;
   std::unique_ptr<httplib::Server> control_;
   std::thread control_thread_;
   int control_port_ = 0;

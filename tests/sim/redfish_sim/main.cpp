@@ -3,7 +3,7 @@
 //   redfish-sim [--count N] [--first 127.0.1.1] [--port 8443] [--control-port P]
 //               [--user root] [--password-file F] [--session-cap 8] [--power-on-ms MS]
 //               [--restart-ms MS] [--on-after-off-ms MS] [--job-ms MS] [--idrac-restart-ms MS]
-//               [--legacy-every N] [--seed S]
+//               [--legacy-every N] [--impostors N] [--seed S]
 //
 // Prints one JSON line when every BMC listens, then runs until SIGINT/SIGTERM.
 #include <fmt/format.h>
@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     else if (a == "--job-ms") o.timing.job_run = ms();
     else if (a == "--idrac-restart-ms") o.timing.idrac_restart = ms();
     else if (a == "--legacy-every") o.legacy_every = std::stoi(next());
+    else if (a == "--impostors") o.impostors = std::stoi(next());
     else if (a == "--threads-per-bmc") o.threads_per_bmc = std::stoi(next());
     else if (a == "--seed") o.seed = std::stoull(next());
     else {

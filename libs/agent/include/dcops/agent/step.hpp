@@ -21,6 +21,13 @@ struct Credentials {
   std::string password;  // secret: held in memory for the step only; never logged or stored
 };
 
+// A credential set by name, for steps that try several (discovery).
+struct NamedCredentials {
+  std::string id;
+  std::string name;
+  Credentials credentials;
+};
+
 struct TargetTls {
   bool verify = true;
   std::string pinned_sha256;
@@ -40,6 +47,7 @@ struct Assignment {
   int attempt = 1;
   int max_attempts = 1;
   Credentials credentials;
+  std::vector<NamedCredentials> credential_sets;  // discovery: in the order to try them
   TargetTls tls;
   std::chrono::milliseconds min_interval{0};  // pacing for this target
 };

@@ -40,6 +40,9 @@ struct Request {
   // Per-target settings that override the client's (one client serves many BMCs).
   std::optional<TlsOptions> tls;
   std::optional<std::chrono::milliseconds> min_interval;
+  // Record the server certificate's SHA-256 fingerprint in Response::peer_sha256 (how
+  // discovery learns the certificate it will pin from then on).
+  bool capture_certificate = false;
 
   bool Idempotent() const { return idempotent.value_or(IsIdempotent(method)); }
 };
@@ -50,6 +53,8 @@ struct Response {
   std::string body;
   // Number of attempts the client made (1 = no retry).
   int attempts = 1;
+  // Lower-case hex SHA-256 of the server's leaf certificate, when the request asked for it.
+  std::string peer_sha256;
 
   // Case-insensitive; the first value, or empty.
   std::string Header(std::string_view name) const;

@@ -1,0 +1,67 @@
+#include "step_results.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace dcops::dispatcher {
+namespace {
+
+std::string Json(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+Result<StepResultEffects> RecordDiscovery(ControlPlane& cp, const std::string& site, const std::string& task_id,
+                                          const std::string& result_json) {
+  rapidjson::Document result;
+  result.Parse(result_json.c_str());
+  if (result.HasParseError() || !result.IsObject() || !result.HasMember("found") || !result["found"].IsArray()) {
+    return MakeError("step.result", "discovery.scan: the result has no \"found\" list");
+  }
+  auto recorded = cp.RecordDiscovery(site, Json(result["found"]));
+  if (!recorded) return recorded.error();
+  rapidjson::Document summary;
+  summary.Parse(recorded->c_str());
+  StepResultEffects effects;
+  if (summary.IsObject() && summary.HasMember("added") && summary["added"].IsInt()) {
+    effects.servers_added = summary["added"].GetInt();
+  }
+  const bool refresh = !result.HasMember("refresh") || !result["refresh"].IsBool() || result["refresh"].GetBool();
+  if (!refresh || !summary.IsObject() || !summary.HasMember("refresh") || !summary["refresh"].IsArray() ||
+      summary["refresh"].Empty()) {
+    return effects;
+  }
+  rapidjson::Document scope(rapidjson::kObjectType);
+  rapidjson::Value addresses;
+  addresses.CopyFrom(summary["refresh"], scope.GetAllocator());
+  scope.AddMember("bmc_addresses", addresses, scope.GetAllocator());
+  NewJob job;
+  job.site = site;
+  job.job_type = "server.refresh";
+  job.target_scope_json = Json(scope);
+  job.idempotency_key = "discovery-refresh:" + task_id;
+  job.actor = "discovery";
+  auto id = cp.CreateJob(job);
+  if (!id) return id.error();
+  effects.refresh_job_id = *id;
+  return effects;
+}
+
+}  // namespace
+
+Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
+                                           const std::string& task_id, const std::string& result_json) {
+  if (result_json.empty()) return StepResultEffects{};
+  if (step_kind == "server.refresh") {
+    auto up = cp.UpsertServer(site, result_json);
+    if (!up) return up.error();
+    return StepResultEffects{};
+  }
+  if (step_kind == "discovery.scan") return RecordDiscovery(cp, site, task_id, result_json);
+  return StepResultEffects{};
+}
+
+}  // namespace dcops::dispatcher

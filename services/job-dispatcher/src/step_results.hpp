@@ -1,0 +1,26 @@
+#pragma once
+// What a finished step's result means for the inventory, written before the step is marked
+// succeeded (a failure to write fails the step instead, so nothing is lost silently):
+//   server.refresh   the inventory object → dispatcher_v1_upsert_server_inventory
+//   discovery.scan   the services found → dispatcher_v1_record_discovery, then one
+//                    server.refresh job for the authenticated servers that are new (unless
+//                    the scan's params said refresh: false); its idempotency key is the
+//                    step's id, so a result delivered twice creates one job
+// Other kinds have nothing to write.
+//
+// Blocking: database calls. Thread-safety: as the ControlPlane it is given.
+#include <string>
+
+#include "control_plane.hpp"
+
+namespace dcops::dispatcher {
+
+struct StepResultEffects {
+  std::string refresh_job_id;  // discovery: the refresh job it created, or ""
+  int servers_added = 0;
+};
+
+Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
+                                           const std::string& task_id, const std::string& result_json);
+
+}  // namespace dcops::dispatcher
