@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   std::string token_file;
   std::chrono::milliseconds session_idle{60000};
   std::chrono::milliseconds poll_interval{0};
+  redfish::BreakerOptions breaker;
+  std::int64_t breaker_failures = breaker.failures_to_open;
   ConfigSpec spec("DCOPS_");
   spec.String("DISPATCHER_ADDRESS", &o.dispatcher_address, "dispatcher gRPC address (comma-separated: leader and standbys)")
       .String("AGENT_ID", &o.agent_id, "this agent's name (default: idrac-worker-<host>-<pid>)")
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
       .Bool("INSECURE_DEV", &o.insecure_dev, "plaintext gRPC (development only)")
       .Int("CAPACITY", &capacity, 1, 256, "steps run at once")
       .Duration("SESSION_IDLE", &session_idle, "Redfish sessions idle longer are deleted")
+      .Int("BREAKER_FAILURES", &breaker_failures, 1, 1000, "consecutive failures that open a BMC's circuit breaker")
+      .Duration("BREAKER_OPEN", &breaker.open_for, "how long an open breaker fails requests fast before a trial")
       .Duration("POLL_INTERVAL", &poll_interval, "how often a waiting step re-reads its BMC (default 2s for power, 5s for jobs)");
   if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
     log.Error(st.error().message);
@@ -66,7 +70,9 @@ int main(int argc, char** argv) {
   http::CurlTransport transport;
   http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
   redfish::SessionCache sessions;
-  idrac::WorkerDeps deps{http, sessions, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{},
+  breaker.failures_to_open = static_cast<int>(breaker_failures);
+  redfish::BreakerBoard breakers(breaker);
+  idrac::WorkerDeps deps{http, sessions, breakers, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{},
                          idrac::DiscoveryOptions{}};
   if (poll_interval.count() > 0) {
     deps.power.poll_interval = poll_interval;

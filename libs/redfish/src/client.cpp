@@ -1,5 +1,6 @@
 #include "dcops/redfish/client.hpp"
 
+#include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -30,8 +31,21 @@ http::Headers JsonHeaders() {
 
 }  // namespace
 
-Client::Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock)
-    : http_(http), sessions_(sessions), target_(std::move(target)), clock_(clock) {}
+Client::Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock, BreakerBoard* breakers)
+    : http_(http), sessions_(sessions), target_(std::move(target)), clock_(clock), breakers_(breakers) {}
+
+Result<http::Response> Client::Execute(const http::Request& request) {
+  if (breakers_ == nullptr) return http_.Execute(request);
+  if (auto st = breakers_->Allow(target_.address, clock_.Steady()); !st) return st.error();
+  auto r = http_.Execute(request);
+  if (!r) {
+    breakers_->Record(target_.address, BreakerBoard::CountsAsFailure(r.error()), r.error().message, clock_.Steady());
+  } else {
+    breakers_->Record(target_.address, BreakerBoard::CountsAsFailure(r->status),
+                      fmt::format("HTTP {}", r->status), clock_.Steady());
+  }
+  return r;
+}
 
 std::string Client::Url(const std::string& path) const {
   return "https://" + target_.address + path;
@@ -51,7 +65,7 @@ Result<std::string> Client::Token(bool fresh) {
     req.body = LoginBody(target_.username, target_.password);
     req.tls = target_.tls;
     req.min_interval = target_.min_interval;
-    auto r = http_.Execute(req);
+    auto r = Execute(req);
     if (!r) return r.error();
     if (r->status == 404 || r->status == 405) {
       ++missing;
@@ -79,7 +93,7 @@ Status Client::VerifyLogin() {
     req.body = LoginBody(target_.username, target_.password);
     req.tls = target_.tls;
     req.min_interval = target_.min_interval;
-    auto r = http_.Execute(req);
+    auto r = Execute(req);
     if (!r) return r.error();
     if (r->status == 404 || r->status == 405) continue;
     if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
@@ -94,7 +108,7 @@ Status Client::VerifyLogin() {
   req.tls = target_.tls;
   req.min_interval = target_.min_interval;
   req.basic_auth = http::BasicAuth{target_.username, target_.password};
-  auto r = http_.Execute(req);
+  auto r = Execute(req);
   if (!r) return r.error();
   if (!r->ok()) return ErrorFromResponse(*r, "/redfish/v1/Systems", true);
   return Status();
@@ -106,7 +120,7 @@ Result<http::Response> Client::SendOnce(http::Request request, const std::string
   } else {
     request.headers.emplace_back("X-Auth-Token", token);
   }
-  return http_.Execute(request);
+  return Execute(request);
 }
 
 Result<http::Response> Client::Send(http::Method method, const std::string& path,

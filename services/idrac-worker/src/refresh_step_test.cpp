@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include "redfish_target.hpp"
+#include "refresh_step.hpp"
 #include "test_rig.hpp"
 
 namespace dcops::idrac {
@@ -114,6 +116,42 @@ TEST_CASE("A BMC answering HTML fails the refresh naming the resource", "[refres
   REQUIRE(out.kind == Kind::kFailed);
   CHECK(out.error.code == "redfish.schema");
   CHECK(out.error.message == "/redfish/v1/Systems: the BMC answered with an HTML page instead of JSON");
+}
+
+TEST_CASE("A BMC that keeps failing opens its breaker: steps fail fast without touching it, then a trial closes it", "[refresh][breaker][net]") {
+  WorkerRig rig("127.0.51.3", 1);
+  auto& bmc = rig.Bmc("127.0.51.3");
+  sim::Faults f;
+  f.error_rate = 1.0;  // every request answered 503
+  bmc.SetFaults(f);
+  FakeClock clock;  // the breaker's time, moved by hand
+  redfish::BreakerBoard board({5, std::chrono::seconds(30)});
+  auto refresh = [&] {
+    agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.51.3", "server.refresh", R"({"components":[]})"),
+                                    SystemClock::Instance());
+    auto target = TargetFromAssignment(ctx.assignment());
+    REQUIRE(target);
+    redfish::Client client(rig.http, rig.sessions, *target, clock, &board);
+    return RunRefresh(ctx, client);
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto out = refresh();
+    REQUIRE(out.kind == Kind::kFailed);
+    CHECK(out.error.code == "redfish.server_error");
+  }
+  const long requests = bmc.counters().requests;
+  auto fast = refresh();
+  REQUIRE(fast.kind == Kind::kFailed);
+  CHECK(fast.error.code == "redfish.circuit_open");
+  CHECK(fast.error.retryable);
+  CHECK(fast.error.message.find("not contacted after 5 consecutive failures (last: HTTP 503); next try in 30 s") !=
+        std::string::npos);
+  CHECK(bmc.counters().requests == requests);
+  // The BMC recovers; after the open period one trial goes through and closes the breaker.
+  bmc.SetFaults(sim::Faults{});
+  clock.Advance(std::chrono::seconds(30));
+  CHECK(refresh().kind == Kind::kSucceeded);
+  CHECK(refresh().kind == Kind::kSucceeded);
 }
 
 TEST_CASE("A refresh with wrong credentials fails without retrying the login", "[refresh][net]") {

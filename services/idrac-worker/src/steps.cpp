@@ -13,7 +13,7 @@ agent::StepFunction WithBmc(WorkerDeps& deps, Body body) {
   return [&deps, body](agent::StepContext& ctx) -> agent::StepOutcome {
     auto target = TargetFromAssignment(ctx.assignment());
     if (!target) return agent::StepOutcome::Failed(target.error());
-    redfish::Client bmc(deps.http, deps.sessions, std::move(*target), deps.clock);
+    redfish::Client bmc(deps.http, deps.sessions, std::move(*target), deps.clock, &deps.breakers);
     return body(ctx, bmc);
   };
 }

@@ -6,6 +6,7 @@
 // pieces are thread-safe.
 #include "dcops/agent/step.hpp"
 #include "dcops/http/client.hpp"
+#include "dcops/redfish/breaker.hpp"
 #include "dcops/redfish/session_cache.hpp"
 #include "discovery_step.hpp"
 #include "power_step.hpp"
@@ -16,6 +17,7 @@ namespace dcops::idrac {
 struct WorkerDeps {
   http::Client& http;
   redfish::SessionCache& sessions;
+  redfish::BreakerBoard& breakers;
   Clock& clock;
   PowerOptions power;
   OperationOptions ops;

@@ -14,13 +14,14 @@ struct WorkerRig {
   http::CurlTransport transport;
   http::Client http;
   redfish::SessionCache sessions;
+  redfish::BreakerBoard breakers{{5, std::chrono::milliseconds(400)}};
   WorkerDeps deps;
   agent::StepRegistry steps;
 
   WorkerRig(const std::string& first, int count, int legacy_every = 0, int impostors = 0)
       : fleet(Options(first, count, legacy_every, impostors)),
         http(http::ClientOptions{}, transport, SystemClock::Instance()),
-        deps{http, sessions, SystemClock::Instance(), Fast(), FastOps(), FastDiscovery()},
+        deps{http, sessions, breakers, SystemClock::Instance(), Fast(), FastOps(), FastDiscovery()},
         steps(MakeSteps(deps)) {
     REQUIRE(fleet.Start().empty());
   }

@@ -16,6 +16,7 @@
 
 #include "dcops/common/clock.hpp"
 #include "dcops/http/client.hpp"
+#include "dcops/redfish/breaker.hpp"
 #include "dcops/redfish/json.hpp"
 #include "dcops/redfish/session_cache.hpp"
 
@@ -32,7 +33,9 @@ struct Target {
 
 class Client {
  public:
-  Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock);
+  // `breakers` (optional) fails requests fast while this BMC's breaker is open.
+  Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock,
+         BreakerBoard* breakers = nullptr);
 
   Result<Document> Get(const std::string& path);
   // POSTs a JSON body (an action). 2xx: the response; anything else: a mapped Error.
@@ -51,6 +54,8 @@ class Client {
   Result<http::Response> Send(http::Method method, const std::string& path,
                               const std::string& body);
   Result<http::Response> SendOnce(http::Request request, const std::string& token);
+  // The HTTP client's Execute behind this BMC's circuit breaker.
+  Result<http::Response> Execute(const http::Request& request);
   // A session token, or "" when this BMC only does basic auth.
   Result<std::string> Token(bool fresh);
 
@@ -58,6 +63,7 @@ class Client {
   SessionCache& sessions_;
   Target target_;
   Clock& clock_;
+  BreakerBoard* breakers_;
 };
 
 // Deletes sessions (idle ones, or all at shutdown). Failures are ignored: a BMC that is gone
