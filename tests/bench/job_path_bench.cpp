@@ -10,12 +10,8 @@
 // jobs created by 4 concurrent clients (created/s and finished/s), with one job per commit
 // and with 25 per commit (a bulk submission); idle RSS of the
 // dispatcher and of an idle idrac-worker. Loopback only.
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +24,7 @@
 #include <mutex>
 #include <thread>
 
+#include "bench_support.hpp"
 #include "dcops/agent/agent_client.hpp"
 #include "dcops/common/config.hpp"
 #include "dcops/db/connection.hpp"
@@ -37,88 +34,8 @@
 namespace {
 
 using namespace dcops;
+using namespace dcops::bench;
 using SysClock = std::chrono::system_clock;
-
-[[noreturn]] void Die(const std::string& what) {
-  fmt::print(stderr, "job-path-bench: {}\n", what);
-  std::exit(1);
-}
-
-db::Connection Open(const std::string& dsn) {
-  db::DbOptions o;
-  o.dsn = dsn;
-  o.application_name = "dcops-job-path-bench";
-  auto c = db::Connection::Open(o);
-  if (!c) Die(c.error().message);
-  return std::move(*c);
-}
-
-std::string Scalar(db::Connection& c, const std::string& sql, const db::Params& p = {}) {
-  auto r = c.Exec(sql, p);
-  if (!r) Die(r.error().message);
-  return r->empty() ? "" : r->TextAt(0, 0).value_or("");
-}
-
-pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, const std::string& log) {
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  if (const char* path = std::getenv("PATH")) env_strings.push_back(std::string("PATH=") + path);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> a = argv;
-  for (auto& s : a) args.push_back(s.data());
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    std::freopen(log.c_str(), "a", stdout);
-    std::freopen(log.c_str(), "a", stderr);
-    ::execve(args[0], args.data(), envp.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-long RssKib(pid_t pid) {
-  std::ifstream status(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool Ready(int http_port) {
-  static http::CurlTransport transport;
-  http::ClientOptions o;
-  o.retry.max_attempts = 1;
-  o.timeout = std::chrono::milliseconds(1000);
-  http::Client client(o, transport, SystemClock::Instance());
-  http::Request req;
-  req.url = fmt::format("http://127.0.0.1:{}/readyz", http_port);
-  auto r = client.Execute(req);
-  return r && r->status == 200;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 // What the in-process agent saw: when each job's step started.
 struct Seen {
@@ -137,38 +54,14 @@ int main(int argc, char** argv) {
   const int throughput_jobs = argc > 5 ? std::atoi(argv[5]) : 20000;
 
   const std::string dbname = fmt::format("bench_jobs_{}", ::getpid());
-  {
-    auto admin = Open(admin_dsn);
-    if (auto r = admin.Exec(fmt::format("CREATE DATABASE {} TEMPLATE dcops_template", dbname)); !r) Die(r.error().message);
-  }
-  // ADMIN_DSN names dbname=postgres (tests/pg/pg_fixture.sh); the bench's database replaces it.
-  std::string dsn = admin_dsn;
-  const auto at = dsn.find("dbname=postgres");
-  if (at == std::string::npos) Die("ADMIN_DSN must name dbname=postgres");
-  dsn.replace(at, 15, "dbname=" + dbname);
+  const std::string dsn = CloneTemplate(admin_dsn, dbname);
   auto db = Open(dsn);
   Scalar(db, "UPDATE job_types SET enabled = true WHERE job_type = 'bench.noop' RETURNING 1");
 
-  char tmpl[] = "/tmp/dcops-bench.XXXXXX";
-  if (!::mkdtemp(tmpl)) Die("mkdtemp");
-  const std::string dir = tmpl;
-  const pid_t certs = Spawn({dispatcher_bin, "certs", "init", dir + "/pki"}, {}, dir + "/certs.log");
-  ::waitpid(certs, nullptr, 0);
-  const int grpc_port = FreePort(), http_port = FreePort();
-  const pid_t dispatcher = Spawn({dispatcher_bin, "serve"},
-                                 {{"DCOPS_DATABASE_URL", dsn},
-                                  {"DCOPS_DB_ROLE", "dcops_dispatcher"},
-                                  {"DCOPS_SECRET_KEY_FILE", dir + "/pki/site.key"},
-                                  {"DCOPS_AGENT_TOKEN_FILE", dir + "/pki/agent.token"},
-                                  {"DCOPS_TLS_CERT_FILE", dir + "/pki/dispatcher.pem"},
-                                  {"DCOPS_TLS_KEY_FILE", dir + "/pki/dispatcher-key.pem"},
-                                  {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", grpc_port)},
-                                  {"DCOPS_HTTP_PORT", std::to_string(http_port)},
-                                  {"DCOPS_BENCH_JOB_TYPES", "true"},
-                                  {"DCOPS_LOG_LEVEL", "warn"}},
-                                 dir + "/dispatcher.log");
-  for (int i = 0; i < 200 && !Ready(http_port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (!Ready(http_port)) Die("the dispatcher did not become ready; see " + dir + "/dispatcher.log");
+  const std::string dir = MakeSiteDir(dispatcher_bin);
+  const Dispatcher d = StartDispatcher(dispatcher_bin, dsn, dir, {{"DCOPS_BENCH_JOB_TYPES", "true"}});
+  const pid_t dispatcher = d.pid;
+  const int grpc_port = d.grpc_port;
   std::this_thread::sleep_for(std::chrono::seconds(2));  // idle, settled
   const long dispatcher_idle_rss = RssKib(dispatcher);
 
@@ -181,13 +74,10 @@ int main(int argc, char** argv) {
                                             {"DCOPS_AGENT_ID", "idle-idrac-worker"},
                                             {"DCOPS_CAPACITY", "8"}},
                              dir + "/worker.log");
-  for (int i = 0; i < 200 && Scalar(db, "SELECT count(*) FROM agents WHERE id = 'idle-idrac-worker'") != "1"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  WaitForAgent(db, "idle-idrac-worker");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const long worker_idle_rss = RssKib(worker);
-  ::kill(worker, SIGTERM);
-  ::waitpid(worker, nullptr, 0);
+  Stop(worker);
 
   // The bench agent: libs/agent with one step kind that does nothing but note the time.
   Seen seen;
@@ -213,9 +103,7 @@ int main(int argc, char** argv) {
   Logger log("bench-agent", sink, SystemClock::Instance(), nullptr, LogLevel::kWarn);
   agent::AgentClient agent_client(ao, steps, log, SystemClock::Instance());
   std::thread agent_thread([&agent_client] { agent_client.Run(); });
-  for (int i = 0; i < 200 && Scalar(db, "SELECT count(*) FROM agents WHERE id = 'bench-agent' AND status = 'online'") != "1"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  WaitForAgent(db, "bench-agent");
 
   // 1. Pickup latency: one job at a time, from create_job's commit to the step starting.
   std::vector<double> pickup_ms;
@@ -281,12 +169,8 @@ int main(int argc, char** argv) {
 
   agent_client.RequestDrain();
   agent_thread.join();
-  ::kill(dispatcher, SIGTERM);
-  ::waitpid(dispatcher, nullptr, 0);
-  {
-    auto admin = Open(admin_dsn);
-    (void)admin.Exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", dbname));
-  }
+  Stop(dispatcher);
+  DropDatabase(admin_dsn, dbname);
   if (!std::getenv("DCOPS_BENCH_KEEP")) std::filesystem::remove_all(dir);
   else fmt::print("kept {}\n", dir);
   return 0;

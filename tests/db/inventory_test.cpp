@@ -105,6 +105,21 @@ TEST_CASE("A full refresh writes volumes with their drives, and a second one rep
   CHECK(Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)",
                {R"({"service_tag":"7XK2QF3","volumes":[]})"}) == id);
   CHECK(Scalar(su, "SELECT count(*) FROM server_volumes") == "0");
+  // A refresh that finds a list unchanged leaves its rows alone (same ctid), and rewrites a
+  // list that changed.
+  const std::string ctid = Scalar(su, "SELECT ctid::text FROM server_processors ORDER BY socket LIMIT 1");
+  Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)", {kFullServer});
+  CHECK(Scalar(su, "SELECT ctid::text FROM server_processors ORDER BY socket LIMIT 1") == ctid);
+  Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)",
+         {R"({"service_tag":"7XK2QF3","processors":[{"socket":"CPU.Socket.1","model":"Xeon Gold 6430","cores":32}]})"});
+  CHECK(Scalar(su, "SELECT count(*) || ' ' || min(model) FROM server_processors") == "1 Xeon Gold 6430");
+  // A list written another way (OME, an operator) forgets its digest: the next refresh
+  // writes it again even though it equals what the last refresh wrote.
+  Upsert(disp, R"({"service_tag":"7XK2QF3","processors":[]})");
+  CHECK(Scalar(su, "SELECT (inventory_digests ? 'processors')::text FROM servers") == "false");
+  Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)",
+         {R"({"service_tag":"7XK2QF3","processors":[{"socket":"CPU.Socket.1","model":"Xeon Gold 6430","cores":32}]})"});
+  CHECK(Scalar(su, "SELECT count(*) FROM server_processors") == "1");
   auto e = ExecError(disp, R"(SELECT dispatcher_v1_upsert_server_inventory('default', '{"service_tag":"X","volumes":{}}'))");
   CHECK(e.message == "SQLSTATE 22023: server.volumes: must be an array");
 }

@@ -84,6 +84,8 @@ CURLcode OnSslContext(CURL*, void* ssl_ctx, void* user) {
   auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
   SSL_CTX_set_app_data(ctx, user);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, VerifyLeaf);
+  // `user` lives for one request, the connection longer: no renegotiation may call back later.
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   return CURLE_OK;
 }
 
@@ -122,31 +124,55 @@ Error FromCurl(CURLcode code, const char* detail, const std::string& url, const 
 
 }  // namespace
 
-CurlTransport::CurlTransport() { static GlobalInit init; }
+CurlTransport::CurlTransport(std::size_t max_idle) : max_idle_(max_idle) { static GlobalInit init; }
 
 CurlTransport::~CurlTransport() {
-  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+  for (auto& [_, h] : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
 }
 
-void* CurlTransport::Acquire() {
+void* CurlTransport::Acquire(const std::string& key) {
   {
     std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      void* h = idle_.back();
-      idle_.pop_back();
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) {
+      void* h = it->second->second;
+      idle_.erase(it->second);
+      by_key_.erase(it);
       return h;
     }
   }
   return curl_easy_init();
 }
 
-void CurlTransport::Release(void* handle) {
-  std::lock_guard lock(mu_);
-  idle_.push_back(handle);
+void CurlTransport::Release(const std::string& key, void* handle) {
+  void* evicted = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    idle_.emplace_front(key, handle);
+    by_key_.emplace(key, idle_.begin());
+    if (idle_.size() > max_idle_) {
+      auto last = std::prev(idle_.end());
+      auto range = by_key_.equal_range(last->first);
+      for (auto it = range.first; it != range.second; ++it) {
+        if (it->second == last) {
+          by_key_.erase(it);
+          break;
+        }
+      }
+      evicted = last->second;
+      idle_.erase(last);
+    }
+  }
+  if (evicted != nullptr) curl_easy_cleanup(static_cast<CURL*>(evicted));  // closes its connection
 }
 
 Result<Response> CurlTransport::Send(const Request& request, const ClientOptions& options) {
-  CURL* curl = static_cast<CURL*>(Acquire());
+  const TlsOptions& tls = request.tls ? *request.tls : options.tls;
+  // Which connections this request may ride on: same peer, same trust.
+  const std::string peer = std::string(HostOf(request.url)) + (request.url.rfind("https://", 0) == 0 ? "|s" : "|p");
+  const std::string key = peer + "|" + tls.pinned_sha256 + "|" + (tls.verify ? "v" : "n") + "|" + tls.ca_file + "|" +
+                          (tls.legacy ? "l" : "m");
+  CURL* curl = static_cast<CURL*>(Acquire(key));
   if (curl == nullptr) return MakeError("http.transport", "libcurl could not start a transfer", true);
   curl_easy_reset(curl);  // keeps the connection cache, forgets the last request's options
   Transfer t;
@@ -166,7 +192,6 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
 
-  const TlsOptions& tls = request.tls ? *request.tls : options.tls;
   if (!tls.pinned_sha256.empty()) {
     // The pin replaces chain and name checks; OnSslContext enforces it in the handshake.
     t.pin = &tls.pinned_sha256;
@@ -174,10 +199,10 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, OnSslContext);
     curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, &t);
-    // A context (and its pin) must not be shared with a connection made for another pin.
-    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);  // no resumption past the check
+    // This handle only ever carries requests with this pin to this peer (see Acquire), so
+    // the connection it keeps alive was verified against this pin. No TLS session resumption:
+    // every new connection goes through the check.
+    curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
     t.chain_matters = false;
   } else {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
@@ -229,7 +254,7 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   // Forget credentials and callbacks that point at this stack frame before reuse.
   curl_easy_reset(curl);
-  Release(curl);
+  Release(key, curl);
   if (code != CURLE_OK) return FromCurl(code, error, request.url, t);
   t.response.status = static_cast<int>(status);
   return std::move(t.response);

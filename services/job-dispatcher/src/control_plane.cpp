@@ -144,6 +144,30 @@ Result<bool> ControlPlane::ReportProgress(const std::string& task_id, const std:
   return *v == "t";
 }
 
+Result<int> ControlPlane::ReportProgressMany(const std::vector<ProgressReport>& reports) {
+  if (reports.empty()) return 0;
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& r : reports) {
+    w.StartObject();
+    w.Key("task_id");
+    Str(w, r.task_id);
+    w.Key("lease_id");
+    Str(w, r.lease_id);
+    w.Key("progress");
+    w.Int(r.percent);
+    w.Key("message");
+    Str(w, r.message);
+    w.EndObject();
+  }
+  w.EndArray();
+  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_report_progress_many($1::jsonb)",
+                                 {std::string(buf.GetString(), buf.GetSize())}));
+  if (!v) return v.error();
+  return std::stoi(*v);
+}
+
 Result<bool> ControlPlane::SaveCheckpoint(const std::string& task_id, const std::string& lease_id,
                                           const std::string& checkpoint_json) {
   auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_save_checkpoint($1::uuid, $2::uuid, $3::jsonb)",

@@ -65,6 +65,12 @@ struct EventRecord {
   std::string job_id, task_id, level, message, data_json, source, trace_id;
 };
 
+struct ProgressReport {
+  std::string task_id, lease_id;
+  int percent = 0;
+  std::string message;
+};
+
 struct CredentialSet {
   std::string id, name, kind, username;
   std::string ciphertext;  // raw bytes
@@ -106,6 +112,8 @@ class ControlPlane {
                               const std::string& checkpoint_json);
   // Outcome per completion, in input order: "ok", "stale_lease" or "not_found".
   Result<std::vector<std::string>> CompleteSteps(const std::vector<Completion>& completions);
+  // The latest progress of many steps, in one statement (dispatcher_v1_report_progress_many).
+  Result<int> ReportProgressMany(const std::vector<ProgressReport>& reports);
   Result<std::string> FailStep(const std::string& task_id, const std::string& lease_id,
                                const Error& error, const std::string& result_json = "");
   Result<std::string> SnoozeStep(const std::string& task_id, const std::string& lease_id,

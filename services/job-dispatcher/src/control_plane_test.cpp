@@ -59,6 +59,11 @@ TEST_CASE("A job goes from plan to completion through the typed API", "[control_
   CHECK(s.traceparent.size() == 55);
   CHECK(*site.cp.StartStep(s.task_id, s.lease_id) == "ok");
   CHECK(*site.cp.ReportProgress(s.task_id, s.lease_id, 40, "waiting for On"));
+  // Many reports in one statement: the latest per step wins; a stale lease changes nothing.
+  CHECK(*site.cp.ReportProgressMany({{s.task_id, s.lease_id, 50, "half way"}, {s.task_id, s.lease_id, 60, "further"}}) == 1);
+  CHECK(Scalar(site.su, "SELECT progress || ' ' || progress_message FROM job_tasks WHERE id = $1", {s.task_id}) ==
+        "60 further");
+  CHECK(*site.cp.ReportProgressMany({{s.task_id, "00000000-0000-0000-0000-000000000000", 99, "stale"}}) == 0);
   CHECK(*site.cp.SaveCheckpoint(s.task_id, s.lease_id, R"({"phase":"sent"})"));
   CHECK(*site.cp.AppendEvents({{job, s.task_id, "info", "sending ResetType On", "", "agent-1", ""}}) == 1);
   auto leases = site.cp.ExtendLeases({s.lease_id, claimed->at(1).lease_id}, std::chrono::seconds(30));

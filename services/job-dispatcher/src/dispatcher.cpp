@@ -112,6 +112,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   std::map<std::string, std::string> affinity;  // target -> the agent that served it last
   std::vector<Completion> completions;
   std::vector<EventRecord> events;
+  // The latest progress report per step, written with the next flush.
+  std::map<std::string, ProgressReport> progress;
+  static constexpr std::chrono::milliseconds kProgressEvery{500};
+  std::chrono::steady_clock::time_point last_progress_flush{};
 
   Impl(DispatcherOptions o, tls::SecretBox s, const Logger& l, SecretRegistry& r)
       : options(std::move(o)), secrets(std::move(s)), log(l), redact(r), limits(options.limits),
@@ -211,8 +215,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     }
     const auto& m = in.msg;
     if (m.has_progress()) {
-      (void)cp.ReportProgress(m.progress().task_id(), m.progress().lease_id(), m.progress().percent(),
-                              redact.Scrub(m.progress().message()));
+      progress[m.progress().task_id()] = {m.progress().task_id(), m.progress().lease_id(), m.progress().percent(),
+                                          redact.Scrub(m.progress().message())};
     } else if (m.has_checkpoint()) {
       auto saved = cp.SaveCheckpoint(m.checkpoint().task_id(), m.checkpoint().lease_id(),
                                      m.checkpoint().checkpoint_json());
@@ -421,8 +425,18 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   // bad batch cannot hold the others back, and a batch the database refuses outright is
   // dropped with an error (its steps' leases expire and they are rescued).
   void Flush(ControlPlane& cp, db::Connection& conn) {
-    if (events.empty() && completions.empty()) return;
+    // Progress is a snapshot for people watching: written at most every kProgressEvery (a
+    // fleet refresh reports ~10 times per step), and with every batch that goes anyway.
+    const auto now = std::chrono::steady_clock::now();
+    const bool progress_due = !progress.empty() && now - last_progress_flush >= kProgressEvery;
+    if (events.empty() && completions.empty() && !progress_due) return;
+    std::vector<ProgressReport> reports;
+    for (auto& [_, p] : progress) reports.push_back(p);
+    last_progress_flush = now;
     auto all = [&](db::Connection&) -> Status {
+      if (!reports.empty()) {
+        if (auto r = cp.ReportProgressMany(reports); !r) return r.error();
+      }
       if (!events.empty()) {
         if (auto r = cp.AppendEvents(events); !r) return r.error();
       }
@@ -432,10 +446,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       return {};
     };
     if (db::InTransaction(conn, all)) {
+      progress.clear();
       events.clear();
       completions.clear();
       return;
     }
+    // Progress is a snapshot: during an outage it is dropped rather than kept.
+    progress.clear();
     if (!conn.Healthy()) return;
     auto one = [this](auto& pending, auto write, const char* what) {
       if (pending.empty()) return;

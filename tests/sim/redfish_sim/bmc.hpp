@@ -5,6 +5,7 @@
 // Time is passed in (a steady time point), so the state machine is tested without waiting.
 // Thread-safety: every public method locks; one Bmc is shared by its server's threads.
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -155,6 +156,8 @@ class Bmc {
   // every session.
   ActionAnswer ResetManager(const std::string& type, SimTime now);
   bool Down(SimTime now);
+  // Lock-free hint for the fleet's watcher: a restart began since it last looked.
+  bool TakeRestartFlag() { return restart_flag_.exchange(false); }
   std::string ManagerLastResetTime() const;
   std::string FirmwareVersion(const std::string& component) const;
   ActionAnswer ClearJobQueue(const std::string& job_id);  // JID_CLEARALL / JID_CLEARALL_FORCE
@@ -199,6 +202,7 @@ class Bmc {
   std::map<std::string, std::string> bios_;
   std::map<std::string, std::string> bios_pending_;
   SimTime down_until_{};
+  std::atomic<bool> restart_flag_{false};
   std::string manager_last_reset_ = "2026-01-01T00:00:00Z";
   Power power_ = Power::kOn;
   std::optional<Power> target_;

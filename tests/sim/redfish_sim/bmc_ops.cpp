@@ -107,6 +107,7 @@ void Bmc::Finish(const SimJob& job, SimTime now) {
     if (job.component == kIdracComponent) {
       // The new iDRAC firmware boots: unreachable for a while, every session gone.
       down_until_ = now + timing_.idrac_restart;
+      restart_flag_ = true;
       sessions_.clear();
       manager_last_reset_ = FormatUtc(std::chrono::system_clock::now());
     }
@@ -128,6 +129,7 @@ ActionAnswer Bmc::ResetManager(const std::string& type, SimTime now) {
   ++counters_.actions;
   ++counters_.idrac_resets;
   down_until_ = now + timing_.idrac_restart;
+  restart_flag_ = true;
   sessions_.clear();
   manager_last_reset_ = FormatUtc(std::chrono::system_clock::now());
   return {204, "", ""};

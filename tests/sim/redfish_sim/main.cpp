@@ -3,11 +3,12 @@
 //   redfish-sim [--count N] [--first 127.0.1.1] [--port 8443] [--control-port P]
 //               [--user root] [--password-file F] [--session-cap 8] [--power-on-ms MS]
 //               [--restart-ms MS] [--on-after-off-ms MS] [--job-ms MS] [--idrac-restart-ms MS]
-//               [--legacy-every N] [--impostors N] [--seed S]
+//               [--legacy-every N] [--impostors N] [--latency-ms MS] [--seed S]
 //
 // Prints one JSON line when every BMC listens, then runs until SIGINT/SIGTERM.
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +19,7 @@
 int main(int argc, char** argv) {
   using namespace dcops::sim;
   FleetOptions o;
+  milliseconds latency{0};  // added to every request of every BMC
   if (const char* pw = std::getenv("REDFISH_SIM_PASSWORD")) o.password = pw;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
     else if (a == "--idrac-restart-ms") o.timing.idrac_restart = ms();
     else if (a == "--legacy-every") o.legacy_every = std::stoi(next());
     else if (a == "--impostors") o.impostors = std::stoi(next());
+    else if (a == "--latency-ms") latency = ms();
     else if (a == "--threads-per-bmc") o.threads_per_bmc = std::stoi(next());
     else if (a == "--seed") o.seed = std::stoull(next());
     else {
@@ -60,10 +63,23 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // every server thread inherits the mask
 
+  // A big fleet holds a listener per BMC plus their connections.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   Fleet fleet(o);
   if (std::string error = fleet.Start(); !error.empty()) {
     fmt::print(stderr, "redfish-sim: {}\n", error);
     return 1;
+  }
+  if (latency.count() > 0) {
+    for (Bmc* bmc : fleet.bmcs()) {
+      Faults f = bmc->faults();
+      f.latency = latency;
+      bmc->SetFaults(f);
+    }
   }
   fmt::print("{{\"ready\": true, \"bmcs\": {}, \"first\": \"{}\", \"port\": {}, "
              "\"control\": \"http://{}:{}\"}}\n",

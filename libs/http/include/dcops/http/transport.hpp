@@ -11,8 +11,11 @@
 // Thread-safety: CurlTransport::Send may be called from many threads at once.
 // Blocking: Send blocks for at most the timeouts in ClientOptions.
 
+#include <list>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "dcops/common/result.hpp"
@@ -27,18 +30,24 @@ class Transport {
   virtual Result<Response> Send(const Request& request, const ClientOptions& options) = 0;
 };
 
+// Connections are kept alive per peer: an easy handle (and the connection it caches) is
+// reused only for requests with the same scheme, host, port and TLS policy (pin, verify,
+// CA, legacy), so a connection verified under one pin never carries a request meant for
+// another. Idle handles beyond `max_idle` are closed, least recently used first.
 class CurlTransport final : public Transport {
  public:
-  CurlTransport();
+  explicit CurlTransport(std::size_t max_idle = 512);
   ~CurlTransport() override;
   Result<Response> Send(const Request& request, const ClientOptions& options) override;
 
  private:
-  // Easy handles are reused (and with them, kept-alive connections to each BMC).
-  void* Acquire();
-  void Release(void* handle);
+  void* Acquire(const std::string& key);
+  void Release(const std::string& key, void* handle);
   std::mutex mu_;
-  std::vector<void*> idle_;
+  std::size_t max_idle_;
+  // Most recently released at the front.
+  std::list<std::pair<std::string, void*>> idle_;
+  std::multimap<std::string, std::list<std::pair<std::string, void*>>::iterator> by_key_;
 };
 
 }  // namespace dcops::http

@@ -1,0 +1,213 @@
+#include "bench_support.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "dcops/common/clock.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/http/transport.hpp"
+
+namespace dcops::bench {
+
+void Die(const std::string& what) {
+  fmt::print(stderr, "bench: {}\n", what);
+  std::exit(1);
+}
+
+db::Connection Open(const std::string& dsn) {
+  db::DbOptions o;
+  o.dsn = dsn;
+  o.application_name = "dcops-bench";
+  auto c = db::Connection::Open(o);
+  if (!c) Die(c.error().message);
+  return std::move(*c);
+}
+
+std::string Scalar(db::Connection& c, const std::string& sql, const db::Params& p) {
+  auto r = c.Exec(sql, p);
+  if (!r) Die(r.error().message);
+  return r->empty() ? "" : r->TextAt(0, 0).value_or("");
+}
+
+std::string CloneTemplate(const std::string& admin_dsn, const std::string& name) {
+  {
+    auto admin = Open(admin_dsn);
+    if (auto r = admin.Exec(fmt::format("CREATE DATABASE {} TEMPLATE dcops_template", name)); !r) Die(r.error().message);
+  }
+  // ADMIN_DSN names dbname=postgres (tests/pg/pg_fixture.sh); the bench's database replaces it.
+  std::string dsn = admin_dsn;
+  const auto at = dsn.find("dbname=postgres");
+  if (at == std::string::npos) Die("ADMIN_DSN must name dbname=postgres");
+  dsn.replace(at, 15, "dbname=" + name);
+  return dsn;
+}
+
+void DropDatabase(const std::string& admin_dsn, const std::string& name) {
+  auto admin = Open(admin_dsn);
+  (void)admin.Exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name));
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, const std::string& log) {
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  if (const char* path = std::getenv("PATH")) env_strings.push_back(std::string("PATH=") + path);
+  std::vector<char*> envp, args;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> a = argv;
+  for (auto& s : a) args.push_back(s.data());
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!std::freopen(log.c_str(), "a", stdout) || !std::freopen(log.c_str(), "a", stderr)) ::_exit(126);
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void Stop(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+}
+
+namespace {
+long StatusKib(pid_t pid, const char* key) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  const std::string k = key;
+  while (std::getline(status, line)) {
+    if (line.rfind(k, 0) == 0) return std::stol(line.substr(k.size()));
+  }
+  return -1;
+}
+}  // namespace
+
+long RssKib(pid_t pid) { return StatusKib(pid, "VmRSS:"); }
+long PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double CpuSecondsOf(const std::string& comm) {
+  double total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream c(entry.path() / "comm");
+    std::string command;
+    if (!std::getline(c, command) || command != comm) continue;
+    const double cpu = CpuSeconds(static_cast<pid_t>(std::stol(name)));
+    if (cpu > 0) total += cpu;
+  }
+  return total;
+}
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Die("cannot bind a free port");
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+std::string Get(const std::string& url) {
+  static http::CurlTransport transport;
+  http::ClientOptions o;
+  o.retry.max_attempts = 1;
+  o.timeout = std::chrono::milliseconds(30000);
+  o.max_body_bytes = 256u << 20;
+  http::Client client(o, transport, SystemClock::Instance());
+  http::Request req;
+  req.url = url;
+  auto r = client.Execute(req);
+  return r && r->status == 200 ? r->body : std::string();
+}
+
+std::string MakeSiteDir(const std::string& dispatcher_bin) {
+  char tmpl[] = "/tmp/dcops-bench.XXXXXX";
+  if (!::mkdtemp(tmpl)) Die("mkdtemp");
+  const std::string dir = tmpl;
+  const pid_t certs = Spawn({dispatcher_bin, "certs", "init", dir + "/pki"}, {}, dir + "/certs.log");
+  ::waitpid(certs, nullptr, 0);
+  return dir;
+}
+
+Dispatcher StartDispatcher(const std::string& dispatcher_bin, const std::string& dsn, const std::string& dir,
+                           const std::map<std::string, std::string>& extra_env) {
+  Dispatcher d;
+  d.grpc_port = FreePort();
+  d.http_port = FreePort();
+  std::map<std::string, std::string> env{{"DCOPS_DATABASE_URL", dsn},
+                                         {"DCOPS_DB_ROLE", "dcops_dispatcher"},
+                                         {"DCOPS_SECRET_KEY_FILE", dir + "/pki/site.key"},
+                                         {"DCOPS_AGENT_TOKEN_FILE", dir + "/pki/agent.token"},
+                                         {"DCOPS_TLS_CERT_FILE", dir + "/pki/dispatcher.pem"},
+                                         {"DCOPS_TLS_KEY_FILE", dir + "/pki/dispatcher-key.pem"},
+                                         {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", d.grpc_port)},
+                                         {"DCOPS_HTTP_PORT", std::to_string(d.http_port)},
+                                         {"DCOPS_LOG_LEVEL", "warn"}};
+  for (const auto& [k, v] : extra_env) env[k] = v;
+  d.pid = Spawn({dispatcher_bin, "serve"}, env, dir + "/dispatcher.log");
+  const std::string readyz = fmt::format("http://127.0.0.1:{}/readyz", d.http_port);
+  if (!WaitFor([&] { return !Get(readyz).empty(); }, std::chrono::seconds(10))) {
+    Die("the dispatcher did not become ready; see " + dir + "/dispatcher.log");
+  }
+  return d;
+}
+
+void WaitForAgent(db::Connection& db, const std::string& id) {
+  if (!WaitFor([&] { return Scalar(db, "SELECT count(*) FROM agents WHERE id = $1 AND status = 'online'", {id}) == "1"; },
+               std::chrono::seconds(20))) {
+    Die("agent " + id + " did not come online");
+  }
+}
+
+}  // namespace dcops::bench

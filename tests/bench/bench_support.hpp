@@ -1,0 +1,57 @@
+#pragma once
+// What the benchmarks share: a database cloned from the migrated template, child processes
+// that die with the bench, a site PKI, the dispatcher started and ready, memory readings.
+// Benchmarks stop at the first error (Die): they measure, they do not recover.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dcops/db/connection.hpp"
+
+namespace dcops::bench {
+
+[[noreturn]] void Die(const std::string& what);
+db::Connection Open(const std::string& dsn);
+std::string Scalar(db::Connection& c, const std::string& sql, const db::Params& p = {});
+
+// A fresh database `name` from the template scripts/bench migrated; returns its DSN.
+std::string CloneTemplate(const std::string& admin_dsn, const std::string& name);
+void DropDatabase(const std::string& admin_dsn, const std::string& name);
+
+// Starts argv[0] with exactly `env` (plus PATH), output appended to `log`; killed when the
+// bench dies.
+pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, const std::string& log);
+void Stop(pid_t pid);
+
+long RssKib(pid_t pid);       // VmRSS now
+long PeakRssKib(pid_t pid);   // VmHWM: the most it ever held
+double CpuSeconds(pid_t pid);  // user + system time so far
+// The same, summed over every live process named `comm` (e.g. "postgres"; exited ones lost).
+double CpuSecondsOf(const std::string& comm);
+int FreePort();
+double Percentile(std::vector<double> v, double p);
+
+// Polls `ready` every 50 ms for up to `timeout` (the bench waits on other processes).
+bool WaitFor(const std::function<bool()>& ready, std::chrono::milliseconds timeout);
+// GET of a loopback URL: the body of a 200, else "".
+std::string Get(const std::string& url);
+
+// A site directory with `job-dispatcher certs init` run in it (dir + "/pki/…").
+std::string MakeSiteDir(const std::string& dispatcher_bin);
+
+struct Dispatcher {
+  pid_t pid = -1;
+  int grpc_port = 0;
+  int http_port = 0;
+};
+// The real dispatcher on TLS, as the dcops_dispatcher role, ready; `extra_env` adds keys.
+Dispatcher StartDispatcher(const std::string& dispatcher_bin, const std::string& dsn, const std::string& dir,
+                           const std::map<std::string, std::string>& extra_env = {});
+// Waits until the agent `id` shows online.
+void WaitForAgent(db::Connection& db, const std::string& id);
+
+}  // namespace dcops::bench
