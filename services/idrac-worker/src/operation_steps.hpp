@@ -16,6 +16,10 @@
 //                            job asks for is a server.power step the planner adds after it.
 //   server.virtual_media     insert (ejecting a different image first) or eject on the CD or
 //                            removable-disk device, optionally with a one-time boot from it.
+//   server.bios              reads the attributes; or sets the ones that differ as pending
+//                            settings with an apply time (OnReset: left pending; Immediate:
+//                            the BIOS job is followed through the iDRAC's reboot and the
+//                            values are verified). Unknown attributes are refused up front.
 //   server.firmware_update   SimpleUpdate with an image URI: LC ready first, the Dell job or
 //                            task followed to its end (surviving the iDRAC restarting under
 //                            it), a reboot when the update waits for one and the job allows
@@ -33,6 +37,7 @@ agent::StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, 
 agent::StepOutcome RunJobQueueClear(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunBoot(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunVirtualMedia(agent::StepContext& ctx, redfish::Client& bmc);
+agent::StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 agent::StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 
 // Sets a one-time boot override to `target` ("Pxe", "Cd", "Usb", …) unless it is already set;

@@ -138,6 +138,42 @@ TEST_CASE("Virtual media: insert, insert again (nothing to do), swap, boot once,
   }
 }
 
+TEST_CASE("BIOS: read, pending until the next reset, applied now and verified, unknown names refused", "[ops][bios][net]") {
+  WorkerRig rig("127.0.55.1", 1);
+  auto& bmc = rig.Bmc("127.0.55.1");
+  auto run = [&](const std::string& params) {
+    agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.55.1", "server.bios", params), SystemClock::Instance());
+    return RunStep(rig, ctx);
+  };
+  auto read = run("{}");
+  REQUIRE(read.kind == Kind::kSucceeded);
+  CHECK(std::string(Parsed(read.result_json)["attributes"]["LogicalProc"].GetString()) == "Enabled");
+
+  auto pending = run(R"({"attributes":{"LogicalProc":"Disabled"},"apply_time":"OnReset"})");
+  REQUIRE(pending.kind == Kind::kSucceeded);
+  CHECK(std::string(Parsed(pending.result_json)["state"].GetString()) == "pending");
+  CHECK(bmc.PendingBios().at("LogicalProc") == "\"Disabled\"");
+  CHECK(bmc.BiosAttributes().at("LogicalProc") == "\"Enabled\"");
+  REQUIRE(bmc.ClearJobQueue("JID_CLEARALL").status == 200);
+
+  auto now = run(R"({"attributes":{"MemTest":"Enabled","AcPwrRcvryUserDelay":120},"apply_time":"Immediate"})");
+  REQUIRE(now.kind == Kind::kSucceeded);
+  auto d = Parsed(now.result_json);
+  CHECK(std::string(d["state"].GetString()) == "applied");
+  CHECK(d["changed"]["AcPwrRcvryUserDelay"].GetInt() == 120);
+  CHECK(bmc.BiosAttributes().at("MemTest") == "\"Enabled\"");
+  CHECK(bmc.counters().effective_resets == 1);  // the iDRAC rebooted the host for the job
+
+  const long actions = bmc.counters().actions;
+  auto same = run(R"({"attributes":{"MemTest":"Enabled"},"apply_time":"Immediate"})");
+  REQUIRE(same.kind == Kind::kSucceeded);
+  CHECK(std::string(Parsed(same.result_json)["state"].GetString()) == "unchanged");
+  auto unknown = run(R"({"attributes":{"TurboBoost":"Off"}})");
+  REQUIRE(unknown.kind == Kind::kFailed);
+  CHECK(unknown.error.message == "params.attributes.TurboBoost: the BIOS has no such attribute");
+  CHECK(bmc.counters().actions == actions);  // neither sent anything
+}
+
 TEST_CASE("A BIOS update waits for a reboot, which the step sends once, then verifies the new version", "[ops][firmware][net]") {
   WorkerRig rig("127.0.53.1", 1);
   auto& bmc = rig.Bmc("127.0.53.1");

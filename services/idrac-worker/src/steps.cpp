@@ -43,6 +43,9 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
       .Add("server.virtual_media", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunVirtualMedia(ctx, bmc);
        }))
+      .Add("server.bios", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunBios(ctx, bmc, deps.ops);
+       }))
       .Add("server.firmware_update", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunFirmwareUpdate(ctx, bmc, deps.ops);
        }))

@@ -1,0 +1,151 @@
+// server.bios: read BIOS attributes, or set some as pending settings with an apply time and
+// (Immediate) follow the BIOS job through the reboot the iDRAC does, then verify.
+//
+// Checkpoint phases: "sending" (written ahead of the PATCH), "scheduled" (+ "job"). A retry
+// that finds "sending" looks at the pending settings: if they hold the change, the PATCH
+// went through and the BIOS job in the queue is adopted; nothing is sent twice.
+#include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "dcops/redfish/collection.hpp"
+#include "dell.hpp"
+#include "operation_steps.hpp"
+#include "redfish_target.hpp"
+
+namespace dcops::idrac {
+namespace {
+
+using agent::StepOutcome;
+
+const std::string kBios = std::string(kSystemPath) + "/Bios";
+const std::string kBiosSettings = kBios + "/Settings";
+
+std::string ToJson(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// The attributes of `wanted` whose value in `doc` (Attributes/…) differs, as a JSON object;
+// an attribute the BIOS does not have is an error naming it.
+Result<std::string> Difference(const rapidjson::Value& wanted, const redfish::Document& doc, bool* any) {
+  rapidjson::Document diff(rapidjson::kObjectType);
+  *any = false;
+  for (const auto& m : wanted.GetObject()) {
+    const std::string name = m.name.GetString();
+    const auto* current = doc.Find("Attributes/" + name);
+    if (current == nullptr) {
+      return MakeError("step.bad_params", fmt::format("params.attributes.{}: the BIOS has no such attribute", name));
+    }
+    if (*current == m.value) continue;
+    rapidjson::Value key(name.c_str(), diff.GetAllocator());
+    rapidjson::Value value(m.value, diff.GetAllocator());
+    diff.AddMember(key, value, diff.GetAllocator());
+    *any = true;
+  }
+  return ToJson(diff);
+}
+
+// The BIOS job an earlier attempt's PATCH created and that has not finished.
+Result<std::string> UnfinishedBiosJob(redfish::Client& bmc) {
+  auto jobs = redfish::ReadMembers(bmc, kJobsPath, {});
+  if (!jobs) return jobs.error().code == "redfish.not_found" ? Result<std::string>(std::string()) : jobs.error();
+  for (const auto& j : *jobs) {
+    auto status = redfish::ParseTask(j);
+    if (status && status->job_type == "BIOSConfiguration" && !status->finished()) return j.resource();
+  }
+  return std::string();
+}
+
+}  // namespace
+
+StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options) {
+  auto params = Params::Parse(ctx.assignment().params_json);
+  if (!params) return StepOutcome::Failed(params.error());
+  auto apply = params->Text("apply_time", {"Immediate", "OnReset"});
+  if (!apply) return StepOutcome::Failed(apply.error());
+  auto verify = params->Flag("verify");
+  if (!verify) return StepOutcome::Failed(verify.error());
+  const auto* wanted = params->Raw("attributes");
+  if (wanted != nullptr && !wanted->IsObject()) return StepOutcome::Failed(BadParam("attributes", "must be an object"));
+
+  ctx.Progress(5, "reading the BIOS attributes");
+  auto current = bmc.Get(kBios);
+  if (!current) return StepOutcome::Failed(current.error());
+  const auto* attrs = current->Find("Attributes");
+  if (attrs == nullptr || !attrs->IsObject()) {
+    return StepOutcome::Failed(MakeError("redfish.schema", kBios + ": Attributes is missing or not an object"));
+  }
+  if (wanted == nullptr || wanted->ObjectEmpty()) {
+    auto pending = bmc.Get(kBiosSettings);
+    const auto* p = pending ? pending->Find("Attributes") : nullptr;
+    ctx.Progress(100, fmt::format("{} attribute(s)", attrs->MemberCount()));
+    return StepOutcome::Succeeded(fmt::format(R"({{"attributes":{},"pending":{}}})", ToJson(*attrs),
+                                              p != nullptr && p->IsObject() ? ToJson(*p) : "{}"));
+  }
+  bool any = false;
+  auto diff = Difference(*wanted, *current, &any);
+  if (!diff) return StepOutcome::Failed(diff.error());
+
+  Checkpoint cp = Checkpoint::Parse(ctx.assignment().checkpoint_json);
+  if (!any && cp.Get("phase").empty()) {
+    ctx.Progress(100, "every attribute already has the wanted value");
+    return StepOutcome::Succeeded(R"({"changed":{},"state":"unchanged"})");
+  }
+  if (cp.Get("phase") == "sending") {
+    // Did the earlier PATCH land? Then its job is in the queue (or it already ran).
+    auto job = UnfinishedBiosJob(bmc);
+    if (!job) return StepOutcome::Failed(job.error());
+    if (!job->empty()) {
+      ctx.Event(LogLevel::kInfo, "resuming: following " + *job + " from an earlier attempt");
+      cp.Set("phase", "scheduled").Set("job", *job);
+      if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
+    }
+  }
+  if (cp.Get("phase").empty() || cp.Get("phase") == "sending") {
+    if (!any) {
+      ctx.Progress(100, "every attribute already has the wanted value");
+      return StepOutcome::Succeeded(R"({"changed":{},"state":"unchanged"})");
+    }
+    if (auto st = WaitForLcReady(ctx, bmc, options); !st) return FailedOrCancelled(ctx, st.error());
+    cp.Set("phase", "sending").Set("changes", *diff);
+    if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
+    ctx.Progress(20, "setting " + *diff + " (" + apply->value_or("OnReset") + ")");
+    auto r = bmc.Patch(kBiosSettings, fmt::format(R"({{"Attributes":{},"@Redfish.SettingsApplyTime":{{"ApplyTime":"{}"}}}})",
+                                                  *diff, apply->value_or("OnReset")));
+    if (!r) return StepOutcome::Failed(r.error());
+    cp.Set("phase", "scheduled").Set("job", ResourcePath(r->Header("Location")));
+    if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
+  }
+
+  const std::string job = cp.Get("job");
+  if (apply->value_or("OnReset") == "OnReset") {
+    ctx.Progress(100, "pending: applies at the next reset");
+    return StepOutcome::Succeeded(fmt::format(R"({{"changed":{},"state":"pending","job":"{}"}})", cp.Get("changes"), job));
+  }
+  if (!job.empty()) {
+    auto status = FollowTask(ctx, bmc, job, options, options.task_timeout, false, 30, 90);
+    if (!status) return FailedOrCancelled(ctx, status.error());
+    if (status->state == redfish::TaskStatus::State::kFailed) {
+      return StepOutcome::Failed(MakeError("bios.job_failed", fmt::format("{} failed: {}: {}", job, status->message_id,
+                                                                          status->message)));
+    }
+  }
+  if (verify->value_or(true)) {
+    ctx.Progress(92, "verifying the applied values");
+    auto after = bmc.Get(kBios);
+    if (!after) return StepOutcome::Failed(after.error());
+    bool left = false;
+    auto still = Difference(*wanted, *after, &left);
+    if (!still) return StepOutcome::Failed(still.error());
+    if (left) {
+      return StepOutcome::Failed(MakeError("bios.not_applied", "after the job, these still differ: " + *still));
+    }
+  }
+  ctx.Progress(100, "applied and verified");
+  return StepOutcome::Succeeded(fmt::format(R"({{"changed":{},"state":"applied","job":"{}"}})", cp.Get("changes"), job));
+}
+
+}  // namespace dcops::idrac
