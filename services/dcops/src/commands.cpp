@@ -76,6 +76,8 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
   std::string last_progress;
   std::map<std::string, std::string> step_status;
   for (;;) {
+    // Events first, then the job: the job read after them knows every step they name.
+    auto events = Get(api, fmt::format("/api/v1/jobs/{}/events?after={}", id, last_event));
     auto job = Get(api, "/api/v1/jobs/" + id);
     if (!job) {
       if (!job.error().retryable && job.error().code != "http.connect") return Failed(t, job.error());
@@ -85,7 +87,6 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
       continue;
     }
     warned = false;
-    auto events = Get(api, fmt::format("/api/v1/jobs/{}/events?after={}", id, last_event));
     std::string lines;
     if (events && events->HasMember("events") && (*events)["events"].IsArray()) {
       for (const auto& e : (*events)["events"].GetArray()) {
