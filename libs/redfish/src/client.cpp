@@ -58,14 +58,7 @@ Result<std::string> Client::Token(bool fresh) {
   }
   int missing = 0;
   for (const char* path : kSessionPaths) {
-    http::Request req;
-    req.method = http::Method::kPost;
-    req.url = Url(path);
-    req.headers = JsonHeaders();
-    req.body = LoginBody(target_.username, target_.password);
-    req.tls = target_.tls;
-    req.min_interval = target_.min_interval;
-    auto r = Execute(req);
+    auto r = PostLogin(path);
     if (!r) return r.error();
     if (r->status == 404 || r->status == 405) {
       ++missing;
@@ -84,16 +77,20 @@ Result<std::string> Client::Token(bool fresh) {
   return std::string();
 }
 
+Result<http::Response> Client::PostLogin(const char* path) {
+  http::Request req;
+  req.method = http::Method::kPost;
+  req.url = Url(path);
+  req.headers = JsonHeaders();
+  req.body = LoginBody(target_.username, target_.password);
+  req.tls = target_.tls;
+  req.min_interval = target_.min_interval;
+  return Execute(req);
+}
+
 Status Client::VerifyLogin() {
   for (const char* path : kSessionPaths) {
-    http::Request req;
-    req.method = http::Method::kPost;
-    req.url = Url(path);
-    req.headers = JsonHeaders();
-    req.body = LoginBody(target_.username, target_.password);
-    req.tls = target_.tls;
-    req.min_interval = target_.min_interval;
-    auto r = Execute(req);
+    auto r = PostLogin(path);
     if (!r) return r.error();
     if (r->status == 404 || r->status == 405) continue;
     if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);

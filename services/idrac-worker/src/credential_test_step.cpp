@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "inventory.hpp"
 #include "operation_steps.hpp"
 #include "step_support.hpp"
 
@@ -9,8 +10,10 @@ agent::StepOutcome RunCredentialTest(agent::StepContext& ctx, redfish::Client& b
   ctx.Progress(10, "opening a session with the credentials under test");
   if (auto st = bmc.VerifyLogin(); !st) return agent::StepOutcome::Failed(st.error());
   ctx.Progress(100, fmt::format("{} accepted the credentials of '{}'", bmc.target().address, bmc.target().username));
-  return agent::StepOutcome::Succeeded(
-      fmt::format(R"({{"authenticated":true,"bmc_address":"{}"}})", bmc.target().address));
+  Row result;
+  result.Set("authenticated", true);
+  result.Set("bmc_address", bmc.target().address);
+  return agent::StepOutcome::Succeeded(InventoryJson({result, {}}));
 }
 
 }  // namespace dcops::idrac

@@ -9,13 +9,6 @@ namespace {
 
 using Kind = agent::StepOutcome::Kind;
 
-rapidjson::Document Parsed(const std::string& json) {
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  REQUIRE(d.IsObject());
-  return d;
-}
-
 agent::StepOutcome RunStep(WorkerRig& rig, agent::RecordingStepContext& ctx) { return rig.Run(ctx); }
 
 TEST_CASE("A credential test proves the password with a session it deletes again", "[ops][net]") {

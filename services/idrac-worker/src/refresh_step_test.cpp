@@ -11,13 +11,6 @@ namespace {
 
 using Kind = agent::StepOutcome::Kind;
 
-rapidjson::Document Parsed(const std::string& json) {
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  REQUIRE(d.IsObject());
-  return d;
-}
-
 TEST_CASE("A refresh reads identity, firmware and power into the upsert shape", "[refresh][net]") {
   WorkerRig rig("127.0.46.1", 2);
   for (const char* address : {"127.0.46.1", "127.0.46.2"}) {

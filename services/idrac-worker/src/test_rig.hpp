@@ -1,12 +1,21 @@
 #pragma once
 // A simulated fleet plus everything a step needs to run against it (tests only).
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
 
 #include "dcops/agent/recording_context.hpp"
 #include "fleet.hpp"
 #include "steps.hpp"
 
 namespace dcops::idrac {
+
+// A step's result as a JSON object (fails the test when it is not one).
+inline rapidjson::Document Parsed(const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  REQUIRE(d.IsObject());
+  return d;
+}
 
 struct WorkerRig {
   static constexpr int kPort = 18443;

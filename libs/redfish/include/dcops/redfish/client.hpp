@@ -54,6 +54,8 @@ class Client {
   Result<http::Response> Send(http::Method method, const std::string& path,
                               const std::string& body);
   Result<http::Response> SendOnce(http::Request request, const std::string& token);
+  // POST of the login body to a session collection (one attempt: a refused login is final).
+  Result<http::Response> PostLogin(const char* path);
   // The HTTP client's Execute behind this BMC's circuit breaker.
   Result<http::Response> Execute(const http::Request& request);
   // A session token, or "" when this BMC only does basic auth.
