@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "attributes.hpp"
 #include "dcops/redfish/collection.hpp"
 #include "dell.hpp"
 #include "operation_steps.hpp"
@@ -20,33 +21,6 @@ using agent::StepOutcome;
 
 const std::string kBios = std::string(kSystemPath) + "/Bios";
 const std::string kBiosSettings = kBios + "/Settings";
-
-std::string ToJson(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
-// The attributes of `wanted` whose value in `doc` (Attributes/…) differs, as a JSON object;
-// an attribute the BIOS does not have is an error naming it.
-Result<std::string> Difference(const rapidjson::Value& wanted, const redfish::Document& doc, bool* any) {
-  rapidjson::Document diff(rapidjson::kObjectType);
-  *any = false;
-  for (const auto& m : wanted.GetObject()) {
-    const std::string name = m.name.GetString();
-    const auto* current = doc.Find("Attributes/" + name);
-    if (current == nullptr) {
-      return MakeError("step.bad_params", fmt::format("params.attributes.{}: the BIOS has no such attribute", name));
-    }
-    if (*current == m.value) continue;
-    rapidjson::Value key(name.c_str(), diff.GetAllocator());
-    rapidjson::Value value(m.value, diff.GetAllocator());
-    diff.AddMember(key, value, diff.GetAllocator());
-    *any = true;
-  }
-  return ToJson(diff);
-}
 
 // The BIOS job an earlier attempt's PATCH created and that has not finished.
 Result<std::string> UnfinishedBiosJob(redfish::Client& bmc) {
@@ -82,11 +56,11 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
     auto pending = bmc.Get(kBiosSettings);
     const auto* p = pending ? pending->Find("Attributes") : nullptr;
     ctx.Progress(100, fmt::format("{} attribute(s)", attrs->MemberCount()));
-    return StepOutcome::Succeeded(fmt::format(R"({{"attributes":{},"pending":{}}})", ToJson(*attrs),
-                                              p != nullptr && p->IsObject() ? ToJson(*p) : "{}"));
+    return StepOutcome::Succeeded(fmt::format(R"({{"attributes":{},"pending":{}}})", JsonText(*attrs),
+                                              p != nullptr && p->IsObject() ? JsonText(*p) : "{}"));
   }
   bool any = false;
-  auto diff = Difference(*wanted, *current, &any);
+  auto diff = AttributeDifference(*wanted, *current, "BIOS", &any);
   if (!diff) return StepOutcome::Failed(diff.error());
 
   Checkpoint cp = Checkpoint::Parse(ctx.assignment().checkpoint_json);
@@ -138,7 +112,7 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
     auto after = bmc.Get(kBios);
     if (!after) return StepOutcome::Failed(after.error());
     bool left = false;
-    auto still = Difference(*wanted, *after, &left);
+    auto still = AttributeDifference(*wanted, *after, "BIOS", &left);
     if (!still) return StepOutcome::Failed(still.error());
     if (left) {
       return StepOutcome::Failed(MakeError("bios.not_applied", "after the job, these still differ: " + *still));

@@ -20,6 +20,8 @@
 //                            settings with an apply time (OnReset: left pending; Immediate:
 //                            the BIOS job is followed through the iDRAC's reboot and the
 //                            values are verified). Unknown attributes are refused up front.
+//   server.idrac_settings    reads the iDRAC's attributes, or sets the ones that differ and
+//                            reads them back (they apply at once); passwords are refused.
 //   server.firmware_update   SimpleUpdate with an image URI: LC ready first, the Dell job or
 //                            task followed to its end (surviving the iDRAC restarting under
 //                            it), a reboot when the update waits for one and the job allows
@@ -38,6 +40,7 @@ agent::StepOutcome RunJobQueueClear(agent::StepContext& ctx, redfish::Client& bm
 agent::StepOutcome RunBoot(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunVirtualMedia(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
+agent::StepOutcome RunIdracSettings(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 
 // Sets a one-time boot override to `target` ("Pxe", "Cd", "Usb", …) unless it is already set;

@@ -167,6 +167,38 @@ TEST_CASE("BIOS: read, pending until the next reset, applied now and verified, u
   CHECK(bmc.counters().actions == actions);  // neither sent anything
 }
 
+TEST_CASE("iDRAC settings: read, set what differs and read it back, refuse read-only, unknown and secret ones", "[ops][net]") {
+  WorkerRig rig("127.0.55.2", 1);
+  auto& bmc = rig.Bmc("127.0.55.2");
+  auto run = [&](const std::string& params) {
+    agent::RecordingStepContext ctx(rig.AssignmentFor("127.0.55.2", "server.idrac_settings", params), SystemClock::Instance());
+    return RunStep(rig, ctx);
+  };
+  auto read = run("{}");
+  REQUIRE(read.kind == Kind::kSucceeded);
+  CHECK(std::string(Parsed(read.result_json)["attributes"]["Time.1.Timezone"].GetString()) == "UTC");
+  auto set = run(R"({"attributes":{"NTPConfigGroup.1.NTPEnable":"Enabled","NTPConfigGroup.1.NTP1":"127.0.0.1","Time.1.Timezone":"UTC"}})");
+  REQUIRE(set.kind == Kind::kSucceeded);
+  auto changed = Parsed(set.result_json)["changed"].GetObject();
+  CHECK(changed.MemberCount() == 2);  // the time zone was already UTC
+  CHECK(bmc.IdracAttributes().at("NTPConfigGroup.1.NTP1") == "\"127.0.0.1\"");
+  const long actions = bmc.counters().actions;
+  REQUIRE(run(R"({"attributes":{"NTPConfigGroup.1.NTPEnable":"Enabled"}})").kind == Kind::kSucceeded);
+  CHECK(bmc.counters().actions == actions);  // nothing to change, nothing sent
+
+  auto read_only = run(R"({"attributes":{"Info.1.Version":"9.9"}})");
+  REQUIRE(read_only.kind == Kind::kFailed);
+  CHECK(read_only.error.code == "redfish.bad_request");
+  CHECK(read_only.error.message.find("PropertyNotWritable") != std::string::npos);
+  auto unknown = run(R"({"attributes":{"Nope.1.Thing":"x"}})");
+  REQUIRE(unknown.kind == Kind::kFailed);
+  CHECK(unknown.error.message == "params.attributes.Nope.1.Thing: the iDRAC has no such attribute");
+  auto secret = run(R"({"attributes":{"Users.2.Password":"hunter2"}})");
+  REQUIRE(secret.kind == Kind::kFailed);
+  CHECK(secret.error.message ==
+        "params.attributes: Users.2.Password is a secret: set it through a credential set, not in job parameters");
+}
+
 TEST_CASE("A BIOS update waits for a reboot, which the step sends once, then verifies the new version", "[ops][firmware][net]") {
   WorkerRig rig("127.0.53.1", 1);
   auto& bmc = rig.Bmc("127.0.53.1");

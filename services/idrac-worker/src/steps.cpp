@@ -46,6 +46,9 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
       .Add("server.bios", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunBios(ctx, bmc, deps.ops);
        }))
+      .Add("server.idrac_settings", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunIdracSettings(ctx, bmc);
+       }))
       .Add("server.firmware_update", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunFirmwareUpdate(ctx, bmc, deps.ops);
        }))

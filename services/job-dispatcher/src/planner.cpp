@@ -196,6 +196,7 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
       .Add("server.virtual_media", PerServer("server.virtual_media", true,
                                              {{}, [](const std::string& p) { return ParamIsTrue(p, "boot_once"); }}))
       .Add("server.bios", PerServer("server.bios", true))
+      .Add("server.idrac_settings", PerServer("server.idrac_settings", true))
       .Add("server.firmware_update", PerServer("server.firmware_update", true, {{}, {}, true}))
       .Add("discovery.scan", DiscoveryScan);
   if (bench_job_types) r.Add("bench.noop", BenchNoop);

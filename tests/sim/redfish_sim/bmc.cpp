@@ -35,6 +35,11 @@ Bmc::Bmc(Identity identity, Timing timing, int session_cap, std::string username
            {"MemTest", "\"Disabled\""},         {"SerialComm", "\"OnNoConRedir\""},
            {"ProcCStates", "\"Enabled\""},      {"NumLock", "\"On\""},
            {"AcPwrRcvryUserDelay", "60"}};
+  idrac_attrs_ = {{"NTPConfigGroup.1.NTPEnable", "\"Disabled\""}, {"NTPConfigGroup.1.NTP1", "\"\""},
+                  {"NTPConfigGroup.1.NTP2", "\"\""},             {"Time.1.Timezone", "\"UTC\""},
+                  {"IPv4.1.DHCPEnable", "\"Enabled\""},          {"SNMP.1.AgentEnable", "\"Enabled\""},
+                  {"SNMP.1.AgentCommunity", "\"public\""},      {"WebServer.1.Enable", "\"Enabled\""},
+                  {"Info.1.Version", "\"" + identity_.bmc_firmware + "\""}};
 }
 
 Inventory Bmc::inventory() const {

@@ -171,6 +171,10 @@ class Bmc {
   std::vector<MediaSlot> VirtualMedia() const;
   ActionAnswer InsertMedia(const std::string& slot, const std::string& image);
   ActionAnswer EjectMedia(const std::string& slot);
+  // iDRAC attributes (raw JSON values); applied at once. Read-only ones ("Info.1.*") and
+  // unknown names are refused.
+  std::map<std::string, std::string> IdracAttributes() const;
+  ActionAnswer PatchIdracAttributes(const std::map<std::string, std::string>& attributes);
   // BIOS attributes as raw JSON values ("\"Enabled\"", "3").
   std::map<std::string, std::string> BiosAttributes() const;
   std::map<std::string, std::string> PendingBios() const;
@@ -201,6 +205,7 @@ class Bmc {
   std::vector<MediaSlot> media_;
   std::map<std::string, std::string> bios_;
   std::map<std::string, std::string> bios_pending_;
+  std::map<std::string, std::string> idrac_attrs_;
   SimTime down_until_{};
   std::atomic<bool> restart_flag_{false};
   std::string manager_last_reset_ = "2026-01-01T00:00:00Z";

@@ -257,6 +257,28 @@ ActionAnswer Bmc::EjectMedia(const std::string& slot) {
   return {404, "Base.1.8.ResourceMissingAtURI", "The resource at the URI was not found."};
 }
 
+std::map<std::string, std::string> Bmc::IdracAttributes() const {
+  std::lock_guard lock(mu_);
+  return idrac_attrs_;
+}
+
+ActionAnswer Bmc::PatchIdracAttributes(const std::map<std::string, std::string>& attributes) {
+  std::lock_guard lock(mu_);
+  for (const auto& [k, _] : attributes) {
+    if (idrac_attrs_.count(k) == 0) {
+      ++counters_.refused_actions;
+      return {400, "Base.1.8.PropertyUnknown", fmt::format("The property {} is not in the list of valid properties for the resource.", k)};
+    }
+    if (k.rfind("Info.", 0) == 0) {
+      ++counters_.refused_actions;
+      return {400, "Base.1.8.PropertyNotWritable", fmt::format("The property {} is a read only property and cannot be assigned a value.", k)};
+    }
+  }
+  ++counters_.actions;
+  for (const auto& [k, v] : attributes) idrac_attrs_[k] = v;
+  return {200, "", ""};
+}
+
 std::map<std::string, std::string> Bmc::BiosAttributes() const {
   std::lock_guard lock(mu_);
   return bios_;

@@ -90,6 +90,13 @@ std::string BiosSettingsJson(const std::map<std::string, std::string>& pending) 
                      fmt::arg("sys", kSystem), fmt::arg("attrs", Attributes(pending)));
 }
 
+std::string ManagerAttributesJson(const std::map<std::string, std::string>& attributes) {
+  return fmt::format(R"({{"@odata.id": "{mgr}/Attributes", "@odata.type": "#DellAttributes.v1_0_0.DellAttributes",
+  "Id": "iDRACAttributes", "Name": "iDRAC Attributes", "AttributeRegistry": "ManagerAttributeRegistry.v1_0_0",
+  "Attributes": {{{attrs}}}}})",
+                     fmt::arg("mgr", kManager), fmt::arg("attrs", Attributes(attributes)));
+}
+
 std::string UpdateServiceJson() {
   return R"({"@odata.id": "/redfish/v1/UpdateService", "@odata.type": "#UpdateService.v1_8_0.UpdateService",
   "Id": "UpdateService", "Name": "Update Service", "ServiceEnabled": true, "HttpPushUri": "/redfish/v1/UpdateService/FirmwareInventory",

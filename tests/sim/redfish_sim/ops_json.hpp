@@ -21,5 +21,6 @@ std::vector<Member> MediaMembers(const std::vector<MediaSlot>& slots, bool legac
 std::string BiosJson(const std::map<std::string, std::string>& attributes);
 std::string BiosSettingsJson(const std::map<std::string, std::string>& pending);
 std::string UpdateServiceJson();
+std::string ManagerAttributesJson(const std::map<std::string, std::string>& attributes);
 
 }  // namespace dcops::sim

@@ -119,6 +119,19 @@ void InstallOperationRoutes(httplib::Server& server, Bmc& bmc) {
        Answer(res, bmc.EjectMedia(req.matches[1]));
      });
 
+  const std::string idrac_attrs = std::string(kManager) + "/Attributes";
+  Serve(server, bmc, idrac_attrs, true, [&bmc] { return ManagerAttributesJson(bmc.IdracAttributes()); });
+  On(server, bmc, true, idrac_attrs,
+     [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
+       if (!doc.HasMember("Attributes") || !doc["Attributes"].IsObject()) return Missing(res, "Attributes");
+       std::map<std::string, std::string> attributes;
+       for (const auto& m : doc["Attributes"].GetObject()) attributes[m.name.GetString()] = RawJson(m.value);
+       const ActionAnswer a = bmc.PatchIdracAttributes(attributes);
+       if (a.status >= 300) return Answer(res, a);
+       res.status = 200;
+       res.set_content(R"({"@Message.ExtendedInfo": [{"Message": "The request completed successfully.", "MessageId": "Base.1.8.Success", "Severity": "OK"}]})", kJson);
+     });
+
   const std::string bios = std::string(kSystem) + "/Bios";
   Serve(server, bmc, bios, true, [&bmc] { return BiosJson(bmc.BiosAttributes()); });
   Serve(server, bmc, bios + "/Settings", true, [&bmc] { return BiosSettingsJson(bmc.PendingBios()); });
