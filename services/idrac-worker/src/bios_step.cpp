@@ -22,16 +22,6 @@ using agent::StepOutcome;
 const std::string kBios = std::string(kSystemPath) + "/Bios";
 const std::string kBiosSettings = kBios + "/Settings";
 
-// The BIOS job an earlier attempt's PATCH created and that has not finished.
-Result<std::string> UnfinishedBiosJob(redfish::Client& bmc) {
-  auto jobs = redfish::ReadMembers(bmc, kJobsPath, {});
-  if (!jobs) return jobs.error().code == "redfish.not_found" ? Result<std::string>(std::string()) : jobs.error();
-  for (const auto& j : *jobs) {
-    auto status = redfish::ParseTask(j);
-    if (status && status->job_type == "BIOSConfiguration" && !status->finished()) return j.resource();
-  }
-  return std::string();
-}
 
 }  // namespace
 
@@ -70,7 +60,7 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
   }
   if (cp.Get("phase") == "sending") {
     // Did the earlier PATCH land? Then its job is in the queue (or it already ran).
-    auto job = UnfinishedBiosJob(bmc);
+    auto job = UnfinishedJob(bmc, "BIOSConfiguration");
     if (!job) return StepOutcome::Failed(job.error());
     if (!job->empty()) {
       ctx.Event(LogLevel::kInfo, "resuming: following " + *job + " from an earlier attempt");

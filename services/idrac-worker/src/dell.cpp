@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "dcops/redfish/collection.hpp"
+#include "dcops/redfish/task.hpp"
+
 namespace dcops::idrac {
 
 Result<std::optional<std::string>> LcStatus(redfish::Client& bmc) {
@@ -37,6 +40,16 @@ Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const Opera
                      true);
   }
   return Status();
+}
+
+Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type) {
+  auto jobs = redfish::ReadMembers(bmc, kJobsPath, {});
+  if (!jobs) return jobs.error().code == "redfish.not_found" ? Result<std::string>(std::string()) : jobs.error();
+  for (const auto& j : *jobs) {
+    auto status = redfish::ParseTask(j);
+    if (status && status->job_type == job_type && !status->finished()) return j.resource();
+  }
+  return std::string();
 }
 
 std::string ResourcePath(const std::string& location) {

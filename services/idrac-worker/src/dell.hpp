@@ -25,6 +25,11 @@ Result<std::optional<std::string>> LcStatus(redfish::Client& bmc);
 // without the service counts as ready. A timeout is retryable: the LC is busy, not broken.
 Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 
+// The LC job of `job_type` ("FirmwareUpdate", "BIOSConfiguration") still unfinished in the
+// queue, or "": what a retry adopts when an earlier attempt's request went out but its answer
+// was lost, instead of starting the work a second time. A BMC without a job queue has none.
+Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type);
+
 // "/redfish/v1/TaskService/Tasks/JID_1" from a Location header that may be absolute.
 std::string ResourcePath(const std::string& location);
 

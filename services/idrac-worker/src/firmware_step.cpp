@@ -74,17 +74,6 @@ std::string UpdateBody(const std::string& uri) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-// A firmware update job the BMC still has from an earlier attempt whose POST went out but
-// whose answer was lost: adopted instead of starting a second update.
-Result<std::string> UnfinishedUpdateJob(redfish::Client& bmc) {
-  auto jobs = redfish::ReadMembers(bmc, kJobsPath, {});
-  if (!jobs) return jobs.error().code == "redfish.not_found" ? Result<std::string>(std::string()) : jobs.error();
-  for (const auto& j : *jobs) {
-    auto status = redfish::ParseTask(j);
-    if (status && status->job_type == "FirmwareUpdate" && !status->finished()) return j.resource();
-  }
-  return std::string();
-}
 
 // The reboot a staged update waits for, written ahead ("rebooting" with the system's
 // LastResetTime before it); a retry that finds the reset time moved does not reboot again.
@@ -145,7 +134,7 @@ StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, con
 
   if (cp.Get("phase").empty() || cp.Get("phase") == "sending") {
     if (cp.Get("phase") == "sending") {
-      auto adopted = UnfinishedUpdateJob(bmc);
+      auto adopted = UnfinishedJob(bmc, "FirmwareUpdate");
       if (!adopted) return StepOutcome::Failed(adopted.error());
       if (!adopted->empty()) {
         ctx.Event(LogLevel::kInfo, "resuming: following " + *adopted + " from an earlier attempt");
