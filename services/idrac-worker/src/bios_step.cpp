@@ -9,7 +9,6 @@
 #include <rapidjson/writer.h>
 
 #include "attributes.hpp"
-#include "dcops/redfish/collection.hpp"
 #include "dell.hpp"
 #include "operation_steps.hpp"
 #include "redfish_target.hpp"
