@@ -13,7 +13,7 @@ const std::string kTables[] = {
     "server_processors", "server_memory", "server_drives", "server_nics", "server_firmware", "server_volumes",
     "vcenters", "vcenter_clusters", "vcenter_hosts", "vcenter_vms", "vcenter_datastores",
     "vcenter_networks", "ome_endpoints", "zfs_hosts", "credential_sets", "schedules",
-    "audit_log", "user_roles"};
+    "audit_log", "user_roles", "server_config_backups", "server_log_entries", "server_log_cursors"};
 
 struct Site {
   TestDb tdb;
@@ -71,6 +71,24 @@ TEST_CASE("A viewer reads but cannot create, cancel or write", "[rls]") {
   CHECK(ExecError(site.conn, "INSERT INTO servers(bmc_address) VALUES ('127.0.9.9')").sqlstate ==
         "42501");
   CHECK(Scalar(site.conn, "SELECT count(*) FROM audit_log") == "0");  // admins only
+}
+
+TEST_CASE("Configuration backups are for operators, log entries for viewers", "[rls]") {
+  Site site;
+  const std::string server = Scalar(site.su, "INSERT INTO servers(bmc_address) VALUES ('127.0.9.9') RETURNING id");
+  Exec(site.su, "INSERT INTO server_config_backups(server_id, format, content, sha256, size_bytes) "
+                "VALUES ($1, 'XML', '<SystemConfiguration/>', 'x', 22)", {server});
+  Exec(site.su, "INSERT INTO server_log_entries(server_id, log, entry_id, created) VALUES ($1, 'sel', '1', now())",
+       {server});
+  const std::string viewer = AddUser(site.su, "viewer");
+  const std::string op = AddUser(site.su, "operator");
+  BecomeUser(site.conn, viewer);
+  CHECK(Scalar(site.conn, "SELECT count(*) FROM server_config_backups") == "0");
+  CHECK(Scalar(site.conn, "SELECT count(*) FROM server_log_entries") == "1");
+  CHECK(ExecError(site.conn, "DELETE FROM server_log_entries").sqlstate == "42501");
+  BecomeUser(site.conn, op);
+  CHECK(Scalar(site.conn, "SELECT count(*) FROM server_config_backups") == "1");
+  CHECK(ExecError(site.conn, "UPDATE server_config_backups SET content = ''").sqlstate == "42501");
 }
 
 TEST_CASE("An operator creates and cancels jobs only through the API", "[rls]") {

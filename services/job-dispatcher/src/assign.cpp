@@ -1,8 +1,57 @@
 #include "assign.hpp"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace dcops::dispatcher {
+namespace {
+
+// What some steps need from the database at the moment they run, added to their params under
+// a key of the dispatcher's ("_logs", "_scp"): read now, not at planning, so it is current.
+// Nothing of it is stored with the job.
+Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapidjson::Document& params) {
+  if (params.HasParseError() || !params.IsObject()) return s.params_json;
+  auto& a = params.GetAllocator();
+  std::string data;
+  const char* key = nullptr;
+  if (s.step_kind == "server.logs") {
+    const auto bmc = params.FindMember("_bmc");
+    if (bmc == params.MemberEnd() || !bmc->value.IsObject() || !bmc->value.HasMember("server_id") ||
+        !bmc->value["server_id"].IsString() || bmc->value["server_id"].GetStringLength() == 0) {
+      return s.params_json;  // not a known server: every entry is new
+    }
+    auto cursors = cp.LogCursors(bmc->value["server_id"].GetString());
+    if (!cursors) return cursors.error();
+    data = std::move(*cursors);
+    key = "_logs";
+  } else if (s.step_kind == "server.scp_import") {
+    if (!params.HasMember("backup_id") || !params["backup_id"].IsString()) {
+      return MakeError("step.params", "params.backup_id: is required");
+    }
+    auto backup = cp.ConfigBackup(params["backup_id"].GetString());
+    if (!backup) return backup.error();
+    if (!*backup) {
+      return MakeError("step.params",
+                       std::string("params.backup_id: no backup ") + params["backup_id"].GetString());
+    }
+    data = std::move(**backup);
+    key = "_scp";
+  } else {
+    return s.params_json;
+  }
+  rapidjson::Document value;
+  value.Parse(data.c_str());
+  if (value.HasParseError()) return MakeError("db.result", std::string(key) + ": not JSON");
+  params.RemoveMember(key);
+  params.AddMember(rapidjson::Value(key, a), rapidjson::Value(value, a), a);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  params.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
 
 Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const ClaimedStep& s,
                                                  const tls::SecretBox& secrets, SecretRegistry& redact,
@@ -56,12 +105,14 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
       named->mutable_credentials()->set_password(*opened);
     }
   }
+  auto params_json = WithRunTimeData(cp, s, params);
+  if (!params_json) return params_json.error();
   a->set_task_id(s.task_id);
   a->set_lease_id(s.lease_id);
   a->set_job_id(s.job_id);
   a->set_step_kind(s.step_kind);
   a->set_target(s.target);
-  a->set_params_json(s.params_json);
+  a->set_params_json(*params_json);
   a->set_checkpoint_json(s.checkpoint_json);
   a->set_traceparent(s.traceparent);
   a->set_attempt(s.attempt);

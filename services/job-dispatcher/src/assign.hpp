@@ -4,7 +4,9 @@
 // builds a protocol message); the password is registered for redaction before it is used.
 //
 // Thread-safety: a pure function of its arguments, apart from the redaction registry
-// (itself thread-safe). Blocking: one database read when the step names a credential set.
+// (itself thread-safe). Blocking: database reads: the credential set the step names, and
+// what a step needs at run time (server.logs: where the last collection stopped;
+// server.scp_import: the backup to import, a missing one is step.params).
 
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.pb.h"

@@ -344,6 +344,27 @@ Result<std::string> ControlPlane::RecordDiscovery(const std::string& site, const
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_discovery($1, $2::jsonb)::text", {site, found_json}));
 }
 
+Result<std::string> ControlPlane::RecordConfigBackup(const std::string& task_id, const std::string& backup_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_config_backup($1::uuid, $2::jsonb)::text",
+                               {task_id, backup_json}));
+}
+
+Result<std::optional<std::string>> ControlPlane::ConfigBackup(const std::string& backup_id) {
+  auto rows = conn_.Exec("SELECT dispatcher_v1_config_backup($1::uuid)::text", {backup_id});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<std::string>();
+  return rows->TextAt(0, 0);
+}
+
+Result<std::string> ControlPlane::LogCursors(const std::string& server_id) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_log_cursors($1::uuid)::text", {server_id}));
+}
+
+Result<std::string> ControlPlane::RecordLogEntries(const std::string& task_id, const std::string& result_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_log_entries($1::uuid, $2::jsonb)::text",
+                               {task_id, result_json}));
+}
+
 Result<std::string> ControlPlane::UpsertServer(const std::string& site, const std::string& server_json) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server_inventory($1, $2::jsonb)", {site, server_json}));
 }

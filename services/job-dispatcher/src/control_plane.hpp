@@ -135,6 +135,14 @@ class ControlPlane {
   Result<std::string> UpsertServer(const std::string& site, const std::string& server_json);
   // dispatcher_v1_record_discovery: returns its summary ({"added","known","refresh"}).
   Result<std::string> RecordDiscovery(const std::string& site, const std::string& found_json);
+  // dispatcher_v1_record_config_backup: the backup's id (one per exporting step).
+  Result<std::string> RecordConfigBackup(const std::string& task_id, const std::string& backup_json);
+  // dispatcher_v1_config_backup: {"id","server_id","format","content","sha256"}, or nullopt.
+  Result<std::optional<std::string>> ConfigBackup(const std::string& backup_id);
+  // dispatcher_v1_log_cursors: {"sel": {"id","created"}, "lifecycle": …} for a server.
+  Result<std::string> LogCursors(const std::string& server_id);
+  // dispatcher_v1_record_log_entries: {"sel": inserted, "lifecycle": inserted}.
+  Result<std::string> RecordLogEntries(const std::string& task_id, const std::string& result_json);
   Result<std::map<std::string, long>> QueueDepth(const std::string& site);
   // ANALYZE of the queue tables that changed a lot since their last one (see the SQL).
   Result<std::string> RefreshStatistics();

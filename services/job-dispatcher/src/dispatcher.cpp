@@ -274,18 +274,22 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     metrics.StepFinished(step.step_kind.empty() ? "unknown" : step.step_kind,
                          outcome == kOutcome.end() ? "failed" : outcome->second);
     switch (r.outcome()) {
-      case pb::Result::SUCCEEDED:
-        if (auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.result_json()); !effects) {
+      case pb::Result::SUCCEEDED: {
+        auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.result_json());
+        if (!effects) {
           (void)cp.FailStep(r.task_id(), r.lease_id(), effects.error());
           return;
-        } else if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
+        }
+        if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
           events.push_back({step.job_id, r.task_id(), "info",
                             fmt::format("{} new server(s); refresh job {}", effects->servers_added,
                                         effects->refresh_job_id),
                             "", conn.id, step.trace_id});
         }
-        completions.push_back({r.task_id(), r.lease_id(), r.result_json()});
+        completions.push_back({r.task_id(), r.lease_id(),
+                               effects->stored_result.empty() ? r.result_json() : effects->stored_result});
         break;
+      }
       case pb::Result::SNOOZED:
         (void)cp.SnoozeStep(r.task_id(), r.lease_id(), std::chrono::seconds(std::max(0, r.snooze_seconds())),
                             redact.Scrub(r.reason()));

@@ -198,6 +198,9 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
       .Add("server.bios", PerServer("server.bios", true))
       .Add("server.idrac_settings", PerServer("server.idrac_settings", true))
       .Add("server.firmware_update", PerServer("server.firmware_update", true, {{}, {}, true}))
+      .Add("server.scp_export", PerServer("server.scp_export", false))
+      .Add("server.scp_import", PerServer("server.scp_import", true))
+      .Add("server.logs", PerServer("server.logs", false))
       .Add("discovery.scan", DiscoveryScan);
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;

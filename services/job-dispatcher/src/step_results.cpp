@@ -50,6 +50,68 @@ Result<StepResultEffects> RecordDiscovery(ControlPlane& cp, const std::string& s
   return effects;
 }
 
+Result<StepResultEffects> RecordConfigBackup(ControlPlane& cp, const std::string& task_id,
+                                             const std::string& result_json) {
+  rapidjson::Document result;
+  result.Parse(result_json.c_str());
+  if (result.HasParseError() || !result.IsObject() || !result.HasMember("content") || !result["content"].IsString() ||
+      !result.HasMember("format") || !result["format"].IsString()) {
+    return MakeError("step.result", "server.scp_export: the result has no \"format\" and \"content\"");
+  }
+  auto id = cp.RecordConfigBackup(task_id, result_json);
+  if (!id) return id.error();
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("backup_id");
+  w.String(id->c_str());
+  w.Key("format");
+  w.String(result["format"].GetString());
+  w.Key("size_bytes");
+  w.Uint(result["content"].GetStringLength());
+  w.EndObject();
+  StepResultEffects effects;
+  effects.stored_result.assign(buf.GetString(), buf.GetSize());
+  return effects;
+}
+
+Result<StepResultEffects> RecordLogEntries(ControlPlane& cp, const std::string& task_id,
+                                           const std::string& result_json) {
+  rapidjson::Document result;
+  result.Parse(result_json.c_str());
+  if (result.HasParseError() || !result.IsObject() || !result.HasMember("logs") || !result["logs"].IsArray()) {
+    return MakeError("step.result", "server.logs: the result has no \"logs\" list");
+  }
+  auto inserted = cp.RecordLogEntries(task_id, result_json);
+  if (!inserted) return inserted.error();
+  rapidjson::Document added;
+  added.Parse(inserted->c_str());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("logs");
+  w.StartArray();
+  for (const auto& log : result["logs"].GetArray()) {
+    if (!log.IsObject() || !log.HasMember("log") || !log["log"].IsString()) continue;
+    const char* name = log["log"].GetString();
+    w.StartObject();
+    w.Key("log");
+    w.String(name);
+    w.Key("read");
+    w.Uint(log.HasMember("entries") && log["entries"].IsArray() ? log["entries"].Size() : 0);
+    w.Key("new");
+    w.Int(added.IsObject() && added.HasMember(name) && added[name].IsInt() ? added[name].GetInt() : 0);
+    w.Key("truncated");
+    w.Bool(log.HasMember("truncated") && log["truncated"].IsBool() && log["truncated"].GetBool());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  StepResultEffects effects;
+  effects.stored_result.assign(buf.GetString(), buf.GetSize());
+  return effects;
+}
+
 }  // namespace
 
 Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
@@ -61,6 +123,8 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
     return StepResultEffects{};
   }
   if (step_kind == "discovery.scan") return RecordDiscovery(cp, site, task_id, result_json);
+  if (step_kind == "server.scp_export") return RecordConfigBackup(cp, task_id, result_json);
+  if (step_kind == "server.logs") return RecordLogEntries(cp, task_id, result_json);
   return StepResultEffects{};
 }
 

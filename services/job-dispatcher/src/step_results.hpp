@@ -6,6 +6,10 @@
 //                    server.refresh job for the authenticated servers that are new (unless
 //                    the scan's params said refresh: false); its idempotency key is the
 //                    step's id, so a result delivered twice creates one job
+//   server.scp_export the exported profile → dispatcher_v1_record_config_backup; the step
+//                    keeps {"backup_id","format","size_bytes"} as its result, not the profile
+//   server.logs      the entries read → dispatcher_v1_record_log_entries (and each log's
+//                    cursor); the step keeps the counts read and new per log
 // Other kinds have nothing to write.
 //
 // Blocking: database calls. Thread-safety: as the ControlPlane it is given.
@@ -18,6 +22,9 @@ namespace dcops::dispatcher {
 struct StepResultEffects {
   std::string refresh_job_id;  // discovery: the refresh job it created, or ""
   int servers_added = 0;
+  // What the step keeps as its result instead of the worker's ("" keeps the worker's): big
+  // payloads live in their own tables, not twice.
+  std::string stored_result;
 };
 
 Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,

@@ -1,0 +1,158 @@
+// Steps whose results live in their own tables (configuration backups, log entries), and the
+// run-time data the dispatcher hands the next step (the backup to import, where the last log
+// collection stopped): real migrations, the dispatcher's role, BuildAssign as it runs.
+#include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "assign.hpp"
+#include "control_plane.hpp"
+#include "dcops/common/clock.hpp"
+#include "dcops/common/log.hpp"
+#include "plan_pending.hpp"
+#include "step_results.hpp"
+#include "test_db.hpp"
+
+namespace dcops::dispatcher {
+namespace {
+
+using testing::Exec;
+using testing::Scalar;
+
+std::string JsonText(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+struct Site {
+  testing::TestDb tdb;
+  db::Connection su = tdb.Connect();
+  db::Connection conn = tdb.Connect();
+  ControlPlane cp{conn};
+  tls::SecretBox box = *tls::SecretBox::FromKeyBytes(tls::SecretBox::NewHexKey());
+  SecretRegistry redact;
+  Site() {
+    testing::BecomeDispatcher(conn);
+    auto set = cp.PutCredentialSet({"", "site", "idrac", "root", *box.Seal("calvin", "site"), box.KeyId()}, "test");
+    REQUIRE(set.ok());
+    Exec(su, "INSERT INTO servers(bmc_address, service_tag) VALUES ('127.0.90.1:443', 'SCP0001')");
+  }
+
+  // Creates a job on the server, plans it and claims its one step.
+  ClaimedStep OneStep(const std::string& job_type, const std::string& params) {
+    Exec(su, "SELECT dispatcher_v1_create_job('default', $1, '{\"bmc_addresses\":[\"127.0.90.1:443\"]}', $2::jsonb)",
+         {job_type, params});
+    MemorySink sink;
+    FakeClock clock;
+    Logger log("test", sink, clock);
+    DbServerDirectory dir(cp, conn);
+    REQUIRE(PlanPendingJobs(cp, conn, dir, MakePlanners(), "default", log) == 1);
+    auto claimed = cp.ClaimSteps({"default", "agent-1", {job_type}, 10, std::chrono::seconds(30), {}, 1, {}});
+    REQUIRE(claimed.ok());
+    REQUIRE(claimed->size() == 1);
+    return claimed->front();
+  }
+
+  // The params an agent receives for the step.
+  rapidjson::Document AssignedParams(const ClaimedStep& s) {
+    auto m = BuildAssign(cp, s, box, redact, 0);
+    REQUIRE(m.ok());
+    rapidjson::Document d;
+    d.Parse(m->assign().params_json().c_str());
+    REQUIRE(d.IsObject());
+    return d;
+  }
+};
+
+TEST_CASE("An exported profile is kept once as a backup, and an import step is handed it", "[step_data]") {
+  Site site;
+  const auto exported = site.OneStep("server.scp_export", R"({"format":"XML","components":["BIOS","IDRAC"]})");
+  const std::string profile = R"(<SystemConfiguration ServiceTag="SCP0001"><Component FQDD="BIOS.Setup.1-1">)"
+                              R"(<Attribute Name="BootMode">Uefi</Attribute></Component></SystemConfiguration>)";
+  rapidjson::Document result(rapidjson::kObjectType);
+  auto& a = result.GetAllocator();
+  result.AddMember("format", "XML", a);
+  rapidjson::Value components(rapidjson::kArrayType);
+  components.PushBack("BIOS", a).PushBack("IDRAC", a);
+  result.AddMember("components", components, a);
+  result.AddMember("content", rapidjson::Value(profile.c_str(), a), a);
+  const std::string result_json = JsonText(result);
+
+  auto effects = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, result_json);
+  REQUIRE(effects.ok());
+  rapidjson::Document kept;
+  kept.Parse(effects->stored_result.c_str());
+  REQUIRE(kept.IsObject());
+  const std::string backup_id = kept["backup_id"].GetString();
+  CHECK(kept["size_bytes"].GetUint() == profile.size());  // the step keeps a summary, not the profile
+  CHECK(Scalar(site.su, "SELECT format || ' ' || array_to_string(components, ',') || ' ' || (content = $2) || ' ' || "
+                        "length(sha256) FROM server_config_backups WHERE id = $1",
+               {backup_id, profile}) == "XML BIOS,IDRAC true 64");
+  // The same result delivered again keeps one backup.
+  auto again = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, result_json);
+  REQUIRE(again.ok());
+  CHECK(Scalar(site.su, "SELECT count(*) FROM server_config_backups") == "1");
+
+  const auto import = site.OneStep("server.scp_import", R"({"backup_id":")" + backup_id + R"(","shutdown_type":"Graceful"})");
+  auto params = site.AssignedParams(import);
+  REQUIRE(params.HasMember("_scp"));
+  CHECK(std::string(params["_scp"]["content"].GetString()) == profile);
+  CHECK(std::string(params["_scp"]["format"].GetString()) == "XML");
+  // Nothing of it is stored with the job.
+  CHECK(Scalar(site.su, "SELECT (params ? '_scp')::text FROM job_tasks WHERE id = $1", {import.task_id}) == "false");
+
+  SECTION("a backup that does not exist fails the step with its id") {
+    const auto missing = site.OneStep("server.scp_import", R"({"backup_id":"00000000-0000-0000-0000-00000000dead"})");
+    auto m = BuildAssign(site.cp, missing, site.box, site.redact, 0);
+    REQUIRE_FALSE(m.ok());
+    CHECK(m.error().message == "params.backup_id: no backup 00000000-0000-0000-0000-00000000dead");
+  }
+  SECTION("a result without content is refused, and no backup is written") {
+    auto bad = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, R"({"format":"XML"})");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "server.scp_export: the result has no \"format\" and \"content\"");
+  }
+}
+
+TEST_CASE("Log entries are kept once, and the next collection starts where the last one stopped", "[step_data]") {
+  Site site;
+  const auto first = site.OneStep("server.logs", "{}");
+  // Nothing collected yet: the step gets no cursor.
+  CHECK(site.AssignedParams(first)["_logs"].ObjectEmpty());
+  const std::string result = R"({"logs": [
+      {"log": "sel", "newest": {"id": "2", "created": "2026-11-27T10:00:05Z"}, "truncated": false, "entries": [
+        {"id": "2", "created": "2026-11-27T10:00:05Z", "severity": "Critical", "message": "Fan 1 failed",
+         "message_id": "FAN0001", "sensor_type": "Fan", "entry_code": "Assert"},
+        {"id": "1", "created": "2026-11-27T10:00:00Z", "severity": "OK", "message": "Log cleared"}]},
+      {"log": "lifecycle", "newest": {"id": "7041", "created": "2026-11-27T10:00:07Z"}, "truncated": true, "entries": [
+        {"id": "7041", "created": "2026-11-27T10:00:07Z", "severity": "Informational", "message": "Login",
+         "message_id": "USR0030"}]}]})";
+  auto effects = RecordStepResult(site.cp, "default", "server.logs", first.task_id, result);
+  REQUIRE(effects.ok());
+  CHECK(effects->stored_result ==
+        R"({"logs":[{"log":"sel","read":2,"new":2,"truncated":false},{"log":"lifecycle","read":1,"new":1,"truncated":true}]})");
+  // Delivered twice: nothing new.
+  auto again = RecordStepResult(site.cp, "default", "server.logs", first.task_id, result);
+  REQUIRE(again.ok());
+  CHECK(again->stored_result.find(R"("new":0)") != std::string::npos);
+  CHECK(Scalar(site.su, "SELECT count(*) FROM server_log_entries") == "3");
+  CHECK(Scalar(site.su, "SELECT severity || ' ' || message_id || ' ' || sensor_type FROM server_log_entries "
+                        "WHERE log = 'sel' AND entry_id = '2'") == "Critical FAN0001 Fan");
+
+  const auto next = site.OneStep("server.logs", R"({"logs":["sel"]})");
+  auto params = site.AssignedParams(next);
+  REQUIRE(params["_logs"].IsObject());
+  CHECK(std::string(params["_logs"]["sel"]["id"].GetString()) == "2");
+  CHECK(std::string(params["_logs"]["sel"]["created"].GetString()) == "2026-11-27T10:00:05Z");
+  CHECK(std::string(params["_logs"]["lifecycle"]["id"].GetString()) == "7041");
+
+  auto bad = RecordStepResult(site.cp, "default", "server.logs", next.task_id, R"({"logs": [{"log": "audit"}]})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("result.logs[].log: must be sel or lifecycle") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace dcops::dispatcher
