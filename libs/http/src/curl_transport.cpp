@@ -183,7 +183,7 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.value_or(options.timeout).count()));
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -238,10 +238,34 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
+  curl_mime* mime = nullptr;
   switch (request.method) {
     case Method::kGet: curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L); break;
     case Method::kHead: curl_easy_setopt(curl, CURLOPT_NOBODY, 1L); break;
     default:
+      if (!request.form.empty()) {
+        mime = curl_mime_init(curl);
+        for (const auto& p : request.form) {
+          curl_mimepart* part = curl_mime_addpart(mime);
+          curl_mime_name(part, p.name.c_str());
+          if (!p.file_path.empty()) {
+            if (curl_mime_filedata(part, p.file_path.c_str()) != CURLE_OK) {
+              curl_mime_free(mime);
+              curl_slist_free_all(headers);
+              curl_easy_reset(curl);
+              Release(key, curl);
+              return MakeError("http.file", "cannot read " + p.file_path);
+            }
+          } else {
+            curl_mime_data(part, p.data.data(), p.data.size());
+          }
+          if (!p.filename.empty()) curl_mime_filename(part, p.filename.c_str());
+          if (!p.content_type.empty()) curl_mime_type(part, p.content_type.c_str());
+        }
+        curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(MethodName(request.method)).c_str());
+        break;
+      }
       curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, std::string(MethodName(request.method)).c_str());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
@@ -250,6 +274,7 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
 
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  if (mime != nullptr) curl_mime_free(mime);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   // Forget credentials and callbacks that point at this stack frame before reuse.

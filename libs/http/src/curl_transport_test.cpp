@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -99,6 +101,35 @@ TEST_CASE("Requests carry method, headers, body and basic auth, responses come b
   CHECK(r->Header("x-seen-auth") == "Basic cm9vdDpjYWx2aW4=");
   CHECK(r->Header("X-Seen-Custom") == "1");
   CHECK(r->Header("content-type") == "application/json");
+}
+
+TEST_CASE("A multipart body streams its file part from disk, and a missing file is an error", "[http][curl]") {
+  LocalServer local(std::make_unique<httplib::Server>());
+  local.server().Post("/upload", [](const httplib::Request& req, httplib::Response& res) {
+    const auto params = req.get_file_value("UpdateParameters");
+    const auto file = req.get_file_value("UpdateFile");
+    res.set_content(params.content_type + "|" + params.content + "|" + file.filename + "|" + file.content_type + "|" +
+                        std::to_string(file.content.size()) + "|" + file.content.substr(0, 2),
+                    "text/plain");
+  });
+  const std::string path = (std::filesystem::temp_directory_path() / "dcops-upload-test.bin").string();
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "MZ" << std::string(300000, 'x');  // larger than one read
+  }
+  CurlTransport transport;
+  Request req;
+  req.method = Method::kPost;
+  req.url = local.Url("http", "/upload");
+  req.form = {{"UpdateParameters", "application/json", R"({"Targets":[]})", "", ""},
+              {"UpdateFile", "application/octet-stream", "", path, "BIOS_1.2.3.EXE"}};
+  auto r = transport.Send(req, Quick());
+  REQUIRE(r.ok());
+  CHECK(r->body == R"(application/json|{"Targets":[]}|BIOS_1.2.3.EXE|application/octet-stream|300002|MZ)");
+  std::filesystem::remove(path);
+  auto missing = transport.Send(req, Quick());
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == "http.file");
 }
 
 TEST_CASE("TLS: verification on by default, an explicit opt-out, and pinning", "[http][curl][tls]") {

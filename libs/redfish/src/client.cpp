@@ -124,9 +124,13 @@ Result<http::Response> Client::Send(http::Method method, const std::string& path
                                     const std::string& body) {
   http::Request req;
   req.method = method;
-  req.url = Url(path);
   req.headers = JsonHeaders();
   req.body = body;
+  return Send(std::move(req), path);
+}
+
+Result<http::Response> Client::Send(http::Request req, const std::string& path) {
+  req.url = Url(path);
   req.tls = target_.tls;
   req.min_interval = target_.min_interval;
   auto token = Token(false);
@@ -140,8 +144,24 @@ Result<http::Response> Client::Send(http::Method method, const std::string& path
     r = SendOnce(req, *fresh);
   }
   if (!r) return r.error();
-  if (!r->ok()) return ErrorFromResponse(*r, path, method == http::Method::kGet);
+  if (!r->ok()) return ErrorFromResponse(*r, path, req.method == http::Method::kGet);
   return r;
+}
+
+Result<http::Response> Client::GetRaw(const std::string& path) {
+  http::Request req;
+  req.headers = {{"OData-Version", "4.0"}};
+  return Send(std::move(req), path);
+}
+
+Result<http::Response> Client::PostForm(const std::string& path, std::vector<http::FormPart> parts,
+                                        std::chrono::milliseconds timeout) {
+  http::Request req;
+  req.method = http::Method::kPost;
+  req.headers = {{"Accept", "application/json"}, {"OData-Version", "4.0"}};  // curl sets the multipart type
+  req.form = std::move(parts);
+  req.timeout = timeout;
+  return Send(std::move(req), path);
 }
 
 Result<Document> Client::Get(const std::string& path) {

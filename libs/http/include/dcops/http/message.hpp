@@ -26,11 +26,23 @@ struct BasicAuth {
   std::string password;  // secret: never logged, never part of a message
 };
 
+// One part of a multipart/form-data body. A part with `file_path` is streamed from that
+// file while the request is sent (never read into memory whole); otherwise `data` is sent.
+struct FormPart {
+  std::string name;          // "UpdateParameters", "UpdateFile"
+  std::string content_type;  // "application/json", "application/octet-stream"
+  std::string data;
+  std::string file_path;
+  std::string filename;      // the part's file name as the server sees it
+};
+
 struct Request {
   Method method = Method::kGet;
   std::string url;
   Headers headers;
   std::string body;
+  // When not empty, the body is multipart/form-data of these parts (and `body` is unused).
+  std::vector<FormPart> form;
   std::optional<BasicAuth> basic_auth;
   // Overrides IsIdempotent(method): a POST the caller knows is safe to repeat (an action
   // refused with 409 took no effect) may be marked so.
@@ -40,6 +52,8 @@ struct Request {
   // Per-target settings that override the client's (one client serves many BMCs).
   std::optional<TlsOptions> tls;
   std::optional<std::chrono::milliseconds> min_interval;
+  // Overrides the client's whole-request timeout (an upload of a large package).
+  std::optional<std::chrono::milliseconds> timeout;
   // Record the server certificate's SHA-256 fingerprint in Response::peer_sha256 (how
   // discovery learns the certificate it will pin from then on).
   bool capture_certificate = false;

@@ -42,6 +42,13 @@ class Client {
   // `extra_retry_statuses` marks refusals that took no effect and may be retried at once.
   Result<http::Response> Post(const std::string& path, const std::string& json_body);
   Result<http::Response> Patch(const std::string& path, const std::string& json_body);
+  // A GET whose body is not a Redfish resource (an exported profile): any 2xx answer as it
+  // came, 202 included; errors mapped as for Get.
+  Result<http::Response> GetRaw(const std::string& path);
+  // A multipart/form-data POST (Redfish's MultipartHttpPushUri); file parts are streamed.
+  // `timeout` bounds the whole upload. Never retried: a POST that may have arrived.
+  Result<http::Response> PostForm(const std::string& path, std::vector<http::FormPart> parts,
+                                  std::chrono::milliseconds timeout);
 
   // Proves the credentials with a session of their own (created, then deleted), never the
   // cached one: a cached session says nothing about a password that changed since.
@@ -53,6 +60,8 @@ class Client {
  private:
   Result<http::Response> Send(http::Method method, const std::string& path,
                               const std::string& body);
+  // Sends `req` (method, headers, body or form set) to `path` with this BMC's session.
+  Result<http::Response> Send(http::Request req, const std::string& path);
   Result<http::Response> SendOnce(http::Request request, const std::string& token);
   // POST of the login body to a session collection (one attempt: a refused login is final).
   Result<http::Response> PostLogin(const char* path);
