@@ -40,6 +40,7 @@ Bmc::Bmc(Identity identity, Timing timing, int session_cap, std::string username
                   {"IPv4.1.DHCPEnable", "\"Enabled\""},          {"SNMP.1.AgentEnable", "\"Enabled\""},
                   {"SNMP.1.AgentCommunity", "\"public\""},      {"WebServer.1.Enable", "\"Enabled\""},
                   {"Info.1.Version", "\"" + identity_.bmc_firmware + "\""}};
+  AppendLog("sel", {"", "", "OK", "", "Log cleared.", "Event Logging Disabled", "Log Area Reset/Cleared"});
 }
 
 Inventory Bmc::inventory() const {
@@ -113,6 +114,7 @@ std::optional<std::string> Bmc::CreateSession(const std::string& user, SimTime n
   std::uniform_int_distribution<std::uint64_t> d;
   const std::string token = fmt::format("{:016x}{:016x}", d(rng_), d(rng_));
   sessions_[token] = Session{std::to_string(next_session_++), user, now};
+  AppendLog("lifecycle", {"", "", "OK", "USR0030", fmt::format("Successfully logged in using {}, from 127.0.0.1 and REDFISH.", user), "", ""});
   ++counters_.sessions_created;
   counters_.sessions_high = std::max(counters_.sessions_high, static_cast<int>(sessions_.size()));
   return token;
@@ -243,6 +245,12 @@ ActionAnswer Bmc::Reset(const std::string& type, SimTime now) {
     ++counters_.effective_resets;
   }
   ++counters_.resets_by_type[type];
+  if (type == "On") {
+    AppendLog("lifecycle", {"", "", "OK", "SYS1000", "System is turning on.", "", ""});
+  } else if (type != "Nmi") {
+    AppendLog("lifecycle", {"", "", "OK", type.find("Restart") != std::string::npos || type == "PowerCycle" ? "SYS1003" : "SYS1001",
+                            type.find("Restart") != std::string::npos || type == "PowerCycle" ? "System CPU Resetting." : "System is turning off.", "", ""});
+  }
   return ActionAnswer{204, "", ""};
 }
 

@@ -49,6 +49,17 @@ struct MediaSlot {
   std::string image;
 };
 
+// One SEL or Lifecycle log record (Redfish LogEntry).
+struct SimLogEntry {
+  std::string id;       // record number, from 1
+  std::string created;  // ISO 8601 with the iDRAC's UTC offset ("2026-11-27T10:00:05+00:00")
+  std::string severity;  // OK / Warning / Critical
+  std::string message_id;
+  std::string message;
+  std::string sensor_type;  // SEL only
+  std::string entry_code;   // SEL only
+};
+
 enum class Mode {
   kNormal,
   kHtml,       // answers every authenticated GET with an HTML error page
@@ -183,10 +194,32 @@ class Bmc {
   ActionAnswer PatchBios(const std::map<std::string, std::string>& attributes, const std::string& apply_time,
                          SimTime now, std::string* job_id);
 
+  // --- logs, configuration profiles, pushed packages (bmc_config.cpp) ---
+  // "sel" or "lifecycle", newest first. The SEL keeps 1,024 records and wraps.
+  std::vector<SimLogEntry> Log(const std::string& log) const;
+  // Appends a record (id and time assigned here); test/control hook and the BMC's own events.
+  void AddLogEntry(const std::string& log, SimLogEntry entry);
+  // Dell ExportSystemConfiguration: a job whose output is the profile (XML or JSON) of the
+  // components `target` names ("ALL", or "BIOS,IDRAC").
+  ActionAnswer ExportProfile(const std::string& format, const std::string& target, SimTime now,
+                             std::string* job_id);
+  // Dell ImportSystemConfiguration(Preview): a job that checks the profile, and (not a preview)
+  // applies what differs: iDRAC attributes at once, BIOS attributes through a host reboot
+  // (ShutdownType Graceful/Forced reboots now; NoReboot waits for the next one).
+  ActionAnswer ImportProfile(const std::string& buffer, const std::string& shutdown_type,
+                             const std::string& end_power_state, bool preview, SimTime now, std::string* job_id);
+  // A package pushed to MultipartHttpPushUri: an update job as SimpleUpdate's, for the file
+  // name; content that is not a Dell package (no "MZ"/"#!" header) fails its signature check.
+  ActionAnswer PushUpdate(const std::string& filename, const std::string& content, SimTime now,
+                          std::string* job_id);
+
  private:
   void Advance(SimTime now);  // completes transitions and jobs whose time has come
   void Finish(const SimJob& job, SimTime now);  // applies a finished job's effect
   void Booted();              // the host came up: a one-time boot override is spent
+  void AppendLog(const std::string& log, SimLogEntry entry);  // mu_ held
+  // Queues a firmware job for a package (mu_ held); shared by SimpleUpdate and PushUpdate.
+  ActionAnswer QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id);
   void StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off);
 
   mutable std::mutex mu_;
@@ -206,6 +239,10 @@ class Bmc {
   std::map<std::string, std::string> bios_;
   std::map<std::string, std::string> bios_pending_;
   std::map<std::string, std::string> idrac_attrs_;
+  std::vector<SimLogEntry> sel_;      // oldest first
+  std::vector<SimLogEntry> lclog_;    // oldest first
+  long next_sel_ = 1;
+  long next_lc_ = 1;
   SimTime down_until_{};
   std::atomic<bool> restart_flag_{false};
   std::string manager_last_reset_ = "2026-01-01T00:00:00Z";

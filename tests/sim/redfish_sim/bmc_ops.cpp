@@ -60,14 +60,18 @@ ActionAnswer Bmc::SimpleUpdate(const std::string& image_uri, SimTime now, std::s
     ++counters_.refused_actions;
     return {400, "IDRAC.2.8.SUP0106", "Invalid or unsupported image URI: " + image_uri};
   }
-  const Package pkg = ParsePackage(image_uri);
+  return QueueUpdate(image_uri, true, now, job_id);
+}
+
+ActionAnswer Bmc::QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id) {
+  const Package pkg = ParsePackage(package_name);
   SimJob job;
   job.type = "FirmwareUpdate";
   job.name = "Firmware Update: " + (pkg.name.empty() ? std::string("Unknown") : pkg.name);
   job.duration = timing_.job_run;
   job.component = pkg.component;
   job.version = pkg.version;
-  if (pkg.component.empty() || pkg.version.empty()) {
+  if (pkg.component.empty() || pkg.version.empty() || !signed_package) {
     job.fail_message_id = "RED004";
     job.fail_message = "Unable to verify Update Package signature.";
   } else {
@@ -83,6 +87,9 @@ ActionAnswer Bmc::SimpleUpdate(const std::string& image_uri, SimTime now, std::s
     job.waits_for_reboot = pkg.component != kIdracComponent && job.fail_message_id.empty();
   }
   ++counters_.actions;
+  if (job.fail_message_id.empty()) {
+    AppendLog("lifecycle", {"", "", "OK", "SUP0516", fmt::format("Updating firmware for {} to version {}.", pkg.name, pkg.version), "", ""});
+  }
   *job_id = jobs_.Add(std::move(job), now);
   return {202, "", ""};
 }
@@ -90,6 +97,7 @@ ActionAnswer Bmc::SimpleUpdate(const std::string& image_uri, SimTime now, std::s
 void Bmc::Finish(const SimJob& job, SimTime now) {
   if (job.state != "Completed") return;
   if (job.type == "FirmwareUpdate") {
+    AppendLog("lifecycle", {"", "", "OK", "SUP0518", fmt::format("Successfully updated the {} firmware to version {}.", job.name.substr(job.name.find(": ") + 2), job.version), "", ""});
     std::vector<SimFirmware> previous;
     for (auto& f : inventory_.firmware) {
       if (f.software_id != job.component || f.previous) continue;
@@ -111,11 +119,16 @@ void Bmc::Finish(const SimJob& job, SimTime now) {
       sessions_.clear();
       manager_last_reset_ = FormatUtc(std::chrono::system_clock::now());
     }
-  } else if (job.type == "BIOSConfiguration") {
+  } else if (job.type == "BIOSConfiguration" || job.type == "ImportConfiguration") {
     for (const auto& [k, v] : job.attributes) {
       bios_[k] = v;
       bios_pending_.erase(k);
     }
+    for (const auto& [k, v] : job.idrac_attributes) idrac_attrs_[k] = v;
+    if (job.type == "ImportConfiguration" && !job.attributes.empty() && job.message_id == "SYS053") {
+      AppendLog("lifecycle", {"", "", "OK", "SYS053", "Successfully imported and applied Server Configuration Profile.", "", ""});
+    }
+    if (job.power_off_after && !target_) StartTransition(Power::kOff, timing_.power_off, now, false);
   }
 }
 
@@ -132,6 +145,7 @@ ActionAnswer Bmc::ResetManager(const std::string& type, SimTime now) {
   restart_flag_ = true;
   sessions_.clear();
   manager_last_reset_ = FormatUtc(std::chrono::system_clock::now());
+  AppendLog("lifecycle", {"", "", "OK", "RAC0182", "The iDRAC firmware was rebooted with the following reason: user initiated.", "", ""});
   return {204, "", ""};
 }
 

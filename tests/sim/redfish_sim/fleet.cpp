@@ -218,7 +218,7 @@ std::string Fleet::Start() {
     for (const auto& m : members_) m->bmc->ResetCounters();
     res.status = 204;
   });
-  control_->Post(R"(/control/bmcs/([0-9.]+)/(faults|power))",
+  control_->Post(R"(/control/bmcs/([0-9.]+)/(faults|power|sel))",
                  [this](const httplib::Request& req, httplib::Response& res) {
                    Bmc* bmc = Find(req.matches[1]);
                    if (bmc == nullptr) {
@@ -233,7 +233,19 @@ std::string Fleet::Start() {
                      res.set_content("body must be a JSON object", "text/plain");
                      return;
                    }
-                   if (req.matches[2] == "power") {
+                   if (req.matches[2] == "sel") {
+                     // A hardware event: {"severity": "Critical", "message": "…", "sensor_type": "Fan"}.
+                     auto text = [&doc](const char* k) {
+                       return doc.HasMember(k) && doc[k].IsString() ? std::string(doc[k].GetString()) : std::string();
+                     };
+                     if (text("message").empty()) {
+                       res.status = 400;
+                       res.set_content("message is required", "text/plain");
+                       return;
+                     }
+                     bmc->AddLogEntry("sel", {"", "", text("severity").empty() ? "Warning" : text("severity"), "",
+                                              text("message"), text("sensor_type"), text("entry_code")});
+                   } else if (req.matches[2] == "power") {
                      const std::string s = doc.HasMember("state") && doc["state"].IsString()
                                                ? doc["state"].GetString() : "";
                      if (s != "On" && s != "Off") {

@@ -33,8 +33,8 @@ std::vector<SimJob> JobQueue::Advance(SimTime now) {
       j.percent = 100;
       if (j.fail_message_id.empty()) {
         j.state = "Completed";
-        j.message_id = j.type == "FirmwareUpdate" ? "RED001" : "PR19";
-        j.message = "Job completed successfully.";
+        j.message_id = !j.done_message_id.empty() ? j.done_message_id : j.type == "FirmwareUpdate" ? "RED001" : "PR19";
+        j.message = !j.done_message.empty() ? j.done_message : "Job completed successfully.";
       } else {
         j.state = "Failed";
         j.message_id = j.fail_message_id;

@@ -32,7 +32,11 @@ struct SimJob {
   std::string component;   // firmware: Dell component id
   std::string version;     // firmware: the version it installs
   std::map<std::string, std::string> attributes;  // BIOS: attributes it applies
+  std::map<std::string, std::string> idrac_attributes;  // import: iDRAC attributes it applies
+  bool power_off_after = false;  // import: HostPowerState Off
   std::string output;      // export: the profile it produced
+  std::string done_message_id;  // set: the message of its successful end (SCP: SYS043, SYS053, …)
+  std::string done_message;
   std::string fail_message_id;  // set: the job fails at the end with this message
   std::string fail_message;
 };

@@ -97,9 +97,10 @@ std::string ManagerAttributesJson(const std::map<std::string, std::string>& attr
                      fmt::arg("mgr", kManager), fmt::arg("attrs", Attributes(attributes)));
 }
 
-std::string UpdateServiceJson() {
-  return R"({"@odata.id": "/redfish/v1/UpdateService", "@odata.type": "#UpdateService.v1_8_0.UpdateService",
-  "Id": "UpdateService", "Name": "Update Service", "ServiceEnabled": true, "HttpPushUri": "/redfish/v1/UpdateService/FirmwareInventory",
+std::string UpdateServiceJson(bool legacy) {
+  return std::string(R"({"@odata.id": "/redfish/v1/UpdateService", "@odata.type": "#UpdateService.v1_8_0.UpdateService",
+  "Id": "UpdateService", "Name": "Update Service", "ServiceEnabled": true, "HttpPushUri": "/redfish/v1/UpdateService/FirmwareInventory",)") +
+  (legacy ? "" : R"( "MultipartHttpPushUri": "/redfish/v1/UpdateService/MultipartUpload",)") + R"(
   "FirmwareInventory": {"@odata.id": "/redfish/v1/UpdateService/FirmwareInventory"},
   "Actions": {"#UpdateService.SimpleUpdate": {"target": "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
     "TransferProtocol@Redfish.AllowableValues": ["HTTP", "NFS", "CIFS", "TFTP", "HTTPS"]}},

@@ -20,7 +20,8 @@ std::string VirtualMediaPath(bool legacy);
 std::vector<Member> MediaMembers(const std::vector<MediaSlot>& slots, bool legacy);
 std::string BiosJson(const std::map<std::string, std::string>& attributes);
 std::string BiosSettingsJson(const std::map<std::string, std::string>& pending);
-std::string UpdateServiceJson();
+// Firmware without multipart upload (`legacy`) has no MultipartHttpPushUri.
+std::string UpdateServiceJson(bool legacy);
 std::string ManagerAttributesJson(const std::map<std::string, std::string>& attributes);
 
 }  // namespace dcops::sim

@@ -56,5 +56,7 @@ void ServeCollection(httplib::Server& server, Bmc& bmc, const std::string& path,
 void InstallInventoryRoutes(httplib::Server& server, Bmc& bmc);
 // Updates, jobs and tasks, the iDRAC reset, boot, virtual media, BIOS (routes_ops.cpp).
 void InstallOperationRoutes(httplib::Server& server, Bmc& bmc);
+// Logs, configuration profiles and multipart package upload (routes_config.cpp).
+void InstallConfigRoutes(httplib::Server& server, Bmc& bmc);
 
 }  // namespace dcops::sim

@@ -56,6 +56,7 @@ void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
 
   InstallInventoryRoutes(server, bmc);
   InstallOperationRoutes(server, bmc);
+  InstallConfigRoutes(server, bmc);
 
   auto create = [&bmc](const httplib::Request& req, httplib::Response& res) {
     CreateSession(bmc, req, res);

@@ -47,7 +47,7 @@ std::string RawJson(const rapidjson::Value& v) {
 
 void InstallOperationRoutes(httplib::Server& server, Bmc& bmc) {
   const bool legacy = bmc.identity().legacy_reset_types;
-  Serve(server, bmc, "/redfish/v1/UpdateService", true, [] { return UpdateServiceJson(); });
+  Serve(server, bmc, "/redfish/v1/UpdateService", true, [legacy] { return UpdateServiceJson(legacy); });
   On(server, bmc, false, "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
      [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
        auto uri = Str(doc, "ImageURI");
@@ -63,6 +63,13 @@ void InstallOperationRoutes(httplib::Server& server, Bmc& bmc) {
     if (!Front(bmc, req, res, true)) return;
     auto job = bmc.Job(req.matches[1], Now());
     if (!job) return Fail(res, 404, "Base.1.8.ResourceMissingAtURI", "The resource at the URI was not found.");
+    if (job->type == "ExportConfiguration") {
+      // A local export's task monitor answers 202 while it runs and the profile itself at the end.
+      if (job->state == "Completed") {
+        return res.set_content(job->output, job->output.rfind("<", 0) == 0 ? "application/xml" : "application/json");
+      }
+      res.status = 202;
+    }
     res.set_content(TaskJson(*job), kJson);
   });
   ServeCollection(server, bmc, std::string(kManager) + "/Jobs", "DellJob", "JobQueue",
