@@ -26,6 +26,8 @@
 //                            task followed to its end (surviving the iDRAC restarting under
 //                            it), a reboot when the update waits for one and the job allows
 //                            it, then the new versions verified.
+//   server.logs              SEL and Lifecycle log records newer than where the last
+//                            collection stopped (the dispatcher hands the cursors over).
 //
 // Blocking: each runs to its end, bounded by OperationOptions; cancellable at every wait.
 #include "dcops/agent/step.hpp"
@@ -41,6 +43,7 @@ agent::StepOutcome RunBoot(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunVirtualMedia(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 agent::StepOutcome RunIdracSettings(agent::StepContext& ctx, redfish::Client& bmc);
+agent::StepOutcome RunLogs(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 
 // Sets a one-time boot override to `target` ("Pxe", "Cd", "Usb", …) unless it is already set;

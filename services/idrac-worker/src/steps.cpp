@@ -52,6 +52,9 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
       .Add("server.firmware_update", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunFirmwareUpdate(ctx, bmc, deps.ops);
        }))
+      .Add("server.logs", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunLogs(ctx, bmc);
+       }))
       .Add("discovery.scan", [&deps](agent::StepContext& ctx) { return RunDiscovery(ctx, deps.http, deps.discovery); });
   return steps;
 }
