@@ -1,6 +1,8 @@
 // Log collection, configuration profiles and pushed packages against the simulated fleet.
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "log_entries.hpp"
 #include "test_rig.hpp"
@@ -93,6 +95,120 @@ TEST_CASE("Log collection refuses bad params and fails on a BMC answering garbag
   REQUIRE(out.kind == Kind::kFailed);
   CHECK(out.error.code == "redfish.schema");
   CHECK(out.error.message.find("/redfish/v1/Managers/iDRAC.Embedded.1/LogServices") != std::string::npos);
+}
+
+
+// The step result's field as text.
+std::string Field(const agent::StepOutcome& out, const char* key) { return Parsed(out.result_json)[key].GetString(); }
+
+TEST_CASE("A profile exported from one server is previewed and imported on another, then changes nothing", "[scp][net]") {
+  WorkerRig rig("127.0.57.1", 2);
+  auto& source = rig.Bmc("127.0.57.1");
+  auto& target = rig.Bmc("127.0.57.2");
+  REQUIRE(source.PatchIdracAttributes({{"NTPConfigGroup.1.NTP1", "\"ntp.example\""}}).status == 200);
+
+  agent::RecordingStepContext xml(rig.AssignmentFor("127.0.57.1", "server.scp_export", R"({"format":"XML","components":["IDRAC"]})"),
+                                  SystemClock::Instance());
+  auto exported = rig.Run(xml);
+  REQUIRE(exported.kind == Kind::kSucceeded);
+  const std::string idrac_only = Field(exported, "content");
+  CHECK(idrac_only.find(R"(<Attribute Name="NTPConfigGroup.1#NTP1">ntp.example</Attribute>)") != std::string::npos);
+  CHECK(idrac_only.find("BIOS.Setup.1-1") == std::string::npos);
+  CHECK(Parsed(exported.result_json)["components"][0] == "IDRAC");
+
+  agent::RecordingStepContext json(rig.AssignmentFor("127.0.57.1", "server.scp_export", R"({"format":"JSON"})"), SystemClock::Instance());
+  exported = rig.Run(json);
+  REQUIRE(exported.kind == Kind::kSucceeded);
+  std::string profile = Field(exported, "content");
+  // The operator's edit of the backup: a different boot mode.
+  const auto at = profile.find(R"("Name":"BootMode","Value":"Uefi")");
+  REQUIRE(at != std::string::npos);
+  profile.replace(at, 32, R"("Name":"BootMode","Value":"Bios")");
+
+  auto import = [&](const std::string& params) {
+    rapidjson::Document p;
+    p.Parse(params.c_str());
+    rapidjson::Value scp(rapidjson::kObjectType);
+    scp.AddMember("format", "JSON", p.GetAllocator());
+    scp.AddMember("content", rapidjson::Value(profile.c_str(), p.GetAllocator()), p.GetAllocator());
+    p.AddMember("backup_id", "00000000-0000-0000-0000-0000000000b1", p.GetAllocator());
+    p.AddMember("_scp", scp, p.GetAllocator());
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    p.Accept(w);
+    return rig.AssignmentFor("127.0.57.2", "server.scp_import", buf.GetString());
+  };
+  agent::RecordingStepContext preview(import(R"({"preview_only":true})"), SystemClock::Instance());
+  auto out = rig.Run(preview);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  CHECK(Field(out, "state") == "previewed");
+  CHECK(Field(out, "message_id").find("SYS081") != std::string::npos);
+  CHECK(target.BiosAttributes()["BootMode"] == "\"Uefi\"");  // a preview changes nothing
+
+  agent::RecordingStepContext apply(import(R"({"shutdown_type":"Graceful","end_power_state":"On"})"), SystemClock::Instance());
+  out = rig.Run(apply);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  CHECK(Field(out, "state") == "applied");
+  CHECK(target.BiosAttributes()["BootMode"] == "\"Bios\"");  // through the host's reboot
+  CHECK(target.IdracAttributes()["NTPConfigGroup.1.NTP1"] == "\"ntp.example\"");
+  CHECK(target.counters().effective_resets == 1);
+  // The checkpoint was written ahead of the import.
+  CHECK(apply.checkpoints().size() >= 2);
+  CHECK(Parsed(apply.checkpoints().front())["phase"] == "sending");
+
+  agent::RecordingStepContext again(import("{}"), SystemClock::Instance());
+  out = rig.Run(again);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  CHECK(Field(out, "state") == "unchanged");
+  CHECK(target.counters().effective_resets == 1);
+}
+
+TEST_CASE("A profile import: a truncated backup fails its preview, NoReboot stages, a lost answer is adopted", "[scp][net]") {
+  WorkerRig rig("127.0.57.5", 1);
+  auto& bmc = rig.Bmc("127.0.57.5");
+  auto assignment = [&](const std::string& content, const std::string& extra) {
+    rapidjson::Document p(rapidjson::kObjectType);
+    auto& a = p.GetAllocator();
+    rapidjson::Value scp(rapidjson::kObjectType);
+    scp.AddMember("format", "XML", a);
+    scp.AddMember("content", rapidjson::Value(content.c_str(), a), a);
+    p.AddMember("backup_id", "00000000-0000-0000-0000-0000000000b2", a);
+    p.AddMember("shutdown_type", rapidjson::Value(extra.c_str(), a), a);
+    p.AddMember("_scp", scp, a);
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    p.Accept(w);
+    return rig.AssignmentFor("127.0.57.5", "server.scp_import", buf.GetString());
+  };
+  const std::string profile = R"(<SystemConfiguration><Component FQDD="BIOS.Setup.1-1"><Attribute Name="NumLock">Off</Attribute></Component></SystemConfiguration>)";
+  agent::RecordingStepContext cut(assignment(profile.substr(0, 70), "Graceful"), SystemClock::Instance());
+  auto out = rig.Run(cut);
+  REQUIRE(out.kind == Kind::kFailed);
+  CHECK(out.error.code == "scp.preview_failed");
+  CHECK(out.error.message.find("SYS041") != std::string::npos);
+  CHECK(bmc.counters().effective_resets == 0);
+
+  agent::RecordingStepContext staged(assignment(profile, "NoReboot"), SystemClock::Instance());
+  out = rig.Run(staged);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  CHECK(Field(out, "state") == "staged");
+  CHECK(bmc.PendingBios()["NumLock"] == "\"Off\"");
+  CHECK(bmc.counters().effective_resets == 0);
+
+  // An earlier attempt's import went out but its answer was lost: the retry follows that job.
+  const long actions = bmc.counters().actions;
+  auto retry = assignment(profile, "NoReboot");
+  retry.checkpoint_json = R"({"phase":"sending"})";
+  agent::RecordingStepContext adopted(retry, SystemClock::Instance());
+  out = rig.Run(adopted);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  CHECK(Field(out, "state") == "staged");
+  CHECK(bmc.counters().actions == actions);  // nothing sent again
+
+  agent::RecordingStepContext missing(rig.AssignmentFor("127.0.57.5", "server.scp_import", R"({"backup_id":"x"})"), SystemClock::Instance());
+  out = rig.Run(missing);
+  REQUIRE(out.kind == Kind::kFailed);
+  CHECK(out.error.message.find("params._scp") == 0);
 }
 
 }  // namespace

@@ -26,6 +26,10 @@
 //                            task followed to its end (surviving the iDRAC restarting under
 //                            it), a reboot when the update waits for one and the job allows
 //                            it, then the new versions verified.
+//   server.scp_export        a Server Configuration Profile (XML or JSON, chosen components),
+//                            checked whole; the dispatcher keeps it as a backup.
+//   server.scp_import        a backup previewed on this server, then imported with a shutdown
+//                            type and end power state; the import is written ahead.
 //   server.logs              SEL and Lifecycle log records newer than where the last
 //                            collection stopped (the dispatcher hands the cursors over).
 //
@@ -43,6 +47,8 @@ agent::StepOutcome RunBoot(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunVirtualMedia(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 agent::StepOutcome RunIdracSettings(agent::StepContext& ctx, redfish::Client& bmc);
+agent::StepOutcome RunScpExport(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
+agent::StepOutcome RunScpImport(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 agent::StepOutcome RunLogs(agent::StepContext& ctx, redfish::Client& bmc);
 agent::StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options);
 

@@ -52,6 +52,12 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
       .Add("server.firmware_update", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunFirmwareUpdate(ctx, bmc, deps.ops);
        }))
+      .Add("server.scp_export", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunScpExport(ctx, bmc, deps.ops);
+       }))
+      .Add("server.scp_import", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+         return RunScpImport(ctx, bmc, deps.ops);
+       }))
       .Add("server.logs", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunLogs(ctx, bmc);
        }))
