@@ -1,5 +1,7 @@
 #include "dell.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "dcops/redfish/collection.hpp"
@@ -42,12 +44,17 @@ Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const Opera
   return Status();
 }
 
-Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type) {
+Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type,
+                                  const std::vector<std::string>& known) {
   auto jobs = redfish::ReadMembers(bmc, kJobsPath, {});
   if (!jobs) return jobs.error().code == "redfish.not_found" ? Result<std::string>(std::string()) : jobs.error();
   for (const auto& j : *jobs) {
     auto status = redfish::ParseTask(j);
-    if (status && status->job_type == job_type && !status->finished()) return j.resource();
+    const std::string id = j.resource().substr(j.resource().rfind('/') + 1);
+    const bool seen = std::any_of(known.begin(), known.end(), [&id](const std::string& k) {
+      return k.substr(k.rfind('/') + 1) == id;  // a task monitor or the job itself: same JID
+    });
+    if (status && status->job_type == job_type && !status->finished() && !seen) return j.resource();
   }
   return std::string();
 }

@@ -4,6 +4,7 @@
 //
 // Blocking: every call reads the BMC. Thread-safety: as the Client.
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "dcops/redfish/client.hpp"
@@ -28,7 +29,9 @@ Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const Opera
 // The LC job of `job_type` ("FirmwareUpdate", "BIOSConfiguration") still unfinished in the
 // queue, or "": what a retry adopts when an earlier attempt's request went out but its answer
 // was lost, instead of starting the work a second time. A BMC without a job queue has none.
-Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type);
+// Jobs named in `known` (already followed by this step) are passed over.
+Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type,
+                                  const std::vector<std::string>& known = {});
 
 // "/redfish/v1/TaskService/Tasks/JID_1" from a Location header that may be absolute.
 std::string ResourcePath(const std::string& location);

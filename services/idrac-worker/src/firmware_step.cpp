@@ -1,18 +1,22 @@
-// server.firmware_update (method simple_update): one package by URI, followed to the end.
+// server.firmware_update, methods simple_update (one package by URI) and push (packages the
+// worker uploads from its package directory), applied in a safe order (firmware_packages.hpp);
+// method repository is in firmware_repository.cpp.
 //
-// Checkpoint phases: "sending" (written ahead of the POST, with the versions before),
-// "following" (+ "task": the task or job the BMC started), "rebooting" (written ahead of the
-// reboot the update waits for), "rebooted". A retried step resumes from its phase: it never
-// starts a second update or a second reboot.
+// Checkpoint: "before" (the installed versions, read once), "phase" ("host", "rebooting",
+// "rebooted", "idrac"), and per package i "sending.i" (written ahead of its POST) and
+// "task.i" (the task or job the BMC started). A retried step resumes from its phase: it
+// never sends a package twice (a lost answer is adopted from the job queue) and never
+// reboots twice.
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <filesystem>
 
-#include "dcops/redfish/collection.hpp"
 #include "dell.hpp"
-#include "inventory.hpp"
+#include "firmware_packages.hpp"
+#include "firmware_update.hpp"
 #include "operation_steps.hpp"
 #include "redfish_target.hpp"
 
@@ -23,48 +27,8 @@ using agent::StepOutcome;
 using State = redfish::TaskStatus::State;
 
 constexpr const char* kSimpleUpdate = "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate";
-constexpr const char* kFirmwareInventory = "/redfish/v1/UpdateService/FirmwareInventory";
 
-// component id → "name=version", as one string a checkpoint can carry.
-using Versions = std::map<std::string, std::pair<std::string, std::string>>;
-
-Result<Versions> ReadVersions(redfish::Client& bmc) {
-  auto root = bmc.Get("/redfish/v1");
-  if (!root) return root.error();
-  auto members = redfish::ReadMembers(bmc, kFirmwareInventory, {redfish::SupportsExpand(*root)});
-  if (!members) return members.error();
-  Versions out;
-  for (const auto& m : *members) {
-    auto row = FirmwareRow(m);
-    if (!row) return row.error();
-    if (!*row) continue;
-    out[(*row)->Text("component_id").value_or("")] = {(*row)->Text("name").value_or(""),
-                                                      (*row)->Text("version").value_or("")};
-  }
-  return out;
-}
-
-std::string EncodeVersions(const Versions& v) {
-  std::string out;
-  for (const auto& [id, nv] : v) out += id + "=" + nv.second + "\n";
-  return out;
-}
-
-std::map<std::string, std::string> DecodeVersions(const std::string& s) {
-  std::map<std::string, std::string> out;
-  std::size_t start = 0;
-  while (start < s.size()) {
-    const auto nl = s.find('\n', start);
-    const std::string line = s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-    const auto eq = line.find('=');
-    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  return out;
-}
-
-std::string UpdateBody(const std::string& uri) {
+std::string SimpleUpdateBody(const std::string& uri) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -74,8 +38,36 @@ std::string UpdateBody(const std::string& uri) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+// Starts one package: SimpleUpdate, or an upload to the BMC's MultipartHttpPushUri (host
+// packages staged for the next reset, so one reboot applies them all; the iDRAC's at once).
+Result<std::string> StartPackage(redfish::Client& bmc, const FirmwarePackage& pkg, const OperationOptions& options) {
+  Result<http::Response> r = MakeError("internal", "");
+  std::string where = kSimpleUpdate;
+  if (pkg.file_path.empty()) {
+    r = bmc.Post(kSimpleUpdate, SimpleUpdateBody(pkg.image_uri));
+  } else {
+    auto service = bmc.Get("/redfish/v1/UpdateService");
+    if (!service) return service.error();
+    where = service->OptionalString("MultipartHttpPushUri").value_or("");
+    if (where.empty()) {
+      return MakeError("redfish.unsupported", bmc.target().address +
+                                                  " takes no pushed packages (no MultipartHttpPushUri: iDRAC firmware "
+                                                  "before 4.00); use method simple_update");
+    }
+    const std::string parameters = fmt::format(R"({{"Targets":[],"@Redfish.OperationApplyTime":"{}"}})",
+                                               pkg.idrac ? "Immediate" : "OnReset");
+    r = bmc.PostForm(where,
+                     {{"UpdateParameters", "application/json", parameters, "", ""},
+                      {"UpdateFile", "application/octet-stream", "", pkg.file_path, pkg.label}},
+                     options.upload_timeout);
+  }
+  if (!r) return r.error();
+  const std::string task = ResourcePath(r->Header("Location"));
+  if (task.empty()) return MakeError("redfish.schema", where + ": accepted without a Location header");
+  return task;
+}
 
-// The reboot a staged update waits for, written ahead ("rebooting" with the system's
+// The reboot staged updates wait for, written ahead ("rebooting" with the system's
 // LastResetTime before it); a retry that finds the reset time moved does not reboot again.
 Status RebootForUpdate(agent::StepContext& ctx, redfish::Client& bmc, Checkpoint& cp) {
   auto sys = bmc.Get(kSystemPath);
@@ -90,7 +82,7 @@ Status RebootForUpdate(agent::StepContext& ctx, redfish::Client& bmc, Checkpoint
     const std::string reset = !on ? "On"
                               : std::find(allowed.begin(), allowed.end(), "GracefulRestart") != allowed.end()
                                   ? "GracefulRestart" : "ForceRestart";
-    ctx.Progress(50, "rebooting the server to apply the update (" + reset + ")");
+    ctx.Progress(50, "rebooting the server to apply the staged updates (" + reset + ")");
     if (auto r = bmc.Post(std::string(kSystemPath) + "/Actions/ComputerSystem.Reset",
                           fmt::format(R"({{"ResetType":"{}"}})", reset)); !r) {
       return r.error();
@@ -101,27 +93,109 @@ Status RebootForUpdate(agent::StepContext& ctx, redfish::Client& bmc, Checkpoint
 }
 
 struct UpdateParams {
-  std::string image_uri;
-  std::string reboot = "auto";  // auto / now: reboot when the update waits for one
+  std::string method;
+  std::vector<FirmwarePackage> packages;  // in the order they are applied
+  std::string reboot = "auto";            // auto / now: reboot when updates wait for one
   std::chrono::milliseconds timeout;
+  std::string catalog_url;
+  bool dry_run = false;
 };
+
+std::string FileName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 Result<UpdateParams> ReadParams(const std::string& json, const OperationOptions& options) {
   auto p = Params::Parse(json);
   if (!p) return p.error();
+  UpdateParams out;
   auto method = p->RequiredText("method", {"simple_update", "push", "repository"});
   if (!method) return method.error();
-  if (*method != "simple_update") {
-    return MakeError("step.unsupported", fmt::format("params.method: '{}' is not implemented by this worker yet", *method));
-  }
-  auto uri = p->RequiredText("image_uri");
-  if (!uri) return uri.error();
+  out.method = *method;
   auto reboot = p->Text("reboot", {"auto", "now", "next_reset", "never"});
   if (!reboot) return reboot.error();
+  out.reboot = reboot->value_or("auto");
   auto timeout = p->Int("timeout_seconds", 60, 86400);
   if (!timeout) return timeout.error();
-  return UpdateParams{*uri, reboot->value_or("auto"),
-                *timeout ? std::chrono::milliseconds(**timeout * 1000) : options.task_timeout};
+  out.timeout = *timeout ? std::chrono::milliseconds(**timeout * 1000) : options.task_timeout;
+  auto dry_run = p->Flag("dry_run");
+  if (!dry_run) return dry_run.error();
+  out.dry_run = dry_run->value_or(false);
+  if (*method == "simple_update") {
+    auto uri = p->RequiredText("image_uri");
+    if (!uri) return uri.error();
+    out.packages.push_back({FileName(*uri), *uri, "", IsIdracPackage(*uri)});
+  } else if (*method == "push") {
+    auto one = p->Text("package_path");
+    if (!one) return one.error();
+    auto many = p->TextList("package_paths");
+    if (!many) return many.error();
+    std::vector<std::pair<std::string, const char*>> paths;
+    if (*one) paths.emplace_back(**one, "package_path");
+    for (const auto& path : many->value_or(std::vector<std::string>{})) paths.emplace_back(path, "package_paths");
+    if (paths.empty()) return BadParam("package_path", "is required for method push (or package_paths)");
+    for (const auto& [path, key] : paths) {
+      auto file = PackageFile(options.package_dir, path, key);
+      if (!file) return file.error();
+      out.packages.push_back({FileName(*file), "", *file, IsIdracPackage(*file)});
+    }
+    out.packages = SafeOrder(std::move(out.packages));
+  } else {
+    auto url = p->RequiredText("catalog_url");
+    if (!url) return url.error();
+    out.catalog_url = *url;
+    if (p->Raw("components") != nullptr) {
+      return BadParam("components", "cannot be chosen for a repository update: the iDRAC applies what the catalog has");
+    }
+  }
+  if (out.dry_run && out.method != "repository") return BadParam("dry_run", "lists what would change for method repository only");
+  return out;
+}
+
+std::string Key(const char* what, std::size_t i) { return fmt::format("{}.{}", what, i); }
+
+// Older checkpoints of this step held one package as {"phase": "sending"|"following", "task"}.
+void UpgradeCheckpoint(Checkpoint& cp, const UpdateParams& p) {
+  const std::string phase = cp.Get("phase");
+  if (phase != "sending" && phase != "following") return;
+  if (phase == "sending") cp.Set(Key("sending", 0), "1");
+  if (!cp.Get("task").empty()) cp.Set(Key("task", 0), cp.Get("task"));
+  cp.Set("phase", !p.packages.empty() && p.packages[0].idrac ? "idrac" : "host");
+}
+
+// Sends package i unless it was sent before: written ahead, and after a lost answer the job
+// it started is adopted instead of sending the package again.
+Status EnsureSent(agent::StepContext& ctx, redfish::Client& bmc, Checkpoint& cp, const UpdateParams& p, std::size_t i,
+                  const OperationOptions& options) {
+  if (!cp.Get(Key("task", i)).empty()) return Status();
+  if (!cp.Get(Key("sending", i)).empty()) {
+    std::vector<std::string> known;
+    for (std::size_t k = 0; k < p.packages.size(); ++k) {
+      if (!cp.Get(Key("task", k)).empty()) known.push_back(cp.Get(Key("task", k)));
+    }
+    auto adopted = UnfinishedJob(bmc, "FirmwareUpdate", known);
+    if (!adopted) return adopted.error();
+    if (!adopted->empty()) {
+      ctx.Event(LogLevel::kInfo, "resuming: following " + *adopted + " from an earlier attempt");
+      cp.Set(Key("task", i), *adopted);
+      return ctx.SaveCheckpoint(cp.Json());
+    }
+  }
+  cp.Set(Key("sending", i), "1");
+  if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return st;
+  ctx.Progress(8, (p.packages[i].file_path.empty() ? "SimpleUpdate " : "uploading ") + p.packages[i].label);
+  auto task = StartPackage(bmc, p.packages[i], options);
+  if (!task) return task.error();
+  cp.Set(Key("task", i), *task);
+  ctx.Event(LogLevel::kInfo, fmt::format("{} started: {}", p.packages[i].label, *task));
+  return ctx.SaveCheckpoint(cp.Json());
+}
+
+// A finished job that failed: "same version installed" (SUP029) is what the operator wanted.
+bool AlreadyInstalled(const redfish::TaskStatus& s) {
+  return s.state == State::kFailed && s.message_id.find("SUP029") != std::string::npos;
+}
+
+Error JobFailed(const std::string& label, const std::string& task, const redfish::TaskStatus& s) {
+  return MakeError("firmware.job_failed", fmt::format("{} ({}) failed: {}: {}", label, task, s.message_id, s.message));
 }
 
 }  // namespace
@@ -129,117 +203,91 @@ Result<UpdateParams> ReadParams(const std::string& json, const OperationOptions&
 StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options) {
   auto p = ReadParams(ctx.assignment().params_json, options);
   if (!p) return StepOutcome::Failed(p.error());
+  if (p->method == "repository") return RunRepositoryUpdate(ctx, bmc, options, p->catalog_url, p->reboot, p->dry_run, p->timeout);
   Checkpoint cp = Checkpoint::Parse(ctx.assignment().checkpoint_json);
+  UpgradeCheckpoint(cp, *p);
   auto save = [&ctx, &cp]() { return ctx.SaveCheckpoint(cp.Json()); };
+  std::vector<std::size_t> host, idrac;
+  for (std::size_t i = 0; i < p->packages.size(); ++i) (p->packages[i].idrac ? idrac : host).push_back(i);
 
-  if (cp.Get("phase").empty() || cp.Get("phase") == "sending") {
-    if (cp.Get("phase") == "sending") {
-      auto adopted = UnfinishedJob(bmc, "FirmwareUpdate");
-      if (!adopted) return StepOutcome::Failed(adopted.error());
-      if (!adopted->empty()) {
-        ctx.Event(LogLevel::kInfo, "resuming: following " + *adopted + " from an earlier attempt");
-        cp.Set("phase", "following").Set("task", *adopted);
-        if (auto st = save(); !st) return StepOutcome::Failed(st.error());
-      }
-    }
-  }
-  if (cp.Get("phase").empty() || cp.Get("phase") == "sending") {
+  if (cp.Get("phase").empty()) {
     ctx.Progress(2, "waiting for the Lifecycle Controller to be ready");
     if (auto st = WaitForLcReady(ctx, bmc, options); !st) return FailedOrCancelled(ctx, st.error());
     ctx.Progress(5, "reading the installed firmware");
-    auto before = ReadVersions(bmc);
+    auto before = ReadFirmwareVersions(bmc);
     if (!before) return StepOutcome::Failed(before.error());
-    cp.Set("phase", "sending").Set("before", EncodeVersions(*before));
+    cp.Set("before", EncodeVersions(*before)).Set("phase", host.empty() ? "idrac" : "host");
     if (auto st = save(); !st) return StepOutcome::Failed(st.error());
-    ctx.Progress(8, "SimpleUpdate " + p->image_uri);
-    auto r = bmc.Post(kSimpleUpdate, UpdateBody(p->image_uri));
-    if (!r) return StepOutcome::Failed(r.error());
-    const std::string task = ResourcePath(r->Header("Location"));
-    if (task.empty()) {
-      return StepOutcome::Failed(MakeError("redfish.schema", std::string(kSimpleUpdate) + ": accepted without a Location header"));
-    }
-    cp.Set("phase", "following").Set("task", task);
-    if (auto st = save(); !st) return StepOutcome::Failed(st.error());
-    ctx.Event(LogLevel::kInfo, "update started: " + task);
   }
 
-  const std::string task = cp.Get("task");
-  bool reboot = cp.Get("phase") == "rebooting";  // a retry that may not have sent it
-  Result<redfish::TaskStatus> status = redfish::TaskStatus{};
-  if (!reboot) {
-    status = FollowTask(ctx, bmc, task, options, p->timeout, cp.Get("phase") == "following", 10, 80);
-    if (!status) return FailedOrCancelled(ctx, status.error());
-    if (status->state == State::kScheduled) {
-      if (p->reboot == "next_reset" || p->reboot == "never") {
-        ctx.Progress(100, "staged: applies at the next reset");
-        return StepOutcome::Succeeded(fmt::format(R"({{"task":"{}","state":"scheduled"}})", task));
+  std::vector<std::string> unchanged;
+  const std::string phase = cp.Get("phase");
+  if (phase == "host" || phase == "rebooting" || phase == "rebooted") {
+    bool reboot = phase == "rebooting";
+    if (phase == "host") {
+      for (std::size_t i : host) {
+        if (auto st = EnsureSent(ctx, bmc, cp, *p, i, options); !st) return StepOutcome::Failed(st.error());
       }
-      reboot = true;
+      std::vector<std::string> staged;
+      for (std::size_t i : host) {
+        auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, true, 10, 45);
+        if (!s) return FailedOrCancelled(ctx, s.error());
+        if (s->state == State::kFailed && !AlreadyInstalled(*s)) {
+          return StepOutcome::Failed(JobFailed(p->packages[i].label, cp.Get(Key("task", i)), *s));
+        }
+        if (s->state == State::kScheduled) staged.push_back(cp.Get(Key("task", i)));
+      }
+      if (!staged.empty() && (p->reboot == "next_reset" || p->reboot == "never")) {
+        ctx.Progress(100, fmt::format("staged: {} update(s) apply at the next reset", staged.size()));
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        w.StartObject();
+        w.Key("state");
+        w.String("scheduled");
+        w.Key("tasks");
+        w.StartArray();
+        for (const auto& t : staged) w.String(t.c_str());
+        w.EndArray();
+        w.Key("not_applied");  // the iDRAC goes after the host updates, which wait for a reset
+        w.StartArray();
+        for (std::size_t i : idrac) w.String(p->packages[i].label.c_str());
+        w.EndArray();
+        w.EndObject();
+        return StepOutcome::Succeeded(std::string(buf.GetString(), buf.GetSize()));
+      }
+      reboot = !staged.empty();
     }
-  }
-  if (reboot) {
-    if (auto st = RebootForUpdate(ctx, bmc, cp); !st) return StepOutcome::Failed(st.error());
-    status = FollowTask(ctx, bmc, task, options, p->timeout, false, 50, 80);
-    if (!status) return FailedOrCancelled(ctx, status.error());
-  }
-  if (status->state == State::kFailed) {
-    // "Same version installed" is what the operator wanted.
-    if (status->message_id.find("SUP029") != std::string::npos) {
-      ctx.Progress(100, "already at this version");
-      return StepOutcome::Succeeded(fmt::format(R"({{"task":"{}","state":"unchanged"}})", task));
+    if (reboot) {
+      if (auto st = RebootForUpdate(ctx, bmc, cp); !st) return StepOutcome::Failed(st.error());
     }
-    return StepOutcome::Failed(MakeError("firmware.job_failed",
-                                         fmt::format("{} failed: {}: {}", task, status->message_id, status->message)));
+    for (std::size_t i : host) {
+      auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 50, 75);
+      if (!s) return FailedOrCancelled(ctx, s.error());
+      if (AlreadyInstalled(*s)) {
+        unchanged.push_back(p->packages[i].label);
+      } else if (s->state == State::kFailed) {
+        return StepOutcome::Failed(JobFailed(p->packages[i].label, cp.Get(Key("task", i)), *s));
+      }
+    }
+    cp.Set("phase", "idrac");
+    if (auto st = save(); !st) return StepOutcome::Failed(st.error());
   }
 
-  // Verify: the iDRAC may be restarting onto its new firmware; wait for its inventory.
-  ctx.Progress(85, "verifying the installed versions");
-  const auto before = DecodeVersions(cp.Get("before"));
-  std::vector<std::string> changed;
-  Versions after_versions;
-  auto end = WaitUntil(ctx, options.poll_interval, options.restart_timeout, [&]() -> Result<bool> {
-    auto after = ReadVersions(bmc);
-    if (!after) {
-      if (after.error().code.rfind("http.", 0) == 0) return MakeError(after.error().code, after.error().message, true);
-      return after.error();
+  // The iDRAC last: its update restarts it; FollowTask waits that out and logs in again.
+  for (std::size_t i : idrac) {
+    if (auto st = EnsureSent(ctx, bmc, cp, *p, i, options); !st) return StepOutcome::Failed(st.error());
+    auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 75, 85);
+    if (!s) return FailedOrCancelled(ctx, s.error());
+    if (AlreadyInstalled(*s)) {
+      unchanged.push_back(p->packages[i].label);
+    } else if (s->state == State::kFailed) {
+      return StepOutcome::Failed(JobFailed(p->packages[i].label, cp.Get(Key("task", i)), *s));
     }
-    after_versions = *after;
-    return true;
-  });
-  if (!end) return StepOutcome::Failed(end.error());
-  if (*end != WaitEnd::kDone) {
-    return FailedOrCancelled(ctx, MakeError("idrac.unreachable", bmc.target().address + " did not come back after the update", true));
   }
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("task");
-  w.String(task.c_str());
-  w.Key("updated");
-  w.StartArray();
-  for (const auto& [id, nv] : after_versions) {
-    auto it = before.find(id);
-    if (it == before.end() || it->second == nv.second) continue;
-    changed.push_back(fmt::format("{} {} → {}", nv.first, it->second, nv.second));
-    w.StartObject();
-    w.Key("component_id");
-    w.String(id.c_str());
-    w.Key("name");
-    w.String(nv.first.c_str());
-    w.Key("from");
-    w.String(it->second.c_str());
-    w.Key("to");
-    w.String(nv.second.c_str());
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  if (changed.empty()) {
-    return StepOutcome::Failed(MakeError("firmware.not_applied",
-                                         task + " reported success, but no installed version changed"));
-  }
-  ctx.Progress(100, fmt::format("{}", fmt::join(changed, "; ")));
-  return StepOutcome::Succeeded(std::string(buf.GetString(), buf.GetSize()));
+  std::vector<std::string> tasks;
+  for (std::size_t i = 0; i < p->packages.size(); ++i) tasks.push_back(cp.Get(Key("task", i)));
+  return VerifyFirmware(ctx, bmc, options, DecodeVersions(cp.Get("before")), tasks,
+                        unchanged.size() == p->packages.size());
 }
 
 }  // namespace dcops::idrac

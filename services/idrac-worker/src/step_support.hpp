@@ -57,6 +57,9 @@ struct OperationOptions {
   std::chrono::milliseconds restart_timeout{std::chrono::minutes(15)};  // the iDRAC coming back
   std::chrono::milliseconds lc_ready_timeout{std::chrono::minutes(10)};
   int healthy_reads = 3;  // consecutive good reads before a restarted iDRAC counts as healthy
+  // Where pushed firmware packages must be (server.firmware_update method push).
+  std::string package_dir = "/var/lib/dcops/packages";
+  std::chrono::milliseconds upload_timeout{std::chrono::minutes(30)};  // one package upload
 };
 
 enum class WaitEnd { kDone, kTimedOut, kCancelled };

@@ -49,6 +49,17 @@ struct MediaSlot {
   std::string image;
 };
 
+// One update a catalog offers this server (Dell DCIM_RepoUpdateSWID).
+struct RepoUpdate {
+  std::string display_name;
+  std::string package;  // file name in the catalog
+  std::string version;  // the catalog's
+  std::string installed;
+  std::string component;  // Dell component id
+  std::string reboot_type;  // "HC" (host reboot) or "NONE"
+  std::string job_id;       // once applied
+};
+
 // One SEL or Lifecycle log record (Redfish LogEntry).
 struct SimLogEntry {
   std::string id;       // record number, from 1
@@ -212,6 +223,14 @@ class Bmc {
   // name; content that is not a Dell package (no "MZ"/"#!" header) fails its signature check.
   ActionAnswer PushUpdate(const std::string& filename, const std::string& content, SimTime now,
                           std::string* job_id);
+  // DellSoftwareInstallationService.InstallFromRepository with the catalog the HTTP layer
+  // fetched (`catalog` empty and `fetch_error` set when it could not): a repository job that
+  // compares the catalog with the installed firmware; with `apply`, one update job per
+  // applicable package (the iDRAC's after the host's), and `reboot` restarts the host now.
+  ActionAnswer InstallFromRepository(const std::string& catalog, const std::string& fetch_error, bool apply,
+                                     bool reboot, SimTime now, std::string* job_id);
+  // What the last repository job found (GetRepoBasedUpdateList); nullopt before any.
+  std::optional<std::vector<RepoUpdate>> RepoUpdates(SimTime now);
 
  private:
   void Advance(SimTime now);  // completes transitions and jobs whose time has come
@@ -239,6 +258,7 @@ class Bmc {
   std::map<std::string, std::string> bios_;
   std::map<std::string, std::string> bios_pending_;
   std::map<std::string, std::string> idrac_attrs_;
+  std::optional<std::vector<RepoUpdate>> repo_updates_;
   std::vector<SimLogEntry> sel_;      // oldest first
   std::vector<SimLogEntry> lclog_;    // oldest first
   long next_sel_ = 1;

@@ -22,7 +22,7 @@ Package ParsePackage(const std::string& uri) {
   const std::string file = uri.substr(uri.rfind('/') + 1);
   std::string lower = file;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::regex kVersion(R"(_([0-9]+(?:\.[0-9A-Za-z]+)+)(?:_a[0-9]+)?\.(?:exe|bin|d9)$)");
+  static const std::regex kVersion(R"(_([0-9]+(?:[.-][0-9A-Za-z]+)+)(?:_a[0-9]+)?\.(?:exe|bin|d9)$)");
   std::smatch m;
   Package p;
   if (std::regex_search(lower, m, kVersion)) p.version = file.substr(static_cast<std::size_t>(m.position(1)), m.length(1));

@@ -18,7 +18,7 @@ std::string JobQueue::Add(SimJob job, SimTime now) {
 void JobQueue::HostReset(SimTime at) {
   for (auto& [_, j] : jobs_) {
     if (j.waits_for_reboot && !j.started && j.state == "Scheduled") {
-      j.run_from = at;
+      j.run_from = at + j.start_delay;
       j.started = true;
     }
   }

@@ -25,6 +25,7 @@ struct SimJob {
   std::string message_id = "JCP001";
   std::string message = "Task successfully scheduled.";
   bool waits_for_reboot = false;    // runs when the host next resets
+  std::chrono::milliseconds start_delay{0};  // after that reset (the iDRAC's own update goes last)
   std::chrono::milliseconds duration{0};
   SimTime run_from{};               // when it starts running (unset while waiting for a reboot)
   bool started = false;

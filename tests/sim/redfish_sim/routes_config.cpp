@@ -15,6 +15,53 @@ namespace {
 
 constexpr std::size_t kPageSize = 50;
 constexpr const char* kScpActions = "/redfish/v1/Managers/iDRAC.Embedded.1/Actions/Oem/EID_674_Manager.";
+constexpr const char* kInstallActions =
+    "/redfish/v1/Dell/Systems/System.Embedded.1/DellSoftwareInstallationService/Actions/DellSoftwareInstallationService.";
+
+std::string Text(const rapidjson::Value& v, const char* key) {
+  return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "";
+}
+
+// Fetches the catalog as the iDRAC does (HTTP shares only here): "" and `error` set on failure.
+std::string FetchCatalog(const rapidjson::Value& doc, std::string* error) {
+  const std::string type = Text(doc, "ShareType");
+  if (type != "HTTP") {
+    *error = "share type " + (type.empty() ? std::string("(none)") : type) + " is not reachable from this iDRAC";
+    return "";
+  }
+  const std::string share = Text(doc, "ShareName");
+  const std::string path = "/" + (share.empty() ? "" : share + "/") + Text(doc, "CatalogFile");
+  httplib::Client client("http://" + Text(doc, "IPAddress"));
+  client.set_connection_timeout(std::chrono::seconds(3));
+  client.set_read_timeout(std::chrono::seconds(10));
+  auto r = client.Get(path);
+  if (!r) {
+    *error = "cannot connect to " + Text(doc, "IPAddress");
+    return "";
+  }
+  if (r->status != 200) {
+    *error = fmt::format("HTTP {} for {}", r->status, path);
+    return "";
+  }
+  return r->body;
+}
+
+// GetRepoBasedUpdateList's PackageList: CIM XML of DCIM_RepoUpdateSWID instances.
+std::string PackageListXml(const std::vector<RepoUpdate>& updates) {
+  std::string out = R"(<?xml version="1.0" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0"><MESSAGE ID="0" PROTOCOLVERSION="1.0"><SIMPLEREQ>)";
+  for (const auto& u : updates) {
+    out += R"(<VALUE.NAMEDINSTANCE><INSTANCENAME CLASSNAME="DCIM_RepoUpdateSWID">)";
+    const std::pair<const char*, std::string> props[] = {
+        {"DisplayName", u.display_name}, {"PackageName", u.package}, {"PackageVersion", u.version},
+        {"ComponentInstalledVersion", u.installed}, {"ComponentID", u.component}, {"ComponentType", "FRMW"},
+        {"RebootType", u.reboot_type}, {"Criticality", "2"}, {"JobID", u.job_id}};
+    for (const auto& [name, value] : props) {
+      out += fmt::format(R"(<PROPERTY NAME="{}" TYPE="string"><VALUE>{}</VALUE></PROPERTY>)", name, value);
+    }
+    out += "</INSTANCENAME></VALUE.NAMEDINSTANCE>";
+  }
+  return out + "</SIMPLEREQ></MESSAGE></CIM>";
+}
 
 std::string EntriesPath(bool legacy, const std::string& service) {
   return legacy ? fmt::format("{}/Logs/{}", kManager, service)
@@ -71,10 +118,6 @@ std::string EntriesPageJson(const std::string& path, bool sel, const std::vector
   if (skip + kPageSize < entries.size()) str("Members@odata.nextLink", fmt::format("{}?$skip={}", path, skip + kPageSize));
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
-}
-
-std::string Text(const rapidjson::Value& v, const char* key) {
-  return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "";
 }
 
 void Accepted(httplib::Response& res, const ActionAnswer& a, const std::string& job) {
@@ -144,6 +187,41 @@ void InstallConfigRoutes(httplib::Server& server, Bmc& bmc) {
              Accepted(res, bmc.ImportProfile(buffer, shutdown, power, preview, Now(), &job), job);
            });
   }
+
+  OnJson(server, bmc, std::string(kInstallActions) + "InstallFromRepository",
+         [&bmc](const rapidjson::Document& doc, httplib::Response& res) {
+           for (const char* required : {"IPAddress", "ShareType", "CatalogFile"}) {
+             if (Text(doc, required).empty()) {
+               return Fail(res, 400, "Base.1.8.PropertyMissing",
+                           fmt::format("The property {} is a required property and must be included in the request.", required));
+             }
+           }
+           std::string error;
+           const std::string catalog = FetchCatalog(doc, &error);
+           const bool apply = Text(doc, "ApplyUpdate") == "True";
+           const bool reboot = doc.HasMember("RebootNeeded") && doc["RebootNeeded"].IsBool() && doc["RebootNeeded"].GetBool();
+           std::string job;
+           Accepted(res, bmc.InstallFromRepository(catalog, error, apply, reboot, Now(), &job), job);
+         });
+  OnJson(server, bmc, std::string(kInstallActions) + "GetRepoBasedUpdateList",
+         [&bmc](const rapidjson::Document&, httplib::Response& res) {
+           const auto updates = bmc.RepoUpdates(Now());
+           if (!updates) {
+             return Fail(res, 400, "IDRAC.2.8.SUP1906", "No repository update has been run, so there is no update list.");
+           }
+           if (updates->empty()) {
+             return Fail(res, 400, "IDRAC.2.8.SUP029",
+                         "Firmware versions on server match catalog, applicable updates are not present in the repository.");
+           }
+           rapidjson::StringBuffer buf;
+           rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+           w.StartObject();
+           w.Key("PackageList");
+           const std::string list = PackageListXml(*updates);
+           w.String(list.c_str(), static_cast<rapidjson::SizeType>(list.size()));
+           w.EndObject();
+           res.set_content(std::string(buf.GetString(), buf.GetSize()), kJson);
+         });
 
   if (!legacy) {
     server.Post("/redfish/v1/UpdateService/MultipartUpload", [&bmc](const httplib::Request& req, httplib::Response& res) {
