@@ -135,6 +135,47 @@ TEST_CASE("Firmware, boot and virtual media jobs through the CLI: updated, verif
         "server.power skipped, server.virtual_media failed");
 }
 
+TEST_CASE("Configuration backups and logs through the CLI: export, import elsewhere, collect logs twice", "[e2e]") {
+  Site site({2, "127.0.73.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(AgentsOnline(site, 1));
+
+  // An export becomes a backup row; the job keeps its summary, not the profile.
+  auto exported = site.Cli({"job", "create", "server.scp_export", "--target", "127.0.73.1:18443", "--param", "format=XML",
+                            "--watch"});
+  INFO(exported.output);
+  REQUIRE(exported.exit_code == 0);
+  const std::string backup = site.Sql("SELECT id FROM server_config_backups");
+  REQUIRE(backup.size() == 36);
+  CHECK(site.Sql("SELECT (content LIKE '<SystemConfiguration%' AND content LIKE '%</SystemConfiguration>%')::text "
+                 "FROM server_config_backups") == "true");
+  CHECK(site.Sql("SELECT (t.result ->> 'backup_id') = $1 AND NOT t.result ? 'content' FROM job_tasks t "
+                 "WHERE t.step_kind = 'server.scp_export'", {backup}) == "t");
+
+  // Imported on the other server: previewed, then applied (nothing differs: unchanged).
+  auto imported = site.Cli({"job", "create", "server.scp_import", "--target", "127.0.73.2:18443", "--param",
+                            "backup_id=" + backup, "--param", "shutdown_type=NoReboot", "--watch"});
+  INFO(imported.output);
+  REQUIRE(imported.exit_code == 0);
+  CHECK(site.Sql("SELECT t.result ->> 'state' FROM job_tasks t WHERE t.step_kind = 'server.scp_import'") == "unchanged");
+
+  // Logs: everything the first time, only what is new the second time.
+  auto first = site.Cli({"job", "create", "server.logs", "--target", "127.0.73.1:18443", "--watch"});
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  const std::string sel_before = site.Sql("SELECT count(*) FROM server_log_entries WHERE log = 'sel'");
+  CHECK(sel_before == "1");
+  REQUIRE(site.Control("127.0.73.1", "sel", R"({"severity":"Critical","message":"PSU 2 failed","sensor_type":"Power Supply"})"));
+  auto second = site.Cli({"job", "create", "server.logs", "--target", "127.0.73.1:18443", "--param", "logs=[\"sel\"]", "--watch"});
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK(site.Sql("SELECT count(*) FROM server_log_entries WHERE log = 'sel'") == "2");
+  CHECK(site.Sql("SELECT t.result #>> '{logs,0,read}' FROM job_tasks t JOIN jobs j ON j.id = t.job_id "
+                 "WHERE t.step_kind = 'server.logs' ORDER BY j.created_at DESC LIMIT 1") == "1");
+  CHECK(site.Sql("SELECT message || ' ' || severity FROM server_log_entries WHERE log = 'sel' ORDER BY created DESC, "
+                 "entry_id DESC LIMIT 1") == "PSU 2 failed Critical");
+}
+
 TEST_CASE("Discovery finds the BMCs in a range, skips a web server, logs in once per set, and refreshes them", "[e2e]") {
   SiteOptions o{4, "127.0.72.1", 400, 30, "1s"};
   o.register_servers = false;

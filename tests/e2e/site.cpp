@@ -294,14 +294,14 @@ std::string Site::Sql(const std::string& sql, const db::Params& params) {
 
 std::string Site::FleetJson() { return HttpGet(fmt::format("http://127.0.0.1:{}/control/bmcs", control_port_)); }
 
-bool Site::SetFaults(const std::string& address, const std::string& json) {
+bool Site::Control(const std::string& address, const std::string& what, const std::string& json) {
   static http::CurlTransport transport;
   http::ClientOptions o;
   o.retry.max_attempts = 1;
   http::Client client(o, transport, SystemClock::Instance());
   http::Request req;
   req.method = http::Method::kPost;
-  req.url = fmt::format("http://127.0.0.1:{}/control/bmcs/{}/faults", control_port_, address);
+  req.url = fmt::format("http://127.0.0.1:{}/control/bmcs/{}/{}", control_port_, address, what);
   req.body = json;
   auto r = client.Execute(req);
   return r && r->status == 204;

@@ -92,7 +92,9 @@ class Site {
   // The simulator's per-BMC JSON array, parsed by the caller.
   std::string FleetJson();
   // Injects faults into one simulated BMC through the simulator's control endpoint.
-  bool SetFaults(const std::string& address, const std::string& json);
+  bool SetFaults(const std::string& address, const std::string& json) { return Control(address, "faults", json); }
+  // POST to the simulator's control endpoint for one BMC ("faults", "power", "sel").
+  bool Control(const std::string& address, const std::string& what, const std::string& json);
   std::string CreateJob(const std::string& type, const std::string& scope, const std::string& params);
   // Waits for a job to finish; returns its final status ("" on timeout).
   std::string WaitForJob(const std::string& job_id, std::chrono::milliseconds timeout);
