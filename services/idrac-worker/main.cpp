@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   std::string token_file;
   std::chrono::milliseconds session_idle{60000};
   std::chrono::milliseconds poll_interval{0};
+  idrac::OperationOptions ops;
   redfish::BreakerOptions breaker;
   std::int64_t breaker_failures = breaker.failures_to_open;
   ConfigSpec spec("DCOPS_");
@@ -45,7 +46,9 @@ int main(int argc, char** argv) {
       .Duration("SESSION_IDLE", &session_idle, "Redfish sessions idle longer are deleted")
       .Int("BREAKER_FAILURES", &breaker_failures, 1, 1000, "consecutive failures that open a BMC's circuit breaker")
       .Duration("BREAKER_OPEN", &breaker.open_for, "how long an open breaker fails requests fast before a trial")
-      .Duration("POLL_INTERVAL", &poll_interval, "how often a waiting step re-reads its BMC (default 2s for power, 5s for jobs)");
+      .Duration("POLL_INTERVAL", &poll_interval, "how often a waiting step re-reads its BMC (default 2s for power, 5s for jobs)")
+      .String("PACKAGE_DIR", &ops.package_dir, "where firmware packages to push must be (server.firmware_update method push)")
+      .Duration("UPLOAD_TIMEOUT", &ops.upload_timeout, "longest upload of one pushed firmware package");
   if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
     log.Error(st.error().message);
     return 2;
@@ -72,7 +75,7 @@ int main(int argc, char** argv) {
   redfish::SessionCache sessions;
   breaker.failures_to_open = static_cast<int>(breaker_failures);
   redfish::BreakerBoard breakers(breaker);
-  idrac::WorkerDeps deps{http, sessions, breakers, SystemClock::Instance(), idrac::PowerOptions{}, idrac::OperationOptions{},
+  idrac::WorkerDeps deps{http, sessions, breakers, SystemClock::Instance(), idrac::PowerOptions{}, ops,
                          idrac::DiscoveryOptions{}};
   if (poll_interval.count() > 0) {
     deps.power.poll_interval = poll_interval;
