@@ -237,6 +237,8 @@ class Bmc {
   void Finish(const SimJob& job, SimTime now);  // applies a finished job's effect
   void Booted();              // the host came up: a one-time boot override is spent
   void AppendLog(const std::string& log, SimLogEntry entry);  // mu_ held
+  // 503 SYS518 (counted as refused) while an LC job runs or the LC is not ready; mu_ held.
+  std::optional<ActionAnswer> RefuseWhileBusy();
   // Queues a firmware job for a package (mu_ held); shared by SimpleUpdate and PushUpdate.
   ActionAnswer QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id);
   void StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off);

@@ -228,10 +228,7 @@ ActionAnswer Bmc::ImportProfile(const std::string& buffer, const std::string& sh
     return {400, "Base.1.8.PropertyValueNotInList",
             fmt::format("The value {} for the property ShutdownType is not in the list of acceptable values.", shutdown_type)};
   }
-  if (jobs_.AnyRunning() || lc_status_ != "Ready") {
-    ++counters_.refused_actions;
-    return {503, "IDRAC.2.8.SYS518", "iDRAC is not ready. The configuration values cannot be accessed. Please retry after a few minutes."};
-  }
+  if (auto busy = RefuseWhileBusy()) return *busy;
   SimJob job;
   job.type = "ImportConfiguration";
   job.name = preview ? "Preview Import Configuration" : "Import Configuration";
@@ -296,10 +293,7 @@ ActionAnswer Bmc::PushUpdate(const std::string& filename, const std::string& con
                              std::string* job_id) {
   std::lock_guard lock(mu_);
   Advance(now);
-  if (jobs_.AnyRunning() || lc_status_ != "Ready") {
-    ++counters_.refused_actions;
-    return {503, "IDRAC.2.8.SYS518", "iDRAC is not ready. The configuration values cannot be accessed. Please retry after a few minutes."};
-  }
+  if (auto busy = RefuseWhileBusy()) return *busy;
   if (filename.empty()) {
     ++counters_.refused_actions;
     return {400, "Base.1.8.PropertyMissing", "The property UpdateFile is a required property and must be included in the request."};

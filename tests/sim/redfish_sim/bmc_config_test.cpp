@@ -1,27 +1,13 @@
 // The simulated iDRAC's logs, configuration profiles and pushed packages without a network.
 #include <catch2/catch.hpp>
 
-#include "bmc.hpp"
+#include "test_bmc.hpp"
 
 namespace dcops::sim {
 namespace {
 
-Bmc Make() {
-  Identity id;
-  id.address = "127.0.1.1";
-  id.service_tag = "ABC1234";
-  id.model = "PowerEdge R750";
-  id.bmc_firmware = "7.00.00.171";
-  id.bios_version = "1.10.2";
-  id.cpu_model = "Intel";
-  Timing t;
-  t.restart = milliseconds(2000);
-  t.job_run = milliseconds(1000);
-  return Bmc(id, t, 8, "root", "calvin", 7);
-}
-
 TEST_CASE("Logs grow newest first, the SEL wraps at 1,024 records, and the BMC logs its own events", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   REQUIRE(bmc.Log("sel").size() == 1);  // "Log cleared."
   for (int i = 0; i < 1100; ++i) bmc.AddLogEntry("sel", {"", "", "Warning", "", "Fan " + std::to_string(i), "Fan", "Deassert"});
@@ -40,7 +26,7 @@ TEST_CASE("Logs grow newest first, the SEL wraps at 1,024 records, and the BMC l
 }
 
 TEST_CASE("An exported profile holds the chosen components and never a password", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   std::string job;
   REQUIRE(bmc.ExportProfile("XML", "BIOS", t0, &job).status == 202);
@@ -59,7 +45,7 @@ TEST_CASE("An exported profile holds the chosen components and never a password"
 }
 
 TEST_CASE("A profile import previews without changing anything, then applies through a reboot", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   const std::string profile = R"(<SystemConfiguration ServiceTag="OTHER01">
 <Component FQDD="iDRAC.Embedded.1"><Attribute Name="NTPConfigGroup.1#NTP1">pool.example</Attribute>
@@ -98,7 +84,7 @@ TEST_CASE("A profile import previews without changing anything, then applies thr
 }
 
 TEST_CASE("A pushed package is updated like SimpleUpdate, and one that is not a Dell package fails", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   std::string job;
   REQUIRE(bmc.PushUpdate("BIOS_8T4P1_WN64_1.13.2.EXE", "MZ....", t0, &job).status == 202);

@@ -51,16 +51,20 @@ std::string Bmc::FirmwareVersion(const std::string& component) const {
 ActionAnswer Bmc::SimpleUpdate(const std::string& image_uri, SimTime now, std::string* job_id) {
   std::lock_guard lock(mu_);
   Advance(now);
-  if (jobs_.AnyRunning() || lc_status_ != "Ready") {
-    ++counters_.refused_actions;
-    return {503, "IDRAC.2.8.SYS518", "iDRAC is not ready. The configuration values cannot be accessed. Please retry after a few minutes."};
-  }
+  if (auto busy = RefuseWhileBusy()) return *busy;
   if (image_uri.rfind("http://", 0) != 0 && image_uri.rfind("https://", 0) != 0 &&
       image_uri.rfind("nfs://", 0) != 0 && image_uri.rfind("cifs://", 0) != 0) {
     ++counters_.refused_actions;
     return {400, "IDRAC.2.8.SUP0106", "Invalid or unsupported image URI: " + image_uri};
   }
   return QueueUpdate(image_uri, true, now, job_id);
+}
+
+std::optional<ActionAnswer> Bmc::RefuseWhileBusy() {
+  if (!jobs_.AnyRunning() && lc_status_ == "Ready") return std::nullopt;
+  ++counters_.refused_actions;
+  return ActionAnswer{503, "IDRAC.2.8.SYS518",
+                      "iDRAC is not ready. The configuration values cannot be accessed. Please retry after a few minutes."};
 }
 
 ActionAnswer Bmc::QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id) {

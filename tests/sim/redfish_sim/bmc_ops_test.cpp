@@ -2,27 +2,13 @@
 // wait for a reboot or restart the iDRAC, boot overrides, virtual media and BIOS settings.
 #include <catch2/catch.hpp>
 
-#include "bmc.hpp"
+#include "test_bmc.hpp"
 
 namespace dcops::sim {
 namespace {
 
-Bmc Make() {
-  Identity id;
-  id.address = "127.0.1.1";
-  id.service_tag = "ABC1234";
-  id.bmc_firmware = "7.00.00.171";
-  id.bios_version = "1.10.2";
-  id.cpu_model = "Intel";
-  Timing t;
-  t.restart = milliseconds(2000);
-  t.job_run = milliseconds(1000);
-  t.idrac_restart = milliseconds(5000);
-  return Bmc(id, t, 8, "root", "calvin", 7);
-}
-
 TEST_CASE("A BIOS update waits for a reboot, runs while the host POSTs, and leaves a rollback image", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   std::string job;
   REQUIRE(bmc.SimpleUpdate("http://127.0.0.1:8080/BIOS_8T4P1_WN64_1.13.2.EXE", t0, &job).status == 202);
@@ -42,7 +28,7 @@ TEST_CASE("A BIOS update waits for a reboot, runs while the host POSTs, and leav
 }
 
 TEST_CASE("An iDRAC update restarts the iDRAC: unreachable for a while, every session gone", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   auto token = bmc.CreateSession("root", t0);
   REQUIRE(token);
@@ -58,7 +44,7 @@ TEST_CASE("An iDRAC update restarts the iDRAC: unreachable for a while, every se
 }
 
 TEST_CASE("Packages the iDRAC cannot use fail as jobs, the same version fails too", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   std::string job;
   REQUIRE(bmc.SimpleUpdate("http://127.0.0.1/readme.txt", t0, &job).status == 202);
@@ -71,7 +57,7 @@ TEST_CASE("Packages the iDRAC cannot use fail as jobs, the same version fails to
 }
 
 TEST_CASE("Clearing the job queue removes every job", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   std::string job;
   REQUIRE(bmc.SimpleUpdate("http://127.0.0.1/BIOS_8T4P1_WN64_1.13.2.EXE", t0, &job).status == 202);
@@ -82,7 +68,7 @@ TEST_CASE("Clearing the job queue removes every job", "[sim]") {
 }
 
 TEST_CASE("A one-time boot override is spent by the next boot, a persistent order stays", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   CHECK(bmc.PatchBoot(std::string("Floppy2"), std::nullopt, std::nullopt).status == 400);
   REQUIRE(bmc.PatchBoot(std::string("Pxe"), std::string("Once"), std::nullopt).status == 200);
@@ -98,7 +84,7 @@ TEST_CASE("A one-time boot override is spent by the next boot, a persistent orde
 }
 
 TEST_CASE("Virtual media: a second insert and an eject of nothing are refused", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   CHECK(bmc.InsertMedia("1", "http://127.0.0.1/missing.iso").status == 400);
   REQUIRE(bmc.InsertMedia("1", "http://127.0.0.1/os.iso").status == 204);
   CHECK(bmc.InsertMedia("1", "http://127.0.0.1/os.iso").message_id == "IDRAC.2.8.VRM0012");
@@ -107,7 +93,7 @@ TEST_CASE("Virtual media: a second insert and an eject of nothing are refused", 
 }
 
 TEST_CASE("BIOS settings stay pending until the next reset applies them", "[sim]") {
-  Bmc bmc = Make();
+  Bmc bmc = MakeTestBmc();
   const SimTime t0{};
   std::string job;
   CHECK(bmc.PatchBios({{"NoSuchThing", "1"}}, "OnReset", t0, &job).status == 400);

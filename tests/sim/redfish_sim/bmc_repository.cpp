@@ -45,10 +45,7 @@ ActionAnswer Bmc::InstallFromRepository(const std::string& catalog, const std::s
                                         bool reboot, SimTime now, std::string* job_id) {
   std::lock_guard lock(mu_);
   Advance(now);
-  if (jobs_.AnyRunning() || lc_status_ != "Ready") {
-    ++counters_.refused_actions;
-    return {503, "IDRAC.2.8.SYS518", "iDRAC is not ready. The configuration values cannot be accessed. Please retry after a few minutes."};
-  }
+  if (auto busy = RefuseWhileBusy()) return *busy;
   SimJob repo;
   repo.type = "RepositoryUpdate";
   repo.name = "Repository Update";
