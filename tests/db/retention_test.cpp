@@ -41,6 +41,22 @@ TEST_CASE("Pruning deletes only finished jobs older than the retention", "[reten
   CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE job_id = $1", {recent_done}) != "0");
 }
 
+TEST_CASE("Pruning deletes log entries older than the retention and keeps backups", "[retention]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const std::string server = Scalar(su, "INSERT INTO servers(bmc_address) VALUES ('127.0.9.9') RETURNING id");
+  Exec(su, "INSERT INTO server_log_entries(server_id, log, entry_id, created) VALUES "
+           "($1, 'sel', '1', now() - interval '40 days'), ($1, 'sel', '2', now() - interval '2 days'), "
+           "($1, 'lifecycle', '9', now() - interval '31 days')", {server});
+  Exec(su, "INSERT INTO server_config_backups(server_id, format, content, sha256, size_bytes, created_at) "
+           "VALUES ($1, 'XML', '<SystemConfiguration/>', 'x', 22, now() - interval '400 days')", {server});
+  BecomeDispatcher(su);
+  CHECK(Scalar(su, "SELECT dispatcher_v1_prune(interval '30 days')") == "0");
+  BecomeSuperuser(su);
+  CHECK(Scalar(su, "SELECT string_agg(log || ':' || entry_id, ',') FROM server_log_entries") == "sel:2");
+  CHECK(Scalar(su, "SELECT count(*) FROM server_config_backups") == "1");
+}
+
 TEST_CASE("A due schedule fires one job and never piles runs up", "[schedules]") {
   TestDb tdb;
   auto su = tdb.Connect();

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS public.server_log_entries (
 );
 CREATE INDEX IF NOT EXISTS server_log_entries_recent_idx
   ON public.server_log_entries (server_id, log, created DESC);
+CREATE INDEX IF NOT EXISTS server_log_entries_created_idx ON public.server_log_entries (created);
 ALTER TABLE public.server_log_entries ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS viewer_read ON public.server_log_entries;
 CREATE POLICY viewer_read ON public.server_log_entries FOR SELECT TO authenticated
@@ -178,6 +179,37 @@ BEGIN
     END IF;
   END LOOP;
   RETURN v_out;
+END
+$$;
+
+-- Retention (as before) now also covers log entries: those older than the retention by their
+-- own time go, at most 10 × p_batch per call. Configuration backups are kept: operators
+-- delete them. Returns the number of jobs deleted, as before.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_prune(p_retention interval, p_batch int DEFAULT 1000)
+  RETURNS int
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_n int;
+BEGIN
+  IF p_retention IS NULL OR p_retention < interval '1 hour' THEN
+    RAISE EXCEPTION 'retention: must be at least 1 hour' USING ERRCODE = '22023';
+  END IF;
+  DELETE FROM public.jobs
+   WHERE id IN (SELECT j.id FROM public.jobs j
+                 WHERE j.status IN ('succeeded', 'failed', 'cancelled')
+                   AND j.finished_at < now() - p_retention
+                 ORDER BY j.finished_at
+                 LIMIT greatest(p_batch, 1));
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  DELETE FROM public.agents
+   WHERE status = 'offline' AND disconnected_at < now() - p_retention;
+  DELETE FROM public.server_log_entries e
+   WHERE (e.server_id, e.log, e.created, e.entry_id) IN
+         (SELECT o.server_id, o.log, o.created, o.entry_id FROM public.server_log_entries o
+           WHERE o.created < now() - p_retention ORDER BY o.created LIMIT greatest(p_batch, 1) * 10);
+  RETURN v_n;
 END
 $$;
 
