@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -130,6 +131,40 @@ TEST_CASE("A multipart body streams its file part from disk, and a missing file 
   auto missing = transport.Send(req, Quick());
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == "http.file");
+}
+
+TEST_CASE("An iDRAC8 that speaks only TLS 1.0 is refused by default and reached with the legacy option", "[http][curl][tls]") {
+  auto pair = tls::SelfSigned({"idrac8", {}, {"127.0.0.1"}, 30, false});
+  REQUIRE(pair.ok());
+  auto server = TlsServer(*pair);
+  SSL_CTX* ctx = static_cast<httplib::SSLServer*>(server.get())->ssl_context();
+  REQUIRE(SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) == 1);
+  REQUIRE(SSL_CTX_set_max_proto_version(ctx, TLS1_VERSION) == 1);
+  SSL_CTX_set_security_level(ctx, 0);
+  REQUIRE(SSL_CTX_set_cipher_list(ctx, "DEFAULT@SECLEVEL=0") == 1);
+  LocalServer local(std::move(server));
+  local.server().Get("/redfish/v1", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
+  CurlTransport transport;
+  Request req;
+  req.url = local.Url("https", "/redfish/v1");
+  auto options = Quick();
+  options.tls.pinned_sha256 = *tls::Sha256Fingerprint(pair->certificate_pem);
+
+  auto modern = transport.Send(req, options);
+  REQUIRE_FALSE(modern.ok());
+  CHECK(modern.error().code == "http.tls");
+
+  TlsOptions legacy = options.tls;
+  legacy.legacy = true;
+  req.tls = legacy;  // per target: this BMC only
+  auto reached = transport.Send(req, options);
+  REQUIRE(reached.ok());
+  CHECK(reached->status == 200);
+  // The legacy setting never leaks to other targets: the same BMC without it is refused again.
+  req.tls.reset();
+  CHECK_FALSE(transport.Send(req, options).ok());
 }
 
 TEST_CASE("TLS: verification on by default, an explicit opt-out, and pinning", "[http][curl][tls]") {
