@@ -59,6 +59,72 @@ Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_t
   return std::string();
 }
 
+namespace {
+
+struct ManagerState {
+  std::string last_reset;  // "" when the BMC does not report it
+  std::string health;
+};
+
+Result<ManagerState> ReadManager(redfish::Client& bmc) {
+  auto mgr = bmc.Get(kManagerPath);
+  if (!mgr) return mgr.error();
+  auto health = mgr->String("Status/Health");
+  if (!health) return health.error();
+  return ManagerState{mgr->OptionalString("LastResetTime").value_or(""), *health};
+}
+
+
+}  // namespace
+
+bool IsRestarting(const Error& e) {
+  return e.code.rfind("http.", 0) == 0 || e.code == "redfish.not_ready" || e.code == "redfish.server_error";
+}
+
+Result<std::string> ManagerLastReset(redfish::Client& bmc) {
+  auto m = ReadManager(bmc);
+  if (!m) return m.error();
+  return m->last_reset;
+}
+
+Result<int> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options,
+                                const std::string& reset_before, bool seen_down, std::chrono::milliseconds timeout) {
+  ctx.Progress(30, "waiting for the iDRAC to restart");
+  int healthy = 0;
+  bool restarted = seen_down;
+  std::optional<Error> transient;
+  auto end = WaitUntil(
+      ctx, options.poll_interval, timeout,
+      [&]() -> Result<bool> {
+        auto m = ReadManager(bmc);
+        if (!m) {
+          healthy = 0;
+          if (IsRestarting(m.error())) {
+            restarted = true;
+            return MakeError(m.error().code, m.error().message, true);
+          }
+          return m.error();
+        }
+        if (!reset_before.empty() && m->last_reset != reset_before) restarted = true;
+        if (!restarted) return false;
+        healthy = m->health == "OK" ? healthy + 1 : 0;
+        ctx.Progress(60 + 40 * healthy / (options.healthy_reads + 1),
+                     fmt::format("iDRAC answers: health {} ({} of {} reads)", m->health, healthy, options.healthy_reads));
+        return healthy >= options.healthy_reads;
+      },
+      &transient);
+  if (!end) return end.error();
+  if (*end == WaitEnd::kCancelled) return MakeError("step.cancelled", "cancelled while waiting for the iDRAC");
+  if (*end == WaitEnd::kTimedOut) {
+    return MakeError("idrac.reset_timeout",
+                     fmt::format("the iDRAC {} within {} s{}", restarted ? "did not become healthy" : "was never seen restarting",
+                                 std::chrono::duration_cast<std::chrono::seconds>(timeout).count(),
+                                 transient ? " (last error: " + transient->message + ")" : ""),
+                     true);
+  }
+  return healthy;
+}
+
 std::string ResourcePath(const std::string& location) {
   if (location.rfind("https://", 0) != 0 && location.rfind("http://", 0) != 0) return location;
   const auto slash = location.find('/', location.find("//") + 2);

@@ -33,6 +33,19 @@ Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const Opera
 Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type,
                                   const std::vector<std::string>& known = {});
 
+// Errors that mean "the iDRAC is restarting": nothing listens, the connection drops, it is
+// not ready.
+bool IsRestarting(const Error& e);
+
+// The manager's LastResetTime ("" when the BMC does not report it).
+Result<std::string> ManagerLastReset(redfish::Client& bmc);
+
+// Waits until the iDRAC has restarted (LastResetTime moved from `reset_before`, or it was seen
+// unreachable, or `seen_down` already) and then answered Health OK options.healthy_reads
+// times in a row; returns those reads. A timeout is idrac.reset_timeout (retryable).
+Result<int> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options,
+                                const std::string& reset_before, bool seen_down, std::chrono::milliseconds timeout);
+
 // "/redfish/v1/TaskService/Tasks/JID_1" from a Location header that may be absolute.
 std::string ResourcePath(const std::string& location);
 

@@ -90,14 +90,16 @@ StepOutcome Listed(const std::string& state, const std::vector<RepoUpdateItem>& 
   return StepOutcome::Succeeded(fmt::format(R"({{"state":"{}","updates":{}}})", state, ListJson(items)));
 }
 
-// The jobs of an applied list, host components first and the iDRAC's last ("\n"-separated).
-std::string JobsInOrder(const std::vector<RepoUpdateItem>& items) {
+// The jobs of an applied list ("\n"-separated): host components, and the iDRAC's.
+struct AppliedJobs {
   std::string host, idrac;
+};
+AppliedJobs JobsOf(const std::vector<RepoUpdateItem>& items) {
+  AppliedJobs out;
   for (const auto& i : items) {
-    if (i.job_id.empty()) continue;
-    (i.idrac ? idrac : host) += std::string(kJobsPath) + "/" + i.job_id + "\n";
+    if (!i.job_id.empty()) (i.idrac ? out.idrac : out.host) += std::string(kJobsPath) + "/" + i.job_id + "\n";
   }
-  return host + idrac;
+  return out;
 }
 
 std::vector<std::string> Lines(const std::string& s) {
@@ -208,7 +210,9 @@ StepOutcome RunRepositoryUpdate(agent::StepContext& ctx, redfish::Client& bmc, c
       ctx.Progress(100, fmt::format("{} update(s) would be applied", items->size()));
       return Listed("listed", *items);
     }
-    cp.Set("before", EncodeVersions(*before)).Set("phase", "applying");
+    auto reset = ManagerLastReset(bmc);
+    if (!reset) return StepOutcome::Failed(reset.error());
+    cp.Set("before", EncodeVersions(*before)).Set("reset_before", *reset).Set("phase", "applying");
     if (auto st = save(); !st) return StepOutcome::Failed(st.error());
     ctx.Progress(22, fmt::format("applying {} update(s){}", items->size(), may_reboot ? ", the iDRAC reboots the server" : ""));
     auto applied = start(true);
@@ -223,11 +227,11 @@ StepOutcome RunRepositoryUpdate(agent::StepContext& ctx, redfish::Client& bmc, c
     // The apply went out (maybe on an earlier attempt): its jobs are in the list.
     auto items = UpdateList(bmc);
     if (!items) return StepOutcome::Failed(items.error());
-    const std::string jobs = JobsInOrder(*items);
-    if (jobs.empty()) {
+    const AppliedJobs jobs = JobsOf(*items);
+    if (jobs.host.empty() && jobs.idrac.empty()) {
       return StepOutcome::Failed(MakeError("firmware.not_applied", "the repository update created no update job; retrying lists again", true));
     }
-    cp.Set("phase", "following").Set("jobs", jobs);
+    cp.Set("phase", "following").Set("jobs", jobs.host + jobs.idrac).Set("idrac_jobs", jobs.idrac);
     if (auto st = save(); !st) return StepOutcome::Failed(st.error());
   }
   const auto jobs = Lines(cp.Get("jobs"));
@@ -241,6 +245,11 @@ StepOutcome RunRepositoryUpdate(agent::StepContext& ctx, redfish::Client& bmc, c
     } else if (s->state == State::kFailed && s->message_id.find("SUP029") == std::string::npos) {
       return StepOutcome::Failed(MakeError("firmware.job_failed", fmt::format("{} failed: {}: {}", jobs[i], s->message_id, s->message)));
     }
+  }
+  if (staged == 0 && !cp.Get("idrac_jobs").empty()) {
+    // The iDRAC updated itself last: done once it has restarted and answers healthily.
+    auto healthy = WaitForIdracRestart(ctx, bmc, options, cp.Get("reset_before"), false, options.restart_timeout);
+    if (!healthy) return FailedOrCancelled(ctx, healthy.error());
   }
   if (staged > 0) {
     ctx.Progress(100, fmt::format("staged: {} update(s) apply at the next reset", staged));

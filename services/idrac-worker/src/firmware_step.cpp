@@ -273,16 +273,26 @@ StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, con
     if (auto st = save(); !st) return StepOutcome::Failed(st.error());
   }
 
-  // The iDRAC last: its update restarts it; FollowTask waits that out and logs in again.
+  // The iDRAC last: its update restarts it. The step waits until it has restarted onto the
+  // new firmware and answers healthily, so nothing after it meets an iDRAC going away.
   for (std::size_t i : idrac) {
+    if (cp.Get(Key("task", i)).empty() && cp.Get(Key("sending", i)).empty()) {
+      auto reset = ManagerLastReset(bmc);
+      if (!reset) return StepOutcome::Failed(reset.error());
+      cp.Set(Key("reset_before", i), *reset);
+    }
     if (auto st = EnsureSent(ctx, bmc, cp, *p, i, options); !st) return StepOutcome::Failed(st.error());
     auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 75, 85);
     if (!s) return FailedOrCancelled(ctx, s.error());
     if (AlreadyInstalled(*s)) {
       unchanged.push_back(p->packages[i].label);
-    } else if (s->state == State::kFailed) {
+      continue;
+    }
+    if (s->state == State::kFailed) {
       return StepOutcome::Failed(JobFailed(p->packages[i].label, cp.Get(Key("task", i)), *s));
     }
+    auto healthy = WaitForIdracRestart(ctx, bmc, options, cp.Get(Key("reset_before", i)), false, options.restart_timeout);
+    if (!healthy) return FailedOrCancelled(ctx, healthy.error());
   }
   std::vector<std::string> tasks;
   for (std::size_t i = 0; i < p->packages.size(); ++i) tasks.push_back(cp.Get(Key("task", i)));

@@ -180,6 +180,8 @@ class Bmc {
   bool Down(SimTime now);
   // Lock-free hint for the fleet's watcher: a restart began since it last looked.
   bool TakeRestartFlag() { return restart_flag_.exchange(false); }
+  // Also raised on every restart, so a fleet's watcher scans its BMCs only when one began.
+  void SetRestartSignal(std::atomic<bool>* signal) { restart_signal_ = signal; }
   std::string ManagerLastResetTime() const;
   std::string FirmwareVersion(const std::string& component) const;
   ActionAnswer ClearJobQueue(const std::string& job_id);  // JID_CLEARALL / JID_CLEARALL_FORCE
@@ -267,6 +269,11 @@ class Bmc {
   long next_lc_ = 1;
   SimTime down_until_{};
   std::atomic<bool> restart_flag_{false};
+  std::atomic<bool>* restart_signal_ = nullptr;
+  void FlagRestart() {  // mu_ held
+    restart_flag_ = true;
+    if (restart_signal_ != nullptr) restart_signal_->store(true);
+  }
   std::string manager_last_reset_ = "2026-01-01T00:00:00Z";
   Power power_ = Power::kOn;
   std::optional<Power> target_;

@@ -119,7 +119,7 @@ void Bmc::Finish(const SimJob& job, SimTime now) {
     if (job.component == kIdracComponent) {
       // The new iDRAC firmware boots: unreachable for a while, every session gone.
       down_until_ = now + timing_.idrac_restart;
-      restart_flag_ = true;
+      FlagRestart();
       sessions_.clear();
       manager_last_reset_ = FormatUtc(std::chrono::system_clock::now());
     }
@@ -146,7 +146,7 @@ ActionAnswer Bmc::ResetManager(const std::string& type, SimTime now) {
   ++counters_.actions;
   ++counters_.idrac_resets;
   down_until_ = now + timing_.idrac_restart;
-  restart_flag_ = true;
+  FlagRestart();
   sessions_.clear();
   manager_last_reset_ = FormatUtc(std::chrono::system_clock::now());
   AppendLog("lifecycle", {"", "", "OK", "RAC0182", "The iDRAC firmware was rebooted with the following reason: user initiated.", "", ""});

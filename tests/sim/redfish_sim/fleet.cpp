@@ -157,6 +157,7 @@ std::string Fleet::Start() {
     m->bmc = std::make_unique<Bmc>(MakeIdentity(address, i, options_.seed, options_.legacy_every),
                                    options_.timing, options_.session_cap, options_.username,
                                    options_.password, options_.seed + static_cast<std::uint64_t>(i));
+    m->bmc->SetRestartSignal(&restart_signal_);
     auto server = TlsServerFor(address, "idrac-" + m->bmc->identity().service_tag, &m->fingerprint);
     if (!server) return server.error().message;
     m->server = std::move(*server);
@@ -303,7 +304,11 @@ std::string Fleet::Start() {
 // says it is down, then opened again on the same address.
 void Fleet::WatchRestarts() {
   std::unique_lock lock(watch_mu_);
+  bool restarting = false;  // some BMC is down: keep looking until it is back
   while (!watch_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stopping_; })) {
+    // A fleet is large and restarts are rare: scan only when one began or is under way.
+    if (!restart_signal_.exchange(false) && !restarting) continue;
+    restarting = false;
     const auto now = std::chrono::steady_clock::now();
     for (const auto& m : members_) {
       // Only BMCs that began a restart, or are in one, are looked at (a fleet is large).
@@ -320,6 +325,7 @@ void Fleet::WatchRestarts() {
         while (!m->server->is_running()) std::this_thread::yield();
         m->listening = true;
       }
+      restarting = restarting || !m->listening || down;
     }
   }
 }

@@ -5,6 +5,7 @@
 // Ownership: a Fleet owns its BMCs, servers and their threads; Stop() (or the destructor)
 // stops them all. Thread-safety: Start/Stop from one thread.
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,7 @@ class Fleet {
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;
   bool stopping_ = false;
+  std::atomic<bool> restart_signal_{false};  // a BMC began a restart since the watcher looked
 };
 
 }  // namespace dcops::sim
