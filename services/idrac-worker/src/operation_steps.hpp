@@ -22,10 +22,12 @@
 //                            values are verified). Unknown attributes are refused up front.
 //   server.idrac_settings    reads the iDRAC's attributes, or sets the ones that differ and
 //                            reads them back (they apply at once); passwords are refused.
-//   server.firmware_update   SimpleUpdate with an image URI: LC ready first, the Dell job or
-//                            task followed to its end (surviving the iDRAC restarting under
-//                            it), a reboot when the update waits for one and the job allows
-//                            it, then the new versions verified.
+//   server.firmware_update   SimpleUpdate with an image URI, packages pushed from the worker's
+//                            package directory, or a Dell catalog repository (listed first):
+//                            LC ready first, host updates staged and applied by one reboot
+//                            when the job allows it, the iDRAC last (waited out until it has
+//                            restarted and is healthy), each job followed to its end, then
+//                            the new versions verified.
 //   server.scp_export        a Server Configuration Profile (XML or JSON, chosen components),
 //                            checked whole; the dispatcher keeps it as a backup.
 //   server.scp_import        a backup previewed on this server, then imported with a shutdown
