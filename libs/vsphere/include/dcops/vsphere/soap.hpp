@@ -1,0 +1,88 @@
+#pragma once
+// vim25 SOAP messages without a network: request envelopes, and responses read without
+// trusting them.
+//
+// Namespace-aware throughout: vCenter binds namespaces to whatever prefixes it likes (the
+// XML Schema instance namespace is "xsi" most of the time, not always), so elements are
+// matched by local name and namespace URI, and xsi:type by the namespace its prefix is bound
+// to. A SOAP fault (HTTP 500) becomes a typed Error:
+//   vsphere.invalid_login, vsphere.not_authenticated, vsphere.managed_object_not_found,
+//   vsphere.invalid_property, vsphere.invalid_argument, vsphere.request_canceled,
+//   vsphere.fault (any other), all naming the operation and the fault's message.
+// Anything that is not a SOAP envelope (an HTML error page, a truncated body) is
+// vsphere.schema naming the operation.
+//
+// Thread-safety: values; a Response shares its parsed document read-only.
+#include <pugixml.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dcops/common/result.hpp"
+
+namespace dcops::vsphere {
+
+inline constexpr const char* kVim25 = "urn:vim25";
+inline constexpr const char* kSoapEnvelope = "http://schemas.xmlsoap.org/soap/envelope/";
+inline constexpr const char* kXsi = "http://www.w3.org/2001/XMLSchema-instance";
+
+// Text escaped for XML element content and attribute values.
+std::string XmlEscape(const std::string& text);
+
+// A managed object reference: <_this type="PropertyCollector">propertyCollector</_this>.
+struct MoRef {
+  std::string type;
+  std::string value;
+  bool empty() const { return value.empty(); }
+};
+std::string MoRefXml(const char* element, const MoRef& ref);
+
+// The whole request for `operation` on `self`, `body` being the operation's other arguments
+// as XML already escaped.
+std::string RequestEnvelope(const std::string& operation, const MoRef& self, const std::string& body);
+
+// The element's local name ("returnval" for "vim25:returnval").
+std::string LocalName(const pugi::xml_node& node);
+// The namespace URI the element's prefix (or the default namespace) is bound to.
+std::string NamespaceOf(const pugi::xml_node& node);
+// The local part of xsi:type when the attribute's prefix is bound to the XML Schema instance
+// namespace ("ArrayOfString" for xsi:type="ArrayOfString" or x:type="vim25:ArrayOfString").
+std::optional<std::string> XsiType(const pugi::xml_node& node);
+// The first child with this local name (any namespace), or an empty node.
+pugi::xml_node Child(const pugi::xml_node& node, const char* local_name);
+std::vector<pugi::xml_node> Children(const pugi::xml_node& node, const char* local_name);
+
+// An operation's answer: the <OperationResponse> element inside the SOAP Body.
+class Response {
+ public:
+  // `status` is the HTTP status: 200 with a response, 500 with a fault.
+  static Result<Response> Parse(const std::string& operation, int status, const std::string& body);
+  pugi::xml_node element() const { return element_; }
+  // The <returnval> children (an operation may return several).
+  std::vector<pugi::xml_node> ReturnValues() const { return Children(element_, "returnval"); }
+
+ private:
+  std::shared_ptr<pugi::xml_document> doc_;
+  pugi::xml_node element_;
+};
+
+// ObjectContent from the PropertyCollector: an object and the properties asked for.
+struct ObjectContent {
+  MoRef obj;
+  std::map<std::string, pugi::xml_node> props;  // name → <val>, which carries its xsi:type
+  std::vector<std::string> missing;             // properties the server could not read
+};
+
+// A RetrieveResult (<returnval> of RetrievePropertiesEx / ContinueRetrievePropertiesEx):
+// its objects and the token of the next page ("" on the last page). A returnval-less
+// response (no objects at all) is an empty last page.
+struct RetrieveResult {
+  std::vector<ObjectContent> objects;
+  std::string token;
+};
+Result<RetrieveResult> ReadRetrieveResult(const Response& response);
+
+}  // namespace dcops::vsphere
