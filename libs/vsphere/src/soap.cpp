@@ -143,6 +143,7 @@ Result<Response> Response::Parse(const std::string& operation, int status, const
 
 Result<RetrieveResult> ReadRetrieveResult(const Response& response) {
   RetrieveResult out;
+  out.document = response.document();
   const pugi::xml_node result = Child(response.element(), "returnval");
   if (!result) return out;
   out.token = Child(result, "token").text().get();

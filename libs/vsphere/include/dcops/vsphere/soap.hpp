@@ -63,6 +63,8 @@ class Response {
   pugi::xml_node element() const { return element_; }
   // The <returnval> children (an operation may return several).
   std::vector<pugi::xml_node> ReturnValues() const { return Children(element_, "returnval"); }
+  // The parsed document the nodes live in (keep it while using them).
+  std::shared_ptr<const pugi::xml_document> document() const { return doc_; }
 
  private:
   std::shared_ptr<pugi::xml_document> doc_;
@@ -82,6 +84,7 @@ struct ObjectContent {
 struct RetrieveResult {
   std::vector<ObjectContent> objects;
   std::string token;
+  std::shared_ptr<const pugi::xml_document> document;  // what the objects' nodes point into
 };
 Result<RetrieveResult> ReadRetrieveResult(const Response& response);
 

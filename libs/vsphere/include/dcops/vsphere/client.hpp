@@ -1,0 +1,66 @@
+#pragma once
+// A vim25 client for one vCenter (or ESXi host), as one sync or step sees it.
+//
+// Session: RetrieveServiceContent, then SessionManager.Login; the vmware_soap_session cookie
+// rides on every later call. A call answered NotAuthenticated (the session expired) logs in
+// again once and is repeated, except inside a paged read: a retrieval token belongs to the
+// session that opened it, so an expiry there ends the read with vsphere.not_authenticated
+// (retryable) and the caller starts over. Logout() ends the session; callers call it on every
+// path (it ignores errors: a vCenter that is gone has ended the session already).
+//
+// Reads: ReadAll() makes a ContainerView of one type under the root folder, reads it with
+// RetrievePropertiesEx and an explicit property list in pages of maxObjects, hands each page
+// to the caller as it arrives (memory stays bounded by one page), and destroys the view
+// afterwards, on errors too.
+//
+// Ownership: borrows the http::Client. Thread-safety: one user at a time.
+// Blocking: every call blocks, bounded by the HTTP client's timeouts.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dcops/http/client.hpp"
+#include "dcops/vsphere/soap.hpp"
+
+namespace dcops::vsphere {
+
+struct Endpoint {
+  std::string base_url;  // "https://vcenter.lab:443"
+  std::string username;
+  std::string password;  // secret: only ever in the Login body
+  http::TlsOptions tls;
+};
+
+struct ServiceContent {
+  MoRef root_folder, property_collector, view_manager, session_manager;
+  std::string api_version;  // about.apiVersion ("8.0.1.0")
+  std::string instance_uuid;
+};
+
+class Client {
+ public:
+  Client(http::Client& http, Endpoint endpoint);
+
+  Status Login();
+  void Logout();
+  const ServiceContent& content() const { return content_; }
+
+  // Every object of `type` ("HostSystem") with `properties`, `page_size` objects per page.
+  Status ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
+                 const std::function<Status(const RetrieveResult&)>& page);
+
+  // One operation on `self`; `body` holds its other arguments as XML. Re-logs in once on
+  // NotAuthenticated when `may_relogin`.
+  Result<Response> Call(const std::string& operation, const MoRef& self, const std::string& body,
+                        bool may_relogin = true);
+
+ private:
+  Result<Response> Send(const std::string& operation, const MoRef& self, const std::string& body);
+
+  http::Client& http_;
+  Endpoint endpoint_;
+  ServiceContent content_;
+  std::string cookie_;  // "vmware_soap_session=…", or "" before Login
+};
+
+}  // namespace dcops::vsphere

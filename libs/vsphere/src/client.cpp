@@ -1,0 +1,123 @@
+#include "dcops/vsphere/client.hpp"
+
+#include <fmt/format.h>
+
+namespace dcops::vsphere {
+namespace {
+
+// Reads of these operations change nothing: the HTTP client may repeat them.
+bool ReadOnly(const std::string& operation) {
+  return operation == "RetrieveServiceContent" || operation == "RetrievePropertiesEx" ||
+         operation == "ContinueRetrievePropertiesEx" || operation == "WaitForUpdatesEx";
+}
+
+MoRef ReadRef(const pugi::xml_node& node) { return {node.attribute("type").value(), node.text().get()}; }
+
+// "vmware_soap_session=\"52…\"" from a Set-Cookie header.
+std::string SessionCookie(const std::string& set_cookie) {
+  const auto end = set_cookie.find(';');
+  return set_cookie.substr(0, end);
+}
+
+}  // namespace
+
+Client::Client(http::Client& http, Endpoint endpoint) : http_(http), endpoint_(std::move(endpoint)) {}
+
+Result<Response> Client::Send(const std::string& operation, const MoRef& self, const std::string& body) {
+  http::Request req;
+  req.method = http::Method::kPost;
+  req.url = endpoint_.base_url + "/sdk";
+  req.headers = {{"Content-Type", "text/xml; charset=utf-8"},
+                 {"SOAPAction", content_.api_version.empty() ? "urn:vim25" : "urn:vim25/" + content_.api_version}};
+  if (!cookie_.empty()) req.headers.emplace_back("Cookie", cookie_);
+  req.body = RequestEnvelope(operation, self, body);
+  req.tls = endpoint_.tls;
+  req.idempotent = ReadOnly(operation);
+  auto r = http_.Execute(req);
+  if (!r) return r.error();
+  auto parsed = Response::Parse(operation, r->status, r->body);
+  if (parsed && operation == "Login") {
+    const std::string cookie = SessionCookie(r->Header("Set-Cookie"));
+    if (cookie.empty()) return MakeError("vsphere.schema", "Login: no session cookie in the answer");
+    cookie_ = cookie;
+  }
+  return parsed;
+}
+
+Result<Response> Client::Call(const std::string& operation, const MoRef& self, const std::string& body,
+                              bool may_relogin) {
+  auto r = Send(operation, self, body);
+  if (!r && r.error().code == "vsphere.not_authenticated" && may_relogin && !cookie_.empty()) {
+    cookie_.clear();
+    if (auto st = Login(); !st) return st.error();
+    r = Send(operation, self, body);
+  }
+  return r;
+}
+
+Status Client::Login() {
+  auto sc = Send("RetrieveServiceContent", {"ServiceInstance", "ServiceInstance"}, "");
+  if (!sc) return sc.error();
+  const pugi::xml_node v = Child(sc->element(), "returnval");
+  content_.root_folder = ReadRef(Child(v, "rootFolder"));
+  content_.property_collector = ReadRef(Child(v, "propertyCollector"));
+  content_.view_manager = ReadRef(Child(v, "viewManager"));
+  content_.session_manager = ReadRef(Child(v, "sessionManager"));
+  content_.api_version = Child(Child(v, "about"), "apiVersion").text().get();
+  content_.instance_uuid = Child(Child(v, "about"), "instanceUuid").text().get();
+  for (const auto* ref : {&content_.root_folder, &content_.property_collector, &content_.view_manager, &content_.session_manager}) {
+    if (ref->empty()) return MakeError("vsphere.schema", "RetrieveServiceContent: the ServiceContent lacks a manager this client needs");
+  }
+  auto login = Send("Login", content_.session_manager,
+                    "<userName>" + XmlEscape(endpoint_.username) + "</userName><password>" +
+                        XmlEscape(endpoint_.password) + "</password>");
+  if (!login) return login.error();
+  return Status();
+}
+
+void Client::Logout() {
+  if (cookie_.empty()) return;
+  (void)Send("Logout", content_.session_manager, "");
+  cookie_.clear();
+}
+
+Status Client::ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
+                       const std::function<Status(const RetrieveResult&)>& page) {
+  auto view = Call("CreateContainerView", content_.view_manager,
+                   MoRefXml("container", content_.root_folder) + "<type>" + XmlEscape(type) +
+                       "</type><recursive>true</recursive>");
+  if (!view) return view.error();
+  const MoRef view_ref = ReadRef(Child(view->element(), "returnval"));
+  if (view_ref.empty()) return MakeError("vsphere.schema", "CreateContainerView: no view in the answer");
+
+  std::string props;
+  for (const auto& p : properties) props += "<pathSet>" + XmlEscape(p) + "</pathSet>";
+  const std::string spec =
+      "<specSet><propSet><type>" + XmlEscape(type) + "</type>" + props + "</propSet>" +
+      "<objectSet>" + MoRefXml("obj", view_ref) +
+      R"(<skip>true</skip><selectSet xsi:type="TraversalSpec"><name>view</name><type>ContainerView</type>)"
+      "<path>view</path><skip>false</skip></selectSet></objectSet></specSet>" +
+      fmt::format("<options><maxObjects>{}</maxObjects></options>", page_size);
+
+  Status outcome = [&]() -> Status {
+    // Inside the read no re-login: the token would belong to the session that expired.
+    auto first = Call("RetrievePropertiesEx", content_.property_collector, spec, false);
+    if (!first) return first.error();
+    auto result = ReadRetrieveResult(*first);
+    while (true) {
+      if (!result) return result.error();
+      if (auto st = page(*result); !st) return st;
+      if (result->token.empty()) return Status();
+      auto next = Call("ContinueRetrievePropertiesEx", content_.property_collector,
+                       "<token>" + XmlEscape(result->token) + "</token>", false);
+      if (!next) return next.error();
+      result = ReadRetrieveResult(*next);
+    }
+  }();
+  auto destroyed = Call("DestroyView", view_ref, "", false);
+  if (!outcome) return outcome;
+  if (!destroyed && destroyed.error().code != "vsphere.managed_object_not_found") return destroyed.error();
+  return Status();
+}
+
+}  // namespace dcops::vsphere
