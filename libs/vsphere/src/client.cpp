@@ -81,23 +81,67 @@ void Client::Logout() {
   cookie_.clear();
 }
 
-Status Client::ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
-                       const std::function<Status(const RetrieveResult&)>& page) {
+Result<MoRef> Client::CreateView(const std::string& type) {
   auto view = Call("CreateContainerView", content_.view_manager,
                    MoRefXml("container", content_.root_folder) + "<type>" + XmlEscape(type) +
                        "</type><recursive>true</recursive>");
   if (!view) return view.error();
-  const MoRef view_ref = ReadRef(Child(view->element(), "returnval"));
-  if (view_ref.empty()) return MakeError("vsphere.schema", "CreateContainerView: no view in the answer");
+  const MoRef ref = ReadRef(Child(view->element(), "returnval"));
+  if (ref.empty()) return MakeError("vsphere.schema", "CreateContainerView: no view in the answer");
+  return ref;
+}
 
+// A PropertyFilterSpec's content: `properties` of every `type` object the view holds.
+std::string Client::PropertySpec(const std::string& type, const std::vector<std::string>& properties, const MoRef& view) {
   std::string props;
   for (const auto& p : properties) props += "<pathSet>" + XmlEscape(p) + "</pathSet>";
-  const std::string spec =
-      "<specSet><propSet><type>" + XmlEscape(type) + "</type>" + props + "</propSet>" +
-      "<objectSet>" + MoRefXml("obj", view_ref) +
-      R"(<skip>true</skip><selectSet xsi:type="TraversalSpec"><name>view</name><type>ContainerView</type>)"
-      "<path>view</path><skip>false</skip></selectSet></objectSet></specSet>" +
-      fmt::format("<options><maxObjects>{}</maxObjects></options>", page_size);
+  return "<propSet><type>" + XmlEscape(type) + "</type>" + props + "</propSet>" + "<objectSet>" + MoRefXml("obj", view) +
+         R"(<skip>true</skip><selectSet xsi:type="TraversalSpec"><name>view</name><type>ContainerView</type>)"
+         "<path>view</path><skip>false</skip></selectSet></objectSet>";
+}
+
+Result<MoRef> Client::CreateFilter(const std::string& type, const std::vector<std::string>& properties) {
+  auto view = CreateView(type);
+  if (!view) return view.error();
+  auto filter = Call("CreateFilter", content_.property_collector,
+                     "<spec>" + PropertySpec(type, properties, *view) + "</spec><partialUpdates>false</partialUpdates>", false);
+  if (!filter) return filter.error();
+  const MoRef ref = ReadRef(Child(filter->element(), "returnval"));
+  if (ref.empty()) return MakeError("vsphere.schema", "CreateFilter: no filter in the answer");
+  return ref;
+}
+
+Result<std::optional<UpdateSet>> Client::WaitForUpdates(const std::string& version, int max_wait_seconds,
+                                                         int max_object_updates) {
+  auto r = Call("WaitForUpdatesEx", content_.property_collector,
+                "<version>" + XmlEscape(version) + "</version>" +
+                    fmt::format("<options><maxWaitSeconds>{}</maxWaitSeconds><maxObjectUpdates>{}</maxObjectUpdates></options>",
+                                max_wait_seconds, max_object_updates),
+                false);
+  if (!r) return r.error();
+  return ReadUpdateSet(*r);
+}
+
+Result<TaskInfo> Client::ReadTask(const MoRef& task) {
+  auto r = Call("RetrievePropertiesEx", content_.property_collector,
+                "<specSet><propSet><type>Task</type><pathSet>info</pathSet></propSet><objectSet>" + MoRefXml("obj", task) +
+                    "</objectSet></specSet><options/>");
+  if (!r) return r.error();
+  auto result = ReadRetrieveResult(*r);
+  if (!result) return result.error();
+  if (result->objects.empty() || !result->objects[0].props.count("info")) {
+    return MakeError("vsphere.managed_object_not_found", "RetrievePropertiesEx: task " + task.value + " has no info");
+  }
+  return ReadTaskInfo(result->objects[0].props.at("info"));
+}
+
+Status Client::ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
+                       const std::function<Status(const RetrieveResult&)>& page) {
+  auto view = CreateView(type);
+  if (!view) return view.error();
+  const MoRef view_ref = *view;
+  const std::string spec = "<specSet>" + PropertySpec(type, properties, view_ref) + "</specSet>" +
+                           fmt::format("<options><maxObjects>{}</maxObjects></options>", page_size);
 
   Status outcome = [&]() -> Status {
     // Inside the read no re-login: the token would belong to the session that expired.

@@ -95,6 +95,19 @@ struct FakeVcenter {
       }
       return answer(R"(<returnval type="ContainerView">session[52]77</returnval>)");
     }
+    if (op == "RetrievePropertiesEx" && req.body.find("<type>Task</type>") != std::string::npos) {
+      return answer(R"(<returnval><objects><obj type="Task">task-81</obj><propSet><name>info</name>)"
+                    R"(<val xsi:type="TaskInfo"><key>task-81</key><state>running</state><progress>40</progress></val></propSet></objects></returnval>)");
+    }
+    if (op == "CreateFilter") return answer(R"(<returnval type="PropertyFilter">session[52]f1</returnval>)");
+    if (op == "WaitForUpdatesEx") {
+      if (req.body.find("<version></version>") != std::string::npos) {
+        return answer(R"(<returnval><version>1</version><filterSet><filter type="PropertyFilter">session[52]f1</filter>)"
+                      R"(<objectSet><kind>enter</kind><obj type="HostSystem">host-0</obj></objectSet></filterSet></returnval>)");
+      }
+      if (req.body.find("<version>1</version>") != std::string::npos) return answer("");  // nothing new
+      return fault("InvalidCollectorVersion", "The specified version is invalid.");
+    }
     if (op == "RetrievePropertiesEx") {
       if (req.body.find("<maxObjects>2</maxObjects>") == std::string::npos ||
           req.body.find("<pathSet>name</pathSet>") == std::string::npos) {
@@ -181,6 +194,32 @@ TEST_CASE("vim25: a wrong password, an expired session (logged in again), an exp
   CHECK(cut.error().retryable);
   CHECK(vc.calls.back() == "DestroyView");  // attempted on the error path too
   CHECK(vc.sessions == 2);                  // no re-login inside a read
+}
+
+TEST_CASE("vim25: incremental reads from a version, a version the server does not know, a task's progress", "[vsphere][net]") {
+  FakeVcenter vc;
+  Rig rig;
+  Client client(rig.http, rig.endpoint);
+  REQUIRE(client.Login().ok());
+  auto filter = client.CreateFilter("HostSystem", {"name", "runtime.inMaintenanceMode"});
+  REQUIRE(filter.ok());
+  CHECK(filter->value == "session[52]f1");
+  auto all = client.WaitForUpdates("", 10, 1000);
+  REQUIRE(all.ok());
+  REQUIRE(all->has_value());
+  CHECK((*all)->version == "1");
+  CHECK((*all)->objects.at(0).kind == "enter");
+  auto quiet = client.WaitForUpdates("1", 10, 1000);
+  REQUIRE(quiet.ok());
+  CHECK_FALSE(quiet->has_value());
+  auto stale = client.WaitForUpdates("41", 10, 1000);
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().code == "vsphere.invalid_collector_version");
+
+  auto task = client.ReadTask({"Task", "task-81"});
+  REQUIRE(task.ok());
+  CHECK(task->state == "running");
+  CHECK(task->progress == 40);
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ const std::map<std::string, std::string>& FaultCodes() {
       {"InvalidProperty", "vsphere.invalid_property"},
       {"InvalidArgument", "vsphere.invalid_argument"},
       {"RequestCanceled", "vsphere.request_canceled"},
+      {"InvalidCollectorVersion", "vsphere.invalid_collector_version"},
   };
   return codes;
 }
@@ -165,6 +166,44 @@ Result<RetrieveResult> ReadRetrieveResult(const Response& response) {
     out.objects.push_back(std::move(c));
   }
   return out;
+}
+
+Result<std::optional<UpdateSet>> ReadUpdateSet(const Response& response) {
+  const pugi::xml_node set = Child(response.element(), "returnval");
+  if (!set) return std::optional<UpdateSet>();
+  UpdateSet out;
+  out.document = response.document();
+  out.version = Child(set, "version").text().get();
+  if (out.version.empty()) return MakeError("vsphere.schema", "WaitForUpdatesEx: an UpdateSet without its version");
+  out.truncated = std::string(Child(set, "truncated").text().get()) == "true";
+  for (const auto& filter : Children(set, "filterSet")) {
+    for (const auto& object : Children(filter, "objectSet")) {
+      ObjectUpdate u;
+      u.kind = Child(object, "kind").text().get();
+      const pugi::xml_node obj = Child(object, "obj");
+      u.obj = {obj.attribute("type").value(), obj.text().get()};
+      if (u.obj.empty() || (u.kind != "enter" && u.kind != "modify" && u.kind != "leave")) {
+        return MakeError("vsphere.schema", "WaitForUpdatesEx: an ObjectUpdate without its obj or kind");
+      }
+      for (const auto& change : Children(object, "changeSet")) {
+        u.changes.push_back({Child(change, "name").text().get(), Child(change, "op").text().get(), Child(change, "val")});
+      }
+      out.objects.push_back(std::move(u));
+    }
+  }
+  return std::optional<UpdateSet>(std::move(out));
+}
+
+Result<TaskInfo> ReadTaskInfo(const pugi::xml_node& info) {
+  TaskInfo t;
+  t.state = Child(info, "state").text().get();
+  if (t.state != "queued" && t.state != "running" && t.state != "success" && t.state != "error") {
+    return MakeError("vsphere.schema", fmt::format("TaskInfo: state '{}' is not queued, running, success or error", t.state));
+  }
+  t.progress = Child(info, "progress").text().as_int(t.state == "success" ? 100 : 0);
+  t.description_id = Child(info, "descriptionId").text().get();
+  if (const pugi::xml_node error = Child(info, "error")) t.error = Child(error, "localizedMessage").text().get();
+  return t;
 }
 
 }  // namespace dcops::vsphere

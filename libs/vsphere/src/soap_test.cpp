@@ -111,5 +111,56 @@ TEST_CASE("A page of PropertyCollector results: objects, properties, what could 
   CHECK(ReadRetrieveResult(*broken).error().code == "vsphere.schema");
 }
 
+TEST_CASE("An UpdateSet: objects entering, changing and leaving, the next version, truncation", "[vsphere]") {
+  auto response = Response::Parse("WaitForUpdatesEx", 200, Envelope(
+      R"(<WaitForUpdatesExResponse xmlns="urn:vim25"><returnval><version>7</version><truncated>true</truncated>)"
+      R"(<filterSet><filter type="PropertyFilter">session[52]f1</filter>)"
+      R"(<objectSet><kind>modify</kind><obj type="HostSystem">host-21</obj>)"
+      R"(<changeSet><name>runtime.inMaintenanceMode</name><op>assign</op><val xsi:type="xsd:boolean">true</val></changeSet></objectSet>)"
+      R"(<objectSet><kind>enter</kind><obj type="HostSystem">host-30</obj><changeSet><name>name</name><op>assign</op><val xsi:type="xsd:string">esx30.lab</val></changeSet></objectSet>)"
+      R"(<objectSet><kind>leave</kind><obj type="HostSystem">host-22</obj></objectSet>)"
+      R"(</filterSet></returnval></WaitForUpdatesExResponse>)"));
+  REQUIRE(response.ok());
+  auto set = ReadUpdateSet(*response);
+  REQUIRE(set.ok());
+  REQUIRE(set->has_value());
+  const UpdateSet& u = **set;
+  CHECK(u.version == "7");
+  CHECK(u.truncated);
+  REQUIRE(u.objects.size() == 3);
+  CHECK(u.objects[0].kind == "modify");
+  CHECK(u.objects[0].changes[0].name == "runtime.inMaintenanceMode");
+  CHECK(std::string(u.objects[0].changes[0].val.text().get()) == "true");
+  CHECK(u.objects[1].kind == "enter");
+  CHECK(u.objects[2].kind == "leave");
+  CHECK(u.objects[2].obj.value == "host-22");
+
+  auto quiet = Response::Parse("WaitForUpdatesEx", 200, Envelope(R"(<WaitForUpdatesExResponse xmlns="urn:vim25"/>)"));
+  CHECK_FALSE(ReadUpdateSet(*quiet)->has_value());  // the wait ended with nothing new
+  auto stale = Response::Parse("WaitForUpdatesEx", 500, Envelope(
+      R"(<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The specified version is invalid.</faultstring>)"
+      R"(<detail><InvalidCollectorVersionFault xmlns="urn:vim25" xsi:type="InvalidCollectorVersion"/></detail></soapenv:Fault>)"));
+  CHECK(stale.error().code == "vsphere.invalid_collector_version");
+  auto versionless = Response::Parse("WaitForUpdatesEx", 200, Envelope(
+      R"(<WaitForUpdatesExResponse xmlns="urn:vim25"><returnval><filterSet/></returnval></WaitForUpdatesExResponse>)"));
+  CHECK(ReadUpdateSet(*versionless).error().code == "vsphere.schema");
+}
+
+TEST_CASE("A task's info: its state, progress and error message", "[vsphere]") {
+  pugi::xml_document doc;
+  REQUIRE(doc.load_string(R"(<val xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="TaskInfo">)"
+                          R"(<key>task-81</key><descriptionId>HostSystem.enterMaintenanceMode</descriptionId>)"
+                          R"(<state>error</state><error><fault xsi:type="Timedout"/><localizedMessage>Operation timed out.</localizedMessage></error></val>)"));
+  auto info = ReadTaskInfo(doc.document_element());
+  REQUIRE(info.ok());
+  CHECK(info->state == "error");
+  CHECK(info->error == "Operation timed out.");
+  CHECK(info->description_id == "HostSystem.enterMaintenanceMode");
+  REQUIRE(doc.load_string(R"(<val><state>running</state><progress>42</progress></val>)"));
+  CHECK(ReadTaskInfo(doc.document_element())->progress == 42);
+  REQUIRE(doc.load_string(R"(<val><state>paused</state></val>)"));
+  CHECK(ReadTaskInfo(doc.document_element()).error().message == "TaskInfo: state 'paused' is not queued, running, success or error");
+}
+
 }  // namespace
 }  // namespace dcops::vsphere

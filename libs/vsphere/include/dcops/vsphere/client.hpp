@@ -49,6 +49,17 @@ class Client {
   Status ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
                  const std::function<Status(const RetrieveResult&)>& page);
 
+  // Incremental reads: a PropertyFilter over every object of `type` (a ContainerView under the
+  // root folder that lives as long as the session), then WaitForUpdatesEx from `version` (""
+  // for everything, as "enter" updates), waiting at most `max_wait_seconds`. nullopt: nothing
+  // changed. vsphere.invalid_collector_version: the version is unknown here (a new session):
+  // read everything again. The filter and view belong to this session.
+  Result<MoRef> CreateFilter(const std::string& type, const std::vector<std::string>& properties);
+  Result<std::optional<UpdateSet>> WaitForUpdates(const std::string& version, int max_wait_seconds,
+                                                   int max_object_updates);
+  // The current info of a Task (one read; the caller paces its polling).
+  Result<TaskInfo> ReadTask(const MoRef& task);
+
   // One operation on `self`; `body` holds its other arguments as XML. Re-logs in once on
   // NotAuthenticated when `may_relogin`.
   Result<Response> Call(const std::string& operation, const MoRef& self, const std::string& body,
@@ -56,6 +67,8 @@ class Client {
 
  private:
   Result<Response> Send(const std::string& operation, const MoRef& self, const std::string& body);
+  Result<MoRef> CreateView(const std::string& type);
+  static std::string PropertySpec(const std::string& type, const std::vector<std::string>& properties, const MoRef& view);
 
   http::Client& http_;
   Endpoint endpoint_;

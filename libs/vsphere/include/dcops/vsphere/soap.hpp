@@ -8,6 +8,8 @@
 // to. A SOAP fault (HTTP 500) becomes a typed Error:
 //   vsphere.invalid_login, vsphere.not_authenticated, vsphere.managed_object_not_found,
 //   vsphere.invalid_property, vsphere.invalid_argument, vsphere.request_canceled,
+//   vsphere.invalid_collector_version (an incremental read's version the server no longer
+//   knows: read everything again),
 //   vsphere.fault (any other), all naming the operation and the fault's message.
 // Anything that is not a SOAP envelope (an HTML error page, a truncated body) is
 // vsphere.schema naming the operation.
@@ -87,5 +89,34 @@ struct RetrieveResult {
   std::shared_ptr<const pugi::xml_document> document;  // what the objects' nodes point into
 };
 Result<RetrieveResult> ReadRetrieveResult(const Response& response);
+
+// WaitForUpdatesEx's UpdateSet: what changed since `version`, per object.
+struct PropertyChange {
+  std::string name;
+  std::string op;  // add, remove, assign, indirectRemove
+  pugi::xml_node val;
+};
+struct ObjectUpdate {
+  std::string kind;  // enter, modify, leave
+  MoRef obj;
+  std::vector<PropertyChange> changes;
+};
+struct UpdateSet {
+  std::string version;  // to pass to the next WaitForUpdatesEx
+  bool truncated = false;  // more changes follow: call again at once
+  std::vector<ObjectUpdate> objects;
+  std::shared_ptr<const pugi::xml_document> document;
+};
+// nullopt when the wait ended with no change (the server answers no returnval).
+Result<std::optional<UpdateSet>> ReadUpdateSet(const Response& response);
+
+// A Task's info (read with RetrievePropertiesEx, property "info").
+struct TaskInfo {
+  std::string state;  // queued, running, success, error
+  int progress = 0;
+  std::string error;  // localizedMessage of info.error, when state is error
+  std::string description_id;
+};
+Result<TaskInfo> ReadTaskInfo(const pugi::xml_node& info);
 
 }  // namespace dcops::vsphere
