@@ -1,0 +1,68 @@
+#pragma once
+// An OpenManage Enterprise REST client, as one sync sees it.
+//
+// Session: POST /api/SessionService/Sessions ({"UserName","Password","SessionType":"API"});
+// the X-Auth-Token rides on every later call and Logout() deletes the session (callers call
+// it on every path, errors included; OME allows 100 API sessions). Collections are read page
+// by page with $top, following @odata.nextLink (relative) until there is none.
+//
+// Errors, mapped once here: ome.auth (credentials refused), ome.session_cap (100 sessions;
+// retryable), ome.session_expired (401 mid-sync; retryable), ome.http (OME's error body:
+// its MessageId and message), ome.schema (not JSON, or not what OME documents: names the
+// resource and field), and the HTTP client's own (unreachable, timeouts).
+//
+// Ownership: borrows the http::Client. Thread-safety: one user at a time. Blocking: yes.
+#include <rapidjson/document.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dcops/http/client.hpp"
+
+namespace dcops::ome {
+
+struct Endpoint {
+  std::string base_url;  // "https://ome.lab"
+  std::string username;
+  std::string password;  // secret: only ever in the login body
+  http::TlsOptions tls;
+};
+
+// One device of /api/DeviceService/Devices, as the inventory needs it.
+struct Device {
+  int id = 0;
+  int type = 0;  // 1000 server, 2000 chassis, …
+  std::string service_tag;    // "" when OME has none
+  std::string name;
+  std::string model;
+  std::string idrac_address;  // the first DeviceManagement NetworkAddress, or ""
+  int power_state = 0;        // 17 on, 18 off
+  int status = 0;             // 1000 normal, 2000 unknown, 3000 warning, 4000 critical
+};
+
+// Reads one member of the device collection strictly (errors name the device and field).
+Result<Device> ReadDevice(const rapidjson::Value& member);
+
+class Client {
+ public:
+  Client(http::Client& http, Endpoint endpoint);
+  Status Login();
+  void Logout();
+  bool logged_in() const { return !token_.empty(); }
+
+  // Every device (of type `type`, 0 for all) in pages of `page_size`; `page` gets each page's
+  // devices and the collection's @odata.count.
+  Status ForEachDevicePage(int type, int page_size,
+                           const std::function<Status(const std::vector<Device>&, int total)>& page);
+
+ private:
+  Result<rapidjson::Document> GetJson(const std::string& path);
+
+  http::Client& http_;
+  Endpoint endpoint_;
+  std::string token_;
+  std::string session_path_;  // "/api/SessionService/Sessions('…')"
+};
+
+}  // namespace dcops::ome

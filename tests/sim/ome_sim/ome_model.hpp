@@ -1,0 +1,68 @@
+#pragma once
+// A simulated OpenManage Enterprise's state: devices (servers, chassis), API sessions with
+// OME's cap of 100, and the OData reading of its collections ($top, $skip, $filter on Type,
+// relative next links). Protocol-independent; ome_server.cpp puts HTTP on it.
+//
+// Thread-safety: every public method locks.
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dcops::sim::ome {
+
+struct Device {
+  int id = 0;
+  int type = 1000;  // 1000 server, 2000 chassis, 4000 IO module
+  std::string name;
+  std::string service_tag;  // "" for devices without one (IO modules)
+  std::string model;
+  std::string idrac_address;  // DeviceManagement[0].NetworkAddress, "" when none
+  int power_state = 17;       // 17 on, 18 off
+  int status = 1000;          // 1000 normal, 3000 warning, 4000 critical
+};
+
+struct Options {
+  int servers = 10;
+  int chassis = 1;
+  int session_cap = 100;
+  std::string username = "admin";
+  std::string password = "ome-pass";
+  int default_page = 50;  // what OME answers without $top
+};
+
+// One page of a collection as OME answers it.
+struct Page {
+  std::vector<Device> devices;
+  int count = 0;          // @odata.count: matches of the filter, all pages
+  std::string next_link;  // "" on the last page
+};
+
+class Model {
+ public:
+  explicit Model(Options options);
+  // A session id and token, or nullopt: bad credentials (`*capped` false) or the cap reached.
+  std::optional<std::pair<std::string, std::string>> Login(const std::string& user, const std::string& password,
+                                                           bool* capped);
+  bool ValidToken(const std::string& token) const;
+  bool Logout(const std::string& session_id);
+  int SessionCount() const;
+  // `filter` is "" or "Type eq N"; an unsupported filter is nullopt (OME answers 400).
+  std::optional<Page> Devices(const std::string& filter, int top, int skip) const;
+  // Test hooks: the estate changes between syncs.
+  void RemoveDevice(int id);
+  void AddServer(const std::string& service_tag, const std::string& idrac_address);
+  // Logs every session out (OME restarted, or sessions timed out).
+  void ExpireSessions();
+
+ private:
+  mutable std::mutex mu_;
+  Options options_;
+  std::vector<Device> devices_;
+  std::map<std::string, std::string> sessions_;  // id → token
+  int next_session_ = 1;
+  int next_device_ = 10001;
+};
+
+}  // namespace dcops::sim::ome

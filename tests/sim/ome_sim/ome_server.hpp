@@ -1,0 +1,41 @@
+#pragma once
+// The simulated OpenManage Enterprise over HTTPS (its own self-signed certificate), on one
+// loopback address: sessions (X-Auth-Token), the device collection with OData paging, and
+// OME's error body ({"error": {"code", "message", "@Message.ExtendedInfo": [...]}}).
+//
+// Thread-safety: Start/Stop from one thread; requests are served on the server's threads.
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "ome_model.hpp"
+
+namespace dcops::sim::ome {
+
+enum class Fault { kNone, kHtml, kTruncated };
+
+class Server {
+ public:
+  Server(Model& model, std::string address, int port);
+  ~Server();
+  // "" on success, else why it could not listen.
+  std::string Start();
+  void Stop();
+  const std::string& fingerprint() const { return fingerprint_; }
+  // Device list answers broken from now on (an HTML error page, a cut-off body).
+  void SetFault(Fault f) { fault_ = f; }
+
+ private:
+  Model& model_;
+  std::string address_;
+  int port_;
+  std::string fingerprint_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<Fault> fault_{Fault::kNone};
+};
+
+}  // namespace dcops::sim::ome
