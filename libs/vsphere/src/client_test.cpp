@@ -15,7 +15,8 @@
 namespace dcops::vsphere {
 namespace {
 
-constexpr const char* kAddress = "127.0.74.1";
+// Each test case has its own address: ctest runs them in parallel processes, and two
+// servers on one address:port would share its connections (SO_REUSEPORT).
 constexpr int kPort = 18444;
 
 std::string Envelope(const std::string& body) {
@@ -41,9 +42,9 @@ struct FakeVcenter {
   bool expire_on_continue = false;     // ContinueRetrievePropertiesEx finds it expired
   int destroyed = 0;
 
-  FakeVcenter() {
+  explicit FakeVcenter(const char* address) {
     server.Post("/sdk", [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); });
-    REQUIRE(server.bind_to_port(kAddress, kPort));
+    REQUIRE(server.bind_to_port(address, kPort));
     thread = std::thread([this] { server.listen_after_bind(); });
     while (!server.is_running()) std::this_thread::yield();
   }
@@ -138,12 +139,13 @@ struct FakeVcenter {
 struct Rig {
   http::CurlTransport transport;
   http::Client http{http::ClientOptions{}, transport, SystemClock::Instance()};
-  Endpoint endpoint{fmt::format("http://{}:{}", kAddress, kPort), "sync@vsphere.local", "s3cr&t", {}};
+  Endpoint endpoint;
+  explicit Rig(const char* address) : endpoint{fmt::format("http://{}:{}", address, kPort), "sync@vsphere.local", "s3cr&t", {}} {}
 };
 
 TEST_CASE("A vim25 session reads every host page by page, destroys its view and logs out", "[vsphere][net]") {
-  FakeVcenter vc;
-  Rig rig;
+  FakeVcenter vc("127.0.74.1");
+  Rig rig("127.0.74.1");
   Client client(rig.http, rig.endpoint);
   REQUIRE(client.Login().ok());
   CHECK(client.content().api_version == "8.0.1.0");
@@ -165,8 +167,8 @@ TEST_CASE("A vim25 session reads every host page by page, destroys its view and 
 }
 
 TEST_CASE("vim25: a wrong password, an expired session (logged in again), an expiry inside a read", "[vsphere][net]") {
-  FakeVcenter vc;
-  Rig rig;
+  FakeVcenter vc("127.0.74.2");
+  Rig rig("127.0.74.2");
   Endpoint wrong = rig.endpoint;
   wrong.password = "not-it";
   Client refused(rig.http, wrong);
@@ -197,8 +199,8 @@ TEST_CASE("vim25: a wrong password, an expired session (logged in again), an exp
 }
 
 TEST_CASE("vim25: incremental reads from a version, a version the server does not know, a task's progress", "[vsphere][net]") {
-  FakeVcenter vc;
-  Rig rig;
+  FakeVcenter vc("127.0.74.3");
+  Rig rig("127.0.74.3");
   Client client(rig.http, rig.endpoint);
   REQUIRE(client.Login().ok());
   auto filter = client.CreateFilter("HostSystem", {"name", "runtime.inMaintenanceMode"});
