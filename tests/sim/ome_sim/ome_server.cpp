@@ -1,12 +1,11 @@
 #include "ome_server.hpp"
 
 #include <fmt/format.h>
-#include <openssl/pem.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "dcops/tls/certificates.hpp"
+#include "sim_tls.hpp"
 
 namespace dcops::sim::ome {
 namespace {
@@ -125,21 +124,6 @@ void DeviceJson(Writer& w, const Device& d) {
   w.EndObject();
 }
 
-Result<std::unique_ptr<httplib::SSLServer>> TlsServer(const std::string& address, std::string* fingerprint) {
-  auto pair = tls::SelfSigned({"ome-sim", {}, {address}, 365, false});
-  if (!pair) return pair.error();
-  *fingerprint = *tls::Sha256Fingerprint(pair->certificate_pem);
-  BIO* cb = BIO_new_mem_buf(pair->certificate_pem.data(), static_cast<int>(pair->certificate_pem.size()));
-  X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
-  BIO_free(cb);
-  BIO* kb = BIO_new_mem_buf(pair->private_key_pem.data(), static_cast<int>(pair->private_key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-  BIO_free(kb);
-  auto server = std::make_unique<httplib::SSLServer>(cert, key);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return server;
-}
 
 }  // namespace
 
@@ -148,7 +132,7 @@ Server::Server(Model& model, std::string address, int port) : model_(model), add
 Server::~Server() { Stop(); }
 
 std::string Server::Start() {
-  auto tls_server = TlsServer(address_, &fingerprint_);
+  auto tls_server = SelfSignedServer(address_, "ome-sim", &fingerprint_);
   if (!tls_server) return tls_server.error().message;
   server_ = std::move(*tls_server);
   server_->Post("/api/SessionService/Sessions", [this](const httplib::Request& req, httplib::Response& res) {

@@ -6,10 +6,9 @@
 #include <unistd.h>
 #include <fmt/format.h>
 #include <httplib.h>
-#include <openssl/pem.h>
 #include <rapidjson/document.h>
 
-#include "dcops/tls/certificates.hpp"
+#include "sim_tls.hpp"
 #include "routes.hpp"
 
 namespace dcops::sim {
@@ -109,28 +108,6 @@ Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed,
   return id;
 }
 
-namespace {
-
-// An HTTPS server with a fresh self-signed certificate for `address`.
-Result<std::unique_ptr<httplib::SSLServer>> TlsServerFor(const std::string& address, const std::string& name,
-                                                         std::string* fingerprint) {
-  auto pair = tls::SelfSigned({name, {}, {address}, 365, false});
-  if (!pair) return pair.error();
-  *fingerprint = *tls::Sha256Fingerprint(pair->certificate_pem);
-  BIO* cb = BIO_new_mem_buf(pair->certificate_pem.data(), static_cast<int>(pair->certificate_pem.size()));
-  X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
-  BIO_free(cb);
-  BIO* kb = BIO_new_mem_buf(pair->private_key_pem.data(), static_cast<int>(pair->private_key_pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-  BIO_free(kb);
-  auto server = std::make_unique<httplib::SSLServer>(cert, key);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return server;
-}
-
-}  // namespace
-
 struct Fleet::Member {
   std::unique_ptr<Bmc> bmc;
   std::unique_ptr<httplib::SSLServer> server;
@@ -158,7 +135,7 @@ std::string Fleet::Start() {
                                    options_.timing, options_.session_cap, options_.username,
                                    options_.password, options_.seed + static_cast<std::uint64_t>(i));
     m->bmc->SetRestartSignal(&restart_signal_);
-    auto server = TlsServerFor(address, "idrac-" + m->bmc->identity().service_tag, &m->fingerprint);
+    auto server = SelfSignedServer(address, "idrac-" + m->bmc->identity().service_tag, &m->fingerprint);
     if (!server) return server.error().message;
     m->server = std::move(*server);
     const int threads = options_.threads_per_bmc;
@@ -184,7 +161,7 @@ std::string Fleet::Start() {
     const std::string address = NthLoopbackAddress(options_.first_address, options_.count + i);
     if (address.empty()) return fmt::format("impostor {} would leave 127.0.0.0/8", i + 1);
     auto m = std::make_unique<Member>();
-    auto server = TlsServerFor(address, "switch-" + address, &m->fingerprint);
+    auto server = SelfSignedServer(address, "switch-" + address, &m->fingerprint);
     if (!server) return server.error().message;
     m->server = std::move(*server);
     m->server->new_task_queue = [] { return new httplib::ThreadPool(1); };
