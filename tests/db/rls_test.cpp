@@ -13,7 +13,8 @@ const std::string kTables[] = {
     "server_processors", "server_memory", "server_drives", "server_nics", "server_firmware", "server_volumes",
     "vcenters", "vcenter_clusters", "vcenter_hosts", "vcenter_vms", "vcenter_datastores",
     "vcenter_networks", "ome_endpoints", "zfs_hosts", "credential_sets", "schedules",
-    "audit_log", "user_roles", "server_config_backups", "server_log_entries", "server_log_cursors"};
+    "audit_log", "user_roles", "server_config_backups", "server_log_entries", "server_log_cursors",
+    "inventory_staging"};
 
 struct Site {
   TestDb tdb;
