@@ -62,6 +62,7 @@ class StreamStepContext final : public StepContext {
   void Progress(int percent, std::string_view message) override;
   void Event(LogLevel level, std::string_view message) override;
   Status SaveCheckpoint(std::string json) override;
+  Status SendInventory(std::string_view kind, std::string json) override;
   bool CancelRequested() const override {
     std::lock_guard lock(mu_);
     return cancel_;
@@ -93,6 +94,20 @@ class StreamStepContext final : public StepContext {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool cancel_ = false;
+  std::uint64_t NextSequence() {
+    std::lock_guard lock(mu_);
+    return next_sequence_++;
+  }
+  // Waits for the dispatcher to confirm `what` (a checkpoint or an inventory batch) as stored.
+  Status AwaitAck(std::uint64_t sequence, const char* what) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(15), [&] { return acks_.count(sequence) != 0; })) {
+      return MakeError("agent.checkpoint", std::string("the dispatcher did not confirm the ") + what, true);
+    }
+    if (!acks_[sequence]) return MakeError("agent.lease_lost", "the step's lease is gone; stopping", false);
+    return {};
+  }
+
   std::uint64_t next_sequence_ = 1;
   std::map<std::uint64_t, bool> acks_;
 };
@@ -121,14 +136,14 @@ struct AgentClient::Impl {
 
   // Sends one message on the current stream; results are kept for the next stream when
   // there is none.
-  // Results, checkpoints and events wait for the next stream when there is none (a
+  // Results, checkpoints, inventory batches and events wait for the next stream when there is none (a
   // dispatcher restarting or failing over): a step waiting on its checkpoint's ack rides over
   // the reconnect instead of failing. Events are kept up to a bound; progress is best effort
   // (the next report replaces it).
   void Send(const pb::AgentMessage& m) {
     std::lock_guard lock(mu);
     if (!stream || !stream->Write(m)) {
-      if (m.has_result() || m.has_checkpoint() || (m.has_event() && undelivered.size() < kMaxUndelivered)) {
+      if (m.has_result() || m.has_checkpoint() || m.has_inventory() || (m.has_event() && undelivered.size() < kMaxUndelivered)) {
         undelivered.push_back(m);
       }
     }
@@ -314,11 +329,7 @@ void StreamStepContext::Event(LogLevel level, std::string_view message) {
 }
 
 Status StreamStepContext::SaveCheckpoint(std::string json) {
-  std::uint64_t sequence = 0;
-  {
-    std::lock_guard lock(mu_);
-    sequence = next_sequence_++;
-  }
+  const std::uint64_t sequence = NextSequence();
   pb::AgentMessage m;
   auto* c = m.mutable_checkpoint();
   c->set_task_id(a_.task_id);
@@ -326,13 +337,21 @@ Status StreamStepContext::SaveCheckpoint(std::string json) {
   c->set_checkpoint_json(std::move(json));
   c->set_sequence(sequence);
   agent_.Send(m);
-  std::unique_lock lock(mu_);
   // The step waits for the dispatcher to have stored it: that is what makes resuming safe.
-  if (!cv_.wait_for(lock, std::chrono::seconds(15), [&] { return acks_.count(sequence) != 0; })) {
-    return MakeError("agent.checkpoint", "the dispatcher did not confirm the checkpoint", true);
-  }
-  if (!acks_[sequence]) return MakeError("agent.lease_lost", "the step's lease is gone; stopping", false);
-  return {};
+  return AwaitAck(sequence, "checkpoint");
+}
+
+Status StreamStepContext::SendInventory(std::string_view kind, std::string json) {
+  const std::uint64_t sequence = NextSequence();
+  pb::AgentMessage m;
+  auto* b = m.mutable_inventory();
+  b->set_task_id(a_.task_id);
+  b->set_lease_id(a_.lease_id);
+  b->set_kind(std::string(kind));
+  b->set_json(std::move(json));
+  b->set_sequence(sequence);
+  agent_.Send(m);
+  return AwaitAck(sequence, "inventory batch");
 }
 
 AgentClient::AgentClient(AgentOptions options, const StepRegistry& steps, const Logger& log, Clock& clock)

@@ -36,6 +36,14 @@ Status RecordingStepContext::SaveCheckpoint(std::string json) {
   return {};
 }
 
+Status RecordingStepContext::SendInventory(std::string_view kind, std::string json) {
+  if (fail_inventory_from_ >= 0 && static_cast<int>(inventory_.size()) >= fail_inventory_from_) {
+    return MakeError("agent.lease_lost", "the step's lease is gone; stopping", false);
+  }
+  inventory_.push_back({std::string(kind), std::move(json)});
+  return {};
+}
+
 bool RecordingStepContext::CancelRequested() const {
   std::lock_guard lock(mu_);
   return cancel_;

@@ -10,7 +10,40 @@ namespace {
 // What some steps need from the database at the moment they run, added to their params under
 // a key of the dispatcher's ("_logs", "_scp"): read now, not at planning, so it is current.
 // Nothing of it is stored with the job.
-Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapidjson::Document& params) {
+bool IsSync(const std::string& step_kind) {
+  return step_kind == "inventory.ome_sync" || step_kind == "inventory.vcenter_sync";
+}
+
+// A sync step's endpoint as it is now: address, credential set, TLS trust and (vCenter) the
+// version the last sync reached. A deleted or disabled endpoint fails the step, by name.
+Result<std::string> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
+  const bool ome = s.step_kind == "inventory.ome_sync";
+  const char* what = ome ? "OME endpoint" : "vCenter";
+  if (params.HasParseError() || !params.IsObject() || !params.HasMember("_endpoint") ||
+      !params["_endpoint"].IsObject() || !params["_endpoint"].HasMember("id") || !params["_endpoint"]["id"].IsString()) {
+    return MakeError("step.params", std::string("the step does not name its ") + what);
+  }
+  const std::string id = params["_endpoint"]["id"].GetString();
+  auto endpoint = cp.SyncEndpoint(ome ? "ome" : "vcenter", id);
+  if (!endpoint) return endpoint.error();
+  if (!*endpoint) return MakeError("step.params", std::string("no ") + what + " " + id + " (deleted since the job was created)");
+  rapidjson::Document e;
+  e.Parse((*endpoint)->c_str());
+  if (e.HasParseError() || !e.IsObject()) return MakeError("db.result", "_endpoint: not JSON");
+  if (e.HasMember("enabled") && e["enabled"].IsFalse()) {
+    return MakeError("step.params", std::string(what) + " " +
+                                        (e.HasMember("name") && e["name"].IsString() ? e["name"].GetString() : id) +
+                                        " is disabled");
+  }
+  if (!e.HasMember("credential_set_id") || !e["credential_set_id"].IsString() ||
+      e["credential_set_id"].GetStringLength() == 0) {
+    return MakeError("step.credentials", std::string(what) + " " + id + " has no credential set");
+  }
+  return std::move(**endpoint);
+}
+
+Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapidjson::Document& params,
+                                    const std::string& endpoint_json) {
   if (params.HasParseError() || !params.IsObject()) return s.params_json;
   auto& a = params.GetAllocator();
   std::string data;
@@ -37,6 +70,9 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
     }
     data = std::move(**backup);
     key = "_scp";
+  } else if (IsSync(s.step_kind)) {
+    data = endpoint_json;
+    key = "_endpoint";
   } else {
     return s.params_json;
   }
@@ -56,13 +92,27 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
 Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const ClaimedStep& s,
                                                  const tls::SecretBox& secrets, SecretRegistry& redact,
                                                  int min_interval_ms) {
-  // "_bmc" in the step's params (added by the planner) says how to reach the target.
+  // "_bmc" in the step's params (added by the planner) says how to reach the target; a sync
+  // step's endpoint is read now.
   rapidjson::Document params;
   params.Parse(s.params_json.c_str());
-  std::string cred_id, pin;
+  std::string cred_id, pin, endpoint_json;
   bool verify = true;
-  if (!params.HasParseError() && params.IsObject() && params.HasMember("_bmc") && params["_bmc"].IsObject()) {
-    const auto& b = params["_bmc"];
+  rapidjson::Document endpoint;
+  if (IsSync(s.step_kind)) {
+    auto e = EndpointNow(cp, s, params);
+    if (!e) return e.error();
+    endpoint_json = std::move(*e);
+    endpoint.Parse(endpoint_json.c_str());
+  }
+  const rapidjson::Value* reach = nullptr;
+  if (endpoint.IsObject()) {
+    reach = &endpoint;
+  } else if (!params.HasParseError() && params.IsObject() && params.HasMember("_bmc") && params["_bmc"].IsObject()) {
+    reach = &params["_bmc"];
+  }
+  if (reach != nullptr) {
+    const auto& b = *reach;
     if (b.HasMember("credential_set_id") && b["credential_set_id"].IsString()) cred_id = b["credential_set_id"].GetString();
     if (b.HasMember("tls_pin_sha256") && b["tls_pin_sha256"].IsString()) pin = b["tls_pin_sha256"].GetString();
     if (b.HasMember("tls_verify") && b["tls_verify"].IsBool()) verify = b["tls_verify"].GetBool();
@@ -105,7 +155,7 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
       named->mutable_credentials()->set_password(*opened);
     }
   }
-  auto params_json = WithRunTimeData(cp, s, params);
+  auto params_json = WithRunTimeData(cp, s, params, endpoint_json);
   if (!params_json) return params_json.error();
   a->set_task_id(s.task_id);
   a->set_lease_id(s.lease_id);

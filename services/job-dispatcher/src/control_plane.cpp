@@ -369,6 +369,43 @@ Result<std::string> ControlPlane::UpsertServer(const std::string& site, const st
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server_inventory($1, $2::jsonb)", {site, server_json}));
 }
 
+Result<bool> ControlPlane::StageInventory(const std::string& task_id, const std::string& lease_id,
+                                          std::uint64_t sequence, const std::string& kind, const std::string& json) {
+  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_stage_inventory($1::uuid, $2::uuid, $3::bigint, $4, $5::jsonb)",
+                                 {task_id, lease_id, std::to_string(sequence), kind, json}));
+  if (!v) return v.error();
+  return *v == "t";
+}
+
+Result<std::optional<std::string>> ControlPlane::SyncEndpoint(const std::string& kind, const std::string& id) {
+  auto rows = conn_.Exec("SELECT dispatcher_v1_sync_endpoint($1, $2::uuid)::text", {kind, id});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<std::string>();
+  return rows->TextAt(0, 0);
+}
+
+Result<std::string> ControlPlane::ApplySync(const std::string& step_kind, const std::string& task_id,
+                                            const std::string& lease_id, const std::string& result_json) {
+  const char* sql = step_kind == "inventory.ome_sync"
+                        ? "SELECT dispatcher_v1_apply_ome_sync($1::uuid, $2::uuid, $3::jsonb)::text"
+                        : "SELECT dispatcher_v1_apply_vcenter_sync($1::uuid, $2::uuid, $3::jsonb)::text";
+  return ScalarText(conn_.Exec(sql, {task_id, lease_id, result_json}));
+}
+
+Status ControlPlane::DiscardSync(const std::string& task_id, const std::string& error) {
+  auto r = conn_.Exec("SELECT dispatcher_v1_discard_sync($1::uuid, $2)", {task_id, error});
+  if (!r) return r.error();
+  return {};
+}
+
+Result<std::vector<std::string>> ControlPlane::FireDueSchedules(const std::string& site) {
+  auto rows = conn_.Exec("SELECT job_id FROM dispatcher_v1_fire_due_schedules($1)", {site});
+  if (!rows) return rows.error();
+  std::vector<std::string> ids;
+  for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->Str(i, "job_id"));
+  return ids;
+}
+
 Result<std::map<std::string, long>> ControlPlane::QueueDepth(const std::string& site) {
   auto rows = conn_.Exec("SELECT status, steps FROM dispatcher_v1_queue_depth($1)", {site});
   if (!rows) return rows.error();

@@ -143,6 +143,18 @@ class ControlPlane {
   Result<std::string> LogCursors(const std::string& server_id);
   // dispatcher_v1_record_log_entries: {"sel": inserted, "lifecycle": inserted}.
   Result<std::string> RecordLogEntries(const std::string& task_id, const std::string& result_json);
+  // Inventory syncs. StageInventory: false when the lease is no longer the step's.
+  Result<bool> StageInventory(const std::string& task_id, const std::string& lease_id, std::uint64_t sequence,
+                              const std::string& kind, const std::string& json);
+  // dispatcher_v1_sync_endpoint: the endpoint ("ome"/"vcenter") as a step needs it, or nullopt.
+  Result<std::optional<std::string>> SyncEndpoint(const std::string& kind, const std::string& id);
+  // Applies a succeeded sync step's staged batches; returns the apply's counts (JSON).
+  Result<std::string> ApplySync(const std::string& step_kind, const std::string& task_id,
+                                const std::string& lease_id, const std::string& result_json);
+  // A failed sync step: drops its batches and records the error on the endpoint.
+  Status DiscardSync(const std::string& task_id, const std::string& error);
+  // dispatcher_v1_fire_due_schedules: the ids of the jobs created.
+  Result<std::vector<std::string>> FireDueSchedules(const std::string& site);
   Result<std::map<std::string, long>> QueueDepth(const std::string& site);
   // ANALYZE of the queue tables that changed a lot since their last one (see the SQL).
   Result<std::string> RefreshStatistics();

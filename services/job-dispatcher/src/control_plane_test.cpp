@@ -148,7 +148,7 @@ TEST_CASE("Discovery results add new servers with their pin and set, and one ref
       {"bmc_address": "127.0.80.2:18443", "service_tag": "KNOWN01", "tls_pin_sha256": "pin-2", "credential_set_id": ")" +
                              *set + R"(", "login": "ok"},
       {"bmc_address": "127.0.80.3:18443", "service_tag": null, "tls_pin_sha256": "pin-3", "credential_set_id": null, "login": "refused"}]})";
-  auto effects = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", result);
+  auto effects = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", "", result);
   REQUIRE(effects.ok());
   CHECK(effects->servers_added == 2);
   REQUIRE_FALSE(effects->refresh_job_id.empty());
@@ -163,11 +163,11 @@ TEST_CASE("Discovery results add new servers with their pin and set, and one ref
   CHECK(Scalar(site.su, "SELECT job_type || ' ' || (target_scope -> 'bmc_addresses')::text FROM jobs WHERE id = $1",
                {effects->refresh_job_id}) == R"(server.refresh ["127.0.80.1:18443", "127.0.80.2:18443"])");
   // The same result again (a replay): nothing new, and still one refresh job.
-  auto again = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", result);
+  auto again = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", "", result);
   REQUIRE(again.ok());
   CHECK(again->servers_added == 0);
   CHECK(Scalar(site.su, "SELECT count(*) FROM jobs WHERE job_type = 'server.refresh'") == "1");
-  auto bad = RecordStepResult(site.cp, "default", "discovery.scan", "t", R"({"probed": 3})");
+  auto bad = RecordStepResult(site.cp, "default", "discovery.scan", "t", "", R"({"probed": 3})");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message == "discovery.scan: the result has no \"found\" list");
 }

@@ -231,6 +231,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       ack.mutable_checkpoint_ack()->set_sequence(m.checkpoint().sequence());
       ack.mutable_checkpoint_ack()->set_saved(saved.ok() && *saved);
       conn->Write(ack);
+    } else if (m.has_inventory()) {
+      HandleInventory(cp, in);
     } else if (m.has_event()) {
       auto it = running.find(m.event().task_id());
       if (it != running.end()) {
@@ -259,6 +261,30 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     }
   }
 
+  // A sync's batch is staged under the step's lease and acknowledged, so the agent sends the
+  // next one only after this one is safe (and a step whose lease is gone stops).
+  void HandleInventory(ControlPlane& cp, Inbound& in) {
+    const auto& b = in.msg.inventory();
+    auto staged = cp.StageInventory(b.task_id(), b.lease_id(), b.sequence(), b.kind(), b.json());
+    if (!staged && staged.error().retryable) {
+      Post(std::move(in));  // the database is away: the agent waits for the ack
+      return;
+    }
+    if (!staged) {
+      log.Warn("inventory batch refused: " + staged.error().message, {}, {{"task", b.task_id()}});
+      if (auto it = running.find(b.task_id()); it != running.end()) {
+        events.push_back({it->second.job_id, b.task_id(), "error",
+                          "inventory batch refused: " + redact.Scrub(staged.error().message), "", in.conn->id,
+                          it->second.trace_id});
+      }
+    }
+    pb::DispatcherMessage ack;
+    ack.mutable_checkpoint_ack()->set_task_id(b.task_id());
+    ack.mutable_checkpoint_ack()->set_sequence(b.sequence());
+    ack.mutable_checkpoint_ack()->set_saved(staged.ok() && *staged);
+    in.conn->Write(ack);
+  }
+
   void HandleResult(ControlPlane& cp, AgentConn& conn, const pb::Result& r) {
     auto it = running.find(r.task_id());
     RunningStep step = it != running.end() ? it->second : RunningStep{};
@@ -275,9 +301,12 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
                          outcome == kOutcome.end() ? "failed" : outcome->second);
     switch (r.outcome()) {
       case pb::Result::SUCCEEDED: {
-        auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.result_json());
+        auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.lease_id(), r.result_json());
         if (!effects) {
           (void)cp.FailStep(r.task_id(), r.lease_id(), effects.error());
+          if (IsSyncStep(step.step_kind) && !effects.error().retryable) {
+            (void)cp.DiscardSync(r.task_id(), effects.error().code + ": " + effects.error().message);
+          }
           return;
         }
         if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
@@ -296,11 +325,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         break;
       case pb::Result::CANCELLED:
         (void)cp.CancelStep(r.task_id(), r.lease_id(), redact.Scrub(r.reason()));
+        if (IsSyncStep(step.step_kind)) (void)cp.DiscardSync(r.task_id(), "cancelled");
         break;
       default: {
         Error e = MakeError(r.error().code().empty() ? "step.failed" : r.error().code(),
                             redact.Scrub(r.error().message()), r.error().retryable());
         (void)cp.FailStep(r.task_id(), r.lease_id(), e);
+        if (IsSyncStep(step.step_kind)) (void)cp.DiscardSync(r.task_id(), e.code + ": " + e.message);
         if (!step.job_id.empty()) {
           events.push_back({step.job_id, r.task_id(), "error",
                             fmt::format("{} failed on {}: {}", step.step_kind, step.target, e.message),
@@ -503,6 +534,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     db::Reconnector db(options.db, SystemClock::Instance());
     auto last_plan = Steady::now() - options.poll;
     auto last_rescue = Steady::now();
+    auto last_schedules = Steady::now() - std::chrono::seconds(1);
     while (!stopping) {
       auto conn = db.Get(std::chrono::milliseconds(5000));  // short: Stop() is honoured during an outage
       if (!conn) {
@@ -541,6 +573,15 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       for (auto& in : batch) Handle(cp, in);
       const auto now = Steady::now();
+      if (now - last_schedules >= std::chrono::seconds(1)) {
+        // Periodic syncs and the like: a due schedule makes one job, none while its last is
+        // unfinished (the SQL decides; see dispatcher_v1_fire_due_schedules).
+        if (auto fired = cp.FireDueSchedules(options.site); fired && !fired->empty()) {
+          log.Info(fmt::format("{} scheduled job(s) created", fired->size()));
+          woken = true;
+        }
+        last_schedules = now;
+      }
       if (woken || now - last_plan >= options.poll) {
         PlanPendingJobs(cp, **conn, dir, planners, options.site, log);
         last_plan = now;

@@ -172,6 +172,36 @@ Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory
   return steps;
 }
 
+// An inventory sync: one step on its endpoint ("ome:<id>", "vcenter:<id>": several endpoints
+// sync in parallel, one sync per endpoint at a time). The endpoint's address and credentials
+// are read when the step is assigned, so an edit between planning and running counts.
+Planner EndpointSync(std::string step_kind, std::string scope_key, std::string target_prefix) {
+  return [step_kind, scope_key, target_prefix](const JobToPlan& job, ServerDirectory&) -> Result<std::vector<PlannedStep>> {
+    rapidjson::Document scope;
+    scope.Parse(job.target_scope_json.c_str());
+    const bool ok = !scope.HasParseError() && scope.IsObject() && scope.HasMember(scope_key.c_str()) &&
+                    scope[scope_key.c_str()].IsString();
+    const std::string id = ok ? scope[scope_key.c_str()].GetString() : "";
+    const bool uuid = id.size() == 36 && std::all_of(id.begin(), id.end(), [](char c) {
+      return c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    });
+    if (!uuid) return MakeError("plan.scope", fmt::format("{} takes {{\"{}\": \"<uuid>\"}}", step_kind, scope_key));
+    rapidjson::Document params;
+    params.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
+    if (params.HasParseError() || !params.IsObject()) params.SetObject();
+    auto& a = params.GetAllocator();
+    rapidjson::Value endpoint(rapidjson::kObjectType);
+    endpoint.AddMember("id", rapidjson::Value(id.c_str(), a), a);
+    params.RemoveMember("_endpoint");
+    params.AddMember("_endpoint", endpoint, a);
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    params.Accept(w);
+    return std::vector<PlannedStep>{
+        PlannedStep{"sync", step_kind, target_prefix + id, false, std::string(buf.GetString(), buf.GetSize()), {}}};
+  };
+}
+
 }  // namespace
 
 PlannerRegistry& PlannerRegistry::Add(std::string job_type, Planner planner) {
@@ -201,7 +231,9 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
       .Add("server.scp_export", PerServer("server.scp_export", false))
       .Add("server.scp_import", PerServer("server.scp_import", true))
       .Add("server.logs", PerServer("server.logs", false))
-      .Add("discovery.scan", DiscoveryScan);
+      .Add("discovery.scan", DiscoveryScan)
+      .Add("inventory.ome_sync", EndpointSync("inventory.ome_sync", "ome_endpoint_id", "ome:"))
+      .Add("inventory.vcenter_sync", EndpointSync("inventory.vcenter_sync", "vcenter_id", "vcenter:"));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

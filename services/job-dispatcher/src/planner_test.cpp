@@ -130,5 +130,34 @@ TEST_CASE("A scope with no servers and an unknown job type are clear failures", 
   CHECK(planners.Find("zfs.replicate") == nullptr);
 }
 
+TEST_CASE("A sync job plans one step on its endpoint and refuses a scope without one", "[plan]") {
+  auto planners = MakePlanners();
+  FakeDirectory dir;
+  const std::string id = "3f1d2a6e-0000-4000-8000-00000000000a";
+  auto steps = (*planners.Find("inventory.vcenter_sync"))(
+      JobToPlan{"j", "default", "inventory.vcenter_sync", R"({"vcenter_id":")" + id + R"(","site":"default"})",
+                R"({"page_size":500})"},
+      dir);
+  REQUIRE(steps.ok());
+  REQUIRE(steps->size() == 1);
+  CHECK((*steps)[0].target == "vcenter:" + id);
+  CHECK((*steps)[0].kind == "inventory.vcenter_sync");
+  CHECK_FALSE((*steps)[0].mutating);
+  rapidjson::Document params;
+  params.Parse((*steps)[0].params_json.c_str());
+  CHECK(params["page_size"].GetInt() == 500);
+  CHECK(std::string(params["_endpoint"]["id"].GetString()) == id);
+
+  auto ome = (*planners.Find("inventory.ome_sync"))(
+      JobToPlan{"j", "default", "inventory.ome_sync", R"({"ome_endpoint_id":")" + id + R"("})", "{}"}, dir);
+  REQUIRE(ome.ok());
+  CHECK((*ome)[0].target == "ome:" + id);
+
+  auto bad = (*planners.Find("inventory.ome_sync"))(
+      JobToPlan{"j", "default", "inventory.ome_sync", R"({"ome_endpoint_id":"x; rm -rf /"})", "{}"}, dir);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == R"(inventory.ome_sync takes {"ome_endpoint_id": "<uuid>"})");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

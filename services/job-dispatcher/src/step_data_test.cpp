@@ -81,7 +81,7 @@ TEST_CASE("An exported profile is kept once as a backup, and an import step is h
   result.AddMember("content", rapidjson::Value(profile.c_str(), a), a);
   const std::string result_json = JsonText(result);
 
-  auto effects = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, result_json);
+  auto effects = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, "", result_json);
   REQUIRE(effects.ok());
   rapidjson::Document kept;
   kept.Parse(effects->stored_result.c_str());
@@ -92,7 +92,7 @@ TEST_CASE("An exported profile is kept once as a backup, and an import step is h
                         "length(sha256) FROM server_config_backups WHERE id = $1",
                {backup_id, profile}) == "XML BIOS,IDRAC true 64");
   // The same result delivered again keeps one backup.
-  auto again = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, result_json);
+  auto again = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, "", result_json);
   REQUIRE(again.ok());
   CHECK(Scalar(site.su, "SELECT count(*) FROM server_config_backups") == "1");
 
@@ -111,7 +111,7 @@ TEST_CASE("An exported profile is kept once as a backup, and an import step is h
     CHECK(m.error().message == "params.backup_id: no backup 00000000-0000-0000-0000-00000000dead");
   }
   SECTION("a result without content is refused, and no backup is written") {
-    auto bad = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, R"({"format":"XML"})");
+    auto bad = RecordStepResult(site.cp, "default", "server.scp_export", exported.task_id, "", R"({"format":"XML"})");
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.error().message == "server.scp_export: the result has no \"format\" and \"content\"");
   }
@@ -130,12 +130,12 @@ TEST_CASE("Log entries are kept once, and the next collection starts where the l
       {"log": "lifecycle", "newest": {"id": "7041", "created": "2026-11-27T10:00:07Z"}, "truncated": true, "entries": [
         {"id": "7041", "created": "2026-11-27T10:00:07Z", "severity": "Informational", "message": "Login",
          "message_id": "USR0030"}]}]})";
-  auto effects = RecordStepResult(site.cp, "default", "server.logs", first.task_id, result);
+  auto effects = RecordStepResult(site.cp, "default", "server.logs", first.task_id, "", result);
   REQUIRE(effects.ok());
   CHECK(effects->stored_result ==
         R"({"logs":[{"log":"sel","read":2,"new":2,"truncated":false},{"log":"lifecycle","read":1,"new":1,"truncated":true}]})");
   // Delivered twice: nothing new.
-  auto again = RecordStepResult(site.cp, "default", "server.logs", first.task_id, result);
+  auto again = RecordStepResult(site.cp, "default", "server.logs", first.task_id, "", result);
   REQUIRE(again.ok());
   CHECK(again->stored_result.find(R"("new":0)") != std::string::npos);
   CHECK(Scalar(site.su, "SELECT count(*) FROM server_log_entries") == "3");
@@ -149,7 +149,7 @@ TEST_CASE("Log entries are kept once, and the next collection starts where the l
   CHECK(std::string(params["_logs"]["sel"]["created"].GetString()) == "2026-11-27T10:00:05Z");
   CHECK(std::string(params["_logs"]["lifecycle"]["id"].GetString()) == "7041");
 
-  auto bad = RecordStepResult(site.cp, "default", "server.logs", next.task_id, R"({"logs": [{"log": "audit"}]})");
+  auto bad = RecordStepResult(site.cp, "default", "server.logs", next.task_id, "", R"({"logs": [{"log": "audit"}]})");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("result.logs[].log: must be sel or lifecycle") != std::string::npos);
 }

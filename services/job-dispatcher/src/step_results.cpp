@@ -112,10 +112,34 @@ Result<StepResultEffects> RecordLogEntries(ControlPlane& cp, const std::string& 
   return effects;
 }
 
+Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_kind, const std::string& task_id,
+                                    const std::string& lease_id, const std::string& result_json) {
+  auto applied = cp.ApplySync(step_kind, task_id, lease_id, result_json);
+  if (!applied) return applied.error();
+  rapidjson::Document result, counts;
+  result.Parse(result_json.c_str());
+  counts.Parse(applied->c_str());
+  if (result.HasParseError() || !result.IsObject() || counts.HasParseError()) return StepResultEffects{};
+  result.RemoveMember("applied");
+  result.AddMember("applied", rapidjson::Value(counts, result.GetAllocator()), result.GetAllocator());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  result.Accept(w);
+  StepResultEffects effects;
+  effects.stored_result.assign(buf.GetString(), buf.GetSize());
+  return effects;
+}
+
 }  // namespace
 
+bool IsSyncStep(const std::string& step_kind) {
+  return step_kind == "inventory.ome_sync" || step_kind == "inventory.vcenter_sync";
+}
+
 Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
-                                           const std::string& task_id, const std::string& result_json) {
+                                           const std::string& task_id, const std::string& lease_id,
+                                           const std::string& result_json) {
+  if (IsSyncStep(step_kind)) return ApplySync(cp, step_kind, task_id, lease_id, result_json.empty() ? "{}" : result_json);
   if (result_json.empty()) return StepResultEffects{};
   if (step_kind == "server.refresh") {
     auto up = cp.UpsertServer(site, result_json);

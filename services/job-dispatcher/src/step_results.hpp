@@ -10,6 +10,10 @@
 //                    keeps {"backup_id","format","size_bytes"} as its result, not the profile
 //   server.logs      the entries read → dispatcher_v1_record_log_entries (and each log's
 //                    cursor); the step keeps the counts read and new per log
+//   inventory.ome_sync / inventory.vcenter_sync
+//                    the batches staged during the step → dispatcher_v1_apply_*_sync, in one
+//                    transaction (a batch missing fails the step, retryable, and applies
+//                    nothing); the step keeps the agent's result with "applied" (the counts)
 // Other kinds have nothing to write.
 //
 // Blocking: database calls. Thread-safety: as the ControlPlane it is given.
@@ -28,6 +32,10 @@ struct StepResultEffects {
 };
 
 Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
-                                           const std::string& task_id, const std::string& result_json);
+                                           const std::string& task_id, const std::string& lease_id,
+                                           const std::string& result_json);
+
+// True for the step kinds whose inventory arrives in staged batches.
+bool IsSyncStep(const std::string& step_kind);
 
 }  // namespace dcops::dispatcher

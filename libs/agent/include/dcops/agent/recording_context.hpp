@@ -22,6 +22,7 @@ class RecordingStepContext final : public StepContext {
   void Progress(int percent, std::string_view message) override;
   void Event(LogLevel level, std::string_view message) override;
   Status SaveCheckpoint(std::string json) override;
+  Status SendInventory(std::string_view kind, std::string json) override;
   bool CancelRequested() const override;
   Clock& clock() override { return clock_; }
   bool Wait(std::chrono::milliseconds d) override;
@@ -32,6 +33,12 @@ class RecordingStepContext final : public StepContext {
   const std::vector<int>& progress() const { return progress_; }
   const std::vector<std::string>& events() const { return events_; }
   const std::vector<std::string>& checkpoints() const { return checkpoints_; }
+  struct InventoryBatch {
+    std::string kind, json;
+  };
+  const std::vector<InventoryBatch>& inventory() const { return inventory_; }
+  // Inventory batches from the n-th (counting from 0) on fail, as when the lease is lost.
+  void FailInventoryFrom(int n) { fail_inventory_from_ = n; }
   // The next attempt's assignment: same step, attempt+1, the last checkpoint.
   Assignment NextAttempt() const;
 
@@ -45,6 +52,8 @@ class RecordingStepContext final : public StepContext {
   std::vector<int> progress_;
   std::vector<std::string> events_;
   std::vector<std::string> checkpoints_;
+  int fail_inventory_from_ = -1;
+  std::vector<InventoryBatch> inventory_;
 };
 
 }  // namespace dcops::agent

@@ -81,6 +81,10 @@ class StepContext {
   // Saved before the step waits on something it started, so a retry resumes instead of
   // starting again. Fails when the lease is gone: the step should stop.
   virtual Status SaveCheckpoint(std::string json) = 0;
+  // Sync steps: one batch of inventory (`kind` "ome.devices", "vcenter.vms", …; `json` an
+  // array of objects), sent and confirmed as staged before this returns, so batches arrive in
+  // order and memory stays bounded by one batch. Fails as SaveCheckpoint does.
+  virtual Status SendInventory(std::string_view kind, std::string json) = 0;
   virtual bool CancelRequested() const = 0;
   virtual Clock& clock() = 0;
   // Waits `d`, returning early (false) when cancellation arrives.
