@@ -1,13 +1,39 @@
-// ome-sync: wiring only. Its behaviour arrives with its issue (see docs/ROADMAP.md); until then
-// the binary exists so packaging, compose files and CI have the full set of names.
+// ome-sync: wiring only. Connects to the dispatcher and serves inventory.ome_sync.
 #include <cstdio>
-#include <cstring>
+#include <string_view>
+
+#include "dcops/agent/agent_process.hpp"
+#include "dcops/common/config.hpp"
+#include "dcops/common/log.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/http/transport.hpp"
+#include "ome_sync_step.hpp"
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+  using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("ome-sync %s\n", DCOPS_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "ome-sync %s: not implemented yet (see docs/ROADMAP.md)\n", DCOPS_VERSION);
-  return 2;
+  StderrSink sink;
+  SecretRegistry secrets;
+  Logger log("ome-sync", sink, SystemClock::Instance(), &secrets);
+  agent::AgentSettings settings{{}, "", 4};
+  settings.options.kind = "ome-sync";
+  settings.options.version = DCOPS_VERSION;
+  ConfigSpec spec("DCOPS_");
+  agent::AddAgentSettings(spec, settings);
+  if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  if (auto st = agent::FinishAgentSettings(settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  http::CurlTransport transport;
+  http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
+  const agent::StepRegistry steps = omesync::MakeSteps(http);
+  agent::AgentClient client(settings.options, steps, log, SystemClock::Instance());
+  return agent::ServeUntilSignalled(client, log);
 }

@@ -147,8 +147,7 @@ Result<rapidjson::Document> Client::GetJson(const std::string& path) {
   return d;
 }
 
-Status Client::ForEachDevicePage(int type, int page_size,
-                                 const std::function<Status(const std::vector<Device>&, int total)>& page) {
+Status Client::ForEachDevicePage(int type, int page_size, const std::function<Status(const DevicePage&)>& page) {
   std::string path = fmt::format("/api/DeviceService/Devices?$top={}", page_size);
   if (type != 0) path += fmt::format("&$filter=Type%20eq%20{}", type);
   for (int pages = 0; !path.empty(); ++pages) {
@@ -158,14 +157,18 @@ Status Client::ForEachDevicePage(int type, int page_size,
     if (!d->HasMember("value") || !(*d)["value"].IsArray()) {
       return MakeError("ome.schema", "DeviceService/Devices: value is missing or not an array");
     }
-    const int total = d->HasMember("@odata.count") && (*d)["@odata.count"].IsInt() ? (*d)["@odata.count"].GetInt() : -1;
-    std::vector<Device> devices;
+    DevicePage p;
+    p.total = d->HasMember("@odata.count") && (*d)["@odata.count"].IsInt() ? (*d)["@odata.count"].GetInt() : -1;
     for (const auto& m : (*d)["value"].GetArray()) {
       auto device = ReadDevice(m);
-      if (!device) return device.error();
-      devices.push_back(std::move(*device));
+      if (device) {
+        p.devices.push_back(std::move(*device));
+      } else {
+        const int id = m.IsObject() && m.HasMember("Id") && m["Id"].IsInt() ? m["Id"].GetInt() : 0;
+        p.failed.push_back({id, device.error().message});
+      }
     }
-    if (auto st = page(devices, total); !st) return st;
+    if (auto st = page(p); !st) return st;
     path.clear();
     if (d->HasMember("@odata.nextLink") && (*d)["@odata.nextLink"].IsString()) {
       for (const char* c = (*d)["@odata.nextLink"].GetString(); *c; ++c) path += *c == ' ' ? std::string("%20") : std::string(1, *c);

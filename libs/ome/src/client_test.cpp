@@ -39,10 +39,11 @@ TEST_CASE("OME: a session reads every server page by page through relative next 
   CHECK(rig.model.SessionCount() == 1);
   std::vector<Device> all;
   int pages = 0, total = 0;
-  auto st = client.ForEachDevicePage(1000, 50, [&](const std::vector<Device>& page, int count) -> Status {
+  auto st = client.ForEachDevicePage(1000, 50, [&](const DevicePage& page) -> Status {
     ++pages;
-    total = count;
-    all.insert(all.end(), page.begin(), page.end());
+    total = page.total;
+    CHECK(page.failed.empty());
+    all.insert(all.end(), page.devices.begin(), page.devices.end());
     return Status();
   });
   REQUIRE(st.ok());
@@ -79,8 +80,8 @@ TEST_CASE("OME: refused credentials, the session cap, and a session expiring mid
   b.Logout();
 
   int seen = 0;
-  st = a.ForEachDevicePage(1000, 25, [&](const std::vector<Device>& page, int) -> Status {
-    seen += static_cast<int>(page.size());
+  st = a.ForEachDevicePage(1000, 25, [&](const DevicePage& page) -> Status {
+    seen += static_cast<int>(page.devices.size());
     rig.model.ExpireSessions();  // OME restarted between two pages
     return Status();
   });
@@ -94,7 +95,7 @@ TEST_CASE("OME: an HTML page or a cut-off body is a schema error naming the reso
   Rig rig("127.0.75.3", Estate(10, 0));
   Client client(rig.http, rig.endpoint);
   REQUIRE(client.Login().ok());
-  auto ignore = [](const std::vector<Device>&, int) -> Status { return Status(); };
+  auto ignore = [](const DevicePage&) -> Status { return Status(); };
   rig.server.SetFault(sim::ome::Fault::kTruncated);
   auto st = client.ForEachDevicePage(1000, 50, ignore);
   REQUIRE_FALSE(st.ok());

@@ -1,6 +1,6 @@
 #pragma once
-// What every idrac-worker step shares: typed reading of its params (errors name
-// "params.<key>"), a small string-map checkpoint, polling a BMC until something holds, and
+// What every idrac-worker step shares: typed reading of its params (dcops/agent/params.hpp),
+// a small string-map checkpoint, polling a BMC until something holds, and
 // following a task or Dell job to its end.
 //
 // Thread-safety: used by the one thread running a step. Blocking: the waits block, bounded
@@ -16,27 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "dcops/agent/params.hpp"
 #include "dcops/agent/step.hpp"
 #include "dcops/redfish/client.hpp"
 #include "dcops/redfish/task.hpp"
 
 namespace dcops::idrac {
 
-class Params {
- public:
-  static Result<Params> Parse(const std::string& json);
-  // Absent is nullopt; present must be a string (and one of `allowed` when given).
-  Result<std::optional<std::string>> Text(const char* key, std::initializer_list<const char*> allowed = {}) const;
-  Result<std::string> RequiredText(const char* key, std::initializer_list<const char*> allowed = {}) const;
-  Result<std::optional<bool>> Flag(const char* key) const;
-  Result<std::optional<std::int64_t>> Int(const char* key, std::int64_t min, std::int64_t max) const;
-  Result<std::optional<std::vector<std::string>>> TextList(const char* key) const;
-  const rapidjson::Value* Raw(const char* key) const;
-
- private:
-  std::shared_ptr<rapidjson::Document> doc_;
-};
-Error BadParam(const char* key, const std::string& problem);
+using agent::BadParam;
+using agent::Params;
 
 // A checkpoint as a flat map of strings ({"phase": "following", "task": "/redfish/…"}).
 class Checkpoint {

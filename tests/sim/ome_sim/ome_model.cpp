@@ -9,13 +9,13 @@ namespace dcops::sim::ome {
 Model::Model(Options options) : options_(std::move(options)) {
   for (int c = 0; c < options_.chassis; ++c) {
     devices_.push_back({next_device_++, 2000, fmt::format("MX-CH{:02d}", c), fmt::format("CH{:05d}", c), "PowerEdge MX7000",
-                        "", 17, 1000});
+                        "", 17, 1000, false});
   }
   for (int s = 0; s < options_.servers; ++s) {
     // iDRAC addresses are loopback: a sync's servers must never point anywhere else.
     devices_.push_back({next_device_++, 1000, fmt::format("r750-{:05d}", s), fmt::format("OME{:04d}", s),
                         "PowerEdge R750", fmt::format("127.0.{}.{}", 120 + s / 250, 1 + s % 250), s % 7 == 0 ? 18 : 17,
-                        s % 11 == 0 ? 3000 : 1000});
+                        s % 11 == 0 ? 3000 : 1000, false});
   }
 }
 
@@ -84,9 +84,21 @@ void Model::RemoveDevice(int id) {
   std::erase_if(devices_, [id](const Device& d) { return d.id == id; });
 }
 
+void Model::GarbleDevice(int id) {
+  std::lock_guard lock(mu_);
+  for (auto& d : devices_) {
+    if (d.id == id) d.garbled = true;
+  }
+}
+
+std::vector<Device> Model::AllDevices() const {
+  std::lock_guard lock(mu_);
+  return devices_;
+}
+
 void Model::AddServer(const std::string& service_tag, const std::string& idrac_address) {
   std::lock_guard lock(mu_);
-  devices_.push_back({next_device_++, 1000, "added-" + service_tag, service_tag, "PowerEdge R760", idrac_address, 17, 1000});
+  devices_.push_back({next_device_++, 1000, "added-" + service_tag, service_tag, "PowerEdge R760", idrac_address, 17, 1000, false});
 }
 
 void Model::ExpireSessions() {

@@ -21,6 +21,7 @@ struct Device {
   std::string idrac_address;  // DeviceManagement[0].NetworkAddress, "" when none
   int power_state = 17;       // 17 on, 18 off
   int status = 1000;          // 1000 normal, 3000 warning, 4000 critical
+  bool garbled = false;       // answered with a numeric DeviceServiceTag (a broken record)
 };
 
 struct Options {
@@ -53,6 +54,10 @@ class Model {
   // Test hooks: the estate changes between syncs.
   void RemoveDevice(int id);
   void AddServer(const std::string& service_tag, const std::string& idrac_address);
+  // The device's record is broken from now on (a wrong type in one field).
+  void GarbleDevice(int id);
+  // Every device, as the model holds it (tests compare the database with it).
+  std::vector<Device> AllDevices() const;
   // Logs every session out (OME restarted, or sessions timed out).
   void ExpireSessions();
 

@@ -67,7 +67,12 @@ void DeviceJson(Writer& w, const Device& d) {
   w.Key("Type");
   w.Int(d.type);
   Str(w, "Identifier", d.service_tag);
-  Str(w, "DeviceServiceTag", d.service_tag);
+  if (d.garbled) {
+    w.Key("DeviceServiceTag");
+    w.Int(12345);
+  } else {
+    Str(w, "DeviceServiceTag", d.service_tag);
+  }
   Str(w, "ChassisServiceTag", "");
   Str(w, "Model", d.model);
   w.Key("PowerState");

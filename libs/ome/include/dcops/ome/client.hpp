@@ -44,6 +44,18 @@ struct Device {
 // Reads one member of the device collection strictly (errors name the device and field).
 Result<Device> ReadDevice(const rapidjson::Value& member);
 
+// A device OME listed that could not be read; the rest of its page is kept.
+struct DeviceFailure {
+  int id = 0;  // 0 when even the Id was unreadable
+  std::string message;
+};
+
+struct DevicePage {
+  std::vector<Device> devices;
+  std::vector<DeviceFailure> failed;
+  int total = -1;  // the collection's @odata.count, -1 when OME leaves it out
+};
+
 class Client {
  public:
   Client(http::Client& http, Endpoint endpoint);
@@ -51,10 +63,10 @@ class Client {
   void Logout();
   bool logged_in() const { return !token_.empty(); }
 
-  // Every device (of type `type`, 0 for all) in pages of `page_size`; `page` gets each page's
-  // devices and the collection's @odata.count.
-  Status ForEachDevicePage(int type, int page_size,
-                           const std::function<Status(const std::vector<Device>&, int total)>& page);
+  // Every device (of type `type`, 0 for all) in pages of `page_size`, each handed to `page`
+  // as it arrives. A member that is not a device as OME documents it is reported in the
+  // page's `failed`; a page that is not a collection ends the read with ome.schema.
+  Status ForEachDevicePage(int type, int page_size, const std::function<Status(const DevicePage&)>& page);
 
  private:
   Result<rapidjson::Document> GetJson(const std::string& path);
