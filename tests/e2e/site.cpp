@@ -272,18 +272,21 @@ void Site::RestoreDatabase() {
 }
 
 Process& Site::StartWorker(const std::string& id, const std::string& token, bool plaintext, int capacity) {
-  std::map<std::string, std::string> env{{"DCOPS_DISPATCHER_ADDRESS",
-                                          fmt::format("127.0.0.1:{},127.0.0.1:{}", grpc_ports_[0], grpc_ports_[1])},
-                                         {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
-                                         {"DCOPS_AGENT_ID", id},
-                                         {"DCOPS_CAPACITY", std::to_string(capacity)},
-                                         {"DCOPS_POLL_INTERVAL", "100ms"}};
+  return StartAgent(DCOPS_IDRAC_WORKER, id, token, plaintext, capacity, {{"DCOPS_POLL_INTERVAL", "100ms"}});
+}
+
+Process& Site::StartAgent(const std::string& binary, const std::string& id, const std::string& token, bool plaintext,
+                          int capacity, std::map<std::string, std::string> env) {
+  env.insert({{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{},127.0.0.1:{}", grpc_ports_[0], grpc_ports_[1])},
+              {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
+              {"DCOPS_AGENT_ID", id},
+              {"DCOPS_CAPACITY", std::to_string(capacity)}});
   if (!options_.tls || plaintext) {
     env["DCOPS_INSECURE_DEV"] = "true";
   } else {
     env["DCOPS_TLS_CA_FILE"] = dir_ + "/pki/ca.pem";
   }
-  workers_.push_back(std::make_unique<Process>(id, std::vector<std::string>{DCOPS_IDRAC_WORKER}, env,
+  workers_.push_back(std::make_unique<Process>(id, std::vector<std::string>{binary}, env,
                                                dir_ + "/" + id + ".log"));
   return *workers_.back();
 }

@@ -69,6 +69,10 @@ class Site {
   // Starts an idrac-worker; `token` overrides the site's.
   Process& StartWorker(const std::string& id, const std::string& token = "", bool plaintext = false,
                        int capacity = 8);
+  // Starts any agent binary (ome-sync, vcenter-sync, …) the way StartWorker starts idrac-worker,
+  // with `env` added to the settings every agent has.
+  Process& StartAgent(const std::string& binary, const std::string& id, const std::string& token = "",
+                      bool plaintext = false, int capacity = 8, std::map<std::string, std::string> env = {});
   // Starts dispatcher `index` (0 or 1: each has its own gRPC and HTTP ports; workers know
   // both addresses) and waits until it answers /readyz as the leader or, with
   // `expect_standby`, as a standby.

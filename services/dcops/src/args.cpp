@@ -118,6 +118,17 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets) {
   std::string kind;
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
+  // A sync names its endpoint: "ome:<id>" or "vcenter:<id>", one per job.
+  for (const auto& [prefix, key] : {std::pair{"ome:", "ome_endpoint_id"}, std::pair{"vcenter:", "vcenter_id"}}) {
+    const std::string p = prefix;
+    if (values[0].rfind(p, 0) != 0) continue;
+    const std::string id = values[0].substr(p.size());
+    if (values.size() != 1 || !IsUuid(id)) {
+      return MakeError("cli.target", "--target " + p + "<id>: exactly one endpoint, by its id");
+    }
+    doc.AddMember(rapidjson::StringRef(key), rapidjson::Value(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), alloc), alloc);
+    return ToJson(doc);
+  }
   rapidjson::Value list(rapidjson::kArrayType);
   for (const auto& v : values) {
     const std::string this_kind = v == "all" ? "all_servers"

@@ -27,6 +27,11 @@ TEST_CASE("Targets become a scope of one kind", "[cli]") {
   CHECK(*ScopeJson({"0f8fad5b-d9cb-469f-a165-70867728950e"}) ==
         R"({"server_ids":["0f8fad5b-d9cb-469f-a165-70867728950e"]})");
   CHECK(*ScopeJson({"127.0.1.0/24", "127.0.2.1-127.0.2.9"}) == R"({"ranges":["127.0.1.0/24","127.0.2.1-127.0.2.9"]})");
+  CHECK(*ScopeJson({"ome:0f8fad5b-d9cb-469f-a165-70867728950e"}) ==
+        R"({"ome_endpoint_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})");
+  CHECK(*ScopeJson({"vcenter:0f8fad5b-d9cb-469f-a165-70867728950e"}) ==
+        R"({"vcenter_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})");
+  CHECK(ScopeJson({"vcenter:lab-vc"}).error().message == "--target vcenter:<id>: exactly one endpoint, by its id");
   CHECK(ScopeJson({}).error().code == "cli.target");
   CHECK(ScopeJson({"127.0.1.0/24", "127.0.1.1"}).error().message ==
         "--target 127.0.1.1: cannot mix ranges and bmc_addresses in one job");
