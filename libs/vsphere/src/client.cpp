@@ -8,7 +8,7 @@ namespace {
 // Reads of these operations change nothing: the HTTP client may repeat them.
 bool ReadOnly(const std::string& operation) {
   return operation == "RetrieveServiceContent" || operation == "RetrievePropertiesEx" ||
-         operation == "ContinueRetrievePropertiesEx" || operation == "WaitForUpdatesEx";
+         operation == "ContinueRetrievePropertiesEx" || operation == "WaitForUpdatesEx" || operation == "CurrentTime";
 }
 
 MoRef ReadRef(const pugi::xml_node& node) { return {node.attribute("type").value(), node.text().get()}; }
@@ -72,6 +72,12 @@ Status Client::Login() {
                     "<userName>" + XmlEscape(endpoint_.username) + "</userName><password>" +
                         XmlEscape(endpoint_.password) + "</password>");
   if (!login) return login.error();
+  return Status();
+}
+
+Status Client::KeepAlive() {
+  auto r = Call("CurrentTime", {"ServiceInstance", "ServiceInstance"}, "", false);
+  if (!r) return r.error();
   return Status();
 }
 

@@ -43,6 +43,12 @@ class Client {
 
   Status Login();
   void Logout();
+  // Keeps the session from timing out (CurrentTime; no re-login). A client kept between
+  // steps forgets its password and is handed it again by the next step that uses it.
+  Status KeepAlive();
+  void ForgetPassword() { endpoint_.password.clear(); }
+  void SetPassword(std::string password) { endpoint_.password = std::move(password); }
+  bool logged_in() const { return !cookie_.empty(); }
   const ServiceContent& content() const { return content_; }
 
   // Every object of `type` ("HostSystem") with `properties`, `page_size` objects per page.

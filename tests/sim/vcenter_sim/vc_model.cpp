@@ -1,0 +1,202 @@
+#include "vc_model.hpp"
+
+#include <fmt/format.h>
+
+namespace dcops::sim::vcenter {
+
+bool IsA(const std::string& type, const std::string& view_type) {
+  if (type == view_type) return true;
+  if (view_type == "Network") return type == "DistributedVirtualPortgroup";
+  if (view_type == "ComputeResource") return type == "ClusterComputeResource";
+  if (view_type == "ManagedEntity") return true;
+  return false;
+}
+
+Model::Model(Estate e, std::string username, std::string password)
+    : username_(std::move(username)), password_(std::move(password)) {
+  std::vector<std::string> folders, datastores, networks;
+  for (int d = 0; d < e.datacenters; ++d) {
+    const std::string folder = fmt::format("group-h{}", 10 + d);
+    folders.push_back(folder);
+    Put("Datacenter", fmt::format("datacenter-{}", 1 + d), Datacenter{fmt::format("dc-{:02d}", d + 1), folder});
+  }
+  for (int i = 0; i < e.datastores; ++i) {
+    const std::string moref = fmt::format("datastore-{}", 100 + i);
+    datastores.push_back(moref);
+    const std::int64_t tib = std::int64_t{1} << 40;
+    Put("Datastore", moref, Datastore{fmt::format("ds-{:03d}", i), i % 4 == 3 ? "vsan" : "VMFS", 8 * tib, (8 - i % 7) * tib / 2, i % 10 != 9});
+  }
+  for (int i = 0; i < e.networks; ++i) {
+    const bool dvpg = i % 2 == 1;
+    const std::string moref = fmt::format("{}-{}", dvpg ? "dvportgroup" : "network", 200 + i);
+    networks.push_back(moref);
+    Put(dvpg ? "DistributedVirtualPortgroup" : "Network", moref, Network{fmt::format("pg-{:03d}", i), dvpg, dvpg ? 100 + i : 0});
+  }
+  const int clustered = e.hosts - e.standalone_hosts;
+  const int clusters = std::max(1, (clustered + e.hosts_per_cluster - 1) / e.hosts_per_cluster);
+  for (int c = 0; c < clusters; ++c) {
+    Put("ClusterComputeResource", fmt::format("domain-c{}", 1000 + c),
+        Cluster{fmt::format("cluster-{:03d}", c), folders[c % folders.size()], true, c % 3 != 2, c % 4 == 0});
+  }
+  int vm = 0;
+  for (int h = 0; h < e.hosts; ++h) {
+    Host host;
+    host.name = fmt::format("esx-{:05d}.lab", h);
+    host.cluster = h < clustered ? fmt::format("domain-c{}", 1000 + h / e.hosts_per_cluster) : "";
+    host.uuid = fmt::format("4c4c4544-0000-1000-8000-{:012d}", h);
+    host.service_tag = fmt::format("{}{:05d}", e.service_tag_prefix, h);
+    host.serial = host.service_tag;
+    host.tag_in_identifying_info = h % 5 != 4;
+    host.maintenance = h % 50 == 49;
+    host.build = h % 3 == 0 ? "22380479" : "21813344";
+    host.version = h % 3 == 0 ? "8.0.2" : "8.0.1";
+    const std::string moref = fmt::format("host-{}", 5000 + h);
+    Put("HostSystem", moref, host);
+    for (int v = 0; v < e.vms_per_host; ++v, ++vm) {
+      Vm m;
+      m.name = fmt::format("vm-{:06d}", vm);
+      m.host = moref;
+      m.instance_uuid = fmt::format("5003{:04x}-0000-4000-8000-{:012d}", vm % 65536, vm);
+      m.num_cpu = 1 << (vm % 4);
+      m.memory_mb = 2048 * (1 + vm % 8);
+      m.datastores = {datastores[vm % datastores.size()]};
+      if (vm % 9 == 8) {
+        m.power_state = "poweredOff";
+        m.tools_status = "guestToolsNotRunning";
+      } else {
+        m.guest_hostname = m.name + ".lab";
+        m.ips = {fmt::format("127.{}.{}.{}", 200 + vm / 65536, vm / 256 % 256, vm % 256)};
+      }
+      Put("VirtualMachine", fmt::format("vm-{}", 100000 + vm), m);
+    }
+  }
+  next_id_ = 100000 + vm;
+}
+
+void Model::Put(std::string type, std::string moref, Body body) {
+  ++version_;
+  Object o{std::move(type), moref, version_, version_, std::move(body)};
+  objects_[moref] = std::move(o);
+}
+
+Object* Model::Find(const std::string& moref) {
+  auto it = objects_.find(moref);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+std::optional<std::string> Model::Login(const std::string& user, const std::string& password) {
+  std::lock_guard lock(mu_);
+  if (user != username_ || password != password_) return std::nullopt;
+  std::string key = fmt::format("52{:06d}-5b1e-4a7c-9d2f-e6a1c0{:06d}", next_session_, next_session_);
+  ++next_session_;
+  sessions_.insert(key);
+  return key;
+}
+
+bool Model::Valid(const std::string& session) const {
+  std::lock_guard lock(mu_);
+  return sessions_.count(session) != 0;
+}
+
+void Model::Logout(const std::string& session) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(session);
+}
+
+void Model::ExpireSessions() {
+  std::lock_guard lock(mu_);
+  sessions_.clear();
+}
+
+int Model::SessionCount() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(sessions_.size());
+}
+
+std::uint64_t Model::version() const {
+  std::lock_guard lock(mu_);
+  return version_;
+}
+
+void Model::Read(const std::function<void(const std::map<std::string, Object>&, const std::vector<Tombstone>&,
+                                          std::uint64_t)>& fn) const {
+  std::lock_guard lock(mu_);
+  fn(objects_, tombstones_, version_);
+}
+
+std::vector<Object> Model::Objects(const std::string& view_type) const {
+  std::lock_guard lock(mu_);
+  std::vector<Object> out;
+  for (const auto& [_, o] : objects_) {
+    if (IsA(o.type, view_type)) out.push_back(o);
+  }
+  return out;
+}
+
+std::string Model::AddHost(const std::string& cluster, const std::string& service_tag) {
+  std::lock_guard lock(mu_);
+  Host h;
+  const int n = next_id_++;
+  h.name = fmt::format("esx-new-{}.lab", n);
+  h.cluster = cluster;
+  h.uuid = fmt::format("4c4c4544-0000-1000-8000-{:012d}", n);
+  h.service_tag = service_tag;
+  h.serial = service_tag;
+  const std::string moref = fmt::format("host-{}", n);
+  Put("HostSystem", moref, h);
+  return moref;
+}
+
+void Model::RemoveObject(const std::string& moref) {
+  std::lock_guard lock(mu_);
+  Object* o = Find(moref);
+  if (o == nullptr) return;
+  ++version_;
+  tombstones_.push_back({o->type, moref, o->created, version_});
+  objects_.erase(moref);
+}
+
+void Model::MoveHost(const std::string& host, const std::string& cluster) {
+  std::lock_guard lock(mu_);
+  if (Object* o = Find(host)) {
+    std::get<Host>(o->body).cluster = cluster;
+    o->changed = ++version_;
+  }
+}
+
+void Model::SetMaintenance(const std::string& host, bool on) {
+  std::lock_guard lock(mu_);
+  if (Object* o = Find(host)) {
+    std::get<Host>(o->body).maintenance = on;
+    o->changed = ++version_;
+  }
+}
+
+void Model::SetVmPower(const std::string& vm, const std::string& state) {
+  std::lock_guard lock(mu_);
+  if (Object* o = Find(vm)) {
+    auto& m = std::get<Vm>(o->body);
+    m.power_state = state;
+    if (state != "poweredOn") {
+      m.guest_hostname.clear();
+      m.ips.clear();
+      m.tools_status = "guestToolsNotRunning";
+    }
+    o->changed = ++version_;
+  }
+}
+
+std::vector<std::string> Model::TouchVms(int count) {
+  std::vector<std::string> touched;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [moref, o] : objects_) {
+      if (static_cast<int>(touched.size()) == count) break;
+      if (o.type == "VirtualMachine" && std::get<Vm>(o.body).power_state == "poweredOn") touched.push_back(moref);
+    }
+  }
+  for (const auto& m : touched) SetVmPower(m, "poweredOff");
+  return touched;
+}
+
+}  // namespace dcops::sim::vcenter

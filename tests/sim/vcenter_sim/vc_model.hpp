@@ -1,0 +1,122 @@
+#pragma once
+// A simulated vCenter's inventory and sessions, protocol-independent (vc_server.cpp puts
+// vim25 SOAP on it): datacenters, clusters, hosts, VMs, datastores, networks and distributed
+// port groups, generated to any scale (2,500 hosts and 40,000 VMs is the benchmark estate).
+//
+// Change tracking is what WaitForUpdatesEx needs: a model version bumped by every change,
+// each object's creation and last-change versions, and tombstones for removed objects.
+//
+// Thread-safety: every public method locks; Read() runs a function under the lock.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace dcops::sim::vcenter {
+
+struct Datacenter {
+  std::string name, host_folder;
+};
+struct Cluster {
+  std::string name, parent;  // parent: the datacenter's host folder
+  bool ha = true, drs = true, vsan = false;
+};
+struct Host {
+  std::string name, cluster;  // cluster "" for a standalone host (parent: a ComputeResource)
+  std::string vendor = "Dell Inc.", model = "PowerEdge R750", uuid, service_tag, serial;
+  bool tag_in_identifying_info = true;  // false: only systemInfo.serialNumber carries it (a quirk)
+  std::string version = "8.0.2", build = "22380479";
+  std::string connection_state = "connected", power_state = "poweredOn";
+  bool maintenance = false;
+};
+struct Vm {
+  std::string name, host, power_state = "poweredOn", guest_full_name = "Ubuntu Linux (64-bit)";
+  int num_cpu = 2, memory_mb = 4096;
+  std::string instance_uuid, guest_hostname;
+  std::vector<std::string> ips, datastores;
+  std::string tools_status = "guestToolsRunning";
+};
+struct Datastore {
+  std::string name, type = "VMFS";
+  std::int64_t capacity = 0, free = 0;
+  bool accessible = true;
+};
+struct Network {
+  std::string name;
+  bool distributed = false;  // a DistributedVirtualPortgroup (with a VLAN) rather than a Network
+  int vlan = 0;
+};
+using Body = std::variant<Datacenter, Cluster, Host, Vm, Datastore, Network>;
+
+struct Object {
+  std::string type;  // the managed object type: "HostSystem", "DistributedVirtualPortgroup", …
+  std::string moref;
+  std::uint64_t created = 0, changed = 0;
+  Body body;
+};
+
+struct Tombstone {
+  std::string type, moref;
+  std::uint64_t created = 0, removed = 0;
+};
+
+struct Estate {
+  int datacenters = 2;
+  int hosts = 40;
+  int hosts_per_cluster = 16;
+  int vms_per_host = 16;
+  int datastores = 8;
+  int networks = 6;  // half of them distributed port groups
+  int standalone_hosts = 1;
+  std::string service_tag_prefix = "VC";  // host n's tag: <prefix><n, 5 digits>
+};
+
+// True when an object of `type` is in a view of `view_type` (a port group is a Network).
+bool IsA(const std::string& type, const std::string& view_type);
+
+class Model {
+ public:
+  explicit Model(Estate estate, std::string username = "sync@vsphere.local", std::string password = "vc-pass");
+
+  // ---- sessions
+  std::optional<std::string> Login(const std::string& user, const std::string& password);  // a session key
+  bool Valid(const std::string& session) const;
+  void Logout(const std::string& session);
+  void ExpireSessions();  // vCenter restarted: every session is gone
+  int SessionCount() const;
+
+  // ---- reads (under the lock)
+  std::uint64_t version() const;
+  void Read(const std::function<void(const std::map<std::string, Object>& objects,
+                                     const std::vector<Tombstone>& tombstones, std::uint64_t version)>& fn) const;
+  std::vector<Object> Objects(const std::string& view_type) const;
+
+  // ---- changes (each bumps the version)
+  std::string AddHost(const std::string& cluster, const std::string& service_tag);
+  void RemoveObject(const std::string& moref);
+  void MoveHost(const std::string& host, const std::string& cluster);
+  void SetMaintenance(const std::string& host, bool on);
+  void SetVmPower(const std::string& vm, const std::string& state);  // a powered-off VM has no guest identity
+  // Changes `count` VMs' power state (the incremental benchmark's "10 changes").
+  std::vector<std::string> TouchVms(int count);
+
+ private:
+  void Put(std::string type, std::string moref, Body body);
+  Object* Find(const std::string& moref);
+
+  mutable std::mutex mu_;
+  std::string username_, password_;
+  std::map<std::string, Object> objects_;
+  std::vector<Tombstone> tombstones_;
+  std::uint64_t version_ = 0;
+  std::set<std::string> sessions_;
+  int next_session_ = 1;
+  int next_id_ = 100000;
+};
+
+}  // namespace dcops::sim::vcenter

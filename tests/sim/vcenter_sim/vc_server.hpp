@@ -1,0 +1,88 @@
+#pragma once
+// The simulated vCenter's vim25 SOAP endpoint (POST /sdk) over HTTPS with its own
+// self-signed certificate, on one loopback address. The subset a sync uses:
+// RetrieveServiceContent, Login/Logout (the vmware_soap_session cookie), CreateContainerView/
+// DestroyView, RetrievePropertiesEx/ContinueRetrievePropertiesEx with real maxObjects paging
+// tokens, CreateFilter/DestroyPropertyFilter and WaitForUpdatesEx with versions (paged by
+// maxObjectUpdates with truncated sets; a version this session never issued is
+// InvalidCollectorVersion), and SOAP faults as vCenter sends them (HTTP 500).
+//
+// Thread-safety: Start/Stop from one thread; requests are served on the server's threads.
+#include <httplib.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vc_model.hpp"
+
+namespace dcops::sim::vcenter {
+
+enum class Fault {
+  kNone,
+  kHtml,            // every answer is an HTML error page (a proxy in front of a dead vCenter)
+  kTruncated,       // property reads and updates are cut off half-way
+  kFaultNextPage,   // the next continuation (a page after the first) is a SOAP fault, once
+};
+
+struct ServerOptions {
+  std::string xsi_prefix = "xsi";  // the prefix bound to the XML Schema instance namespace
+  std::string api_version = "8.0.2.0";
+  int default_max_objects = 100;
+};
+
+class Server {
+ public:
+  Server(Model& model, std::string address, int port, ServerOptions options = {});
+  ~Server();
+  std::string Start();  // "" on success, else why it could not listen
+  void Stop();
+  const std::string& fingerprint() const { return fingerprint_; }
+  void SetFault(Fault f) { fault_ = f; }
+  // The `calls`-th request from now finds every session expired (vCenter restarted mid-sync).
+  void ExpireSessionsAfter(int calls) { expire_countdown_ = calls; }
+  // Requests served, per operation.
+  std::map<std::string, int> Calls() const;
+  int LiveViews() const;
+  int LiveFilters() const;
+
+ private:
+  struct Filter {
+    std::string prop_type, view_type;
+    std::vector<std::string> paths;
+  };
+  struct Pending {
+    std::string prop_type, view_type;
+    std::vector<std::string> paths, morefs;
+    std::size_t next = 0;
+    int page = 0;
+  };
+  struct Session {
+    std::map<std::string, std::string> views;  // id → type
+    std::map<std::string, Filter> filters;     // id → filter (ids sort in creation order)
+    std::map<std::string, Pending> pending;    // token → the rest of a read
+    std::set<std::string> versions;            // versions issued to this session
+    int next_id = 1;
+  };
+  void Handle(const httplib::Request& req, httplib::Response& res);
+
+  Model& model_;
+  std::string address_;
+  int port_;
+  ServerOptions options_;
+  std::string fingerprint_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<Fault> fault_{Fault::kNone};
+  std::atomic<int> expire_countdown_{0};
+  mutable std::mutex mu_;
+  std::map<std::string, Session> sessions_;
+  std::map<std::string, int> calls_;
+};
+
+}  // namespace dcops::sim::vcenter
