@@ -9,6 +9,7 @@
 
 #include "ome_server.hpp"
 #include "site.hpp"
+#include "vc_server.hpp"
 
 namespace dcops::e2e {
 namespace {
@@ -142,6 +143,97 @@ TEST_CASE("A schedule creates a sync job when due and the sync runs", "[e2e][syn
   // The next run is an interval away, and the schedule made exactly one job.
   CHECK(site.Sql("SELECT next_run_at > now() + interval '50 minutes' FROM schedules") == "t");
   CHECK(site.Sql("SELECT count(*) FROM jobs WHERE created_via = 'schedule'") == "1");
+}
+
+// Every host of the model as "moref/cluster/maintenance", as the tables should hold them.
+std::set<std::string> ModelHosts(const sim::vcenter::Model& model) {
+  std::set<std::string> out;
+  for (const auto& o : model.Objects("HostSystem")) {
+    const auto& h = std::get<sim::vcenter::Host>(o.body);
+    out.insert(o.moref + "/" + h.cluster + "/" + (h.maintenance ? "true" : "false"));
+  }
+  return out;
+}
+
+std::set<std::string> ModelMorefs(const sim::vcenter::Model& model, const std::string& type) {
+  std::set<std::string> out;
+  for (const auto& o : model.Objects(type)) out.insert(o.moref);
+  return out;
+}
+
+const char* kDbHosts =
+    "SELECT h.moref || '/' || coalesce(c.moref, '') || '/' || h.maintenance_mode FROM vcenter_hosts h "
+    "LEFT JOIN vcenter_clusters c ON c.id = h.cluster_id";
+
+TEST_CASE("vCenter syncs into Postgres: full, then incremental after changes, hosts linked to servers both ways",
+          "[e2e][sync]") {
+  SiteOptions o;
+  o.bmcs = 1;
+  o.first_bmc = "127.0.78.30";
+  o.register_servers = false;
+  Site site(o);
+  sim::vcenter::Estate estate;
+  estate.hosts = 40;
+  estate.hosts_per_cluster = 8;
+  estate.vms_per_host = 5;
+  sim::vcenter::Model model(estate);
+  sim::vcenter::Server vcenter(model, "127.0.78.3", 18449);
+  REQUIRE(vcenter.Start().empty());
+  site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-a");
+  REQUIRE(AgentsOnline(site, 1));
+  // Servers a Redfish refresh found before vCenter was synced (one by tag, one by serial only).
+  site.Sql("SELECT dispatcher_v1_upsert_server('default', '{\"bmc_address\":\"127.0.78.31\",\"service_tag\":\"VC00000\"}')");
+  const std::string vc = AddEndpoint(site, "vcenters", "vcenter", "127.0.78.3:18449", "sync@vsphere.local", "vc-pass",
+                                     vcenter.fingerprint());
+
+  auto first = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + vc, "--param", "page_size=50", "--watch"});
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK(site.Sql("SELECT t.result ->> 'mode' FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "full");
+  CHECK(Rows(site, kDbHosts) == ModelHosts(model));
+  CHECK(Rows(site, "SELECT moref FROM vcenter_vms") == ModelMorefs(model, "VirtualMachine"));
+  CHECK(Rows(site, "SELECT moref FROM vcenter_clusters") == ModelMorefs(model, "ClusterComputeResource"));
+  CHECK(Rows(site, "SELECT moref FROM vcenter_networks") == ModelMorefs(model, "Network"));
+  CHECK(site.Sql("SELECT count(*) FROM vcenter_datastores") == std::to_string(estate.datastores));
+  // Linked from the server's side first (the server was there before the host)...
+  CHECK(site.Sql("SELECT s.service_tag FROM vcenter_hosts h JOIN servers s ON s.id = h.server_id") == "VC00000");
+  // ...and from the host's side: a server refreshed after the sync links to its host.
+  site.Sql("SELECT dispatcher_v1_upsert_server('default', '{\"bmc_address\":\"127.0.78.32\",\"service_tag\":\"vc00003\"}')");
+  CHECK(Rows(site, "SELECT h.moref FROM vcenter_hosts h JOIN servers s ON s.id = h.server_id") ==
+        std::set<std::string>{"host-5000", "host-5003"});
+  CHECK(site.Sql("SELECT count(*) FROM audit_log WHERE action = 'host.link'") == "2");
+
+  // vCenter changes: a host added, a VM removed, a host moved to another cluster, maintenance
+  // mode toggled. The next sync is incremental and leaves the tables equal to vCenter.
+  const auto calls_before = vcenter.Calls();
+  model.AddHost("domain-c1001", "NEWVC01");
+  model.RemoveObject("vm-100007");
+  model.MoveHost("host-5002", "domain-c1003");
+  model.SetMaintenance("host-5010", true);
+  model.SetMaintenance("host-5049", false);
+  auto second = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + vc, "--watch"});
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK(site.Sql("SELECT t.result ->> 'mode' FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "incremental");
+  CHECK(vcenter.Calls().at("CreateFilter") == calls_before.at("CreateFilter"));  // no full read
+  CHECK(Rows(site, kDbHosts) == ModelHosts(model));
+  CHECK(Rows(site, "SELECT moref FROM vcenter_vms") == ModelMorefs(model, "VirtualMachine"));
+  CHECK(site.Sql("SELECT sync_version FROM vcenters") ==
+        site.Sql("SELECT t.result ->> 'version' FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1"));
+
+  // A sync that breaks half-way leaves the inventory as it was, with the error on the vCenter.
+  model.ExpireSessions();  // the next sync must read everything
+  model.RemoveObject("vm-100008");
+  vcenter.SetFault(sim::vcenter::Fault::kTruncatedNextPage);
+  const std::string before = site.Sql("SELECT count(*) FROM vcenter_vms");
+  auto broken = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + vc, "--param", "page_size=50", "--watch"});
+  INFO(broken.output);
+  CHECK(broken.exit_code != 0);
+  CHECK(site.Sql("SELECT count(*) FROM vcenter_vms") == before);
+  CHECK(site.Sql("SELECT last_sync_error LIKE 'vsphere.schema: WaitForUpdatesEx%' FROM vcenters") == "t");
+  CHECK(site.Sql("SELECT t.attempt FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "1");  // not worth a retry
+  CHECK(site.Sql("SELECT count(*) FROM inventory_staging") == "0");
+  CHECK(site.AllLogs().find("vc-pass") == std::string::npos);
 }
 
 }  // namespace

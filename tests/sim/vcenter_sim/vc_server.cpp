@@ -176,10 +176,11 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     sessions_.clear();
   }
-  std::string out;
+  bool next_page = op == "ContinueRetrievePropertiesEx";  // WaitForUpdatesEx: set from its version
   auto answer = [&](const std::string& inner) {
     std::string text = Envelope(xsi, fmt::format(R"(<{0}Response xmlns="urn:vim25">{1}</{0}Response>)", op, inner));
-    if (fault_ == Fault::kTruncated && (op == "RetrievePropertiesEx" || op == "ContinueRetrievePropertiesEx" || op == "WaitForUpdatesEx")) {
+    if ((fault_ == Fault::kTruncated && (op == "RetrievePropertiesEx" || op == "ContinueRetrievePropertiesEx" || op == "WaitForUpdatesEx")) ||
+        (fault_ == Fault::kTruncatedNextPage && next_page)) {
       text.resize(text.size() / 2);
     }
     res.set_content(text, "text/xml; charset=utf-8");
@@ -362,6 +363,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     }
     auto cursor = ParseVersion(version, model_.version());
     if (!cursor) return fault("InvalidCollectorVersion", "The collector version is not valid.");
+    next_page = cursor->continuing;
     if (cursor->continuing && fault_ == Fault::kFaultNextPage) {
       fault_ = Fault::kNone;
       return fault("SystemError", "A general system error occurred: Internal error", "<reason>Internal error</reason>");

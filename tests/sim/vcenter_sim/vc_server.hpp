@@ -28,6 +28,7 @@ enum class Fault {
   kHtml,            // every answer is an HTML error page (a proxy in front of a dead vCenter)
   kTruncated,       // property reads and updates are cut off half-way
   kFaultNextPage,   // the next continuation (a page after the first) is a SOAP fault, once
+  kTruncatedNextPage,  // every continuation is cut off half-way (the first page is whole)
 };
 
 struct ServerOptions {
