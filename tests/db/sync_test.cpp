@@ -56,6 +56,8 @@ TEST_CASE("An OME sync applies its staged devices and marks the servers OME stop
   // A server a Redfish refresh knows with a port in its address: OME must not move it.
   Exec(disp, "SELECT dispatcher_v1_upsert_server('default', $1::jsonb)",
        {std::string(R"({"bmc_address":"127.0.9.10:8443","service_tag":"OMETAG1","model":"PowerEdge R650"})")});
+  // A BMC discovery found (no tag yet) at the address OME gives device 12.
+  const std::string discovered = Scalar(su, "INSERT INTO servers(bmc_address, source) VALUES ('127.0.9.12', 'discovery') RETURNING id");
   auto s = ClaimSync(su, disp, "ome");
   CHECK(Stage(disp, s, 1, "ome.devices", "[" + Device(10, "OMETAG1", "127.0.9.10") + "," + Device(11, "OMETAG2", "127.0.9.11") + "]"));
   CHECK(Stage(disp, s, 2, "ome.devices", "[" + Device(12, "OMETAG3", "127.0.9.12") + "]"));
@@ -67,6 +69,8 @@ TEST_CASE("An OME sync applies its staged devices and marks the servers OME stop
   CHECK(Scalar(su, "SELECT source FROM servers WHERE service_tag = 'OMETAG1'") == "redfish");
   CHECK(Scalar(su, "SELECT bmc_address || ' ' || source || ' ' || ome_device_id FROM servers WHERE service_tag = 'OMETAG2'") ==
         "127.0.9.11 ome 11");
+  CHECK(Scalar(su, "SELECT id FROM servers WHERE service_tag = 'OMETAG3'") == discovered);  // merged, not a second row
+  CHECK(Scalar(su, "SELECT count(*) FROM servers") == "3");
   CHECK(Scalar(su, "SELECT count(*) FROM inventory_staging") == "0");
   CHECK(Scalar(su, "SELECT last_sync_at IS NOT NULL AND last_sync_error IS NULL FROM ome_endpoints") == "t");
   Exec(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {s.task_id, s.lease_id});

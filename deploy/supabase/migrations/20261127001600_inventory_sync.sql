@@ -435,12 +435,15 @@ END
 $$;
 
 -- Applies a succeeded inventory.ome_sync step from its staged devices, in this one
--- transaction. Each device ({"ome_device_id", "service_tag", "bmc_address", "model",
--- "power_state", "health"}) becomes or updates the server of its service tag. OME never moves
--- a BMC address a server already has (a refresh may have set it with a port OME does not
--- know). Servers of this endpoint that OME no longer lists are marked ome_missing_since;
--- devices the agent could not read (result "failed": [{"id": …}]) are neither written nor
--- marked. Returns {"devices", "newly_missing", "returned", "failed"}.
+-- transaction and set-based (10,000 devices is a normal OME). Each device
+-- ({"ome_device_id", "service_tag", "bmc_address", "model", "power_state", "health"}) updates
+-- the server of its service tag, or becomes one: a discovered BMC at its address without a
+-- tag yet is that server. OME never moves a BMC address: a server keeps the address a
+-- refresh gave it (it may carry a port OME does not know), and a new server does not take an
+-- address another server holds. Redfish stays the source of a server it refreshed. Servers
+-- of this endpoint that OME no longer lists are marked ome_missing_since; devices the agent
+-- could not read (result "failed": [{"id": …}]) are neither written nor marked.
+-- Returns {"devices", "added", "newly_missing", "returned", "failed"}.
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_apply_ome_sync(p_task_id uuid, p_lease_id uuid,
                                                               p_result jsonb)
   RETURNS jsonb
@@ -451,57 +454,80 @@ DECLARE
   v_endpoint uuid := dcops_internal.sync_endpoint(p_task_id, p_lease_id, p_result);
   v_site text;
   v_devices jsonb;
-  v_dev jsonb;
-  v_server jsonb;
-  v_id uuid;
-  v_n int := 0;
-  v_returned int := 0;
+  v_n int;
+  v_added int;
+  v_returned int;
   v_missing int;
-  v_failed int := coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(p_result -> 'failed') = 'array'
-                                                   THEN p_result -> 'failed' END), 0);
+  v_failed jsonb := CASE WHEN jsonb_typeof(p_result -> 'failed') = 'array' THEN p_result -> 'failed' ELSE '[]' END;
 BEGIN
   SELECT site INTO v_site FROM public.ome_endpoints WHERE id = v_endpoint;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'ome_endpoint_id: no OME endpoint with id %', v_endpoint USING ERRCODE = 'P0002';
   END IF;
   v_devices := dcops_internal.staged(p_task_id, p_lease_id, 'ome.devices');
-  FOR v_dev IN SELECT e FROM jsonb_array_elements(v_devices) e LOOP
-    IF nullif(trim(v_dev ->> 'service_tag'), '') IS NULL THEN
-      CONTINUE;
-    END IF;
-    v_server := (v_dev - 'bmc_address') || jsonb_build_object('source', 'ome');
-    IF nullif(v_dev ->> 'bmc_address', '') IS NOT NULL AND NOT EXISTS (
-         SELECT 1 FROM public.servers s
-          WHERE upper(s.service_tag) = upper(v_dev ->> 'service_tag') AND s.bmc_address IS NOT NULL) THEN
-      v_server := v_server || jsonb_build_object('bmc_address', v_dev ->> 'bmc_address');
-    END IF;
-    v_id := public.dispatcher_v1_upsert_server(v_site, v_server);
-    UPDATE public.servers SET ome_endpoint_id = v_endpoint, ome_missing_since = NULL
-     WHERE id = v_id AND (ome_endpoint_id IS DISTINCT FROM v_endpoint OR ome_missing_since IS NOT NULL)
-    RETURNING 1 INTO v_missing;
-    IF v_missing IS NOT NULL THEN
-      v_returned := v_returned + 1;
-    END IF;
-    v_missing := NULL;
-    v_n := v_n + 1;
-  END LOOP;
+  CREATE TEMP TABLE IF NOT EXISTS ome_sync_devices (
+    ome_device_id bigint, service_tag text, bmc_address text, model text, power_state text, health text
+  ) ON COMMIT DROP;
+  TRUNCATE ome_sync_devices;
+  INSERT INTO ome_sync_devices
+  SELECT DISTINCT ON (upper(trim(x.service_tag))) x.ome_device_id, trim(x.service_tag), nullif(trim(x.bmc_address), ''),
+         x.model, x.power_state, x.health
+    FROM jsonb_to_recordset(v_devices)
+         AS x(ome_device_id bigint, service_tag text, bmc_address text, model text, power_state text, health text)
+   WHERE nullif(trim(x.service_tag), '') IS NOT NULL;
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  ANALYZE ome_sync_devices;
+
+  -- A discovered BMC (an address, no tag yet) is the device at that address.
+  UPDATE public.servers s SET service_tag = d.service_tag
+    FROM ome_sync_devices d
+   WHERE s.site = v_site AND s.service_tag IS NULL AND s.bmc_address = d.bmc_address
+     AND NOT EXISTS (SELECT 1 FROM public.servers t WHERE upper(t.service_tag) = upper(d.service_tag));
+
+  SELECT count(*) INTO v_returned
+    FROM public.servers s JOIN ome_sync_devices d ON upper(s.service_tag) = upper(d.service_tag)
+   WHERE s.ome_missing_since IS NOT NULL OR s.ome_endpoint_id IS DISTINCT FROM v_endpoint;
+  UPDATE public.servers s SET
+    model = coalesce(d.model, s.model),
+    power_state = coalesce(d.power_state, s.power_state),
+    health = coalesce(d.health, s.health),
+    ome_device_id = d.ome_device_id,
+    ome_endpoint_id = v_endpoint,
+    ome_missing_since = NULL,
+    bmc_address = CASE WHEN s.bmc_address IS NULL AND d.bmc_address IS NOT NULL
+                            AND NOT EXISTS (SELECT 1 FROM public.servers o WHERE o.site = s.site AND o.bmc_address = d.bmc_address)
+                       THEN d.bmc_address ELSE s.bmc_address END,
+    last_refreshed_at = now()
+    FROM ome_sync_devices d
+   WHERE upper(s.service_tag) = upper(d.service_tag);
+
+  INSERT INTO public.servers (site, bmc_address, service_tag, source, model, power_state, health, ome_device_id,
+                              ome_endpoint_id, last_refreshed_at)
+  SELECT v_site,
+         CASE WHEN NOT EXISTS (SELECT 1 FROM public.servers o WHERE o.site = v_site AND o.bmc_address = d.bmc_address)
+              THEN d.bmc_address END,
+         d.service_tag, 'ome', d.model, d.power_state, d.health, d.ome_device_id, v_endpoint, now()
+    FROM ome_sync_devices d
+   WHERE NOT EXISTS (SELECT 1 FROM public.servers s WHERE upper(s.service_tag) = upper(d.service_tag))
+  ON CONFLICT DO NOTHING;  -- two devices claiming one address: the first keeps it
+  GET DIAGNOSTICS v_added = ROW_COUNT;
+
   UPDATE public.servers s SET ome_missing_since = now()
    WHERE s.ome_endpoint_id = v_endpoint AND s.ome_missing_since IS NULL
      AND s.ome_device_id IS NOT NULL
-     AND s.ome_device_id NOT IN (SELECT (e ->> 'ome_device_id')::bigint FROM jsonb_array_elements(v_devices) e
-                                  WHERE e ->> 'ome_device_id' IS NOT NULL)
-     AND s.ome_device_id NOT IN (SELECT (f ->> 'id')::bigint
-                                   FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_result -> 'failed') = 'array'
-                                                                  THEN p_result -> 'failed' ELSE '[]' END) f
+     AND s.ome_device_id NOT IN (SELECT d.ome_device_id FROM ome_sync_devices d WHERE d.ome_device_id IS NOT NULL)
+     AND s.ome_device_id NOT IN (SELECT (f ->> 'id')::bigint FROM jsonb_array_elements(v_failed) f
                                   WHERE jsonb_typeof(f -> 'id') = 'number');
   GET DIAGNOSTICS v_missing = ROW_COUNT;
+  PERFORM dcops_internal.link_hosts_to_servers(NULL, NULL);
   UPDATE public.ome_endpoints
      SET last_sync_at = now(),
-         last_sync_error = CASE WHEN v_failed > 0 THEN format('%s device(s) could not be read', v_failed) END
+         last_sync_error = CASE WHEN jsonb_array_length(v_failed) > 0
+                                THEN format('%s device(s) could not be read', jsonb_array_length(v_failed)) END
    WHERE id = v_endpoint;
   DELETE FROM public.inventory_staging WHERE task_id = p_task_id;
-  RETURN jsonb_build_object('devices', v_n, 'newly_missing', v_missing, 'returned', v_returned,
-                            'failed', v_failed);
+  RETURN jsonb_build_object('devices', v_n, 'added', v_added, 'newly_missing', v_missing, 'returned', v_returned,
+                            'failed', jsonb_array_length(v_failed));
 END
 $$;
 
