@@ -2,7 +2,9 @@
 //
 //   vcenter-sim [--address 127.0.0.1] [--port 8989] [--hosts N] [--vms-per-host N]
 //               [--hosts-per-cluster N] [--datacenters N] [--datastores N] [--networks N]
-//               [--tag-prefix VC] [--user U] [--password-file F] [--xsi-prefix xsi]
+//               [--tag-prefix VC] [--service-tags FILE] [--user U] [--password-file F] [--xsi-prefix xsi]
+//
+// --service-tags: one tag per line; host n reports the n-th (the servers the hosts run on).
 //
 // Prints one JSON line ({"ready": true, "fingerprint": …}) when it listens, then serves until
 // SIGINT/SIGTERM.
@@ -39,6 +41,12 @@ int main(int argc, char** argv) {
     else if (a == "--datastores") e.datastores = std::stoi(next());
     else if (a == "--networks") e.networks = std::stoi(next());
     else if (a == "--tag-prefix") e.service_tag_prefix = next();
+    else if (a == "--service-tags") {
+      std::ifstream in(next());
+      for (std::string tag; std::getline(in, tag);) {
+        if (!tag.empty()) e.service_tags.push_back(tag);
+      }
+    }
     else if (a == "--user") user = next();
     else if (a == "--password-file") {
       std::ifstream in(next());

@@ -44,7 +44,8 @@ Model::Model(Estate e, std::string username, std::string password)
     host.name = fmt::format("esx-{:05d}.lab", h);
     host.cluster = h < clustered ? fmt::format("domain-c{}", 1000 + h / e.hosts_per_cluster) : "";
     host.uuid = fmt::format("4c4c4544-0000-1000-8000-{:012d}", h);
-    host.service_tag = fmt::format("{}{:05d}", e.service_tag_prefix, h);
+    host.service_tag = h < static_cast<int>(e.service_tags.size()) ? e.service_tags[static_cast<std::size_t>(h)]
+                                                                   : fmt::format("{}{:05d}", e.service_tag_prefix, h);
     host.serial = host.service_tag;
     host.tag_in_identifying_info = h % 5 != 4;
     host.maintenance = h % 50 == 49;

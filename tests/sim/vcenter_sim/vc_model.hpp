@@ -74,6 +74,7 @@ struct Estate {
   int networks = 6;  // half of them distributed port groups
   int standalone_hosts = 1;
   std::string service_tag_prefix = "VC";  // host n's tag: <prefix><n, 5 digits>
+  std::vector<std::string> service_tags;  // or the n-th of these (servers the hosts run on)
 };
 
 // True when an object of `type` is in a view of `view_type` (a port group is a Network).
