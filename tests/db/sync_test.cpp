@@ -86,6 +86,29 @@ TEST_CASE("An OME sync applies its staged devices and marks the servers OME stop
   CHECK(Scalar(su, "SELECT last_sync_error FROM ome_endpoints") == "1 device(s) could not be read");
 }
 
+TEST_CASE("OME details replace the components of servers OME is the source of, not of refreshed ones", "[sync]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  Exec(disp, "SELECT dispatcher_v1_upsert_server('default', $1::jsonb)",
+       {std::string(R"({"bmc_address":"127.0.9.30","service_tag":"REFRESHED","processors":[{"socket":"CPU.Socket.1","model":"from redfish"}]})")});
+  auto s = ClaimSync(su, disp, "ome");
+  const std::string details =
+      R"("processors":[{"socket":"CPU.Socket.1","model":"Xeon","cores":32},{"socket":"CPU.Socket.2","model":"Xeon","cores":32}],)"
+      R"("memory":[{"slot":"DIMM.Socket.A1","capacity_mib":32768}],"drives":[{"slot":"Disk.Bay.0","capacity_bytes":959656755200,"predicted_failure":false}],)"
+      R"("firmware":[{"component_id":"Installed-159","name":"BIOS","version":"1.12.1","install_date":null}])";
+  CHECK(Stage(disp, s, 1, "ome.devices",
+              R"([{"ome_device_id":30,"service_tag":"REFRESHED",)" + details + R"(},{"ome_device_id":31,"service_tag":"OMEONLY",)" + details + "}]"));
+  Scalar(disp, "SELECT dispatcher_v1_apply_ome_sync($1, $2, $3::jsonb)", {s.task_id, s.lease_id, std::string(R"({"batches":1})")});
+  CHECK(Scalar(su, "SELECT string_agg(p.model, ',') FROM server_processors p JOIN servers v ON v.id = p.server_id WHERE v.service_tag = 'REFRESHED'") ==
+        "from redfish");
+  CHECK(Scalar(su, "SELECT count(*) FROM server_processors p JOIN servers v ON v.id = p.server_id WHERE v.service_tag = 'OMEONLY'") == "2");
+  CHECK(Scalar(su, "SELECT count(*) FROM server_memory") == "1");
+  CHECK(Scalar(su, "SELECT capacity_bytes FROM server_drives") == "959656755200");
+  CHECK(Scalar(su, "SELECT version FROM server_firmware WHERE component_id = 'Installed-159'") == "1.12.1");
+}
+
 TEST_CASE("A sync whose batches did not all arrive applies nothing and can be retried", "[sync]") {
   TestDb tdb;
   auto su = tdb.Connect();

@@ -75,11 +75,13 @@ TEST_CASE("OME syncs through the CLI: servers written, changes picked up, a brok
       AddEndpoint(site, "ome_endpoints", "ome", "127.0.78.1:18448", "admin", estate.password, ome.fingerprint());
 
   auto first = site.Cli({"job", "create", "inventory.ome_sync", "--target", "ome:" + endpoint, "--param", "page_size=10",
-                         "--watch"});
+                         "--param", "details=true", "--watch"});
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
   CHECK(Rows(site, "SELECT service_tag FROM servers WHERE source = 'ome'") == OmeServerTags(model));
   CHECK(site.Sql("SELECT count(*) FROM servers WHERE bmc_address NOT LIKE '127.%'") == "0");
+  CHECK(site.Sql("SELECT count(*) FROM server_processors") == "50");  // the details: 2 CPUs per server
+  CHECK(site.Sql("SELECT count(*) FROM server_firmware WHERE component_id = 'Installed-25227'") == "25");
   CHECK(model.SessionCount() == 0);  // logged out
 
   // OME changes: a server leaves, one arrives, one record breaks.

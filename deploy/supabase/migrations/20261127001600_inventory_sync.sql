@@ -466,14 +466,16 @@ BEGIN
   END IF;
   v_devices := dcops_internal.staged(p_task_id, p_lease_id, 'ome.devices');
   CREATE TEMP TABLE IF NOT EXISTS ome_sync_devices (
-    ome_device_id bigint, service_tag text, bmc_address text, model text, power_state text, health text
+    ome_device_id bigint, service_tag text, bmc_address text, model text, power_state text, health text,
+    processors jsonb, memory jsonb, drives jsonb, firmware jsonb
   ) ON COMMIT DROP;
   TRUNCATE ome_sync_devices;
   INSERT INTO ome_sync_devices
   SELECT DISTINCT ON (upper(trim(x.service_tag))) x.ome_device_id, trim(x.service_tag), nullif(trim(x.bmc_address), ''),
-         x.model, x.power_state, x.health
+         x.model, x.power_state, x.health, x.processors, x.memory, x.drives, x.firmware
     FROM jsonb_to_recordset(v_devices)
-         AS x(ome_device_id bigint, service_tag text, bmc_address text, model text, power_state text, health text)
+         AS x(ome_device_id bigint, service_tag text, bmc_address text, model text, power_state text, health text,
+              processors jsonb, memory jsonb, drives jsonb, firmware jsonb)
    WHERE nullif(trim(x.service_tag), '') IS NOT NULL;
   GET DIAGNOSTICS v_n = ROW_COUNT;
   ANALYZE ome_sync_devices;
@@ -511,6 +513,49 @@ BEGIN
    WHERE NOT EXISTS (SELECT 1 FROM public.servers s WHERE upper(s.service_tag) = upper(d.service_tag))
   ON CONFLICT DO NOTHING;  -- two devices claiming one address: the first keeps it
   GET DIAGNOSTICS v_added = ROW_COUNT;
+
+  -- Inventory details (a sync with details: true) replace the component lists of servers OME
+  -- is the source of; a server a Redfish refresh reads keeps the Redfish inventory.
+  CREATE TEMP TABLE IF NOT EXISTS ome_sync_detailed ON COMMIT DROP AS
+    SELECT s.id AS server_id, d.processors, d.memory, d.drives, d.firmware
+      FROM ome_sync_devices d JOIN public.servers s ON upper(s.service_tag) = upper(d.service_tag)
+     WHERE false;
+  TRUNCATE ome_sync_detailed;
+  INSERT INTO ome_sync_detailed
+  SELECT s.id, d.processors, d.memory, d.drives, d.firmware
+    FROM ome_sync_devices d JOIN public.servers s ON upper(s.service_tag) = upper(d.service_tag)
+   WHERE s.source = 'ome' AND d.processors IS NOT NULL;
+  DELETE FROM public.server_processors p USING ome_sync_detailed x WHERE p.server_id = x.server_id;
+  INSERT INTO public.server_processors (server_id, socket, model, manufacturer, cores, max_speed_mhz, health)
+  SELECT DISTINCT ON (x.server_id, p.socket) x.server_id, p.socket, p.model, p.manufacturer, p.cores, p.max_speed_mhz, nullif(p.health, '')
+    FROM ome_sync_detailed x,
+         jsonb_to_recordset(x.processors) AS p(socket text, model text, manufacturer text, cores int, max_speed_mhz int, health text)
+   WHERE p.socket IS NOT NULL AND p.socket <> '';
+  DELETE FROM public.server_memory m USING ome_sync_detailed x WHERE m.server_id = x.server_id AND x.memory IS NOT NULL;
+  INSERT INTO public.server_memory (server_id, slot, capacity_mib, memory_type, speed_mhz, manufacturer, part_number, serial_number, health)
+  SELECT DISTINCT ON (x.server_id, m.slot) x.server_id, m.slot, m.capacity_mib, m.memory_type, m.speed_mhz, m.manufacturer,
+         m.part_number, m.serial_number, nullif(m.health, '')
+    FROM ome_sync_detailed x,
+         jsonb_to_recordset(x.memory) AS m(slot text, capacity_mib bigint, memory_type text, speed_mhz int, manufacturer text,
+                                           part_number text, serial_number text, health text)
+   WHERE m.slot IS NOT NULL AND m.slot <> '';
+  DELETE FROM public.server_drives k USING ome_sync_detailed x WHERE k.server_id = x.server_id AND x.drives IS NOT NULL;
+  INSERT INTO public.server_drives (server_id, slot, model, serial_number, media_type, protocol, capacity_bytes,
+                                    firmware_version, health, predicted_failure, controller)
+  SELECT DISTINCT ON (x.server_id, k.slot) x.server_id, k.slot, k.model, k.serial_number, k.media_type, k.protocol, k.capacity_bytes,
+         k.firmware_version, nullif(k.health, ''), k.predicted_failure, k.controller
+    FROM ome_sync_detailed x,
+         jsonb_to_recordset(x.drives) AS k(slot text, model text, serial_number text, media_type text, protocol text,
+                                           capacity_bytes bigint, firmware_version text, health text, predicted_failure boolean,
+                                           controller text)
+   WHERE k.slot IS NOT NULL AND k.slot <> '';
+  DELETE FROM public.server_firmware f USING ome_sync_detailed x WHERE f.server_id = x.server_id AND x.firmware IS NOT NULL;
+  INSERT INTO public.server_firmware (server_id, component_id, name, version, updateable, install_date)
+  SELECT DISTINCT ON (x.server_id, f.component_id) x.server_id, f.component_id, coalesce(f.name, f.component_id),
+         coalesce(f.version, ''), NULL, f.install_date
+    FROM ome_sync_detailed x,
+         jsonb_to_recordset(x.firmware) AS f(component_id text, name text, version text, install_date timestamptz)
+   WHERE f.component_id IS NOT NULL AND f.component_id <> '';
 
   UPDATE public.servers s SET ome_missing_since = now()
    WHERE s.ome_endpoint_id = v_endpoint AND s.ome_missing_since IS NULL
@@ -551,6 +596,11 @@ BEGIN
   END IF;
 END
 $$;
+
+-- The catalog: an OME sync may read each server's inventory details.
+UPDATE public.job_types
+   SET params_schema = jsonb_set(params_schema, '{properties,details}', '{"type":"boolean"}')
+ WHERE job_type = 'inventory.ome_sync';
 
 DO $$
 DECLARE

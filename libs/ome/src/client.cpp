@@ -179,3 +179,111 @@ Status Client::ForEachDevicePage(int type, int page_size, const std::function<St
 }
 
 }  // namespace dcops::ome
+
+namespace dcops::ome {
+namespace {
+
+std::string Text(const rapidjson::Value& o, const char* key) {
+  auto it = o.FindMember(key);
+  return it != o.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength()) : "";
+}
+
+std::int64_t Number(const rapidjson::Value& o, const char* key) {
+  auto it = o.FindMember(key);
+  return it != o.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : -1;
+}
+
+const char* Health(std::int64_t status) {
+  switch (status) {
+    case 1000: return "OK";
+    case 3000: return "Warning";
+    case 4000: return "Critical";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+std::int64_t ParseSize(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || v < 0) return -1;
+  std::string unit(end);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::pair<const char*, double> kUnits[] = {
+      {"bytes", 1}, {"B", 1}, {"KB", 1024.0}, {"MB", 1024.0 * 1024}, {"GB", 1024.0 * 1024 * 1024}, {"TB", 1024.0 * 1024 * 1024 * 1024}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) return static_cast<std::int64_t>(v * factor);
+  }
+  return -1;
+}
+
+Result<DeviceDetails> ReadDeviceDetails(const rapidjson::Value& collection) {
+  if (!collection.IsObject() || !collection.HasMember("value") || !collection["value"].IsArray()) {
+    return MakeError("ome.schema", "InventoryDetails: value is missing or not an array");
+  }
+  DeviceDetails out;
+  for (const auto& detail : collection["value"].GetArray()) {
+    if (!detail.IsObject() || !detail.HasMember("InventoryInfo") || !detail["InventoryInfo"].IsArray()) continue;
+    const std::string type = Text(detail, "InventoryType");
+    for (const auto& i : detail["InventoryInfo"].GetArray()) {
+      if (!i.IsObject()) continue;
+      if (type == "serverProcessors") {
+        out.processors.push_back({Text(i, "SlotNumber").empty() ? Text(i, "InstanceId") : Text(i, "SlotNumber"), Text(i, "ModelName"),
+                                  Text(i, "BrandName"), static_cast<int>(Number(i, "NumberOfCores")),
+                                  static_cast<int>(Number(i, "MaxSpeed")), Health(Number(i, "Status"))});
+      } else if (type == "serverMemoryDevices") {
+        DeviceDetails::Dimm m;
+        m.slot = Text(i, "InstanceId").empty() ? Text(i, "Name") : Text(i, "InstanceId");
+        m.memory_type = Text(i, "TypeDetails");
+        m.manufacturer = Text(i, "Manufacturer");
+        m.part_number = Text(i, "PartNumber");
+        m.serial_number = Text(i, "SerialNumber");
+        m.health = Health(Number(i, "Status"));
+        m.capacity_mib = Number(i, "Size");
+        m.speed_mhz = static_cast<int>(Number(i, "Speed"));
+        out.memory.push_back(std::move(m));
+      } else if (type == "serverArrayDisks") {
+        DeviceDetails::Disk k;
+        const std::string number = Text(i, "DiskNumber");  // "Disk.Bay.0:Enclosure.Internal.0-1:RAID.Integrated.1-1"
+        k.slot = number.substr(0, number.find(':'));
+        const auto last = number.rfind(':');
+        k.controller = last == std::string::npos ? "" : number.substr(last + 1);
+        k.model = Text(i, "ModelNumber");
+        k.serial_number = Text(i, "SerialNumber");
+        const std::string media = Text(i, "MediaType");
+        k.media_type = media == "Solid State Drive" ? "SSD" : media == "Hard Disk Drive" ? "HDD" : media;
+        k.protocol = Text(i, "BusType");
+        k.firmware_version = Text(i, "Revision");
+        k.health = Health(Number(i, "Status"));
+        k.capacity_bytes = ParseSize(Text(i, "Size"));
+        k.predicted_failure = Text(i, "PredictiveFailureState") == "1";
+        if (!k.slot.empty()) out.drives.push_back(std::move(k));
+      } else if (type == "deviceSoftware") {
+        if (Text(i, "Status") != "Installed") continue;
+        const std::string instance = Text(i, "InstanceId");
+        const std::string component = Text(i, "ComponentId");
+        DeviceDetails::Firmware f;
+        // The same ids a Redfish refresh writes ("Installed-159"); a component without one by
+        // its FQDD, so each stays one row.
+        const auto fqdd = instance.find("__");
+        f.component_id = !component.empty() ? "Installed-" + component
+                         : fqdd != std::string::npos ? instance.substr(fqdd + 2) : instance;
+        f.name = Text(i, "DeviceDescription");
+        f.version = Text(i, "Version");
+        const std::string date = Text(i, "InstallationDate");
+        f.install_date = date == "NA" ? "" : date;
+        if (!f.component_id.empty()) out.firmware.push_back(std::move(f));
+      }
+    }
+  }
+  return out;
+}
+
+Result<DeviceDetails> Client::InventoryDetails(int device_id) {
+  auto d = GetJson(fmt::format("/api/DeviceService/Devices({})/InventoryDetails", device_id));
+  if (!d) return d.error();
+  return ReadDeviceDetails(*d);
+}
+
+}  // namespace dcops::ome

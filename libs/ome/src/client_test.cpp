@@ -122,5 +122,39 @@ TEST_CASE("OME devices are read strictly: a wrong type names the device and the 
   CHECK(ReadDevice(d).error().message == "DeviceService/Devices(25012): DeviceServiceTag is not a string");
 }
 
+TEST_CASE("OME inventory details: processors, DIMMs, disks with sizes in text, installed firmware only", "[ome][net]") {
+  Rig rig("127.0.75.4", Estate(20, 1));
+  Client client(rig.http, rig.endpoint);
+  REQUIRE(client.Login().ok());
+  const auto devices = rig.model.AllDevices();
+  const int server = devices[1].id;  // after the chassis
+  auto details = client.InventoryDetails(server);
+  REQUIRE(details.ok());
+  REQUIRE(details->processors.size() == 2);
+  CHECK(details->processors[0].socket == "CPU.Socket.1");
+  CHECK(details->processors[0].cores == 32);
+  REQUIRE(details->memory.size() == 4);
+  CHECK(details->memory[0].slot == "DIMM.Socket.A1");
+  CHECK(details->memory[0].capacity_mib == 32768);
+  REQUIRE(details->drives.size() == 2);
+  CHECK(details->drives[0].slot == "Disk.Bay.0");
+  CHECK(details->drives[0].controller == "RAID.Integrated.1-1");
+  CHECK(details->drives[0].media_type == "SSD");
+  CHECK(details->drives[0].capacity_bytes == ParseSize("893.75 GB"));
+  CHECK(ParseSize("893.75 GB") == 959656755200);
+  CHECK(ParseSize("0 bytes") == 0);
+  CHECK(ParseSize("n/a") == -1);
+  // The previous iDRAC image ("Available") is not installed firmware; a NIC without a
+  // ComponentId is kept by its FQDD; "NA" dates are unknown.
+  std::vector<std::string> ids;
+  for (const auto& f : details->firmware) ids.push_back(f.component_id + "=" + f.version + "@" + f.install_date);
+  CHECK(ids == std::vector<std::string>{"Installed-159=1.12.1@2025-03-01T00:00:00Z", "Installed-25227=7.00.00.171@2025-03-01T00:00:00Z",
+                                        "NIC.Integrated.1-1-1=22.0.9@"});
+  auto missing = client.InventoryDetails(devices[0].id);  // a chassis has no server inventory here
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == "ome.http");
+  client.Logout();
+}
+
 }  // namespace
 }  // namespace dcops::ome

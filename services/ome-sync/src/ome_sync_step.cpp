@@ -36,7 +36,78 @@ const char* Health(int status) {
   }
 }
 
-void WriteServer(Writer& w, const ome::Device& d) {
+void Int(Writer& w, const char* key, std::int64_t v) {
+  w.Key(key);
+  if (v < 0) {
+    w.Null();
+  } else {
+    w.Int64(v);
+  }
+}
+
+// The component lists, in the shapes a Redfish refresh writes them (dispatcher_v1_upsert_server).
+void WriteDetails(Writer& w, const ome::DeviceDetails& d) {
+  w.Key("processors");
+  w.StartArray();
+  for (const auto& p : d.processors) {
+    w.StartObject();
+    Str(w, "socket", p.socket);
+    Str(w, "model", p.model);
+    Str(w, "manufacturer", p.manufacturer);
+    Int(w, "cores", p.cores);
+    Int(w, "max_speed_mhz", p.max_speed_mhz);
+    Str(w, "health", p.health);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("memory");
+  w.StartArray();
+  for (const auto& m : d.memory) {
+    w.StartObject();
+    Str(w, "slot", m.slot);
+    Int(w, "capacity_mib", m.capacity_mib);
+    Str(w, "memory_type", m.memory_type);
+    Int(w, "speed_mhz", m.speed_mhz);
+    Str(w, "manufacturer", m.manufacturer);
+    Str(w, "part_number", m.part_number);
+    Str(w, "serial_number", m.serial_number);
+    Str(w, "health", m.health);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("drives");
+  w.StartArray();
+  for (const auto& k : d.drives) {
+    w.StartObject();
+    Str(w, "slot", k.slot);
+    Str(w, "model", k.model);
+    Str(w, "serial_number", k.serial_number);
+    Str(w, "media_type", k.media_type);
+    Str(w, "protocol", k.protocol);
+    Int(w, "capacity_bytes", k.capacity_bytes);
+    Str(w, "firmware_version", k.firmware_version);
+    Str(w, "health", k.health);
+    w.Key("predicted_failure");
+    w.Bool(k.predicted_failure);
+    Str(w, "controller", k.controller);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("firmware");
+  w.StartArray();
+  for (const auto& f : d.firmware) {
+    w.StartObject();
+    Str(w, "component_id", f.component_id);
+    Str(w, "name", f.name);
+    Str(w, "version", f.version);
+    w.Key("install_date");
+    f.install_date.empty() ? w.Null() : w.String(f.install_date.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteServer(Writer& w, const ome::Device& d, const ome::DeviceDetails* details = nullptr) {
   w.StartObject();
   w.Key("ome_device_id");
   w.Int(d.id);
@@ -46,6 +117,7 @@ void WriteServer(Writer& w, const ome::Device& d) {
   if (!d.model.empty()) Str(w, "model", d.model);
   if (const char* p = PowerState(d.power_state)) Str(w, "power_state", p);
   if (const char* h = Health(d.status)) Str(w, "health", h);
+  if (details != nullptr) WriteDetails(w, *details);
   w.EndObject();
 }
 
@@ -57,19 +129,15 @@ std::string BaseUrl(const std::string& address) {
 
 }  // namespace
 
-std::string ServerJson(const ome::Device& device) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  WriteServer(w, device);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
   const auto& a = ctx.assignment();
   auto params = agent::Params::Parse(a.params_json);
   if (!params) return agent::StepOutcome::Failed(params.error());
   auto page_size = params->Int("page_size", 1, 1000);
   if (!page_size) return agent::StepOutcome::Failed(page_size.error());
+  auto details = params->Flag("details");
+  if (!details) return agent::StepOutcome::Failed(details.error());
+  const bool with_details = details->value_or(false);
   const rapidjson::Value* endpoint = params->Raw("_endpoint");
   if (endpoint == nullptr || !endpoint->IsObject() || !endpoint->HasMember("address") ||
       !(*endpoint)["address"].IsString()) {
@@ -90,7 +158,7 @@ agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
     return agent::StepOutcome::Failed(st.error());
   }
   int devices = 0, batches = 0, total = -1;
-  std::vector<ome::DeviceFailure> failed;
+  std::vector<ome::DeviceFailure> failed, details_failed;
   bool cancelled = false;
   auto st = client.ForEachDevicePage(1000, static_cast<int>(page_size->value_or(200)), [&](const ome::DevicePage& page) -> Status {
     if (ctx.CancelRequested()) {
@@ -108,7 +176,20 @@ agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
         failed.push_back({d.id, fmt::format("device {} ({}) has no service tag to match a server by", d.id, d.name)});
         continue;
       }
-      WriteServer(w, d);
+      if (with_details) {
+        auto inv = client.InventoryDetails(d.id);
+        // A lost session or connection ends the sync; a device whose details OME cannot give
+        // is kept without them.
+        if (!inv && (inv.error().code == "ome.session_expired" || inv.error().retryable)) return inv.error();
+        if (!inv) {
+          details_failed.push_back({d.id, inv.error().message});
+          WriteServer(w, d);
+        } else {
+          WriteServer(w, d, &*inv);
+        }
+      } else {
+        WriteServer(w, d);
+      }
       ++in_batch;
     }
     w.EndArray();
@@ -152,6 +233,18 @@ agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
     w.EndObject();
   }
   w.EndArray();
+  if (with_details) {
+    w.Key("details_failed");
+    w.StartArray();
+    for (const auto& f : details_failed) {
+      w.StartObject();
+      w.Key("id");
+      w.Int(f.id);
+      Str(w, "error", f.message);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
   return agent::StepOutcome::Succeeded(std::string(buf.GetString(), buf.GetSize()));
 }

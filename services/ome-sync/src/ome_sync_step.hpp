@@ -8,8 +8,14 @@
 // applies the batches only when the step succeeds (servers OME no longer lists are marked
 // then), so a failed sync leaves the previous inventory untouched.
 //
-// Params: page_size (1..1000, default 200), and "_endpoint" (address, from the dispatcher).
-// Result: {"devices": n, "total": m, "batches": b, "failed": [{"id": 10077, "error": "…"}]}.
+// With details: true each server also carries its processors, memory, drives and installed
+// firmware from …/Devices(id)/InventoryDetails (one more request per server; a device whose
+// details cannot be read is kept without them and listed in "details_failed").
+//
+// Params: page_size (1..1000, default 200), details (default false), and "_endpoint"
+// (address, from the dispatcher).
+// Result: {"devices": n, "total": m, "batches": b, "failed": [{"id": 10077, "error": "…"}],
+//          "details_failed": […] (with details)}.
 // The OME session is deleted on every path. OME's cap of 100 sessions snoozes the step.
 //
 // Thread-safety: one step per call; the http::Client is shared and thread-safe.
@@ -20,9 +26,6 @@
 #include "dcops/ome/client.hpp"
 
 namespace dcops::omesync {
-
-// The server object of one device (the shape above), as JSON.
-std::string ServerJson(const ome::Device& device);
 
 agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http);
 

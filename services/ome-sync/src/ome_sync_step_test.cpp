@@ -137,5 +137,22 @@ TEST_CASE("An OME sync refuses bad params and wrong credentials without leaking 
   CHECK(out.error.message.find("Wrong-Secret-42") == std::string::npos);
 }
 
+TEST_CASE("An OME sync with details carries each server's processors, memory, drives and firmware", "[ome_sync][net]") {
+  Rig rig("127.0.76.6", 4);
+  agent::RecordingStepContext ctx(rig.Assignment(R"("page_size":40,"details":true)"), SystemClock::Instance());
+  auto out = RunOmeSync(ctx, rig.http);
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kSucceeded);
+  REQUIRE(ctx.inventory().size() == 1);
+  auto batch = Json(ctx.inventory()[0].json);
+  REQUIRE(batch.Size() == 4);
+  const auto& server = batch[0];
+  CHECK(server["processors"].Size() == 2);
+  CHECK(server["memory"].Size() == 4);
+  CHECK(server["drives"].Size() == 2);
+  CHECK(server["drives"][1]["capacity_bytes"].GetInt64() > 1900000000000);  // "1.82 TB"
+  CHECK(server["firmware"].Size() == 3);
+  CHECK(Json(out.result_json)["details_failed"].Empty());
+}
+
 }  // namespace
 }  // namespace dcops::omesync

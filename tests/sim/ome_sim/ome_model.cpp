@@ -91,6 +91,14 @@ void Model::GarbleDevice(int id) {
   }
 }
 
+std::optional<Device> Model::Find(int id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& d : devices_) {
+    if (d.id == id) return d;
+  }
+  return std::nullopt;
+}
+
 std::vector<Device> Model::AllDevices() const {
   std::lock_guard lock(mu_);
   return devices_;

@@ -58,6 +58,7 @@ class Model {
   void GarbleDevice(int id);
   // Every device, as the model holds it (tests compare the database with it).
   std::vector<Device> AllDevices() const;
+  std::optional<Device> Find(int id) const;
   // Logs every session out (OME restarted, or sessions timed out).
   void ExpireSessions();
 

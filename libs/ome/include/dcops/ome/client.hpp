@@ -56,6 +56,39 @@ struct DevicePage {
   int total = -1;  // the collection's @odata.count, -1 when OME leaves it out
 };
 
+// A server's hardware and firmware from …/Devices(id)/InventoryDetails, as the inventory
+// tables take them. Unknown or unreadable fields stay empty (-1 for numbers); firmware lists
+// installed components only (OME also lists the previous iDRAC image, "Available").
+struct DeviceDetails {
+  struct Processor {
+    std::string socket, model, manufacturer;
+    int cores = -1, max_speed_mhz = -1;
+    std::string health;
+  };
+  struct Dimm {
+    std::string slot, memory_type, manufacturer, part_number, serial_number, health;
+    std::int64_t capacity_mib = -1;
+    int speed_mhz = -1;
+  };
+  struct Disk {
+    std::string slot, model, serial_number, media_type, protocol, firmware_version, health, controller;
+    std::int64_t capacity_bytes = -1;  // OME writes sizes as text: "893.75 GB"
+    bool predicted_failure = false;
+  };
+  struct Firmware {
+    std::string component_id, name, version, install_date;  // install_date "" when OME says "NA"
+  };
+  std::vector<Processor> processors;
+  std::vector<Dimm> memory;
+  std::vector<Disk> drives;
+  std::vector<Firmware> firmware;
+};
+
+// Reads an InventoryDetails collection (the document OME answers).
+Result<DeviceDetails> ReadDeviceDetails(const rapidjson::Value& collection);
+// "893.75 GB" → bytes (units up to TB, powers of 1024); -1 when it is not a size.
+std::int64_t ParseSize(const std::string& text);
+
 class Client {
  public:
   Client(http::Client& http, Endpoint endpoint);
@@ -67,6 +100,8 @@ class Client {
   // as it arrives. A member that is not a device as OME documents it is reported in the
   // page's `failed`; a page that is not a collection ends the read with ome.schema.
   Status ForEachDevicePage(int type, int page_size, const std::function<Status(const DevicePage&)>& page);
+  // One server's inventory details (one request).
+  Result<DeviceDetails> InventoryDetails(int device_id);
 
  private:
   Result<rapidjson::Document> GetJson(const std::string& path);
