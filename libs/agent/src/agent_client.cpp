@@ -342,6 +342,7 @@ Status StreamStepContext::SaveCheckpoint(std::string json) {
 }
 
 Status StreamStepContext::SendInventory(std::string_view kind, std::string json) {
+  if (auto st = CheckInventoryBatch(kind, json); !st) return st;
   const std::uint64_t sequence = NextSequence();
   pb::AgentMessage m;
   auto* b = m.mutable_inventory();

@@ -36,7 +36,15 @@ Status RecordingStepContext::SaveCheckpoint(std::string json) {
   return {};
 }
 
+Status CheckInventoryBatch(std::string_view kind, const std::string& json) {
+  if (json.size() <= kMaxInventoryBatchBytes) return {};
+  return MakeError("agent.batch_too_large", fmt::format("inventory batch {} is {} bytes, more than the {} a message may carry: "
+                                                        "use a smaller page_size",
+                                                        kind, json.size(), kMaxInventoryBatchBytes));
+}
+
 Status RecordingStepContext::SendInventory(std::string_view kind, std::string json) {
+  if (auto st = CheckInventoryBatch(kind, json); !st) return st;
   if (fail_inventory_from_ >= 0 && static_cast<int>(inventory_.size()) >= fail_inventory_from_) {
     return MakeError("agent.lease_lost", "the step's lease is gone; stopping", false);
   }

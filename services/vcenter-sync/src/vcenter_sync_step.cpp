@@ -152,7 +152,8 @@ agent::StepOutcome RunVcenterSync(agent::StepContext& ctx, SyncDeps deps) {
   ep.tls.verify = a.tls.verify;
   ep.tls.pinned_sha256 = a.tls.pinned_sha256;
   const std::string key = fmt::format("{}|{}|{}|{}", req->address, ep.username, a.tls.pinned_sha256, a.tls.verify);
-  Sender sender(ctx, static_cast<std::size_t>(req->page_size));
+  // Batches stay well under a message's limit whatever the page size (a VM is ~0.5 KB).
+  Sender sender(ctx, static_cast<std::size_t>(std::min(req->page_size, 1000)));
   int round_trips = 0;
 
   auto state = deps.pool.Take(req->vcenter_id);

@@ -91,6 +91,11 @@ class StepContext {
   virtual bool Wait(std::chrono::milliseconds d) = 0;
 };
 
+// The largest inventory batch a step may send: gRPC refuses messages over 4 MB, and a refused
+// message would break the agent's stream. SendInventory fails (agent.batch_too_large) above it.
+inline constexpr std::size_t kMaxInventoryBatchBytes = 3 * 1024 * 1024;
+Status CheckInventoryBatch(std::string_view kind, const std::string& json);
+
 using StepFunction = std::function<StepOutcome(StepContext&)>;
 
 // The one explicit list of step kinds an agent serves (no self-registration).
