@@ -80,6 +80,7 @@ TEST_CASE("OME syncs through the CLI: servers written, changes picked up, a brok
   REQUIRE(first.exit_code == 0);
   CHECK(Rows(site, "SELECT service_tag FROM servers WHERE source = 'ome'") == OmeServerTags(model));
   CHECK(site.Sql("SELECT count(*) FROM servers WHERE bmc_address NOT LIKE '127.%'") == "0");
+  CHECK(first.output.find("OME sync applied: 25 servers (25 new), 0 no longer listed, 0 unreadable") != std::string::npos);
   CHECK(site.Sql("SELECT count(*) FROM server_processors") == "50");  // the details: 2 CPUs per server
   CHECK(site.Sql("SELECT count(*) FROM server_firmware WHERE component_id = 'Installed-25227'") == "25");
   CHECK(model.SessionCount() == 0);  // logged out
@@ -192,6 +193,7 @@ TEST_CASE("vCenter syncs into Postgres: full, then incremental after changes, ho
   INFO(first.output);
   REQUIRE(first.exit_code == 0);
   CHECK(site.Sql("SELECT t.result ->> 'mode' FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "full");
+  CHECK(first.output.find("vCenter full sync applied: 40 hosts, 200 VMs") != std::string::npos);
   CHECK(Rows(site, kDbHosts) == ModelHosts(model));
   CHECK(Rows(site, "SELECT moref FROM vcenter_vms") == ModelMorefs(model, "VirtualMachine"));
   CHECK(Rows(site, "SELECT moref FROM vcenter_clusters") == ModelMorefs(model, "ClusterComputeResource"));
@@ -217,6 +219,8 @@ TEST_CASE("vCenter syncs into Postgres: full, then incremental after changes, ho
   INFO(second.output);
   REQUIRE(second.exit_code == 0);
   CHECK(site.Sql("SELECT t.result ->> 'mode' FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "incremental");
+  CHECK(second.output.find("vCenter incremental sync applied: 3 hosts, 0 VMs, 0 clusters, 0 datastores, 0 networks upserted; 1 removed") !=
+        std::string::npos);
   CHECK(vcenter.Calls().at("CreateFilter") == calls_before.at("CreateFilter"));  // no full read
   CHECK(Rows(site, kDbHosts) == ModelHosts(model));
   CHECK(Rows(site, "SELECT moref FROM vcenter_vms") == ModelMorefs(model, "VirtualMachine"));
@@ -236,6 +240,36 @@ TEST_CASE("vCenter syncs into Postgres: full, then incremental after changes, ho
   CHECK(site.Sql("SELECT t.attempt FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "1");  // not worth a retry
   CHECK(site.Sql("SELECT count(*) FROM inventory_staging") == "0");
   CHECK(site.AllLogs().find("vc-pass") == std::string::npos);
+}
+
+TEST_CASE("Syncs of two vCenters created together each land in their own inventory", "[e2e][sync]") {
+  SiteOptions o;
+  o.bmcs = 1;
+  o.first_bmc = "127.0.78.40";
+  o.register_servers = false;
+  Site site(o);
+  sim::vcenter::Estate small;
+  small.hosts = 6;
+  small.vms_per_host = 4;
+  sim::vcenter::Model model_a(small), model_b(small);
+  model_b.RemoveObject("vm-100000");  // the two differ
+  sim::vcenter::Server vc_a(model_a, "127.0.78.4", 18449), vc_b(model_b, "127.0.78.5", 18449);
+  REQUIRE(vc_a.Start().empty());
+  REQUIRE(vc_b.Start().empty());
+  site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-a");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string a = AddEndpoint(site, "vcenters", "vcenter", "127.0.78.4:18449", "sync@vsphere.local", "vc-pass", vc_a.fingerprint());
+  const std::string b = site.Sql("INSERT INTO vcenters(name, address, credential_set_id, tls_pin_sha256) VALUES "
+                                 "('vcenter-b', '127.0.78.5:18449', (SELECT id FROM credential_sets WHERE name = 'vcenter-lab'), $1) "
+                                 "RETURNING id",
+                                 {vc_b.fingerprint()});
+  const std::string job_a = site.CreateJob("inventory.vcenter_sync", R"({"vcenter_id":")" + a + R"("})", "{}");
+  const std::string job_b = site.CreateJob("inventory.vcenter_sync", R"({"vcenter_id":")" + b + R"("})", "{}");
+  CHECK(site.WaitForJob(job_a, seconds(60)) == "succeeded");
+  CHECK(site.WaitForJob(job_b, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT count(*) FROM vcenter_vms WHERE vcenter_id = $1", {a}) == "24");
+  CHECK(site.Sql("SELECT count(*) FROM vcenter_vms WHERE vcenter_id = $1", {b}) == "23");
+  CHECK(site.Sql("SELECT count(*) FROM vcenter_hosts") == "12");
 }
 
 }  // namespace

@@ -75,6 +75,7 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
   bool warned = false;
   std::string last_progress;
   std::map<std::string, std::string> step_status;
+  bool seen_finished = false;
   for (;;) {
     // Events first, then the job: the job read after them knows every step they name.
     auto events = Get(api, fmt::format("/api/v1/jobs/{}/events?after={}", id, last_event));
@@ -119,11 +120,14 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
       last_progress = progress;
       t.out << std::flush;
     }
-    if (IsFinished(status) && (!events || (*events)["events"].Empty())) {
+    // The events of a job's last moments commit with its end: they are certainly read only by
+    // an events read made after the job was seen finished, so that takes one more round.
+    if (IsFinished(status) && seen_finished && (!events || (*events)["events"].Empty())) {
       t.out << JobSummary(*job) << "\n";
       return status == "succeeded" ? 0 : 1;
     }
-    if (!IsFinished(status)) clock.SleepFor(interval);
+    seen_finished = IsFinished(status);
+    if (!seen_finished) clock.SleepFor(interval);
   }
 }
 

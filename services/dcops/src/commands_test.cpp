@@ -91,7 +91,7 @@ TEST_CASE("job watch prints events and step changes until the job ends", "[cli]"
   // Each poll reads the events, then the job (which then knows every step they name).
   run.api.answers = {J(R"({"events":[{"id":7,"task_id":"t2","ts":"2026-11-27T06:40:01.1+00:00","level":"info",
                                     "message":"sending ResetType ForceOff"}]})"),
-                     J(kJobRunning), J(R"({"events":[]})"), J(kJobDone)};
+                     J(kJobRunning), J(R"({"events":[]})"), J(kJobDone), J(R"({"events":[]})"), J(kJobDone)};
   CHECK(run({"job", "watch", kId}) == 1);  // the job failed
   const std::string out = run.out.str();
   CHECK(out.find("06:40:01 info  [idrac:127.0.1.2:443] sending ResetType ForceOff\n") != std::string::npos);
@@ -100,16 +100,30 @@ TEST_CASE("job watch prints events and step changes until the job ends", "[cli]"
   CHECK(out.find("progress [##########----------]  50%  1/2 steps\n") != std::string::npos);
   CHECK(out.find("progress [####################] 100%  2/2 steps, 1 failed\n") != std::string::npos);
   CHECK(out.find("job " + kId + " failed: 2 step(s), 1 failed") != std::string::npos);
-  REQUIRE(run.api.calls.size() == 4);
+  REQUIRE(run.api.calls.size() == 6);
   CHECK(run.api.calls[2].path == "/api/v1/jobs/" + kId + "/events?after=7");  // no event twice
   CHECK(run.clock.slept() == std::chrono::milliseconds(500));  // one pause between polls
+}
+
+TEST_CASE("job watch prints the events a job's end commits with it, read after the end was seen", "[cli]") {
+  Run run;
+  // The job ended between the first poll's two reads: its last event was committed with the
+  // end, after that poll's events read. The next round reads it.
+  run.api.answers = {J(R"({"events":[]})"), J(kJobDone),
+                     J(R"({"events":[{"id":9,"task_id":"t2","ts":"2026-11-27T06:40:09.1+00:00","level":"info",
+                                    "message":"vCenter incremental sync applied"}]})"),
+                     J(kJobDone), J(R"({"events":[]})"), J(kJobDone)};
+  CHECK(run({"job", "watch", kId}) == 1);
+  CHECK(run.out.str().find("vCenter incremental sync applied") != std::string::npos);
+  CHECK(run.api.calls.size() == 6);
+  CHECK(run.clock.slept() == std::chrono::milliseconds(0));  // no pause once the job has ended
 }
 
 TEST_CASE("job watch rides over a dispatcher that is briefly away", "[cli]") {
   Run run;
   run.api.answers = {MakeError("http.connect", "connecting to 127.0.0.1:8080: refused", true),
                      MakeError("http.connect", "connecting to 127.0.0.1:8080: refused", true),
-                     J(R"({"events":[]})"), J(kJobDone)};
+                     J(R"({"events":[]})"), J(kJobDone), J(R"({"events":[]})"), J(kJobDone)};
   CHECK(run({"job", "watch", kId, "--interval", "100"}) == 1);
   CHECK(run.err.str() == "dcops: connecting to 127.0.0.1:8080: refused; still watching\n");
   CHECK(run.out.str().find("failed: 2 step(s), 1 failed") != std::string::npos);
@@ -117,7 +131,8 @@ TEST_CASE("job watch rides over a dispatcher that is briefly away", "[cli]") {
 
 TEST_CASE("An interactive watch redraws its frame in place", "[cli]") {
   Run run;
-  run.api.answers = {J(R"({"events":[]})"), J(kJobRunning), J(R"({"events":[]})"), J(kJobDone)};
+  run.api.answers = {J(R"({"events":[]})"), J(kJobRunning), J(R"({"events":[]})"), J(kJobDone), J(R"({"events":[]})"),
+                     J(kJobDone)};
   CHECK(run({"job", "watch", kId}, true) == 1);
   const std::string out = run.out.str();
   CHECK(out.find("\x1b[3A\x1b[J") != std::string::npos);  // the 3-line frame is replaced

@@ -4,16 +4,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "step_results.hpp"
+
 namespace dcops::dispatcher {
 namespace {
 
 // What some steps need from the database at the moment they run, added to their params under
 // a key of the dispatcher's ("_logs", "_scp"): read now, not at planning, so it is current.
 // Nothing of it is stored with the job.
-bool IsSync(const std::string& step_kind) {
-  return step_kind == "inventory.ome_sync" || step_kind == "inventory.vcenter_sync";
-}
-
 // A sync step's endpoint as it is now: address, credential set, TLS trust and (vCenter) the
 // version the last sync reached. A deleted or disabled endpoint fails the step, by name.
 Result<std::string> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
@@ -70,7 +68,7 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
     }
     data = std::move(**backup);
     key = "_scp";
-  } else if (IsSync(s.step_kind)) {
+  } else if (IsSyncStep(s.step_kind)) {
     data = endpoint_json;
     key = "_endpoint";
   } else {
@@ -99,7 +97,7 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
   std::string cred_id, pin, endpoint_json;
   bool verify = true;
   rapidjson::Document endpoint;
-  if (IsSync(s.step_kind)) {
+  if (IsSyncStep(s.step_kind)) {
     auto e = EndpointNow(cp, s, params);
     if (!e) return e.error();
     endpoint_json = std::move(*e);

@@ -309,6 +309,9 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           }
           return;
         }
+        if (!effects->summary.empty() && !step.job_id.empty()) {
+          events.push_back({step.job_id, r.task_id(), "info", effects->summary, "", conn.id, step.trace_id});
+        }
         if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
           events.push_back({step.job_id, r.task_id(), "info",
                             fmt::format("{} new server(s); refresh job {}", effects->servers_added,

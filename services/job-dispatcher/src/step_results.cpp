@@ -1,5 +1,6 @@
 #include "step_results.hpp"
 
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -127,6 +128,25 @@ Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_ki
   result.Accept(w);
   StepResultEffects effects;
   effects.stored_result.assign(buf.GetString(), buf.GetSize());
+  auto count = [&](const char* cls, const char* what) {
+    return counts.IsObject() && counts.HasMember(cls) && counts[cls].IsObject() && counts[cls].HasMember(what) &&
+                   counts[cls][what].IsInt()
+               ? counts[cls][what].GetInt()
+               : 0;
+  };
+  auto number = [&](const char* key) { return counts.IsObject() && counts.HasMember(key) && counts[key].IsInt() ? counts[key].GetInt() : 0; };
+  if (step_kind == "inventory.ome_sync") {
+    effects.summary = fmt::format("OME sync applied: {} servers ({} new), {} no longer listed, {} unreadable", number("devices"),
+                                  number("added"), number("newly_missing"), number("failed"));
+  } else {
+    const std::string mode = counts.IsObject() && counts.HasMember("mode") && counts["mode"].IsString() ? counts["mode"].GetString() : "";
+    effects.summary = fmt::format("vCenter {} sync applied: {} hosts, {} VMs, {} clusters, {} datastores, {} networks upserted; {} removed",
+                                  mode, count("hosts", "upserted"), count("vms", "upserted"), count("clusters", "upserted"),
+                                  count("datastores", "upserted"), count("networks", "upserted"),
+                                  mode == "full" ? count("hosts", "removed") + count("vms", "removed") + count("clusters", "removed") +
+                                                       count("datastores", "removed") + count("networks", "removed")
+                                                 : number("removed"));
+  }
   return effects;
 }
 

@@ -29,6 +29,8 @@ struct StepResultEffects {
   // What the step keeps as its result instead of the worker's ("" keeps the worker's): big
   // payloads live in their own tables, not twice.
   std::string stored_result;
+  // A line for the job's events ("" for none): what a sync changed.
+  std::string summary;
 };
 
 Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
