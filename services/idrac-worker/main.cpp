@@ -35,11 +35,7 @@ int main(int argc, char** argv) {
       .Duration("POLL_INTERVAL", &poll_interval, "how often a waiting step re-reads its BMC (default 2s for power, 5s for jobs)")
       .String("PACKAGE_DIR", &ops.package_dir, "where firmware packages to push must be (server.firmware_update method push)")
       .Duration("UPLOAD_TIMEOUT", &ops.upload_timeout, "longest upload of one pushed firmware package");
-  if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
-    log.Error(st.error().message);
-    return 2;
-  }
-  if (auto st = agent::FinishAgentSettings(settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
+  if (auto st = agent::LoadAgentSettings(spec, settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
     log.Error(st.error().message);
     return 2;
   }

@@ -26,11 +26,7 @@ int main(int argc, char** argv) {
   ConfigSpec spec("DCOPS_");
   agent::AddAgentSettings(spec, settings);
   spec.Duration("SESSION_IDLE", &session_idle, "vCenter sessions unused for longer are logged out (the next sync reads everything)");
-  if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) {
-    log.Error(st.error().message);
-    return 2;
-  }
-  if (auto st = agent::FinishAgentSettings(settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
+  if (auto st = agent::LoadAgentSettings(spec, settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
     log.Error(st.error().message);
     return 2;
   }

@@ -22,7 +22,8 @@ void AddAgentSettings(ConfigSpec& spec, AgentSettings& s) {
       .Int("CAPACITY", &s.capacity, 1, 256, "steps run at once");
 }
 
-Status FinishAgentSettings(AgentSettings& s, const char* argv1, SecretRegistry& secrets) {
+Status LoadAgentSettings(const ConfigSpec& spec, AgentSettings& s, const char* argv1, SecretRegistry& secrets) {
+  if (auto st = spec.Load(ProcessEnvironment("DCOPS_"), ReadWholeFile); !st) return st;
   if (argv1 != nullptr && std::string_view(argv1) == "--insecure-dev") s.options.insecure_dev = true;
   if (!s.token_file.empty()) {
     auto t = ReadSecretFile(s.token_file);

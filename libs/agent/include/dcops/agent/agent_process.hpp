@@ -27,10 +27,11 @@ struct AgentSettings {
 // CAPACITY (default `default_capacity`) into `settings`.
 void AddAgentSettings(ConfigSpec& spec, AgentSettings& settings);
 
-// After ConfigSpec::Load: reads the token file, sets capacity and a default agent id
-// ("<kind>-<host>-<pid>"), and registers the token with `secrets`. `argv1` "--insecure-dev"
-// turns on plaintext gRPC. Fails when the token file cannot be read.
-Status FinishAgentSettings(AgentSettings& settings, const char* argv1, SecretRegistry& secrets);
+// Loads `spec` (the shared settings and the binary's own) from the DCOPS_ environment, then
+// reads the token file, sets capacity and a default agent id ("<kind>-<host>-<pid>"), and
+// registers the token with `secrets`. `argv1` "--insecure-dev" turns on plaintext gRPC.
+// Fails naming the key at fault, or when the token file cannot be read.
+Status LoadAgentSettings(const ConfigSpec& spec, AgentSettings& settings, const char* argv1, SecretRegistry& secrets);
 
 // Runs `client` until it is drained (by a signal) or ends; `periodic`, when set, runs every
 // `period` meanwhile (closing idle device sessions, say). Returns Run()'s code.
