@@ -180,5 +180,25 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'host.unlink'") == "1");
 }
 
+TEST_CASE("A host with neither tag nor serial links to its server by system UUID, from either side", "[sync]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const std::string vc = Scalar(su, "INSERT INTO vcenters(name, address) VALUES ('vc', '127.0.9.2') RETURNING id");
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  Exec(disp, "SELECT dispatcher_v1_upsert_vcenter_inventory($1, $2::jsonb)",
+       {vc, std::string(R"({"hosts":[{"moref":"host-9","name":"esx9","system_uuid":"4c4c4544-0042-3610-8052-b6c04f4c4b32"}]})")});
+  // A refresh reads the UUID in upper case, as iDRACs write it.
+  const std::string server = Scalar(disp, "SELECT dispatcher_v1_upsert_server_inventory('default', $1::jsonb)",
+                                    {std::string(R"({"bmc_address":"127.0.9.40","service_tag":"UUIDTAG",)"
+                                                 R"("system_uuid":"4C4C4544-0042-3610-8052-B6C04F4C4B32"})")});
+  CHECK(Scalar(su, "SELECT server_id FROM vcenter_hosts WHERE moref = 'host-9'") == server);
+  // And from the vCenter side: a second host of that UUID appears in another sync.
+  Exec(su, "UPDATE vcenter_hosts SET server_id = NULL");
+  Exec(disp, "SELECT dispatcher_v1_upsert_vcenter_inventory($1, $2::jsonb)",
+       {vc, std::string(R"({"hosts":[{"moref":"host-9","name":"esx9","system_uuid":"4c4c4544-0042-3610-8052-b6c04f4c4b32"}]})")});
+  CHECK(Scalar(su, "SELECT server_id FROM vcenter_hosts WHERE moref = 'host-9'") == server);
+}
+
 }  // namespace
 }  // namespace dcops::testing

@@ -11,6 +11,9 @@ ALTER TABLE public.servers
 CREATE INDEX IF NOT EXISTS servers_ome_endpoint_idx ON public.servers (ome_endpoint_id)
   WHERE ome_endpoint_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS servers_serial_idx ON public.servers (upper(serial_number));
+-- The SMBIOS UUID a Redfish refresh reads; ESXi reports the same one for its host.
+ALTER TABLE public.servers ADD COLUMN IF NOT EXISTS system_uuid text;
+CREATE INDEX IF NOT EXISTS servers_system_uuid_idx ON public.servers (lower(system_uuid));
 
 -- The property collector version the last sync reached: the next sync asks for changes since
 -- it (an agent whose session still holds the filter), else reads everything.
@@ -147,8 +150,9 @@ BEGIN
 END
 $$;
 
--- Links vCenter hosts to servers: by service tag, else by serial number (hardware whose tag
--- vCenter does not report). Every link made, moved or dropped goes to the audit log.
+-- Links vCenter hosts to servers: by service tag, else by serial number, else by system
+-- (SMBIOS) UUID: hardware whose tag vCenter does not report. Every link made, moved or
+-- dropped goes to the audit log.
 CREATE OR REPLACE FUNCTION dcops_internal.link_hosts_to_servers(p_service_tag text DEFAULT NULL,
                                                                p_vcenter_id uuid DEFAULT NULL)
   RETURNS int
@@ -164,13 +168,18 @@ BEGIN
                       WHERE h.service_tag IS NOT NULL AND upper(s.service_tag) = upper(h.service_tag)),
                     (SELECT s.id FROM public.servers s
                       WHERE h.serial_number IS NOT NULL AND upper(s.serial_number) = upper(h.serial_number)
+                      ORDER BY s.id LIMIT 1),
+                    (SELECT s.id FROM public.servers s
+                      WHERE h.system_uuid IS NOT NULL AND lower(s.system_uuid) = lower(h.system_uuid)
                       ORDER BY s.id LIMIT 1)) AS new_server
       FROM public.vcenter_hosts h
      WHERE (p_vcenter_id IS NULL OR h.vcenter_id = p_vcenter_id)
        AND (p_service_tag IS NULL OR upper(h.service_tag) = upper(p_service_tag)
             OR h.server_id IN (SELECT s.id FROM public.servers s WHERE upper(s.service_tag) = upper(p_service_tag))
             OR upper(h.serial_number) IN (SELECT upper(s.serial_number) FROM public.servers s
-                                          WHERE upper(s.service_tag) = upper(p_service_tag)))
+                                          WHERE upper(s.service_tag) = upper(p_service_tag))
+            OR lower(h.system_uuid) IN (SELECT lower(s.system_uuid) FROM public.servers s
+                                        WHERE upper(s.service_tag) = upper(p_service_tag)))
   ), changed AS (
     UPDATE public.vcenter_hosts h SET server_id = w.new_server
       FROM wanted w
@@ -187,6 +196,72 @@ BEGIN
   )
   SELECT count(*) INTO v_changed FROM audited;
   RETURN v_changed;
+END
+$$;
+
+-- One refresh (the landed contract), now also keeping the system UUID the refresh read and
+-- linking the server's vCenter host by it.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_upsert_server_inventory(p_site text, p_server jsonb)
+  RETURNS uuid
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_id      uuid;
+  v_server  jsonb := p_server;
+  v_digests jsonb;
+  v_changed jsonb := '{}';
+  v_key     text;
+  v_md5     text;
+  v_tag     text := nullif(trim(p_server ->> 'service_tag'), '');
+BEGIN
+  IF p_server IS NULL OR jsonb_typeof(p_server) <> 'object' THEN
+    RAISE EXCEPTION 'server: must be a JSON object' USING ERRCODE = '22023';
+  END IF;
+  IF p_server ? 'volumes' AND jsonb_typeof(p_server -> 'volumes') <> 'array' THEN
+    RAISE EXCEPTION 'server.volumes: must be an array' USING ERRCODE = '22023';
+  END IF;
+  -- The row the upsert will find (by service tag, else by address), for its digests.
+  IF v_tag IS NOT NULL THEN
+    SELECT inventory_digests INTO v_digests FROM public.servers WHERE upper(service_tag) = upper(v_tag);
+  END IF;
+  IF v_digests IS NULL THEN
+    SELECT inventory_digests INTO v_digests FROM public.servers
+     WHERE site = p_site AND bmc_address = nullif(trim(p_server ->> 'bmc_address'), '');
+  END IF;
+  FOREACH v_key IN ARRAY ARRAY['processors', 'memory', 'drives', 'nics', 'firmware', 'volumes'] LOOP
+    CONTINUE WHEN NOT v_server ? v_key;
+    v_md5 := md5((v_server -> v_key)::text);
+    IF coalesce(v_digests ->> v_key, '') = v_md5 THEN
+      v_server := v_server - v_key;  -- unchanged: left as it is
+    ELSE
+      v_changed := v_changed || jsonb_build_object(v_key, v_md5);
+    END IF;
+  END LOOP;
+  PERFORM set_config('dcops.inventory_writer', 'on', true);
+  v_id := public.dispatcher_v1_upsert_server(p_site, v_server);
+  IF v_changed <> '{}' THEN
+    UPDATE public.servers SET inventory_digests = inventory_digests || v_changed WHERE id = v_id;
+  END IF;
+  IF v_server ? 'volumes' THEN
+    DELETE FROM public.server_volumes WHERE server_id = v_id;
+    INSERT INTO public.server_volumes (server_id, volume_id, name, raid_type, capacity_bytes, health, controller, drives)
+    SELECT DISTINCT ON (x.volume_id) v_id, x.volume_id, x.name, x.raid_type, x.capacity_bytes, x.health,
+           x.controller, coalesce(ARRAY(SELECT jsonb_array_elements_text(x.drives)), '{}')
+      FROM jsonb_to_recordset(v_server -> 'volumes')
+           AS x(volume_id text, name text, raid_type text, capacity_bytes bigint, health text,
+                controller text, drives jsonb)
+     WHERE x.volume_id IS NOT NULL;
+  END IF;
+  IF nullif(trim(p_server ->> 'system_uuid'), '') IS NOT NULL THEN
+    UPDATE public.servers SET system_uuid = trim(p_server ->> 'system_uuid')
+     WHERE id = v_id AND system_uuid IS DISTINCT FROM trim(p_server ->> 'system_uuid');
+    IF FOUND THEN
+      PERFORM dcops_internal.link_hosts_to_servers((SELECT service_tag FROM public.servers WHERE id = v_id), NULL);
+    END IF;
+  END IF;
+  PERFORM set_config('dcops.inventory_writer', 'off', true);
+  RETURN v_id;
 END
 $$;
 

@@ -131,6 +131,7 @@ Result<Row> ServerRow(redfish::Client& bmc, const redfish::Document& root, const
                  .Text("manufacturer", "Manufacturer")
                  .RequiredText("model", "Model")
                  .Text("serial_number", "SerialNumber")
+                 .Text("system_uuid", "UUID")
                  .Text("hostname", "HostName")
                  .Text("bios_version", "BiosVersion")
                  .RequiredText("power_state", "PowerState")

@@ -47,6 +47,7 @@ TEST_CASE("A refresh reads every component list, equal to what the BMC holds", "
   CHECK(d["processors"][0]["cores"].GetInt() == inv.processors[0].cores);
   REQUIRE(d["memory"].Size() == inv.dimms.size());
   CHECK(std::string(d["memory"][0]["serial_number"].GetString()) == inv.dimms[0].serial);
+  CHECK(std::string(d["system_uuid"].GetString()) == bmc.identity().uuid);  // how vCenter hosts find their server
   REQUIRE(d["drives"].Size() == inv.drives.size());
   CHECK(d["drives"][1]["predicted_failure"].GetBool());
   CHECK(std::string(d["drives"][1]["health"].GetString()) == "Warning");
