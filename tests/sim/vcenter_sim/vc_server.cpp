@@ -320,7 +320,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     if (!read_spec(spec, &f)) return;
     int max = Child(Child(call, "options"), "maxObjects").text().as_int(options_.default_max_objects);
     if (max <= 0) max = options_.default_max_objects;
-    Pending p{f.prop_type, f.view_type, f.paths, {}, 0, 0};
+    Pending p{f.prop_type, f.view_type, f.paths, {}, 0, 0, max};
     model_.Read([&](const std::map<std::string, Object>& all, const std::vector<Tombstone>&, std::uint64_t) {
       for (const auto& [moref, o] : all) {
         if (IsA(o.type, f.view_type) && IsA(o.type, f.prop_type)) p.morefs.push_back(moref);
@@ -344,7 +344,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
       fault_ = Fault::kNone;
       return fault("SystemError", "A general system error occurred: Internal error", "<reason>Internal error</reason>");
     }
-    std::string page = page_of(it->second, options_.default_max_objects, token);
+    std::string page = page_of(it->second, it->second.max_objects, token);
     if (it->second.next >= it->second.morefs.size()) s.pending.erase(it);
     lock.unlock();
     return answer(page);

@@ -62,6 +62,7 @@ class Server {
     std::vector<std::string> paths, morefs;
     std::size_t next = 0;
     int page = 0;
+    int max_objects = 100;  // the first request's maxObjects: every continuation pages by it
   };
   struct Session {
     std::map<std::string, std::string> views;  // id → type
