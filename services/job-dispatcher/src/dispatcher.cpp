@@ -24,6 +24,7 @@
 #include "plan_pending.hpp"
 #include "planner.hpp"
 #include "step_results.hpp"
+#include "write_behind.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -110,16 +111,11 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   TargetLimits limits;
   PlannerRegistry planners;
   std::map<std::string, std::string> affinity;  // target -> the agent that served it last
-  std::vector<Completion> completions;
-  std::vector<EventRecord> events;
-  // The latest progress report per step, written with the next flush.
-  std::map<std::string, ProgressReport> progress;
-  static constexpr std::chrono::milliseconds kProgressEvery{500};
-  std::chrono::steady_clock::time_point last_progress_flush{};
+  WriteBehind pending;  // completions, events and progress for the control plane
 
   Impl(DispatcherOptions o, tls::SecretBox s, const Logger& l, SecretRegistry& r)
       : options(std::move(o)), secrets(std::move(s)), log(l), redact(r), limits(options.limits),
-        planners(MakePlanners(options.bench_job_types)) {}
+        planners(MakePlanners(options.bench_job_types)), pending(l) {}
 
   void UpdateHealth() {
     const bool now = leader && db_ok;
@@ -215,8 +211,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     }
     const auto& m = in.msg;
     if (m.has_progress()) {
-      progress[m.progress().task_id()] = {m.progress().task_id(), m.progress().lease_id(), m.progress().percent(),
-                                          redact.Scrub(m.progress().message())};
+      pending.Progress({m.progress().task_id(), m.progress().lease_id(), m.progress().percent(),
+                        redact.Scrub(m.progress().message())});
     } else if (m.has_checkpoint()) {
       auto saved = cp.SaveCheckpoint(m.checkpoint().task_id(), m.checkpoint().lease_id(),
                                      m.checkpoint().checkpoint_json());
@@ -236,7 +232,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     } else if (m.has_event()) {
       auto it = running.find(m.event().task_id());
       if (it != running.end()) {
-        events.push_back({it->second.job_id, m.event().task_id(), LevelName(m.event().level()),
+        pending.Event({it->second.job_id, m.event().task_id(), LevelName(m.event().level()),
                           redact.Scrub(m.event().message()), "", conn->id, it->second.trace_id});
       }
     } else if (m.has_heartbeat()) {
@@ -273,7 +269,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     if (!staged) {
       log.Warn("inventory batch refused: " + staged.error().message, {}, {{"task", b.task_id()}});
       if (auto it = running.find(b.task_id()); it != running.end()) {
-        events.push_back({it->second.job_id, b.task_id(), "error",
+        pending.Event({it->second.job_id, b.task_id(), "error",
                           "inventory batch refused: " + redact.Scrub(staged.error().message), "", in.conn->id,
                           it->second.trace_id});
       }
@@ -310,15 +306,15 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           return;
         }
         if (!effects->summary.empty() && !step.job_id.empty()) {
-          events.push_back({step.job_id, r.task_id(), "info", effects->summary, "", conn.id, step.trace_id});
+          pending.Event({step.job_id, r.task_id(), "info", effects->summary, "", conn.id, step.trace_id});
         }
         if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
-          events.push_back({step.job_id, r.task_id(), "info",
+          pending.Event({step.job_id, r.task_id(), "info",
                             fmt::format("{} new server(s); refresh job {}", effects->servers_added,
                                         effects->refresh_job_id),
                             "", conn.id, step.trace_id});
         }
-        completions.push_back({r.task_id(), r.lease_id(),
+        pending.Completion({r.task_id(), r.lease_id(),
                                effects->stored_result.empty() ? r.result_json() : effects->stored_result});
         break;
       }
@@ -336,7 +332,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         (void)cp.FailStep(r.task_id(), r.lease_id(), e);
         if (IsSyncStep(step.step_kind)) (void)cp.DiscardSync(r.task_id(), e.code + ": " + e.message);
         if (!step.job_id.empty()) {
-          events.push_back({step.job_id, r.task_id(), "error",
+          pending.Event({step.job_id, r.task_id(), "error",
                             fmt::format("{} failed on {}: {}", step.step_kind, step.target, e.message),
                             "", conn.id, step.trace_id});
         }
@@ -351,8 +347,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   bool AdoptHeldSteps(ControlPlane& cp, db::Connection& conn) {
     // Results that arrived while the database was away go in first, or their steps would
     // look held forever.
-    Flush(cp, conn);
-    if (!completions.empty()) return false;
+    pending.Flush(cp, conn);
+    if (pending.HasCompletions()) return false;
     auto held = cp.HeldSteps(options.site);
     if (!held) return false;
     for (auto& [_, r] : running) limits.Finished(r.target, r.mutating);
@@ -457,56 +453,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     metrics.StepStarted(s.step_kind, s.waited_ms / 1000.0);
   }
 
-  // Writes what the loop collected, in one transaction: events first, so a job's "succeeded"
-  // event follows its steps' last words, then completions. What cannot be written stays for the next round; should the
-  // transaction fail with the database still there, each kind is written on its own so one
-  // bad batch cannot hold the others back, and a batch the database refuses outright is
-  // dropped with an error (its steps' leases expire and they are rescued).
-  void Flush(ControlPlane& cp, db::Connection& conn) {
-    // Progress is a snapshot for people watching: written at most every kProgressEvery (a
-    // fleet refresh reports ~10 times per step), and with every batch that goes anyway.
-    const auto now = std::chrono::steady_clock::now();
-    const bool progress_due = !progress.empty() && now - last_progress_flush >= kProgressEvery;
-    if (events.empty() && completions.empty() && !progress_due) return;
-    std::vector<ProgressReport> reports;
-    for (auto& [_, p] : progress) reports.push_back(p);
-    last_progress_flush = now;
-    auto all = [&](db::Connection&) -> Status {
-      if (!reports.empty()) {
-        if (auto r = cp.ReportProgressMany(reports); !r) return r.error();
-      }
-      if (!events.empty()) {
-        if (auto r = cp.AppendEvents(events); !r) return r.error();
-      }
-      if (!completions.empty()) {
-        if (auto r = cp.CompleteSteps(completions); !r) return r.error();
-      }
-      return {};
-    };
-    if (db::InTransaction(conn, all)) {
-      progress.clear();
-      events.clear();
-      completions.clear();
-      return;
-    }
-    // Progress is a snapshot: during an outage it is dropped rather than kept.
-    progress.clear();
-    if (!conn.Healthy()) return;
-    auto one = [this](auto& pending, auto write, const char* what) {
-      if (pending.empty()) return;
-      auto r = write(pending);
-      if (r) {
-        pending.clear();
-      } else if (!r.error().retryable) {
-        log.Error(fmt::format("dropping {} {} the control plane refuses", pending.size(), what), {},
-                  {{"detail", r.error().message}});
-        pending.clear();
-      }
-    };
-    one(events, [&cp](const auto& v) { return cp.AppendEvents(v); }, "event(s)");
-    one(completions, [&cp](const auto& v) { return cp.CompleteSteps(v); }, "completion(s)");
-  }
-
   void Listen() {
     db::Reconnector listener(options.db, SystemClock::Instance());
     while (!stopping) {
@@ -605,7 +551,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         last_rescue = now;
       }
       AssignWork(cp);
-      Flush(cp, **conn);
+      pending.Flush(cp, **conn);
       if (!(*conn)->Healthy()) {
         db.Reset();
         db_ok = false;

@@ -1,0 +1,51 @@
+#include "write_behind.hpp"
+
+#include <fmt/format.h>
+
+#include "dcops/db/connection.hpp"
+
+namespace dcops::dispatcher {
+
+void WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool progress_due = !progress_.empty() && now - last_progress_flush_ >= kProgressEvery;
+  if (events_.empty() && completions_.empty() && !progress_due) return;
+  std::vector<ProgressReport> reports;
+  for (auto& [_, p] : progress_) reports.push_back(p);
+  last_progress_flush_ = now;
+  auto all = [&](db::Connection&) -> Status {
+    if (!reports.empty()) {
+      if (auto r = cp.ReportProgressMany(reports); !r) return r.error();
+    }
+    if (!events_.empty()) {
+      if (auto r = cp.AppendEvents(events_); !r) return r.error();
+    }
+    if (!completions_.empty()) {
+      if (auto r = cp.CompleteSteps(completions_); !r) return r.error();
+    }
+    return {};
+  };
+  if (db::InTransaction(conn, all)) {
+    progress_.clear();
+    events_.clear();
+    completions_.clear();
+    return;
+  }
+  progress_.clear();
+  if (!conn.Healthy()) return;
+  auto one = [this](auto& pending, auto write, const char* what) {
+    if (pending.empty()) return;
+    auto r = write(pending);
+    if (r) {
+      pending.clear();
+    } else if (!r.error().retryable) {
+      log_.Error(fmt::format("dropping {} {} the control plane refuses", pending.size(), what), {},
+                 {{"detail", r.error().message}});
+      pending.clear();
+    }
+  };
+  one(events_, [&cp](const auto& v) { return cp.AppendEvents(v); }, "event(s)");
+  one(completions_, [&cp](const auto& v) { return cp.CompleteSteps(v); }, "completion(s)");
+}
+
+}  // namespace dcops::dispatcher
