@@ -199,6 +199,10 @@ TEST_CASE("vCenter syncs into Postgres: full, then incremental after changes, ho
   CHECK(Rows(site, "SELECT moref FROM vcenter_clusters") == ModelMorefs(model, "ClusterComputeResource"));
   CHECK(Rows(site, "SELECT moref FROM vcenter_networks") == ModelMorefs(model, "Network"));
   CHECK(site.Sql("SELECT count(*) FROM vcenter_datastores") == std::to_string(estate.datastores));
+  // Every cluster and host knows its datacenter, those in nested folders and standalone too.
+  CHECK(site.Sql("SELECT (SELECT count(*) FROM vcenter_hosts WHERE datacenter IS NULL) + "
+                 "(SELECT count(*) FROM vcenter_clusters WHERE datacenter IS NULL)") == "0");
+  CHECK(site.Sql("SELECT datacenter FROM vcenter_clusters WHERE moref = 'domain-c1002'") == "dc-01");  // in a nested folder
   // Linked from the server's side first (the server was there before the host)...
   CHECK(site.Sql("SELECT s.service_tag FROM vcenter_hosts h JOIN servers s ON s.id = h.server_id") == "VC00000");
   // ...and from the host's side: a server refreshed after the sync links to its host.

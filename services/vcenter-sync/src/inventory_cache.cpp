@@ -25,7 +25,6 @@ std::string Trimmed(const char* s) {
 const std::map<std::string, std::vector<std::string>>& FieldsOf() {
   static const std::map<std::string, std::vector<std::string>> fields{
       {"name", {"name"}},
-      {"hostFolder", {"host_folder"}},
       {"parent", {"parent", "parent_type"}},
       {"configurationEx", {"ha_enabled", "drs_enabled", "vsan_enabled"}},
       {"hardware.systemInfo", {"vendor", "model", "system_uuid", "service_tag", "serial_number"}},
@@ -89,7 +88,7 @@ void List(Writer& w, const char* key, const std::vector<std::string>& items) {
 
 const std::vector<TypeSpec>& SyncedTypes() {
   static const std::vector<TypeSpec> types{
-      {"Datacenter", {"name", "hostFolder"}},
+      {"Datacenter", {"name"}},
       {"ClusterComputeResource", {"name", "parent", "configurationEx", "host"}},
       {"HostSystem", {"name", "parent", "hardware.systemInfo", "config.product", "runtime.connectionState", "runtime.powerState",
                       "runtime.inMaintenanceMode"}},
@@ -99,6 +98,9 @@ const std::vector<TypeSpec>& SyncedTypes() {
       {"Datastore", {"name", "summary"}},
       {"Network", {"name"}},
       {"DistributedVirtualPortgroup", {"name", "config.defaultPortConfig"}},
+      // Only to name each cluster's and host's datacenter: the parents up to it.
+      {"Folder", {"name", "parent"}},
+      {"ComputeResource", {"parent"}},
   };
   return types;
 }
@@ -109,7 +111,7 @@ std::string ClassOf(const std::string& type) {
   if (type == "VirtualMachine") return "vms";
   if (type == "Datastore") return "datastores";
   if (type == "Network" || type == "DistributedVirtualPortgroup" || type == "OpaqueNetwork") return "networks";
-  if (type == "Datacenter") return "";
+  if (type == "Datacenter" || type == "Folder" || type == "ComputeResource") return "";
   return "?";
 }
 
@@ -128,8 +130,6 @@ void InventoryCache::Set(const std::string& type, const std::string& moref, cons
   const std::string text = Trimmed(val.text().get());
   if (path == "name") {
     t["name"] = text;
-  } else if (path == "hostFolder") {
-    t["host_folder"] = text;
   } else if (path == "parent") {
     t["parent"] = text;
     t["parent_type"] = val.attribute("type").value();
@@ -213,21 +213,20 @@ std::vector<std::string> InventoryCache::Morefs(const std::string& cls) const {
 }
 
 std::string InventoryCache::Json(const std::string& cls, const std::vector<std::string>& morefs) const {
-  // Datacenters by their host folder: a cluster's parent (a host's through its cluster).
-  std::map<std::string, std::string> datacenter_of_folder;
-  for (const auto& [_, o] : objects_) {
-    if (o.type != "Datacenter") continue;
-    auto folder = o.text.find("host_folder");
-    auto name = o.text.find("name");
-    if (folder != o.text.end() && name != o.text.end()) datacenter_of_folder[folder->second] = name->second;
-  }
-  auto datacenter = [&](const std::string& cluster_moref) -> std::string {
-    auto c = objects_.find(cluster_moref);
-    if (c == objects_.end()) return "";
-    auto parent = c->second.text.find("parent");
-    if (parent == c->second.text.end()) return "";
-    auto dc = datacenter_of_folder.find(parent->second);
-    return dc == datacenter_of_folder.end() ? "" : dc->second;
+  // An object's datacenter: up its parents (clusters and standalone hosts sit in a
+  // datacenter's host folder, or in folders inside it) to the Datacenter.
+  auto datacenter = [&](std::string at) -> std::string {
+    for (int depth = 0; depth < 32 && !at.empty(); ++depth) {
+      auto it = objects_.find(at);
+      if (it == objects_.end()) return "";
+      if (it->second.type == "Datacenter") {
+        auto name = it->second.text.find("name");
+        return name == it->second.text.end() ? "" : name->second;
+      }
+      auto parent = it->second.text.find("parent");
+      at = parent == it->second.text.end() ? "" : parent->second;
+    }
+    return "";
   };
   rapidjson::StringBuffer buf;
   Writer w(buf);
@@ -256,7 +255,7 @@ std::string InventoryCache::Json(const std::string& cls, const std::vector<std::
       const std::string cluster = clustered ? t.at("parent") : "";
       w.Key("cluster_moref");
       clustered ? w.String(cluster.c_str(), static_cast<rapidjson::SizeType>(cluster.size())) : w.Null();
-      const std::string dc = clustered ? datacenter(cluster) : "";
+      const std::string dc = datacenter(moref);
       w.Key("datacenter");
       dc.empty() ? w.Null() : w.String(dc.c_str(), static_cast<rapidjson::SizeType>(dc.size()));
       Text(w, "connection_state", t, "connection_state");

@@ -214,7 +214,11 @@ agent::StepOutcome RunVcenterSync(agent::StepContext& ctx, SyncDeps deps) {
     round_trips += 2;
     if (!filter) return fail(filter.error());
   }
+  // The whole read first, then the batches: an object's datacenter is found through parents
+  // (folders, compute resources) that vCenter may list after it.
   std::string version;
+  Changes read;
+  std::set<std::string> seen;
   for (;;) {
     if (ctx.CancelRequested()) {
       state->client->Logout();
@@ -224,14 +228,12 @@ agent::StepOutcome RunVcenterSync(agent::StepContext& ctx, SyncDeps deps) {
     auto set = state->client->WaitForUpdates(version, 0, req->page_size);
     if (!set) return fail(set.error());
     if (!*set) break;
-    Changes changes;
-    std::set<std::string> seen;
-    ApplyUpdates(**set, state->cache, changes, seen);
+    ApplyUpdates(**set, state->cache, read, seen);
     version = (*set)->version;
-    if (auto st = sender.SendObjects(state->cache, changes.by_class); !st) return fail(st.error());
-    ctx.Progress(50, fmt::format("{} objects read", sender.objects()));
+    ctx.Progress(40, fmt::format("{} objects read", state->cache.size()));
     if (!(*set)->truncated) break;
   }
+  if (auto st = sender.SendObjects(state->cache, read.by_class); !st) return fail(st.error());
   if (version.empty()) return fail(MakeError("vsphere.schema", "WaitForUpdatesEx: the first read returned no version"));
   state->version = version;
   state->last_used = std::chrono::steady_clock::now();

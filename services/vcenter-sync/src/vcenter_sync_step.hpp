@@ -6,7 +6,8 @@
 // Full read: property filters over container views of every synced type, then
 // WaitForUpdatesEx from version "" in pages of `page_size` objects (truncated update sets):
 // the whole inventory and, from the same read, the collector version, so no change can slip
-// between the read and the version. Incremental: when this agent still holds the vCenter's
+// between the read and the version. The batches follow the read (each object's datacenter is
+// found through parents vCenter may list later). Incremental: when this agent still holds the vCenter's
 // session at the version the last applied sync reached (the dispatcher hands it over as
 // _endpoint.version), WaitForUpdatesEx from it returns only what changed; the session pool's
 // cache makes whole objects of the changed properties. A version vCenter no longer knows, a

@@ -118,7 +118,9 @@ TEST_CASE("A full vCenter sync reads every object in pages and keeps the session
   CHECK(Str(host0, "system_uuid") == "4c4c4544-0000-1000-8000-000000000000");
   // Host 4 reports its tag only as the Dell system serial number.
   CHECK(Str(run.sent["hosts"]["host-5004"], "service_tag") == "VC00004");
-  CHECK(run.sent["hosts"]["host-5020"]["cluster_moref"].IsNull());  // the standalone host
+  CHECK(run.sent["hosts"]["host-5020"]["cluster_moref"].IsNull());  // the standalone host...
+  CHECK(Str(run.sent["hosts"]["host-5020"], "datacenter") == "dc-01");  // ...still has its datacenter
+  CHECK(Str(run.sent["clusters"]["domain-c1001"], "datacenter") == "dc-02");
   const auto& cluster = run.sent["clusters"]["domain-c1000"];
   CHECK(cluster["host_count"].GetInt() == 10);
   CHECK(cluster["ha_enabled"].GetBool());

@@ -15,10 +15,15 @@ bool IsA(const std::string& type, const std::string& view_type) {
 Model::Model(Estate e, std::string username, std::string password)
     : username_(std::move(username)), password_(std::move(password)) {
   std::vector<std::string> folders, datastores, networks;
+  std::vector<std::string> nested;  // a folder inside each host folder: clusters live at both depths
   for (int d = 0; d < e.datacenters; ++d) {
+    const std::string dc = fmt::format("datacenter-{}", 1 + d);
     const std::string folder = fmt::format("group-h{}", 10 + d);
     folders.push_back(folder);
-    Put("Datacenter", fmt::format("datacenter-{}", 1 + d), Datacenter{fmt::format("dc-{:02d}", d + 1), folder});
+    nested.push_back(fmt::format("group-h{}", 100 + d));
+    Put("Datacenter", dc, Datacenter{fmt::format("dc-{:02d}", d + 1), folder});
+    Put("Folder", folder, Folder{"host", dc});
+    Put("Folder", nested.back(), Folder{"production", folder});
   }
   for (int i = 0; i < e.datastores; ++i) {
     const std::string moref = fmt::format("datastore-{}", 100 + i);
@@ -35,8 +40,9 @@ Model::Model(Estate e, std::string username, std::string password)
   const int clustered = e.hosts - e.standalone_hosts;
   const int clusters = std::max(1, (clustered + e.hosts_per_cluster - 1) / e.hosts_per_cluster);
   for (int c = 0; c < clusters; ++c) {
+    const auto& parent = c % 3 == 2 ? nested : folders;
     Put("ClusterComputeResource", fmt::format("domain-c{}", 1000 + c),
-        Cluster{fmt::format("cluster-{:03d}", c), folders[c % folders.size()], true, c % 3 != 2, c % 4 == 0});
+        Cluster{fmt::format("cluster-{:03d}", c), parent[static_cast<std::size_t>(c) % parent.size()], true, c % 3 != 2, c % 4 == 0});
   }
   int vm = 0;
   for (int h = 0; h < e.hosts; ++h) {
@@ -52,6 +58,7 @@ Model::Model(Estate e, std::string username, std::string password)
     host.build = h % 3 == 0 ? "22380479" : "21813344";
     host.version = h % 3 == 0 ? "8.0.2" : "8.0.1";
     const std::string moref = fmt::format("host-{}", 5000 + h);
+    if (host.cluster.empty()) Put("ComputeResource", "domain-s" + moref.substr(5), Folder{host.name, folders[0]});
     Put("HostSystem", moref, host);
     for (int v = 0; v < e.vms_per_host; ++v, ++vm) {
       Vm m;

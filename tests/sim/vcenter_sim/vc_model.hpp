@@ -22,8 +22,12 @@ namespace dcops::sim::vcenter {
 struct Datacenter {
   std::string name, host_folder;
 };
+// A Folder (type "Folder") or a standalone host's ComputeResource (type "ComputeResource").
+struct Folder {
+  std::string name, parent;  // parent: a Datacenter or a Folder
+};
 struct Cluster {
-  std::string name, parent;  // parent: the datacenter's host folder
+  std::string name, parent;  // parent: the datacenter's host folder, or a folder in it
   bool ha = true, drs = true, vsan = false;
 };
 struct Host {
@@ -51,7 +55,7 @@ struct Network {
   bool distributed = false;  // a DistributedVirtualPortgroup (with a VLAN) rather than a Network
   int vlan = 0;
 };
-using Body = std::variant<Datacenter, Cluster, Host, Vm, Datastore, Network>;
+using Body = std::variant<Datacenter, Cluster, Host, Vm, Datastore, Network, Folder>;
 
 struct Object {
   std::string type;  // the managed object type: "HostSystem", "DistributedVirtualPortgroup", …

@@ -48,6 +48,8 @@ const std::map<std::string, std::set<std::string>>& Paths() {
       {"Datastore", {"name", "summary"}},
       {"Network", {"name"}},
       {"DistributedVirtualPortgroup", {"name", "config.defaultPortConfig"}},
+      {"Folder", {"name", "parent"}},
+      {"ComputeResource", {"name", "parent"}},
   };
   return paths;
 }
@@ -63,7 +65,9 @@ std::optional<std::string> PropertyValue(const Object& o, const std::string& pat
   if (path == "name") {
     return std::visit([&](const auto& b) { return std::optional<std::string>(Text(xsi, b.name)); }, o.body);
   }
-  if (const auto* d = std::get_if<Datacenter>(&o.body)) {
+  if (const auto* f = std::get_if<Folder>(&o.body)) {
+    if (path == "parent") return Ref(xsi, f->parent.rfind("datacenter-", 0) == 0 ? "Datacenter" : "Folder", f->parent);
+  } else if (const auto* d = std::get_if<Datacenter>(&o.body)) {
     if (path == "hostFolder") return Ref(xsi, "Folder", d->host_folder);
   } else if (const auto* c = std::get_if<Cluster>(&o.body)) {
     if (path == "parent") return Ref(xsi, "Folder", c->parent);
