@@ -141,6 +141,49 @@ Result<Request> ReadRequest(const agent::Assignment& a) {
 
 }  // namespace
 
+namespace {
+
+// Pages of WaitForUpdatesEx from `*version` until the set is complete, applied to the cache;
+// `*version` ends where the read did. Cancellation ends it with step.cancelled.
+Result<Changes> ReadUpdates(agent::StepContext& ctx, VcenterState& state, int page_size, std::string* version,
+                            int* round_trips) {
+  Changes changes;
+  std::set<std::string> seen;
+  for (;;) {
+    if (ctx.CancelRequested()) return MakeError("step.cancelled", "cancelled while reading vCenter");
+    ++*round_trips;
+    auto set = state.client->WaitForUpdates(*version, 0, page_size);
+    if (!set) return set.error();
+    if (!*set) return changes;  // nothing changed
+    ApplyUpdates(**set, state.cache, changes, seen);
+    *version = (*set)->version;
+    ctx.Progress(40, fmt::format("{} objects read", state.cache.size()));
+    if (!(*set)->truncated) return changes;
+  }
+}
+
+// A new session with filters over every synced type, read whole.
+Result<Changes> ReadEverything(agent::StepContext& ctx, VcenterState& state, int page_size, std::string* version,
+                               int* round_trips) {
+  if (auto st = state.client->Login(); !st) return st.error();
+  *round_trips += 2;
+  for (const auto& t : SyncedTypes()) {
+    auto filter = state.client->CreateFilter(t.type, t.paths);
+    *round_trips += 2;
+    if (!filter) return filter.error();
+  }
+  version->clear();
+  auto changes = ReadUpdates(ctx, state, page_size, version, round_trips);
+  if (changes && version->empty()) return MakeError("vsphere.schema", "WaitForUpdatesEx: the first read returned no version");
+  return changes;
+}
+
+agent::StepOutcome Outcome(const Error& e) {
+  return e.code == "step.cancelled" ? agent::StepOutcome::Cancelled(e.message) : agent::StepOutcome::Failed(e);
+}
+
+}  // namespace
+
 agent::StepOutcome RunVcenterSync(agent::StepContext& ctx, SyncDeps deps) {
   const auto& a = ctx.assignment();
   auto req = ReadRequest(a);
@@ -155,90 +198,52 @@ agent::StepOutcome RunVcenterSync(agent::StepContext& ctx, SyncDeps deps) {
   // Batches stay well under a message's limit whatever the page size (a VM is ~0.5 KB).
   Sender sender(ctx, static_cast<std::size_t>(std::min(req->page_size, 1000)));
   int round_trips = 0;
+  std::string version, mode;
+  Changes changes;
 
   auto state = deps.pool.Take(req->vcenter_id);
-  if (state && state->endpoint_key != key) {
-    state->client->Logout();
-    state.reset();
-  }
-  // Incremental, when this agent's session is where the database is.
-  if (state && !req->db_version.empty() && state->version == req->db_version) {
+  // Incremental, when this agent's session is where the database is. Otherwise (another
+  // endpoint setting, the last apply failed, another agent synced since) the cache cannot be
+  // trusted to make whole objects.
+  if (state && state->endpoint_key == key && !req->db_version.empty() && state->version == req->db_version) {
     state->client->SetPassword(ep.password);
-    Changes changes;
-    std::set<std::string> seen;
-    std::string version = state->version;
-    Status read;
-    for (;;) {
-      ++round_trips;
-      auto set = state->client->WaitForUpdates(version, 0, req->page_size);
-      if (!set) {
-        read = set.error();
-        break;
-      }
-      if (!*set) break;  // nothing changed
-      ApplyUpdates(**set, state->cache, changes, seen);
-      version = (*set)->version;
-      if (!(*set)->truncated) break;
-    }
+    version = state->version;
+    auto read = ReadUpdates(ctx, *state, req->page_size, &version, &round_trips);
     if (read) {
-      if (auto st = sender.SendObjects(state->cache, changes.by_class); !st) return agent::StepOutcome::Failed(st.error());
-      if (auto st = sender.SendRemoved(changes.removed); !st) return agent::StepOutcome::Failed(st.error());
-      state->version = version;
-      state->last_used = std::chrono::steady_clock::now();
-      ctx.Progress(99, fmt::format("{} changed object(s), {} removed", sender.objects(), changes.removed.size()));
-      const std::string result = sender.Result("incremental", version, round_trips);
-      deps.pool.Give(req->vcenter_id, std::move(state));
-      return agent::StepOutcome::Succeeded(result);
-    }
-    ctx.Event(LogLevel::kWarn, fmt::format("incremental read failed ({}); reading everything", read.error().message));
-    state->client->Logout();
-    state.reset();
-  } else if (state) {
-    // The database is not at this session's version (the last apply failed, or another agent
-    // synced since): the cache cannot be trusted to make whole objects.
-    state->client->Logout();
-    state.reset();
-  }
-
-  state = std::make_unique<VcenterState>();
-  state->endpoint_key = key;
-  state->client = std::make_unique<vsphere::Client>(deps.http, ep);
-  auto fail = [&](const Error& e) {
-    state->client->Logout();
-    return agent::StepOutcome::Failed(e);
-  };
-  if (auto st = state->client->Login(); !st) return agent::StepOutcome::Failed(st.error());
-  round_trips += 2;
-  for (const auto& t : SyncedTypes()) {
-    auto filter = state->client->CreateFilter(t.type, t.paths);
-    round_trips += 2;
-    if (!filter) return fail(filter.error());
-  }
-  // The whole read first, then the batches: an object's datacenter is found through parents
-  // (folders, compute resources) that vCenter may list after it.
-  std::string version;
-  Changes read;
-  std::set<std::string> seen;
-  for (;;) {
-    if (ctx.CancelRequested()) {
+      changes = std::move(*read);
+      mode = "incremental";
+    } else if (read.error().code == "step.cancelled") {
       state->client->Logout();
-      return agent::StepOutcome::Cancelled("cancelled while reading vCenter");
+      return Outcome(read.error());
+    } else {
+      ctx.Event(LogLevel::kWarn, fmt::format("incremental read failed ({}); reading everything", read.error().message));
     }
-    ++round_trips;
-    auto set = state->client->WaitForUpdates(version, 0, req->page_size);
-    if (!set) return fail(set.error());
-    if (!*set) break;
-    ApplyUpdates(**set, state->cache, read, seen);
-    version = (*set)->version;
-    ctx.Progress(40, fmt::format("{} objects read", state->cache.size()));
-    if (!(*set)->truncated) break;
   }
-  if (auto st = sender.SendObjects(state->cache, read.by_class); !st) return fail(st.error());
-  if (version.empty()) return fail(MakeError("vsphere.schema", "WaitForUpdatesEx: the first read returned no version"));
+  if (mode.empty()) {
+    if (state) state->client->Logout();
+    state = std::make_unique<VcenterState>();
+    state->endpoint_key = key;
+    state->client = std::make_unique<vsphere::Client>(deps.http, ep);
+    auto read = ReadEverything(ctx, *state, req->page_size, &version, &round_trips);
+    if (!read) {
+      state->client->Logout();
+      return Outcome(read.error());
+    }
+    changes = std::move(*read);
+    mode = "full";
+  }
+  // The batches follow the whole read: an object's datacenter is found through parents
+  // (folders, compute resources) that vCenter may list after it.
+  Status sent = sender.SendObjects(state->cache, changes.by_class);
+  if (sent) sent = sender.SendRemoved(changes.removed);
+  if (!sent) {
+    state->client->Logout();
+    return agent::StepOutcome::Failed(sent.error());
+  }
   state->version = version;
   state->last_used = std::chrono::steady_clock::now();
-  ctx.Progress(99, fmt::format("{} objects read", sender.objects()));
-  const std::string result = sender.Result("full", version, round_trips);
+  ctx.Progress(99, fmt::format("{} object(s) sent, {} removed", sender.objects(), changes.removed.size()));
+  const std::string result = sender.Result(mode, version, round_trips);
   deps.pool.Give(req->vcenter_id, std::move(state));
   return agent::StepOutcome::Succeeded(result);
 }
