@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "agent_conn.hpp"
 #include "assign.hpp"
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.grpc.pb.h"
@@ -30,46 +31,7 @@ namespace dcops::dispatcher {
 namespace {
 
 namespace pb = dcops::agent::v1;
-using AgentStream = grpc::ServerReaderWriter<pb::DispatcherMessage, pb::AgentMessage>;
 using Steady = std::chrono::steady_clock;
-
-// One connected agent. The stream belongs to its gRPC thread; the loop writes through
-// Write(), which refuses once that thread has returned.
-struct AgentConn {
-  std::string id, kind, version, hostname;
-  int capacity = 1;
-  std::vector<std::string> step_kinds;
-  // Targets this agent served last, newest at the back (loop-owned): its open device
-  // sessions, which the next claims prefer.
-  std::deque<std::string> recent_targets;
-  std::mutex write_mu;
-  AgentStream* stream = nullptr;
-  bool alive = true;
-
-  // `more`: another message follows at once, so this one may wait in gRPC's buffer and go
-  // out with it (a batch of Assigns costs one transport write, not one each).
-  bool Write(const pb::DispatcherMessage& m, bool more = false) {
-    std::lock_guard lock(write_mu);
-    grpc::WriteOptions options;
-    if (more) options.set_buffer_hint();
-    return alive && stream->Write(m, options);
-  }
-  void Close() {
-    std::lock_guard lock(write_mu);
-    alive = false;
-  }
-};
-
-struct Inbound {
-  enum Kind { kHello, kMessage, kGone } kind;
-  std::shared_ptr<AgentConn> conn;
-  pb::AgentMessage msg;
-};
-
-struct RunningStep {
-  std::string job_id, lease_id, target, agent_id, step_kind, trace_id;
-  bool mutating = false;
-};
 
 bool SameSecret(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
