@@ -4,7 +4,8 @@
 // whole objects, which is what the dispatcher upserts.
 //
 // Objects are keyed by moref; each managed object type maps to one class of the inventory
-// (a DistributedVirtualPortgroup is a network; datacenters only name the clusters and hosts).
+// (a DistributedVirtualPortgroup is a network; datacenters, folders and compute resources are
+// kept only to find each cluster's and host's datacenter).
 // Property values are read from the vim25 XML here, once, strictly by local name: an unset
 // property (a changeSet without a <val>) clears the field.
 //
@@ -30,8 +31,8 @@ struct TypeSpec {
 };
 const std::vector<TypeSpec>& SyncedTypes();
 
-// The class of a managed object type ("vms" for VirtualMachine), "" for one not stored
-// (Datacenter), nullptr-like "?" for a type the sync does not know.
+// The class of a managed object type ("vms" for VirtualMachine), "" for one read only to name
+// datacenters (Datacenter, Folder, ComputeResource), "?" for a type the sync does not know.
 std::string ClassOf(const std::string& type);
 
 class InventoryCache {

@@ -245,5 +245,24 @@ TEST_CASE("A vCenter that binds the schema-instance namespace to another prefix 
   CHECK(Keys(run.sent["hosts"]) == ModelMorefs(rig.model, "HostSystem"));
 }
 
+TEST_CASE("Kept vCenter sessions are touched while in use and logged out once idle or gone", "[vcenter_sync][net]") {
+  Rig rig("127.0.77.6");
+  REQUIRE(rig.Sync().outcome.kind == agent::StepOutcome::Kind::kSucceeded);
+  REQUIRE(rig.pool.size() == 1);
+  const auto now = std::chrono::steady_clock::now();
+  rig.pool.Tend(now, std::chrono::hours(2));  // in use: kept, and touched
+  CHECK(rig.pool.size() == 1);
+  CHECK(rig.server.Calls().at("CurrentTime") == 1);
+  CHECK(rig.model.SessionCount() == 1);
+  rig.pool.Tend(now + std::chrono::hours(3), std::chrono::hours(2));  // idle too long: logged out
+  CHECK(rig.pool.size() == 0);
+  CHECK(rig.model.SessionCount() == 0);
+
+  REQUIRE(rig.Sync().outcome.kind == agent::StepOutcome::Kind::kSucceeded);
+  rig.model.ExpireSessions();  // vCenter dropped it: the keep-alive finds out and lets it go
+  rig.pool.Tend(std::chrono::steady_clock::now(), std::chrono::hours(2));
+  CHECK(rig.pool.size() == 0);
+}
+
 }  // namespace
 }  // namespace dcops::vcsync

@@ -18,13 +18,13 @@
 namespace dcops::agent {
 
 struct AgentSettings {
-  AgentOptions options;
+  AgentOptions options;    // kind and version set by the binary
   std::string token_file;
-  std::int64_t capacity;
+  std::int64_t capacity;   // the binary's default until the environment says otherwise
 };
 
 // Binds DISPATCHER_ADDRESS, AGENT_ID, AGENT_TOKEN(_FILE), TLS_CA_FILE, INSECURE_DEV and
-// CAPACITY (default `default_capacity`) into `settings`.
+// CAPACITY (default: `settings.capacity` as the binary set it) into `settings`.
 void AddAgentSettings(ConfigSpec& spec, AgentSettings& settings);
 
 // Loads `spec` (the shared settings and the binary's own) from the DCOPS_ environment, then

@@ -30,8 +30,7 @@ class Params {
  private:
   std::shared_ptr<rapidjson::Document> doc_;
 };
-Error BadParam(const char* key, const std::string& problem);
-
+// A step.bad_params error naming "params.<key>".
 Error BadParam(const char* key, const std::string& problem);
 
 }  // namespace dcops::agent
