@@ -9,12 +9,9 @@
 namespace dcops::dispatcher {
 namespace {
 
-// What some steps need from the database at the moment they run, added to their params under
-// a key of the dispatcher's ("_logs", "_scp"): read now, not at planning, so it is current.
-// Nothing of it is stored with the job.
 // A sync step's endpoint as it is now: address, credential set, TLS trust and (vCenter) the
 // version the last sync reached. A deleted or disabled endpoint fails the step, by name.
-Result<std::string> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
+Result<rapidjson::Document> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
   const bool ome = s.step_kind == "inventory.ome_sync";
   const char* what = ome ? "OME endpoint" : "vCenter";
   if (params.HasParseError() || !params.IsObject() || !params.HasMember("_endpoint") ||
@@ -37,11 +34,14 @@ Result<std::string> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const ra
       e["credential_set_id"].GetStringLength() == 0) {
     return MakeError("step.credentials", std::string(what) + " " + id + " has no credential set");
   }
-  return std::move(**endpoint);
+  return e;
 }
 
+// What some steps need from the database at the moment they run, added to their params under
+// a key of the dispatcher's ("_logs", "_scp", "_endpoint" as `endpoint` holds it): read now,
+// not at planning, so it is current. Nothing of it is stored with the job.
 Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapidjson::Document& params,
-                                    const std::string& endpoint_json) {
+                                    const rapidjson::Value& endpoint) {
   if (params.HasParseError() || !params.IsObject()) return s.params_json;
   auto& a = params.GetAllocator();
   std::string data;
@@ -69,13 +69,16 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
     data = std::move(**backup);
     key = "_scp";
   } else if (IsSyncStep(s.step_kind)) {
-    data = endpoint_json;
     key = "_endpoint";
   } else {
     return s.params_json;
   }
   rapidjson::Document value;
-  value.Parse(data.c_str());
+  if (IsSyncStep(s.step_kind)) {
+    value.CopyFrom(endpoint, value.GetAllocator());
+  } else {
+    value.Parse(data.c_str());
+  }
   if (value.HasParseError()) return MakeError("db.result", std::string(key) + ": not JSON");
   params.RemoveMember(key);
   params.AddMember(rapidjson::Value(key, a), rapidjson::Value(value, a), a);
@@ -94,14 +97,13 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
   // step's endpoint is read now.
   rapidjson::Document params;
   params.Parse(s.params_json.c_str());
-  std::string cred_id, pin, endpoint_json;
+  std::string cred_id, pin;
   bool verify = true;
   rapidjson::Document endpoint;
   if (IsSyncStep(s.step_kind)) {
     auto e = EndpointNow(cp, s, params);
     if (!e) return e.error();
-    endpoint_json = std::move(*e);
-    endpoint.Parse(endpoint_json.c_str());
+    endpoint = std::move(*e);
   }
   const rapidjson::Value* reach = nullptr;
   if (endpoint.IsObject()) {
@@ -153,7 +155,7 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
       named->mutable_credentials()->set_password(*opened);
     }
   }
-  auto params_json = WithRunTimeData(cp, s, params, endpoint_json);
+  auto params_json = WithRunTimeData(cp, s, params, endpoint);
   if (!params_json) return params_json.error();
   a->set_task_id(s.task_id);
   a->set_lease_id(s.lease_id);

@@ -204,14 +204,6 @@ bool InventoryCache::Has(const std::string& moref) const { return objects_.count
 
 std::size_t InventoryCache::size() const { return objects_.size(); }
 
-std::vector<std::string> InventoryCache::Morefs(const std::string& cls) const {
-  std::vector<std::string> out;
-  for (const auto& [moref, o] : objects_) {
-    if (ClassOf(o.type) == cls) out.push_back(moref);
-  }
-  return out;
-}
-
 std::string InventoryCache::Json(const std::string& cls, const std::vector<std::string>& morefs) const {
   // An object's datacenter: up its parents (clusters and standalone hosts sit in a
   // datacenter's host folder, or in folders inside it) to the Datacenter.

@@ -43,8 +43,6 @@ class InventoryCache {
   bool Has(const std::string& moref) const;
   // The JSON array of the given objects of `cls`, as dispatcher_v1_apply_vcenter_sync takes them.
   std::string Json(const std::string& cls, const std::vector<std::string>& morefs) const;
-  // Every moref of `cls`.
-  std::vector<std::string> Morefs(const std::string& cls) const;
   std::size_t size() const;
 
  private:

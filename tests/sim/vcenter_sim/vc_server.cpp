@@ -120,13 +120,6 @@ int Server::LiveViews() const {
   return n;
 }
 
-int Server::LiveFilters() const {
-  std::lock_guard lock(mu_);
-  int n = 0;
-  for (const auto& [_, s] : sessions_) n += static_cast<int>(s.filters.size());
-  return n;
-}
-
 std::string Server::Start() {
   auto tls_server = SelfSignedServer(address_, "vcenter-sim", &fingerprint_);
   if (!tls_server) return tls_server.error().message;
@@ -306,7 +299,6 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
         ++n;
       }
     });
-    ++p.page;
     const bool more = p.next < p.morefs.size();
     return "<returnval>" + (more ? "<token>" + token + "</token>" : std::string()) + objects + "</returnval>";
   };
@@ -320,7 +312,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     if (!read_spec(spec, &f)) return;
     int max = Child(Child(call, "options"), "maxObjects").text().as_int(options_.default_max_objects);
     if (max <= 0) max = options_.default_max_objects;
-    Pending p{f.prop_type, f.view_type, f.paths, {}, 0, 0, max};
+    Pending p{f.prop_type, f.view_type, f.paths, {}, 0, max};
     model_.Read([&](const std::map<std::string, Object>& all, const std::vector<Tombstone>&, std::uint64_t) {
       for (const auto& [moref, o] : all) {
         if (IsA(o.type, f.view_type) && IsA(o.type, f.prop_type)) p.morefs.push_back(moref);

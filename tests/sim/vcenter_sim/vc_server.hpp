@@ -50,7 +50,6 @@ class Server {
   // Requests served, per operation.
   std::map<std::string, int> Calls() const;
   int LiveViews() const;
-  int LiveFilters() const;
 
  private:
   struct Filter {
@@ -61,7 +60,6 @@ class Server {
     std::string prop_type, view_type;
     std::vector<std::string> paths, morefs;
     std::size_t next = 0;
-    int page = 0;
     int max_objects = 100;  // the first request's maxObjects: every continuation pages by it
   };
   struct Session {

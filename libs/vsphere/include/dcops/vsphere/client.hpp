@@ -48,7 +48,6 @@ class Client {
   Status KeepAlive();
   void ForgetPassword() { endpoint_.password.clear(); }
   void SetPassword(std::string password) { endpoint_.password = std::move(password); }
-  bool logged_in() const { return !cookie_.empty(); }
   const ServiceContent& content() const { return content_; }
 
   // Every object of `type` ("HostSystem") with `properties`, `page_size` objects per page.
