@@ -80,7 +80,7 @@ TEST_CASE("A discovered BMC, its Redfish refresh and OME's record are one server
   CHECK(Upsert(disp, R"({"bmc_address":"127.0.1.10","service_tag":"ZZZ0001"})") == ome_first);
   CHECK(Scalar(su, "SELECT count(*) FROM servers") == "2");
   auto e = ExecError(disp, "SELECT dispatcher_v1_upsert_server('default', '{\"model\":\"x\"}')");
-  CHECK(e.message == "SQLSTATE 22023: server: needs service_tag or bmc_address");
+  CHECK(e.message == "SQLSTATE 22023: server: needs an address or identity evidence (service tag, serial number or system UUID)");
 }
 
 TEST_CASE("A full refresh writes volumes with their drives, and a second one replaces them", "[inventory]") {

@@ -144,7 +144,7 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
   auto s = ClaimSync(su, disp, "vcenter");
   CHECK(Stage(disp, s, 1, "vcenter.clusters", R"([{"moref":"domain-c1","name":"prod","ha_enabled":true}])"));
   CHECK(Stage(disp, s, 2, "vcenter.hosts",
-              R"([{"moref":"host-1","name":"esx1","cluster_moref":"domain-c1","serial_number":"cn7016serial"},
+              R"([{"moref":"host-1","name":"esx1","cluster_moref":"domain-c1","vendor":"Dell Inc.","serial_number":"cn7016serial"},
                   {"moref":"host-2","name":"esx2","cluster_moref":"domain-c1"}])"));
   CHECK(Stage(disp, s, 3, "vcenter.vms",
               R"([{"moref":"vm-1","name":"web","host_moref":"host-1","ip_addresses":["127.0.9.50"],"datastores":["datastore-1"]},
@@ -171,11 +171,14 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
   CHECK(Scalar(su, "SELECT maintenance_mode FROM vcenter_hosts WHERE moref = 'host-2'") == "t");
   CHECK(Scalar(su, "SELECT count(*) FROM vcenter_hosts WHERE vcenter_id = $1", {s.endpoint_id}) == "2");
   CHECK(Scalar(su, "SELECT sync_version FROM vcenters WHERE id = $1", {s.endpoint_id}) == "8");
-  // The server's serial changes (a board swap): the link goes, and that is audited too.
-  Exec(disp, "SELECT dispatcher_v1_upsert_server('default', $1::jsonb)",
-       {std::string(R"({"service_tag":"SVCTAG9","serial_number":"OTHER"})")});
+  // The server's serial changes (a board swap): evidence that disagrees is a conflict for the
+  // operator, not a silent rewrite; the row and its link stay as they were.
+  CHECK(Scalar(disp, "SELECT coalesce(dispatcher_v1_upsert_server('default', $1::jsonb)::text, 'not written')",
+               {std::string(R"({"service_tag":"SVCTAG9","serial_number":"OTHER"})")}) == "not written");
+  CHECK(Scalar(su, "SELECT kind || ' ' || subject FROM server_identity_conflicts") == "evidence_disagrees tag:SVCTAG9");
+  // The host re-installed on other hardware (its serial changed): the link goes, audited.
   Exec(disp, "SELECT dispatcher_v1_upsert_vcenter_inventory($1, $2::jsonb)",
-       {s.endpoint_id, std::string(R"({"hosts":[{"moref":"host-1","name":"esx1","serial_number":"cn7016serial"}]})")});
+       {s.endpoint_id, std::string(R"({"hosts":[{"moref":"host-1","name":"esx1","vendor":"Dell Inc.","serial_number":"cn9999other"}]})")});
   CHECK(Scalar(su, "SELECT server_id IS NULL FROM vcenter_hosts WHERE moref = 'host-1'") == "t");
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'host.unlink'") == "1");
 }

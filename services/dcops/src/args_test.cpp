@@ -51,5 +51,17 @@ TEST_CASE("Arguments: verbs in order, flags with values, repeated flags kept", "
   CHECK(ParseArgs({"jobs", "--json=yes"}).error().message == "--json takes no value");
 }
 
+TEST_CASE("Arguments: a conflict decision's flags, a note with spaces kept whole", "[cli]") {
+  auto inv = ParseArgs({"conflict", "resolve", "5d1e0a52", "--action=merge", "--server",
+                        "0b7c2f4e-1d2a-4c3b-8e9f-a1b2c3d4e5f6", "--note", "same chassis, new board", "--json"});
+  REQUIRE(inv.ok());
+  CHECK(inv->words == std::vector<std::string>{"conflict", "resolve", "5d1e0a52"});
+  CHECK(inv->Get("--action") == "merge");
+  CHECK(inv->Get("--server") == "0b7c2f4e-1d2a-4c3b-8e9f-a1b2c3d4e5f6");
+  CHECK(inv->Get("--note") == "same chassis, new board");
+  CHECK(inv->Has("--json"));
+  CHECK(ParseArgs({"conflict", "resolve", "5d1e0a52", "--note"}).error().message == "--note needs a value");
+}
+
 }  // namespace
 }  // namespace dcops::cli

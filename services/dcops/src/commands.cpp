@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <istream>
 #include <map>
 #include <ostream>
@@ -24,7 +25,13 @@ const char* const kUsage =
     "       dcops agents [--json]\n"
     "       dcops credentials list [--json]\n"
     "       dcops credentials set NAME --kind KIND --user USER --password-stdin\n"
+    "       dcops conflicts [--status open|resolved|dismissed|cleared|all] [--limit N] [--json]\n"
+    "       dcops conflict resolve ID --action dismiss|merge|link|unlink|assign [--server SERVER_UUID]\n"
+    "                                 [--note TEXT] [--json]\n"
     "targets: all | server UUID | BMC address[:port] | CIDR or a.b.c.d-a.b.c.e (discovery)\n"
+    "conflicts: server identity the inventory would not decide. ID is the conflict's UUID or its first\n"
+    "  8 or more digits (as `dcops conflicts` shows). dismiss keeps the servers apart; merge folds them\n"
+    "  into --server; assign gives the address to --server; link (to --server) / unlink pin a vCenter host\n"
     "environment: DCOPS_API_URL (default http://127.0.0.1:8080), DCOPS_API_TOKEN_FILE or DCOPS_API_TOKEN\n";
 
 namespace {
@@ -208,6 +215,84 @@ int CredentialsSet(const Invocation& inv, ApiTransport& api, Terminal& t) {
   return 0;
 }
 
+int Conflicts(const Invocation& inv, ApiTransport& api, Terminal& t) {
+  const std::string status = inv.Get("--status", "open");
+  if (!std::regex_match(status, std::regex("^(open|resolved|dismissed|cleared|all)$"))) {
+    return Usage(t, "--status: open, resolved, dismissed, cleared or all");
+  }
+  const std::string limit = inv.Get("--limit", "200");
+  if (!std::regex_match(limit, std::regex("^[0-9]{1,4}$"))) return Usage(t, "--limit: a number");
+  return List(inv, api, t, "/api/v1/identity-conflicts?status=" + status + "&limit=" + limit, "identity_conflicts",
+              ConflictsTable);
+}
+
+// The open conflict whose id is `id`, or begins with it (the listing's short ids).
+Result<std::string> OpenConflictId(const std::string& id, ApiTransport& api) {
+  if (IsUuid(id)) return id;
+  std::string prefix = id;
+  for (char& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto d = Get(api, "/api/v1/identity-conflicts?status=open&limit=1000");
+  if (!d) return d.error();
+  if (!d->HasMember("identity_conflicts") || !(*d)["identity_conflicts"].IsArray()) {
+    return MakeError("api.malformed", "no identity_conflicts in the answer");
+  }
+  std::vector<std::string> found;
+  for (const auto& c : (*d)["identity_conflicts"].GetArray()) {
+    if (c.IsObject() && c.HasMember("id") && c["id"].IsString() && std::string(c["id"].GetString()).rfind(prefix, 0) == 0) {
+      found.emplace_back(c["id"].GetString());
+    }
+  }
+  if (found.empty()) return MakeError("cli.not_found", "no open identity conflict has an id starting " + id);
+  if (found.size() > 1) {
+    return MakeError("cli.ambiguous",
+                     fmt::format("{} open identity conflicts have ids starting {}; give more of the id", found.size(), id));
+  }
+  return found.front();
+}
+
+int ConflictResolve(const Invocation& inv, ApiTransport& api, Terminal& t) {
+  if (inv.words.size() != 3 || !std::regex_match(inv.words[2], std::regex("^[0-9a-fA-F][0-9a-fA-F-]{7,35}$"))) {
+    return Usage(t, "conflict resolve needs a conflict id (a UUID, or its first 8 or more digits)");
+  }
+  const std::string action = inv.Get("--action");
+  if (!std::regex_match(action, std::regex("^(dismiss|merge|link|unlink|assign)$"))) {
+    return Usage(t, "--action: dismiss, merge, link, unlink or assign");
+  }
+  const std::string server = inv.Get("--server");
+  if (!server.empty() && !IsUuid(server)) return Usage(t, "--server: a server id (a UUID)");
+  if (server.empty() && (action == "merge" || action == "link" || action == "assign")) {
+    return Usage(t, "--action " + action + " needs --server SERVER_UUID");
+  }
+  auto id = OpenConflictId(inv.words[2], api);
+  if (!id) return Failed(t, id.error());
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("action");
+  w.String(action.c_str(), static_cast<rapidjson::SizeType>(action.size()));
+  if (!server.empty()) {
+    w.Key("server_id");
+    w.String(server.c_str(), static_cast<rapidjson::SizeType>(server.size()));
+  }
+  const std::string note = inv.Get("--note");
+  if (!note.empty()) {
+    w.Key("note");
+    w.String(note.c_str(), static_cast<rapidjson::SizeType>(note.size()));
+  }
+  w.EndObject();
+  auto body = api.Call("POST", "/api/v1/identity-conflicts/" + *id + "/resolve", buf.GetString());
+  if (!body) return Failed(t, body.error());
+  if (inv.Has("--json")) {
+    t.out << *body << "\n";
+    return 0;
+  }
+  rapidjson::Document d;
+  d.Parse(body->c_str());
+  if (d.HasParseError() || !d.IsObject()) return Failed(t, MakeError("api.malformed", "no conflict in the answer"));
+  t.out << ConflictSummary(d);
+  return 0;
+}
+
 }  // namespace
 
 int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal& t) {
@@ -232,6 +317,8 @@ int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal&
     return List(inv, api, t, "/api/v1/credential-sets", "credential_sets", CredentialSetsTable);
   }
   if (word(0) == "credentials" && word(1) == "set") return CredentialsSet(inv, api, t);
+  if (word(0) == "conflicts" && w.size() == 1) return Conflicts(inv, api, t);
+  if (word(0) == "conflict" && word(1) == "resolve") return ConflictResolve(inv, api, t);
   if (word(0) == "job" && word(1) == "create") return JobCreate(inv, api, clock, t);
   if (word(0) == "job" && (word(1) == "show" || word(1) == "watch" || word(1) == "cancel")) {
     if (w.size() != 3 || !IsUuid(w[2])) return Usage(t, "job " + word(1) + " needs a job id (a UUID)");

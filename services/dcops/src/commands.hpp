@@ -9,6 +9,10 @@
 //   dcops agents [--json]
 //   dcops credentials list [--json]
 //   dcops credentials set NAME --kind KIND --user USER --password-stdin
+//   dcops conflicts [--status open|resolved|dismissed|cleared|all] [--limit N] [--json]
+//   dcops conflict resolve ID --action dismiss|merge|link|unlink|assign [--server SERVER_UUID]
+//                             [--note TEXT] [--json]
+//     (ID: the conflict's UUID, or a unique prefix of 8+ digits among the open conflicts)
 // Exit codes: 0 done (a watched job succeeded), 1 failed (an API error, or a watched job that
 // failed or was cancelled), 2 usage.
 //

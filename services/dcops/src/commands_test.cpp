@@ -167,5 +167,102 @@ TEST_CASE("Listings print a table, or the raw array with --json", "[cli]") {
   CHECK(run.out.str().rfind(R"([{"id":"w1",)", 0) == 0);
 }
 
+const std::string kConflictA = "5d1e0a52-7c1b-4f0e-9a51-2b7f1c9e0a11";
+const std::string kConflictB = "5d1e0a52-9999-4f0e-9a51-2b7f1c9e0a22";
+const std::string kServer = "0b7c2f4e-1d2a-4c3b-8e9f-a1b2c3d4e5f6";
+
+std::string ConflictList() {
+  return R"({"identity_conflicts":[{"id":")" + kConflictA + R"(","kind":"address_claimed","subject":"address:127.0.1.4",
+    "status":"open","message":"two servers claim 127.0.1.4","server_ids":[],"host_id":null,"evidence":{},
+    "first_seen_at":"2026-12-03T06:00:00+00:00","last_seen_at":"2026-12-03T07:10:02.5+00:00","seen_count":3,
+    "job_id":null,"resolution":null},
+    {"id":")" + kConflictB + R"(","kind":"host_link","subject":"host:vc1/host-12","status":"open",
+    "message":"host-12 reports tag ABC1234, which two servers have","server_ids":[],"host_id":null,"evidence":{},
+    "first_seen_at":"2026-12-03T05:00:00+00:00","last_seen_at":"2026-12-03T07:00:00+00:00","seen_count":1,
+    "job_id":null,"resolution":null}]})";
+}
+
+std::string Resolved(const std::string& id) {
+  return R"({"id":")" + id + R"(","kind":"address_claimed","subject":"address:127.0.1.4","status":"resolved",
+    "message":"two servers claim 127.0.1.4","seen_count":3,"resolution":{"action":"assign","server_id":")" + kServer +
+         R"(","note":"rack 4"}})";
+}
+
+TEST_CASE("conflicts lists the open identity conflicts as a table, or any status as JSON", "[cli]") {
+  Run run;
+  run.api.answers = {Result<std::string>(ConflictList()), Result<std::string>(ConflictList())};
+  CHECK(run({"conflicts"}) == 0);
+  REQUIRE(run.api.calls.size() == 1);
+  CHECK(run.api.calls[0].method == "GET");
+  CHECK(run.api.calls[0].path == "/api/v1/identity-conflicts?status=open&limit=200");
+  CHECK(run.out.str() ==
+        "ID        KIND             SUBJECT            STATUS  SEEN  LAST SEEN            MESSAGE\n"
+        "5d1e0a52  address_claimed  address:127.0.1.4  open    3     2026-12-03 07:10:02  two servers claim 127.0.1.4\n"
+        "5d1e0a52  host_link        host:vc1/host-12   open    1     2026-12-03 07:00:00  "
+        "host-12 reports tag ABC1234, which two servers have\n");
+  run.out.str("");
+  CHECK(run({"conflicts", "--status", "all", "--limit", "5", "--json"}) == 0);
+  CHECK(run.api.calls[1].path == "/api/v1/identity-conflicts?status=all&limit=5");
+  CHECK(run.out.str().rfind(R"([{"id":")" + kConflictA + "\"", 0) == 0);
+}
+
+TEST_CASE("conflict resolve posts the decision and prints the conflict after it", "[cli]") {
+  Run run;
+  run.api.answers.push_back(Resolved(kConflictA));
+  CHECK(run({"conflict", "resolve", kConflictA, "--action", "assign", "--server", kServer, "--note", "rack 4"}) == 0);
+  REQUIRE(run.api.calls.size() == 1);
+  CHECK(run.api.calls[0].method == "POST");
+  CHECK(run.api.calls[0].path == "/api/v1/identity-conflicts/" + kConflictA + "/resolve");
+  CHECK(run.api.calls[0].body == R"({"action":"assign","server_id":")" + kServer + R"(","note":"rack 4"})");
+  CHECK(run.out.str() == "conflict " + kConflictA + " resolved (assign " + kServer + ": rack 4)\n"
+                         "  address_claimed address:127.0.1.4: two servers claim 127.0.1.4\n");
+
+  run.out.str("");
+  run.api.answers.push_back(Resolved(kConflictA));
+  CHECK(run({"conflict", "resolve", kConflictA, "--action", "dismiss", "--json"}) == 0);
+  CHECK(run.api.calls[1].body == R"({"action":"dismiss"})");
+  CHECK(run.out.str().rfind(R"({"id":")" + kConflictA + "\"", 0) == 0);
+}
+
+TEST_CASE("conflict resolve takes a short id when it names exactly one open conflict", "[cli]") {
+  Run run;
+  run.api.answers = {Result<std::string>(ConflictList()), Result<std::string>(Resolved(kConflictB))};
+  CHECK(run({"conflict", "resolve", "5D1E0A52-9999", "--action", "unlink"}) == 0);
+  REQUIRE(run.api.calls.size() == 2);
+  CHECK(run.api.calls[0].path == "/api/v1/identity-conflicts?status=open&limit=1000");
+  CHECK(run.api.calls[1].path == "/api/v1/identity-conflicts/" + kConflictB + "/resolve");
+
+  Run ambiguous;
+  ambiguous.api.answers.push_back(ConflictList());
+  CHECK(ambiguous({"conflict", "resolve", "5d1e0a52", "--action", "dismiss"}) == 1);
+  CHECK(ambiguous.err.str() == "dcops: 2 open identity conflicts have ids starting 5d1e0a52; give more of the id\n");
+  CHECK(ambiguous.api.calls.size() == 1);
+
+  Run none;
+  none.api.answers.push_back(ConflictList());
+  CHECK(none({"conflict", "resolve", "abcdef01", "--action", "dismiss"}) == 1);
+  CHECK(none.err.str() == "dcops: no open identity conflict has an id starting abcdef01\n");
+}
+
+TEST_CASE("conflict resolve refuses bad usage before calling, and reports the API's refusal", "[cli]") {
+  Run run;
+  CHECK(run({"conflicts", "--status", "pending"}) == 2);
+  CHECK(run({"conflict", "resolve", kConflictA}) == 2);                               // no --action
+  CHECK(run({"conflict", "resolve", kConflictA, "--action", "explode"}) == 2);
+  CHECK(run({"conflict", "resolve", kConflictA, "--action", "merge"}) == 2);          // merge into what?
+  CHECK(run({"conflict", "resolve", kConflictA, "--action", "link", "--server", "srv-1"}) == 2);
+  CHECK(run({"conflict", "resolve", "5d1e", "--action", "dismiss"}) == 2);            // too short an id
+  CHECK(run({"conflict", "resolve", "--action", "dismiss"}) == 2);
+  CHECK(run.api.calls.empty());
+  CHECK(run.err.str().find("dcops: --action merge needs --server SERVER_UUID\n") != std::string::npos);
+  CHECK(run.err.str().find("dcops: --status: open, resolved, dismissed, cleared or all\n") != std::string::npos);
+
+  Run refused;
+  refused.api.answers.push_back(MakeError("api.conflict", "conflict " + kConflictA + ": is resolved already"));
+  CHECK(refused({"conflict", "resolve", kConflictA, "--action", "dismiss"}) == 1);
+  CHECK(refused.err.str() == "dcops: conflict " + kConflictA + ": is resolved already\n");
+  CHECK(refused.out.str().empty());
+}
+
 }  // namespace
 }  // namespace dcops::cli

@@ -101,6 +101,28 @@ std::string CredentialSetsTable(const rapidjson::Value& sets) {
   return Table(rows);
 }
 
+std::string ConflictsTable(const rapidjson::Value& conflicts) {
+  std::vector<std::vector<std::string>> rows{{"ID", "KIND", "SUBJECT", "STATUS", "SEEN", "LAST SEEN", "MESSAGE"}};
+  for (const auto& c : conflicts.GetArray()) {
+    rows.push_back({S(c, "id").substr(0, 8), S(c, "kind"), S(c, "subject"), S(c, "status"),
+                    std::to_string(I(c, "seen_count")), When(S(c, "last_seen_at")), S(c, "message")});
+  }
+  if (rows.size() == 1) return "no identity conflicts\n";
+  return Table(rows);
+}
+
+std::string ConflictSummary(const rapidjson::Value& conflict) {
+  std::string decision;
+  if (conflict.HasMember("resolution") && conflict["resolution"].IsObject()) {
+    const auto& r = conflict["resolution"];
+    decision = S(r, "action") + (S(r, "server_id").empty() ? "" : " " + S(r, "server_id"));
+    if (!S(r, "note").empty()) decision += ": " + S(r, "note");
+  }
+  return fmt::format("conflict {} {}{}\n  {} {}: {}\n", S(conflict, "id"), S(conflict, "status"),
+                     decision.empty() ? "" : " (" + decision + ")", S(conflict, "kind"), S(conflict, "subject"),
+                     S(conflict, "message"));
+}
+
 std::string JobFrame(const rapidjson::Value& job, int max_steps) {
   std::string out = fmt::format("job {}  {}  {}  {}/{} steps  {} {}%\n", S(job, "id"), S(job, "job_type"),
                                 S(job, "status"), I(job, "steps_finished"), I(job, "steps_total"),

@@ -16,6 +16,11 @@ std::string ProgressBar(int percent, int width);
 std::string JobsTable(const rapidjson::Value& jobs);
 std::string AgentsTable(const rapidjson::Value& agents);
 std::string CredentialSetsTable(const rapidjson::Value& sets);
+// Identity conflicts: the id's first 8 digits (enough for `dcops conflict resolve`), kind,
+// subject, status, how often seen, when last, and the resolver's sentence.
+std::string ConflictsTable(const rapidjson::Value& conflicts);
+// A conflict after a decision: "conflict ID resolved (assign SERVER)" and its subject and message.
+std::string ConflictSummary(const rapidjson::Value& conflict);
 
 // The job with one line per step: running and failed steps first, at most `max_steps`
 // lines, then a count of the rest by status.

@@ -43,5 +43,22 @@ TEST_CASE("Job tables show progress and a cancellation in flight", "[cli]") {
   CHECK(JobsTable(Parse("[]")) == "no jobs\n");
 }
 
+TEST_CASE("Identity conflict tables show short ids, and a decision is summed up", "[cli]") {
+  auto conflicts = Parse(R"([{"id":"5d1e0a52-7c1b-4f0e-9a51-2b7f1c9e0a11","kind":"might_be_same","subject":"serial:SN-1",
+    "status":"dismissed","message":"SN-1 and SN-1A might be one server","seen_count":12,
+    "last_seen_at":"2026-12-03T07:10:02.123456+00:00"}])");
+  CHECK(ConflictsTable(conflicts) ==
+        "ID        KIND           SUBJECT      STATUS     SEEN  LAST SEEN            MESSAGE\n"
+        "5d1e0a52  might_be_same  serial:SN-1  dismissed  12    2026-12-03 07:10:02  SN-1 and SN-1A might be one server\n");
+  CHECK(ConflictsTable(Parse("[]")) == "no identity conflicts\n");
+
+  auto linked = Parse(R"({"id":"c1","kind":"host_link","subject":"host:vc1/host-12","status":"resolved",
+    "message":"host-12 could be two servers","resolution":{"action":"link","server_id":"s1"}})");
+  CHECK(ConflictSummary(linked) == "conflict c1 resolved (link s1)\n  host_link host:vc1/host-12: host-12 could be two servers\n");
+  auto open = Parse(R"({"id":"c2","kind":"address_claimed","subject":"address:127.0.1.4","status":"open",
+    "message":"m","resolution":null})");
+  CHECK(ConflictSummary(open) == "conflict c2 open\n  address_claimed address:127.0.1.4: m\n");
+}
+
 }  // namespace
 }  // namespace dcops::cli

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <map>
+
 #include "test_rig.hpp"
 
 namespace dcops::idrac {
@@ -50,6 +52,34 @@ TEST_CASE("A scan finds the BMCs, tells a web server from Redfish, and logs in w
   }
   CHECK(ctx.progress().back() == 100);
   CHECK(out.result_json.find("calvin") == std::string::npos);
+}
+
+TEST_CASE("A scan takes a service tag only from the root's Oem/Dell block: other makes report none", "[discovery][net]") {
+  auto o = WorkerRig::Options("127.0.87.1", 3, 0, 0);
+  o.vendor_every = {{2, sim::Vendor::kHpe}, {3, sim::Vendor::kGeneric}};
+  WorkerRig rig(o);
+  auto a = ScanOf(R"(["127.0.87.1","127.0.87.2","127.0.87.3"])", {});
+  a.target = "site:discovery/127.0.87.1+3";
+  agent::RecordingStepContext ctx(a, SystemClock::Instance());
+  auto out = rig.Run(ctx);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  auto d = Parsed(out.result_json);
+  REQUIRE(d["found"].Size() == 3);
+  std::map<std::string, const rapidjson::Value*> by_ip;
+  for (const auto& f : d["found"].GetArray()) {
+    const std::string address = f["bmc_address"].GetString();
+    by_ip[address.substr(0, address.find(':'))] = &f;
+  }
+  const auto& dell = *by_ip.at("127.0.87.1");
+  CHECK(std::string(dell["vendor"].GetString()) == "Dell");
+  CHECK(std::string(dell["service_tag"].GetString()) == rig.Bmc("127.0.87.1").identity().service_tag);
+  const auto& hpe = *by_ip.at("127.0.87.2");
+  CHECK(std::string(hpe["vendor"].GetString()) == "HPE");
+  CHECK(hpe["service_tag"].IsNull());  // not the SKU, not the serial number
+  const auto& generic = *by_ip.at("127.0.87.3");
+  CHECK(generic["vendor"].IsNull());  // the root names no vendor, and none is invented
+  CHECK(generic["service_tag"].IsNull());
+  CHECK(std::string(generic["uuid"].GetString()).size() == 36);
 }
 
 TEST_CASE("Without credential sets a scan still reports what it found, untried", "[discovery][net]") {

@@ -125,6 +125,38 @@ Result<Row> RowReader::Done() {
   return std::move(row_);
 }
 
+bool IsDellService(const redfish::Document& root) {
+  return root.OptionalString("Vendor").value_or("") == "Dell" || root.Find("Oem/Dell") != nullptr;
+}
+
+Result<Row> SystemRow(const redfish::Document& root, const redfish::Document& sys) {
+  auto health = sys.MaybeString("Status/HealthRollup");
+  if (!health) return health.error();
+  RowReader reader(sys);
+  const std::string maker = sys.OptionalString("Manufacturer").value_or("");
+  if (IsDellService(root) || maker == "Dell Inc." || maker == "Dell") {
+    std::optional<std::string> tag;
+    for (auto candidate : {root.OptionalString("Oem/Dell/ServiceTag"), sys.OptionalString("SKU")}) {
+      if (candidate && !candidate->empty()) {
+        tag = std::move(candidate);
+        break;
+      }
+    }
+    reader.Value("service_tag", tag ? Field(*tag) : Field(std::monostate{}));
+  }
+  return reader.Text("manufacturer", "Manufacturer")
+      .Text("model", "Model")
+      .Text("serial_number", "SerialNumber")
+      .Text("system_uuid", "UUID")
+      .Text("hostname", "HostName")
+      .Text("bios_version", "BiosVersion")
+      .RequiredText("power_state", "PowerState")
+      .Value("health", *health ? Field(**health) : Field(sys.OptionalString("Status/Health").value_or("")))
+      .Int("cpu_count", "ProcessorSummary/Count")
+      .Number("memory_gib", "MemorySummary/TotalSystemMemoryGiB")
+      .Done();
+}
+
 Result<std::optional<Row>> ProcessorRow(const redfish::Document& doc) {
   if (Absent(doc)) return std::optional<Row>();
   auto id = doc.String("Id");

@@ -48,6 +48,17 @@ class RowReader {
   std::optional<Error> error_;
 };
 
+// The service root is Dell's: Vendor "Dell", or an Oem/Dell block.
+bool IsDellService(const redfish::Document& root);
+// The ComputerSystem's identity and summary for the servers row. A service tag is Dell's
+// only: the root's Oem/Dell/ServiceTag, else the system's SKU when the root (IsDellService)
+// or the system's Manufacturer ("Dell Inc.", "Dell") says Dell; null for a Dell giving
+// neither. Other vendors' rows have no service_tag key at all: their SKU is a part number a
+// whole model shares and a serial number is no tag; they are known by manufacturer +
+// serial_number, else system_uuid (placeholders such as "Default string" pass through, the
+// database discards them). Model is optional, as in the schema; PowerState is required.
+Result<Row> SystemRow(const redfish::Document& root, const redfish::Document& system);
+
 // A row per component; nullopt for documents that describe an empty slot (State "Absent").
 Result<std::optional<Row>> ProcessorRow(const redfish::Document& doc);
 Result<std::optional<Row>> MemoryRow(const redfish::Document& doc);

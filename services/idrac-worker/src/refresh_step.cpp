@@ -117,33 +117,16 @@ void AttachNicFirmware(ServerInventory& inv) {
   }
 }
 
+// The servers row: the system's identity and summary, where it was reached, the BMC firmware.
 Result<Row> ServerRow(redfish::Client& bmc, const redfish::Document& root, const redfish::Document& sys,
                       const redfish::Document& mgr) {
-  // Dell puts the service tag in the service root's OEM block and in SKU; other vendors
-  // have only a serial number.
-  std::string tag = root.OptionalString("Oem/Dell/ServiceTag").value_or(sys.OptionalString("SKU").value_or(""));
-  if (tag.empty()) tag = sys.OptionalString("SerialNumber").value_or("");
-  auto health = sys.MaybeString("Status/HealthRollup");
-  if (!health) return health.error();
-  auto row = RowReader(sys)
-                 .Value("bmc_address", bmc.target().address)
-                 .Value("service_tag", tag.empty() ? Field(std::monostate{}) : Field(tag))
-                 .Text("manufacturer", "Manufacturer")
-                 .RequiredText("model", "Model")
-                 .Text("serial_number", "SerialNumber")
-                 .Text("system_uuid", "UUID")
-                 .Text("hostname", "HostName")
-                 .Text("bios_version", "BiosVersion")
-                 .RequiredText("power_state", "PowerState")
-                 .Value("health", *health ? Field(**health) : Field(sys.OptionalString("Status/Health").value_or("")))
-                 .Int("cpu_count", "ProcessorSummary/Count")
-                 .Number("memory_gib", "MemorySummary/TotalSystemMemoryGiB")
-                 .Value("source", std::string("redfish"))
-                 .Done();
+  auto row = SystemRow(root, sys);
   if (!row) return row.error();
   auto fw = mgr.String("FirmwareVersion");
   if (!fw) return fw.error();
+  row->Set("bmc_address", bmc.target().address);
   row->Set("bmc_firmware", *fw);
+  row->Set("source", std::string("redfish"));
   return row;
 }
 
@@ -160,7 +143,6 @@ StepOutcome RunRefresh(agent::StepContext& ctx, redfish::Client& bmc) {
   auto root = bmc.Get("/redfish/v1");
   if (!root) return StepOutcome::Failed(root.error());
   const redfish::CollectionOptions opts{redfish::SupportsExpand(*root)};
-  const bool dell = root->OptionalString("Vendor").value_or("") == "Dell" || root->Find("Oem/Dell") != nullptr;
   progress("reading the computer system");
   auto sys = FirstMember(bmc, LinkOr(*root, "Systems", "/redfish/v1/Systems"));
   if (!sys) return StepOutcome::Failed(sys.error());
@@ -173,7 +155,7 @@ StepOutcome RunRefresh(agent::StepContext& ctx, redfish::Client& bmc) {
   if (!server) return StepOutcome::Failed(server.error());
   inv.server = std::move(*server);
   progress("reading the Lifecycle Controller state");
-  if (dell) {
+  if (IsDellService(*root)) {
     // Other BMCs have no LC service: their state is unknown, which is not an error.
     auto lc = LcStatus(bmc);
     if (!lc) return StepOutcome::Failed(lc.error());
@@ -206,7 +188,8 @@ StepOutcome RunRefresh(agent::StepContext& ctx, redfish::Client& bmc) {
 
   auto count = [&inv](const char* list) { auto it = inv.lists.find(list); return it == inv.lists.end() ? 0 : it->second.size(); };
   ctx.Progress(100, fmt::format("{} {} ({}): {} CPUs, {} DIMMs, {} drives, {} ports, {} firmware",
-                                inv.server.Text("model").value_or("?"), inv.server.Text("service_tag").value_or("?"),
+                                inv.server.Text("model").value_or("?"),
+                                inv.server.Text("service_tag").value_or(inv.server.Text("serial_number").value_or("?")),
                                 inv.server.Text("power_state").value_or("?"), count("processors"), count("memory"),
                                 count("drives"), count("nics"), count("firmware")));
   return StepOutcome::Succeeded(InventoryJson(inv));

@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <set>
+
 #include "redfish_target.hpp"
 #include "refresh_step.hpp"
 #include "test_rig.hpp"
@@ -32,6 +34,78 @@ TEST_CASE("A refresh reads identity, firmware and power into the upsert shape", 
   }
   CHECK(rig.Bmc("127.0.46.1").counters().sessions_created == 1);
   CHECK(rig.Bmc("127.0.46.1").counters().actions == 0);  // read-only
+}
+
+// A fleet whose BMC number n (from 1) is: 2 hpe, 3 supermicro, 4 generic, else Dell.
+sim::FleetOptions MixedFleet(const std::string& first, int count) {
+  auto o = WorkerRig::Options(first, count, 0, 0);
+  o.vendor_every = {{2, sim::Vendor::kHpe}, {3, sim::Vendor::kSupermicro}, {4, sim::Vendor::kGeneric}};
+  return o;
+}
+
+rapidjson::Document Refreshed(WorkerRig& rig, const std::string& address, std::string* json = nullptr) {
+  agent::RecordingStepContext ctx(rig.AssignmentFor(address, "server.refresh", "{}"), SystemClock::Instance());
+  auto out = rig.Run(ctx);
+  INFO(out.error.message);
+  REQUIRE(out.kind == Kind::kSucceeded);
+  if (json != nullptr) *json = out.result_json;
+  return Parsed(out.result_json);
+}
+
+TEST_CASE("A Dell's service tag comes from the root's OEM block (and its SKU), with its LC state", "[refresh][net]") {
+  WorkerRig rig(MixedFleet("127.0.83.1", 1));
+  const auto& id = rig.Bmc("127.0.83.1").identity();
+  REQUIRE(id.vendor == sim::Vendor::kDell);
+  auto d = Refreshed(rig, "127.0.83.1");
+  CHECK(std::string(d["service_tag"].GetString()) == id.service_tag);
+  CHECK(std::string(d["manufacturer"].GetString()) == "Dell Inc.");
+  CHECK(std::string(d["serial_number"].GetString()) == id.serial);
+  CHECK(std::string(d["lc_state"].GetString()) == "Ready");
+}
+
+TEST_CASE("HPE blades of one model share a SKU: no service_tag is sent, manufacturer and serial are", "[refresh][net]") {
+  auto o = WorkerRig::Options("127.0.84.1", 2, 0, 0);
+  o.vendor = sim::Vendor::kHpe;
+  WorkerRig rig(o);
+  std::set<std::string> serials;
+  for (const char* address : {"127.0.84.1", "127.0.84.2"}) {
+    std::string json;
+    auto d = Refreshed(rig, address, &json);
+    const auto& id = rig.Bmc(address).identity();
+    REQUIRE(id.sku == "P19766-B21");
+    CHECK_FALSE(d.HasMember("service_tag"));
+    CHECK(json.find("P19766-B21") == std::string::npos);  // the part number is nobody's identity
+    CHECK(std::string(d["manufacturer"].GetString()) == "HPE");
+    CHECK(std::string(d["serial_number"].GetString()) == id.serial);
+    CHECK(std::string(d["system_uuid"].GetString()) == id.uuid);
+    CHECK(std::string(d["model"].GetString()) == "ProLiant DL360 Gen10");
+    CHECK_FALSE(d.HasMember("lc_state"));  // no Dell LC service asked for (the BMC has none)
+    serials.insert(d["serial_number"].GetString());
+  }
+  CHECK(serials.size() == 2);
+}
+
+TEST_CASE("A Supermicro whose serial is \"Default string\" refreshes and passes it through", "[refresh][net]") {
+  WorkerRig rig(MixedFleet("127.0.85.1", 3));
+  const auto& id = rig.Bmc("127.0.85.3").identity();
+  REQUIRE(id.vendor == sim::Vendor::kSupermicro);
+  auto d = Refreshed(rig, "127.0.85.3");
+  CHECK_FALSE(d.HasMember("service_tag"));
+  CHECK(std::string(d["manufacturer"].GetString()) == "Supermicro");
+  CHECK(std::string(d["serial_number"].GetString()) == "Default string");  // the database discards it
+  CHECK(std::string(d["system_uuid"].GetString()) == id.uuid);
+  CHECK(d["processors"].Size() == rig.Bmc("127.0.85.3").inventory().processors.size());
+}
+
+TEST_CASE("A system without Model (DMTF's generic Contoso BMC) refreshes with a null model", "[refresh][net]") {
+  WorkerRig rig(MixedFleet("127.0.86.1", 4));
+  const auto& id = rig.Bmc("127.0.86.4").identity();
+  REQUIRE(id.vendor == sim::Vendor::kGeneric);
+  auto d = Refreshed(rig, "127.0.86.4");
+  CHECK(d["model"].IsNull());
+  CHECK_FALSE(d.HasMember("service_tag"));
+  CHECK(std::string(d["manufacturer"].GetString()) == "Contoso");
+  CHECK(std::string(d["serial_number"].GetString()) == id.serial);
 }
 
 TEST_CASE("A refresh reads every component list, equal to what the BMC holds", "[refresh][net]") {

@@ -28,7 +28,10 @@ struct WorkerRig {
   agent::StepRegistry steps;
 
   WorkerRig(const std::string& first, int count, int legacy_every = 0, int impostors = 0)
-      : fleet(Options(first, count, legacy_every, impostors)),
+      : WorkerRig(Options(first, count, legacy_every, impostors)) {}
+  // A fleet shaped by the caller (start from Options(): vendors, ...).
+  explicit WorkerRig(const sim::FleetOptions& options)
+      : fleet(options),
         http(http::ClientOptions{}, transport, SystemClock::Instance()),
         deps{http, sessions, breakers, SystemClock::Instance(), Fast(), FastOps(), FastDiscovery()},
         steps(MakeSteps(deps)) {

@@ -36,7 +36,8 @@ ApiResponse Fail(int status, const std::string& code, const std::string& message
 
 // One mapping from control-plane errors to HTTP answers. SQL errors raised by the API
 // functions (22023 and friends) are the caller's fault and keep their message, which names
-// the parameter; lost connections are worth a retry; anything else is ours.
+// the parameter; 55000 (object not in prerequisite state) is a 409; lost connections are
+// worth a retry; anything else is ours.
 ApiResponse FromError(const Error& e) {
   std::string message = e.message;
   if (message.rfind("SQLSTATE ", 0) == 0 && message.size() > 16) message = message.substr(16);
@@ -44,6 +45,7 @@ ApiResponse FromError(const Error& e) {
     return Fail(400, "invalid", message);
   }
   if (e.code == "db.sql" && e.sqlstate == "P0002") return Fail(404, "not_found", message);
+  if (e.code == "db.sql" && e.sqlstate == "55000") return Fail(409, "conflict", message);
   if (e.code == "db.permission") return Fail(403, "forbidden", message);
   if (e.retryable) return Fail(503, "unavailable", "the control plane is unreachable; retry shortly");
   return Fail(500, "internal", message);
@@ -83,6 +85,27 @@ Result<long> QueryInt(const ApiRequest& r, const std::string& key, long fallback
 
 std::string Str(const rapidjson::Value& doc, const char* key) {
   return doc.HasMember(key) && doc[key].IsString() ? doc[key].GetString() : "";
+}
+
+// The body of POST /identity-conflicts/ID/resolve, checked field by field.
+struct Resolution {
+  std::string action, server_id, note;
+};
+
+Result<Resolution> ParseResolution(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  if (d.HasParseError() || !d.IsObject()) return MakeError("invalid", "body: must be a JSON object");
+  for (const char* key : {"action", "server_id", "note"}) {
+    if (d.HasMember(key) && !d[key].IsString() && !d[key].IsNull()) {
+      return MakeError("invalid", fmt::format("{}: must be a string", key));
+    }
+  }
+  Resolution r{Str(d, "action"), Str(d, "server_id"), Str(d, "note")};
+  if (r.action.empty()) return MakeError("invalid", "action: is required (dismiss, merge, link, unlink or assign)");
+  if (!r.server_id.empty() && !IsUuid(r.server_id)) return MakeError("invalid", "server_id: must be a server UUID");
+  if (r.note.size() > 1000) return MakeError("invalid", "note: at most 1000 characters");
+  return r;
 }
 
 }  // namespace
@@ -225,6 +248,26 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       if (!id) return FromError(id.error());
       log_.Info("credential set stored through the API", {}, {{"name", name}, {"actor", actor}});
       return {200, fmt::format(R"({{"id":"{}"}})", *id)};
+    }
+  }
+  if (!parts.empty() && parts[0] == "identity-conflicts") {
+    if (is("GET", 1)) {
+      auto limit = QueryInt(r, "limit", 200, 1, 1000);
+      if (!limit) return Fail(400, "invalid", limit.error().message);
+      auto it = r.query.find("status");
+      const std::string status = it == r.query.end() || it->second.empty() ? "open" : it->second;
+      auto conflicts = cp.IdentityConflictsJson(site_, status, static_cast<int>(*limit));
+      return conflicts ? Wrap("identity_conflicts", *conflicts) : FromError(conflicts.error());
+    }
+    if (is("POST", 3) && parts[2] == "resolve") {
+      if (!IsUuid(parts[1])) return Fail(404, "not_found", "no identity conflict with id " + parts[1]);
+      auto res = ParseResolution(r.body);
+      if (!res) return Fail(400, "invalid", res.error().message);
+      auto conflict = cp.ResolveIdentityConflict(parts[1], res->action, res->server_id, actor, res->note);
+      if (!conflict) return FromError(conflict.error());
+      log_.Info("identity conflict resolved through the API", {},
+                {{"conflict_id", parts[1]}, {"action", res->action}, {"actor", actor}});
+      return {200, *conflict};
     }
   }
   return Fail(404, "not_found", fmt::format("no such endpoint: {} {}", r.method, r.path));

@@ -11,9 +11,15 @@
 //   GET  /api/v1/agents                         {"agents": [...]}
 //   GET  /api/v1/credential-sets                {"credential_sets": [...]} (never a secret)
 //   PUT  /api/v1/credential-sets/NAME           {"kind", "username", "password"} -> {"id"}
+//   GET  /api/v1/identity-conflicts[?status=S&limit=N]
+//                                               {"identity_conflicts": [...]} (S: open (default),
+//                                                resolved, dismissed, cleared or all; newest first)
+//   POST /api/v1/identity-conflicts/ID/resolve  {"action", "server_id", "note"} -> the conflict
+//                                                (action: dismiss, merge, link, unlink or assign)
 //
 // Errors are {"error": {"code", "message"}} with 400 (the message names the field at fault),
-// 401, 404, 503 (database away; retry) or 500. A password sent to PUT is sealed here with the
+// 401, 404, 409 (the object is not in a state that allows it, e.g. a conflict already
+// resolved), 503 (database away; retry) or 500. A password sent to PUT is sealed here with the
 // site key and registered for redaction before anything else happens to it.
 //
 // Ownership: owns one database connection of its own (the dispatch loop's is never shared);

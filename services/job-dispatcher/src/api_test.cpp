@@ -183,5 +183,125 @@ TEST_CASE("Agents of the site are listed", "[api]") {
   CHECK(std::string(d["agents"][0]["status"].GetString()) == "online");
 }
 
+// An open identity conflict of `site` (rows written as the resolver would write them).
+std::string AddConflict(db::Connection& su, const std::string& site, const std::string& kind,
+                        const std::string& subject, const std::string& server_ids, int minutes_ago) {
+  return Scalar(su,
+      "INSERT INTO server_identity_conflicts(site, kind, subject, message, server_ids, evidence, last_seen_at) "
+      "VALUES ($1, $2, $3, 'two servers claim ' || $3, $4::uuid[], '{\"seen\":\"test\"}', "
+      "now() - make_interval(mins => $5::int)) RETURNING id",
+      {site, kind, subject, server_ids, std::to_string(minutes_ago)});
+}
+
+TEST_CASE("Identity conflicts of the site are listed by status, newest first", "[api][identity]") {
+  Fixture f;
+  const std::string a = Scalar(f.su, "INSERT INTO servers(service_tag) VALUES ('AAA1111') RETURNING id");
+  const std::string b = Scalar(f.su, "INSERT INTO servers(service_tag) VALUES ('BBB2222') RETURNING id");
+  const std::string pair = "{" + a + "," + b + "}";
+  const std::string older = AddConflict(f.su, "default", "address_claimed", "address:127.0.1.4", pair, 30);
+  const std::string newer = AddConflict(f.su, "default", "might_be_same", "serial:SN-1", pair, 5);
+  const std::string closed = AddConflict(f.su, "default", "evidence_disagrees", "tag:AAA1111", pair, 1);
+  Exec(f.su, "UPDATE server_identity_conflicts SET status = 'dismissed' WHERE id = $1", {closed});
+  AddConflict(f.su, "lab", "address_claimed", "address:127.0.1.5", pair, 1);
+
+  auto open = f.Call("GET", "/api/v1/identity-conflicts");
+  REQUIRE(open.status == 200);
+  auto d = Json(open);
+  REQUIRE(d["identity_conflicts"].IsArray());
+  REQUIRE(d["identity_conflicts"].Size() == 2);
+  const auto& first = d["identity_conflicts"][0];
+  CHECK(std::string(first["id"].GetString()) == newer);
+  CHECK(std::string(d["identity_conflicts"][1]["id"].GetString()) == older);
+  CHECK(std::string(first["kind"].GetString()) == "might_be_same");
+  CHECK(std::string(first["subject"].GetString()) == "serial:SN-1");
+  CHECK(std::string(first["status"].GetString()) == "open");
+  CHECK(std::string(first["message"].GetString()) == "two servers claim serial:SN-1");
+  CHECK(first["server_ids"].Size() == 2);
+  CHECK(first["host_id"].IsNull());
+  CHECK(first["seen_count"].GetInt() == 1);
+  CHECK(first["last_seen_at"].IsString());
+
+  CHECK(Json(f.Call("GET", "/api/v1/identity-conflicts", "", {{"status", "all"}}))["identity_conflicts"].Size() == 3);
+  auto dismissed = Json(f.Call("GET", "/api/v1/identity-conflicts", "", {{"status", "dismissed"}}));
+  REQUIRE(dismissed["identity_conflicts"].Size() == 1);
+  CHECK(std::string(dismissed["identity_conflicts"][0]["id"].GetString()) == closed);
+  CHECK(Json(f.Call("GET", "/api/v1/identity-conflicts", "", {{"limit", "1"}}))["identity_conflicts"].Size() == 1);
+
+  auto bad_status = f.Call("GET", "/api/v1/identity-conflicts", "", {{"status", "pending"}});
+  CHECK(bad_status.status == 400);
+  CHECK(ErrorMessage(bad_status).rfind("status: ", 0) == 0);
+  auto bad_limit = f.Call("GET", "/api/v1/identity-conflicts", "", {{"limit", "0"}});
+  CHECK(bad_limit.status == 400);
+  CHECK(ErrorMessage(bad_limit) == "limit: must be an integer between 1 and 1000");
+}
+
+TEST_CASE("An identity conflict is resolved through the API once, by the caller", "[api][identity]") {
+  Fixture f;
+  const std::string a = Scalar(f.su, "INSERT INTO servers(service_tag, bmc_address) VALUES ('AAA1111', '127.0.1.4') RETURNING id");
+  const std::string b = Scalar(f.su, "INSERT INTO servers(service_tag) VALUES ('BBB2222') RETURNING id");
+  const std::string c = Scalar(f.su, "INSERT INTO servers(service_tag) VALUES ('CCC3333') RETURNING id");
+  const std::string id = AddConflict(f.su, "default", "address_claimed", "address:127.0.1.4", "{" + a + "," + b + "}", 0);
+  const std::string path = "/api/v1/identity-conflicts/" + id + "/resolve";
+
+  // Refused before anything changes, with the field named.
+  auto not_json = f.Call("POST", path, "{not json");
+  CHECK(not_json.status == 400);
+  CHECK(ErrorMessage(not_json) == "body: must be a JSON object");
+  auto no_action = f.Call("POST", path, R"({"server_id":")" + b + "\"}");
+  CHECK(no_action.status == 400);
+  CHECK(ErrorMessage(no_action) == "action: is required (dismiss, merge, link, unlink or assign)");
+  auto number = f.Call("POST", path, R"({"action":"assign","server_id":7})");
+  CHECK(number.status == 400);
+  CHECK(ErrorMessage(number) == "server_id: must be a string");
+  auto not_uuid = f.Call("POST", path, R"({"action":"assign","server_id":"server-b"})");
+  CHECK(not_uuid.status == 400);
+  CHECK(ErrorMessage(not_uuid) == "server_id: must be a server UUID");
+  auto bad_action = f.Call("POST", path, R"({"action":"explode"})");
+  CHECK(bad_action.status == 400);
+  CHECK(ErrorMessage(bad_action).rfind("action: ", 0) == 0);
+  auto stranger = f.Call("POST", path, R"({"action":"assign","server_id":")" + c + "\"}");
+  CHECK(stranger.status == 400);
+  CHECK(ErrorMessage(stranger).rfind("server_id: ", 0) == 0);
+  auto missing = f.Call("POST", path, R"({"action":"assign"})");
+  CHECK(missing.status == 400);
+  CHECK(ErrorMessage(missing).rfind("server_id: ", 0) == 0);
+  CHECK(f.Call("POST", "/api/v1/identity-conflicts/not-a-uuid/resolve", R"({"action":"dismiss"})").status == 404);
+  auto unknown = f.Call("POST", "/api/v1/identity-conflicts/00000000-0000-4000-8000-000000000000/resolve",
+                        R"({"action":"dismiss"})");
+  CHECK(unknown.status == 404);
+  CHECK(ErrorMessage(unknown).rfind("conflict: ", 0) == 0);
+  CHECK(f.Call("GET", path).status == 404);
+  CHECK(Scalar(f.su, "SELECT status FROM server_identity_conflicts WHERE id = $1", {id}) == "open");
+
+  auto done = f.Call("POST", path, R"({"action":"assign","server_id":")" + b + R"(","note":"b is the one in rack 4"})");
+  REQUIRE(done.status == 200);
+  auto d = Json(done);
+  CHECK(std::string(d["id"].GetString()) == id);
+  CHECK(std::string(d["status"].GetString()) == "resolved");
+  CHECK(std::string(d["resolution"]["action"].GetString()) == "assign");
+  CHECK(std::string(d["resolution"]["server_id"].GetString()) == b);
+  CHECK(std::string(d["resolution"]["note"].GetString()) == "b is the one in rack 4");
+  CHECK(Scalar(f.su, "SELECT id FROM servers WHERE bmc_address IS NOT NULL") == b);
+  CHECK(Scalar(f.su, "SELECT resolved_by FROM server_identity_conflicts WHERE id = $1", {id}) == "alice");
+  CHECK(Scalar(f.su, "SELECT details ->> 'actor' FROM audit_log WHERE action = 'identity.resolve' AND object_id = $1",
+               {id}) == "alice");
+
+  auto again = f.Call("POST", path, R"({"action":"dismiss"})");
+  CHECK(again.status == 409);
+  CHECK(std::string(Json(again)["error"]["code"].GetString()) == "conflict");
+  CHECK(Json(f.Call("GET", "/api/v1/identity-conflicts"))["identity_conflicts"].Size() == 0);
+}
+
+TEST_CASE("A dismissed identity conflict keeps its servers apart", "[api][identity]") {
+  Fixture f;
+  const std::string a = Scalar(f.su, "INSERT INTO servers(service_tag) VALUES ('AAA1111') RETURNING id");
+  const std::string b = Scalar(f.su, "INSERT INTO servers(service_tag) VALUES ('BBB2222') RETURNING id");
+  const std::string id = AddConflict(f.su, "default", "might_be_same", "serial:SN-1", "{" + a + "," + b + "}", 0);
+  auto done = f.Call("POST", "/api/v1/identity-conflicts/" + id + "/resolve", R"({"action":"dismiss","server_id":null})");
+  REQUIRE(done.status == 200);
+  CHECK(std::string(Json(done)["status"].GetString()) == "dismissed");
+  CHECK(Scalar(f.su, "SELECT count(*) FROM servers") == "2");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

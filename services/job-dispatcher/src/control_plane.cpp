@@ -340,8 +340,10 @@ Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) 
   return rows->empty() ? std::string() : rows->Str(0, "id");
 }
 
-Result<std::string> ControlPlane::RecordDiscovery(const std::string& site, const std::string& found_json) {
-  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_discovery($1, $2::jsonb)::text", {site, found_json}));
+Result<std::string> ControlPlane::RecordDiscovery(const std::string& site, const std::string& task_id,
+                                                  const std::string& found_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_discovery($1, $2::jsonb, $3::uuid)::text",
+                               {site, found_json, task_id}));
 }
 
 Result<std::string> ControlPlane::RecordConfigBackup(const std::string& task_id, const std::string& backup_json) {
@@ -365,8 +367,10 @@ Result<std::string> ControlPlane::RecordLogEntries(const std::string& task_id, c
                                {task_id, result_json}));
 }
 
-Result<std::string> ControlPlane::UpsertServer(const std::string& site, const std::string& server_json) {
-  return ScalarText(conn_.Exec("SELECT dispatcher_v1_upsert_server_inventory($1, $2::jsonb)", {site, server_json}));
+Result<std::string> ControlPlane::RecordRefresh(const std::string& site, const std::string& task_id,
+                                                const std::string& server_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_refresh($1, $2::uuid, $3::jsonb)::text",
+                               {site, task_id, server_json}));
 }
 
 Result<bool> ControlPlane::StageInventory(const std::string& task_id, const std::string& lease_id,
@@ -493,19 +497,32 @@ Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& sit
     if (s.credential_set_id.empty()) s.credential_set_id = *fallback;
     out.push_back(std::move(s));
   }
-  rapidjson::Document scope;
-  scope.Parse(scope_json.c_str());
-  if (!scope.HasParseError() && scope.IsObject() && scope.HasMember("bmc_addresses") &&
-      scope["bmc_addresses"].IsArray()) {
-    for (const auto& a : scope["bmc_addresses"].GetArray()) {
-      if (!a.IsString()) continue;
-      const std::string address = a.GetString();
-      bool known = false;
-      for (const auto& s : out) known |= s.bmc_address == address;
-      if (!known) out.push_back(ServerRef{"", address, *fallback, true, ""});
-    }
+  // Addresses the inventory lacks are targets too, in the normal form the inventory uses.
+  auto wanted = conn_.Exec("SELECT bmc_address FROM dispatcher_v1_scope_addresses($1::jsonb)", {scope_json});
+  if (!wanted) return wanted.error();
+  for (int i = 0; i < wanted->size(); ++i) {
+    const std::string address = wanted->Str(i, "bmc_address");
+    bool known = false;
+    for (const auto& s : out) known |= s.bmc_address == address;
+    if (!known) out.push_back(ServerRef{"", address, *fallback, true, ""});
   }
   return out;
+}
+
+// Identity conflicts
+Result<std::string> ControlPlane::IdentityConflictsJson(const std::string& site, const std::string& status,
+                                                        int limit) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_identity_conflicts($1, $2, $3::int)::text",
+                               {site, status, std::to_string(limit)}));
+}
+
+Result<std::string> ControlPlane::ResolveIdentityConflict(const std::string& id, const std::string& action,
+                                                          const std::string& server_id, const std::string& actor,
+                                                          const std::string& note) {
+  return ScalarText(conn_.Exec(
+      "SELECT dispatcher_v1_resolve_identity_conflict($1::uuid, $2, $3::uuid, $4, $5)::text",
+      {id, action, server_id.empty() ? db::Param() : db::Param(server_id), actor,
+       note.empty() ? db::Param() : db::Param(note)}));
 }
 
 }  // namespace dcops::dispatcher

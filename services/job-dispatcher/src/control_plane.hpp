@@ -132,9 +132,11 @@ class ControlPlane {
   Result<std::optional<CredentialSet>> GetCredentialSet(const std::string& id);
   Result<std::string> PutCredentialSet(const CredentialSet& set, const std::string& actor);
   Result<std::string> DefaultCredentialSet(const std::string& kind);
-  Result<std::string> UpsertServer(const std::string& site, const std::string& server_json);
-  // dispatcher_v1_record_discovery: returns its summary ({"added","known","refresh"}).
-  Result<std::string> RecordDiscovery(const std::string& site, const std::string& found_json);
+  // dispatcher_v1_record_refresh: one refresh's inventory, identity resolved (conflicts become
+  // events of the step's job). Returns {"server_id": uuid|null, "conflicts": n}.
+  Result<std::string> RecordRefresh(const std::string& site, const std::string& task_id, const std::string& server_json);
+  // dispatcher_v1_record_discovery: returns its summary ({"added","known","refresh","conflicts"}).
+  Result<std::string> RecordDiscovery(const std::string& site, const std::string& task_id, const std::string& found_json);
   // dispatcher_v1_record_config_backup: the backup's id (one per exporting step).
   Result<std::string> RecordConfigBackup(const std::string& task_id, const std::string& backup_json);
   // dispatcher_v1_config_backup: {"id","server_id","format","content","sha256"}, or nullopt.
@@ -168,6 +170,16 @@ class ControlPlane {
   Result<std::string> JobEventsJson(const std::string& job_id, long after_id, int limit);
   Result<std::string> ListAgentsJson(const std::string& site);
   Result<std::string> ListCredentialSetsJson();
+
+  // Identity conflicts (dispatcher_v1_identity_conflicts / dispatcher_v1_resolve_identity_conflict).
+  // IdentityConflictsJson: a JSON array of the site's conflicts in `status` ("open", "resolved",
+  // "dismissed", "cleared" or "all"), newest last_seen_at first; another status is SQLSTATE 22023.
+  // ResolveIdentityConflict: the conflict after `action` (dismiss, merge, link, unlink, assign);
+  // `server_id` empty is NULL. P0002 no such conflict, 55000 not open, 22023 a bad action or server.
+  Result<std::string> IdentityConflictsJson(const std::string& site, const std::string& status, int limit);
+  Result<std::string> ResolveIdentityConflict(const std::string& id, const std::string& action,
+                                              const std::string& server_id, const std::string& actor,
+                                              const std::string& note);
 
  private:
   db::Connection& conn_;

@@ -141,22 +141,22 @@ TEST_CASE("Discovery results add new servers with their pin and set, and one ref
   REQUIRE(set.ok());
   // Known already: by tag, with an operator's pin that discovery must not replace.
   Exec(site.su, "INSERT INTO servers(bmc_address, service_tag, source, tls_pin_sha256) "
-                "VALUES ('127.0.80.2:18443', 'KNOWN01', 'ome', 'operator-pin')");
+                "VALUES ('127.0.80.2:18443', 'KNOWN01', 'ome', 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee')");
   const std::string result = R"({"refresh": true, "found": [
-      {"bmc_address": "127.0.80.1:18443", "service_tag": "NEW0001", "tls_pin_sha256": "pin-1", "credential_set_id": ")" +
+      {"bmc_address": "127.0.80.1:18443", "service_tag": "NEW0001", "tls_pin_sha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "credential_set_id": ")" +
                              *set + R"(", "login": "ok"},
-      {"bmc_address": "127.0.80.2:18443", "service_tag": "KNOWN01", "tls_pin_sha256": "pin-2", "credential_set_id": ")" +
+      {"bmc_address": "127.0.80.2:18443", "service_tag": "KNOWN01", "tls_pin_sha256": "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "credential_set_id": ")" +
                              *set + R"(", "login": "ok"},
-      {"bmc_address": "127.0.80.3:18443", "service_tag": null, "tls_pin_sha256": "pin-3", "credential_set_id": null, "login": "refused"}]})";
+      {"bmc_address": "127.0.80.3:18443", "service_tag": null, "tls_pin_sha256": "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", "credential_set_id": null, "login": "refused"}]})";
   auto effects = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000d1", "", result);
   REQUIRE(effects.ok());
   CHECK(effects->servers_added == 2);
   REQUIRE_FALSE(effects->refresh_job_id.empty());
   CHECK(Scalar(site.su, "SELECT count(*) FROM servers") == "3");
   CHECK(Scalar(site.su, "SELECT source || ' ' || tls_pin_sha256 || ' ' || (credential_set_id IS NOT NULL) FROM servers "
-                        "WHERE service_tag = 'NEW0001'") == "discovery pin-1 true");
+                        "WHERE service_tag = 'NEW0001'") == "discovery aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa true");
   CHECK(Scalar(site.su, "SELECT source || ' ' || tls_pin_sha256 FROM servers WHERE service_tag = 'KNOWN01'") ==
-        "ome operator-pin");
+        "ome eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
   CHECK(Scalar(site.su, "SELECT (credential_set_id IS NULL)::text FROM servers WHERE bmc_address = '127.0.80.3:18443'") == "true");
   // The refresh covers the servers that became reachable with a set: the new one and the
   // known one that had none; not the one whose login was refused.

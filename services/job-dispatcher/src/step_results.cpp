@@ -15,6 +15,35 @@ std::string Json(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+int IntMember(const rapidjson::Value& v, const char* key) {
+  return v.IsObject() && v.HasMember(key) && v[key].IsInt() ? v[key].GetInt() : 0;
+}
+
+// A refresh's inventory, identity resolved by the database. A conflict leaves the inventory
+// unwritten (the step keeps it as its result) and is counted there and in an event.
+Result<StepResultEffects> RecordRefresh(ControlPlane& cp, const std::string& site, const std::string& task_id,
+                                        const std::string& result_json) {
+  auto recorded = cp.RecordRefresh(site, task_id, result_json);
+  if (!recorded) return recorded.error();
+  rapidjson::Document outcome;
+  outcome.Parse(recorded->c_str());
+  StepResultEffects effects;
+  effects.identity_conflicts = IntMember(outcome, "conflicts");
+  if (effects.identity_conflicts == 0) return effects;
+  const bool written = outcome.IsObject() && outcome.HasMember("server_id") && outcome["server_id"].IsString();
+  rapidjson::Document result;
+  result.Parse(result_json.c_str());
+  if (!result.HasParseError() && result.IsObject()) {
+    result.AddMember("identity_conflicts", effects.identity_conflicts, result.GetAllocator());
+    result.AddMember("inventory_written", written, result.GetAllocator());
+    effects.stored_result = Json(result);
+  }
+  effects.summary = written ? fmt::format("refresh written; {} identity conflict(s) recorded (dcops conflicts)",
+                                          effects.identity_conflicts)
+                            : "refresh NOT written: its identity evidence contradicts the inventory (dcops conflicts)";
+  return effects;
+}
+
 Result<StepResultEffects> RecordDiscovery(ControlPlane& cp, const std::string& site, const std::string& task_id,
                                           const std::string& result_json) {
   rapidjson::Document result;
@@ -22,13 +51,20 @@ Result<StepResultEffects> RecordDiscovery(ControlPlane& cp, const std::string& s
   if (result.HasParseError() || !result.IsObject() || !result.HasMember("found") || !result["found"].IsArray()) {
     return MakeError("step.result", "discovery.scan: the result has no \"found\" list");
   }
-  auto recorded = cp.RecordDiscovery(site, Json(result["found"]));
+  auto recorded = cp.RecordDiscovery(site, task_id, Json(result["found"]));
   if (!recorded) return recorded.error();
   rapidjson::Document summary;
   summary.Parse(recorded->c_str());
   StepResultEffects effects;
   if (summary.IsObject() && summary.HasMember("added") && summary["added"].IsInt()) {
     effects.servers_added = summary["added"].GetInt();
+  }
+  effects.identity_conflicts = IntMember(summary, "conflicts");
+  if (effects.identity_conflicts > 0) {
+    result.AddMember("identity_conflicts", effects.identity_conflicts, result.GetAllocator());
+    effects.stored_result = Json(result);
+    effects.summary = fmt::format("discovery: {} identity conflict(s) recorded; those services were not added (dcops conflicts)",
+                                  effects.identity_conflicts);
   }
   const bool refresh = !result.HasMember("refresh") || !result["refresh"].IsBool() || result["refresh"].GetBool();
   if (!refresh || !summary.IsObject() || !summary.HasMember("refresh") || !summary["refresh"].IsArray() ||
@@ -135,17 +171,22 @@ Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_ki
                : 0;
   };
   auto number = [&](const char* key) { return counts.IsObject() && counts.HasMember(key) && counts[key].IsInt() ? counts[key].GetInt() : 0; };
+  effects.identity_conflicts = number("conflicts");
   if (step_kind == "inventory.ome_sync") {
-    effects.summary = fmt::format("OME sync applied: {} servers ({} new), {} no longer listed, {} unreadable", number("devices"),
-                                  number("added"), number("newly_missing"), number("failed"));
+    effects.summary = fmt::format("OME sync applied: {} servers ({} new), {} no longer listed, {} unreadable, "
+                                  "{} identity conflict(s), {} without a usable address, {} without a service tag",
+                                  number("devices"), number("added"), number("newly_missing"), number("failed"),
+                                  number("conflicts"), number("no_address"), number("untagged"));
   } else {
     const std::string mode = counts.IsObject() && counts.HasMember("mode") && counts["mode"].IsString() ? counts["mode"].GetString() : "";
-    effects.summary = fmt::format("vCenter {} sync applied: {} hosts, {} VMs, {} clusters, {} datastores, {} networks upserted; {} removed",
+    effects.summary = fmt::format("vCenter {} sync applied: {} hosts, {} VMs, {} clusters, {} datastores, {} networks upserted; "
+                                  "{} removed; {} host link conflict(s)",
                                   mode, count("hosts", "upserted"), count("vms", "upserted"), count("clusters", "upserted"),
                                   count("datastores", "upserted"), count("networks", "upserted"),
                                   mode == "full" ? count("hosts", "removed") + count("vms", "removed") + count("clusters", "removed") +
                                                        count("datastores", "removed") + count("networks", "removed")
-                                                 : number("removed"));
+                                                 : number("removed"),
+                                  number("conflicts"));
   }
   return effects;
 }
@@ -161,11 +202,7 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
                                            const std::string& result_json) {
   if (IsSyncStep(step_kind)) return ApplySync(cp, step_kind, task_id, lease_id, result_json.empty() ? "{}" : result_json);
   if (result_json.empty()) return StepResultEffects{};
-  if (step_kind == "server.refresh") {
-    auto up = cp.UpsertServer(site, result_json);
-    if (!up) return up.error();
-    return StepResultEffects{};
-  }
+  if (step_kind == "server.refresh") return RecordRefresh(cp, site, task_id, result_json);
   if (step_kind == "discovery.scan") return RecordDiscovery(cp, site, task_id, result_json);
   if (step_kind == "server.scp_export") return RecordConfigBackup(cp, task_id, result_json);
   if (step_kind == "server.logs") return RecordLogEntries(cp, task_id, result_json);

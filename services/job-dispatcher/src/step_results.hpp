@@ -1,7 +1,8 @@
 #pragma once
 // What a finished step's result means for the inventory, written before the step is marked
 // succeeded (a failure to write fails the step instead, so nothing is lost silently):
-//   server.refresh   the inventory object → dispatcher_v1_upsert_server_inventory
+//   server.refresh   the inventory object → dispatcher_v1_record_refresh (identity resolved;
+//                    a conflict leaves it unwritten, counted in the step's result)
 //   discovery.scan   the services found → dispatcher_v1_record_discovery, then one
 //                    server.refresh job for the authenticated servers that are new (unless
 //                    the scan's params said refresh: false); its idempotency key is the
@@ -26,6 +27,8 @@ namespace dcops::dispatcher {
 struct StepResultEffects {
   std::string refresh_job_id;  // discovery: the refresh job it created, or ""
   int servers_added = 0;
+  // Identity conflicts the result raised (recorded in server_identity_conflicts, with events).
+  int identity_conflicts = 0;
   // What the step keeps as its result instead of the worker's ("" keeps the worker's): big
   // payloads live in their own tables, not twice.
   std::string stored_result;

@@ -9,13 +9,26 @@ namespace dcops::sim::ome {
 Model::Model(Options options) : options_(std::move(options)) {
   for (int c = 0; c < options_.chassis; ++c) {
     devices_.push_back({next_device_++, 2000, fmt::format("MX-CH{:02d}", c), fmt::format("CH{:05d}", c), "PowerEdge MX7000",
-                        "", 17, 1000, false});
+                        "", false, 17, 1000, false});
   }
   for (int s = 0; s < options_.servers; ++s) {
     // iDRAC addresses are loopback: a sync's servers must never point anywhere else.
     devices_.push_back({next_device_++, 1000, fmt::format("r750-{:05d}", s), fmt::format("OME{:04d}", s),
-                        "PowerEdge R750", fmt::format("127.0.{}.{}", 120 + s / 250, 1 + s % 250), s % 7 == 0 ? 18 : 17,
-                        s % 11 == 0 ? 3000 : 1000, false});
+                        "PowerEdge R750", fmt::format("127.0.{}.{}", 120 + s / 250, 1 + s % 250), false,
+                        s % 7 == 0 ? 18 : 17, s % 11 == 0 ? 3000 : 1000, false});
+  }
+  static const char* kNoIpv4[] = {"[::]", "::", ""};
+  for (int n = 0; n < options_.servers_without_ipv4; ++n) {
+    const std::string address = kNoIpv4[n % 3];
+    devices_.push_back({next_device_++, 1000, fmt::format("noip-{:03d}", n), fmt::format("NOIP{:03d}", n),
+                        "PowerEdge R650", address, address.empty(), 17, 1000, false});
+  }
+  for (int p = 1; p <= options_.shared_address_pairs; ++p) {
+    const std::string address = fmt::format("127.0.119.{}", p);
+    for (const char* half : {"A", "B"}) {
+      devices_.push_back({next_device_++, 1000, fmt::format("dup{}-{:03d}", half, p), fmt::format("DUP{}{:03d}", half, p),
+                          "PowerEdge R650", address, false, 17, 1000, false});
+    }
   }
 }
 
@@ -106,7 +119,8 @@ std::vector<Device> Model::AllDevices() const {
 
 void Model::AddServer(const std::string& service_tag, const std::string& idrac_address) {
   std::lock_guard lock(mu_);
-  devices_.push_back({next_device_++, 1000, "added-" + service_tag, service_tag, "PowerEdge R760", idrac_address, 17, 1000, false});
+  devices_.push_back({next_device_++, 1000, "added-" + service_tag, service_tag, "PowerEdge R760", idrac_address, false,
+                      17, 1000, false});
 }
 
 void Model::ExpireSessions() {

@@ -19,6 +19,9 @@ struct Device {
   std::string service_tag;  // "" for devices without one (IO modules)
   std::string model;
   std::string idrac_address;  // DeviceManagement[0].NetworkAddress, "" when none
+  // With idrac_address "": a DeviceManagement record whose NetworkAddress is "" rather than
+  // no record (OME's answer for an iDRAC it knows without an IPv4 address).
+  bool empty_address_record = false;
   int power_state = 17;       // 17 on, 18 off
   int status = 1000;          // 1000 normal, 3000 warning, 4000 critical
   bool garbled = false;       // answered with a numeric DeviceServiceTag (a broken record)
@@ -31,6 +34,13 @@ struct Options {
   std::string username = "admin";
   std::string password = "ome-pass";
   int default_page = 50;  // what OME answers without $top
+  // Extra servers, after the others, whose iDRAC OME knows no IPv4 address of: their
+  // NetworkAddress is "[::]", "::" and "" in turn (service tags "NOIP000", "NOIP001", ...).
+  int servers_without_ipv4 = 0;
+  // Extra pairs of servers, after those, whose two iDRACs OME lists at one address
+  // (127.0.119.N for pair N from 1; service tags "DUPA00N" and "DUPB00N"): a board replaced
+  // or an address reused while OME still holds the old record.
+  int shared_address_pairs = 0;
 };
 
 // One page of a collection as OME answers it.

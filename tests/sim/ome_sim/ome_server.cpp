@@ -100,11 +100,12 @@ void DeviceJson(Writer& w, const Device& d) {
   w.EndObject();
   w.Key("DeviceManagement");
   w.StartArray();
-  if (!d.idrac_address.empty()) {
+  if (!d.idrac_address.empty() || d.empty_address_record) {
     w.StartObject();
     w.Key("ManagementId");
     w.Int(d.id + 100000);
-    Str(w, "NetworkAddress", d.idrac_address);
+    w.Key("NetworkAddress");  // a string even when empty, as OME writes it
+    w.String(d.idrac_address.c_str(), static_cast<rapidjson::SizeType>(d.idrac_address.size()));
     Str(w, "MacAddress", fmt::format("d0:8e:79:{:02x}:{:02x}:{:02x}", (d.id >> 16) & 0xff, (d.id >> 8) & 0xff, d.id & 0xff));
     w.Key("ManagementType");
     w.Int(2);
@@ -115,7 +116,7 @@ void DeviceJson(Writer& w, const Device& d) {
     w.StartObject();
     w.Key("ManagementProfileId");
     w.Int(d.id + 200000);
-    Str(w, "ManagementURL", "https://" + d.idrac_address + ":443");
+    Str(w, "ManagementURL", d.idrac_address.empty() ? "" : "https://" + d.idrac_address + ":443");
     w.Key("HasCreds");
     w.Int(0);
     w.Key("Status");

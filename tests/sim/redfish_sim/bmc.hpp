@@ -16,6 +16,7 @@
 
 #include "inventory.hpp"
 #include "job_queue.hpp"
+#include "vendor.hpp"
 
 namespace dcops::sim {
 
@@ -87,8 +88,12 @@ struct Faults {
 
 struct Identity {
   std::string address;  // 127.0.1.x
-  std::string service_tag;
-  std::string model;
+  Vendor vendor = Vendor::kDell;  // the make whose documents this BMC serves (vendor.hpp)
+  std::string service_tag;        // Dell only; "" for other makes (no Oem/Dell block)
+  std::string manufacturer = "Dell Inc.";  // ComputerSystem.Manufacturer
+  std::string sku;                // ComputerSystem.SKU of other makes ("" leaves it out); a
+                                  // Dell's SKU is its service tag
+  std::string model;              // "" leaves ComputerSystem.Model out
   std::string bmc_firmware;
   std::string bios_version;
   std::string serial;

@@ -28,13 +28,14 @@ std::string CountersJson(Bmc& bmc, const std::string& fingerprint) {
     media += fmt::format("{}\"{}\": \"{}\"", media.empty() ? "" : ", ", m.id, m.inserted ? m.image : "");
   }
   return fmt::format(
-      R"({{"address": "{}", "service_tag": "{}", "model": "{}", "bmc_firmware": "{}", "bios_version": "{}", )"
+      R"({{"address": "{}", "vendor": "{}", "service_tag": "{}", "serial_number": "{}", "model": "{}", )"
+      R"("bmc_firmware": "{}", "bios_version": "{}", )"
       R"("boot": {{"override": "{}", "enabled": "{}", "last_boot_source": "{}"}}, "virtual_media": {{{}}}, )"
       R"("jobs": {}, "power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
       R"("requests": {}, "unauthorized": {}, "actions": {}, "effective_resets": {}, )"
       R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "sessions_high": {}, )"
       R"("sessions_created": {}, "sessions_refused": {}, "idrac_resets": {}, "resets_by_type": {{{}}}}}}})",
-      id.address, id.service_tag, id.model, bmc.FirmwareVersion(kIdracComponent),
+      id.address, VendorName(id.vendor), id.service_tag, id.serial, id.model, bmc.FirmwareVersion(kIdracComponent),
       bmc.FirmwareVersion(kBiosComponent), boot.override_target, boot.override_enabled, boot.last_boot_source,
       media, bmc.Jobs(now).size(), PowerName(bmc.PowerState(now)),
       bmc.SessionCount(now), fingerprint, c.requests, c.unauthorized, c.actions,
@@ -79,7 +80,7 @@ std::string NthLoopbackAddress(const std::string& first, int n) {
   return buf;
 }
 
-Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed, int legacy_every) {
+Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed, int legacy_every, Vendor vendor) {
   static const char* kModels[] = {"PowerEdge R650", "PowerEdge R750", "PowerEdge R6525",
                                   "PowerEdge R760", "PowerEdge R660"};
   static const char* kFirmware[] = {"7.00.00.171", "6.10.30.00", "7.10.50.00"};
@@ -105,6 +106,7 @@ Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed,
   id.cpu_count = 2;
   id.cpu_model = kCpus[index % 2];
   id.memory_gib = (index % 2 == 0) ? 256 : 512;
+  ApplyVendor(id, vendor, seed * 1000003ULL + static_cast<std::uint64_t>(index));
   return id;
 }
 
@@ -131,11 +133,14 @@ std::string Fleet::Start() {
       return fmt::format("{}:{} is already in use (another simulator?)", address, options_.port);
     }
     auto m = std::make_unique<Member>();
-    m->bmc = std::make_unique<Bmc>(MakeIdentity(address, i, options_.seed, options_.legacy_every),
+    m->bmc = std::make_unique<Bmc>(MakeIdentity(address, i, options_.seed, options_.legacy_every,
+                                                VendorOf(i, options_.vendor, options_.vendor_every)),
                                    options_.timing, options_.session_cap, options_.username,
                                    options_.password, options_.seed + static_cast<std::uint64_t>(i));
     m->bmc->SetRestartSignal(&restart_signal_);
-    auto server = SelfSignedServer(address, "idrac-" + m->bmc->identity().service_tag, &m->fingerprint);
+    const Identity& id = m->bmc->identity();
+    const std::string cn = id.vendor == Vendor::kDell ? "idrac-" + id.service_tag : "bmc-" + address;
+    auto server = SelfSignedServer(address, cn, &m->fingerprint);
     if (!server) return server.error().message;
     m->server = std::move(*server);
     const int threads = options_.threads_per_bmc;

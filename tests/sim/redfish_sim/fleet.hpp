@@ -32,6 +32,8 @@ struct FleetOptions {
   int session_cap = 8;
   Timing timing;
   int legacy_every = 0;  // every Nth BMC runs firmware without GracefulRestart/PowerCycle
+  Vendor vendor = Vendor::kDell;       // every BMC's make (vendor.hpp) ...
+  std::vector<VendorEvery> vendor_every;  // ... unless an entry picks it (the last match wins)
   int threads_per_bmc = 4;
   // Addresses after the BMCs that listen on the same port but are not Redfish (a switch's
   // web UI): discovery must tell them apart.
@@ -42,7 +44,8 @@ struct FleetOptions {
 // The n-th address after `first` (n = 0 is `first`), or "" when it leaves 127.0.0.0/8.
 std::string NthLoopbackAddress(const std::string& first, int n);
 // Identity of BMC number `index`: stable for a given seed.
-Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed, int legacy_every);
+Identity MakeIdentity(const std::string& address, int index, std::uint64_t seed, int legacy_every,
+                      Vendor vendor = Vendor::kDell);
 
 class Fleet {
  public:

@@ -1,9 +1,14 @@
-// redfish-sim: a fleet of simulated Dell iDRAC9 BMCs on loopback addresses. Wiring only.
+// redfish-sim: a fleet of simulated BMCs (Dell iDRAC9 unless told otherwise) on loopback
+// addresses. Wiring only.
 //
 //   redfish-sim [--count N] [--first 127.0.1.1] [--port 8443] [--control-port P]
 //               [--user root] [--password-file F] [--session-cap 8] [--power-on-ms MS]
 //               [--restart-ms MS] [--on-after-off-ms MS] [--job-ms MS] [--idrac-restart-ms MS]
 //               [--legacy-every N] [--impostors N] [--latency-ms MS] [--seed S]
+//               [--vendor dell|hpe|supermicro|generic] [--vendor-every N:VENDOR ...]
+//
+// --vendor sets every BMC's make; --vendor-every (repeatable, the last match wins) makes
+// every Nth BMC (N, 2N, ...) another one (vendor.hpp says what each make serves).
 //
 // Prints one JSON line when every BMC listens, then runs until SIGINT/SIGTERM.
 #include <fmt/format.h>
@@ -52,6 +57,23 @@ int main(int argc, char** argv) {
     else if (a == "--latency-ms") latency = ms();
     else if (a == "--threads-per-bmc") o.threads_per_bmc = std::stoi(next());
     else if (a == "--seed") o.seed = std::stoull(next());
+    else if (a == "--vendor") {
+      const std::string name = next();
+      auto v = ParseVendor(name);
+      if (!v) {
+        fmt::print(stderr, "redfish-sim: --vendor {}: not one of dell, hpe, supermicro, generic\n", name);
+        return 2;
+      }
+      o.vendor = *v;
+    } else if (a == "--vendor-every") {
+      const std::string spec = next();
+      auto e = ParseVendorEvery(spec);
+      if (!e) {
+        fmt::print(stderr, "redfish-sim: --vendor-every {}: expected N:VENDOR (N >= 1)\n", spec);
+        return 2;
+      }
+      o.vendor_every.push_back(*e);
+    }
     else {
       fmt::print(stderr, "redfish-sim: unknown option {}\n", a);
       return 2;

@@ -16,6 +16,40 @@ std::string Esc(const std::string& s) {
   return out;
 }
 
+// `"Key": "value", ` or nothing when the value is empty (the property is left out).
+std::string OptionalProperty(const char* key, const std::string& value) {
+  return value.empty() ? "" : fmt::format(R"("{}": "{}", )", key, Esc(value));
+}
+
+// What the service root says about its make: Product, Vendor and the OEM block.
+std::string RootMake(const Identity& id) {
+  switch (id.vendor) {
+    case Vendor::kDell:
+      return fmt::format(R"("Product": "Integrated Dell Remote Access Controller", "Vendor": "Dell",
+  "Oem": {{"Dell": {{"@odata.type": "#DellServiceRoot.v1_0_0.DellServiceRoot", "IsBranded": 0, "ManagerMACAddress": "d0:8e:79:00:00:01", "ServiceTag": "{}"}}}},)",
+                         Esc(id.service_tag));
+    case Vendor::kHpe:
+      return fmt::format(R"("Product": "{}", "Vendor": "HPE",
+  "Oem": {{"Hpe": {{"@odata.type": "#HpeiLOServiceExt.v2_3_0.HpeiLOServiceExt", "Manager": [{{"ManagerType": "iLO 5", "ManagerFirmwareVersion": "2.72"}}]}}}},)",
+                         Esc(id.model));
+    case Vendor::kSupermicro:
+      return R"("Vendor": "Supermicro", "Oem": {},)";
+    case Vendor::kGeneric:
+      return R"("Oem": {},)";
+  }
+  return "";
+}
+
+const char* ManagerModel(Vendor v) {
+  switch (v) {
+    case Vendor::kDell: return "15G Monolithic";
+    case Vendor::kHpe: return "iLO 5";
+    case Vendor::kSupermicro: return "ASPEED";
+    case Vendor::kGeneric: return "Joo Janta 200";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string ServiceRootJson(const Identity& id) {
@@ -24,7 +58,7 @@ std::string ServiceRootJson(const Identity& id) {
   "@odata.id": "/redfish/v1",
   "@odata.type": "#ServiceRoot.v1_6_0.ServiceRoot",
   "Id": "RootService", "Name": "Root Service", "RedfishVersion": "1.11.0",
-  "Product": "Integrated Dell Remote Access Controller", "Vendor": "Dell",
+  {make}
   "UUID": "{uuid}",
   "Systems": {{"@odata.id": "/redfish/v1/Systems"}},
   "Managers": {{"@odata.id": "/redfish/v1/Managers"}},
@@ -33,10 +67,9 @@ std::string ServiceRootJson(const Identity& id) {
   "UpdateService": {{"@odata.id": "/redfish/v1/UpdateService"}},
   "Tasks": {{"@odata.id": "/redfish/v1/TaskService"}},
   "Links": {{"Sessions": {{"@odata.id": "/redfish/v1/SessionService/Sessions"}}}},
-  "ProtocolFeaturesSupported": {{{expand}"FilterQuery": true, "SelectQuery": true}},
-  "Oem": {{"Dell": {{"@odata.type": "#DellServiceRoot.v1_0_0.DellServiceRoot", "IsBranded": 0, "ManagerMACAddress": "d0:8e:79:00:00:01", "ServiceTag": "{tag}"}}}}
+  "ProtocolFeaturesSupported": {{{expand}"FilterQuery": true, "SelectQuery": true}}
 }})",
-                     fmt::arg("uuid", id.uuid), fmt::arg("tag", Esc(id.service_tag)),
+                     fmt::arg("uuid", id.uuid), fmt::arg("make", RootMake(id)),
                      // Old firmware predates $expand and does not advertise it.
                      fmt::arg("expand", id.legacy_reset_types ? "" :
                               R"("ExpandQuery": {"ExpandAll": true, "Levels": true, "Links": true, "MaxLevels": 1, "NoLinks": true}, )"));
@@ -63,7 +96,7 @@ std::string SystemJson(const Identity& id, Power power, const std::vector<std::s
   "@odata.id": "/redfish/v1/Systems/System.Embedded.1",
   "@odata.type": "#ComputerSystem.v1_12_0.ComputerSystem",
   "Id": "System.Embedded.1", "Name": "System", "SystemType": "Physical",
-  "Manufacturer": "Dell Inc.", "Model": "{model}", "SKU": "{tag}", "SerialNumber": "{serial}",
+  "Manufacturer": "{mfr}", {model}{sku}"SerialNumber": "{serial}",
   "PartNumber": "0JP31PA00", "AssetTag": "", "HostName": "{host}", "UUID": "{uuid}",
   "BiosVersion": "{bios}", "PowerState": "{power}", "LastResetTime": "{last_reset}",
   "Status": {{"Health": "OK", "HealthRollup": "OK", "State": "{state}"}},
@@ -80,7 +113,8 @@ std::string SystemJson(const Identity& id, Power power, const std::vector<std::s
   "Links": {{"ManagedBy": [{{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1"}}], "Chassis": [{{"@odata.id": "/redfish/v1/Chassis/System.Embedded.1"}}]}},
   "Actions": {{"#ComputerSystem.Reset": {{"target": "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset", "ResetType@Redfish.AllowableValues": [{allowed}]}}}}
 }})",
-                     fmt::arg("model", Esc(id.model)), fmt::arg("tag", Esc(id.service_tag)),
+                     fmt::arg("mfr", Esc(id.manufacturer)), fmt::arg("model", OptionalProperty("Model", id.model)),
+                     fmt::arg("sku", OptionalProperty("SKU", id.vendor == Vendor::kDell ? id.service_tag : id.sku)),
                      fmt::arg("serial", Esc(id.serial)), fmt::arg("host", Esc(id.hostname)),
                      fmt::arg("uuid", id.uuid), fmt::arg("bios", Esc(bios_version)),
                      fmt::arg("boot_enabled", boot.override_enabled), fmt::arg("boot_target", boot.override_target),
@@ -107,13 +141,16 @@ std::string ManagerJson(const Identity& id, const std::string& firmware, const s
   "@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1",
   "@odata.type": "#Manager.v1_9_0.Manager",
   "Id": "iDRAC.Embedded.1", "Name": "Manager", "ManagerType": "BMC",
-  "Model": "15G Monolithic", "FirmwareVersion": "{fw}", "LastResetTime": "{last_reset}",
-{vmedia}
-  "Links": {{"Oem": {{"Dell": {{"Jobs": {{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"}}}}}}}},
+  "Model": "{model}", "FirmwareVersion": "{fw}", "LastResetTime": "{last_reset}",
+{vmedia}{links}
   "Status": {{"Health": "OK", "State": "Enabled"}},
   "Actions": {{"#Manager.Reset": {{"target": "/redfish/v1/Managers/iDRAC.Embedded.1/Actions/Manager.Reset", "ResetType@Redfish.AllowableValues": ["GracefulRestart"]}}}}
 }})",
                      fmt::arg("fw", Esc(firmware)), fmt::arg("last_reset", last_reset_time),
+                     fmt::arg("model", ManagerModel(id.vendor)),
+                     fmt::arg("links", id.vendor != Vendor::kDell ? "" :
+                              R"(
+  "Links": {"Oem": {"Dell": {"Jobs": {"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs"}}}},)"),
                      fmt::arg("vmedia", id.legacy_reset_types
                                             ? R"(  "VirtualMedia": {"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1/VirtualMedia"},)"
                                             : ""));

@@ -1,5 +1,6 @@
 #pragma once
-// The Redfish documents a simulated BMC serves, in the shapes of a Dell iDRAC9.
+// The Redfish documents a simulated BMC serves, in the shapes of a Dell iDRAC9, or of
+// another make's BMC where the identity says so (vendor.hpp).
 #include <string>
 
 #include "bmc.hpp"

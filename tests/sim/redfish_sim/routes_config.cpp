@@ -166,6 +166,29 @@ void InstallConfigRoutes(httplib::Server& server, Bmc& bmc) {
     });
   }
 
+  if (!legacy) {
+    server.Post("/redfish/v1/UpdateService/MultipartUpload", [&bmc](const httplib::Request& req, httplib::Response& res) {
+      InFlight in(bmc);
+      if (!Front(bmc, req, res, true)) return;
+      if (!req.is_multipart_form_data() || !req.has_file("UpdateFile")) {
+        return Fail(res, 400, "Base.1.8.PropertyMissing",
+                    "The property UpdateFile is a required property and must be included in the request.");
+      }
+      if (req.has_file("UpdateParameters")) {
+        rapidjson::Document params;
+        params.Parse(req.get_file_value("UpdateParameters").content.c_str());
+        if (params.HasParseError() || !params.IsObject()) {
+          return Fail(res, 400, "Base.1.8.MalformedJSON", "The request body submitted was malformed JSON.");
+        }
+      }
+      const auto file = req.get_file_value("UpdateFile");
+      std::string job;
+      Accepted(res, bmc.PushUpdate(file.filename, file.content, Now(), &job), job);
+    });
+  }
+
+  // Dell's OEM actions: configuration profiles and the catalog repository.
+  if (bmc.identity().vendor != Vendor::kDell) return;
   OnJson(server, bmc, std::string(kScpActions) + "ExportSystemConfiguration",
          [&bmc](const rapidjson::Document& doc, httplib::Response& res) {
            const std::string format = Text(doc, "ExportFormat").empty() ? "XML" : Text(doc, "ExportFormat");
@@ -222,27 +245,6 @@ void InstallConfigRoutes(httplib::Server& server, Bmc& bmc) {
            w.EndObject();
            res.set_content(std::string(buf.GetString(), buf.GetSize()), kJson);
          });
-
-  if (!legacy) {
-    server.Post("/redfish/v1/UpdateService/MultipartUpload", [&bmc](const httplib::Request& req, httplib::Response& res) {
-      InFlight in(bmc);
-      if (!Front(bmc, req, res, true)) return;
-      if (!req.is_multipart_form_data() || !req.has_file("UpdateFile")) {
-        return Fail(res, 400, "Base.1.8.PropertyMissing",
-                    "The property UpdateFile is a required property and must be included in the request.");
-      }
-      if (req.has_file("UpdateParameters")) {
-        rapidjson::Document params;
-        params.Parse(req.get_file_value("UpdateParameters").content.c_str());
-        if (params.HasParseError() || !params.IsObject()) {
-          return Fail(res, 400, "Base.1.8.MalformedJSON", "The request body submitted was malformed JSON.");
-        }
-      }
-      const auto file = req.get_file_value("UpdateFile");
-      std::string job;
-      Accepted(res, bmc.PushUpdate(file.filename, file.content, Now(), &job), job);
-    });
-  }
 }
 
 }  // namespace dcops::sim

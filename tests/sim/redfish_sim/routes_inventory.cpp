@@ -1,4 +1,4 @@
-// The component collections a refresh reads, and the Dell LC status action.
+// The component collections a refresh reads, and the Dell LC status action (Dell only).
 #include <fmt/format.h>
 
 #include "route_support.hpp"
@@ -25,6 +25,7 @@ void InstallInventoryRoutes(httplib::Server& server, Bmc& bmc) {
   ServeCollection(server, bmc, storage + "/Volumes", "Volume", "Volume Collection", FromInventory(VolumeMembers));
   ServeCollection(server, bmc, "/redfish/v1/UpdateService/FirmwareInventory", "SoftwareInventory",
                   "Firmware Inventory Collection", FromInventory(FirmwareMembers));
+  if (bmc.identity().vendor != Vendor::kDell) return;  // the LC service is Dell's OEM
   server.Post("/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellLCService/Actions/"
               "DellLCService.GetRemoteServicesAPIStatus",
               [&bmc](const httplib::Request& req, httplib::Response& res) {

@@ -72,24 +72,29 @@ void InstallOperationRoutes(httplib::Server& server, Bmc& bmc) {
     }
     res.set_content(TaskJson(*job), kJson);
   });
-  ServeCollection(server, bmc, std::string(kManager) + "/Jobs", "DellJob", "JobQueue",
-                  [](Bmc& b) { return JobMembers(b.Jobs(Now())); });
+  const bool dell = bmc.identity().vendor == Vendor::kDell;  // the job queue is Dell's OEM
+  if (dell) {
+    ServeCollection(server, bmc, std::string(kManager) + "/Jobs", "DellJob", "JobQueue",
+                    [](Bmc& b) { return JobMembers(b.Jobs(Now())); });
+  }
   On(server, bmc, false, std::string(kManager) + "/Actions/Manager.Reset",
      [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
        auto type = Str(doc, "ResetType");
        if (!type) return Missing(res, "ResetType");
        Answer(res, bmc.ResetManager(*type, Now()));
      });
-  On(server, bmc, false,
-     "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellJobService/Actions/DellJobService.DeleteJobQueue",
-     [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
-       auto id = Str(doc, "JobID");
-       if (!id) return Missing(res, "JobID");
-       const ActionAnswer a = bmc.ClearJobQueue(*id);
-       if (a.status >= 300) return Answer(res, a);
-       res.status = 200;
-       res.set_content(R"({"@Message.ExtendedInfo": [{"Message": "Successfully Completed Request", "MessageId": "Base.1.8.Success", "Severity": "OK"}]})", kJson);
-     });
+  if (dell) {
+    On(server, bmc, false,
+       "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellJobService/Actions/DellJobService.DeleteJobQueue",
+       [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
+         auto id = Str(doc, "JobID");
+         if (!id) return Missing(res, "JobID");
+         const ActionAnswer a = bmc.ClearJobQueue(*id);
+         if (a.status >= 300) return Answer(res, a);
+         res.status = 200;
+         res.set_content(R"({"@Message.ExtendedInfo": [{"Message": "Successfully Completed Request", "MessageId": "Base.1.8.Success", "Severity": "OK"}]})", kJson);
+       });
+  }
   On(server, bmc, true, kSystem,
      [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
        if (!doc.HasMember("Boot") || !doc["Boot"].IsObject()) {

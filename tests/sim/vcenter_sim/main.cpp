@@ -3,8 +3,11 @@
 //   vcenter-sim [--address 127.0.0.1] [--port 8989] [--hosts N] [--vms-per-host N]
 //               [--hosts-per-cluster N] [--datacenters N] [--datastores N] [--networks N]
 //               [--tag-prefix VC] [--service-tags FILE] [--user U] [--password-file F] [--xsi-prefix xsi]
+//               [--shared-service-tag TAG [--shared-tag-hosts N]]
 //
 // --service-tags: one tag per line; host n reports the n-th (the servers the hosts run on).
+// --shared-service-tag: the first N hosts (every host without --shared-tag-hosts) report TAG
+// as their ServiceTag; their UUIDs and serial numbers stay distinct.
 //
 // Prints one JSON line ({"ready": true, "fingerprint": …}) when it listens, then serves until
 // SIGINT/SIGTERM.
@@ -47,6 +50,8 @@ int main(int argc, char** argv) {
         if (!tag.empty()) e.service_tags.push_back(tag);
       }
     }
+    else if (a == "--shared-service-tag") e.shared_service_tag = next();
+    else if (a == "--shared-tag-hosts") e.shared_tag_hosts = std::stoi(next());
     else if (a == "--user") user = next();
     else if (a == "--password-file") {
       std::ifstream in(next());

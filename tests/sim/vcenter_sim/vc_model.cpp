@@ -54,6 +54,10 @@ Model::Model(Estate e, std::string username, std::string password)
                                                                    : fmt::format("{}{:05d}", e.service_tag_prefix, h);
     host.serial = host.service_tag;
     host.tag_in_identifying_info = h % 5 != 4;
+    if (!e.shared_service_tag.empty() && (e.shared_tag_hosts <= 0 || h < e.shared_tag_hosts)) {
+      host.service_tag = e.shared_service_tag;  // the serial keeps the host's own
+      host.tag_in_identifying_info = true;
+    }
     host.maintenance = h % 50 == 49;
     host.build = h % 3 == 0 ? "22380479" : "21813344";
     host.version = h % 3 == 0 ? "8.0.2" : "8.0.1";

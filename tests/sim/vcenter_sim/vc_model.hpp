@@ -79,6 +79,11 @@ struct Estate {
   int standalone_hosts = 1;
   std::string service_tag_prefix = "VC";  // host n's tag: <prefix><n, 5 digits>
   std::vector<std::string> service_tags;  // or the n-th of these (servers the hosts run on)
+  // Non-empty: hosts report this one tag as otherIdentifyingInfo ServiceTag (vSphere's own
+  // simulators and some OEM builds do), while their UUIDs and serial numbers (serialNumber,
+  // EnclosureSerialNumberTag: the tag each would have had otherwise) stay distinct.
+  std::string shared_service_tag;
+  int shared_tag_hosts = 0;  // how many hosts, from the first, report it; 0: every host
 };
 
 // True when an object of `type` is in a view of `view_type` (a port group is a Network).
