@@ -157,11 +157,11 @@ TEST_CASE("An operator resolves conflicts: link a host, assign an address, merge
   CHECK(conflicts == "2");
   const std::string c1 = Scalar(su, "SELECT id FROM server_identity_conflicts WHERE subject LIKE '%/host-1'");
   // Not one of the conflict's servers / wrong action: refused, nothing changes.
-  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict($1, 'link', gen_random_uuid(), 'ops', '')", {c1}).sqlstate ==
+  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'link', gen_random_uuid(), 'ops', '')", {c1}).sqlstate ==
         "22023");
-  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict($1, 'assign', $2, 'ops', '')", {c1, server}).sqlstate ==
+  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'assign', $2, 'ops', '')", {c1, server}).sqlstate ==
         "22023");
-  auto done = Scalar(disp, "SELECT dispatcher_v1_resolve_identity_conflict($1, 'link', $2, 'ops', 'checked the rack')::text",
+  auto done = Scalar(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'link', $2, 'ops', 'checked the rack')::text",
                      {c1, server});
   CHECK(done.find(R"("status": "resolved")") != std::string::npos);
   CHECK(Scalar(su, "SELECT server_id::text || ' ' || link_pinned::text FROM vcenter_hosts WHERE moref = 'host-1'") ==
@@ -171,7 +171,7 @@ TEST_CASE("An operator resolves conflicts: link a host, assign an address, merge
        {vc, std::string(R"({"hosts":[{"moref":"host-1","name":"a","service_tag":"RES0001","vendor":"Dell Inc."},
                                      {"moref":"host-2","name":"b","service_tag":"RES0001","vendor":"Dell Inc."}]})")});
   CHECK(Scalar(su, "SELECT server_id::text FROM vcenter_hosts WHERE moref = 'host-1'") == server);
-  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict($1, 'dismiss', NULL, 'ops', '')", {c1}).sqlstate == "55000");
+  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'dismiss', NULL, 'ops', '')", {c1}).sqlstate == "55000");
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action IN ('host.link', 'identity.resolve') "
                    "AND object_id IN ($1, (SELECT id::text FROM vcenter_hosts WHERE moref = 'host-1'))", {c1}) == "2");
 
@@ -183,9 +183,9 @@ TEST_CASE("An operator resolves conflicts: link a host, assign an address, merge
   CHECK(Scalar(su, "SELECT count(*) FROM servers WHERE bmc_address = '127.0.7.9'") == "0");
   const std::string c2 = Scalar(su, "SELECT id FROM server_identity_conflicts WHERE subject = 'address:127.0.7.9'");
   const std::string keep = Scalar(su, "SELECT id FROM servers WHERE service_tag = 'RES0009'");
-  Exec(disp, "SELECT dispatcher_v1_resolve_identity_conflict($1, 'assign', $2, 'ops', '')", {c2, keep});
+  Exec(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'assign', $2, 'ops', '')", {c2, keep});
   CHECK(Scalar(su, "SELECT service_tag FROM servers WHERE bmc_address = '127.0.7.9'") == "RES0009");
-  Exec(disp, "SELECT dispatcher_v1_resolve_identity_conflict($1, 'dismiss', NULL, 'ops', '')",
+  Exec(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'dismiss', NULL, 'ops', '')",
        {Scalar(su, "SELECT id FROM server_identity_conflicts WHERE subject LIKE '%/host-2'")});
   CHECK(Scalar(su, "SELECT count(*) FROM server_identity_conflicts WHERE status = 'open'") == "0");
 }

@@ -1232,11 +1232,11 @@ CREATE OR REPLACE FUNCTION dcops_internal.conflict_json(c public.server_identity
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, public
 AS $$
-  SELECT jsonb_build_object('id', c.id, 'kind', c.kind, 'subject', c.subject, 'status', c.status,
+  SELECT jsonb_build_object('id', c.id, 'site', c.site, 'kind', c.kind, 'subject', c.subject, 'status', c.status,
                             'message', c.message, 'server_ids', to_jsonb(c.server_ids), 'host_id', c.host_id,
                             'evidence', c.evidence, 'first_seen_at', c.first_seen_at, 'last_seen_at', c.last_seen_at,
-                            'seen_count', c.seen_count, 'job_id', c.job_id, 'resolved_by', c.resolved_by,
-                            'resolution', c.resolution)
+                            'seen_count', c.seen_count, 'job_id', c.job_id, 'resolved_at', c.resolved_at,
+                            'resolved_by', c.resolved_by, 'resolution', c.resolution)
 $$;
 
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_identity_conflicts(p_site text, p_status text DEFAULT 'open',
@@ -1263,8 +1263,9 @@ $$;
 --   assign   (an address conflict) the address goes to p_server_id, observed from now on
 --   link     (a host conflict) the host links to p_server_id, pinned
 --   unlink   (a host conflict) the host stays unlinked, pinned
-CREATE OR REPLACE FUNCTION dcops_internal.resolve_identity_conflict(p_id uuid, p_action text, p_server_id uuid,
-                                                                   p_actor text, p_actor_role text, p_note text)
+CREATE OR REPLACE FUNCTION dcops_internal.resolve_identity_conflict(p_site text, p_id uuid, p_action text,
+                                                                   p_server_id uuid, p_actor text, p_actor_role text,
+                                                                   p_note text)
   RETURNS jsonb
   LANGUAGE plpgsql
   SET search_path = pg_catalog, public
@@ -1280,11 +1281,17 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'conflict: no identity conflict with id %', p_id USING ERRCODE = 'P0002';
   END IF;
-  IF c.status <> 'open' THEN
-    RAISE EXCEPTION 'conflict %: is % already', p_id, c.status USING ERRCODE = '55000';
+  IF p_site IS NOT NULL AND c.site <> p_site THEN
+    RAISE EXCEPTION 'conflict: no identity conflict with id % in site %', p_id, p_site USING ERRCODE = 'P0002';
   END IF;
   IF coalesce(p_action, '') NOT IN ('dismiss', 'merge', 'assign', 'link', 'unlink') THEN
     RAISE EXCEPTION 'action: must be dismiss, merge, assign, link or unlink, got %', p_action USING ERRCODE = '22023';
+  END IF;
+  IF c.status <> 'open' THEN
+    RAISE EXCEPTION 'conflict %: is % already', p_id, c.status USING ERRCODE = '55000';
+  END IF;
+  IF p_action IN ('dismiss', 'unlink') AND p_server_id IS NOT NULL THEN
+    RAISE EXCEPTION 'server_id: % takes no server', p_action USING ERRCODE = '22023';
   END IF;
   IF p_action IN ('merge', 'assign', 'link') THEN
     IF p_server_id IS NULL THEN
@@ -1342,13 +1349,15 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION public.dispatcher_v1_resolve_identity_conflict(p_id uuid, p_action text, p_server_id uuid,
-                                                                         p_actor text, p_note text)
+-- The dispatcher's (for /api/v1 and the CLI): a conflict of its own site only.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_resolve_identity_conflict(p_site text, p_id uuid, p_action text,
+                                                                         p_server_id uuid, p_actor text, p_note text)
   RETURNS jsonb
   LANGUAGE sql SECURITY DEFINER
   SET search_path = pg_catalog, public
 AS $$
-  SELECT dcops_internal.resolve_identity_conflict(p_id, p_action, p_server_id, coalesce(p_actor, 'api'), 'dispatcher', p_note)
+  SELECT dcops_internal.resolve_identity_conflict(p_site, p_id, p_action, p_server_id, coalesce(p_actor, 'api'),
+                                                  'dispatcher:' || coalesce(p_actor, 'api'), p_note)
 $$;
 
 -- The UI's: admins resolve conflicts.
@@ -1360,7 +1369,7 @@ CREATE OR REPLACE FUNCTION public.resolve_identity_conflict(p_id uuid, p_action 
 AS $$
 BEGIN
   PERFORM dcops_internal.require_role('admin', 'resolve an identity conflict');
-  RETURN dcops_internal.resolve_identity_conflict(p_id, p_action, p_server_id, coalesce(auth.uid()::text, current_user::text),
+  RETURN dcops_internal.resolve_identity_conflict(NULL, p_id, p_action, p_server_id, coalesce(auth.uid()::text, current_user::text),
                                                   dcops_internal.actor_role(), p_note);
 END
 $$;
@@ -1486,7 +1495,7 @@ BEGIN
                            'dispatcher_v1_resolve_servers(text, jsonb)',
                            'dispatcher_v1_scope_addresses(jsonb)',
                            'dispatcher_v1_identity_conflicts(text, text, int)',
-                           'dispatcher_v1_resolve_identity_conflict(uuid, text, uuid, text, text)']
+                           'dispatcher_v1_resolve_identity_conflict(text, uuid, text, uuid, text, text)']
   LOOP
     EXECUTE format('REVOKE ALL ON FUNCTION public.%s FROM PUBLIC', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION public.%s TO dcops_dispatcher', f);

@@ -263,7 +263,7 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       if (!IsUuid(parts[1])) return Fail(404, "not_found", "no identity conflict with id " + parts[1]);
       auto res = ParseResolution(r.body);
       if (!res) return Fail(400, "invalid", res.error().message);
-      auto conflict = cp.ResolveIdentityConflict(parts[1], res->action, res->server_id, actor, res->note);
+      auto conflict = cp.ResolveIdentityConflict(site_, parts[1], res->action, res->server_id, actor, res->note);
       if (!conflict) return FromError(conflict.error());
       log_.Info("identity conflict resolved through the API", {},
                 {{"conflict_id", parts[1]}, {"action", res->action}, {"actor", actor}});

@@ -516,12 +516,12 @@ Result<std::string> ControlPlane::IdentityConflictsJson(const std::string& site,
                                {site, status, std::to_string(limit)}));
 }
 
-Result<std::string> ControlPlane::ResolveIdentityConflict(const std::string& id, const std::string& action,
-                                                          const std::string& server_id, const std::string& actor,
-                                                          const std::string& note) {
+Result<std::string> ControlPlane::ResolveIdentityConflict(const std::string& site, const std::string& id,
+                                                          const std::string& action, const std::string& server_id,
+                                                          const std::string& actor, const std::string& note) {
   return ScalarText(conn_.Exec(
-      "SELECT dispatcher_v1_resolve_identity_conflict($1::uuid, $2, $3::uuid, $4, $5)::text",
-      {id, action, server_id.empty() ? db::Param() : db::Param(server_id), actor,
+      "SELECT dispatcher_v1_resolve_identity_conflict($1, $2::uuid, $3, $4::uuid, $5, $6)::text",
+      {site, id, action, server_id.empty() ? db::Param() : db::Param(server_id), actor,
        note.empty() ? db::Param() : db::Param(note)}));
 }
 

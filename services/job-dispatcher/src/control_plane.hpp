@@ -174,10 +174,10 @@ class ControlPlane {
   // Identity conflicts (dispatcher_v1_identity_conflicts / dispatcher_v1_resolve_identity_conflict).
   // IdentityConflictsJson: a JSON array of the site's conflicts in `status` ("open", "resolved",
   // "dismissed", "cleared" or "all"), newest last_seen_at first; another status is SQLSTATE 22023.
-  // ResolveIdentityConflict: the conflict after `action` (dismiss, merge, link, unlink, assign);
+  // ResolveIdentityConflict: the conflict (of `site` only) after `action` (dismiss, merge, link, unlink, assign);
   // `server_id` empty is NULL. P0002 no such conflict, 55000 not open, 22023 a bad action or server.
   Result<std::string> IdentityConflictsJson(const std::string& site, const std::string& status, int limit);
-  Result<std::string> ResolveIdentityConflict(const std::string& id, const std::string& action,
+  Result<std::string> ResolveIdentityConflict(const std::string& site, const std::string& id, const std::string& action,
                                               const std::string& server_id, const std::string& actor,
                                               const std::string& note);
 
