@@ -106,6 +106,8 @@ const std::vector<std::pair<std::string, std::function<void(Site&)>>>& Arrivals(
       {"admin", [](Site& s) {
          Exec(s.admin, "SELECT add_server($1::jsonb)", {std::string(R"({"bmc_address":"127.0.1.9","service_tag":"AAA0009"})")});
          Exec(s.admin, "SELECT add_server($1::jsonb)", {std::string(R"({"bmc_address":"127.0.1.5:443"})")});
+         // What OME lists for two devices: the admin's word is a report as OME's is.
+         Exec(s.admin, "SELECT add_server($1::jsonb)", {std::string(R"({"bmc_address":"127.0.1.8","service_tag":"AAA0008"})")});
        }},
   };
   return arrivals;

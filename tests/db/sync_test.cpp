@@ -140,11 +140,11 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
   auto disp = tdb.Connect();
   BecomeDispatcher(disp);
   const std::string server = Scalar(disp, "SELECT dispatcher_v1_upsert_server('default', $1::jsonb)",
-                                    {std::string(R"({"bmc_address":"127.0.9.20","service_tag":"SVCTAG9","serial_number":"CN7016SERIAL"})")});
+                                    {std::string(R"({"bmc_address":"127.0.9.20","manufacturer":"Lenovo","serial_number":"CN7016SERIAL"})")});
   auto s = ClaimSync(su, disp, "vcenter");
   CHECK(Stage(disp, s, 1, "vcenter.clusters", R"([{"moref":"domain-c1","name":"prod","ha_enabled":true}])"));
   CHECK(Stage(disp, s, 2, "vcenter.hosts",
-              R"([{"moref":"host-1","name":"esx1","cluster_moref":"domain-c1","vendor":"Dell Inc.","serial_number":"cn7016serial"},
+              R"([{"moref":"host-1","name":"esx1","cluster_moref":"domain-c1","vendor":"LENOVO","serial_number":"cn7016serial"},
                   {"moref":"host-2","name":"esx2","cluster_moref":"domain-c1"}])"));
   CHECK(Stage(disp, s, 3, "vcenter.vms",
               R"([{"moref":"vm-1","name":"web","host_moref":"host-1","ip_addresses":["127.0.9.50"],"datastores":["datastore-1"]},
@@ -153,7 +153,7 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
                     {s.task_id, s.lease_id, std::string(R"({"mode":"full","version":"7","batches":3})")});
   CHECK(out.find(R"("mode": "full")") != std::string::npos);
   CHECK(Scalar(su, "SELECT sync_version FROM vcenters") == "7");
-  // Linked by serial number (vCenter reported no service tag), and audited.
+  // Linked by manufacturer + serial number (vCenter reported no service tag), and audited.
   CHECK(Scalar(su, "SELECT server_id FROM vcenter_hosts WHERE moref = 'host-1'") == server);
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'host.link' AND details ->> 'server_id' = $1", {server}) == "1");
   CHECK(Scalar(su, "SELECT array_to_string(ip_addresses, ',') || ' ' || array_to_string(datastores, ',') FROM vcenter_vms WHERE moref = 'vm-1'") ==
@@ -171,14 +171,19 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
   CHECK(Scalar(su, "SELECT maintenance_mode FROM vcenter_hosts WHERE moref = 'host-2'") == "t");
   CHECK(Scalar(su, "SELECT count(*) FROM vcenter_hosts WHERE vcenter_id = $1", {s.endpoint_id}) == "2");
   CHECK(Scalar(su, "SELECT sync_version FROM vcenters WHERE id = $1", {s.endpoint_id}) == "8");
-  // The server's serial changes (a board swap): evidence that disagrees is a conflict for the
-  // operator, not a silent rewrite; the row and its link stay as they were.
+  // Evidence that disagrees with a row's own is a conflict for the operator, not a silent
+  // rewrite: the row and its link stay as they were.
   CHECK(Scalar(disp, "SELECT coalesce(dispatcher_v1_upsert_server('default', $1::jsonb)::text, 'not written')",
-               {std::string(R"({"service_tag":"SVCTAG9","serial_number":"OTHER"})")}) == "not written");
-  CHECK(Scalar(su, "SELECT kind || ' ' || subject FROM server_identity_conflicts") == "evidence_disagrees tag:SVCTAG9");
+               {std::string(R"({"manufacturer":"Lenovo","serial_number":"CN7016SERIAL","system_uuid":"11111111-2222-3333-4444-555555555555"})")}) !=
+        "not written");
+  CHECK(Scalar(disp, "SELECT coalesce(dispatcher_v1_upsert_server('default', $1::jsonb)::text, 'not written')",
+               {std::string(R"({"manufacturer":"Lenovo","serial_number":"CN7016SERIAL","system_uuid":"99999999-2222-3333-4444-555555555555"})")}) ==
+        "not written");
+  CHECK(Scalar(su, "SELECT kind || ' ' || subject FROM server_identity_conflicts") == "evidence_disagrees serial:lenovo/CN7016SERIAL");
+  CHECK(Scalar(su, "SELECT server_id FROM vcenter_hosts WHERE moref = 'host-1'") == server);
   // The host re-installed on other hardware (its serial changed): the link goes, audited.
   Exec(disp, "SELECT dispatcher_v1_upsert_vcenter_inventory($1, $2::jsonb)",
-       {s.endpoint_id, std::string(R"({"hosts":[{"moref":"host-1","name":"esx1","vendor":"Dell Inc.","serial_number":"cn9999other"}]})")});
+       {s.endpoint_id, std::string(R"({"hosts":[{"moref":"host-1","name":"esx1","vendor":"LENOVO","serial_number":"cn9999other"}]})")});
   CHECK(Scalar(su, "SELECT server_id IS NULL FROM vcenter_hosts WHERE moref = 'host-1'") == "t");
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'host.unlink'") == "1");
 }

@@ -147,15 +147,15 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
   }
   control_port_ = FreePort();
 
-  sim_ = std::make_unique<Process>(
-      "redfish-sim",
-      std::vector<std::string>{DCOPS_REDFISH_SIM, "--count", std::to_string(options_.bmcs), "--first",
-                               options_.first_bmc, "--port", "18443", "--control-port",
-                               std::to_string(control_port_), "--password-file", dir_ + "/bmc-password",
-                               "--restart-ms", std::to_string(options_.restart_ms), "--power-on-ms", "300",
-                               "--on-after-off-ms", "1000", "--job-ms", "400", "--idrac-restart-ms", "800",
-                               "--impostors", std::to_string(options_.impostors)},
-      std::map<std::string, std::string>{}, dir_ + "/sim.log");
+  std::vector<std::string> sim_argv{DCOPS_REDFISH_SIM, "--count", std::to_string(options_.bmcs), "--first",
+                                    options_.first_bmc, "--port", "18443", "--control-port",
+                                    std::to_string(control_port_), "--password-file", dir_ + "/bmc-password",
+                                    "--restart-ms", std::to_string(options_.restart_ms), "--power-on-ms", "300",
+                                    "--on-after-off-ms", "1000", "--job-ms", "400", "--idrac-restart-ms", "800",
+                                    "--impostors", std::to_string(options_.impostors)};
+  sim_argv.insert(sim_argv.end(), options_.sim_args.begin(), options_.sim_args.end());
+  sim_ = std::make_unique<Process>("redfish-sim", std::move(sim_argv), std::map<std::string, std::string>{},
+                                   dir_ + "/sim.log");
   REQUIRE(WaitUntil([this] { return sim_->Log().find("\"ready\": true") != std::string::npos; },
                     std::chrono::seconds(20)));
 

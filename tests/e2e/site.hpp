@@ -57,6 +57,8 @@ struct SiteOptions {
   bool register_servers = true;
   // Addresses after the BMCs that serve a non-Redfish web page.
   int impostors = 0;
+  // More redfish-sim arguments (e.g. {"--vendor-every", "2:hpe"} for a mixed fleet).
+  std::vector<std::string> sim_args = {};
 };
 
 class Site {

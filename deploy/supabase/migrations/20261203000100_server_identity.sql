@@ -940,6 +940,10 @@ BEGIN
     FROM ome_sync_devices a WHERE a.bmc_address IS NOT NULL
    GROUP BY a.bmc_address HAVING count(DISTINCT a.service_tag) > 1;
   UPDATE ome_sync_devices d SET bmc_address = NULL FROM ome_sync_shared x WHERE d.bmc_address = x.bmc_address;
+  -- A row holding such an address on another report's word loses it too: reports disagree.
+  UPDATE public.servers s SET bmc_address = NULL
+    FROM ome_sync_shared x
+   WHERE s.site = v_site AND s.bmc_address = x.bmc_address AND s.address_source = 'reported';
 
   FOR v_dev IN SELECT * FROM ome_sync_devices ORDER BY ome_device_id LOOP
     IF NOT v_dev.first_of_tag THEN
@@ -1074,7 +1078,9 @@ BEGIN
     SELECT h.*,
            CASE WHEN h.tag IS NOT NULL AND coalesce(h.vendor, 'dell') = 'dell'
                      AND count(*) OVER (PARTITION BY h.tag) = 1 THEN h.tag END AS u_tag,
-           CASE WHEN h.serial IS NOT NULL AND h.vendor IS NOT NULL
+           -- ESXi's serial number on Dell is the service tag (SMBIOS), not the board serial a
+           -- Redfish refresh reads: on Dell it is no serial-number evidence.
+           CASE WHEN h.serial IS NOT NULL AND h.vendor IS NOT NULL AND h.vendor <> 'dell'
                      AND count(*) OVER (PARTITION BY h.vendor, h.serial) = 1 THEN h.serial END AS u_serial,
            CASE WHEN h.uuid IS NOT NULL AND count(*) OVER (PARTITION BY h.uuid) = 1 THEN h.uuid END AS u_uuid,
            CASE WHEN h.tag IS NOT NULL AND count(*) OVER (PARTITION BY h.tag) > 1

@@ -28,14 +28,14 @@ std::string CountersJson(Bmc& bmc, const std::string& fingerprint) {
     media += fmt::format("{}\"{}\": \"{}\"", media.empty() ? "" : ", ", m.id, m.inserted ? m.image : "");
   }
   return fmt::format(
-      R"({{"address": "{}", "vendor": "{}", "service_tag": "{}", "serial_number": "{}", "model": "{}", )"
+      R"({{"address": "{}", "vendor": "{}", "service_tag": "{}", "serial_number": "{}", "system_uuid": "{}", "model": "{}", )"
       R"("bmc_firmware": "{}", "bios_version": "{}", )"
       R"("boot": {{"override": "{}", "enabled": "{}", "last_boot_source": "{}"}}, "virtual_media": {{{}}}, )"
       R"("jobs": {}, "power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
       R"("requests": {}, "unauthorized": {}, "actions": {}, "effective_resets": {}, )"
       R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "sessions_high": {}, )"
       R"("sessions_created": {}, "sessions_refused": {}, "idrac_resets": {}, "resets_by_type": {{{}}}}}}})",
-      id.address, VendorName(id.vendor), id.service_tag, id.serial, id.model, bmc.FirmwareVersion(kIdracComponent),
+      id.address, VendorName(id.vendor), id.service_tag, id.serial, id.uuid, id.model, bmc.FirmwareVersion(kIdracComponent),
       bmc.FirmwareVersion(kBiosComponent), boot.override_target, boot.override_enabled, boot.last_boot_source,
       media, bmc.Jobs(now).size(), PowerName(bmc.PowerState(now)),
       bmc.SessionCount(now), fingerprint, c.requests, c.unauthorized, c.actions,

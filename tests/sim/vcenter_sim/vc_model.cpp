@@ -58,6 +58,14 @@ Model::Model(Estate e, std::string username, std::string password)
       host.service_tag = e.shared_service_tag;  // the serial keeps the host's own
       host.tag_in_identifying_info = true;
     }
+    if (h < static_cast<int>(e.hardware.size())) {
+      const auto& hw = e.hardware[static_cast<std::size_t>(h)];
+      if (!hw.vendor.empty()) host.vendor = hw.vendor;
+      if (!hw.service_tag.empty()) host.service_tag = hw.service_tag;
+      if (!hw.serial.empty()) host.serial = hw.serial;
+      if (!hw.uuid.empty()) host.uuid = hw.uuid;
+      host.tag_in_identifying_info = !hw.service_tag.empty();
+    }
     host.maintenance = h % 50 == 49;
     host.build = h % 3 == 0 ? "22380479" : "21813344";
     host.version = h % 3 == 0 ? "8.0.2" : "8.0.1";

@@ -84,6 +84,13 @@ struct Estate {
   // EnclosureSerialNumberTag: the tag each would have had otherwise) stay distinct.
   std::string shared_service_tag;
   int shared_tag_hosts = 0;  // how many hosts, from the first, report it; 0: every host
+  // Host n's hardware as a given fleet has it (n < size): its non-empty fields replace the
+  // generated vendor, service tag, serial number and SMBIOS UUID (HPE hardware under ESXi,
+  // hosts that run on a simulated BMC fleet's servers).
+  struct Hardware {
+    std::string vendor, service_tag, serial, uuid;
+  };
+  std::vector<Hardware> hardware;
 };
 
 // True when an object of `type` is in a view of `view_type` (a port group is a Network).
