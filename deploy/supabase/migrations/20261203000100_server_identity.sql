@@ -72,6 +72,20 @@ BEGIN
 END
 $$;
 
+-- An address from a device list that may hold anything: its normal form, or NULL when it is
+-- no address (the caller counts it).
+CREATE OR REPLACE FUNCTION dcops_internal.bmc_address_or_null(p_address text)
+  RETURNS text
+  LANGUAGE plpgsql IMMUTABLE
+  SET search_path = pg_catalog
+AS $$
+BEGIN
+  RETURN dcops_internal.bmc_address(p_address);
+EXCEPTION WHEN invalid_parameter_value THEN
+  RETURN NULL;
+END
+$$;
+
 -- A certificate pin: SHA-256 as 64 hex digits, with or without colons or spaces, any case;
 -- stored lower-case without separators.
 CREATE OR REPLACE FUNCTION dcops_internal.tls_pin(p_pin text)
@@ -198,12 +212,22 @@ BEGIN
   IF TG_OP = 'INSERT' OR NEW.tls_pin_sha256 IS DISTINCT FROM OLD.tls_pin_sha256 THEN
     NEW.tls_pin_sha256 := dcops_internal.tls_pin(NEW.tls_pin_sha256);
   END IF;
-  NEW.service_tag := dcops_internal.identity_text(NEW.service_tag);
-  NEW.serial_number := dcops_internal.identity_text(NEW.serial_number);
-  NEW.system_uuid := dcops_internal.system_uuid(NEW.system_uuid);
-  -- A service tag implies Dell when no manufacturer was reported.
-  NEW.vendor_key := coalesce(dcops_internal.vendor_key(NEW.manufacturer),
-                             CASE WHEN NEW.service_tag IS NOT NULL THEN 'dell' END);
+  -- (A row's stored values are in their normal forms already: only what changes is redone.)
+  IF TG_OP = 'INSERT' OR NEW.service_tag IS DISTINCT FROM OLD.service_tag OR current_setting('dcops.renormalize', true) = 'on' THEN
+    NEW.service_tag := dcops_internal.identity_text(NEW.service_tag);
+  END IF;
+  IF TG_OP = 'INSERT' OR NEW.serial_number IS DISTINCT FROM OLD.serial_number OR current_setting('dcops.renormalize', true) = 'on' THEN
+    NEW.serial_number := dcops_internal.identity_text(NEW.serial_number);
+  END IF;
+  IF TG_OP = 'INSERT' OR NEW.system_uuid IS DISTINCT FROM OLD.system_uuid OR current_setting('dcops.renormalize', true) = 'on' THEN
+    NEW.system_uuid := dcops_internal.system_uuid(NEW.system_uuid);
+  END IF;
+  IF TG_OP = 'INSERT' OR NEW.manufacturer IS DISTINCT FROM OLD.manufacturer OR NEW.service_tag IS DISTINCT FROM OLD.service_tag
+     OR NEW.vendor_key IS DISTINCT FROM OLD.vendor_key OR current_setting('dcops.renormalize', true) = 'on' THEN
+    -- A service tag implies Dell when no manufacturer was reported.
+    NEW.vendor_key := coalesce(dcops_internal.vendor_key(NEW.manufacturer),
+                               CASE WHEN NEW.service_tag IS NOT NULL THEN 'dell' END);
+  END IF;
   IF NEW.service_tag IS NOT NULL AND NEW.vendor_key IS NOT NULL AND NEW.vendor_key <> 'dell' THEN
     RAISE EXCEPTION 'service_tag: a service tag is Dell''s; a % server is known by its serial number', NEW.manufacturer
       USING ERRCODE = '22023';
@@ -390,6 +414,33 @@ AS $$
   SELECT CASE p_source WHEN 'redfish' THEN 4 WHEN 'ome' THEN 3 WHEN 'discovery' THEN 2 WHEN 'manual' THEN 1 ELSE 0 END
 $$;
 
+-- The rows sharing any of this evidence (normal forms), oldest first; NULL for none. One
+-- index lookup per kind present (an OR across kinds would scan the table).
+CREATE OR REPLACE FUNCTION dcops_internal.evidence_matches(p_tag text, p_vendor text, p_serial text, p_uuid text)
+  RETURNS uuid[]
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_ids uuid[] := '{}';
+BEGIN
+  IF p_tag IS NOT NULL THEN
+    v_ids := v_ids || ARRAY(SELECT s.id FROM public.servers s WHERE upper(s.service_tag) = p_tag);
+  END IF;
+  IF p_serial IS NOT NULL AND p_vendor IS NOT NULL THEN
+    v_ids := v_ids || ARRAY(SELECT s.id FROM public.servers s
+                             WHERE s.vendor_key = p_vendor AND upper(s.serial_number) = p_serial);
+  END IF;
+  IF p_uuid IS NOT NULL THEN
+    v_ids := v_ids || ARRAY(SELECT s.id FROM public.servers s WHERE lower(s.system_uuid) = p_uuid);
+  END IF;
+  IF cardinality(v_ids) = 0 THEN
+    RETURN NULL;
+  END IF;
+  RETURN ARRAY(SELECT s.id FROM public.servers s WHERE s.id = ANY (v_ids) ORDER BY s.created_at, s.id);
+END
+$$;
+
 -- 5. The resolver. p_obs: {"bmc_address", "service_tag", "manufacturer", "serial_number",
 -- "system_uuid", "source"} (any may be absent); an observation is first-hand when the source is
 -- redfish or discovery (something answered at the address). Returns
@@ -433,11 +484,7 @@ BEGIN
                     WHEN v_uuid IS NOT NULL THEN 'uuid:' || v_uuid END;
 
   -- Rows sharing any evidence, oldest first.
-  SELECT array_agg(s.id ORDER BY s.created_at, s.id) INTO v_ids
-    FROM public.servers s
-   WHERE (v_tag IS NOT NULL AND upper(s.service_tag) = v_tag)
-      OR (v_serial IS NOT NULL AND v_vendor IS NOT NULL AND s.vendor_key = v_vendor AND upper(s.serial_number) = v_serial)
-      OR (v_uuid IS NOT NULL AND lower(s.system_uuid) = v_uuid);
+  v_ids := dcops_internal.evidence_matches(v_tag, v_vendor, v_serial, v_uuid);
 
   IF v_ids IS NOT NULL THEN
     PERFORM 1 FROM public.servers s WHERE s.id = ANY (v_ids) ORDER BY s.id FOR UPDATE;
@@ -659,6 +706,24 @@ BEGIN
 END
 $$;
 
+-- The identity of the rows an observation touches (its evidence's matches and the row at its
+-- address), as text to compare before and after a resolution.
+CREATE OR REPLACE FUNCTION dcops_internal.identity_digest(p_site text, p_server jsonb)
+  RETURNS text
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT string_agg(concat_ws('|', s.id, s.service_tag, s.vendor_key, s.serial_number, s.system_uuid),
+                    ',' ORDER BY s.id)
+    FROM public.servers s
+   WHERE s.id = ANY (coalesce(dcops_internal.evidence_matches(
+                                dcops_internal.identity_text(p_server ->> 'service_tag'),
+                                dcops_internal.vendor_key(p_server ->> 'manufacturer'),
+                                dcops_internal.identity_text(p_server ->> 'serial_number'),
+                                dcops_internal.system_uuid(p_server ->> 'system_uuid')), '{}'))
+      OR (s.site = p_site AND s.bmc_address = dcops_internal.bmc_address_or_null(p_server ->> 'bmc_address'))
+$$;
+
 -- The server a resolution found, and whether its identity is new (created, merged or gained
 -- evidence): the hosts must be linked again then.
 CREATE OR REPLACE FUNCTION dcops_internal.resolve_for_write(p_site text, p_server jsonb)
@@ -678,20 +743,12 @@ BEGIN
   IF v_src NOT IN ('redfish', 'ome', 'manual', 'discovery') THEN
     RAISE EXCEPTION 'server.source: must be redfish, ome, manual or discovery, got %', v_src USING ERRCODE = '22023';
   END IF;
-  SELECT string_agg(concat_ws('|', s.id, s.service_tag, s.vendor_key, s.serial_number, s.system_uuid), ',' ORDER BY s.id)
-    INTO v_before FROM public.servers s
-   WHERE upper(s.service_tag) = dcops_internal.identity_text(p_server ->> 'service_tag')
-      OR upper(s.serial_number) = dcops_internal.identity_text(p_server ->> 'serial_number')
-      OR lower(s.system_uuid) = dcops_internal.system_uuid(p_server ->> 'system_uuid');
+  v_before := dcops_internal.identity_digest(p_site, p_server);
   v_res := dcops_internal.resolve_server(p_site, p_server);
   IF v_res ->> 'server_id' IS NULL THEN
     RETURN v_res;
   END IF;
-  SELECT string_agg(concat_ws('|', s.id, s.service_tag, s.vendor_key, s.serial_number, s.system_uuid), ',' ORDER BY s.id)
-    INTO v_after FROM public.servers s
-   WHERE upper(s.service_tag) = dcops_internal.identity_text(p_server ->> 'service_tag')
-      OR upper(s.serial_number) = dcops_internal.identity_text(p_server ->> 'serial_number')
-      OR lower(s.system_uuid) = dcops_internal.system_uuid(p_server ->> 'system_uuid');
+  v_after := dcops_internal.identity_digest(p_site, p_server);
   RETURN v_res || jsonb_build_object('identity_changed', (v_res ->> 'created')::boolean OR v_before IS DISTINCT FROM v_after);
 END
 $$;
@@ -792,19 +849,6 @@ BEGIN
 END
 $$;
 
--- An address from a device list that may hold anything: its normal form, or NULL when it is
--- no address (the caller counts it).
-CREATE OR REPLACE FUNCTION dcops_internal.bmc_address_or_null(p_address text)
-  RETURNS text
-  LANGUAGE plpgsql IMMUTABLE
-  SET search_path = pg_catalog
-AS $$
-BEGIN
-  RETURN dcops_internal.bmc_address(p_address);
-EXCEPTION WHEN invalid_parameter_value THEN
-  RETURN NULL;
-END
-$$;
 
 -- Discovery results (the landed contract, through the resolver). A service that says who it
 -- is (Dell's root carries the service tag) is resolved by that; one that does not is the
@@ -896,6 +940,8 @@ DECLARE
   v_failed jsonb := CASE WHEN jsonb_typeof(p_result -> 'failed') = 'array' THEN p_result -> 'failed' ELSE '[]' END;
   v_dev record;
   g record;
+  v_device_ids bigint[] := '{}';
+  v_server_ids uuid[] := '{}';
   v_res jsonb;
   v_id uuid;
 BEGIN
@@ -922,7 +968,8 @@ BEGIN
     INTO v_untagged, v_no_address FROM ome_sync_devices;
   DELETE FROM ome_sync_devices WHERE service_tag IS NULL;
   UPDATE ome_sync_devices d SET first_of_tag = true
-   WHERE d.ome_device_id = (SELECT min(o.ome_device_id) FROM ome_sync_devices o WHERE o.service_tag = d.service_tag);
+    FROM (SELECT o.service_tag, min(o.ome_device_id) AS first_id FROM ome_sync_devices o GROUP BY o.service_tag) x
+   WHERE d.service_tag = x.service_tag AND d.ome_device_id = x.first_id;
   ANALYZE ome_sync_devices;
 
   SELECT count(*) INTO v_returned
@@ -963,16 +1010,22 @@ BEGIN
     IF (v_res ->> 'created')::boolean THEN
       v_added := v_added + 1;
     END IF;
-    UPDATE ome_sync_devices SET server_id = v_id WHERE ome_device_id = v_dev.ome_device_id;
-    UPDATE public.servers s SET
-      model = coalesce(v_dev.model, s.model),
-      power_state = coalesce(v_dev.power_state, s.power_state),
-      health = coalesce(v_dev.health, s.health),
-      ome_device_id = v_dev.ome_device_id,
-      ome_endpoint_id = v_endpoint,
-      ome_missing_since = NULL
-     WHERE s.id = v_id;
+    v_device_ids := v_device_ids || v_dev.ome_device_id;
+    v_server_ids := v_server_ids || v_id;
   END LOOP;
+  UPDATE ome_sync_devices d SET server_id = x.server_id
+    FROM unnest(v_device_ids, v_server_ids) AS x(ome_device_id, server_id)
+   WHERE d.ome_device_id = x.ome_device_id;
+  -- OME's data on the servers it resolved to, in one statement.
+  UPDATE public.servers s SET
+    model = coalesce(d.model, s.model),
+    power_state = coalesce(d.power_state, s.power_state),
+    health = coalesce(d.health, s.health),
+    ome_device_id = d.ome_device_id,
+    ome_endpoint_id = v_endpoint,
+    ome_missing_since = NULL
+    FROM ome_sync_devices d
+   WHERE d.server_id = s.id;
 
   FOR g IN SELECT * FROM ome_sync_shared ORDER BY bmc_address LOOP
     PERFORM dcops_internal.record_conflict(v_site, 'address_claimed', 'address:' || g.bmc_address,
@@ -1478,7 +1531,9 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM public.servers o
                       WHERE o.id <> s.id AND o.site = s.site AND o.bmc_address IS NOT NULL
                         AND dcops_internal.bmc_address_or_null(o.bmc_address) = dcops_internal.bmc_address_or_null(s.bmc_address));
+  PERFORM set_config('dcops.renormalize', 'on', true);
   UPDATE public.servers s SET service_tag = s.service_tag;  -- the trigger writes the normal forms
+  PERFORM set_config('dcops.renormalize', 'off', true);
 END
 $$;
 
