@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "control_plane.hpp"
+#include "identity_snapshot.hpp"
 
 namespace dcops::testing {
 namespace {
@@ -113,27 +114,6 @@ const std::vector<std::pair<std::string, std::function<void(Site&)>>>& Arrivals(
   return arrivals;
 }
 
-// The inventory in words, independent of row ids: servers by their evidence, host links by
-// what they point at, open conflicts with the servers they name.
-std::string Snapshot(db::Connection& su) {
-  return Scalar(su, R"(
-    WITH label AS (
-      SELECT id, coalesce(service_tag, vendor_key || '/' || serial_number, system_uuid, bmc_address) AS name FROM servers)
-    SELECT concat_ws(E'\n',
-      (SELECT string_agg(concat_ws(' ', l.name, coalesce(s.bmc_address, '-'), coalesce(s.address_source, '-'),
-                                   coalesce(s.vendor_key, '-'), coalesce(s.serial_number, '-'), coalesce(s.system_uuid, '-')),
-                         E'\n' ORDER BY l.name)
-         FROM servers s JOIN label l USING (id)),
-      (SELECT string_agg(h.name || ' -> ' || coalesce(l.name, 'unlinked') || ' by ' || coalesce(h.link_evidence, '-'),
-                         E'\n' ORDER BY h.name)
-         FROM vcenter_hosts h LEFT JOIN label l ON l.id = h.server_id),
-      (SELECT string_agg(c.kind || ' ' || regexp_replace(c.subject, '^host:[^/]+/', 'host:') || ' [' ||
-                         coalesce((SELECT string_agg(l.name, ',' ORDER BY l.name) FROM label l WHERE l.id = ANY (c.server_ids)), '')
-                         || ']', E'\n' ORDER BY c.subject)
-         FROM server_identity_conflicts c WHERE c.status = 'open'))
-  )");
-}
-
 TEST_CASE("Every order of arrival ends in the same servers, links and conflicts", "[identity]") {
   Site site;
   std::vector<int> order(Arrivals().size());
@@ -147,7 +127,7 @@ TEST_CASE("Every order of arrival ends in the same servers, links and conflicts"
       Arrivals()[i].second(site);
       names += Arrivals()[i].first + " ";
     }
-    const std::string snap = Snapshot(site.su);
+    const std::string snap = IdentitySnapshot(site.su);
     if (outcomes.size() < 3) outcomes[snap].push_back(names);
     ++runs;
     // Every current link and every merge left an audit row naming what it did.

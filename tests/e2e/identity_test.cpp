@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 
+#include "identity_snapshot.hpp"
 #include "ome_server.hpp"
 #include "site.hpp"
 #include "vc_server.hpp"
@@ -38,18 +39,6 @@ std::vector<FleetBmc> ReadFleet(Site& site) {
   return out;
 }
 
-std::string AddEndpoint(Site& site, const std::string& table, const std::string& kind, const std::string& address,
-                        const std::string& user, const std::string& password, const std::string& pin) {
-  auto stored = site.Cli({"credentials", "set", kind + "-lab", "--kind", kind, "--user", user, "--password-stdin"},
-                         password + "\n");
-  INFO(stored.output);
-  REQUIRE(stored.exit_code == 0);
-  return site.Sql(fmt::format("INSERT INTO {}(name, address, credential_set_id, tls_pin_sha256) VALUES "
-                              "($1, $2, (SELECT id FROM credential_sets WHERE name = $3), $4) RETURNING id",
-                              table),
-                  {kind + "-lab", address, kind + "-lab", pin});
-}
-
 // Runs a job through the CLI and waits until every job it caused (a discovery's refresh) ends.
 void RunJob(Site& site, const std::vector<std::string>& args) {
   auto run = site.Cli(args);
@@ -58,27 +47,6 @@ void RunJob(Site& site, const std::vector<std::string>& args) {
   REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM jobs WHERE status NOT IN ('succeeded', 'failed', 'cancelled')") == "0"; },
                     seconds(90)));
   REQUIRE(site.Sql("SELECT count(*) FROM jobs WHERE status <> 'succeeded'") == "0");
-}
-
-// The inventory in words, independent of row ids and of arrival times.
-std::string Snapshot(Site& site) {
-  return site.Sql(R"(
-    WITH label AS (
-      SELECT id, coalesce(service_tag, vendor_key || '/' || serial_number, system_uuid, bmc_address) AS name FROM servers)
-    SELECT concat_ws(E'\n',
-      (SELECT string_agg(concat_ws(' ', l.name, coalesce(s.bmc_address, '-'), coalesce(s.address_source, '-'),
-                                   coalesce(s.vendor_key, '-'), coalesce(s.serial_number, '-'), coalesce(s.system_uuid, '-'),
-                                   coalesce(s.tls_pin_sha256, '-'), (s.last_refreshed_at IS NOT NULL)::text),
-                         E'\n' ORDER BY l.name)
-         FROM servers s JOIN label l USING (id)),
-      (SELECT string_agg(h.name || ' -> ' || coalesce(l.name, 'unlinked') || ' by ' || coalesce(h.link_evidence, '-'),
-                         E'\n' ORDER BY h.name)
-         FROM vcenter_hosts h LEFT JOIN label l ON l.id = h.server_id),
-      (SELECT string_agg(c.kind || ' ' || regexp_replace(c.subject, '^host:[^/]+/', 'host:') || ' [' ||
-                         coalesce((SELECT string_agg(l.name, ',' ORDER BY l.name) FROM label l WHERE l.id = ANY (c.server_ids)), '')
-                         || ']', E'\n' ORDER BY c.subject)
-         FROM server_identity_conflicts c WHERE c.status = 'open'))
-  )");
 }
 
 TEST_CASE("Refresh, discovery, OME, vCenter and an admin in every order: one inventory, nothing merged silently",
@@ -128,9 +96,9 @@ TEST_CASE("Refresh, discovery, OME, vCenter and an admin in every order: one inv
   site.StartAgent(DCOPS_OME_SYNC, "ome-sync-a");
   site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-a");
   REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "3"; }, seconds(30)));
-  const std::string ome_id = AddEndpoint(site, "ome_endpoints", "ome", "127.0.88.100:18448", "admin", ome_estate.password,
+  const std::string ome_id = site.AddEndpoint("ome_endpoints", "ome", "127.0.88.100:18448", "admin", ome_estate.password,
                                          ome.fingerprint());
-  const std::string vc_id = AddEndpoint(site, "vcenters", "vcenter", "127.0.88.101:18449", "sync@vsphere.local", "vc-pass",
+  const std::string vc_id = site.AddEndpoint("vcenters", "vcenter", "127.0.88.101:18449", "sync@vsphere.local", "vc-pass",
                                         vcenter.fingerprint());
   const std::string admin = testing::AddUser(site.db(), "admin");
 
@@ -160,7 +128,7 @@ TEST_CASE("Refresh, discovery, OME, vCenter and an admin in every order: one inv
       INFO(names);
       sources[static_cast<std::size_t>(i)].second();
     }
-    outcomes.emplace(Snapshot(site), names);
+    outcomes.emplace(testing::IdentitySnapshot(site.db(), {true, true}), names);
     ++runs;
     // No row lost: every BMC of the fleet is one row at its address, with its own pin.
     for (const auto& b : fleet) {

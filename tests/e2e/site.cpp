@@ -314,6 +314,18 @@ std::string Site::CreateJob(const std::string& type, const std::string& scope, c
   return Sql("SELECT dispatcher_v1_create_job('default', $1, $2::jsonb, $3::jsonb)", {type, scope, params});
 }
 
+std::string Site::AddEndpoint(const std::string& table, const std::string& kind, const std::string& address,
+                              const std::string& user, const std::string& password, const std::string& pin) {
+  auto stored = Cli({"credentials", "set", kind + "-lab", "--kind", kind, "--user", user, "--password-stdin"},
+                    password + "\n");
+  INFO(stored.output);
+  REQUIRE(stored.exit_code == 0);
+  return Sql(fmt::format("INSERT INTO {}(name, address, credential_set_id, tls_pin_sha256) VALUES "
+                         "($1, $2, (SELECT id FROM credential_sets WHERE name = $3), $4) RETURNING id",
+                         table),
+             {kind + "-lab", address, kind + "-lab", pin});
+}
+
 std::string Site::WaitForJob(const std::string& job_id, std::chrono::milliseconds timeout) {
   std::string status;
   WaitUntil([&] {

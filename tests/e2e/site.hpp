@@ -102,6 +102,11 @@ class Site {
   // POST to the simulator's control endpoint for one BMC ("faults", "power", "sel").
   bool Control(const std::string& address, const std::string& what, const std::string& json);
   std::string CreateJob(const std::string& type, const std::string& scope, const std::string& params);
+  // An endpoint row of `table` (ome_endpoints, vcenters) with its credential set stored
+  // through the CLI (sealed with the site key, named "<kind>-lab"), its certificate pinned.
+  // Returns the endpoint's id.
+  std::string AddEndpoint(const std::string& table, const std::string& kind, const std::string& address,
+                          const std::string& user, const std::string& password, const std::string& pin);
   // Waits for a job to finish; returns its final status ("" on timeout).
   std::string WaitForJob(const std::string& job_id, std::chrono::milliseconds timeout);
   std::string AllLogs() const;

@@ -21,20 +21,6 @@ bool AgentsOnline(Site& site, int n) {
                    seconds(30));
 }
 
-// An endpoint row of `table` with its credential set stored through the CLI (sealed with the
-// site key), its certificate pinned. Returns the endpoint's id.
-std::string AddEndpoint(Site& site, const std::string& table, const std::string& kind, const std::string& address,
-                        const std::string& user, const std::string& password, const std::string& pin) {
-  auto stored = site.Cli({"credentials", "set", kind + "-lab", "--kind", kind, "--user", user, "--password-stdin"},
-                         password + "\n");
-  INFO(stored.output);
-  REQUIRE(stored.exit_code == 0);
-  return site.Sql(fmt::format("INSERT INTO {}(name, address, credential_set_id, tls_pin_sha256) VALUES "
-                              "($1, $2, (SELECT id FROM credential_sets WHERE name = $3), $4) RETURNING id",
-                              table),
-                  {kind + "-lab", address, kind + "-lab", pin});
-}
-
 std::set<std::string> OmeServerTags(const sim::ome::Model& model) {
   std::set<std::string> tags;
   for (const auto& d : model.AllDevices()) {
@@ -72,7 +58,7 @@ TEST_CASE("OME syncs through the CLI: servers written, changes picked up, a brok
   site.StartAgent(DCOPS_OME_SYNC, "ome-sync-a");
   REQUIRE(AgentsOnline(site, 1));
   const std::string endpoint =
-      AddEndpoint(site, "ome_endpoints", "ome", "127.0.78.1:18448", "admin", estate.password, ome.fingerprint());
+      site.AddEndpoint("ome_endpoints", "ome", "127.0.78.1:18448", "admin", estate.password, ome.fingerprint());
 
   auto first = site.Cli({"job", "create", "inventory.ome_sync", "--target", "ome:" + endpoint, "--param", "page_size=10",
                          "--param", "details=true", "--watch"});
@@ -132,7 +118,7 @@ TEST_CASE("A schedule creates a sync job when due and the sync runs", "[e2e][syn
   site.StartAgent(DCOPS_OME_SYNC, "ome-sync-a");
   REQUIRE(AgentsOnline(site, 1));
   const std::string endpoint =
-      AddEndpoint(site, "ome_endpoints", "ome", "127.0.78.2:18448", "admin", estate.password, ome.fingerprint());
+      site.AddEndpoint("ome_endpoints", "ome", "127.0.78.2:18448", "admin", estate.password, ome.fingerprint());
   site.Sql("INSERT INTO schedules(name, job_type, target_scope, interval_seconds) VALUES "
            "('ome hourly', 'inventory.ome_sync', jsonb_build_object('ome_endpoint_id', $1::text), 3600) RETURNING 1",
            {endpoint});
@@ -186,7 +172,7 @@ TEST_CASE("vCenter syncs into Postgres: full, then incremental after changes, ho
   REQUIRE(AgentsOnline(site, 1));
   // Servers a Redfish refresh found before vCenter was synced (one by tag, one by serial only).
   site.Sql("SELECT dispatcher_v1_upsert_server('default', '{\"bmc_address\":\"127.0.78.31\",\"service_tag\":\"VC00000\"}')");
-  const std::string vc = AddEndpoint(site, "vcenters", "vcenter", "127.0.78.3:18449", "sync@vsphere.local", "vc-pass",
+  const std::string vc = site.AddEndpoint("vcenters", "vcenter", "127.0.78.3:18449", "sync@vsphere.local", "vc-pass",
                                      vcenter.fingerprint());
 
   auto first = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + vc, "--param", "page_size=50", "--watch"});
@@ -262,7 +248,7 @@ TEST_CASE("Syncs of two vCenters created together each land in their own invento
   REQUIRE(vc_b.Start().empty());
   site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-a");
   REQUIRE(AgentsOnline(site, 1));
-  const std::string a = AddEndpoint(site, "vcenters", "vcenter", "127.0.78.4:18449", "sync@vsphere.local", "vc-pass", vc_a.fingerprint());
+  const std::string a = site.AddEndpoint("vcenters", "vcenter", "127.0.78.4:18449", "sync@vsphere.local", "vc-pass", vc_a.fingerprint());
   const std::string b = site.Sql("INSERT INTO vcenters(name, address, credential_set_id, tls_pin_sha256) VALUES "
                                  "('vcenter-b', '127.0.78.5:18449', (SELECT id FROM credential_sets WHERE name = 'vcenter-lab'), $1) "
                                  "RETURNING id",

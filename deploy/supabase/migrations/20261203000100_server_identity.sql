@@ -1220,10 +1220,9 @@ BEGIN
 END
 $$;
 
--- Applies a succeeded inventory.vcenter_sync step (the landed contract); host link conflicts
--- become events of the step's job and are counted ("conflicts").
--- Applied from its staged batches, in this one
--- transaction. Result: {"mode": "full"|"incremental", "version": "…", "batches": n}.
+-- Applies a succeeded inventory.vcenter_sync step (the landed contract, now with host link
+-- conflicts as events of the step's job, counted in "conflicts"), from its staged batches, in
+-- this one transaction. Result: {"mode": "full"|"incremental", "version": "…", "batches": n}.
 -- full: every class is replaced (objects not seen are removed). incremental: the objects sent
 -- are upserted and those in vcenter.removed ({"class": "vms", "moref": "vm-12"}) deleted.
 -- Returns counts per class and the mode.

@@ -5,13 +5,15 @@
 //               [--tag-prefix VC] [--service-tags FILE] [--user U] [--password-file F] [--xsi-prefix xsi]
 //               [--shared-service-tag TAG [--shared-tag-hosts N]]
 //
-// --service-tags: one tag per line; host n reports the n-th (the servers the hosts run on).
+// --service-tags: one tag per line, optionally followed by the server's SMBIOS UUID; host n
+// reports the n-th (the servers the hosts run on).
 // --shared-service-tag: the first N hosts (every host without --shared-tag-hosts) report TAG
 // as their ServiceTag; their UUIDs and serial numbers stay distinct.
 //
 // Prints one JSON line ({"ready": true, "fingerprint": …}) when it listens, then serves until
 // SIGINT/SIGTERM.
 #include <fmt/format.h>
+#include <sstream>
 #include <signal.h>
 
 #include <cstdlib>
@@ -45,9 +47,15 @@ int main(int argc, char** argv) {
     else if (a == "--networks") e.networks = std::stoi(next());
     else if (a == "--tag-prefix") e.service_tag_prefix = next();
     else if (a == "--service-tags") {
+      // "TAG" or "TAG UUID" per line: the server's SMBIOS UUID too, as ESXi on it reports it.
       std::ifstream in(next());
-      for (std::string tag; std::getline(in, tag);) {
-        if (!tag.empty()) e.service_tags.push_back(tag);
+      for (std::string line; std::getline(in, line);) {
+        std::istringstream words(line);
+        std::string tag, uuid;
+        words >> tag >> uuid;
+        if (tag.empty()) continue;
+        e.service_tags.push_back(tag);
+        e.hardware.push_back({"", "", "", uuid});
       }
     }
     else if (a == "--shared-service-tag") e.shared_service_tag = next();

@@ -64,7 +64,9 @@ Model::Model(Estate e, std::string username, std::string password)
       if (!hw.service_tag.empty()) host.service_tag = hw.service_tag;
       if (!hw.serial.empty()) host.serial = hw.serial;
       if (!hw.uuid.empty()) host.uuid = hw.uuid;
-      host.tag_in_identifying_info = !hw.service_tag.empty();
+      // Other makes' hosts carry no Dell service tag; a tag given is reported.
+      if (!hw.vendor.empty() && hw.vendor.find("Dell") == std::string::npos) host.tag_in_identifying_info = false;
+      if (!hw.service_tag.empty()) host.tag_in_identifying_info = true;
     }
     host.maintenance = h % 50 == 49;
     host.build = h % 3 == 0 ? "22380479" : "21813344";

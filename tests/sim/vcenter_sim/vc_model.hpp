@@ -86,7 +86,8 @@ struct Estate {
   int shared_tag_hosts = 0;  // how many hosts, from the first, report it; 0: every host
   // Host n's hardware as a given fleet has it (n < size): its non-empty fields replace the
   // generated vendor, service tag, serial number and SMBIOS UUID (HPE hardware under ESXi,
-  // hosts that run on a simulated BMC fleet's servers).
+  // hosts that run on a simulated BMC fleet's servers). A make other than Dell reports no
+  // service tag unless one is given.
   struct Hardware {
     std::string vendor, service_tag, serial, uuid;
   };
