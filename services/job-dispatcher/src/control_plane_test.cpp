@@ -172,5 +172,29 @@ TEST_CASE("Discovery results add new servers with their pin and set, and one ref
   CHECK(bad.error().message == "discovery.scan: the result has no \"found\" list");
 }
 
+
+TEST_CASE("A refresh whose identity contradicts the inventory is kept in its result, counted and not written",
+          "[control_plane][identity]") {
+  Site site;
+  Exec(site.su, "INSERT INTO servers(bmc_address, service_tag, manufacturer, system_uuid) "
+                "VALUES ('127.0.81.1', 'IDC0001', 'Dell Inc.', '4c4c4544-0000-0000-0000-000000000001')");
+  const std::string refresh = R"({"bmc_address":"127.0.81.1","service_tag":"IDC0001","manufacturer":"Dell Inc.",)"
+                              R"("system_uuid":"4c4c4544-0000-0000-0000-0000000000ff","model":"R750"})";
+  auto effects = RecordStepResult(site.cp, "default", "server.refresh", "00000000-0000-0000-0000-0000000000e1", "", refresh);
+  REQUIRE(effects.ok());
+  CHECK(effects->identity_conflicts == 1);
+  CHECK(effects->summary == "refresh NOT written: its identity evidence contradicts the inventory (dcops conflicts)");
+  CHECK(effects->stored_result.find(R"("identity_conflicts":1,"inventory_written":false)") != std::string::npos);
+  CHECK(effects->stored_result.find(R"("model":"R750")") != std::string::npos);  // nothing lost
+  CHECK(Scalar(site.su, "SELECT coalesce(model, 'none') FROM servers") == "none");
+  // A refresh that agrees is written, with nothing to report.
+  auto clean = RecordStepResult(site.cp, "default", "server.refresh", "00000000-0000-0000-0000-0000000000e2", "",
+                                R"({"bmc_address":"127.0.81.1","service_tag":"IDC0001","model":"R650"})");
+  REQUIRE(clean.ok());
+  CHECK(clean->identity_conflicts == 0);
+  CHECK(clean->stored_result.empty());
+  CHECK(Scalar(site.su, "SELECT model FROM servers") == "R650");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher
