@@ -119,8 +119,11 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
   }
   agent::v1::DispatcherMessage m;
   auto* a = m.mutable_assign();
+  // Secrets only for a step whose kind takes the set's kind (a vCenter password never goes to
+  // a BMC step, whichever set id the job's params name); the database audits each release.
   if (!cred_id.empty()) {
-    auto set = cp.GetCredentialSet(cred_id);
+    auto set = cp.CredentialSetForStep(cred_id, s.task_id);
+    if (!set && set.error().code == "step.credentials") return set.error();
     std::optional<std::string> password;
     if (set && set->has_value()) {
       if (auto opened = secrets.Open((*set)->ciphertext, (*set)->name)) {
@@ -142,7 +145,7 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
       params["_discovery"]["credential_set_ids"].IsArray()) {
     for (const auto& id : params["_discovery"]["credential_set_ids"].GetArray()) {
       if (!id.IsString()) continue;
-      auto set = cp.GetCredentialSet(id.GetString());
+      auto set = cp.CredentialSetForStep(id.GetString(), s.task_id);
       if (!set) return set.error();
       if (!set->has_value()) continue;
       auto opened = secrets.Open((*set)->ciphertext, (*set)->name);

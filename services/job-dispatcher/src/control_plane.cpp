@@ -328,6 +328,20 @@ Result<std::optional<CredentialSet>> ControlPlane::GetCredentialSet(const std::s
       ByteaBytes(rows->Str(0, "ciphertext")), rows->Str(0, "key_id")});
 }
 
+Result<std::optional<CredentialSet>> ControlPlane::CredentialSetForStep(const std::string& id, const std::string& task_id) {
+  auto rows = conn_.Exec("SELECT id, name, kind, username, ciphertext, key_id, refused "
+                         "FROM dispatcher_v1_credential_set_for_step($1::uuid, $2::uuid)",
+                         {id, task_id});
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<CredentialSet>();
+  if (const std::string refused = rows->Str(0, "refused"); !refused.empty()) {
+    return MakeError("step.credentials", refused);
+  }
+  return std::optional<CredentialSet>(CredentialSet{
+      rows->Str(0, "id"), rows->Str(0, "name"), rows->Str(0, "kind"), rows->Str(0, "username"),
+      ByteaBytes(rows->Str(0, "ciphertext")), rows->Str(0, "key_id")});
+}
+
 Result<std::string> ControlPlane::PutCredentialSet(const CredentialSet& s, const std::string& actor) {
   return ScalarText(conn_.Exec(
       "SELECT dispatcher_v1_put_credential_set($1, $2, $3, $4::bytea, $5, '', $6)",

@@ -130,6 +130,10 @@ class ControlPlane {
   Status AgentDisconnected(const std::string& agent_id);
 
   Result<std::optional<CredentialSet>> GetCredentialSet(const std::string& id);
+  // dispatcher_v1_credential_set_for_step: the set, to send with step `task_id`'s assignment,
+  // only if the step's kind takes the set's kind (else a step.credentials error naming both);
+  // nullopt for an unknown set. Audited in the database either way.
+  Result<std::optional<CredentialSet>> CredentialSetForStep(const std::string& id, const std::string& task_id);
   Result<std::string> PutCredentialSet(const CredentialSet& set, const std::string& actor);
   Result<std::string> DefaultCredentialSet(const std::string& kind);
   // dispatcher_v1_record_refresh: one refresh's inventory, identity resolved (conflicts become

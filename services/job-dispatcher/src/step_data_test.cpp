@@ -154,5 +154,31 @@ TEST_CASE("Log entries are kept once, and the next collection starts where the l
   CHECK(bad.error().message.find("result.logs[].log: must be sel or lifecycle") != std::string::npos);
 }
 
+
+TEST_CASE("A step is handed only credentials of a kind its agent speaks, and each release is audited", "[step_data][secrets]") {
+  Site site;
+  auto vc = site.cp.PutCredentialSet({"", "vc-admin", "vcenter", "administrator@vsphere.local",
+                                      *site.box.Seal("vc-secret", "vc-admin"), site.box.KeyId()}, "test");
+  REQUIRE(vc.ok());
+  // An operator names the vCenter set in a BMC step: the step gets nothing and fails, saying why.
+  const auto probe = site.OneStep("server.credential_test", R"({"credential_set_id":")" + *vc + R"("})");
+  auto refused = BuildAssign(site.cp, probe, site.box, site.redact, 0);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == "step.credentials");
+  CHECK(refused.error().message ==
+        "credential set vc-admin is a vcenter set; server.credential_test steps take idrac or redfish sets only");
+  CHECK(Scalar(site.su, "SELECT details ->> 'target' FROM audit_log WHERE action = 'credential.refused'") ==
+        "idrac:127.0.90.1");
+  // The site's own iDRAC set is released to a BMC step, and that is audited without the secret.
+  const auto logs = site.OneStep("server.logs", "{}");
+  auto ok = BuildAssign(site.cp, logs, site.box, site.redact, 0);
+  REQUIRE(ok.ok());
+  CHECK(ok->assign().credentials().password() == "calvin");
+  CHECK(Scalar(site.su, "SELECT count(*) FROM audit_log WHERE action = 'credential.release' AND details ->> 'task_id' = $1",
+               {logs.task_id}) == "1");
+  CHECK(Scalar(site.su, "SELECT count(*) FROM audit_log WHERE details::text LIKE '%calvin%' OR details::text LIKE '%vc-secret%'") ==
+        "0");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher
