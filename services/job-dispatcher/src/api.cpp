@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "control_plane.hpp"
+#include "dcops/common/json_depth.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -87,6 +88,9 @@ std::string Str(const rapidjson::Value& doc, const char* key) {
   return doc.HasMember(key) && doc[key].IsString() ? doc[key].GetString() : "";
 }
 
+// Far deeper than any request of this API needs (job params are a few levels deep).
+constexpr std::size_t kMaxBodyNesting = 64;
+
 // The body of POST /identity-conflicts/ID/resolve, checked field by field.
 struct Resolution {
   std::string action, server_id, note;
@@ -125,6 +129,11 @@ ApiResponse Api::Handle(const ApiRequest& r) {
   }
   if (!SameSecret(r.authorization, "Bearer " + token_)) {
     return Fail(401, "unauthorized", "missing or wrong API token (Authorization: Bearer …)");
+  }
+  // Every body is JSON for a parser that recurses per level: a hostile depth would overflow
+  // its stack (and the database's), so it is refused before anything parses it.
+  if (!JsonNestingWithin(r.body, kMaxBodyNesting)) {
+    return Fail(400, "invalid", fmt::format("body: nested deeper than {} levels", kMaxBodyNesting));
   }
   std::lock_guard lock(mu_);
   auto conn = db_->Get(std::chrono::milliseconds(2000));

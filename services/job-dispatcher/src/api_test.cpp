@@ -303,5 +303,18 @@ TEST_CASE("A dismissed identity conflict keeps its servers apart", "[api][identi
   CHECK(Scalar(f.su, "SELECT count(*) FROM servers") == "2");
 }
 
+
+TEST_CASE("A body nested tens of thousands of levels deep is refused before anything parses it", "[api][secrets]") {
+  Fixture f;
+  const std::string deep = std::string(70000, '[') + std::string(70000, ']');
+  auto r = f.Call("POST", "/api/v1/jobs",
+                  R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1"]},"params":{"x":)" + deep + "}}");
+  CHECK(r.status == 400);
+  CHECK(ErrorMessage(r) == "body: nested deeper than 64 levels");
+  CHECK(Scalar(f.su, "SELECT count(*) FROM jobs") == "0");
+  // The API still answers.
+  CHECK(f.Call("GET", "/api/v1/jobs").status == 200);
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

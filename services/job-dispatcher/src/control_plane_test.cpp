@@ -196,5 +196,15 @@ TEST_CASE("A refresh whose identity contradicts the inventory is kept in its res
   CHECK(Scalar(site.su, "SELECT model FROM servers") == "R650");
 }
 
+
+TEST_CASE("An agent's result nested deeper than any inventory is refused before it is parsed", "[control_plane][secrets]") {
+  Site site;
+  const std::string deep = R"({"found":)" + std::string(50000, '[') + std::string(50000, ']') + "}";
+  auto effects = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000f1", "", deep);
+  REQUIRE_FALSE(effects.ok());
+  CHECK(effects.error().code == "step.result");
+  CHECK(effects.error().message == "discovery.scan: the result is nested deeper than 64 levels");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

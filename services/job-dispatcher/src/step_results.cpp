@@ -5,8 +5,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "dcops/common/json_depth.hpp"
+
 namespace dcops::dispatcher {
 namespace {
+
+// Far deeper than any step's result (an inventory is a few levels deep).
+constexpr std::size_t kMaxResultNesting = 64;
 
 std::string Json(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
@@ -200,6 +205,10 @@ bool IsSyncStep(const std::string& step_kind) {
 Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& site, const std::string& step_kind,
                                            const std::string& task_id, const std::string& lease_id,
                                            const std::string& result_json) {
+  // An agent's result is parsed by a recursive parser: a hostile depth is refused first.
+  if (!JsonNestingWithin(result_json, kMaxResultNesting)) {
+    return MakeError("step.result", fmt::format("{}: the result is nested deeper than {} levels", step_kind, kMaxResultNesting));
+  }
   if (IsSyncStep(step_kind)) return ApplySync(cp, step_kind, task_id, lease_id, result_json.empty() ? "{}" : result_json);
   if (result_json.empty()) return StepResultEffects{};
   if (step_kind == "server.refresh") return RecordRefresh(cp, site, task_id, result_json);
