@@ -263,6 +263,9 @@ int ConflictResolve(const Invocation& inv, ApiTransport& api, Terminal& t) {
   if (server.empty() && (action == "merge" || action == "link" || action == "assign")) {
     return Usage(t, "--action " + action + " needs --server SERVER_UUID");
   }
+  if (!server.empty() && (action == "dismiss" || action == "unlink")) {
+    return Usage(t, "--action " + action + " takes no --server");
+  }
   auto id = OpenConflictId(inv.words[2], api);
   if (!id) return Failed(t, id.error());
   rapidjson::StringBuffer buf;
