@@ -68,7 +68,7 @@ TEST_CASE("Blades of one model stay two servers, each with its own pin", "[ident
   CHECK(e.message.find("Dell") != std::string::npos);
 }
 
-TEST_CASE("Evidence that contradicts the inventory writes nothing and becomes a conflict on the job", "[identity]") {
+TEST_CASE("Evidence that contradicts the inventory writes nothing, becomes a conflict on the job, and can be accepted", "[identity]") {
   TestDb tdb;
   auto su = tdb.Connect();
   auto disp = tdb.Connect();
@@ -92,6 +92,20 @@ TEST_CASE("Evidence that contradicts the inventory writes nothing and becomes a 
   // Seen again: the same conflict, counted, not a second one.
   Upsert(disp, R"({"bmc_address":"127.0.3.1","service_tag":"CON0001","system_uuid":"4c4c4544-0000-0000-0000-0000000000ff"})");
   CHECK(Scalar(su, "SELECT count(*) || '/' || max(seen_count) FROM server_identity_conflicts") == "1/2");
+  // The operator knows the board was replaced: the server takes the new evidence (audited with
+  // before and after), and the next refresh is written as usual.
+  const std::string conflict = Scalar(su, "SELECT id FROM server_identity_conflicts");
+  CHECK(ExecError(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'accept', NULL, 'ops', '')", {conflict})
+            .sqlstate == "22023");
+  Exec(disp, "SELECT dispatcher_v1_resolve_identity_conflict('default', $1, 'accept', $2, 'ops', 'motherboard replaced')",
+       {conflict, id});
+  CHECK(Scalar(su, "SELECT system_uuid FROM servers WHERE id = $1", {id}) == "4c4c4544-0000-0000-0000-0000000000ff");
+  CHECK(Scalar(su, "SELECT (details -> 'before' ->> 'system_uuid') || ' ' || (details ->> 'note') FROM audit_log "
+                   "WHERE action = 'server.identity_changed'") == "4c4c4544-0000-0000-0000-000000000001 motherboard replaced");
+  Upsert(disp, R"({"bmc_address":"127.0.3.1","service_tag":"CON0001","manufacturer":"Dell Inc.",
+                   "system_uuid":"4c4c4544-0000-0000-0000-0000000000ff","model":"R750"})");
+  CHECK(Scalar(su, "SELECT model FROM servers WHERE id = $1", {id}) == "R750");
+  CHECK(Scalar(su, "SELECT count(*) FROM server_identity_conflicts WHERE status = 'open'") == "0");
 }
 
 TEST_CASE("A second server claiming a known system UUID is not merged into the first: a conflict", "[identity]") {

@@ -1364,6 +1364,8 @@ $$;
 --   assign   (an address conflict) the address goes to p_server_id, observed from now on
 --   link     (a host conflict) the host links to p_server_id, pinned
 --   unlink   (a host conflict) the host stays unlinked, pinned
+--   accept   (evidence that disagreed with one server: a replaced board, a re-programmed tag)
+--            the server takes the observation's evidence; the next refresh writes as usual
 CREATE OR REPLACE FUNCTION dcops_internal.resolve_identity_conflict(p_site text, p_id uuid, p_action text,
                                                                    p_server_id uuid, p_actor text, p_actor_role text,
                                                                    p_note text)
@@ -1375,6 +1377,7 @@ DECLARE
   c public.server_identity_conflicts;
   v_addr text;
   v_other uuid;
+  v_obs jsonb;
   v_resolution jsonb := jsonb_strip_nulls(jsonb_build_object('action', p_action, 'server_id', p_server_id,
                                                              'note', nullif(p_note, '')));
 BEGIN
@@ -1385,8 +1388,8 @@ BEGIN
   IF p_site IS NOT NULL AND c.site <> p_site THEN
     RAISE EXCEPTION 'conflict: no identity conflict with id % in site %', p_id, p_site USING ERRCODE = 'P0002';
   END IF;
-  IF coalesce(p_action, '') NOT IN ('dismiss', 'merge', 'assign', 'link', 'unlink') THEN
-    RAISE EXCEPTION 'action: must be dismiss, merge, assign, link or unlink, got %', p_action USING ERRCODE = '22023';
+  IF coalesce(p_action, '') NOT IN ('dismiss', 'merge', 'assign', 'link', 'unlink', 'accept') THEN
+    RAISE EXCEPTION 'action: must be dismiss, merge, assign, link, unlink or accept, got %', p_action USING ERRCODE = '22023';
   END IF;
   IF c.status <> 'open' THEN
     RAISE EXCEPTION 'conflict %: is % already', p_id, c.status USING ERRCODE = '55000';
@@ -1394,7 +1397,7 @@ BEGIN
   IF p_action IN ('dismiss', 'unlink') AND p_server_id IS NOT NULL THEN
     RAISE EXCEPTION 'server_id: % takes no server', p_action USING ERRCODE = '22023';
   END IF;
-  IF p_action IN ('merge', 'assign', 'link') THEN
+  IF p_action IN ('merge', 'assign', 'link', 'accept') THEN
     IF p_server_id IS NULL THEN
       RAISE EXCEPTION 'server_id: is required to %', p_action USING ERRCODE = '22023';
     END IF;
@@ -1409,11 +1412,37 @@ BEGIN
   IF p_action = 'assign' AND c.subject NOT LIKE 'address:%' THEN
     RAISE EXCEPTION 'action: assign applies to address conflicts; this one is about %', c.subject USING ERRCODE = '22023';
   END IF;
+  IF p_action = 'accept' AND (c.kind <> 'evidence_disagrees' OR cardinality(c.server_ids) <> 1) THEN
+    RAISE EXCEPTION 'action: accept applies to evidence that disagreed with one server; this conflict is % about % server(s) (merge, assign or dismiss)',
+      c.kind, cardinality(c.server_ids) USING ERRCODE = '22023';
+  END IF;
   IF p_action = 'merge' AND c.kind = 'host_link' THEN
     RAISE EXCEPTION 'action: merge applies to server conflicts; link or unlink the host instead' USING ERRCODE = '22023';
   END IF;
 
-  IF p_action = 'merge' THEN
+  IF p_action = 'accept' THEN
+    -- The observation as the conflict kept it (under its source's name), latest sighting.
+    SELECT e.value INTO v_obs FROM jsonb_each(c.evidence) e
+     WHERE jsonb_typeof(e.value) = 'object' AND e.key IN ('redfish', 'discovery', 'ome', 'manual')
+     ORDER BY CASE e.key WHEN 'redfish' THEN 1 WHEN 'discovery' THEN 2 WHEN 'ome' THEN 3 ELSE 4 END LIMIT 1;
+    IF v_obs IS NULL THEN
+      RAISE EXCEPTION 'conflict %: keeps no observation to accept', p_id USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO public.audit_log (actor_role, action, object_type, object_id, details)
+    SELECT p_actor_role, 'server.identity_changed', 'server', s.id::text,
+           jsonb_build_object('before', jsonb_strip_nulls(jsonb_build_object('service_tag', s.service_tag,
+                                'manufacturer', s.vendor_key, 'serial_number', s.serial_number, 'system_uuid', s.system_uuid)),
+                              'after', v_obs, 'conflict_id', c.id, 'actor', p_actor, 'note', p_note)
+      FROM public.servers s WHERE s.id = p_server_id;
+    UPDATE public.servers s SET
+      service_tag = coalesce(v_obs ->> 'service_tag', s.service_tag),
+      serial_number = coalesce(v_obs ->> 'serial_number', s.serial_number),
+      system_uuid = coalesce(v_obs ->> 'system_uuid', s.system_uuid)
+     WHERE s.id = p_server_id;
+    IF dcops_internal.hosts_may_link(p_server_id) THEN
+      PERFORM dcops_internal.link_hosts_to_servers(NULL, NULL);
+    END IF;
+  ELSIF p_action = 'merge' THEN
     FOREACH v_other IN ARRAY c.server_ids LOOP
       CONTINUE WHEN v_other = p_server_id;
       -- The kept row keeps its own identity; the other's evidence is in the audit row.

@@ -26,12 +26,13 @@ const char* const kUsage =
     "       dcops credentials list [--json]\n"
     "       dcops credentials set NAME --kind KIND --user USER --password-stdin\n"
     "       dcops conflicts [--status open|resolved|dismissed|cleared|all] [--limit N] [--json]\n"
-    "       dcops conflict resolve ID --action dismiss|merge|link|unlink|assign [--server SERVER_UUID]\n"
+    "       dcops conflict resolve ID --action dismiss|merge|link|unlink|assign|accept [--server SERVER_UUID]\n"
     "                                 [--note TEXT] [--json]\n"
     "targets: all | server UUID | BMC address[:port] | CIDR or a.b.c.d-a.b.c.e (discovery)\n"
     "conflicts: server identity the inventory would not decide. ID is the conflict's UUID or its first\n"
     "  8 or more digits (as `dcops conflicts` shows). dismiss keeps the servers apart; merge folds them\n"
-    "  into --server; assign gives the address to --server; link (to --server) / unlink pin a vCenter host\n"
+    "  into --server; assign gives the address to --server; link (to --server) / unlink pin a vCenter host;\n"
+    "  accept gives --server the evidence that disagreed with it (a replaced board)\n"
     "environment: DCOPS_API_URL (default http://127.0.0.1:8080), DCOPS_API_TOKEN_FILE or DCOPS_API_TOKEN\n";
 
 namespace {
@@ -255,12 +256,12 @@ int ConflictResolve(const Invocation& inv, ApiTransport& api, Terminal& t) {
     return Usage(t, "conflict resolve needs a conflict id (a UUID, or its first 8 or more digits)");
   }
   const std::string action = inv.Get("--action");
-  if (!std::regex_match(action, std::regex("^(dismiss|merge|link|unlink|assign)$"))) {
-    return Usage(t, "--action: dismiss, merge, link, unlink or assign");
+  if (!std::regex_match(action, std::regex("^(dismiss|merge|link|unlink|assign|accept)$"))) {
+    return Usage(t, "--action: dismiss, merge, link, unlink, assign or accept");
   }
   const std::string server = inv.Get("--server");
   if (!server.empty() && !IsUuid(server)) return Usage(t, "--server: a server id (a UUID)");
-  if (server.empty() && (action == "merge" || action == "link" || action == "assign")) {
+  if (server.empty() && (action == "merge" || action == "link" || action == "assign" || action == "accept")) {
     return Usage(t, "--action " + action + " needs --server SERVER_UUID");
   }
   if (!server.empty() && (action == "dismiss" || action == "unlink")) {

@@ -250,6 +250,7 @@ TEST_CASE("conflict resolve refuses bad usage before calling, and reports the AP
   CHECK(run({"conflict", "resolve", kConflictA}) == 2);                               // no --action
   CHECK(run({"conflict", "resolve", kConflictA, "--action", "explode"}) == 2);
   CHECK(run({"conflict", "resolve", kConflictA, "--action", "merge"}) == 2);          // merge into what?
+  CHECK(run({"conflict", "resolve", kConflictA, "--action", "accept"}) == 2);         // accepted by which server?
   CHECK(run({"conflict", "resolve", kConflictA, "--action", "link", "--server", "srv-1"}) == 2);
   CHECK(run({"conflict", "resolve", kConflictA, "--action", "dismiss", "--server", "5d1e0a52-0000-4000-8000-000000000001"}) ==
         2);                                                                               // dismiss takes no server
@@ -258,6 +259,7 @@ TEST_CASE("conflict resolve refuses bad usage before calling, and reports the AP
   CHECK(run.api.calls.empty());
   CHECK(run.err.str().find("dcops: --action merge needs --server SERVER_UUID\n") != std::string::npos);
   CHECK(run.err.str().find("dcops: --action dismiss takes no --server\n") != std::string::npos);
+  CHECK(run.err.str().find("dcops: --action accept needs --server SERVER_UUID\n") != std::string::npos);
   CHECK(run.err.str().find("dcops: --status: open, resolved, dismissed, cleared or all\n") != std::string::npos);
 
   Run refused;

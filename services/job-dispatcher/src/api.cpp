@@ -106,7 +106,7 @@ Result<Resolution> ParseResolution(const std::string& body) {
     }
   }
   Resolution r{Str(d, "action"), Str(d, "server_id"), Str(d, "note")};
-  if (r.action.empty()) return MakeError("invalid", "action: is required (dismiss, merge, link, unlink or assign)");
+  if (r.action.empty()) return MakeError("invalid", "action: is required (dismiss, merge, link, unlink, assign or accept)");
   if (!r.server_id.empty() && !IsUuid(r.server_id)) return MakeError("invalid", "server_id: must be a server UUID");
   if (r.note.size() > 1000) return MakeError("invalid", "note: at most 1000 characters");
   return r;

@@ -15,7 +15,7 @@
 //                                               {"identity_conflicts": [...]} (S: open (default),
 //                                                resolved, dismissed, cleared or all; newest first)
 //   POST /api/v1/identity-conflicts/ID/resolve  {"action", "server_id", "note"} -> the conflict
-//                                                (action: dismiss, merge, link, unlink or assign)
+//                                                (action: dismiss, merge, link, unlink, assign or accept)
 //
 // Errors are {"error": {"code", "message"}} with 400 (the message names the field at fault),
 // 401, 404, 409 (the object is not in a state that allows it, e.g. a conflict already

@@ -249,7 +249,7 @@ TEST_CASE("An identity conflict is resolved through the API once, by the caller"
   CHECK(ErrorMessage(not_json) == "body: must be a JSON object");
   auto no_action = f.Call("POST", path, R"({"server_id":")" + b + "\"}");
   CHECK(no_action.status == 400);
-  CHECK(ErrorMessage(no_action) == "action: is required (dismiss, merge, link, unlink or assign)");
+  CHECK(ErrorMessage(no_action) == "action: is required (dismiss, merge, link, unlink, assign or accept)");
   auto number = f.Call("POST", path, R"({"action":"assign","server_id":7})");
   CHECK(number.status == 400);
   CHECK(ErrorMessage(number) == "server_id: must be a string");
