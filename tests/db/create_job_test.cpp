@@ -170,6 +170,26 @@ TEST_CASE("A repeated idempotency key returns the first job", "[create_job]") {
   CHECK(Scalar(ui.su, "SELECT count(*) FROM audit_log WHERE action = 'job.create'") == "1");
 }
 
+TEST_CASE("An idempotency key is the caller's and its job type's, and a repeat must be the same request", "[create_job]") {
+  Ui ui;
+  const std::string refresh = Scalar(ui.conn, "SELECT create_job('server.refresh', $1, '{}', 'shared-key')", {kTwoBmcs});
+  // Another operator's PowerCycle with the same key is their own job, not the refresh.
+  auto other = ui.tdb.Connect();
+  BecomeUser(other, AddUser(ui.su, "operator"));
+  const std::string cycle =
+      Scalar(other, "SELECT create_job('server.power', $1, '{\"action\":\"PowerCycle\"}', 'shared-key')", {kTwoBmcs});
+  CHECK(cycle != refresh);
+  CHECK(Scalar(ui.su, "SELECT job_type FROM jobs WHERE id = $1", {cycle}) == "server.power");
+  // The same caller and type, another request: refused, naming the job that holds the key.
+  auto e = ExecError(other, "SELECT create_job('server.power', $1, '{\"action\":\"ForceOff\"}', 'shared-key')", {kTwoBmcs});
+  CHECK(e.sqlstate == "22023");
+  CHECK(e.message.find("idempotency_key: \"shared-key\" already names job " + cycle + " (server.power)") != std::string::npos);
+  // The same key for another job type of the same caller is another key.
+  const std::string logs = Scalar(other, "SELECT create_job('server.logs', $1, '{}', 'shared-key')", {kTwoBmcs});
+  CHECK(logs != cycle);
+  CHECK(Scalar(ui.su, "SELECT count(*) FROM jobs") == "3");
+}
+
 TEST_CASE("A job scheduled for later waits until it is due", "[create_job]") {
   Ui ui;
   const std::string id = Scalar(ui.conn,
