@@ -11,6 +11,7 @@
 #include "api_client.hpp"
 #include "commands.hpp"
 #include "dcops/common/config.hpp"
+#include "dcops/common/names.hpp"
 
 int main(int argc, char** argv) {
   using namespace dcops;
@@ -39,7 +40,9 @@ int main(int argc, char** argv) {
     }
     token = *t;
   }
-  cli::HttpApiTransport api(url, token, env("USER", "cli"));
+  // Who the audit log names: the login, when it is a plain name (the API refuses others).
+  const std::string user = env("USER", "cli");
+  cli::HttpApiTransport api(url, token, IsPrintableName(user, 100) ? user : "cli");
   cli::Terminal term{std::cout, std::cerr, std::cin, ::isatty(STDOUT_FILENO) == 1};
   return cli::RunCommand(*inv, api, SystemClock::Instance(), term);
 }

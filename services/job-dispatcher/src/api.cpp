@@ -10,6 +10,7 @@
 
 #include "control_plane.hpp"
 #include "dcops/common/json_depth.hpp"
+#include "dcops/common/names.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -135,6 +136,11 @@ ApiResponse Api::Handle(const ApiRequest& r) {
   if (!JsonNestingWithin(r.body, kMaxBodyNesting)) {
     return Fail(400, "invalid", fmt::format("body: nested deeper than {} levels", kMaxBodyNesting));
   }
+  // A NUL inside a JSON string would be cut off silently on its way to the database (a job
+  // type or an idempotency key that is not what was sent): no field of this API takes one.
+  if (r.body.find("\\u0000") != std::string::npos || r.body.find('\0') != std::string::npos) {
+    return Fail(400, "invalid", "body: contains a NUL character (\\u0000)");
+  }
   std::lock_guard lock(mu_);
   auto conn = db_->Get(std::chrono::milliseconds(2000));
   if (!conn) return Fail(503, "unavailable", "the control plane is unreachable; retry shortly");
@@ -163,7 +169,11 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
     if (end > at) parts.push_back(r.path.substr(at, end - at));
     at = end + 1;
   }
-  const std::string actor = r.actor.empty() ? "api" : r.actor.substr(0, 100);
+  // The actor goes into the audit log and the logs as given: plain characters only.
+  if (!r.actor.empty() && !IsPrintableName(r.actor, 100)) {
+    return Fail(400, "invalid", "actor: 1-100 letters, digits, '.', '_', '-', ':', '@'");
+  }
+  const std::string actor = r.actor.empty() ? "api" : r.actor;
   auto is = [&](const char* method, std::size_t n) { return r.method == method && parts.size() == n; };
 
   if (!parts.empty() && parts[0] == "jobs") {

@@ -316,5 +316,19 @@ TEST_CASE("A body nested tens of thousands of levels deep is refused before anyt
   CHECK(f.Call("GET", "/api/v1/jobs").status == 200);
 }
 
+
+TEST_CASE("A NUL inside a field and an actor with control characters are refused, nothing written", "[api][secrets]") {
+  Fixture f;
+  auto nul = f.Call("POST", "/api/v1/jobs",
+                    R"({"job_type":"server.power\u0000.evil","target_scope":{"bmc_addresses":["127.0.1.1"]},"params":{"action":"On"}})");
+  CHECK(nul.status == 400);
+  CHECK(ErrorMessage(nul) == "body: contains a NUL character (\\u0000)");
+  auto forged = f.api.Handle({"POST", "/api/v1/jobs", {}, "Bearer api-token-123", "alice\nlevel=error msg=forged",
+                              R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1"]},"params":{"action":"On"}})"});
+  CHECK(forged.status == 400);
+  CHECK(ErrorMessage(forged) == "actor: 1-100 letters, digits, '.', '_', '-', ':', '@'");
+  CHECK(Scalar(f.su, "SELECT count(*) FROM jobs") == "0");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

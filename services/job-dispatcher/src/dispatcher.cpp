@@ -19,6 +19,7 @@
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.grpc.pb.h"
 #include "dcops/common/config.hpp"
+#include "dcops/common/names.hpp"
 #include "dcops/db/reconnector.hpp"
 #include "http_endpoints.hpp"
 #include "metrics.hpp"
@@ -121,8 +122,9 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       return {grpc::StatusCode::INVALID_ARGUMENT, "the first message must be Hello"};
     }
     const auto& h = first.hello();
-    if (h.agent_id().empty() || h.agent_id().size() > 200 || h.capacity() < 1 || h.capacity() > 1000) {
-      return {grpc::StatusCode::INVALID_ARGUMENT, "Hello needs an agent_id and a capacity of 1..1000"};
+    if (!IsPrintableName(h.agent_id(), 200) || h.capacity() < 1 || h.capacity() > 1000) {
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              "Hello needs an agent_id (1-200 letters, digits, '.', '_', '-', ':', '@') and a capacity of 1..1000"};
     }
     auto conn = std::make_shared<AgentConn>();
     conn->id = h.agent_id();
