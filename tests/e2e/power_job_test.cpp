@@ -152,5 +152,29 @@ TEST_CASE("200 steps on 20 BMCs with 3 agents: no BMC beyond its limit or sessio
   CHECK(site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "3");
 }
 
+
+TEST_CASE("A result from an agent that does not hold the lease is refused: the step and its slot stay with the holder",
+          "[e2e]") {
+  Site site({1, "127.0.91.1", 3000, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; }, seconds(20)));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"PowerCycle"})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'running'", {job}) == "1"; },
+                    seconds(20)));
+  // Another holder of the agent token, knowing the lease (viewers can read it), says the step failed.
+  const std::string lease = site.Sql("SELECT lease_id FROM job_tasks WHERE job_id = $1", {job});
+  const std::string task = site.Sql("SELECT id FROM job_tasks WHERE job_id = $1", {job});
+  REQUIRE(site.SendResultAs("forger", task, lease).empty());
+  REQUIRE(WaitUntil([&] { return site.dispatcher()->Log().find("result refused: not from the agent holding") != std::string::npos; },
+                    seconds(20)));
+  // The genuine holder finishes the step: one attempt, succeeded, and the refusal is on the job.
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT status || ' ' || attempt || ' ' || coalesce(error_code, '-') FROM job_tasks WHERE id = $1", {task}) ==
+        "succeeded 1 -");
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND level = 'warn' "
+                 "AND message = 'a result from agent forger was refused: it does not hold this step''s lease'",
+                 {job}) == "1");
+}
+
 }  // namespace
 }  // namespace dcops::e2e

@@ -19,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "control_plane.hpp"
+#include "dcops/agent/v1/agent.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "dcops/common/config.hpp"
 #include "dcops/http/client.hpp"
@@ -232,6 +233,40 @@ std::string Site::GrpcHealth(int index) {
   grpc::health::v1::HealthCheckResponse response;
   if (!stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &response).ok()) return "";
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
+std::string Site::SendResultAs(const std::string& agent_id, const std::string& task_id, const std::string& lease_id,
+                               int index) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
+  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]),
+                                     options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
+  auto stub = agent::v1::AgentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + token_);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->Connect(&ctx);
+  agent::v1::AgentMessage hello;
+  hello.mutable_hello()->set_agent_id(agent_id);
+  hello.mutable_hello()->set_kind("idrac-worker");
+  hello.mutable_hello()->set_version("e2e");
+  hello.mutable_hello()->set_capacity(1);
+  if (!stream->Write(hello)) return "the dispatcher closed the stream at Hello";
+  agent::v1::DispatcherMessage welcome;
+  if (!stream->Read(&welcome) || !welcome.has_welcome()) return "no Welcome";
+  agent::v1::AgentMessage result;
+  result.mutable_result()->set_task_id(task_id);
+  result.mutable_result()->set_lease_id(lease_id);
+  result.mutable_result()->set_outcome(agent::v1::Result::FAILED);
+  result.mutable_result()->mutable_error()->set_code("e2e.forged");
+  result.mutable_result()->mutable_error()->set_message("a result this agent had no business sending");
+  if (!stream->Write(result)) return "the dispatcher closed the stream before the Result";
+  stream->WritesDone();
+  agent::v1::DispatcherMessage ignored;
+  while (stream->Read(&ignored)) {
+  }
+  (void)stream->Finish();
+  return "";
 }
 
 Site::CliRun Site::Cli(const std::vector<std::string>& args, const std::string& stdin_text, int index,

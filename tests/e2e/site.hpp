@@ -88,6 +88,11 @@ class Site {
     int exit_code = -1;
     std::string output;  // stdout and stderr together
   };
+  // Connects to dispatcher `index` as an agent (the site's agent token, TLS), says Hello as
+  // `agent_id` (an idrac-worker that serves nothing) and sends one FAILED Result for `task_id`
+  // under `lease_id`, then closes. "" once the dispatcher has it, else what went wrong.
+  std::string SendResultAs(const std::string& agent_id, const std::string& task_id, const std::string& lease_id,
+                           int index = 0);
   // Runs the dcops CLI against dispatcher `index`'s API with the site's API token (or `token`).
   CliRun Cli(const std::vector<std::string>& args, const std::string& stdin_text = "", int index = 0,
              const std::string& token = "");
