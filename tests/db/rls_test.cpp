@@ -183,5 +183,23 @@ TEST_CASE("Supabase's service role acts as an admin through the API", "[rls]") {
   CHECK(Scalar(site.su, "SELECT created_via FROM jobs WHERE id = $1", {id}) == "service");
 }
 
+
+TEST_CASE("A service-role claim without the service role is nobody, and the audit log is append-only", "[rls]") {
+  Site site;
+  // An authenticated session that writes itself a service_role claim gets no admin rights.
+  Exec(site.conn, "SET ROLE authenticated");
+  Exec(site.conn, "SELECT set_config('request.jwt.claims', '{\"role\":\"service_role\"}', false)");
+  CHECK(ExecError(site.conn, "SELECT create_job('server.refresh', $1)", {kScope}).sqlstate == "42501");
+  // The trusted backend key may read the audit log, never change or remove a row of it.
+  Exec(site.conn, "RESET ROLE");
+  Exec(site.su, "INSERT INTO audit_log(action, object_type) VALUES ('test.entry', 'test')");
+  Exec(site.conn, "SET ROLE service_role");
+  CHECK(Scalar(site.conn, "SELECT count(*) FROM audit_log WHERE action = 'test.entry'") == "1");
+  CHECK(ExecError(site.conn, "UPDATE audit_log SET action = 'rewritten'").sqlstate == "42501");
+  CHECK(ExecError(site.conn, "DELETE FROM audit_log").sqlstate == "42501");
+  CHECK(ExecError(site.su, "DELETE FROM audit_log").sqlstate == "42501");  // not even the owner, by mistake
+  CHECK(Scalar(site.su, "SELECT count(*) FROM audit_log WHERE action = 'test.entry'") == "1");
+}
+
 }  // namespace
 }  // namespace dcops::testing
