@@ -27,7 +27,7 @@ TEST_CASE("Addresses and pins take one normal form, anything else is refused wit
     INFO(in);
     CHECK(Scalar(su, "SELECT coalesce(dcops_internal.bmc_address($1), '')", {in}) == out);
   }
-  for (const char* bad : {"10.0.0.0/24", "127.0.1.4:99999", "bad host!", "[fd00::1"}) {
+  for (const char* bad : {"127.0.0.0/24", "127.0.1.4:99999", "bad host!", "[fd00::1"}) {
     INFO(bad);
     auto e = ExecError(su, "SELECT dcops_internal.bmc_address($1)", {std::string(bad)});
     CHECK(e.sqlstate == "22023");

@@ -463,8 +463,10 @@ $$;
 -- 5. The resolver. p_obs: {"bmc_address", "service_tag", "manufacturer", "serial_number",
 -- "system_uuid", "source"} (any may be absent); an observation is first-hand when the source is
 -- redfish or discovery (something answered at the address). Returns
--- {"server_id": uuid|null, "created": bool, "conflict_id": uuid|null, "address": bool} where
--- address says whether the row holds the observed address. server_id is null only when the
+-- {"server_id": uuid|null, "created": bool, "conflict_id": uuid|null, "address": bool,
+-- "identity_changed": bool} where address says whether the row holds the observed address and
+-- identity_changed whether the row was created, merged or gained evidence (host links may
+-- then change). server_id is null only when the
 -- observation contradicts the rows it matches (nothing is written then). Takes row locks.
 CREATE OR REPLACE FUNCTION dcops_internal.resolve_server(p_site text, p_obs jsonb)
   RETURNS jsonb
@@ -483,6 +485,9 @@ DECLARE
   v_id     uuid;
   v_clash  text;
   v_was    text;
+  v_identity_was text;
+  v_identity_now text;
+  v_merged boolean := false;
   v_subject text;
   v_conflict uuid;
   v_created boolean := false;
@@ -513,6 +518,7 @@ BEGIN
       v_clash := dcops_internal.identity_clash(v_tag, v_vendor, v_serial, v_uuid,
                                                r.service_tag, r.vendor_key, r.serial_number, r.system_uuid);
       IF v_clash IS NULL THEN
+        -- Any one disagreeing pair is enough to refuse (its kind names the conflict).
         SELECT dcops_internal.identity_clash(r.service_tag, r.vendor_key, r.serial_number, r.system_uuid,
                                              o.service_tag, o.vendor_key, o.serial_number, o.system_uuid)
           INTO v_clash
@@ -531,6 +537,7 @@ BEGIN
       END IF;
     END LOOP;
     v_id := v_ids[1];
+    v_merged := cardinality(v_ids) > 1;
     FOR i IN 2 .. cardinality(v_ids) LOOP
       PERFORM dcops_internal.merge_servers(v_id, v_ids[i],
         jsonb_build_object('reason', 'one observation carries the evidence of both', 'observation', v_evidence), NULL);
@@ -555,6 +562,7 @@ BEGIN
         IF v_id IS NULL THEN
           v_id := a.id;
         ELSE
+          v_merged := true;
           PERFORM dcops_internal.merge_servers(v_id, a.id,
             jsonb_build_object('reason', 'the row at the address had no identity of its own',
                                'bmc_address', v_addr, 'observation', v_evidence), NULL);
@@ -617,7 +625,8 @@ BEGIN
     RETURNING id INTO v_id;
     v_created := true;
   ELSE
-    SELECT s.bmc_address INTO v_was FROM public.servers s WHERE s.id = v_id;
+    SELECT s.bmc_address, concat_ws('|', s.service_tag, s.vendor_key, s.serial_number, s.system_uuid)
+      INTO v_was, v_identity_was FROM public.servers s WHERE s.id = v_id;
     IF v_take_addr AND v_was IS DISTINCT FROM v_addr AND v_was IS NOT NULL AND v_first THEN
       INSERT INTO public.audit_log (actor_role, action, object_type, object_id, details)
       VALUES ('dispatcher', 'server.address_changed', 'server', v_id::text,
@@ -635,7 +644,8 @@ BEGIN
                             WHEN s.bmc_address = v_addr THEN s.address_source
                             ELSE 'reported' END,
       source = CASE WHEN dcops_internal.source_rank(v_src) > dcops_internal.source_rank(s.source) THEN v_src ELSE s.source END
-    WHERE s.id = v_id;
+    WHERE s.id = v_id
+    RETURNING concat_ws('|', s.service_tag, s.vendor_key, s.serial_number, s.system_uuid) INTO v_identity_now;
   END IF;
   IF v_conflict IS NOT NULL THEN
     UPDATE public.server_identity_conflicts c
@@ -643,7 +653,8 @@ BEGIN
      WHERE c.id = v_conflict AND NOT (v_id = ANY (c.server_ids));
   END IF;
   RETURN jsonb_build_object('server_id', v_id, 'created', v_created, 'conflict_id', v_conflict,
-                            'address', v_take_addr);
+                            'address', v_take_addr,
+                            'identity_changed', v_created OR v_merged OR v_identity_was IS DISTINCT FROM v_identity_now);
 END
 $$;
 
@@ -743,26 +754,7 @@ BEGIN
 END
 $$;
 
--- The identity of the rows an observation touches (its evidence's matches and the row at its
--- address), as text to compare before and after a resolution.
-CREATE OR REPLACE FUNCTION dcops_internal.identity_digest(p_site text, p_server jsonb)
-  RETURNS text
-  LANGUAGE sql STABLE
-  SET search_path = pg_catalog, public
-AS $$
-  SELECT string_agg(concat_ws('|', s.id, s.service_tag, s.vendor_key, s.serial_number, s.system_uuid),
-                    ',' ORDER BY s.id)
-    FROM public.servers s
-   WHERE s.id = ANY (coalesce(dcops_internal.evidence_matches(
-                                dcops_internal.identity_text(p_server ->> 'service_tag'),
-                                dcops_internal.vendor_key(p_server ->> 'manufacturer'),
-                                dcops_internal.identity_text(p_server ->> 'serial_number'),
-                                dcops_internal.system_uuid(p_server ->> 'system_uuid')), '{}'))
-      OR (s.site = p_site AND s.bmc_address = dcops_internal.bmc_address_or_null(p_server ->> 'bmc_address'))
-$$;
-
--- The server a resolution found, and whether its identity is new (created, merged or gained
--- evidence): the hosts must be linked again then.
+-- A writer's input checked, then resolved (resolve_server's answer).
 CREATE OR REPLACE FUNCTION dcops_internal.resolve_for_write(p_site text, p_server jsonb)
   RETURNS jsonb
   LANGUAGE plpgsql
@@ -770,9 +762,6 @@ CREATE OR REPLACE FUNCTION dcops_internal.resolve_for_write(p_site text, p_serve
 AS $$
 DECLARE
   v_src text := coalesce(p_server ->> 'source', 'redfish');
-  v_before text;
-  v_res jsonb;
-  v_after text;
 BEGIN
   IF p_server IS NULL OR jsonb_typeof(p_server) <> 'object' THEN
     RAISE EXCEPTION 'server: must be a JSON object' USING ERRCODE = '22023';
@@ -780,13 +769,7 @@ BEGIN
   IF v_src NOT IN ('redfish', 'ome', 'manual', 'discovery') THEN
     RAISE EXCEPTION 'server.source: must be redfish, ome, manual or discovery, got %', v_src USING ERRCODE = '22023';
   END IF;
-  v_before := dcops_internal.identity_digest(p_site, p_server);
-  v_res := dcops_internal.resolve_server(p_site, p_server);
-  IF v_res ->> 'server_id' IS NULL THEN
-    RETURN v_res;
-  END IF;
-  v_after := dcops_internal.identity_digest(p_site, p_server);
-  RETURN v_res || jsonb_build_object('identity_changed', (v_res ->> 'created')::boolean OR v_before IS DISTINCT FROM v_after);
+  RETURN dcops_internal.resolve_server(p_site, p_server);
 END
 $$;
 
@@ -1421,7 +1404,9 @@ BEGIN
   END IF;
 
   IF p_action = 'accept' THEN
-    -- The observation as the conflict kept it (under its source's name), latest sighting.
+    -- The observation as the conflict kept it (under its source's name, latest sighting each).
+    -- Sources may disagree with each other too: a first-hand one (redfish, then discovery) is
+    -- what the operator accepts; the audit row records it as the "after".
     SELECT e.value INTO v_obs FROM jsonb_each(c.evidence) e
      WHERE jsonb_typeof(e.value) = 'object' AND e.key IN ('redfish', 'discovery', 'ome', 'manual')
      ORDER BY CASE e.key WHEN 'redfish' THEN 1 WHEN 'discovery' THEN 2 WHEN 'ome' THEN 3 ELSE 4 END LIMIT 1;

@@ -247,15 +247,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
 
   void HandleResult(ControlPlane& cp, AgentConn& conn, const pb::Result& r) {
     auto it = running.find(r.task_id());
-    // Only the connection that holds the step's lease ends it: a late result (an agent back
-    // from a partition, its lease long rescued) or one sent by another agent must neither free
-    // the target's slot (a second mutating step would start on a busy BMC) nor touch the step.
+    // Only the lease's holder ends a step: a late or foreign result must neither free the
+    // target's slot (a second mutating step would start on a busy BMC) nor touch the step.
     if (it != running.end() && (it->second.lease_id != r.lease_id() || it->second.agent_id != conn.id)) {
       log.Warn("result refused: not from the agent holding the step's lease", {},
                {{"task", r.task_id()}, {"agent", conn.id}, {"holder", it->second.agent_id}});
-      pending.Event({it->second.job_id, r.task_id(), "warn",
-                     fmt::format("a result from agent {} was refused: it does not hold this step's lease", conn.id), "",
-                     conn.id, it->second.trace_id});
+      pending.Event({it->second.job_id, r.task_id(), "warn", fmt::format("a result from agent {} was refused: it does not "
+                     "hold this step's lease", conn.id), "", conn.id, it->second.trace_id});
       return;
     }
     RunningStep step = it != running.end() ? it->second : RunningStep{};
