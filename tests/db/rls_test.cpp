@@ -184,7 +184,7 @@ TEST_CASE("Supabase's service role acts as an admin through the API", "[rls]") {
 }
 
 
-TEST_CASE("A service-role claim without the service role is nobody, and the audit log is append-only", "[rls]") {
+TEST_CASE("A service-role claim without the service role is nobody, and the audit log is append-only", "[rls][attack]") {
   Site site;
   // An authenticated session that writes itself a service_role claim gets no admin rights.
   Exec(site.conn, "SET ROLE authenticated");

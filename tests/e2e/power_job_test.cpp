@@ -154,7 +154,7 @@ TEST_CASE("200 steps on 20 BMCs with 3 agents: no BMC beyond its limit or sessio
 
 
 TEST_CASE("A result from an agent that does not hold the lease is refused: the step and its slot stay with the holder",
-          "[e2e]") {
+          "[e2e][attack]") {
   Site site({1, "127.0.91.1", 3000, 30, "1s"});
   site.StartWorker("worker-a");
   REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; }, seconds(20)));

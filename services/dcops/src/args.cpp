@@ -10,7 +10,8 @@
 namespace dcops::cli {
 namespace {
 
-const std::set<std::string> kBooleanFlags{"--json", "--watch", "--password-stdin", "--help", "--no-color"};
+const std::set<std::string> kBooleanFlags{"--json", "--watch", "--password-stdin", "--help", "--no-color",
+                                             "--first-contact", "--unrestricted"};
 
 std::string ToJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
@@ -18,6 +19,8 @@ std::string ToJson(const rapidjson::Value& v) {
   v.Accept(w);
   return buf.GetString();
 }
+
+}  // namespace
 
 std::vector<std::string> SplitCommas(const std::vector<std::string>& values) {
   std::vector<std::string> out;
@@ -32,8 +35,6 @@ std::vector<std::string> SplitCommas(const std::vector<std::string>& values) {
   }
   return out;
 }
-
-}  // namespace
 
 bool IsUuid(const std::string& text) {
   static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
@@ -111,7 +112,7 @@ Result<std::string> ParamsJson(const std::vector<std::string>& pairs) {
   return ToJson(doc);
 }
 
-Result<std::string> ScopeJson(const std::vector<std::string>& targets) {
+Result<std::string> ScopeJson(const std::vector<std::string>& targets, bool first_contact) {
   static const std::regex range_re("^[0-9.]+(/[0-9]{1,2}|-[0-9.]+)$");
   const auto values = SplitCommas(targets);
   if (values.empty()) return MakeError("cli.target", "--target: at least one is needed (\"all\", a server id, a BMC address or a range)");
@@ -146,6 +147,7 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets) {
   } else {
     doc.AddMember(rapidjson::Value(kind.c_str(), static_cast<rapidjson::SizeType>(kind.size()), alloc), list, alloc);
   }
+  if (first_contact) doc.AddMember("first_contact", true, alloc);
   return ToJson(doc);
 }
 

@@ -35,6 +35,11 @@ Result<std::string> ParamsJson(const std::vector<std::string>& pairs);
 // Targets into a target scope. Each value is one of: "all" (every server), a server UUID,
 // an IPv4 CIDR or a.b.c.d-a.b.c.e range (for discovery), or a BMC address (host[:port]).
 // Comma-separated lists are accepted. Kinds cannot be mixed in one job.
-Result<std::string> ScopeJson(const std::vector<std::string>& targets);
+// Values given as repeated flags and/or comma-separated, empty parts dropped.
+std::vector<std::string> SplitCommas(const std::vector<std::string>& values);
+
+// With `first_contact`, the scope allows credentials to reach BMCs whose certificate is not
+// yet pinned (an admin's job only; the control plane refuses it from anyone else).
+Result<std::string> ScopeJson(const std::vector<std::string>& targets, bool first_contact = false);
 
 }  // namespace dcops::cli

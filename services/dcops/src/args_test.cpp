@@ -33,6 +33,7 @@ TEST_CASE("Targets become a scope of one kind", "[cli]") {
         R"({"vcenter_id":"0f8fad5b-d9cb-469f-a165-70867728950e"})");
   CHECK(ScopeJson({"vcenter:lab-vc"}).error().message == "--target vcenter:<id>: exactly one endpoint, by its id");
   CHECK(ScopeJson({}).error().code == "cli.target");
+  CHECK(*ScopeJson({"127.0.1.1:8443"}, true) == R"({"bmc_addresses":["127.0.1.1:8443"],"first_contact":true})");
   CHECK(ScopeJson({"127.0.1.0/24", "127.0.1.1"}).error().message ==
         "--target 127.0.1.1: cannot mix ranges and bmc_addresses in one job");
 }

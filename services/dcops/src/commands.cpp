@@ -18,17 +18,22 @@ namespace dcops::cli {
 const char* const kUsage =
     "usage: dcops jobs [--status S] [--limit N] [--json]\n"
     "       dcops job create TYPE --target T [--target T ...] [--param k=v ...] [--params-json JSON]\n"
-    "                        [--priority N] [--idempotency-key K] [--watch] [--json]\n"
+    "                        [--priority N] [--idempotency-key K] [--first-contact] [--watch] [--json]\n"
     "       dcops job show ID [--json]\n"
     "       dcops job watch ID [--interval MS]\n"
     "       dcops job cancel ID [--json]\n"
     "       dcops agents [--json]\n"
     "       dcops credentials list [--json]\n"
     "       dcops credentials set NAME --kind KIND --user USER --password-stdin\n"
+    "       dcops credentials scope NAME (--networks CIDR[,CIDR...] [--hosts NAME[,NAME...]] | --hosts ... |\n"
+    "                                     --unrestricted)\n"
     "       dcops conflicts [--status open|resolved|dismissed|cleared|all] [--limit N] [--json]\n"
     "       dcops conflict resolve ID --action dismiss|merge|link|unlink|assign|accept [--server SERVER_UUID]\n"
     "                                 [--note TEXT] [--json]\n"
     "targets: all | server UUID | BMC address[:port] | CIDR or a.b.c.d-a.b.c.e (discovery)\n"
+    "first contact: credentials go only to known servers whose certificate is pinned or verified;\n"
+    "  --first-contact (an admin's job) lets them reach others. A credential set's scope bounds where\n"
+    "  it may go at all (discovery tries a set only inside its scope)\n"
     "conflicts: server identity the inventory would not decide. ID is the conflict's UUID or its first\n"
     "  8 or more digits (as `dcops conflicts` shows). dismiss keeps the servers apart; merge folds them\n"
     "  into --server; assign gives the address to --server; link (to --server) / unlink pin a vCenter host;\n"
@@ -141,7 +146,8 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
 
 int JobCreate(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal& t) {
   if (inv.words.size() != 3) return Usage(t, "job create needs exactly one job type");
-  auto scope = ScopeJson(inv.flags.count("--target") ? inv.flags.at("--target") : std::vector<std::string>{});
+  auto scope = ScopeJson(inv.flags.count("--target") ? inv.flags.at("--target") : std::vector<std::string>{},
+                         inv.Has("--first-contact"));
   if (!scope) return Usage(t, scope.error().message);
   std::string params = "{}";
   if (inv.Has("--params-json")) {
@@ -213,6 +219,30 @@ int CredentialsSet(const Invocation& inv, ApiTransport& api, Terminal& t) {
   auto body = api.Call("PUT", "/api/v1/credential-sets/" + inv.words[2], buf.GetString());
   if (!body) return Failed(t, body.error());
   t.out << "credential set " << inv.words[2] << " stored\n";
+  return 0;
+}
+
+// Where a credential set may be sent: networks and/or host names, or anywhere (--unrestricted).
+int CredentialsScope(const Invocation& inv, ApiTransport& api, Terminal& t) {
+  if (inv.words.size() != 3) return Usage(t, "credentials scope needs a NAME");
+  const bool unrestricted = inv.Has("--unrestricted");
+  if (unrestricted == (inv.Has("--networks") || inv.Has("--hosts"))) {
+    return Usage(t, "credentials scope takes --networks and/or --hosts, or --unrestricted");
+  }
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  for (const char* flag : {"--networks", "--hosts"}) {
+    if (!inv.Has(flag)) continue;
+    w.Key(flag + 2);
+    w.StartArray();
+    for (const auto& v : SplitCommas(inv.flags.at(flag))) w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    w.EndArray();
+  }
+  w.EndObject();
+  auto body = api.Call("PUT", "/api/v1/credential-sets/" + inv.words[2] + "/scope", buf.GetString());
+  if (!body) return Failed(t, body.error());
+  t.out << "credential set " << inv.words[2] << (unrestricted ? " may go to any known target\n" : " scoped\n");
   return 0;
 }
 
@@ -321,6 +351,7 @@ int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal&
     return List(inv, api, t, "/api/v1/credential-sets", "credential_sets", CredentialSetsTable);
   }
   if (word(0) == "credentials" && word(1) == "set") return CredentialsSet(inv, api, t);
+  if (word(0) == "credentials" && word(1) == "scope") return CredentialsScope(inv, api, t);
   if (word(0) == "conflicts" && w.size() == 1) return Conflicts(inv, api, t);
   if (word(0) == "conflict" && word(1) == "resolve") return ConflictResolve(inv, api, t);
   if (word(0) == "job" && word(1) == "create") return JobCreate(inv, api, clock, t);

@@ -152,6 +152,21 @@ TEST_CASE("credentials set reads the password from stdin and never prints it", "
   CHECK(run.err.str().empty());
 }
 
+TEST_CASE("credentials scope sends networks and hosts, or clears them with --unrestricted", "[cli]") {
+  Run run;
+  run.api.answers = {Result<std::string>(std::string("{}")), Result<std::string>(std::string("{}"))};
+  CHECK(run({"credentials", "scope", "idrac-lab", "--networks", "10.0.0.0/24,10.0.1.0/24", "--hosts", "bmc-1.lab"}) == 0);
+  CHECK(run({"credentials", "scope", "idrac-lab", "--unrestricted"}) == 0);
+  REQUIRE(run.api.calls.size() == 2);
+  CHECK(run.api.calls[0].path == "/api/v1/credential-sets/idrac-lab/scope");
+  CHECK(run.api.calls[0].body == R"({"networks":["10.0.0.0/24","10.0.1.0/24"],"hosts":["bmc-1.lab"]})");
+  CHECK(run.api.calls[1].body == "{}");
+  CHECK(run.out.str() == "credential set idrac-lab scoped\ncredential set idrac-lab may go to any known target\n");
+  CHECK(run({"credentials", "scope", "idrac-lab"}) == 2);
+  CHECK(run({"credentials", "scope", "idrac-lab", "--unrestricted", "--hosts", "x"}) == 2);
+  CHECK(run.api.calls.size() == 2);
+}
+
 TEST_CASE("Listings print a table, or the raw array with --json", "[cli]") {
   Run run;
   const std::string agents = R"({"agents":[{"id":"w1","kind":"idrac-worker","status":"online","running":2,

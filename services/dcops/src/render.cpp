@@ -92,10 +92,17 @@ std::string AgentsTable(const rapidjson::Value& agents) {
 }
 
 std::string CredentialSetsTable(const rapidjson::Value& sets) {
-  std::vector<std::vector<std::string>> rows{{"NAME", "KIND", "USER", "SECRET", "ORDER", "UPDATED"}};
+  std::vector<std::vector<std::string>> rows{{"NAME", "KIND", "USER", "SECRET", "ORDER", "SCOPE", "UPDATED"}};
   for (const auto& c : sets.GetArray()) {
+    std::string scope;
+    for (const char* key : {"scope_networks", "scope_hosts"}) {
+      if (!c.HasMember(key) || !c[key].IsArray()) continue;
+      for (const auto& v : c[key].GetArray()) {
+        if (v.IsString()) scope += (scope.empty() ? "" : ",") + std::string(v.GetString());
+      }
+    }
     rows.push_back({S(c, "name"), S(c, "kind"), S(c, "username"), S(c, "has_secret") == "yes" ? "stored" : "none",
-                    std::to_string(I(c, "try_order")), When(S(c, "updated_at"))});
+                    std::to_string(I(c, "try_order")), scope.empty() ? "any" : scope, When(S(c, "updated_at"))});
   }
   if (rows.size() == 1) return "no credential sets\n";
   return Table(rows);

@@ -268,6 +268,26 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       log_.Info("credential set stored through the API", {}, {{"name", name}, {"actor", actor}});
       return {200, fmt::format(R"({{"id":"{}"}})", *id)};
     }
+    // The set's scope: where it may be sent. Strings only; the database checks their form.
+    if (is("PUT", 3) && parts[2] == "scope") {
+      rapidjson::Document d;
+      d.Parse(r.body.c_str());
+      if (d.HasParseError() || !d.IsObject()) return Fail(400, "invalid", "body: must be a JSON object");
+      std::vector<std::string> lists[2];
+      const char* keys[2] = {"networks", "hosts"};
+      for (int i = 0; i < 2; ++i) {
+        if (!d.HasMember(keys[i])) continue;
+        if (!d[keys[i]].IsArray()) return Fail(400, "invalid", std::string(keys[i]) + ": must be an array of strings");
+        for (const auto& v : d[keys[i]].GetArray()) {
+          if (!v.IsString()) return Fail(400, "invalid", std::string(keys[i]) + ": must be an array of strings");
+          lists[i].emplace_back(v.GetString(), v.GetStringLength());
+        }
+      }
+      auto scope = cp.SetCredentialScope(parts[1], lists[0], lists[1], actor);
+      if (!scope) return FromError(scope.error());
+      log_.Info("credential set scope changed through the API", {}, {{"name", parts[1]}, {"actor", actor}});
+      return {200, *scope};
+    }
   }
   if (!parts.empty() && parts[0] == "identity-conflicts") {
     if (is("GET", 1)) {

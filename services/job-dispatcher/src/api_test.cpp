@@ -304,7 +304,7 @@ TEST_CASE("A dismissed identity conflict keeps its servers apart", "[api][identi
 }
 
 
-TEST_CASE("A body nested tens of thousands of levels deep is refused before anything parses it", "[api][secrets]") {
+TEST_CASE("A body nested tens of thousands of levels deep is refused before anything parses it", "[api][secrets][attack]") {
   Fixture f;
   const std::string deep = std::string(70000, '[') + std::string(70000, ']');
   auto r = f.Call("POST", "/api/v1/jobs",
@@ -317,7 +317,7 @@ TEST_CASE("A body nested tens of thousands of levels deep is refused before anyt
 }
 
 
-TEST_CASE("A NUL inside a field and an actor with control characters are refused, nothing written", "[api][secrets]") {
+TEST_CASE("A NUL inside a field and an actor with control characters are refused, nothing written", "[api][secrets][attack]") {
   Fixture f;
   auto nul = f.Call("POST", "/api/v1/jobs",
                     R"({"job_type":"server.power\u0000.evil","target_scope":{"bmc_addresses":["127.0.1.1"]},"params":{"action":"On"}})");

@@ -16,6 +16,16 @@ void Str(Writer& w, const std::string& s) {
   w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
+// A JSON array of strings, for passing a list as one $n::jsonb parameter.
+std::string StringsJson(const std::vector<std::string>& items) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& item : items) Str(w, item);
+  w.EndArray();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 // bytea travels in PostgreSQL's hex text form: \x0011aa...
 std::string ByteaText(const std::string& bytes) { return "\\x" + HexEncode(bytes); }
 
@@ -348,6 +358,15 @@ Result<std::string> ControlPlane::PutCredentialSet(const CredentialSet& s, const
       {s.name, s.kind, s.username, ByteaText(s.ciphertext), s.key_id, actor}));
 }
 
+Result<std::string> ControlPlane::SetCredentialScope(const std::string& name, const std::vector<std::string>& networks,
+                                                     const std::vector<std::string>& hosts, const std::string& actor) {
+  return ScalarText(conn_.Exec(
+      "SELECT dispatcher_v1_set_credential_scope($1, "
+      "nullif(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)), '{}'), "
+      "nullif(ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), '{}'), $4)::text",
+      {name, StringsJson(networks), StringsJson(hosts), actor}));
+}
+
 Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) {
   auto rows = conn_.Exec("SELECT id FROM dispatcher_v1_credential_sets_of_kind($1) LIMIT 1", {kind});
   if (!rows) return rows.error();
@@ -486,11 +505,26 @@ Result<std::string> ControlPlane::ListCredentialSetsJson() {
   return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_credential_sets()::text"));
 }
 
-Result<std::vector<std::string>> DbServerDirectory::CredentialSetIds(const std::string& kind) {
-  auto rows = conn_.Exec("SELECT id FROM dispatcher_v1_credential_sets_of_kind($1)", {kind});
+Result<std::vector<std::vector<std::string>>> DbServerDirectory::DiscoverySets(
+    const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) {
+  auto rows = conn_.Exec(
+      "SELECT array_to_json(set_ids)::text AS set_ids FROM dispatcher_v1_discovery_sets("
+      "ARRAY(SELECT jsonb_array_elements_text($1::jsonb)), "
+      "CASE WHEN $2::jsonb IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::uuid) END)",
+      {StringsJson(addresses), job_sets ? db::Param(StringsJson(*job_sets)) : db::Param()});
   if (!rows) return rows.error();
-  std::vector<std::string> out;
-  for (int i = 0; i < rows->size(); ++i) out.push_back(rows->Str(i, "id"));
+  std::vector<std::vector<std::string>> out;
+  out.reserve(static_cast<std::size_t>(rows->size()));
+  for (int i = 0; i < rows->size(); ++i) {
+    rapidjson::Document ids;
+    ids.Parse(rows->Str(i, "set_ids").c_str());
+    if (ids.HasParseError() || !ids.IsArray()) return MakeError("db.result", "discovery sets: not a JSON array");
+    std::vector<std::string> list;
+    for (const auto& id : ids.GetArray()) {
+      if (id.IsString()) list.emplace_back(id.GetString());
+    }
+    out.push_back(std::move(list));
+  }
   return out;
 }
 

@@ -130,6 +130,10 @@ class ControlPlane {
   Status AgentDisconnected(const std::string& agent_id);
 
   Result<std::optional<CredentialSet>> GetCredentialSet(const std::string& id);
+  // Where set `name` may be sent (networks in CIDR form, host names); both empty = anywhere its
+  // other rules allow. Audited. Returns the stored scope as JSON.
+  Result<std::string> SetCredentialScope(const std::string& name, const std::vector<std::string>& networks,
+                                         const std::vector<std::string>& hosts, const std::string& actor);
   // dispatcher_v1_credential_set_for_step: the set, to send with step `task_id`'s assignment,
   // only if the step's kind takes the set's kind (else a step.credentials error naming both);
   // nullopt for an unknown set. Audited in the database either way.
@@ -196,7 +200,8 @@ class DbServerDirectory final : public ServerDirectory {
   explicit DbServerDirectory(ControlPlane& cp, db::Connection& conn) : cp_(cp), conn_(conn) {}
   Result<std::vector<ServerRef>> Resolve(const std::string& site,
                                          const std::string& scope_json) override;
-  Result<std::vector<std::string>> CredentialSetIds(const std::string& kind) override;
+  Result<std::vector<std::vector<std::string>>> DiscoverySets(
+      const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) override;
 
  private:
   ControlPlane& cp_;

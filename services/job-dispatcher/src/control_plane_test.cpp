@@ -197,7 +197,7 @@ TEST_CASE("A refresh whose identity contradicts the inventory is kept in its res
 }
 
 
-TEST_CASE("An agent's result nested deeper than any inventory is refused before it is parsed", "[control_plane][secrets]") {
+TEST_CASE("An agent's result nested deeper than any inventory is refused before it is parsed", "[control_plane][secrets][attack]") {
   Site site;
   const std::string deep = R"({"found":)" + std::string(50000, '[') + std::string(50000, ']') + "}";
   auto effects = RecordStepResult(site.cp, "default", "discovery.scan", "00000000-0000-0000-0000-0000000000f1", "", deep);

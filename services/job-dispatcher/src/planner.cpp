@@ -99,8 +99,10 @@ Planner PerServer(std::string step_kind, bool mutating, PerServerShape shape = {
   };
 }
 
-// discovery.scan: the scope's ranges in parts of kDiscoveryChunk addresses, each a step with
-// the credential sets to try (the job's, else every iDRAC set in try order).
+// discovery.scan: the scope's ranges in parts of at most kDiscoveryChunk addresses, each a
+// step with the credential sets to try (the job's, else every BMC set in try order). A set
+// scoped to some networks is tried only there: consecutive addresses that may be tried with
+// the same sets share a part, so the dispatcher can release each part's sets whole.
 Result<std::vector<PlannedStep>> DiscoveryScan(const JobToPlan& job, ServerDirectory& dir) {
   rapidjson::Document scope;
   scope.Parse(job.target_scope_json.c_str());
@@ -118,19 +120,21 @@ Result<std::vector<PlannedStep>> DiscoveryScan(const JobToPlan& job, ServerDirec
   rapidjson::Document params;
   params.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
   if (params.HasParseError() || !params.IsObject()) params.SetObject();
-  std::vector<std::string> sets;
+  std::optional<std::vector<std::string>> job_sets;
   if (params.HasMember("credential_set_ids") && params["credential_set_ids"].IsArray()) {
+    job_sets.emplace();
     for (const auto& id : params["credential_set_ids"].GetArray()) {
-      if (id.IsString()) sets.emplace_back(id.GetString());
+      if (id.IsString()) job_sets->emplace_back(id.GetString());
     }
-  } else {
-    auto known = dir.CredentialSetIds("idrac");
-    if (!known) return known.error();
-    sets = std::move(*known);
   }
+  auto sets = dir.DiscoverySets(*addresses, job_sets);
+  if (!sets) return sets.error();
+  if (sets->size() != addresses->size()) return MakeError("db.result", "discovery sets: one list per address expected");
   std::vector<PlannedStep> steps;
-  for (std::size_t start = 0; start < addresses->size(); start += kDiscoveryChunk) {
-    const std::size_t end = std::min(addresses->size(), start + kDiscoveryChunk);
+  std::size_t start = 0;
+  while (start < addresses->size()) {
+    std::size_t end = start + 1;
+    while (end < addresses->size() && end - start < kDiscoveryChunk && (*sets)[end] == (*sets)[start]) ++end;
     rapidjson::Document p;
     p.CopyFrom(params, p.GetAllocator());
     auto& a = p.GetAllocator();
@@ -139,7 +143,7 @@ Result<std::vector<PlannedStep>> DiscoveryScan(const JobToPlan& job, ServerDirec
     p.RemoveMember("addresses");
     p.AddMember("addresses", list, a);
     rapidjson::Value ids(rapidjson::kArrayType);
-    for (const auto& id : sets) ids.PushBack(rapidjson::Value(id.c_str(), a), a);
+    for (const auto& id : (*sets)[start]) ids.PushBack(rapidjson::Value(id.c_str(), a), a);
     rapidjson::Value discovery(rapidjson::kObjectType);
     discovery.AddMember("credential_set_ids", ids, a);
     p.RemoveMember("_discovery");
@@ -150,6 +154,7 @@ Result<std::vector<PlannedStep>> DiscoveryScan(const JobToPlan& job, ServerDirec
     const std::string range = fmt::format("{}+{}", (*addresses)[start], end - start);
     steps.push_back(PlannedStep{"discovery.scan:" + range, "discovery.scan", "site:discovery/" + range, false,
                                 std::string(buf.GetString(), buf.GetSize()), {}});
+    start = end;
   }
   return steps;
 }

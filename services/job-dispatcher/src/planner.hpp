@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,9 +49,12 @@ class ServerDirectory {
   virtual ~ServerDirectory() = default;
   virtual Result<std::vector<ServerRef>> Resolve(const std::string& site,
                                                  const std::string& scope_json) = 0;
-  // Ids of the credential sets of `kind` that hold a secret, in the order discovery tries
-  // them (try_order, then name).
-  virtual Result<std::vector<std::string>> CredentialSetIds(const std::string& kind) = 0;
+  // For each address (same order), the ids of the credential sets discovery may try there,
+  // in order: the job's list (`job_sets`, its order kept) or every BMC set by try_order, less
+  // the sets whose scope leaves the address out. The database implementation calls
+  // dispatcher_v1_discovery_sets.
+  virtual Result<std::vector<std::vector<std::string>>> DiscoverySets(
+      const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) = 0;
 };
 
 using Planner = std::function<Result<std::vector<PlannedStep>>(const JobToPlan&, ServerDirectory&)>;

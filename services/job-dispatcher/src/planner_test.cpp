@@ -15,11 +15,22 @@ class FakeDirectory final : public ServerDirectory {
     return servers;
   }
   std::vector<std::string> sets{"set-a", "set-b"};
-  Result<std::vector<std::string>> CredentialSetIds(const std::string& kind) override {
-    asked_kind = kind;
-    return sets;
+  // An address whose last octet is at least this is outside set-b's scope.
+  int set_b_below = 256;
+  Result<std::vector<std::vector<std::string>>> DiscoverySets(
+      const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) override {
+    asked_job_sets = job_sets;
+    std::vector<std::vector<std::string>> out;
+    for (const auto& address : addresses) {
+      std::vector<std::string> list;
+      for (const auto& id : job_sets ? *job_sets : sets) {
+        if (id != "set-b" || std::stoi(address.substr(address.rfind('.') + 1)) < set_b_below) list.push_back(id);
+      }
+      out.push_back(std::move(list));
+    }
+    return out;
   }
-  std::string asked_kind;
+  std::optional<std::vector<std::string>> asked_job_sets;
 };
 
 TEST_CASE("A power job plans one mutating step per BMC, carrying how to reach it", "[plan]") {
@@ -83,7 +94,7 @@ TEST_CASE("A discovery scan is split into parts, each with the credential sets t
       dir);
   REQUIRE(steps.ok());
   REQUIRE(steps->size() == 2);  // 254 + 10 addresses, 256 per part
-  CHECK(dir.asked_kind == "idrac");
+  CHECK_FALSE(dir.asked_job_sets.has_value());
   CHECK((*steps)[0].kind == "discovery.scan");
   CHECK((*steps)[0].target == "site:discovery/127.0.80.1+256");
   CHECK_FALSE((*steps)[0].mutating);
@@ -100,9 +111,29 @@ TEST_CASE("A discovery scan is split into parts, each with the credential sets t
   rapidjson::Document q;
   q.Parse((*named)[0].params_json.c_str());
   CHECK(q["_discovery"]["credential_set_ids"].Size() == 1);
+  CHECK(dir.asked_job_sets == std::vector<std::string>{"only"});
   auto bad = (*planners.Find("discovery.scan"))(JobToPlan{"j", "default", "discovery.scan", R"({"ranges":["x"]})", "{}"}, dir);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message == "target_scope.ranges: x is not an IPv4 address, range or CIDR block");
+}
+
+TEST_CASE("Discovery parts never mix addresses a scoped set may and may not be tried on", "[plan]") {
+  auto planners = MakePlanners();
+  FakeDirectory dir;
+  dir.set_b_below = 100;  // set-b is scoped to .1-.99
+  auto steps = (*planners.Find("discovery.scan"))(
+      JobToPlan{"j", "default", "discovery.scan", R"({"ranges":["127.0.80.90-127.0.80.110"]})", "{}"}, dir);
+  REQUIRE(steps.ok());
+  REQUIRE(steps->size() == 2);
+  CHECK((*steps)[0].target == "site:discovery/127.0.80.90+10");
+  CHECK((*steps)[1].target == "site:discovery/127.0.80.100+11");
+  rapidjson::Document first, second;
+  first.Parse((*steps)[0].params_json.c_str());
+  second.Parse((*steps)[1].params_json.c_str());
+  CHECK(first["_discovery"]["credential_set_ids"].Size() == 2);
+  REQUIRE(second["_discovery"]["credential_set_ids"].Size() == 1);
+  CHECK(std::string(second["_discovery"]["credential_set_ids"][0].GetString()) == "set-a");
+  CHECK(std::string(second["addresses"][0].GetString()) == "127.0.80.100");
 }
 
 TEST_CASE("A credential test runs with the credential set under test", "[plan]") {

@@ -41,10 +41,10 @@ struct Site {
     Exec(su, "INSERT INTO servers(bmc_address, service_tag) VALUES ('127.0.90.1:443', 'SCP0001')");
   }
 
-  // Creates a job on the server, plans it and claims its one step.
-  ClaimedStep OneStep(const std::string& job_type, const std::string& params) {
-    Exec(su, "SELECT dispatcher_v1_create_job('default', $1, '{\"bmc_addresses\":[\"127.0.90.1:443\"]}', $2::jsonb)",
-         {job_type, params});
+  // Creates a job on the server (or on `scope`), plans it and claims its one step.
+  ClaimedStep OneStep(const std::string& job_type, const std::string& params,
+                      const std::string& scope = R"({"bmc_addresses":["127.0.90.1:443"]})") {
+    Exec(su, "SELECT dispatcher_v1_create_job('default', $1, $3::jsonb, $2::jsonb)", {job_type, params, scope});
     MemorySink sink;
     FakeClock clock;
     Logger log("test", sink, clock);
@@ -155,7 +155,7 @@ TEST_CASE("Log entries are kept once, and the next collection starts where the l
 }
 
 
-TEST_CASE("A step is handed only credentials of a kind its agent speaks, and each release is audited", "[step_data][secrets]") {
+TEST_CASE("A step is handed only credentials of a kind its agent speaks, and each release is audited", "[step_data][secrets][attack]") {
   Site site;
   auto vc = site.cp.PutCredentialSet({"", "vc-admin", "vcenter", "administrator@vsphere.local",
                                       *site.box.Seal("vc-secret", "vc-admin"), site.box.KeyId()}, "test");
@@ -178,6 +178,89 @@ TEST_CASE("A step is handed only credentials of a kind its agent speaks, and eac
                {logs.task_id}) == "1");
   CHECK(Scalar(site.su, "SELECT count(*) FROM audit_log WHERE details::text LIKE '%calvin%' OR details::text LIKE '%vc-secret%'") ==
         "0");
+}
+
+// The critical finding of issue 13, as an operator would try it: name an address they control
+// and wait for the site's BMC password to arrive there.
+TEST_CASE("Credentials reach only known servers with a proven certificate, unless an admin's job allows first contact",
+          "[step_data][secrets][attack]") {
+  Site site;
+  auto refusal = [&](const ClaimedStep& s) {
+    auto m = BuildAssign(site.cp, s, site.box, site.redact, 0);
+    return m.ok() ? std::string("released") : m.error().message;
+  };
+  // An address no server has: refused, and the refusal is audited with the reason.
+  const auto stranger = site.OneStep("server.power", R"({"action":"On"})", R"({"bmc_addresses":["127.0.90.66"]})");
+  CHECK(refusal(stranger) ==
+        "credential set site may not be sent to 127.0.90.66: not a known server of site default (first contact needs "
+        "an admin's job with target_scope.first_contact, or discovery)");
+  CHECK(Scalar(site.su, "SELECT details ->> 'why' FROM audit_log WHERE action = 'credential.refused' "
+                        "AND details ->> 'task_id' = $1", {stranger.task_id}).find("not a known server") != std::string::npos);
+  // A known server that opted out of verification and has no pin is no proof either.
+  Exec(site.su, "INSERT INTO servers(bmc_address, service_tag, tls_verify) VALUES ('127.0.90.2', 'SCP0002', false)");
+  const auto unproven = site.OneStep("server.power", R"({"action":"On"})", R"({"bmc_addresses":["127.0.90.2"]})");
+  CHECK(refusal(unproven).find("its certificate is neither pinned nor verified") != std::string::npos);
+  Exec(site.su, "INSERT INTO servers(bmc_address, service_tag, tls_verify, tls_pin_sha256) "
+                "VALUES ('127.0.90.3', 'SCP0003', false, repeat('ab', 32))");
+  const auto pinned = site.OneStep("server.power", R"({"action":"On"})", R"({"bmc_addresses":["127.0.90.3"]})");
+  CHECK(refusal(pinned) == "released");
+  // First contact is an admin's decision: the scope says so, and the control plane refuses it
+  // (and discovery) from an operator.
+  const auto first = site.OneStep("server.power", R"({"action":"On"})",
+                                  R"({"bmc_addresses":["127.0.90.67"],"first_contact":true})");
+  CHECK(refusal(first) == "released");
+  testing::BecomeUser(site.su, testing::AddUser(site.su, "operator"));
+  CHECK(testing::ExecError(site.su, "SELECT create_job('server.power', '{\"bmc_addresses\":[\"127.0.90.68\"],"
+                                    "\"first_contact\":true}', '{\"action\":\"On\"}')").sqlstate == "42501");
+  CHECK(testing::ExecError(site.su, "SELECT create_job('discovery.scan', '{\"ranges\":[\"127.0.90.0/30\"]}')")
+            .message.find("discovery.scan: requires the admin role") != std::string::npos);
+  CHECK(testing::ExecError(site.su, "SELECT create_job('server.power', '{\"bmc_addresses\":[\"127.0.90.1\"],"
+                                    "\"first_contact\":\"yes\"}', '{\"action\":\"On\"}')").sqlstate == "22023");
+  testing::BecomeSuperuser(site.su);
+  CHECK(Scalar(site.su, "SELECT count(*) FROM audit_log WHERE details::text LIKE '%calvin%'") == "0");
+}
+
+TEST_CASE("A scoped credential set goes only inside its scope, for steps and for discovery", "[step_data][secrets][attack]") {
+  Site site;
+  auto scope = site.cp.SetCredentialScope("site", {"127.0.91.0/24"}, {"bmc-7.lab"}, "test");
+  REQUIRE(scope.ok());
+  CHECK(site.cp.SetCredentialScope("site", {"not-a-network"}, {}, "test").error().message ==
+        "SQLSTATE 22023: networks: not-a-network is not a network in CIDR form (10.0.0.0/24, fd00::/64)");
+  // The known, verified server at 127.0.90.1 is outside the set's networks now.
+  const auto outside = site.OneStep("server.logs", "{}");
+  auto m = BuildAssign(site.cp, outside, site.box, site.redact, 0);
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().message == "credential set site may not be sent to 127.0.90.1: outside its scope (127.0.91.0/24, bmc-7.lab)");
+  Exec(site.su, "INSERT INTO servers(bmc_address, service_tag) VALUES ('127.0.91.9:8443', 'SCP0009')");
+  const auto inside = site.OneStep("server.logs", "{}", R"({"bmc_addresses":["127.0.91.9:8443"]})");
+  CHECK(BuildAssign(site.cp, inside, site.box, site.redact, 0).ok());
+  // Discovery: the set is tried only on the part of the range inside its scope.
+  Exec(site.su, "SELECT dispatcher_v1_create_job('default', 'discovery.scan', '{\"ranges\":[\"127.0.90.10-127.0.90.11\",\"127.0.91.10-127.0.91.11\"]}')");
+  MemorySink sink;
+  FakeClock clock;
+  Logger log("test", sink, clock);
+  DbServerDirectory dir(site.cp, site.conn);
+  REQUIRE(PlanPendingJobs(site.cp, site.conn, dir, MakePlanners(), "default", log) == 1);
+  auto claimed = site.cp.ClaimSteps({"default", "agent-1", {"discovery.scan"}, 10, std::chrono::seconds(30), {}, 1, {}});
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 2);
+  for (const auto& step : *claimed) {
+    INFO(step.target);
+    auto assigned = BuildAssign(site.cp, step, site.box, site.redact, 0);
+    REQUIRE(assigned.ok());
+    const bool in_scope = step.target == "site:discovery/127.0.91.10+2";
+    CHECK(assigned->assign().credential_sets_size() == (in_scope ? 1 : 0));
+    CHECK((step.target == "site:discovery/127.0.90.10+2" || in_scope));
+  }
+  // A part forged to hold an address outside the scope gets nothing: the database checks every address.
+  Exec(site.su, "UPDATE job_tasks SET params = jsonb_set(params, '{addresses}', '[\"127.0.91.10\", \"10.9.9.9\"]') "
+                "WHERE target = 'site:discovery/127.0.91.10+2'");
+  for (const auto& step : *claimed) {
+    if (step.target != "site:discovery/127.0.91.10+2") continue;
+    auto forged = BuildAssign(site.cp, step, site.box, site.redact, 0);
+    REQUIRE_FALSE(forged.ok());
+    CHECK(forged.error().message.find("may not be sent to 10.9.9.9: outside its scope") != std::string::npos);
+  }
 }
 
 }  // namespace
