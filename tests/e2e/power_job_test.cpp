@@ -75,6 +75,43 @@ TEST_CASE("An agent killed mid-step: the step is rescued and resumes without a s
   CHECK(fleet[0]["counters"]["effective_resets"].GetInt() == 1);
 }
 
+// Issue 13's chaos finding: each kill -9 left a session on every BMC the worker had used, until
+// the BMCs' caps were full and logins were refused (RAC0218). A worker restarted under its id
+// now logs out what its predecessor journaled before it serves.
+TEST_CASE("A worker killed again and again leaves at most its in-flight sessions, and later jobs still succeed",
+          "[e2e][attack]") {
+  Site site({4, "127.0.93.1", 400, 30, "1s"});
+  for (int trial = 0; trial < 8; ++trial) {
+    INFO("trial " << trial);
+    auto& worker = site.StartWorker("worker-chaos");
+    REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                      seconds(20)));
+    // Reclaiming happens before the worker connects: what the last one left is gone already.
+    auto fleet = Fleet(site);
+    for (const auto& b : fleet.GetArray()) CHECK(b["sessions"].GetInt() <= 2);
+    const std::string job = site.CreateJob("server.refresh", kAllServers, "{}");
+    REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+    fleet = Fleet(site);
+    for (const auto& b : fleet.GetArray()) CHECK(b["sessions"].GetInt() <= 2);
+    worker.Signal(SIGKILL);
+    REQUIRE(WaitUntil([&] { return !worker.Running(); }, seconds(10)));
+    REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "0"; },
+                      seconds(20)));
+  }
+  site.StartWorker("worker-chaos");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  const std::string last = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"On"})");
+  REQUIRE(site.WaitForJob(last, seconds(60)) == "succeeded");
+  auto fleet = Fleet(site);
+  for (const auto& b : fleet.GetArray()) {
+    INFO(b["address"].GetString());
+    CHECK(b["sessions"].GetInt() <= 2);
+    CHECK(b["counters"]["sessions_refused"].GetInt() == 0);
+    CHECK(b["counters"]["sessions_created"].GetInt() == 9);  // one per life: reused within it
+  }
+}
+
 TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "[e2e]") {
   Site site({1, "127.0.62.1", 400, 30, "1s"});
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");

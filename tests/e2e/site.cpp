@@ -307,7 +307,10 @@ void Site::RestoreDatabase() {
 }
 
 Process& Site::StartWorker(const std::string& id, const std::string& token, bool plaintext, int capacity) {
-  return StartAgent(DCOPS_IDRAC_WORKER, id, token, plaintext, capacity, {{"DCOPS_POLL_INTERVAL", "100ms"}});
+  // One state directory for the site's workers: each keeps its session journal there by its id,
+  // so a worker restarted under the same id logs out what its killed predecessor left.
+  return StartAgent(DCOPS_IDRAC_WORKER, id, token, plaintext, capacity,
+                    {{"DCOPS_POLL_INTERVAL", "100ms"}, {"DCOPS_STATE_DIR", dir_ + "/state"}});
 }
 
 Process& Site::StartAgent(const std::string& binary, const std::string& id, const std::string& token, bool plaintext,

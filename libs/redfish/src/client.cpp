@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <iterator>
+
 #include "dcops/redfish/errors.hpp"
 
 namespace dcops::redfish {
@@ -57,14 +59,27 @@ Result<std::string> Client::Token(bool fresh) {
     if (auto s = sessions_.Find(target_.address, target_.username, clock_.Steady())) return s->token;
   }
   int missing = 0;
-  for (const char* path : kSessionPaths) {
+  bool reclaimed = false;
+  std::size_t i = 0;
+  while (i < std::size(kSessionPaths)) {
+    const char* path = kSessionPaths[i];
     auto r = PostLogin(path);
     if (!r) return r.error();
     if (r->status == 404 || r->status == 405) {
       ++missing;
+      ++i;
       continue;  // try the older path, then basic auth
     }
-    if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
+    if (r->status != 201 && r->status != 200) {
+      auto e = ErrorFromResponse(*r, path, false);
+      // The BMC's cap is full: log out sessions of ours left there (a killed predecessor's,
+      // or a DELETE that failed), then try this login once more.
+      if (e.code == "redfish.session_cap" && !reclaimed) {
+        reclaimed = true;
+        if (DeleteSessions(http_, sessions_, sessions_.TakeOrphans(target_.address)).deleted > 0) continue;
+      }
+      return e;
+    }
     const std::string token = r->Header("X-Auth-Token");
     if (token.empty()) {
       return MakeError("redfish.schema", std::string(path) + ": session created without an X-Auth-Token header");
@@ -94,8 +109,10 @@ Status Client::VerifyLogin() {
     if (!r) return r.error();
     if (r->status == 404 || r->status == 405) continue;
     if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
-    DeleteSessions(http_, {CachedSession{target_.address, target_.username, r->Header("X-Auth-Token"),
-                                         r->Header("Location"), target_.tls, {}}});
+    CachedSession proof{target_.address, target_.username, r->Header("X-Auth-Token"), r->Header("Location"),
+                        target_.tls, {}, 0};
+    sessions_.Track(proof);
+    DeleteSessions(http_, sessions_, {proof});
     return Status();
   }
   // No session service: a basic-auth read proves the same.
@@ -178,16 +195,24 @@ Result<http::Response> Client::Patch(const std::string& path, const std::string&
   return Send(http::Method::kPatch, path, json_body);
 }
 
-void DeleteSessions(http::Client& http, const std::vector<CachedSession>& sessions) {
+SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions) {
+  SessionSweep sweep;
   for (const auto& s : sessions) {
-    if (s.location.empty()) continue;
+    if (s.location.empty() || s.token.empty()) {
+      cache.Settled(s, true);  // nothing to address a DELETE to
+      continue;
+    }
     http::Request req;
     req.method = http::Method::kDelete;
     req.url = s.location.rfind("https://", 0) == 0 ? s.location : "https://" + s.address + s.location;
     req.headers = {{"X-Auth-Token", s.token}};
     req.tls = s.tls;
-    (void)http.Execute(req);
+    auto r = http.Execute(req);
+    const bool gone = r && (r->ok() || r->status == 401 || r->status == 404 || r->status == 410);
+    cache.Settled(s, gone);
+    ++(gone ? sweep.deleted : sweep.kept);
   }
+  return sweep;
 }
 
 }  // namespace dcops::redfish

@@ -54,7 +54,7 @@ TEST_CASE("One session serves many requests and is deleted at shutdown", "[redfi
   }
   CHECK(rig.Bmc("127.0.30.1").counters().sessions_created == 1);
   CHECK(rig.sessions.size() == 1);
-  DeleteSessions(rig.http, rig.sessions.TakeAll());
+  DeleteSessions(rig.http, rig.sessions, rig.sessions.TakeAll());
   CHECK(rig.Bmc("127.0.30.1").SessionCount(std::chrono::steady_clock::now()) == 0);
 }
 
@@ -79,6 +79,31 @@ TEST_CASE("The session cap is reported, not worked around", "[redfish][net]") {
   CHECK(r.error().code == "redfish.session_cap");
   CHECK(r.error().retryable);
   CHECK(bmc.counters().sessions_high == 8);
+}
+
+TEST_CASE("A cap filled by sessions a killed predecessor left is reclaimed, and only those are logged out",
+          "[redfish][net][journal][attack]") {
+  Rig rig("127.0.33.1");
+  auto& bmc = rig.Bmc("127.0.33.1");
+  const std::string address = "127.0.33.1:" + std::to_string(kPort);
+  // Someone else holds two sessions; the predecessor held six when it was killed.
+  for (int i = 0; i < 2; ++i) REQUIRE(bmc.CreateSession("admin-console", std::chrono::steady_clock::now()));
+  std::vector<JournaledSession> left;
+  for (int i = 0; i < 6; ++i) {
+    auto token = bmc.CreateSession("root", std::chrono::steady_clock::now());
+    REQUIRE(token);
+    JournaledSession s{address, *token, "/redfish/v1/SessionService/Sessions/" + bmc.SessionIdOf(*token), {}, 0};
+    s.tls.pinned_sha256 = rig.fleet.FingerprintOf("127.0.33.1");
+    left.push_back(s);
+  }
+  REQUIRE(bmc.SessionCount(std::chrono::steady_clock::now()) == 8);
+  rig.sessions.AdoptOrphans(left);
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.33.1"), SystemClock::Instance());
+  auto r = c.Get("/redfish/v1/Systems");
+  REQUIRE(r.ok());
+  CHECK(rig.sessions.orphans() == 0);
+  CHECK(bmc.SessionCount(std::chrono::steady_clock::now()) == 3);  // the console's two and ours
+  CHECK(bmc.counters().sessions_refused == 1);
 }
 
 TEST_CASE("Wrong credentials fail once, without retries and without the password", "[redfish][net][secrets]") {

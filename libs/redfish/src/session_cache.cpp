@@ -2,6 +2,18 @@
 
 namespace dcops::redfish {
 
+void SessionCache::Stamp(CachedSession& s) const {
+  if (clock_ != nullptr && s.opened_at == 0) {
+    s.opened_at = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+  }
+}
+
+void SessionCache::Journal(const CachedSession& s) const {
+  if (journal_ != nullptr && !s.token.empty()) {
+    journal_->Opened(JournaledSession{s.address, s.token, s.location, s.tls, s.opened_at});
+  }
+}
+
 std::optional<CachedSession> SessionCache::Find(const std::string& address,
                                                 const std::string& username,
                                                 Clock::SteadyTime now) {
@@ -13,15 +25,29 @@ std::optional<CachedSession> SessionCache::Find(const std::string& address,
 }
 
 void SessionCache::Put(CachedSession session) {
+  Stamp(session);
+  Journal(session);
   std::lock_guard lock(mu_);
   const std::string address = session.address;
+  auto it = sessions_.find(address);
+  if (it != sessions_.end() && journal_ != nullptr && it->second.token != session.token) {
+    journal_->Closed(address, it->second.token);
+  }
   sessions_[address] = std::move(session);
+}
+
+void SessionCache::Track(CachedSession& session) {
+  Stamp(session);
+  Journal(session);
 }
 
 void SessionCache::Drop(const std::string& address, const std::string& token) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(address);
-  if (it != sessions_.end() && it->second.token == token) sessions_.erase(it);
+  if (it != sessions_.end() && it->second.token == token) {
+    sessions_.erase(it);
+    if (journal_ != nullptr) journal_->Closed(address, token);
+  }
 }
 
 std::vector<CachedSession> SessionCache::TakeIdle(Clock::SteadyTime now,
@@ -45,6 +71,53 @@ std::vector<CachedSession> SessionCache::TakeAll() {
   for (auto& [_, s] : sessions_) out.push_back(std::move(s));
   sessions_.clear();
   return out;
+}
+
+void SessionCache::Settled(const CachedSession& session, bool deleted) {
+  // A session a day old is gone from any BMC (Redfish caps SessionTimeout at 86400 s).
+  constexpr std::int64_t kSurelyExpired = 86400;
+  const bool expired =
+      clock_ != nullptr && session.opened_at > 0 &&
+      std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count() - session.opened_at >
+          kSurelyExpired;
+  std::lock_guard lock(mu_);
+  if (deleted || expired) {
+    if (journal_ != nullptr && !session.token.empty()) journal_->Closed(session.address, session.token);
+  } else {
+    orphans_.push_back(session);  // still journaled
+  }
+}
+
+void SessionCache::AdoptOrphans(const std::vector<JournaledSession>& sessions) {
+  std::lock_guard lock(mu_);
+  for (const auto& s : sessions) {
+    CachedSession c;
+    c.address = s.address;
+    c.token = s.token;
+    c.location = s.location;
+    c.tls = s.tls;
+    c.opened_at = s.opened_at;
+    orphans_.push_back(std::move(c));
+  }
+}
+
+std::vector<CachedSession> SessionCache::TakeOrphans(const std::string& address) {
+  std::lock_guard lock(mu_);
+  std::vector<CachedSession> out;
+  for (auto it = orphans_.begin(); it != orphans_.end();) {
+    if (address.empty() || it->address == address) {
+      out.push_back(std::move(*it));
+      it = orphans_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::size_t SessionCache::orphans() const {
+  std::lock_guard lock(mu_);
+  return orphans_.size();
 }
 
 void SessionCache::MarkBasicOnly(const std::string& address) {

@@ -5,7 +5,9 @@
 // first use (POST SessionService/Sessions, or /redfish/v1/Sessions on older iDRAC firmware);
 // a 401 on a cached token re-authenticates once (the BMC restarted, the session expired);
 // a BMC without a session service falls back to basic auth. A 503 RAC0218 (session cap)
-// is returned as redfish.session_cap: the step waits and tries later, it never opens more.
+// is returned as redfish.session_cap: the step waits and tries later, it never opens more;
+// first, sessions this agent (or its killed predecessor) left on that BMC are logged out and
+// the login is tried once more.
 // Errors are mapped by ErrorFromResponse; documents are parsed by Document::Parse.
 //
 // Ownership: borrows the http::Client, SessionCache and Clock.
@@ -77,8 +79,13 @@ class Client {
   BreakerBoard* breakers_;
 };
 
-// Deletes sessions (idle ones, or all at shutdown). Failures are ignored: a BMC that is gone
-// has dropped the session already.
-void DeleteSessions(http::Client& http, const std::vector<CachedSession>& sessions);
+// Deletes sessions (idle ones, all at shutdown, orphans) with their own tokens. A session the
+// BMC no longer knows (401, 404) counts as deleted; one that could not be reached stays in the
+// cache's journal as an orphan, tried again later. Blocking: one request per session.
+struct SessionSweep {
+  int deleted = 0;
+  int kept = 0;  // unreachable now: orphans
+};
+SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions);
 
 }  // namespace dcops::redfish

@@ -1,8 +1,10 @@
 #pragma once
 // Redfish sessions of one agent, one per BMC: reused by every step that talks to that BMC (a
-// BMC allows few sessions), deleted when idle and at shutdown.
+// BMC allows few sessions), deleted when idle and at shutdown. With a journal, every session
+// opened is recorded before it is used and forgotten once deleted, so a successor can log out
+// what a killed agent left ("orphans"); orphans are also reclaimed when a BMC's cap is full.
 //
-// Ownership: owned by the agent's wiring; Clients borrow it.
+// Ownership: owned by the agent's wiring; Clients borrow it. It borrows the journal and clock.
 // Thread-safety: every method is safe from many threads.
 
 #include <map>
@@ -13,6 +15,7 @@
 
 #include "dcops/common/clock.hpp"
 #include "dcops/http/options.hpp"
+#include "dcops/redfish/session_journal.hpp"
 
 namespace dcops::redfish {
 
@@ -23,26 +26,51 @@ struct CachedSession {
   std::string location;  // "/redfish/v1/SessionService/Sessions/12"
   http::TlsOptions tls;  // to delete it later over the same trust
   Clock::SteadyTime last_used{};
+  std::int64_t opened_at = 0;  // Unix seconds; set by the cache when a journal is kept
 };
 
 class SessionCache {
  public:
+  SessionCache() = default;
+  // Records sessions in `journal` (may be null); `clock` stamps when each was opened.
+  SessionCache(SessionJournal* journal, const Clock* clock) : journal_(journal), clock_(clock) {}
+
   std::optional<CachedSession> Find(const std::string& address, const std::string& username,
                                     Clock::SteadyTime now);
+  // Caches a session just created (journaled before the caller uses it). A session it
+  // replaces at that address is forgotten: the caller re-authenticated because it was refused.
   void Put(CachedSession session);
+  // Journals a session that is not cached (a login proof that is deleted at once).
+  void Track(CachedSession& session);
   // Forgets a session the BMC no longer accepts (no DELETE: it is already gone).
   void Drop(const std::string& address, const std::string& token);
   // Removes and returns sessions idle for longer than `idle`, for the caller to DELETE.
   std::vector<CachedSession> TakeIdle(Clock::SteadyTime now, std::chrono::milliseconds idle);
   std::vector<CachedSession> TakeAll();
+
+  // After a DELETE: `deleted` (or refused as unknown) is forgotten for good; otherwise the
+  // session stays journaled as an orphan, to be tried again.
+  void Settled(const CachedSession& session, bool deleted);
+  // Sessions of ours nobody uses any more (a predecessor's, or a DELETE that failed).
+  void AdoptOrphans(const std::vector<JournaledSession>& sessions);
+  // Removes and returns the orphans of one BMC (every BMC when `address` is empty).
+  std::vector<CachedSession> TakeOrphans(const std::string& address = "");
+  std::size_t orphans() const;
+
   // BMCs that answered "no session service": basic auth from then on.
   void MarkBasicOnly(const std::string& address);
   bool BasicOnly(const std::string& address) const;
   std::size_t size() const;
 
  private:
+  void Stamp(CachedSession& s) const;
+  void Journal(const CachedSession& s) const;
+
+  SessionJournal* journal_ = nullptr;
+  const Clock* clock_ = nullptr;
   mutable std::mutex mu_;
   std::map<std::string, CachedSession> sessions_;  // by address
+  std::vector<CachedSession> orphans_;
   std::map<std::string, bool> basic_only_;
 };
 

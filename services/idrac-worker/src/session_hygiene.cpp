@@ -1,0 +1,40 @@
+#include "session_hygiene.hpp"
+
+#include <filesystem>
+
+#include "dcops/redfish/client.hpp"
+
+namespace dcops::idrac {
+
+std::string SessionJournalPath(const std::string& state_dir, const std::string& agent_id) {
+  std::string name;
+  for (char c : agent_id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+  return (std::filesystem::path(state_dir) / ("redfish-sessions-" + name + ".jsonl")).string();
+}
+
+Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return MakeError("config.state_dir", "DCOPS_STATE_DIR " + state_dir + ": " + ec.message());
+  std::filesystem::permissions(state_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+  RecoveredJournal out;
+  auto journal = redfish::FileSessionJournal::Recover(SessionJournalPath(state_dir, agent_id), &out.left_open);
+  if (!journal) return journal.error();
+  out.journal = std::move(*journal);
+  return out;
+}
+
+void ReclaimOrphans(http::Client& http, redfish::SessionCache& cache, const Logger& log, const char* when) {
+  auto orphans = cache.TakeOrphans();
+  if (orphans.empty()) return;
+  const auto sweep = redfish::DeleteSessions(http, cache, orphans);
+  const LogFields fields{{"logged_out", std::int64_t{sweep.deleted}}, {"unreachable", std::int64_t{sweep.kept}},
+                         {"when", std::string(when)}};
+  if (sweep.kept == 0) {
+    log.Info("Redfish sessions left by an earlier run logged out", {}, fields);
+  } else {
+    log.Warn("Redfish sessions left by an earlier run could not all be logged out; retried later", {}, fields);
+  }
+}
+
+}  // namespace dcops::idrac

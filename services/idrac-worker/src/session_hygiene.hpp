@@ -1,0 +1,35 @@
+#pragma once
+// Redfish session hygiene across the worker's lives: the sessions it opens are journaled in its
+// state directory; on start it logs out what a killed predecessor left there, and sessions it
+// could not log out (the BMC was unreachable) are tried again from the idle sweep. With a
+// full cap, the Redfish client itself reclaims this worker's orphans on that BMC first.
+//
+// Ownership: the returned journal is owned by the caller and must outlive the SessionCache
+// built on it. Blocking: Reclaim sends one DELETE per orphan. Thread-safe as the cache is.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dcops/common/log.hpp"
+#include "dcops/common/result.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/redfish/session_cache.hpp"
+#include "dcops/redfish/session_journal.hpp"
+
+namespace dcops::idrac {
+
+struct RecoveredJournal {
+  std::unique_ptr<redfish::FileSessionJournal> journal;
+  std::vector<redfish::JournaledSession> left_open;
+};
+
+// The journal file of this agent id in `state_dir` (created 0700 when missing).
+std::string SessionJournalPath(const std::string& state_dir, const std::string& agent_id);
+Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id);
+
+// Logs out every orphan of `cache` and says how it went: info when all are gone, a warning
+// naming how many remain (they are retried later; the BMC expires them meanwhile).
+void ReclaimOrphans(http::Client& http, redfish::SessionCache& cache, const Logger& log, const char* when);
+
+}  // namespace dcops::idrac
