@@ -124,6 +124,10 @@ Api::Api(std::string site, std::string token, db::DbOptions db, const tls::Secre
 
 Api::~Api() = default;
 
+bool Api::Admits(const std::string& authorization) const {
+  return token_.empty() || SameSecret(authorization, "Bearer " + token_);
+}
+
 ApiResponse Api::Handle(const ApiRequest& r) {
   if (token_.empty()) {
     return Fail(503, "disabled", "the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE");

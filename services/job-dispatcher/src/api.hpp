@@ -62,6 +62,10 @@ class Api {
   ~Api();
 
   ApiResponse Handle(const ApiRequest& request);
+  // Whether a request with this Authorization header may go on to be read (its body) and
+  // handled: the token matches (constant time), or the API is disabled and Handle will say so.
+  // Thread-safe; no I/O.
+  bool Admits(const std::string& authorization) const;
   // Unfinished steps of the site by state, for /metrics (no token: the caller is in-process).
   Result<std::map<std::string, long>> QueueDepth();
 
