@@ -74,6 +74,20 @@ TEST_CASE("A viewer reads but cannot create, cancel or write", "[rls]") {
   CHECK(Scalar(site.conn, "SELECT count(*) FROM audit_log") == "0");  // admins only
 }
 
+TEST_CASE("No UI role reads a lease id, the token that fences an agent's step", "[rls][attack]") {
+  Site site;
+  Exec(site.su, "UPDATE job_tasks SET lease_id = gen_random_uuid(), lease_owner = 'worker-1', status = 'leased'");
+  for (const char* role : {"viewer", "operator", "admin"}) {
+    INFO(role);
+    BecomeUser(site.conn, AddUser(site.su, role));
+    CHECK(ExecError(site.conn, "SELECT lease_id FROM job_tasks").sqlstate == "42501");
+    CHECK(ExecError(site.conn, "SELECT * FROM job_tasks").sqlstate == "42501");
+    CHECK(Scalar(site.conn, "SELECT string_agg(DISTINCT lease_owner || ' ' || status, ',') FROM job_tasks") ==
+          "worker-1 leased");
+    BecomeSuperuser(site.conn);
+  }
+}
+
 TEST_CASE("Configuration backups are for operators, log entries for viewers", "[rls]") {
   Site site;
   const std::string server = Scalar(site.su, "INSERT INTO servers(bmc_address) VALUES ('127.0.9.9') RETURNING id");

@@ -179,7 +179,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
                         redact.Scrub(m.progress().message())});
     } else if (m.has_checkpoint()) {
       auto saved = cp.SaveCheckpoint(m.checkpoint().task_id(), m.checkpoint().lease_id(),
-                                     m.checkpoint().checkpoint_json());
+                                     redact.Scrub(m.checkpoint().checkpoint_json()));
       if (!saved && saved.error().retryable) {
         // The database is away, not the lease: answer once it is back (the agent waits for
         // the ack; a "not saved" now would stop a step that holds a valid lease).
@@ -225,7 +225,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   // next one only after this one is safe (and a step whose lease is gone stops).
   void HandleInventory(ControlPlane& cp, Inbound& in) {
     const auto& b = in.msg.inventory();
-    auto staged = cp.StageInventory(b.task_id(), b.lease_id(), b.sequence(), b.kind(), b.json());
+    auto staged = cp.StageInventory(b.task_id(), b.lease_id(), b.sequence(), b.kind(), redact.Scrub(b.json()));
     if (!staged && staged.error().retryable) {
       Post(std::move(in));  // the database is away: the agent waits for the ack
       return;
@@ -270,7 +270,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
                          outcome == kOutcome.end() ? "failed" : outcome->second);
     switch (r.outcome()) {
       case pb::Result::SUCCEEDED: {
-        auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.lease_id(), r.result_json());
+        // Results are stored and shown like events: with every secret this dispatcher handed out
+        // scrubbed (a BMC that echoes a password into an attribute must not store it).
+        const std::string result_json = redact.Scrub(r.result_json());
+        auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.lease_id(), result_json);
         if (!effects) {
           (void)cp.FailStep(r.task_id(), r.lease_id(), effects.error());
           if (IsSyncStep(step.step_kind) && !effects.error().retryable) {
@@ -288,7 +291,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
                             "", conn.id, step.trace_id});
         }
         pending.Completion({r.task_id(), r.lease_id(),
-                               effects->stored_result.empty() ? r.result_json() : effects->stored_result});
+                               effects->stored_result.empty() ? result_json : effects->stored_result});
         break;
       }
       case pb::Result::SNOOZED:
