@@ -112,6 +112,18 @@ TEST_CASE("A worker killed again and again leaves at most its in-flight sessions
   }
 }
 
+TEST_CASE("A result that echoes a password is stored scrubbed, like events", "[e2e][attack]") {
+  Site site({1, "127.0.94.1", 400, 30, "1s"});
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"On"})");
+  CHECK(site.AnswerAs("worker-echo", [](const std::string& password) {
+    return R"({"power_state":"On","bmc_said":"login as root/)" + password + R"( ok"})";
+  }) == "");
+  REQUIRE(site.WaitForJob(job, seconds(30)) == "succeeded");
+  const std::string stored = site.Sql("SELECT result::text FROM job_tasks WHERE job_id = $1", {job});
+  CHECK(stored.find("[REDACTED]") != std::string::npos);
+  CHECK(stored.find(site.bmc_password()) == std::string::npos);
+}
+
 TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "[e2e]") {
   Site site({1, "127.0.62.1", 400, 30, "1s"});
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");

@@ -269,6 +269,41 @@ std::string Site::SendResultAs(const std::string& agent_id, const std::string& t
   return "";
 }
 
+std::string Site::AnswerAs(const std::string& agent_id,
+                          const std::function<std::string(const std::string& password)>& answer, int index) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
+  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]),
+                                     options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
+  auto stub = agent::v1::AgentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + token_);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub->Connect(&ctx);
+  agent::v1::AgentMessage hello;
+  hello.mutable_hello()->set_agent_id(agent_id);
+  hello.mutable_hello()->set_kind("idrac-worker");
+  hello.mutable_hello()->set_version("e2e");
+  hello.mutable_hello()->set_capacity(1);
+  for (const char* kind : {"server.power", "server.refresh", "server.logs"}) hello.mutable_hello()->add_step_kinds(kind);
+  if (!stream->Write(hello)) return "the dispatcher closed the stream at Hello";
+  agent::v1::DispatcherMessage in;
+  while (stream->Read(&in) && !in.has_assign()) {
+  }
+  if (!in.has_assign()) return "no step was assigned";
+  agent::v1::AgentMessage result;
+  result.mutable_result()->set_task_id(in.assign().task_id());
+  result.mutable_result()->set_lease_id(in.assign().lease_id());
+  result.mutable_result()->set_outcome(agent::v1::Result::SUCCEEDED);
+  result.mutable_result()->set_result_json(answer(in.assign().credentials().password()));
+  if (!stream->Write(result)) return "the dispatcher closed the stream before the Result";
+  stream->WritesDone();
+  while (stream->Read(&in)) {
+  }
+  (void)stream->Finish();
+  return "";
+}
+
 Site::CliRun Site::Cli(const std::vector<std::string>& args, const std::string& stdin_text, int index,
                        const std::string& token) {
   const int n = ++cli_runs_;

@@ -93,6 +93,11 @@ class Site {
   // under `lease_id`, then closes. "" once the dispatcher has it, else what went wrong.
   std::string SendResultAs(const std::string& agent_id, const std::string& task_id, const std::string& lease_id,
                            int index = 0);
+  // Connects as idrac-worker `agent_id` with capacity 1, takes the first step assigned to it and
+  // answers SUCCEEDED with the result `answer` makes from the password the assignment carried,
+  // then closes. "" once the result is sent, else what went wrong.
+  std::string AnswerAs(const std::string& agent_id, const std::function<std::string(const std::string& password)>& answer,
+                       int index = 0);
   // Runs the dcops CLI against dispatcher `index`'s API with the site's API token (or `token`).
   CliRun Cli(const std::vector<std::string>& args, const std::string& stdin_text = "", int index = 0,
              const std::string& token = "");
