@@ -1,4 +1,6 @@
 // idrac-worker: wiring only. Connects to the dispatcher and serves Redfish steps.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string_view>
 
@@ -49,7 +51,8 @@ int main(int argc, char** argv) {
   idrac::RecoveredJournal journal;
   if (state_dir.empty()) {
     log.Warn("DCOPS_STATE_DIR is not set: Redfish sessions of a killed worker stay on their BMCs until they expire");
-  } else if (auto recovered = idrac::RecoverSessionJournal(state_dir, settings.options.agent_id)) {
+  } else if (auto recovered = idrac::RecoverSessionJournal(
+                 state_dir, idrac::JournalKey(settings.options.agent_id, settings.options.kind, ::getpid()))) {
     journal = std::move(*recovered);
   } else {
     log.Error(recovered.error().message);
@@ -71,9 +74,11 @@ int main(int argc, char** argv) {
   // Idle Redfish sessions are deleted so a BMC never keeps sessions nobody uses.
   // Orphans (sessions a DELETE could not reach) are tried again once a minute.
   auto last_reclaim = SystemClock::Instance().Steady();
+  long journal_failures = 0;
   const int rc = agent::ServeUntilSignalled(client, log, [&] {
     const auto now = SystemClock::Instance().Steady();
     redfish::DeleteSessions(http, sessions, sessions.TakeIdle(now, session_idle));
+    idrac::ReportJournalFailures(journal.journal.get(), journal_failures, log);
     if (now - last_reclaim >= std::chrono::minutes(1)) {
       last_reclaim = now;
       idrac::ReclaimOrphans(http, sessions, log, "sweep");

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +73,17 @@ bool WriteAll(int fd, const std::string& data) {
 
 Result<std::unique_ptr<FileSessionJournal>> FileSessionJournal::Recover(const std::string& path,
                                                                          std::vector<JournaledSession>* left_open) {
+  // One live owner per journal: a second worker under the same id (and state directory) would
+  // otherwise log out the sessions the first is using. The lock is on a file beside the journal,
+  // which compaction replaces.
+  const std::string lock_path = path + ".lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return MakeError("config.state_dir", "cannot write " + lock_path + ": " + std::strerror(errno));
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return MakeError("config.state_dir", path + " is in use by another running worker with this agent id: give each "
+                                                "worker its own DCOPS_AGENT_ID or DCOPS_STATE_DIR");
+  }
   // Replay: the key is address + token, so a close matches exactly the session it ends.
   std::map<std::string, JournaledSession> open;
   std::vector<std::string> order;
@@ -107,25 +119,34 @@ Result<std::unique_ptr<FileSessionJournal>> FileSessionJournal::Recover(const st
   // Compaction: write beside, then rename over, so a crash now leaves one whole file or the other.
   const std::string tmp = path + ".tmp";
   const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (out < 0) return MakeError("config.state_dir", "cannot write " + tmp + ": " + std::strerror(errno));
+  if (out < 0) {
+    ::close(lock_fd);
+    return MakeError("config.state_dir", "cannot write " + tmp + ": " + std::strerror(errno));
+  }
   const bool written = WriteAll(out, compacted) && ::fsync(out) == 0;
   ::close(out);
-  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    return MakeError("config.state_dir", "cannot replace " + path + ": " + std::strerror(errno));
+  const int fd = written && ::rename(tmp.c_str(), path.c_str()) == 0
+                     ? ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)
+                     : -1;
+  if (fd < 0) {
+    const std::string why = std::strerror(errno);
+    ::close(lock_fd);
+    return MakeError("config.state_dir", "cannot replace " + path + ": " + why);
   }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return MakeError("config.state_dir", "cannot open " + path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
-  return std::unique_ptr<FileSessionJournal>(new FileSessionJournal(path, fd));
+  return std::unique_ptr<FileSessionJournal>(new FileSessionJournal(path, fd, lock_fd));
 }
 
-FileSessionJournal::~FileSessionJournal() { ::close(fd_); }
+FileSessionJournal::~FileSessionJournal() {
+  ::close(fd_);
+  ::close(lock_fd_);  // releases the lock
+}
 
 void FileSessionJournal::Append(const std::string& line) {
   std::lock_guard lock(mu_);
   // A failed write loses only the successor's chance to log this session out early; the BMC
-  // still expires it. The step is not failed for it.
-  (void)WriteAll(fd_, line);
+  // still expires it. It is counted for the owner to report; the step is not failed for it.
+  if (!WriteAll(fd_, line)) ++failed_writes_;
 }
 
 void FileSessionJournal::Opened(const JournaledSession& s) { Append(OpenLine(s)); }

@@ -87,11 +87,22 @@ TEST_CASE("The cache journals sessions as it opens and settles them, and failed 
   CHECK(next.orphans() == 0);
 }
 
+TEST_CASE("A journal has one live owner: a second worker under the same id is refused", "[redfish][journal]") {
+  const std::string path = TempPath("owned.jsonl");
+  auto first = FileSessionJournal::Recover(path, nullptr);
+  REQUIRE(first.ok());
+  auto second = FileSessionJournal::Recover(path, nullptr);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().message.find("in use by another running worker with this agent id") != std::string::npos);
+  first->reset();
+  CHECK(FileSessionJournal::Recover(path, nullptr).ok());
+}
+
 TEST_CASE("An unwritable state directory is a clear error", "[redfish][journal]") {
   std::vector<JournaledSession> left;
   auto journal = FileSessionJournal::Recover("/proc/dcops-no-such-dir/sessions.jsonl", &left);
   REQUIRE_FALSE(journal.ok());
-  CHECK(journal.error().message.find("cannot write /proc/dcops-no-such-dir/sessions.jsonl.tmp") == 0);
+  CHECK(journal.error().message.find("cannot write /proc/dcops-no-such-dir/sessions.jsonl.lock") == 0);
 }
 
 }  // namespace

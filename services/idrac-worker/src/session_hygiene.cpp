@@ -6,6 +6,15 @@
 
 namespace dcops::idrac {
 
+std::string JournalKey(const std::string& agent_id, const std::string& kind, long pid) {
+  const std::string suffix = "-" + std::to_string(pid);
+  if (agent_id.rfind(kind + "-", 0) == 0 && agent_id.size() > suffix.size() &&
+      agent_id.compare(agent_id.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return agent_id.substr(0, agent_id.size() - suffix.size());
+  }
+  return agent_id;
+}
+
 std::string SessionJournalPath(const std::string& state_dir, const std::string& agent_id) {
   std::string name;
   for (char c : agent_id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
@@ -35,6 +44,14 @@ void ReclaimOrphans(http::Client& http, redfish::SessionCache& cache, const Logg
   } else {
     log.Warn("Redfish sessions left by an earlier run could not all be logged out; retried later", {}, fields);
   }
+}
+
+void ReportJournalFailures(const redfish::FileSessionJournal* journal, long& reported, const Logger& log) {
+  if (journal == nullptr || journal->failed_writes() == reported) return;
+  const long now = journal->failed_writes();
+  log.Warn("the Redfish session journal could not be written; a restart may leave those sessions on their BMCs",
+           {}, {{"failed_writes", std::int64_t{now - reported}}});
+  reported = now;
 }
 
 }  // namespace dcops::idrac

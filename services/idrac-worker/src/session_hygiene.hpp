@@ -24,12 +24,19 @@ struct RecoveredJournal {
   std::vector<redfish::JournaledSession> left_open;
 };
 
-// The journal file of this agent id in `state_dir` (created 0700 when missing).
+// The name a worker's journal is kept under: its agent id, except that the default id
+// ("<kind>-<host>-<pid>") loses its pid, so a restarted worker finds what the last one left.
+std::string JournalKey(const std::string& agent_id, const std::string& kind, long pid);
+
+// The journal file of this key in `state_dir` (created 0700 when missing).
 std::string SessionJournalPath(const std::string& state_dir, const std::string& agent_id);
 Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id);
 
 // Logs out every orphan of `cache` and says how it went: info when all are gone, a warning
 // naming how many remain (they are retried later; the BMC expires them meanwhile).
 void ReclaimOrphans(http::Client& http, redfish::SessionCache& cache, const Logger& log, const char* when);
+
+// Warns when the journal failed writes since the last report (`reported` is the count then).
+void ReportJournalFailures(const redfish::FileSessionJournal* journal, long& reported, const Logger& log);
 
 }  // namespace dcops::idrac

@@ -11,6 +11,7 @@
 // Ownership: FileSessionJournal owns its file descriptor. Thread-safety: every method is safe
 // from many threads. Blocking: each call is one small write(2) to a local file.
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,7 +42,8 @@ class SessionJournal {
 class FileSessionJournal final : public SessionJournal {
  public:
   // Reads what a predecessor left at `path` (sessions opened and not closed; a torn last line
-  // is ignored), rewrites the file with exactly those, and keeps it open for appending.
+  // is ignored), rewrites the file with exactly those, and keeps it open for appending. Fails
+  // while another live journal holds `path` (an exclusive lock on `path`.lock).
   static Result<std::unique_ptr<FileSessionJournal>> Recover(const std::string& path,
                                                               std::vector<JournaledSession>* left_open);
   ~FileSessionJournal() override;
@@ -50,14 +52,19 @@ class FileSessionJournal final : public SessionJournal {
 
   void Opened(const JournaledSession& s) override;
   void Closed(const std::string& address, const std::string& token) override;
+  // Appends that failed (a full disk, say) since the journal was opened: each is a session a
+  // successor may not find. The owner reports them; the steps are not failed for it.
+  long failed_writes() const { return failed_writes_.load(); }
 
  private:
-  FileSessionJournal(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  FileSessionJournal(std::string path, int fd, int lock_fd) : path_(std::move(path)), fd_(fd), lock_fd_(lock_fd) {}
   void Append(const std::string& line);
 
   std::string path_;
   std::mutex mu_;
   int fd_;
+  int lock_fd_;  // holds an exclusive flock for the journal's life
+  std::atomic<long> failed_writes_{0};
 };
 
 }  // namespace dcops::redfish
