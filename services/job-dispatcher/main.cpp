@@ -18,7 +18,8 @@ const char* kUsage =
     "usage: job-dispatcher serve [--insecure-dev]\n"
     "       job-dispatcher migrate [--dir DIR]\n"
     "       job-dispatcher credentials set NAME --kind KIND --user USER --password-stdin\n"
-    "       job-dispatcher certs init DIR [HOST ...]   (default hosts: 127.0.0.1 localhost)\n";
+    "       job-dispatcher certs init DIR [HOST ...]   (default hosts: 127.0.0.1 localhost)\n"
+    "       job-dispatcher certs agent-token DIR AGENT_ID|PREFIX*   (a token for one agent, or for replicas)\n";
 
 }  // namespace
 
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
     std::vector<std::string> hosts(argv + 4, argv + argc);
     if (hosts.empty()) hosts = {"127.0.0.1", "localhost"};
     return dispatcher::RunCertsInit(argv[3], hosts, log);
+  }
+  if (command == "certs" && argc == 5 && std::string_view(argv[2]) == "agent-token") {
+    return dispatcher::RunCertsAgentToken(argv[3], argv[4], log);
   }
   if (command == "migrate") {
     dispatcher::MigrateOptions options;

@@ -180,6 +180,15 @@ std::string MakeSiteDir(const std::string& dispatcher_bin) {
   return dir;
 }
 
+std::string AgentTokenFile(const std::string& dispatcher_bin, const std::string& dir, const std::string& agent_id) {
+  const std::string path = dir + "/pki/agent-" + agent_id + ".token";
+  const pid_t issue = Spawn({dispatcher_bin, "certs", "agent-token", dir + "/pki", agent_id}, {}, path);
+  int status = 0;
+  ::waitpid(issue, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("certs agent-token " + agent_id + " failed: see " + path);
+  return path;
+}
+
 Dispatcher StartDispatcher(const std::string& dispatcher_bin, const std::string& dsn, const std::string& dir,
                            const std::map<std::string, std::string>& extra_env) {
   Dispatcher d;

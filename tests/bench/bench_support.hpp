@@ -42,6 +42,9 @@ std::string Get(const std::string& url);
 
 // A site directory with `job-dispatcher certs init` run in it (dir + "/pki/…").
 std::string MakeSiteDir(const std::string& dispatcher_bin);
+// A token file for agent `agent_id` of the site in `dir` (`job-dispatcher certs agent-token`),
+// for the agent's DCOPS_AGENT_TOKEN_FILE.
+std::string AgentTokenFile(const std::string& dispatcher_bin, const std::string& dir, const std::string& agent_id);
 
 struct Dispatcher {
   pid_t pid = -1;

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
 
   const Dispatcher d = StartDispatcher(dispatcher_bin, dsn, dir);
   const pid_t worker = Spawn({worker_bin}, {{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", d.grpc_port)},
-                                            {"DCOPS_AGENT_TOKEN_FILE", dir + "/pki/agent.token"},
+                                            {"DCOPS_AGENT_TOKEN_FILE", AgentTokenFile(dispatcher_bin, dir, "fleet-worker")},
                                             {"DCOPS_TLS_CA_FILE", dir + "/pki/ca.pem"},
                                             {"DCOPS_AGENT_ID", "fleet-worker"},
                                             {"DCOPS_CAPACITY", std::to_string(capacity)}},

@@ -66,10 +66,10 @@ int main(int argc, char** argv) {
   const long dispatcher_idle_rss = RssKib(dispatcher);
 
   // An idle idrac-worker, connected, for its resident memory.
-  auto token = ReadSecretFile(dir + "/pki/agent.token");
+  auto token = ReadSecretFile(AgentTokenFile(dispatcher_bin, dir, "bench-agent"));
   if (!token) Die(token.error().message);
   const pid_t worker = Spawn({worker_bin}, {{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", grpc_port)},
-                                            {"DCOPS_AGENT_TOKEN_FILE", dir + "/pki/agent.token"},
+                                            {"DCOPS_AGENT_TOKEN_FILE", AgentTokenFile(dispatcher_bin, dir, "idle-idrac-worker")},
                                             {"DCOPS_TLS_CA_FILE", dir + "/pki/ca.pem"},
                                             {"DCOPS_AGENT_ID", "idle-idrac-worker"},
                                             {"DCOPS_CAPACITY", "8"}},

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   const Dispatcher d = StartDispatcher(dispatcher_bin, dsn, dir);
   auto agent = [&](const std::string& bin, const std::string& id) {
     return Spawn({bin}, {{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", d.grpc_port)},
-                         {"DCOPS_AGENT_TOKEN_FILE", dir + "/pki/agent.token"},
+                         {"DCOPS_AGENT_TOKEN_FILE", AgentTokenFile(dispatcher_bin, dir, id)},
                          {"DCOPS_TLS_CA_FILE", dir + "/pki/ca.pem"},
                          {"DCOPS_AGENT_ID", id}},
                  dir + "/" + id + ".log");

@@ -129,7 +129,7 @@ TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");
   REQUIRE(WaitUntil([&] { return impostor.Log().find("dispatcher refused the agent") != std::string::npos; },
                     seconds(20)));
-  CHECK(impostor.Log().find("bad or missing agent token") != std::string::npos);
+  CHECK(impostor.Log().find("bad agent token") != std::string::npos);
   auto& plaintext = site.StartWorker("worker-plaintext", "", /*plaintext=*/true);
   REQUIRE(WaitUntil([&] { return plaintext.Log().find("dispatcher unreachable") != std::string::npos; },
                     seconds(20)));
@@ -138,6 +138,24 @@ TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "
   site.StartWorker("worker-good");
   CHECK(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
                   seconds(20)));
+}
+
+// Issue 13: with one shared agent token, any holder could connect as any agent and take its work.
+TEST_CASE("An agent is who its own token says: not another id, not with the site secret, one connection at a time",
+          "[e2e][attack]") {
+  Site site({1, "127.0.95.1", 400, 30, "1s"});
+  auto& borrowed = site.StartWorker("worker-b", site.AgentToken("worker-a"));
+  REQUIRE(WaitUntil([&] { return borrowed.Log().find("dispatcher refused the agent") != std::string::npos; },
+                    seconds(20)));
+  CHECK(borrowed.Log().find("this agent token is for worker-a, not worker-b") != std::string::npos);
+  auto& secret = site.StartWorker("worker-c", site.token());
+  REQUIRE(WaitUntil([&] { return secret.Log().find("dispatcher refused the agent") != std::string::npos; },
+                    seconds(20)));
+  CHECK(secret.Log().find("issue this agent its own") != std::string::npos);
+  CHECK(site.Sql("SELECT count(*) FROM agents") == "0");
+  // A second connection under one identity closes the first: no stale stream idles on.
+  CHECK(site.SecondConnectionFencesFirst("worker-twin") == "");
+  CHECK(site.Sql("SELECT count(*) FROM agents WHERE id = 'worker-twin'") == "1");
 }
 
 TEST_CASE("A BMC answering garbage fails its step with a clear error, the others succeed", "[e2e]") {

@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "agent_identity.hpp"
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -243,7 +244,7 @@ std::string Site::SendResultAs(const std::string& agent_id, const std::string& t
                                      options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
   auto stub = agent::v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Bearer " + token_);
+  ctx.AddMetadata("authorization", "Bearer " + AgentToken(agent_id));
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   auto stream = stub->Connect(&ctx);
   agent::v1::AgentMessage hello;
@@ -269,6 +270,54 @@ std::string Site::SendResultAs(const std::string& agent_id, const std::string& t
   return "";
 }
 
+std::string Site::AgentToken(const std::string& agent_id) const {
+  auto token = dispatcher::IssueAgentToken(token_, agent_id);
+  REQUIRE(token.ok());
+  return *token;
+}
+
+std::string Site::SecondConnectionFencesFirst(const std::string& agent_id, int index) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
+  auto channel_credentials = options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials();
+  struct Link {
+    std::unique_ptr<agent::v1::AgentService::Stub> stub;
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<agent::v1::AgentMessage, agent::v1::DispatcherMessage>> stream;
+  };
+  auto open = [&](Link& link) -> std::string {
+    // Separate channels: two agent processes, not two streams of one.
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    link.stub = agent::v1::AgentService::NewStub(
+        grpc::CreateCustomChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]), channel_credentials, args));
+    link.ctx.AddMetadata("authorization", "Bearer " + AgentToken(agent_id));
+    link.ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    link.stream = link.stub->Connect(&link.ctx);
+    agent::v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_id(agent_id);
+    hello.mutable_hello()->set_kind("idrac-worker");
+    hello.mutable_hello()->set_version("e2e");
+    hello.mutable_hello()->set_capacity(1);
+    if (!link.stream->Write(hello)) return "the dispatcher closed the stream at Hello";
+    agent::v1::DispatcherMessage welcome;
+    if (!link.stream->Read(&welcome) || !welcome.has_welcome()) return "no Welcome";
+    return "";
+  };
+  Link first, second;
+  if (auto e = open(first); !e.empty()) return "first: " + e;
+  if (auto e = open(second); !e.empty()) return "second: " + e;
+  agent::v1::DispatcherMessage ignored;
+  while (first.stream->Read(&ignored)) {
+  }
+  const grpc::Status ended = first.stream->Finish();
+  if (ended.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "the first connection stayed open";
+  second.stream->WritesDone();
+  second.ctx.TryCancel();
+  (void)second.stream->Finish();
+  return "";
+}
+
 std::string Site::AnswerAs(const std::string& agent_id,
                           const std::function<std::string(const std::string& password)>& answer, int index) {
   grpc::SslCredentialsOptions ssl;
@@ -277,7 +326,7 @@ std::string Site::AnswerAs(const std::string& agent_id,
                                      options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
   auto stub = agent::v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Bearer " + token_);
+  ctx.AddMetadata("authorization", "Bearer " + AgentToken(agent_id));
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto stream = stub->Connect(&ctx);
   agent::v1::AgentMessage hello;
@@ -351,7 +400,7 @@ Process& Site::StartWorker(const std::string& id, const std::string& token, bool
 Process& Site::StartAgent(const std::string& binary, const std::string& id, const std::string& token, bool plaintext,
                           int capacity, std::map<std::string, std::string> env) {
   env.insert({{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{},127.0.0.1:{}", grpc_ports_[0], grpc_ports_[1])},
-              {"DCOPS_AGENT_TOKEN", token.empty() ? token_ : token},
+              {"DCOPS_AGENT_TOKEN", token.empty() ? AgentToken(id) : token},
               {"DCOPS_AGENT_ID", id},
               {"DCOPS_CAPACITY", std::to_string(capacity)}});
   if (!options_.tls || plaintext) {

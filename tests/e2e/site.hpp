@@ -98,6 +98,11 @@ class Site {
   // then closes. "" once the result is sent, else what went wrong.
   std::string AnswerAs(const std::string& agent_id, const std::function<std::string(const std::string& password)>& answer,
                        int index = 0);
+  // The token an agent called `agent_id` presents (derived from the site's agent secret).
+  std::string AgentToken(const std::string& agent_id) const;
+  // Connects twice as `agent_id` (raw gRPC, its own token): "" when the first connection is
+  // ended by the dispatcher once the second is welcomed, else what happened.
+  std::string SecondConnectionFencesFirst(const std::string& agent_id, int index = 0);
   // Runs the dcops CLI against dispatcher `index`'s API with the site's API token (or `token`).
   CliRun Cli(const std::vector<std::string>& args, const std::string& stdin_text = "", int index = 0,
              const std::string& token = "");

@@ -29,6 +29,7 @@ struct AgentConn {
   std::deque<std::string> recent_targets;
   std::mutex write_mu;
   AgentStream* stream = nullptr;
+  grpc::ServerContext* ctx = nullptr;  // valid while alive (the gRPC thread holds the call)
   bool alive = true;
 
   // `more`: another message follows at once, so this one may wait in gRPC's buffer and go
@@ -41,6 +42,13 @@ struct AgentConn {
   }
   void Close() {
     std::lock_guard lock(write_mu);
+    alive = false;
+  }
+  // Ends the connection from the dispatcher's side (another connection took this identity):
+  // the agent's read fails and its gRPC thread returns.
+  void Fence() {
+    std::lock_guard lock(write_mu);
+    if (alive && ctx != nullptr) ctx->TryCancel();
     alive = false;
   }
 };

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include "agent_identity.hpp"
+#include "dcops/common/config.hpp"
 #include "dcops/tls/certificates.hpp"
 #include "dcops/tls/secret_box.hpp"
 
@@ -62,7 +65,34 @@ int RunCertsInit(const std::string& dir, const std::vector<std::string>& hosts, 
       return 1;
     }
   }
-  log.Info("site certificates, key, agent token and API token written", {}, {{"dir", dir}});
+  ::mkdir((dir + "/agents").c_str(), 0700);
+  for (const char* kind : kAgentKinds) {
+    auto issued = IssueAgentToken(token, std::string(kind) + "-*");
+    if (!issued) {
+      log.Error(issued.error().message);
+      return 1;
+    }
+    if (auto st = WriteNew(dir + "/agents/" + kind + ".token", *issued + "\n", 0600); !st) {
+      log.Error(st.error().message + " (certs init never overwrites)");
+      return 1;
+    }
+  }
+  log.Info("site certificates, key, agent secret, agent tokens and API token written", {}, {{"dir", dir}});
+  return 0;
+}
+
+int RunCertsAgentToken(const std::string& dir, const std::string& scope, const Logger& log) {
+  auto secret = ReadSecretFile(dir + "/agent.token");
+  if (!secret) {
+    log.Error(secret.error().message);
+    return 1;
+  }
+  auto issued = IssueAgentToken(*secret, scope);
+  if (!issued) {
+    log.Error(issued.error().message);
+    return 2;
+  }
+  std::printf("%s\n", issued->c_str());
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent_conn.hpp"
+#include "agent_identity.hpp"
 #include "assign.hpp"
 #include "control_plane.hpp"
 #include "dcops/agent/v1/agent.grpc.pb.h"
@@ -33,10 +34,6 @@ namespace {
 
 namespace pb = dcops::agent::v1;
 using Steady = std::chrono::steady_clock;
-
-bool SameSecret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 const char* LevelName(pb::Level l) {
   switch (l) {
@@ -106,14 +103,18 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   // ---- gRPC side: authenticate, read, post. Never touches the database.
   grpc::Status Connect(grpc::ServerContext* ctx, AgentStream* stream) override {
     if (!leader) return {grpc::StatusCode::UNAVAILABLE, "this dispatcher is a standby"};
+    // The agent's token says which ids it may use; the Hello below must name one of them.
+    AgentGrant grant{"*", true};
     if (!options.agent_token.empty()) {
       auto it = ctx->client_metadata().find("authorization");
       const std::string presented = it == ctx->client_metadata().end()
                                         ? std::string() : std::string(it->second.data(), it->second.size());
-      if (!SameSecret(presented, "Bearer " + options.agent_token)) {
-        log.Warn("agent refused: bad or missing token", {}, {{"peer", ctx->peer()}});
-        return {grpc::StatusCode::UNAUTHENTICATED, "bad or missing agent token"};
+      auto verified = VerifyAgentToken(options.agent_token, presented, options.accept_shared_agent_token);
+      if (!verified) {
+        log.Warn("agent refused: " + verified.error().message, {}, {{"peer", ctx->peer()}});
+        return {grpc::StatusCode::UNAUTHENTICATED, verified.error().message};
       }
+      grant = *verified;
     } else if (!options.insecure_dev) {
       return {grpc::StatusCode::UNAUTHENTICATED, "no agent token is configured"};
     }
@@ -126,7 +127,17 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "Hello needs an agent_id (1-200 letters, digits, '.', '_', '-', ':', '@') and a capacity of 1..1000"};
     }
+    if (!GrantAllows(grant, h.agent_id())) {
+      log.Warn("agent refused: its token does not name this agent id", {},
+               {{"peer", ctx->peer()}, {"agent", h.agent_id()}, {"token_scope", grant.scope}});
+      return {grpc::StatusCode::PERMISSION_DENIED, "this agent token is for " + grant.scope + ", not " + h.agent_id()};
+    }
+    if (grant.shared) {
+      log.Warn("agent uses the site's shared secret; issue it its own token (job-dispatcher certs agent-token)", {},
+               {{"agent", h.agent_id()}});
+    }
     auto conn = std::make_shared<AgentConn>();
+    conn->ctx = ctx;
     conn->id = h.agent_id();
     conn->kind = h.kind();
     conn->version = h.version();
@@ -147,7 +158,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     auto& conn = in.conn;
     if (in.kind == Inbound::kHello) {
       // A reconnecting agent keeps its steps: they count against limits until their results
-      // arrive or their leases are rescued, whatever happened to the stream in between.
+      // arrive or their leases are rescued, whatever happened to the stream in between. One
+      // identity, one connection: an earlier one still open is closed, so the steps' results
+      // can only come from this one (a stale stream never idles on, holding its place).
+      if (auto old = agents.find(conn->id); old != agents.end() && old->second != conn) {
+        old->second->Fence();
+        log.Warn("agent connected again; its earlier connection is closed", {}, {{"agent", conn->id}});
+      }
       agents[conn->id] = conn;
       UpdateGauges();
       (void)cp.RegisterAgent({conn->id, options.site, conn->kind, conn->version, conn->hostname,

@@ -24,7 +24,11 @@ struct DispatcherOptions {
   std::string dispatcher_id;
   db::DbOptions db;
   std::string grpc_listen = "127.0.0.1:50051";
-  std::string agent_token;  // secret; empty refuses every agent unless insecure_dev
+  // The site's agent secret (secret): agents present tokens derived from it (agent_identity.hpp).
+  // Empty refuses every agent unless insecure_dev.
+  std::string agent_token;
+  // Also accept the secret itself from any agent id (sites from before per-agent tokens).
+  bool accept_shared_agent_token = false;
   bool insecure_dev = false;
   std::string tls_cert_file, tls_key_file;
   std::string http_listen_host = "127.0.0.1";

@@ -25,6 +25,7 @@ struct ServeConfig {
   std::int64_t http_port = 8080, lease_seconds = 30;
   std::chrono::milliseconds heartbeat{5000};
   bool insecure_dev = false;
+  bool accept_shared_agent_token = false;
 };
 
 ConfigSpec Spec(ServeConfig* c) {
@@ -33,8 +34,11 @@ ConfigSpec Spec(ServeConfig* c) {
       .String("SITE", &c->site, "the site this dispatcher serves")
       .String("SECRET_KEY_FILE", &c->secret_key_file, "32-byte key that opens credential sets", true)
       .String("GRPC_LISTEN", &c->grpc_listen, "address agents connect to")
-      .String("AGENT_TOKEN_FILE", &c->agent_token_file, "file holding the agents' bearer token")
-      .String("AGENT_TOKEN", &c->agent_token, "the agents' bearer token (prefer the _FILE form)")
+      .String("AGENT_TOKEN_FILE", &c->agent_token_file, "file holding the site's agent secret (agents get tokens "
+                                                        "derived from it: job-dispatcher certs agent-token)")
+      .String("AGENT_TOKEN", &c->agent_token, "the site's agent secret (prefer the _FILE form)")
+      .Bool("ACCEPT_SHARED_AGENT_TOKEN", &c->accept_shared_agent_token,
+            "also accept the agent secret itself, from any agent id (sites upgrading to per-agent tokens)")
       .String("TLS_CERT_FILE", &c->tls_cert_file, "gRPC server certificate (PEM)")
       .String("TLS_KEY_FILE", &c->tls_key_file, "gRPC server key (PEM)")
       .String("DISPATCHER_ID", &c->dispatcher_id, "name in logs and Welcome")
@@ -103,6 +107,7 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& log, Secr
   o.db.role = c.db_role;
   o.grpc_listen = c.grpc_listen;
   o.agent_token = c.agent_token;
+  o.accept_shared_agent_token = c.accept_shared_agent_token;
   o.insecure_dev = c.insecure_dev || insecure_flag;
   o.tls_cert_file = c.tls_cert_file;
   o.tls_key_file = c.tls_key_file;
