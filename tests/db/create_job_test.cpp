@@ -109,6 +109,19 @@ TEST_CASE("Malformed scopes are named in the error", "[create_job]") {
                   .empty());
 }
 
+TEST_CASE("A job for a site no dispatcher has led is refused, naming the sites there are", "[create_job][attack]") {
+  Ui ui("admin");
+  auto typo = ui.Rejected("server.refresh", R"({"all_servers":true,"site":"defualt"})", "{}");
+  CHECK(typo.sqlstate == "22023");
+  CHECK(typo.message == "SQLSTATE 22023: target_scope.site: no dispatcher serves site \"defualt\" (sites: default)");
+  // Once a dispatcher leads it, the site takes jobs.
+  Exec(ui.su, "SET ROLE dcops_dispatcher");
+  Exec(ui.su, "SELECT dispatcher_v1_site_led('lab', 'dispatcher-lab-1')");
+  Exec(ui.su, "RESET ROLE");
+  CHECK_FALSE(Scalar(ui.conn, "SELECT create_job('server.refresh', $1)", {std::string(R"({"all_servers":true,"site":"lab"})")})
+                  .empty());
+}
+
 TEST_CASE("Malformed parameters are named in the error", "[create_job]") {
   Ui ui;
   struct Case { std::string type, params, expected; };

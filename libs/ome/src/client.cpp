@@ -4,13 +4,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "dcops/common/json_depth.hpp"
+
 namespace dcops::ome {
 namespace {
 
 // OME's error body: {"error": {"code", "message", "@Message.ExtendedInfo": [{"MessageId", "Message"}]}}.
 Error FromOme(const http::Response& r, const std::string& what) {
   rapidjson::Document d;
-  d.Parse(r.body.c_str());
+  if (JsonNestingWithin(r.body, kMaxDeviceJsonNesting)) d.Parse(r.body.c_str());
   std::string id, message;
   if (!d.HasParseError() && d.IsObject() && d.HasMember("error") && d["error"].IsObject()) {
     const auto& e = d["error"];
@@ -107,7 +109,7 @@ Status Client::Login() {
   if (session_path_.empty()) {
     // Older OME answers no Location: the session's Id is in the body.
     rapidjson::Document d;
-    d.Parse(r->body.c_str());
+    if (JsonNestingWithin(r->body, kMaxDeviceJsonNesting)) d.Parse(r->body.c_str());
     if (!d.HasParseError() && d.IsObject() && d.HasMember("Id") && d["Id"].IsString()) {
       session_path_ = fmt::format("/api/SessionService/Sessions('{}')", d["Id"].GetString());
     }
@@ -138,9 +140,12 @@ Result<rapidjson::Document> Client::GetJson(const std::string& path) {
   if (!r) return r.error();
   const std::string resource = path.substr(0, path.find('?'));
   if (r->status == 401) return MakeError("ome.session_expired", resource + ": the session is no longer valid", true);
+  if (!r->ok()) return FromOme(*r, resource);
+  if (!JsonNestingWithin(r->body, kMaxDeviceJsonNesting)) {
+    return MakeError("ome.schema", fmt::format("{}: the answer nests deeper than {} levels", resource, kMaxDeviceJsonNesting));
+  }
   rapidjson::Document d;
   d.Parse(r->body.c_str());
-  if (!r->ok()) return FromOme(*r, resource);
   if (d.HasParseError() || !d.IsObject()) {
     return MakeError("ome.schema", fmt::format("{}: the answer is not a JSON object (HTTP {}, {} bytes)", resource, r->status, r->body.size()));
   }

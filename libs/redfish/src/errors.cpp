@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include "dcops/common/json_depth.hpp"
+
 namespace dcops::redfish {
 
 ExtendedInfo ParseExtendedInfo(std::string_view body) {
+  ExtendedInfo info;
+  if (!JsonNestingWithin(body, kMaxDeviceJsonNesting)) return info;  // no message worth a stack overflow
   rapidjson::Document doc;
   doc.Parse(body.data(), body.size());
-  ExtendedInfo info;
   if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("error") || !doc["error"].IsObject()) {
     return info;
   }

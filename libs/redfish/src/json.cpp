@@ -1,11 +1,17 @@
 #include "dcops/redfish/json.hpp"
 
+#include "dcops/common/json_depth.hpp"
+
 #include <fmt/format.h>
 
 namespace dcops::redfish {
 
 Result<Document> Document::Parse(std::string resource, const std::string& body,
                                  std::string_view content_type) {
+  if (!JsonNestingWithin(body, kMaxDeviceJsonNesting)) {
+    return MakeError("redfish.schema", fmt::format("{}: the BMC answered with JSON nested deeper than {} levels", resource,
+                                                   kMaxDeviceJsonNesting), false);
+  }
   auto doc = std::make_shared<rapidjson::Document>();
   doc->Parse(body.c_str(), body.size());
   if (doc->HasParseError() || !doc->IsObject()) {

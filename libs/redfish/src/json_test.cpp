@@ -37,6 +37,14 @@ TEST_CASE("HTML, truncated and non-object answers are schema errors", "[redfish]
   CHECK(Document::Parse(kSystem, "[1,2]").error().message.find("not an object") != std::string::npos);
 }
 
+TEST_CASE("An answer nested tens of thousands of levels deep is refused before it is parsed", "[redfish][attack]") {
+  const std::string deep = R"({"a":)" + std::string(70000, '[') + std::string(70000, ']') + "}";
+  auto r = Document::Parse(kSystem, deep);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == kSystem + ": the BMC answered with JSON nested deeper than 64 levels");
+  CHECK(ParseExtendedInfo(R"({"error":)" + std::string(70000, '[') + std::string(70000, ']') + "}").message_id.empty());
+}
+
 TEST_CASE("Error bodies map to codes by status and MessageId", "[redfish]") {
   auto body = [](const std::string& id) {
     return R"({"error": {"code": "Base.1.8.GeneralError", "message": "x", "@Message.ExtendedInfo": [{"MessageId": ")" +

@@ -102,6 +102,32 @@ std::vector<pugi::xml_node> Children(const pugi::xml_node& node, const char* loc
   return out;
 }
 
+namespace {
+
+// vim25 answers nest a few dozen elements at most (property values of nested data objects).
+constexpr int kMaxXmlDepth = 256;
+
+// True when no element of `doc` lies deeper than `max_depth`, found without recursion.
+bool DepthWithin(const pugi::xml_document& doc, int max_depth) {
+  int depth = 0;
+  pugi::xml_node node = doc.first_child();
+  while (node) {
+    if (node.first_child()) {
+      node = node.first_child();
+      if (++depth > max_depth) return false;
+      continue;
+    }
+    while (node && !node.next_sibling()) {
+      node = node.parent();
+      --depth;
+    }
+    if (node) node = node.next_sibling();
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<Response> Response::Parse(const std::string& operation, int status, const std::string& body) {
   auto doc = std::make_shared<pugi::xml_document>();
   const auto parsed = doc->load_buffer(body.data(), body.size());
@@ -109,6 +135,7 @@ Result<Response> Response::Parse(const std::string& operation, int status, const
     return MakeError("vsphere.schema", fmt::format("{}: {} (HTTP {})", operation, problem, status));
   };
   if (!parsed) return schema(fmt::format("the answer is not XML ({} at byte {})", parsed.description(), parsed.offset));
+  if (!DepthWithin(*doc, kMaxXmlDepth)) return schema(fmt::format("the answer nests deeper than {} elements", kMaxXmlDepth));
   const pugi::xml_node envelope = doc->document_element();
   if (LocalName(envelope) != "Envelope" || NamespaceOf(envelope) != kSoapEnvelope) return schema("the answer is not a SOAP envelope");
   const pugi::xml_node soap_body = Child(envelope, "Body");

@@ -37,6 +37,20 @@ TEST_CASE("xsi:type is found whatever prefix the schema-instance namespace has",
   CHECK_FALSE(XsiType(vals[2]));  // an unbound prefix is not the schema-instance namespace
 }
 
+TEST_CASE("An answer nested deeper than vim25 ever nests is refused", "[vsphere][attack]") {
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "<a>";
+  for (int i = 0; i < 100000; ++i) deep += "</a>";
+  auto r = Response::Parse("RetrievePropertiesEx", 200, Envelope(deep));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message == "RetrievePropertiesEx: the answer nests deeper than 256 elements (HTTP 200)");
+  // As deep as a real answer is fine.
+  std::string fine = R"(<RetrievePropertiesExResponse xmlns="urn:vim25">)";
+  for (int i = 0; i < 40; ++i) fine += "<a>";
+  for (int i = 0; i < 40; ++i) fine += "</a>";
+  CHECK(Response::Parse("RetrievePropertiesEx", 200, Envelope(fine + "</RetrievePropertiesExResponse>")).ok());
+}
+
 TEST_CASE("Faults become typed errors naming the operation and the fault's message", "[vsphere]") {
   auto login = Response::Parse("Login", 500, Envelope(
       R"(<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Cannot complete login due to an incorrect user name or password.</faultstring>)"

@@ -13,6 +13,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "dcops/common/json_depth.hpp"
 #include "dell.hpp"
 #include "operation_steps.hpp"
 
@@ -52,6 +53,7 @@ bool WholeProfile(const std::string& format, const std::string& content) {
     return content.find("<SystemConfiguration") != std::string::npos &&
            content.find("</SystemConfiguration>") != std::string::npos;
   }
+  if (!JsonNestingWithin(content, kMaxDeviceJsonNesting)) return false;
   rapidjson::Document d;
   d.Parse(content.c_str());
   return !d.HasParseError() && d.IsObject() && d.HasMember("SystemConfiguration") && d["SystemConfiguration"].IsObject();

@@ -125,6 +125,7 @@ TEST_CASE("Bad job requests get 400 with the parameter named, and lose nothing",
 
 TEST_CASE("A job of another site is not visible through this site's API", "[api]") {
   Fixture f;
+  Exec(f.su, "SELECT dispatcher_v1_site_led('lab', 'dispatcher-lab')");
   const std::string other = Scalar(f.su,
       "SELECT dispatcher_v1_create_job('lab', 'server.refresh', '{\"all_servers\":true}', '{}')");
   CHECK(f.Call("GET", "/api/v1/jobs/" + other).status == 404);

@@ -62,6 +62,12 @@ Result<int> ControlPlane::ApiVersion() {
   return std::stoi(*v);
 }
 
+Status ControlPlane::SiteLed(const std::string& site, const std::string& dispatcher_id) {
+  auto r = conn_.Exec("SELECT dispatcher_v1_site_led($1, $2)", {site, dispatcher_id});
+  if (!r) return r.error();
+  return {};
+}
+
 Result<bool> ControlPlane::TryLeaderLock(const std::string& site) {
   auto v = ScalarText(conn_.Exec("SELECT pg_try_advisory_lock(hashtext('dcops-leader:' || $1))", {site}));
   if (!v) return v.error();

@@ -95,6 +95,8 @@ class ControlPlane {
   Result<int> ApiVersion();
   // Leader election: a session-level advisory lock per site; held while the connection lives.
   Result<bool> TryLeaderLock(const std::string& site);
+  // Records that this dispatcher leads `site` (jobs for a site none has led are refused).
+  Status SiteLed(const std::string& site, const std::string& dispatcher_id);
 
   Result<std::vector<JobToPlan>> JobsToPlan(const std::string& site, int limit);
   Result<int> PlanJob(const std::string& job_id, const std::vector<PlannedStep>& steps);

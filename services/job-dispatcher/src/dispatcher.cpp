@@ -499,6 +499,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           db.Reset();
           continue;
         }
+        if (auto led = cp.SiteLed(options.site, options.dispatcher_id); !led) {
+          db.Reset();  // the site must be on record before jobs for it are accepted
+          continue;
+        }
         leader = true;
         UpdateGauges();
         log.Info("leader for site " + options.site);

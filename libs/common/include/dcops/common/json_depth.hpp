@@ -14,6 +14,10 @@ namespace dcops {
 // than `stop_after` levels: the answer is then `stop_after` + 1, whatever the real depth.
 std::size_t JsonNesting(std::string_view json, std::size_t stop_after);
 
+// Devices' answers (Redfish, OME OData) nest about ten levels; anything past this is hostile
+// or broken and is refused before a parser sees it.
+inline constexpr std::size_t kMaxDeviceJsonNesting = 64;
+
 // True when `json` nests at most `max_depth` levels.
 inline bool JsonNestingWithin(std::string_view json, std::size_t max_depth) {
   return JsonNesting(json, max_depth) <= max_depth;
