@@ -124,6 +124,27 @@ TEST_CASE("A result that echoes a password is stored scrubbed, like events", "[e
   CHECK(stored.find(site.bmc_password()) == std::string::npos);
 }
 
+// Issue 14: SIGTERM mid-step logged SUCCEEDED, but the stream was cancelled before the result
+// went out; the lease expired and another worker ran attempt 2.
+TEST_CASE("A worker told to stop mid-step finishes it and delivers the result before it exits", "[e2e]") {
+  Site site({1, "127.0.96.1", 3000, 30, "1s"});
+  auto& worker = site.StartWorker("worker-leaving");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "1"; },
+                    seconds(30)));
+  worker.Signal(SIGTERM);
+  REQUIRE(WaitUntil([&] { return !worker.Running(); }, seconds(60)));
+  CHECK(worker.exit_code() == 0);
+  CHECK(worker.Log().find("drained") != std::string::npos);
+  // The step ended with this worker's result: one attempt, no rescue, no second worker needed.
+  CHECK(site.Sql("SELECT status || ' ' || attempt FROM job_tasks WHERE job_id = $1", {job}) == "succeeded 1");
+  CHECK(site.Sql("SELECT status FROM jobs WHERE id = $1", {job}) == "succeeded");
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE '%lease%expired%'", {job}) == "0");
+  CHECK(Fleet(site)[0]["counters"]["effective_resets"].GetInt() == 1);
+}
+
 TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "[e2e]") {
   Site site({1, "127.0.62.1", 400, 30, "1s"});
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");

@@ -128,6 +128,8 @@ struct AgentClient::Impl {
   std::deque<Assignment> queue;
   std::map<std::string, std::shared_ptr<StreamStepContext>> running;  // by task id
   bool draining = false;
+  bool drained = false;  // every step's result is written; the stream is being closed
+  bool half_closed = false;  // WritesDone was called on the current stream: no more writes
   bool stopping = false;
   std::chrono::milliseconds heartbeat{5000};
 
@@ -142,7 +144,7 @@ struct AgentClient::Impl {
   // (the next report replaces it).
   void Send(const pb::AgentMessage& m) {
     std::lock_guard lock(mu);
-    if (!stream || !stream->Write(m)) {
+    if (!stream || half_closed || !stream->Write(m)) {
       if (m.has_result() || m.has_checkpoint() || m.has_inventory() || (m.has_event() && undelivered.size() < kMaxUndelivered)) {
         undelivered.push_back(m);
       }
@@ -216,8 +218,47 @@ struct AgentClient::Impl {
       auto* hb = m.mutable_heartbeat();
       for (const auto& [task, ctx] : running) hb->add_lease_ids(ctx->assignment().lease_id);
       hb->set_running(static_cast<int>(running.size()));
-      if (stream) stream->Write(m);
+      if (stream && !half_closed) stream->Write(m);
     }
+  }
+
+  // A result that hands an assignment back unstarted (the dispatcher re-queues it at once).
+  static pb::AgentMessage HandBack(const Assignment& a) {
+    pb::AgentMessage m;
+    auto* r = m.mutable_result();
+    r->set_task_id(a.task_id);
+    r->set_lease_id(a.lease_id);
+    r->set_outcome(pb::Result::SNOOZED);
+    r->set_reason("agent draining");
+    return m;
+  }
+
+  // Drain, on the stream that is open (SIGTERM must not cost a finished step its result):
+  // queued assignments are handed back, running steps get drain_timeout to finish (then are
+  // cancelled and get a little longer to say so), and only then is the stream half-closed, so
+  // the dispatcher reads every result before it sees the end. A stream that does not end soon
+  // after is cancelled.
+  void Drainer() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [this] { return draining || stopping; });
+    if (stopping) return;
+    while (!queue.empty()) {
+      if (!stream || half_closed || !stream->Write(HandBack(queue.front()))) undelivered.push_back(HandBack(queue.front()));
+      queue.pop_front();
+    }
+    if (!cv.wait_for(lock, options.drain_timeout, [this] { return running.empty(); })) {
+      log.Warn("drain timeout: cancelling the steps still running", {}, {{"running", std::int64_t(running.size())}});
+      for (auto& [task, ctx] : running) ctx->Cancel();
+      cv.wait_for(lock, std::chrono::seconds(10), [this] { return running.empty(); });
+    }
+    drained = true;
+    if (stream) {
+      half_closed = true;
+      stream->WritesDone();
+      auto ctx = context;
+      if (!cv.wait_for(lock, std::chrono::seconds(10), [this] { return !stream; }) && ctx) ctx->TryCancel();
+    }
+    cv.notify_all();
   }
 
   // One connection's life. Returns when the stream ends or the agent has drained: true when
@@ -258,9 +299,15 @@ struct AgentClient::Impl {
       stream = s;
       context = ctx;
       heartbeat = std::chrono::milliseconds(std::max(100, in.welcome().heartbeat_interval_ms()));
+      half_closed = false;
       while (!undelivered.empty()) {
         stream->Write(undelivered.front());
         undelivered.pop_front();
+      }
+      // Reconnected after the drain finished its steps: deliver what waited, then close.
+      if (drained) {
+        half_closed = true;
+        stream->WritesDone();
       }
     }
     cv.notify_all();
@@ -270,13 +317,7 @@ struct AgentClient::Impl {
         Assignment a = FromProto(in.assign());
         std::lock_guard lock(mu);
         if (draining) {
-          pb::AgentMessage m;
-          auto* r = m.mutable_result();
-          r->set_task_id(a.task_id);
-          r->set_lease_id(a.lease_id);
-          r->set_outcome(pb::Result::SNOOZED);
-          r->set_reason("agent draining");
-          stream->Write(m);
+          if (!half_closed) stream->Write(HandBack(a));
         } else {
           queue.push_back(std::move(a));
           work_cv.notify_one();
@@ -300,6 +341,7 @@ struct AgentClient::Impl {
       stream.reset();
       context.reset();
     }
+    cv.notify_all();
     const grpc::Status st = s->Finish();
     if (!draining) log.Warn("stream to the dispatcher ended", {}, {{"detail", st.error_message()}});
     return true;
@@ -364,7 +406,6 @@ void AgentClient::RequestDrain() {
   std::lock_guard lock(impl_->mu);
   impl_->draining = true;
   impl_->cv.notify_all();
-  if (impl_->context) impl_->context->TryCancel();
 }
 
 int AgentClient::Run() {
@@ -372,6 +413,7 @@ int AgentClient::Run() {
   std::vector<std::thread> workers;
   for (int i = 0; i < std::max(1, im.options.capacity); ++i) workers.emplace_back([&im] { im.Worker(); });
   std::thread heartbeats([&im] { im.Heartbeats(); });
+  std::thread drainer([&im] { im.Drainer(); });
   std::mt19937_64 rng(std::random_device{}());
   // Several addresses (a leader and its standbys): an address that is unreachable or refuses
   // the agent (a standby does) makes the agent try the next one.
@@ -384,10 +426,12 @@ int AgentClient::Run() {
   }
   if (addresses.empty()) addresses.push_back("127.0.0.1:50051");
   std::size_t next = 0;
+  // Connected until drained: a drain that finds no stream (the dispatcher failing over) keeps
+  // reconnecting, so the results of the steps it lets finish are still delivered.
   for (int attempt = 1;; ++attempt) {
     {
       std::lock_guard lock(im.mu);
-      if (im.draining) break;
+      if (im.drained) break;
     }
     if (im.Session(addresses[next % addresses.size()])) {
       attempt = 1;  // a session that was welcomed starts the backoff afresh
@@ -395,22 +439,25 @@ int AgentClient::Run() {
       ++next;
     }
     std::unique_lock lock(im.mu);
-    if (im.draining) break;
+    if (im.drained) break;
     const auto delay = im.options.reconnect.Delay(std::min(attempt, 20), rng);
-    im.cv.wait_for(lock, delay, [&im] { return im.draining; });
+    im.cv.wait_for(lock, delay, [&im] { return im.drained; });
   }
-  // Drain: running steps finish (up to the timeout); queued ones are handed back.
   {
-    std::unique_lock lock(im.mu);
-    im.queue.clear();
-    im.cv.wait_for(lock, im.options.drain_timeout, [&im] { return im.running.empty(); });
-    for (auto& [task, ctx] : im.running) ctx->Cancel();
+    std::lock_guard lock(im.mu);
     im.stopping = true;
   }
   im.cv.notify_all();
   im.work_cv.notify_all();
   for (auto& t : workers) t.join();
   heartbeats.join();
+  drainer.join();
+  std::size_t undelivered_results = 0;
+  for (const auto& m : im.undelivered) undelivered_results += m.has_result() ? 1 : 0;
+  if (undelivered_results > 0) {
+    im.log.Warn("drained with results the dispatcher never received; their steps run again when the leases expire",
+                {}, {{"results", std::int64_t(undelivered_results)}});
+  }
   im.log.Info("drained");
   return 0;
 }

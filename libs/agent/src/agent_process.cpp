@@ -19,7 +19,9 @@ void AddAgentSettings(ConfigSpec& spec, AgentSettings& s) {
       .String("AGENT_TOKEN", &s.options.token, "bearer token (prefer the _FILE form)")
       .String("TLS_CA_FILE", &s.options.tls_ca_file, "CA that signed the dispatcher's certificate")
       .Bool("INSECURE_DEV", &s.options.insecure_dev, "plaintext gRPC (development only)")
-      .Int("CAPACITY", &s.capacity, 1, 256, "steps run at once");
+      .Int("CAPACITY", &s.capacity, 1, 256, "steps run at once")
+      .Duration("DRAIN_TIMEOUT", &s.options.drain_timeout,
+                "on SIGTERM, how long running steps may take to finish before they are cancelled (60s)");
 }
 
 Status LoadAgentSettings(const ConfigSpec& spec, AgentSettings& s, const char* argv1, SecretRegistry& secrets) {
