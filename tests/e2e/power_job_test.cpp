@@ -145,6 +145,28 @@ TEST_CASE("A worker told to stop mid-step finishes it and delivers the result be
   CHECK(Fleet(site)[0]["counters"]["effective_resets"].GetInt() == 1);
 }
 
+// Issue 14: cut only the leader's database session while a standby runs. The standby led with
+// no agents while the old leader kept every stream, and new steps stayed ready.
+TEST_CASE("A leader that loses its database session lets go of its agents, and the new leader runs the work",
+          "[e2e]") {
+  Site site({2, "127.0.97.1", 400, 30, "1s"});
+  site.StartDispatcher(1, /*expect_standby=*/true);
+  site.StartWorker("worker-follows");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  // Its sessions are terminated until the standby has taken the lock (each retry of the old
+  // leader is cut too, so the lock cannot come back to it first).
+  REQUIRE(WaitUntil([&] {
+    site.TerminateDispatcherSessions(0);
+    return site.Readyz(1) == "ready\n";
+  }, seconds(30)));
+  CHECK(site.Readyz(0) != "ready\n");
+  const std::string job = site.CreateJob("server.refresh", kAllServers, "{}");
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND attempt = 1", {job}) == "2");
+  CHECK(site.Sql("SELECT dispatcher_id FROM sites WHERE site = 'default'") == "dispatcher-1");
+}
+
 TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "[e2e]") {
   Site site({1, "127.0.62.1", 400, 30, "1s"});
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");

@@ -382,6 +382,16 @@ void Site::CutDatabase() {
                 {tdb_.name(), std::to_string(db_.BackendPid())});
 }
 
+int Site::TerminateDispatcherSessions(int index) {
+  db::DbOptions admin_options;
+  admin_options.dsn = testing::Pg().admin_dsn;
+  auto admin = db::Connection::Open(admin_options);
+  REQUIRE(admin.ok());
+  return std::stoi(testing::Scalar(*admin,
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+      {tdb_.name(), fmt::format("job-dispatcher:dispatcher-{}", index)}));
+}
+
 void Site::RestoreDatabase() {
   db::DbOptions admin_options;
   admin_options.dsn = testing::Pg().admin_dsn;

@@ -110,6 +110,9 @@ class Site {
   // own terminated. Restore() lets connections in again.
   void CutDatabase();
   void RestoreDatabase();
+  // Terminates the database sessions of dispatcher `index` only (its leader lock goes with
+  // them); returns how many there were.
+  int TerminateDispatcherSessions(int index);
   // The simulator's per-BMC JSON array, parsed by the caller.
   std::string FleetJson();
   // Injects faults into one simulated BMC through the simulator's control endpoint.

@@ -472,6 +472,23 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     }
   }
 
+  // Leadership is gone (the lock went with the database session): a standby may lead now, so
+  // every agent stream is closed (the agents try the next address, and this one answers
+  // "standby" until it leads again) and nothing held here counts against limits any more. The
+  // steps keep their leases; whoever leads adopts them or rescues them when they expire.
+  void Demote(const std::string& why) {
+    if (!leader) return;
+    leader = false;
+    for (auto& [id, conn] : agents) conn->Fence();
+    const auto closed = agents.size();
+    agents.clear();
+    for (const auto& [task, step] : running) limits.Finished(step.target, step.mutating);
+    running.clear();
+    UpdateGauges();
+    UpdateHealth();
+    log.Warn("no longer leader: " + why, {}, {{"agents_closed", std::int64_t(closed)}});
+  }
+
   int Loop() {
     db::Reconnector db(options.db, SystemClock::Instance());
     auto last_plan = Steady::now() - options.poll;
@@ -491,6 +508,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         auto got = cp.TryLeaderLock(options.site);
         if (!got) { db.Reset(); continue; }
         if (!*got) {
+          pending.Flush(cp, **conn);  // results taken while leading: lease-checked, still worth writing
           std::unique_lock lock(mu);
           cv.wait_for(lock, options.poll, [this] { return stopping.load(); });
           continue;
@@ -552,9 +570,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       if (!(*conn)->Healthy()) {
         db.Reset();
         db_ok = false;
-        leader = false;  // the advisory lock went with the session
-        UpdateGauges();
-        log.Warn("lost the control-plane connection; reconnecting");
+        Demote("lost the control-plane connection, and the site's leader lock with it");
       }
       UpdateHealth();
     }

@@ -103,7 +103,8 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& log, Secr
   ::gethostname(host, sizeof host - 1);
   o.dispatcher_id = c.dispatcher_id.empty() ? fmt::format("{}-{}", host, ::getpid()) : c.dispatcher_id;
   o.db.dsn = c.database_url;
-  o.db.application_name = "job-dispatcher";
+  // The dispatcher's own session by name (an operator, or a test, can find the leader's).
+  o.db.application_name = ("job-dispatcher:" + o.dispatcher_id).substr(0, 63);
   o.db.role = c.db_role;
   o.grpc_listen = c.grpc_listen;
   o.agent_token = c.agent_token;
