@@ -17,6 +17,13 @@ std::string_view LogLevelName(LogLevel level) {
   return "info";
 }
 
+LogLevel LogLevelFromName(std::string_view name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "warn") return LogLevel::kWarn;
+  if (name == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
 void StderrSink::Write(std::string_view line) {
   std::lock_guard lock(mu_);
   std::fwrite(line.data(), 1, line.size(), stderr);

@@ -36,6 +36,22 @@ TEST_CASE("A log record is one JSON object with the standard keys", "[log]") {
   CHECK(std::string(doc["ts"].GetString()).size() == 24);
 }
 
+TEST_CASE("A configured level drops the lines below it (DCOPS_LOG_LEVEL)", "[log]") {
+  MemorySink sink;
+  FakeClock clock;
+  Logger base("job-dispatcher", sink, clock);
+  const Logger warn = base.WithMinLevel(LogLevelFromName("warn"));
+  warn.Info("routine");
+  warn.Warn("worth a look");
+  base.WithMinLevel(LogLevelFromName("debug")).Debug("detail");
+  const auto lines = sink.lines();
+  REQUIRE(lines.size() == 2);
+  CHECK(std::string(Parse(lines[0])["msg"].GetString()) == "worth a look");
+  CHECK(std::string(Parse(lines[1])["level"].GetString()) == "debug");
+  CHECK(LogLevelFromName("error") == LogLevel::kError);
+  CHECK(LogLevelFromName("nonsense") == LogLevel::kInfo);
+}
+
 TEST_CASE("Context keys are omitted when unknown", "[log]") {
   MemorySink sink;
   FakeClock clock;

@@ -60,12 +60,14 @@ std::atomic<Dispatcher*> g_dispatcher{nullptr};
 
 }  // namespace
 
-int RunServe(const Environment& env, bool insecure_flag, const Logger& log, SecretRegistry& redact) {
+int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log, SecretRegistry& redact) {
   ServeConfig c;
   if (auto st = Spec(&c).Load(env, ReadWholeFile); !st) {
-    log.Error(st.error().message);
+    base_log.Error(st.error().message);
     return 2;
   }
+  // DCOPS_LOG_LEVEL: every line of this dispatcher from here on (the dispatcher, its API, its loop).
+  const Logger log = base_log.WithMinLevel(LogLevelFromName(c.log_level));
   redact.Add(c.database_url);
   auto box = tls::SecretBox::FromKeyFile(c.secret_key_file);
   if (!box) {

@@ -24,6 +24,8 @@ namespace dcops {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 std::string_view LogLevelName(LogLevel level);
+// "debug", "info", "warn" or "error"; anything else is info.
+LogLevel LogLevelFromName(std::string_view name);
 
 struct LogContext {
   std::string job_id;
@@ -82,6 +84,11 @@ class Logger {
   }
   void Error(std::string_view msg, const LogContext& ctx = {}, const LogFields& f = {}) const {
     Log(LogLevel::kError, msg, ctx, f);
+  }
+
+  // The same logger (service, sink, clock, secrets) writing from `min_level` up.
+  Logger WithMinLevel(LogLevel min_level) const {
+    return Logger(service_, sink_, clock_, secrets_, min_level);
   }
 
   // The line Log() would write, without writing it.
