@@ -457,6 +457,13 @@ Result<std::map<std::string, long>> ControlPlane::QueueDepth(const std::string& 
   return out;
 }
 
+Result<int> ControlPlane::Prune(std::chrono::milliseconds retention, int batch) {
+  auto n = ScalarText(conn_.Exec("SELECT dispatcher_v1_prune(make_interval(secs => $1::double precision), $2::int)::text",
+                                 {std::to_string(retention.count() / 1000), std::to_string(batch)}));
+  if (!n) return n.error();
+  return std::atoi(n->c_str());
+}
+
 Result<std::string> ControlPlane::RefreshStatistics() {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_refresh_statistics()::text"));
 }

@@ -170,6 +170,9 @@ class ControlPlane {
   Result<std::map<std::string, long>> QueueDepth(const std::string& site);
   // ANALYZE of the queue tables that changed a lot since their last one (see the SQL).
   Result<std::string> RefreshStatistics();
+  // Deletes up to `batch` finished jobs older than `retention` (and what dispatcher_v1_prune
+  // takes with them); returns how many jobs went.
+  Result<int> Prune(std::chrono::milliseconds retention, int batch);
 
   // Reads and writes behind the dispatcher's /api/v1 (JSON documents as the SQL builds them).
   // Errors of job creation keep their SQL message, which names the parameter at fault.

@@ -85,6 +85,21 @@ TEST_CASE("A job goes from plan to completion through the typed API", "[control_
   CHECK((*back)->key_id == box->KeyId());
 }
 
+TEST_CASE("Retention deletes finished jobs past it, in batches, and keeps the rest", "[control_plane]") {
+  Site site;
+  for (int i = 0; i < 3; ++i) {
+    Exec(site.su, "SELECT dispatcher_v1_create_job('default', 'server.refresh', '{\"all_servers\":true}', '{}')");
+  }
+  Exec(site.su, "UPDATE jobs SET status = 'succeeded', finished_at = now() - interval '40 days'");
+  Exec(site.su, "UPDATE jobs SET finished_at = now() - interval '1 day' WHERE id = (SELECT min(id::text)::uuid FROM jobs)");
+  CHECK(*site.cp.Prune(std::chrono::hours(24 * 30), 1) == 1);
+  CHECK(*site.cp.Prune(std::chrono::hours(24 * 30), 1000) == 1);
+  CHECK(*site.cp.Prune(std::chrono::hours(24 * 30), 1000) == 0);
+  CHECK(Scalar(site.su, "SELECT count(*) FROM jobs") == "1");
+  CHECK(site.cp.Prune(std::chrono::minutes(5), 1000).error().message.find("retention: must be at least 1 hour") !=
+        std::string::npos);
+}
+
 TEST_CASE("Only one dispatcher per site holds the leader lock", "[control_plane]") {
   Site site;
   auto other = site.tdb.Connect();

@@ -489,11 +489,28 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     log.Warn("no longer leader: " + why, {}, {{"agents_closed", std::int64_t(closed)}});
   }
 
+  // Retention: a few batches per pass so the loop stays responsive; the rest next pass.
+  void Prune(ControlPlane& cp) {
+    constexpr int kBatch = 1000;
+    int total = 0;
+    for (int pass = 0; pass < 10; ++pass) {
+      auto n = cp.Prune(options.retention, kBatch);
+      if (!n) {
+        log.Warn("retention: pruning finished jobs failed; tried again in 5 minutes", {}, {{"detail", n.error().message}});
+        return;
+      }
+      total += *n;
+      if (*n < kBatch) break;
+    }
+    if (total > 0) log.Info(fmt::format("retention: {} finished job(s) older than the retention deleted", total));
+  }
+
   int Loop() {
     db::Reconnector db(options.db, SystemClock::Instance());
     auto last_plan = Steady::now() - options.poll;
     auto last_rescue = Steady::now();
     auto last_schedules = Steady::now() - std::chrono::seconds(1);
+    auto last_prune = Steady::now() - std::chrono::minutes(5);
     while (!stopping) {
       auto conn = db.Get(std::chrono::milliseconds(5000));  // short: Stop() is honoured during an outage
       if (!conn) {
@@ -564,6 +581,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         }
         (void)cp.RefreshStatistics();
         last_rescue = now;
+      }
+      if (options.retention.count() > 0 && now - last_prune >= std::chrono::minutes(5)) {
+        Prune(cp);
+        last_prune = now;
       }
       AssignWork(cp);
       pending.Flush(cp, **conn);

@@ -34,6 +34,9 @@ struct DispatcherOptions {
   std::string http_listen_host = "127.0.0.1";
   int http_port = 8080;
   std::chrono::seconds lease{30};
+  // Finished jobs (with their steps and events), offline agents and old log entries older
+  // than this are deleted by the leader, a batch at a time every few minutes; zero keeps all.
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
   std::chrono::milliseconds heartbeat{5000};
   std::chrono::milliseconds poll{1000};
   LimitsConfig limits;

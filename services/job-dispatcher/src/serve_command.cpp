@@ -24,6 +24,7 @@ struct ServeConfig {
   std::string http_listen_host = "127.0.0.1";
   std::int64_t http_port = 8080, lease_seconds = 30;
   std::chrono::milliseconds heartbeat{5000};
+  std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
   bool insecure_dev = false;
   bool accept_shared_agent_token = false;
 };
@@ -48,6 +49,8 @@ ConfigSpec Spec(ServeConfig* c) {
       .String("HTTP_LISTEN_HOST", &c->http_listen_host, "address of the HTTP port (127.0.0.1; 0.0.0.0 in a container)")
       .Int("LEASE_SECONDS", &c->lease_seconds, 5, 3600, "step lease")
       .Duration("HEARTBEAT", &c->heartbeat, "agent heartbeat interval")
+      .Duration("RETENTION", &c->retention, "finished jobs, offline agents and log entries older than this are "
+                                            "deleted (default 720h; at least 1h; 0 keeps everything)")
       .Bool("INSECURE_DEV", &c->insecure_dev, "plaintext gRPC (development only)")
       .String("API_TOKEN_FILE", &c->api_token_file, "file holding the /api/v1 bearer token (the CLI's)")
       .String("API_TOKEN", &c->api_token, "the /api/v1 bearer token (prefer the _FILE form)")
@@ -118,6 +121,11 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
   o.http_listen_host = c.http_listen_host;
   o.lease = std::chrono::seconds(c.lease_seconds);
   o.heartbeat = c.heartbeat;
+  if (c.retention.count() > 0 && c.retention < std::chrono::hours(1)) {
+    log.Error("DCOPS_RETENTION: at least 1h (or 0 to keep everything)");
+    return 2;
+  }
+  o.retention = c.retention;
   if (o.insecure_dev) log.Warn("plaintext gRPC: --insecure-dev is for development only");
 
   sigset_t signals;
