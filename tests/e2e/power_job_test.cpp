@@ -168,6 +168,28 @@ TEST_CASE("A leader that loses its database session lets go of its agents, and t
   CHECK(site.Sql("SELECT dispatcher_id FROM sites WHERE site = 'default'") == "dispatcher-1");
 }
 
+// Issue 14: dead agents stayed `online` and `running` was always 0.
+TEST_CASE("Agents show the steps they run, and a frozen one goes offline and loses its step to another", "[e2e]") {
+  Site site({1, "127.0.98.1", 3000, 5, "1s"});
+  auto& frozen = site.StartWorker("worker-frozen");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  const std::string job = site.CreateJob("server.power", site.Sql(kEveryServerId), R"({"action":"ForceRestart"})");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM job_tasks WHERE checkpoint ->> 'phase' = 'sent'") == "1"; },
+                    seconds(30)));
+  CHECK(WaitUntil([&] { return site.Sql("SELECT running FROM agents WHERE id = 'worker-frozen'") == "1"; }, seconds(10)));
+  // Frozen mid-step: its TCP connection stays open, its heartbeats stop.
+  frozen.Signal(SIGSTOP);
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT status || ' ' || running FROM agents WHERE id = 'worker-frozen'") ==
+                                 "offline 0"; },
+                    seconds(20)));
+  site.StartWorker("worker-thawed");
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT attempt FROM job_tasks WHERE job_id = $1", {job}) == "2");
+  CHECK(Fleet(site)[0]["counters"]["effective_resets"].GetInt() == 1);
+  frozen.Signal(SIGCONT);
+}
+
 TEST_CASE("An agent with a wrong token is refused, and so is a plaintext one", "[e2e]") {
   Site site({1, "127.0.62.1", 400, 30, "1s"});
   auto& impostor = site.StartWorker("worker-impostor", "not-the-token");

@@ -6,6 +6,7 @@
 // of AgentConn, Inbound and RunningStep belong to the dispatcher's loop.
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,9 @@ struct AgentConn {
   // Targets this agent served last, newest at the back (loop-owned): its open device
   // sessions, which the next claims prefer.
   std::deque<std::string> recent_targets;
+  // When the loop last heard from it (any message; loop-owned): silence past a few heartbeat
+  // intervals closes the connection (a frozen process keeps its TCP connection open).
+  std::chrono::steady_clock::time_point last_heard = std::chrono::steady_clock::now();
   std::mutex write_mu;
   AgentStream* stream = nullptr;
   grpc::ServerContext* ctx = nullptr;  // valid while alive (the gRPC thread holds the call)

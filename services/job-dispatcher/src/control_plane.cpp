@@ -327,6 +327,34 @@ Status ControlPlane::RegisterAgent(const AgentInfo& a) {
   return {};
 }
 
+Status ControlPlane::AgentsSeen(const std::vector<std::pair<std::string, int>>& running_by_agent) {
+  if (running_by_agent.empty()) return {};
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartArray();
+  for (const auto& [id, running] : running_by_agent) {
+    w.StartObject();
+    w.Key("id");
+    Str(w, id);
+    w.Key("running");
+    w.Int(running);
+    w.Key("status");
+    w.String("online");
+    w.EndObject();
+  }
+  w.EndArray();
+  auto r = conn_.Exec("SELECT dispatcher_v1_agents_seen($1::jsonb)", {std::string(buf.GetString(), buf.GetSize())});
+  if (!r) return r.error();
+  return {};
+}
+
+Status ControlPlane::AgentsReset(const std::string& site, const std::vector<std::string>& connected) {
+  auto r = conn_.Exec("SELECT dispatcher_v1_agents_reset($1, ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))",
+                      {site, StringsJson(connected)});
+  if (!r) return r.error();
+  return {};
+}
+
 Status ControlPlane::AgentDisconnected(const std::string& agent_id) {
   auto r = conn_.Exec("SELECT dispatcher_v1_agent_disconnected($1)", {agent_id});
   if (!r) return r.error();

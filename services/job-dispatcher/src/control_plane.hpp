@@ -130,6 +130,10 @@ class ControlPlane {
 
   Status RegisterAgent(const AgentInfo& agent);
   Status AgentDisconnected(const std::string& agent_id);
+  // The agents connected here, as of now: last seen, steps running (the dispatcher's count).
+  Status AgentsSeen(const std::vector<std::pair<std::string, int>>& running_by_agent);
+  // At the start of leadership: every agent of the site not connected here is offline.
+  Status AgentsReset(const std::string& site, const std::vector<std::string>& connected);
 
   Result<std::optional<CredentialSet>> GetCredentialSet(const std::string& id);
   // Where set `name` may be sent (networks in CIDR form, host names); both empty = anywhere its

@@ -191,6 +191,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       return;
     }
     const auto& m = in.msg;
+    conn->last_heard = Steady::now();
     if (m.has_progress()) {
       pending.Progress({m.progress().task_id(), m.progress().lease_id(), m.progress().percent(),
                         redact.Scrub(m.progress().message())});
@@ -489,6 +490,27 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     log.Warn("no longer leader: " + why, {}, {{"agents_closed", std::int64_t(closed)}});
   }
 
+  // Agents as the control plane shows them: each connected one seen now with the steps it runs
+  // here; one silent for three heartbeat intervals (a frozen process keeps its TCP connection)
+  // is closed, which marks it offline and lets its leases expire to be rescued.
+  void TendAgents(ControlPlane& cp, Steady::time_point now) {
+    std::map<std::string, int> running_by_agent;
+    for (const auto& [id, conn] : agents) {
+      if (now - conn->last_heard > 3 * options.heartbeat + std::chrono::seconds(1)) {
+        log.Warn("agent silent for three heartbeats; closing its connection", {}, {{"agent", id}});
+        conn->Fence();
+        continue;
+      }
+      running_by_agent[id] = 0;
+    }
+    for (const auto& [task, step] : running) {
+      if (auto it = running_by_agent.find(step.agent_id); it != running_by_agent.end()) ++it->second;
+    }
+    if (auto st = cp.AgentsSeen({running_by_agent.begin(), running_by_agent.end()}); !st) {
+      log.Warn("could not record the agents' status", {}, {{"detail", st.error().message}});
+    }
+  }
+
   // Retention: a few batches per pass so the loop stays responsive; the rest next pass.
   void Prune(ControlPlane& cp) {
     constexpr int kBatch = 1000;
@@ -539,6 +561,11 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           continue;
         }
         leader = true;
+        // Nothing is connected to a dispatcher that has just become leader (Connect refuses a
+        // standby): whatever the control plane shows as online for this site is not.
+        if (auto reset = cp.AgentsReset(options.site, {}); !reset) {
+          log.Warn("could not mark the site's agents offline", {}, {{"detail", reset.error().message}});
+        }
         UpdateGauges();
         log.Info("leader for site " + options.site);
       }
@@ -580,6 +607,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           UpdateGauges();
         }
         (void)cp.RefreshStatistics();
+        TendAgents(cp, now);
         last_rescue = now;
       }
       if (options.retention.count() > 0 && now - last_prune >= std::chrono::minutes(5)) {
