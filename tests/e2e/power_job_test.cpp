@@ -235,6 +235,30 @@ TEST_CASE("A BMC answering garbage fails its step with a clear error, the others
   CHECK(site.Sql("SELECT error_message FROM job_tasks WHERE job_id = $1 AND status = 'failed'", {job}) ==
         "/redfish/v1/Systems: the BMC answered with an HTML page instead of JSON");
   CHECK(site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'succeeded'", {job}) == "2");
+  // A failure no retry will fix says so, with the attempt it was.
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND level = 'error' AND message LIKE "
+                 "'server.refresh failed on idrac:127.0.63.2:18443 (attempt 1 of %): /redfish/v1/Systems: the BMC "
+                 "answered with an HTML page instead of JSON'", {job}) == "1");
+}
+
+// Issue 14: failed attempts that would be retried appeared as "failed" errors.
+TEST_CASE("A failed attempt that will be retried says which attempt and when the next one runs", "[e2e]") {
+  Site site({1, "127.0.99.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "1"; },
+                    seconds(20)));
+  // Logged in once (a refused login is final, not retried); then every read answers 503.
+  REQUIRE(site.WaitForJob(site.CreateJob("server.refresh", kAllServers, "{}"), seconds(60)) == "succeeded");
+  REQUIRE(site.SetFaults("127.0.99.1", R"({"error_rate":1.0})"));
+  const std::string job = site.CreateJob("server.refresh", kAllServers, "{}");
+  REQUIRE(WaitUntil([&] {
+    return site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND level = 'warn' AND message LIKE "
+                    "'server.refresh on idrac:127.0.99.1:18443: attempt 1 of % failed: %; retrying in %s'", {job}) == "1";
+  }, seconds(60)));
+  REQUIRE(site.SetFaults("127.0.99.1", R"({"error_rate":0.0})"));
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT attempt FROM job_tasks WHERE job_id = $1", {job}) == "2");
+  CHECK(site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND level = 'error'", {job}) == "0");
 }
 
 }  // namespace

@@ -198,8 +198,10 @@ struct AgentClient::Impl {
           r->set_reason(out.reason);
           break;
       }
-      log.Info(fmt::format("{} finished: {}", a.step_kind, pb::Result::Outcome_Name(r->outcome())), lc,
-               {{"error", out.error.message}});
+      // A failure is worth a look (the dispatcher decides whether it is retried and says so).
+      log.Log(out.kind == StepOutcome::Kind::kFailed ? LogLevel::kWarn : LogLevel::kInfo,
+              fmt::format("{} finished: {}", a.step_kind, pb::Result::Outcome_Name(r->outcome())), lc,
+              {{"error", out.error.message}});
       Send(m);
       {
         std::lock_guard lock(mu);

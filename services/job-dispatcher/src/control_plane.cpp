@@ -230,6 +230,25 @@ Result<std::string> ControlPlane::FailStep(const std::string& task_id, const std
        result_json.empty() ? db::Param() : db::Param(result_json)}));
 }
 
+Result<ControlPlane::FailReport> ControlPlane::FailStepReport(const std::string& task_id, const std::string& lease_id,
+                                                             const Error& error) {
+  auto text = ScalarText(conn_.Exec(
+      "SELECT dispatcher_v1_fail_step_report($1::uuid, $2::uuid, $3, $4, $5::boolean)::text",
+      {task_id, lease_id, error.code, error.message, error.retryable ? "true" : "false"}));
+  if (!text) return text.error();
+  rapidjson::Document d;
+  d.Parse(text->c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("outcome") || !d["outcome"].IsString()) {
+    return MakeError("db.result", "fail_step_report: not the expected JSON");
+  }
+  FailReport r;
+  r.outcome = d["outcome"].GetString();
+  if (d.HasMember("attempt") && d["attempt"].IsInt()) r.attempt = d["attempt"].GetInt();
+  if (d.HasMember("max_attempts") && d["max_attempts"].IsInt()) r.max_attempts = d["max_attempts"].GetInt();
+  if (d.HasMember("retry_in_ms") && d["retry_in_ms"].IsInt64()) r.retry_in_ms = d["retry_in_ms"].GetInt64();
+  return r;
+}
+
 Result<std::string> ControlPlane::SnoozeStep(const std::string& task_id, const std::string& lease_id,
                                              std::chrono::seconds wait, const std::string& reason) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_snooze_step($1::uuid, $2::uuid, $3::int, $4)",

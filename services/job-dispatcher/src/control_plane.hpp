@@ -118,6 +118,13 @@ class ControlPlane {
   Result<int> ReportProgressMany(const std::vector<ProgressReport>& reports);
   Result<std::string> FailStep(const std::string& task_id, const std::string& lease_id,
                                const Error& error, const std::string& result_json = "");
+  // FailStep, and where the step stands after it: for the event and log line that say so.
+  struct FailReport {
+    std::string outcome;  // "retry_scheduled", "failed", "cancelled", "stale_lease", "not_found"
+    int attempt = 0, max_attempts = 0;
+    long long retry_in_ms = 0;
+  };
+  Result<FailReport> FailStepReport(const std::string& task_id, const std::string& lease_id, const Error& error);
   Result<std::string> SnoozeStep(const std::string& task_id, const std::string& lease_id,
                                  std::chrono::seconds wait, const std::string& reason);
   Result<std::string> CancelStep(const std::string& task_id, const std::string& lease_id,

@@ -323,12 +323,25 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       default: {
         Error e = MakeError(r.error().code().empty() ? "step.failed" : r.error().code(),
                             redact.Scrub(r.error().message()), r.error().retryable());
-        (void)cp.FailStep(r.task_id(), r.lease_id(), e);
+        auto report = cp.FailStepReport(r.task_id(), r.lease_id(), e);
         if (IsSyncStep(step.step_kind)) (void)cp.DiscardSync(r.task_id(), e.code + ": " + e.message);
+        const LogContext lc{step.job_id, r.task_id(), step.trace_id, step.target};
+        if (!report) {
+          // The failure is not on record: the lease expires and the step runs again.
+          log.Warn("a step's failure could not be recorded; it runs again when its lease expires", lc,
+                   {{"detail", report.error().message}, {"error", e.message}});
+        }
+        const bool retrying = report && report->outcome == "retry_scheduled";
+        const std::string message =
+            !report ? fmt::format("{} failed on {}: {}", step.step_kind, step.target, e.message)
+            : retrying ? fmt::format("{} on {}: attempt {} of {} failed: {}; retrying in {}s", step.step_kind,
+                                     step.target, report->attempt, report->max_attempts, e.message,
+                                     (report->retry_in_ms + 999) / 1000)
+                       : fmt::format("{} failed on {} (attempt {} of {}): {}", step.step_kind, step.target,
+                                     report->attempt, report->max_attempts, e.message);
+        log.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
         if (!step.job_id.empty()) {
-          pending.Event({step.job_id, r.task_id(), "error",
-                            fmt::format("{} failed on {}: {}", step.step_kind, step.target, e.message),
-                            "", conn.id, step.trace_id});
+          pending.Event({step.job_id, r.task_id(), retrying ? "warn" : "error", message, "", conn.id, step.trace_id});
         }
       }
     }
