@@ -546,6 +546,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     auto last_rescue = Steady::now();
     auto last_schedules = Steady::now() - std::chrono::seconds(1);
     auto last_prune = Steady::now() - std::chrono::minutes(5);
+    int leader_session = 0;  // the backend pid of the session holding the leader lock
     while (!stopping) {
       auto conn = db.Get(std::chrono::milliseconds(5000));  // short: Stop() is honoured during an outage
       if (!conn) {
@@ -556,6 +557,11 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       db_ok = true;
       ControlPlane cp(**conn);
+      // The leader lock lives in one database session: a new session (a reconnect the loop
+      // did not see coming) holds no lock, whatever this process believed.
+      if (leader && (*conn)->BackendPid() != leader_session) {
+        Demote("the database session that held the site's leader lock is gone");
+      }
       if (!leader) {
         auto got = cp.TryLeaderLock(options.site);
         if (!got) { db.Reset(); continue; }
@@ -574,6 +580,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           continue;
         }
         leader = true;
+        leader_session = (*conn)->BackendPid();
         // Nothing is connected to a dispatcher that has just become leader (Connect refuses a
         // standby): whatever the control plane shows as online for this site is not.
         if (auto reset = cp.AgentsReset(options.site, {}); !reset) {
