@@ -224,11 +224,8 @@ std::string Site::Readyz(int index) {
 }
 
 std::string Site::GrpcHealth(int index) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
-  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]),
-                                     options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
-  auto stub = grpc::health::v1::Health::NewStub(channel);
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]), AgentChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
   grpc::health::v1::HealthCheckResponse response;
@@ -236,38 +233,72 @@ std::string Site::GrpcHealth(int index) {
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 
-std::string Site::SendResultAs(const std::string& agent_id, const std::string& task_id, const std::string& lease_id,
-                               int index) {
+namespace {
+
+// One agent's connection, made by hand (a test playing an agent): its own channel (two of
+// them are two processes, not two streams of one), its token, Hello sent and Welcome read.
+struct RawAgent {
+  std::unique_ptr<agent::v1::AgentService::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<agent::v1::AgentMessage, agent::v1::DispatcherMessage>> stream;
+
+  // "" once welcomed, else what went wrong.
+  std::string Open(const std::string& address, const std::shared_ptr<grpc::ChannelCredentials>& credentials,
+                   const std::string& token, const std::string& agent_id, const std::vector<std::string>& step_kinds,
+                   std::chrono::seconds deadline) {
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    stub = agent::v1::AgentService::NewStub(grpc::CreateCustomChannel(address, credentials, args));
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    stream = stub->Connect(&ctx);
+    agent::v1::AgentMessage hello;
+    hello.mutable_hello()->set_agent_id(agent_id);
+    hello.mutable_hello()->set_kind("idrac-worker");
+    hello.mutable_hello()->set_version("e2e");
+    hello.mutable_hello()->set_capacity(1);
+    for (const auto& kind : step_kinds) hello.mutable_hello()->add_step_kinds(kind);
+    if (!stream->Write(hello)) return "the dispatcher closed the stream at Hello";
+    agent::v1::DispatcherMessage welcome;
+    if (!stream->Read(&welcome) || !welcome.has_welcome()) return "no Welcome";
+    return "";
+  }
+
+  // Sends `m` and closes, reading whatever the dispatcher still sends.
+  std::string SendLastAndClose(const agent::v1::AgentMessage& m, const char* what) {
+    if (!stream->Write(m)) return std::string("the dispatcher closed the stream before the ") + what;
+    stream->WritesDone();
+    agent::v1::DispatcherMessage ignored;
+    while (stream->Read(&ignored)) {
+    }
+    (void)stream->Finish();  // how it ended is the caller's question, asked of the dispatcher
+    return "";
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> Site::AgentChannelCredentials() const {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
-  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]),
-                                     options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
-  auto stub = agent::v1::AgentService::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Bearer " + AgentToken(agent_id));
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  auto stream = stub->Connect(&ctx);
-  agent::v1::AgentMessage hello;
-  hello.mutable_hello()->set_agent_id(agent_id);
-  hello.mutable_hello()->set_kind("idrac-worker");
-  hello.mutable_hello()->set_version("e2e");
-  hello.mutable_hello()->set_capacity(1);
-  if (!stream->Write(hello)) return "the dispatcher closed the stream at Hello";
-  agent::v1::DispatcherMessage welcome;
-  if (!stream->Read(&welcome) || !welcome.has_welcome()) return "no Welcome";
+  return options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials();
+}
+
+std::string Site::SendResultAs(const std::string& agent_id, const std::string& task_id, const std::string& lease_id,
+                               int index) {
+  RawAgent agent;
+  if (auto e = agent.Open(fmt::format("127.0.0.1:{}", grpc_ports_[index]), AgentChannelCredentials(),
+                          AgentToken(agent_id), agent_id, {}, std::chrono::seconds(10));
+      !e.empty()) {
+    return e;
+  }
   agent::v1::AgentMessage result;
   result.mutable_result()->set_task_id(task_id);
   result.mutable_result()->set_lease_id(lease_id);
   result.mutable_result()->set_outcome(agent::v1::Result::FAILED);
   result.mutable_result()->mutable_error()->set_code("e2e.forged");
   result.mutable_result()->mutable_error()->set_message("a result this agent had no business sending");
-  if (!stream->Write(result)) return "the dispatcher closed the stream before the Result";
-  stream->WritesDone();
-  agent::v1::DispatcherMessage ignored;
-  while (stream->Read(&ignored)) {
-  }
-  (void)stream->Finish();
-  return "";
+  return agent.SendLastAndClose(result, "Result");
 }
 
 std::string Site::AgentToken(const std::string& agent_id) const {
@@ -277,36 +308,16 @@ std::string Site::AgentToken(const std::string& agent_id) const {
 }
 
 std::string Site::SecondConnectionFencesFirst(const std::string& agent_id, int index) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
-  auto channel_credentials = options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials();
-  struct Link {
-    std::unique_ptr<agent::v1::AgentService::Stub> stub;
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReaderWriter<agent::v1::AgentMessage, agent::v1::DispatcherMessage>> stream;
-  };
-  auto open = [&](Link& link) -> std::string {
-    // Separate channels: two agent processes, not two streams of one.
-    grpc::ChannelArguments args;
-    args.SetInt("grpc.use_local_subchannel_pool", 1);
-    link.stub = agent::v1::AgentService::NewStub(
-        grpc::CreateCustomChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]), channel_credentials, args));
-    link.ctx.AddMetadata("authorization", "Bearer " + AgentToken(agent_id));
-    link.ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    link.stream = link.stub->Connect(&link.ctx);
-    agent::v1::AgentMessage hello;
-    hello.mutable_hello()->set_agent_id(agent_id);
-    hello.mutable_hello()->set_kind("idrac-worker");
-    hello.mutable_hello()->set_version("e2e");
-    hello.mutable_hello()->set_capacity(1);
-    if (!link.stream->Write(hello)) return "the dispatcher closed the stream at Hello";
-    agent::v1::DispatcherMessage welcome;
-    if (!link.stream->Read(&welcome) || !welcome.has_welcome()) return "no Welcome";
-    return "";
-  };
-  Link first, second;
-  if (auto e = open(first); !e.empty()) return "first: " + e;
-  if (auto e = open(second); !e.empty()) return "second: " + e;
+  const std::string address = fmt::format("127.0.0.1:{}", grpc_ports_[index]);
+  RawAgent first, second;
+  if (auto e = first.Open(address, AgentChannelCredentials(), AgentToken(agent_id), agent_id, {}, std::chrono::seconds(20));
+      !e.empty()) {
+    return "first: " + e;
+  }
+  if (auto e = second.Open(address, AgentChannelCredentials(), AgentToken(agent_id), agent_id, {}, std::chrono::seconds(20));
+      !e.empty()) {
+    return "second: " + e;
+  }
   agent::v1::DispatcherMessage ignored;
   while (first.stream->Read(&ignored)) {
   }
@@ -314,30 +325,21 @@ std::string Site::SecondConnectionFencesFirst(const std::string& agent_id, int i
   if (ended.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return "the first connection stayed open";
   second.stream->WritesDone();
   second.ctx.TryCancel();
-  (void)second.stream->Finish();
+  (void)second.stream->Finish();  // cancelled by us: nothing to learn from its status
   return "";
 }
 
 std::string Site::AnswerAs(const std::string& agent_id,
                           const std::function<std::string(const std::string& password)>& answer, int index) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadWholeFile(dir_ + "/pki/ca.pem").value_or("");
-  auto channel = grpc::CreateChannel(fmt::format("127.0.0.1:{}", grpc_ports_[index]),
-                                     options_.tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials());
-  auto stub = agent::v1::AgentService::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.AddMetadata("authorization", "Bearer " + AgentToken(agent_id));
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  auto stream = stub->Connect(&ctx);
-  agent::v1::AgentMessage hello;
-  hello.mutable_hello()->set_agent_id(agent_id);
-  hello.mutable_hello()->set_kind("idrac-worker");
-  hello.mutable_hello()->set_version("e2e");
-  hello.mutable_hello()->set_capacity(1);
-  for (const char* kind : {"server.power", "server.refresh", "server.logs"}) hello.mutable_hello()->add_step_kinds(kind);
-  if (!stream->Write(hello)) return "the dispatcher closed the stream at Hello";
+  RawAgent agent;
+  if (auto e = agent.Open(fmt::format("127.0.0.1:{}", grpc_ports_[index]), AgentChannelCredentials(),
+                          AgentToken(agent_id), agent_id, {"server.power", "server.refresh", "server.logs"},
+                          std::chrono::seconds(30));
+      !e.empty()) {
+    return e;
+  }
   agent::v1::DispatcherMessage in;
-  while (stream->Read(&in) && !in.has_assign()) {
+  while (agent.stream->Read(&in) && !in.has_assign()) {
   }
   if (!in.has_assign()) return "no step was assigned";
   agent::v1::AgentMessage result;
@@ -345,12 +347,7 @@ std::string Site::AnswerAs(const std::string& agent_id,
   result.mutable_result()->set_lease_id(in.assign().lease_id());
   result.mutable_result()->set_outcome(agent::v1::Result::SUCCEEDED);
   result.mutable_result()->set_result_json(answer(in.assign().credentials().password()));
-  if (!stream->Write(result)) return "the dispatcher closed the stream before the Result";
-  stream->WritesDone();
-  while (stream->Read(&in)) {
-  }
-  (void)stream->Finish();
-  return "";
+  return agent.SendLastAndClose(result, "Result");
 }
 
 Site::CliRun Site::Cli(const std::vector<std::string>& args, const std::string& stdin_text, int index,

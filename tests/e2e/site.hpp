@@ -14,6 +14,10 @@
 
 #include "test_db.hpp"
 
+namespace grpc {
+class ChannelCredentials;
+}
+
 namespace dcops::e2e {
 
 class Process {
@@ -139,6 +143,9 @@ class Site {
   SiteOptions options_;
   testing::TestDb tdb_;
   db::Connection db_;
+  // TLS with the site CA, or plaintext when the site runs without TLS.
+  std::shared_ptr<grpc::ChannelCredentials> AgentChannelCredentials() const;
+
   std::string dir_, token_, api_token_, bmc_password_;
   int grpc_ports_[2] = {0, 0}, http_ports_[2] = {0, 0}, control_port_ = 0, cli_runs_ = 0;
   std::unique_ptr<Process> sim_;

@@ -34,7 +34,11 @@ $$;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_site_led(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_site_led(text, text) TO dcops_dispatcher;
 
--- insert_job (20261203000500) with the site check.
+-- Validates and inserts a job (the landed contract, 20261203000300), and now also: an admin-only
+-- type or a scope with "first_contact": true needs an admin (20261203000500) — the UI role
+-- says so (service_role counts as admin), or the job comes from the site's dispatcher API (its
+-- token is the site's) or from a schedule (only admins write schedules); and the site must be
+-- one a dispatcher has led.
 CREATE OR REPLACE FUNCTION dcops_internal.insert_job(
     p_job_type text, p_target_scope jsonb, p_params jsonb, p_idempotency_key text,
     p_schedule_at timestamptz, p_priority int, p_actor uuid, p_actor_role text,

@@ -16,16 +16,6 @@ void Str(Writer& w, const std::string& s) {
   w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-// A JSON array of strings, for passing a list as one $n::jsonb parameter.
-std::string StringsJson(const std::vector<std::string>& items) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartArray();
-  for (const auto& item : items) Str(w, item);
-  w.EndArray();
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 // bytea travels in PostgreSQL's hex text form: \x0011aa...
 std::string ByteaText(const std::string& bytes) { return "\\x" + HexEncode(bytes); }
 
@@ -368,8 +358,7 @@ Status ControlPlane::AgentsSeen(const std::vector<std::pair<std::string, int>>& 
 }
 
 Status ControlPlane::AgentsReset(const std::string& site, const std::vector<std::string>& connected) {
-  auto r = conn_.Exec("SELECT dispatcher_v1_agents_reset($1, ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))",
-                      {site, StringsJson(connected)});
+  auto r = conn_.Exec("SELECT dispatcher_v1_agents_reset($1, $2::text[])", {site, TextArray(connected)});
   if (!r) return r.error();
   return {};
 }
@@ -414,10 +403,8 @@ Result<std::string> ControlPlane::PutCredentialSet(const CredentialSet& s, const
 Result<std::string> ControlPlane::SetCredentialScope(const std::string& name, const std::vector<std::string>& networks,
                                                      const std::vector<std::string>& hosts, const std::string& actor) {
   return ScalarText(conn_.Exec(
-      "SELECT dispatcher_v1_set_credential_scope($1, "
-      "nullif(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)), '{}'), "
-      "nullif(ARRAY(SELECT jsonb_array_elements_text($3::jsonb)), '{}'), $4)::text",
-      {name, StringsJson(networks), StringsJson(hosts), actor}));
+      "SELECT dispatcher_v1_set_credential_scope($1, nullif($2::text[], '{}'), nullif($3::text[], '{}'), $4)::text",
+      {name, TextArray(networks), TextArray(hosts), actor}));
 }
 
 Result<std::string> ControlPlane::DefaultCredentialSet(const std::string& kind) {
@@ -563,58 +550,6 @@ Result<std::string> ControlPlane::ListAgentsJson(const std::string& site) {
 
 Result<std::string> ControlPlane::ListCredentialSetsJson() {
   return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_credential_sets()::text"));
-}
-
-Result<std::vector<std::vector<std::string>>> DbServerDirectory::DiscoverySets(
-    const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) {
-  auto rows = conn_.Exec(
-      "SELECT array_to_json(set_ids)::text AS set_ids FROM dispatcher_v1_discovery_sets("
-      "ARRAY(SELECT jsonb_array_elements_text($1::jsonb)), "
-      "CASE WHEN $2::jsonb IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text($2::jsonb)::uuid) END)",
-      {StringsJson(addresses), job_sets ? db::Param(StringsJson(*job_sets)) : db::Param()});
-  if (!rows) return rows.error();
-  std::vector<std::vector<std::string>> out;
-  out.reserve(static_cast<std::size_t>(rows->size()));
-  for (int i = 0; i < rows->size(); ++i) {
-    rapidjson::Document ids;
-    ids.Parse(rows->Str(i, "set_ids").c_str());
-    if (ids.HasParseError() || !ids.IsArray()) return MakeError("db.result", "discovery sets: not a JSON array");
-    std::vector<std::string> list;
-    for (const auto& id : ids.GetArray()) {
-      if (id.IsString()) list.emplace_back(id.GetString());
-    }
-    out.push_back(std::move(list));
-  }
-  return out;
-}
-
-Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& site,
-                                                          const std::string& scope_json) {
-  auto rows = conn_.Exec(
-      "SELECT server_id, bmc_address, credential_set_id, tls_verify, tls_pin_sha256 "
-      "FROM dispatcher_v1_resolve_servers($1, $2::jsonb)",
-      {site, scope_json});
-  if (!rows) return rows.error();
-  auto fallback = cp_.DefaultCredentialSet("idrac");
-  if (!fallback) return fallback.error();
-  std::vector<ServerRef> out;
-  for (int i = 0; i < rows->size(); ++i) {
-    ServerRef s{rows->Str(i, "server_id"), rows->Str(i, "bmc_address"),
-                rows->Str(i, "credential_set_id"), rows->Bool(i, "tls_verify").value_or(true),
-                rows->Str(i, "tls_pin_sha256")};
-    if (s.credential_set_id.empty()) s.credential_set_id = *fallback;
-    out.push_back(std::move(s));
-  }
-  // Addresses the inventory lacks are targets too, in the normal form the inventory uses.
-  auto wanted = conn_.Exec("SELECT bmc_address FROM dispatcher_v1_scope_addresses($1::jsonb)", {scope_json});
-  if (!wanted) return wanted.error();
-  for (int i = 0; i < wanted->size(); ++i) {
-    const std::string address = wanted->Str(i, "bmc_address");
-    bool known = false;
-    for (const auto& s : out) known |= s.bmc_address == address;
-    if (!known) out.push_back(ServerRef{"", address, *fallback, true, ""});
-  }
-  return out;
 }
 
 // Identity conflicts

@@ -167,8 +167,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       agents[conn->id] = conn;
       UpdateGauges();
-      (void)cp.RegisterAgent({conn->id, options.site, conn->kind, conn->version, conn->hostname,
-                              conn->capacity, conn->step_kinds});
+      Noted(cp.RegisterAgent({conn->id, options.site, conn->kind, conn->version, conn->hostname,
+                              conn->capacity, conn->step_kinds}), "RegisterAgent");
       pb::DispatcherMessage w;
       w.mutable_welcome()->set_dispatcher_id(options.dispatcher_id);
       w.mutable_welcome()->set_site(options.site);
@@ -183,7 +183,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       auto it = agents.find(conn->id);
       if (it != agents.end() && it->second == conn) {
         agents.erase(it);
-        (void)cp.AgentDisconnected(conn->id);
+        Noted(cp.AgentDisconnected(conn->id), "AgentDisconnected");
         log.Warn("agent disconnected; its steps are rescued when their leases expire", {},
                  {{"agent", conn->id}});
       }
@@ -292,11 +292,9 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         // scrubbed (a BMC that echoes a password into an attribute must not store it).
         const std::string result_json = redact.Scrub(r.result_json());
         auto effects = RecordStepResult(cp, options.site, step.step_kind, r.task_id(), r.lease_id(), result_json);
-        if (!effects) {
-          (void)cp.FailStep(r.task_id(), r.lease_id(), effects.error());
-          if (IsSyncStep(step.step_kind) && !effects.error().retryable) {
-            (void)cp.DiscardSync(r.task_id(), effects.error().code + ": " + effects.error().message);
-          }
+        if (!effects) {  // recording it failed (an apply that timed out, say): an attempt that failed
+          RecordFailure(cp, conn, step, r.task_id(), r.lease_id(), effects.error(),
+                        IsSyncStep(step.step_kind) && !effects.error().retryable);
           return;
         }
         if (!effects->summary.empty() && !step.job_id.empty()) {
@@ -313,38 +311,46 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         break;
       }
       case pb::Result::SNOOZED:
-        (void)cp.SnoozeStep(r.task_id(), r.lease_id(), std::chrono::seconds(std::max(0, r.snooze_seconds())),
-                            redact.Scrub(r.reason()));
+        Noted(cp.SnoozeStep(r.task_id(), r.lease_id(), std::chrono::seconds(std::max(0, r.snooze_seconds())),
+                            redact.Scrub(r.reason())), "SnoozeStep");
         break;
       case pb::Result::CANCELLED:
-        (void)cp.CancelStep(r.task_id(), r.lease_id(), redact.Scrub(r.reason()));
-        if (IsSyncStep(step.step_kind)) (void)cp.DiscardSync(r.task_id(), "cancelled");
+        Noted(cp.CancelStep(r.task_id(), r.lease_id(), redact.Scrub(r.reason())), "CancelStep");
+        if (IsSyncStep(step.step_kind)) Noted(cp.DiscardSync(r.task_id(), "cancelled"), "DiscardSync");
         break;
-      default: {
-        Error e = MakeError(r.error().code().empty() ? "step.failed" : r.error().code(),
-                            redact.Scrub(r.error().message()), r.error().retryable());
-        auto report = cp.FailStepReport(r.task_id(), r.lease_id(), e);
-        if (IsSyncStep(step.step_kind)) (void)cp.DiscardSync(r.task_id(), e.code + ": " + e.message);
-        const LogContext lc{step.job_id, r.task_id(), step.trace_id, step.target};
-        if (!report) {
-          // The failure is not on record: the lease expires and the step runs again.
-          log.Warn("a step's failure could not be recorded; it runs again when its lease expires", lc,
-                   {{"detail", report.error().message}, {"error", e.message}});
-        }
-        const bool retrying = report && report->outcome == "retry_scheduled";
-        const std::string message =
-            !report ? fmt::format("{} failed on {}: {}", step.step_kind, step.target, e.message)
-            : retrying ? fmt::format("{} on {}: attempt {} of {} failed: {}; retrying in {}s", step.step_kind,
-                                     step.target, report->attempt, report->max_attempts, e.message,
-                                     (report->retry_in_ms + 999) / 1000)
-                       : fmt::format("{} failed on {} (attempt {} of {}): {}", step.step_kind, step.target,
-                                     report->attempt, report->max_attempts, e.message);
-        log.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
-        if (!step.job_id.empty()) {
-          pending.Event({step.job_id, r.task_id(), retrying ? "warn" : "error", message, "", conn.id, step.trace_id});
-        }
-      }
+      default:
+        RecordFailure(cp, conn, step, r.task_id(), r.lease_id(),
+                      MakeError(r.error().code().empty() ? "step.failed" : r.error().code(),
+                                redact.Scrub(r.error().message()), r.error().retryable()),
+                      IsSyncStep(step.step_kind));
     }
+  }
+
+  // A failed attempt (the agent's, or the dispatcher's when recording a result failed): on
+  // record with where the step stands, an event on the job and a log line at the level it
+  // deserves (a retry is a warning, the end an error).
+  void RecordFailure(ControlPlane& cp, const AgentConn& conn, const RunningStep& step, const std::string& task_id,
+                     const std::string& lease_id, const Error& e, bool discard_sync) {
+    auto report = cp.FailStepReport(task_id, lease_id, e);
+    if (discard_sync) Noted(cp.DiscardSync(task_id, e.code + ": " + e.message), "DiscardSync");
+    const LogContext lc{step.job_id, task_id, step.trace_id, step.target};
+    if (!report) {
+      // The failure is not on record: the lease expires and the step runs again.
+      log.Warn("a step's failure could not be recorded; it runs again when its lease expires", lc,
+               {{"detail", report.error().message}, {"error", e.message}});
+    }
+    const bool retrying = report && report->outcome == "retry_scheduled";
+    const std::string message = FailureMessage(step.step_kind, step.target, e.message, report ? &*report : nullptr);
+    log.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
+    if (!step.job_id.empty()) {
+      pending.Event({step.job_id, task_id, retrying ? "warn" : "error", message, "", conn.id, step.trace_id});
+    }
+  }
+
+  // A control-plane write whose failure changes nothing here but must not pass unseen.
+  template <typename R>
+  void Noted(const R& result, const char* write) {
+    if (!result) log.Warn(fmt::format("control-plane write {} failed: {}", write, result.error().message));
   }
 
   // A new leader (after a restart or a takeover) counts the steps agents still hold against
@@ -405,7 +411,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       for (std::size_t i = 0; i < assigns.size(); ++i) {
         const auto& [s, m] = assigns[i];
         if (!agent->Write(m, /*more=*/i + 1 < assigns.size())) {
-          (void)cp.SnoozeStep(s->task_id, s->lease_id, std::chrono::seconds(0), "agent went away before the assignment");
+          Noted(cp.SnoozeStep(s->task_id, s->lease_id, std::chrono::seconds(0), "agent went away before the assignment"),
+                "SnoozeStep");
           continue;
         }
         Started(*agent, *s);
@@ -439,13 +446,13 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   // the step cannot start (it is snoozed or failed here).
   std::optional<pb::DispatcherMessage> PrepareAssign(ControlPlane& cp, const ClaimedStep& s) {
     if (!limits.CanStart(s.target, s.mutating)) {
-      (void)cp.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "target at its limit");
+      Noted(cp.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "target at its limit"), "SnoozeStep");
       metrics.LimitWait();
       return std::nullopt;
     }
     auto m = BuildAssign(cp, s, secrets, redact, limits.RuleFor(s.target).min_interval_ms);
     if (!m) {
-      (void)cp.FailStep(s.task_id, s.lease_id, m.error());
+      Noted(cp.FailStep(s.task_id, s.lease_id, m.error()), "FailStep");
       return std::nullopt;
     }
     return std::move(*m);
@@ -626,7 +633,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           }
           UpdateGauges();
         }
-        (void)cp.RefreshStatistics();
+        Noted(cp.RefreshStatistics(), "RefreshStatistics");
         TendAgents(cp, now);
         last_rescue = now;
       }

@@ -218,4 +218,15 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
   return StepResultEffects{};
 }
 
+std::string FailureMessage(const std::string& step_kind, const std::string& target, const std::string& why,
+                           const ControlPlane::FailReport* report) {
+  if (report == nullptr) return fmt::format("{} failed on {}: {}", step_kind, target, why);
+  if (report->outcome == "retry_scheduled") {
+    return fmt::format("{} on {}: attempt {} of {} failed: {}; retrying in {}s", step_kind, target, report->attempt,
+                       report->max_attempts, why, (report->retry_in_ms + 999) / 1000);
+  }
+  return fmt::format("{} failed on {} (attempt {} of {}): {}", step_kind, target, report->attempt,
+                     report->max_attempts, why);
+}
+
 }  // namespace dcops::dispatcher

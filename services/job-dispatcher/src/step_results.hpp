@@ -43,4 +43,10 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
 // True for the step kinds whose inventory arrives in staged batches.
 bool IsSyncStep(const std::string& step_kind);
 
+// What a failed attempt's event and log line say, given where the step stands after it
+// (`report` null: the failure could not be recorded). Retrying: "<kind> on <target>: attempt N
+// of M failed: <why>; retrying in Ts"; otherwise "<kind> failed on <target> (attempt N of M): <why>".
+std::string FailureMessage(const std::string& step_kind, const std::string& target, const std::string& why,
+                           const ControlPlane::FailReport* report);
+
 }  // namespace dcops::dispatcher

@@ -1,0 +1,58 @@
+// DbServerDirectory: what planning reads from the control plane (control_plane.hpp).
+#include <rapidjson/document.h>
+
+#include "control_plane.hpp"
+
+namespace dcops::dispatcher {
+
+Result<std::vector<std::vector<std::string>>> DbServerDirectory::DiscoverySets(
+    const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) {
+  auto rows = conn_.Exec(
+      "SELECT array_to_json(set_ids)::text AS set_ids FROM dispatcher_v1_discovery_sets($1::text[], $2::uuid[])",
+      {TextArray(addresses), job_sets ? db::Param(TextArray(*job_sets)) : db::Param()});
+  if (!rows) return rows.error();
+  std::vector<std::vector<std::string>> out;
+  out.reserve(static_cast<std::size_t>(rows->size()));
+  for (int i = 0; i < rows->size(); ++i) {
+    rapidjson::Document ids;
+    ids.Parse(rows->Str(i, "set_ids").c_str());
+    if (ids.HasParseError() || !ids.IsArray()) return MakeError("db.result", "discovery sets: not a JSON array");
+    std::vector<std::string> list;
+    for (const auto& id : ids.GetArray()) {
+      if (id.IsString()) list.emplace_back(id.GetString());
+    }
+    out.push_back(std::move(list));
+  }
+  return out;
+}
+
+Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& site,
+                                                          const std::string& scope_json) {
+  auto rows = conn_.Exec(
+      "SELECT server_id, bmc_address, credential_set_id, tls_verify, tls_pin_sha256 "
+      "FROM dispatcher_v1_resolve_servers($1, $2::jsonb)",
+      {site, scope_json});
+  if (!rows) return rows.error();
+  auto fallback = cp_.DefaultCredentialSet("idrac");
+  if (!fallback) return fallback.error();
+  std::vector<ServerRef> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    ServerRef s{rows->Str(i, "server_id"), rows->Str(i, "bmc_address"),
+                rows->Str(i, "credential_set_id"), rows->Bool(i, "tls_verify").value_or(true),
+                rows->Str(i, "tls_pin_sha256")};
+    if (s.credential_set_id.empty()) s.credential_set_id = *fallback;
+    out.push_back(std::move(s));
+  }
+  // Addresses the inventory lacks are targets too, in the normal form the inventory uses.
+  auto wanted = conn_.Exec("SELECT bmc_address FROM dispatcher_v1_scope_addresses($1::jsonb)", {scope_json});
+  if (!wanted) return wanted.error();
+  for (int i = 0; i < wanted->size(); ++i) {
+    const std::string address = wanted->Str(i, "bmc_address");
+    bool known = false;
+    for (const auto& s : out) known |= s.bmc_address == address;
+    if (!known) out.push_back(ServerRef{"", address, *fallback, true, ""});
+  }
+  return out;
+}
+
+}  // namespace dcops::dispatcher
