@@ -4,9 +4,10 @@
 //
 // For each (claimers, batch) pair: a fresh database cloned from `dcops_template`, one job of
 // STEPS ready steps, and `claimers` threads, each with its own connection acting as the
-// dcops_dispatcher role, looping: dispatcher_v1_claim_steps(batch), then completing what it
-// claimed, in two modes: dispatcher_v1_complete_step per step (one commit each), and one
-// dispatcher_v1_complete_steps call per batch (one commit per batch). A run ends when the steps run out or
+// dcops_dispatcher role, looping: dispatcher_v1_claim_steps_affine(batch) (the dispatcher's own
+// claim, which also starts the steps), then completing what it claimed with
+// dispatcher_v1_complete_steps in two modes: one call per step (one commit each), and one call
+// per batch (one commit per batch). A run ends when the steps run out or
 // after SECONDS. Prints steps/s and call latencies (p50/p99). Loopback/socket only.
 #include <fmt/format.h>
 
@@ -98,8 +99,8 @@ Figures RunOnce(const std::string& admin_dsn, int claimers, int batch, int steps
       while (Clock::now() < deadline) {
         const auto t0 = Clock::now();
         auto rows = conn.Exec(
-            "SELECT task_id, lease_id FROM dispatcher_v1_claim_steps('default', $1, "
-            "'{server.refresh}', $2::int)",
+            "SELECT task_id, lease_id FROM dispatcher_v1_claim_steps_affine('default', $1, "
+            "'{server.refresh}', $2::int, 30, '{}', NULL, '{}')",
             {owner, std::to_string(batch)});
         if (!rows) Die(rows.error().message);
         claim_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -119,7 +120,7 @@ Figures RunOnce(const std::string& admin_dsn, int claimers, int batch, int steps
         } else {
           for (int i = 0; i < rows->size(); ++i) {
             const auto t1 = Clock::now();
-            auto ok = conn.Exec("SELECT dispatcher_v1_complete_step($1::uuid, $2::uuid)",
+            auto ok = conn.Exec("SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))",
                                 {rows->Str(i, "task_id"), rows->Str(i, "lease_id")});
             if (!ok) Die(ok.error().message);
             complete_ms.push_back(

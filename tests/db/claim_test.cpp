@@ -28,7 +28,7 @@ TEST_CASE("Eight concurrent claimers take 5,000 ready steps, each exactly once",
       (void)conn->Exec("SET ROLE dcops_dispatcher");
       for (;;) {
         auto rows = conn->Exec(
-            "SELECT task_id FROM dispatcher_v1_claim_steps('default', $1, '{server.refresh}', 16)",
+            "SELECT task_id FROM dispatcher_v1_claim_steps_affine('default', $1, '{server.refresh}', 16, 30, '{}', NULL, '{}')",
             {fmt::format("agent-{}", c)});
         if (!rows) { failures[c] = rows.error().message; return; }
         if (rows->empty()) return;
@@ -50,8 +50,8 @@ TEST_CASE("Eight concurrent claimers take 5,000 ready steps, each exactly once",
   CHECK(total == 5000);
   CHECK(unique.size() == 5000);
   CHECK(claimers_with_work > 1);  // the claimers really ran side by side
-  // The database agrees: every step leased once, to the claimer that received it.
-  CHECK(Scalar(setup, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'leased' "
+  // The database agrees: every step claimed (and started) once, by the claimer that received it.
+  CHECK(Scalar(setup, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'running' "
                       "AND attempt = 1", {job}) == "5000");
   for (int c = 0; c < kClaimers; ++c) {
     CHECK(Scalar(setup, "SELECT count(*) FROM job_tasks WHERE lease_owner = $1",
@@ -97,15 +97,15 @@ TEST_CASE("Claims respect step kinds, excluded targets and a per-target bound", 
        "{\"key\":\"d\",\"kind\":\"server.logs\",\"target\":\"idrac:127.0.0.3\"}]')",
        {job});
   BecomeDispatcher(conn);
-  auto none = Exec(conn, "SELECT * FROM dispatcher_v1_claim_steps('default', 'a1', '{zfs.prune}', 10)");
+  auto none = Exec(conn, "SELECT * FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{zfs.prune}', 10, 30, '{}', NULL, '{}')");
   CHECK(none.empty());
   auto rows = Exec(conn,
-                   "SELECT target FROM dispatcher_v1_claim_steps('default', 'a1', "
-                   "'{server.refresh}', 10, 30, '{idrac:127.0.0.2}', 1)");
+                   "SELECT target FROM dispatcher_v1_claim_steps_affine('default', 'a1', "
+                   "'{server.refresh}', 10, 30, '{idrac:127.0.0.2}', 1, '{}')");
   REQUIRE(rows.size() == 1);  // one of a/b (bound 1 per target); c excluded; d another kind
   CHECK(rows.Str(0, "target") == "idrac:127.0.0.1");
-  auto other_site = Exec(conn, "SELECT * FROM dispatcher_v1_claim_steps('lab2', 'a1', "
-                               "'{server.refresh,server.logs}', 10)");
+  auto other_site = Exec(conn, "SELECT * FROM dispatcher_v1_claim_steps_affine('lab2', 'a1', "
+                               "'{server.refresh,server.logs}', 10, 30, '{}', NULL, '{}')");
   CHECK(other_site.empty());  // a dispatcher serves only its own site
 }
 

@@ -53,20 +53,20 @@ TEST_CASE("An expired lease is rescued, the step runs again with attempt+1, "
   CHECK(*second[0].checkpoint == R"({"phase": "reset_sent"})");  // resumes, not redoes
 
   // agent-a comes back from the dead and reports: nothing changes.
-  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2, '{}')", {task, first[0].lease_id}) ==
+  CHECK(Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid, 'result', '{}'::jsonb))))", {task, first[0].lease_id}) ==
         "stale_lease");
   CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'late', true)",
              {task, first[0].lease_id}) == "stale_lease");
   CHECK(Call(disp, "SELECT dispatcher_v1_report_progress($1, $2, 50)", {task, first[0].lease_id}) ==
         "f");
-  CHECK(TaskStatus(su, task) == "leased");
+  CHECK(TaskStatus(su, task) == "running");
   CHECK(Scalar(su, "SELECT lease_owner FROM job_tasks WHERE id = $1", {task}) == "agent-b");
 
-  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2, '{\"power\":\"On\"}')",
+  CHECK(Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid, 'result', '{\"power\":\"On\"}'::jsonb))))",
              {task, second[0].lease_id}) == "ok");
   CHECK(TaskStatus(su, task) == "succeeded");
   CHECK(JobStatus(su, job) == "succeeded");
-  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, gen_random_uuid(), '{}')",
+  CHECK(Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', gen_random_uuid()::uuid, 'result', '{}'::jsonb))))",
              {std::string("00000000-0000-0000-0000-000000000000")}) == "not_found");
 }
 
@@ -170,7 +170,7 @@ TEST_CASE("A non-retryable failure fails at once, a snooze waits without using a
   auto again = Claim(disp, "agent-a", "{server.refresh}", 2);
   REQUIRE(again.size() == 1);
   CHECK(again[0].attempt == 1);  // the snooze did not count
-  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {again[0].task_id,
+  CHECK(Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {again[0].task_id,
                                                                    again[0].lease_id}) == "ok");
   CHECK(JobStatus(su, job) == "failed");
   CHECK(Scalar(su, "SELECT steps_succeeded || '/' || steps_failed || '/' || steps_total || '/' || "
@@ -196,7 +196,7 @@ TEST_CASE("Dependencies release steps on success and skip them on failure", "[pl
   REQUIRE(first.size() == 2);
   CHECK(key_of(first[0].task_id) == "a");
   CHECK(key_of(first[1].task_id) == "d");
-  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {first[0].task_id,
+  CHECK(Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {first[0].task_id,
                                                                    first[0].lease_id}) == "ok");
   auto second = Claim(disp, "agent-a", "{server.refresh}", 10);
   REQUIRE(second.size() == 1);
@@ -206,7 +206,7 @@ TEST_CASE("Dependencies release steps on success and skip them on failure", "[pl
   CHECK(Scalar(su, "SELECT status || ':' || error_code FROM job_tasks WHERE job_id = $1 AND "
                    "step_key = 'c'", {job}) == "skipped:dependency_failed");
   CHECK(JobStatus(su, job) == "running");  // d is still out
-  CHECK(Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {first[1].task_id,
+  CHECK(Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {first[1].task_id,
                                                                    first[1].lease_id}) == "ok");
   CHECK(JobStatus(su, job) == "failed");
   CHECK(Scalar(su, "SELECT steps_finished FROM jobs WHERE id = $1", {job}) == "4");
@@ -272,10 +272,7 @@ TEST_CASE("Cancelling pending, running and finished jobs", "[cancel]") {
     CHECK(JobStatus(su, job) == "running");
     CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'cancelled'",
                  {job}) == "2");
-    auto requests = Exec(disp, "SELECT * FROM dispatcher_v1_cancel_requests('default')");
-    REQUIRE(requests.size() == 1);
-    CHECK(requests.Str(0, "task_id") == got[0].task_id);
-    CHECK(requests.Str(0, "lease_owner") == "agent-a");
+    // The agent holding the step learns of it from its next heartbeat.
     auto beat = Exec(disp, "SELECT * FROM dispatcher_v1_extend_leases(ARRAY[$1::uuid])",
                      {got[0].lease_id});
     CHECK(*beat.Bool(0, "cancel_requested"));
@@ -294,7 +291,7 @@ TEST_CASE("Cancelling pending, running and finished jobs", "[cancel]") {
   SECTION("a finished job stays as it was") {
     const std::string job = CreatePlannedJob(su, "server.refresh", 1);
     auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
-    Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {got.at(0).task_id, got.at(0).lease_id});
+    Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {got.at(0).task_id, got.at(0).lease_id});
     CHECK(Call(ui, "SELECT cancel_job($1)", {job}) == "succeeded");
     CHECK(JobStatus(su, job) == "succeeded");
     CHECK(Scalar(su, "SELECT cancel_requested_at IS NULL FROM jobs WHERE id = $1", {job}) == "t");
@@ -313,7 +310,7 @@ TEST_CASE("Terminal states are final", "[lease]") {
   BecomeDispatcher(disp);
   const std::string job = CreatePlannedJob(su, "server.refresh", 1);
   auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
-  Call(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {got.at(0).task_id, got.at(0).lease_id});
+  Call(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {got.at(0).task_id, got.at(0).lease_id});
   CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'y', true)",
              {got[0].task_id, got[0].lease_id}) == "stale_lease");
   CHECK(Call(disp, "SELECT dispatcher_v1_snooze_step($1, $2, 0)",
@@ -438,7 +435,7 @@ TEST_CASE("Many jobs are planned in one call, checked whole before anything is w
   auto claimed = Claim(conn, "agent-1", "{server.refresh}", 10);
   REQUIRE(claimed.size() == 4);  // a.first, b.only, and the two steps of `done`
   for (const auto& c : claimed) {
-    Exec(conn, "SELECT dispatcher_v1_complete_step($1::uuid, $2::uuid, NULL)", {c.task_id, c.lease_id});
+    Exec(conn, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {c.task_id, c.lease_id});
   }
   CHECK(JobStatus(su, b) == "succeeded");
   CHECK(JobStatus(su, done) == "succeeded");

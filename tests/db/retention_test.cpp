@@ -12,7 +12,7 @@ TEST_CASE("Pruning deletes only finished jobs older than the retention", "[reten
   auto finish = [&](const std::string& job) {
     BecomeDispatcher(su);
     for (const auto& c : Claim(su, "agent-a", "{server.refresh}", 10)) {
-      Scalar(su, "SELECT dispatcher_v1_complete_step($1, $2)", {c.task_id, c.lease_id});
+      Scalar(su, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {c.task_id, c.lease_id});
     }
     BecomeSuperuser(su);
     REQUIRE(JobStatus(su, job) == "succeeded");

@@ -73,7 +73,7 @@ TEST_CASE("An OME sync applies its staged devices and marks the servers OME stop
   CHECK(Scalar(su, "SELECT count(*) FROM servers") == "3");
   CHECK(Scalar(su, "SELECT count(*) FROM inventory_staging") == "0");
   CHECK(Scalar(su, "SELECT last_sync_at IS NOT NULL AND last_sync_error IS NULL FROM ome_endpoints") == "t");
-  Exec(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {s.task_id, s.lease_id});
+  Exec(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {s.task_id, s.lease_id});
 
   // Next sync: device 11 is gone from OME, device 12 could not be read (kept, not marked).
   auto s2 = ClaimSync(su, disp, "ome", s.endpoint_id);
@@ -158,7 +158,7 @@ TEST_CASE("vCenter full then incremental applies keep the inventory equal to vCe
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'host.link' AND details ->> 'server_id' = $1", {server}) == "1");
   CHECK(Scalar(su, "SELECT array_to_string(ip_addresses, ',') || ' ' || array_to_string(datastores, ',') FROM vcenter_vms WHERE moref = 'vm-1'") ==
         "127.0.9.50 datastore-1");
-  Exec(disp, "SELECT dispatcher_v1_complete_step($1, $2)", {s.task_id, s.lease_id});
+  Exec(disp, "SELECT (SELECT outcome FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object('task_id', $1::uuid, 'lease_id', $2::uuid))))", {s.task_id, s.lease_id});
 
   // Incremental: vm-2 removed, host-2 into maintenance, a new VM; nothing else is touched.
   auto s2 = ClaimSync(su, disp, "vcenter", s.endpoint_id);

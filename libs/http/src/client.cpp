@@ -7,8 +7,10 @@ namespace dcops::http {
 namespace {
 
 bool RetryableTransportError(const Error& e, bool idempotent) {
-  if (e.code == "http.connect" || e.code == "http.dns") return true;  // never reached the server
-  if (e.code == "http.timeout" || e.code == "http.transport") return idempotent;
+  // Never reached the server, or dropped before the request went out: safe for a POST too.
+  if (e.code == "http.connect" || e.code == "http.dns" || e.code == "http.reset") return true;
+  // The request may have taken effect.
+  if (e.code == "http.timeout" || e.code == "http.closed" || e.code == "http.transport") return idempotent;
   return false;
 }
 

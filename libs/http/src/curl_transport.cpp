@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dcops/common/hex.hpp"
+#include "curl_errors.hpp"
 #include "dcops/http/transport.hpp"
 
 namespace dcops::http {
@@ -87,39 +88,6 @@ CURLcode OnSslContext(CURL*, void* ssl_ctx, void* user) {
   // `user` lives for one request, the connection longer: no renegotiation may call back later.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
   return CURLE_OK;
-}
-
-Error FromCurl(CURLcode code, const char* detail, const std::string& url, const Transfer& t) {
-  const std::string where = HostOf(url);
-  const std::string text = (detail && *detail) ? detail : curl_easy_strerror(code);
-  if (t.too_large) {
-    return MakeError("http.too_large",
-                     fmt::format("{}: response larger than {} bytes", where, t.max_body));
-  }
-  if (t.pin_mismatch) {
-    return MakeError("http.tls", fmt::format("{}: the certificate does not match the pinned "
-                                             "SHA-256 fingerprint", where));
-  }
-  switch (code) {
-    case CURLE_COULDNT_CONNECT:
-      return MakeError("http.connect", fmt::format("{}: cannot connect: {}", where, text), true);
-    case CURLE_COULDNT_RESOLVE_HOST:
-      return MakeError("http.dns", fmt::format("{}: name does not resolve", where), true);
-    case CURLE_OPERATION_TIMEDOUT:
-      return MakeError("http.timeout", fmt::format("{}: timed out: {}", where, text), true);
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-      return MakeError("http.tls",
-                       fmt::format("{}: TLS failed: {} (to trust a self-signed BMC, pin its "
-                                   "certificate or opt out of verification for this target)",
-                                   where, text));
-    default:
-      return MakeError("http.transport", fmt::format("{}: {}", where, text), true);
-  }
 }
 
 }  // namespace
@@ -277,10 +245,17 @@ Result<Response> CurlTransport::Send(const Request& request, const ClientOptions
   if (mime != nullptr) curl_mime_free(mime);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  CurlFailure failure;
+  if (code != CURLE_OK) {
+    long request_size = 0;
+    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &failure.os_errno);
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+    failure = CurlFailure{code, failure.os_errno, error, request_size > 0, t.pin_mismatch, t.too_large, t.max_body};
+  }
   // Forget credentials and callbacks that point at this stack frame before reuse.
   curl_easy_reset(curl);
   Release(key, curl);
-  if (code != CURLE_OK) return FromCurl(code, error, request.url, t);
+  if (code != CURLE_OK) return ClassifyCurlFailure(failure, HostOf(request.url));
   t.response.status = static_cast<int>(status);
   return std::move(t.response);
 }

@@ -302,3 +302,78 @@ TEST_CASE("A response larger than allowed is refused", "[http][curl]") {
 
 }  // namespace
 }  // namespace dcops::http
+
+namespace dcops::http {
+namespace {
+
+// A TCP listener on 127.0.0.1 that takes one connection, optionally reads until the end of the
+// request's headers, then resets it (SO_LINGER 0: an RST, as a BMC dropping a connection does).
+class ResettingListener {
+ public:
+  explicit ResettingListener(bool read_request_first) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 1) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this, read_request_first] {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      if (read_request_first) {
+        std::string got;
+        char buf[1024];
+        while (got.find("\r\n\r\n") == std::string::npos) {
+          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+          if (n <= 0) break;
+          got.append(buf, static_cast<std::size_t>(n));
+        }
+      }
+      linger l{1, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+      ::close(c);
+    });
+  }
+  ~ResettingListener() {
+    ::shutdown(fd_, SHUT_RDWR);  // releases accept() if no client came
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string Url(const std::string& scheme) const { return scheme + "://127.0.0.1:" + std::to_string(port_) + "/x"; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_CASE("A connection reset during the TLS handshake is a retryable reset, not a certificate problem", "[http][curl][tls]") {
+  ResettingListener bmc(false);
+  CurlTransport transport;
+  Request req;
+  req.url = bmc.Url("https");
+  auto r = transport.Send(req, Quick());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "http.reset");
+  CHECK(r.error().retryable);
+  CHECK(r.error().message.find("pin") == std::string::npos);
+}
+
+TEST_CASE("A connection dropped after the request was sent may have acted: a POST is not retried", "[http][curl]") {
+  ResettingListener bmc(true);
+  CurlTransport transport;
+  Request req;
+  req.method = Method::kPost;
+  req.url = bmc.Url("http");
+  req.body = R"({"ResetType":"On"})";
+  auto r = transport.Send(req, Quick());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == "http.closed");
+  CHECK(r.error().message.find("may have taken effect") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace dcops::http

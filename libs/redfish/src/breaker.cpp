@@ -37,7 +37,8 @@ void BreakerBoard::Record(const std::string& address, bool failed, const std::st
 }
 
 bool BreakerBoard::CountsAsFailure(const Error& e) {
-  return e.code == "http.connect" || e.code == "http.timeout" || e.code == "http.transport" || e.code == "http.dns";
+  return e.code == "http.connect" || e.code == "http.timeout" || e.code == "http.transport" || e.code == "http.dns" ||
+         e.code == "http.reset" || e.code == "http.closed";
 }
 
 bool BreakerBoard::CountsAsFailure(int http_status) { return http_status >= 500; }

@@ -1,5 +1,7 @@
 #include "control_plane.hpp"
 
+#include <charconv>
+
 #include "dcops/common/hex.hpp"
 
 #include <fmt/format.h>
@@ -30,6 +32,18 @@ Result<std::string> ScalarText(Result<db::Rows> rows) {
   return rows->TextAt(0, 0).value_or(std::string());
 }
 
+// A whole number from the database, an error (not an exception) when the text is not one.
+Result<int> ScalarInt(Result<db::Rows> rows) {
+  auto text = ScalarText(std::move(rows));
+  if (!text) return text.error();
+  int v = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || end != text->data() + text->size()) {
+    return MakeError("db.result", fmt::format("expected a whole number from the database, got \"{}\"", text->substr(0, 40)));
+  }
+  return v;
+}
+
 }  // namespace
 
 std::string TextArray(const std::vector<std::string>& items) {
@@ -47,9 +61,22 @@ std::string TextArray(const std::vector<std::string>& items) {
 }
 
 Result<int> ControlPlane::ApiVersion() {
-  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_api_version()"));
-  if (!v) return v.error();
-  return std::stoi(*v);
+  return ScalarInt(conn_.Exec("SELECT dispatcher_v1_api_version()"));
+}
+
+Result<std::string> ControlPlane::SchemaVersion() {
+  return ScalarText(conn_.Exec("SELECT coalesce(dispatcher_v1_schema_version(), '')"));
+}
+
+Result<std::vector<CatalogEntry>> ControlPlane::JobCatalog() {
+  auto rows = conn_.Exec("SELECT job_type, agent_kind, mutating, enabled FROM dispatcher_v1_job_catalog()");
+  if (!rows) return rows.error();
+  std::vector<CatalogEntry> out;
+  for (int i = 0; i < rows->size(); ++i) {
+    out.push_back(CatalogEntry{rows->Str(i, "job_type"), rows->Str(i, "agent_kind"),
+                               rows->Bool(i, "mutating").value_or(true), rows->Bool(i, "enabled").value_or(false)});
+  }
+  return out;
 }
 
 Status ControlPlane::SiteLed(const std::string& site, const std::string& dispatcher_id) {
@@ -78,10 +105,7 @@ Result<std::vector<JobToPlan>> ControlPlane::JobsToPlan(const std::string& site,
 }
 
 Result<int> ControlPlane::PlanJob(const std::string& job_id, const std::vector<PlannedStep>& steps) {
-  auto n = ScalarText(conn_.Exec("SELECT dispatcher_v1_plan_job($1::uuid, $2::jsonb)",
-                                 {job_id, StepsJson(steps)}));
-  if (!n) return n.error();
-  return std::stoi(*n);
+  return ScalarInt(conn_.Exec("SELECT dispatcher_v1_plan_job($1::uuid, $2::jsonb)", {job_id, StepsJson(steps)}));
 }
 
 Result<std::vector<int>> ControlPlane::PlanJobs(
@@ -168,10 +192,8 @@ Result<int> ControlPlane::ReportProgressMany(const std::vector<ProgressReport>& 
     w.EndObject();
   }
   w.EndArray();
-  auto v = ScalarText(conn_.Exec("SELECT dispatcher_v1_report_progress_many($1::jsonb)",
-                                 {std::string(buf.GetString(), buf.GetSize())}));
-  if (!v) return v.error();
-  return std::stoi(*v);
+  return ScalarInt(conn_.Exec("SELECT dispatcher_v1_report_progress_many($1::jsonb)",
+                              {std::string(buf.GetString(), buf.GetSize())}));
 }
 
 Result<bool> ControlPlane::SaveCheckpoint(const std::string& task_id, const std::string& lease_id,
@@ -322,10 +344,8 @@ Result<int> ControlPlane::AppendEvents(const std::vector<EventRecord>& events) {
     w.EndObject();
   }
   w.EndArray();
-  auto n = ScalarText(conn_.Exec("SELECT dispatcher_v1_append_events($1::jsonb)",
-                                 {std::string(buf.GetString(), buf.GetSize())}));
-  if (!n) return n.error();
-  return std::stoi(*n);
+  return ScalarInt(conn_.Exec("SELECT dispatcher_v1_append_events($1::jsonb)",
+                              {std::string(buf.GetString(), buf.GetSize())}));
 }
 
 Status ControlPlane::RegisterAgent(const AgentInfo& a) {
@@ -367,17 +387,6 @@ Status ControlPlane::AgentDisconnected(const std::string& agent_id) {
   auto r = conn_.Exec("SELECT dispatcher_v1_agent_disconnected($1)", {agent_id});
   if (!r) return r.error();
   return {};
-}
-
-Result<std::optional<CredentialSet>> ControlPlane::GetCredentialSet(const std::string& id) {
-  auto rows = conn_.Exec("SELECT id, name, kind, username, ciphertext, key_id "
-                         "FROM dispatcher_v1_get_credential_set($1::uuid)",
-                         {id});
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<CredentialSet>();
-  return std::optional<CredentialSet>(CredentialSet{
-      rows->Str(0, "id"), rows->Str(0, "name"), rows->Str(0, "kind"), rows->Str(0, "username"),
-      ByteaBytes(rows->Str(0, "ciphertext")), rows->Str(0, "key_id")});
 }
 
 Result<std::optional<CredentialSet>> ControlPlane::CredentialSetForStep(const std::string& id, const std::string& task_id) {

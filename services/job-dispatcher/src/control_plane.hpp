@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dcops/db/connection.hpp"
+#include "catalog.hpp"
 #include "planner.hpp"
 
 namespace dcops::dispatcher {
@@ -93,6 +94,10 @@ class ControlPlane {
   explicit ControlPlane(db::Connection& conn) : conn_(conn) {}
 
   Result<int> ApiVersion();
+  // The newest migration the database records ("" when none is recorded).
+  Result<std::string> SchemaVersion();
+  // public.job_types as the start-up check reads it (catalog.hpp).
+  Result<std::vector<CatalogEntry>> JobCatalog();
   // Leader election: a session-level advisory lock per site; held while the connection lives.
   Result<bool> TryLeaderLock(const std::string& site);
   // Records that this dispatcher leads `site` (jobs for a site none has led are refused).
@@ -142,7 +147,6 @@ class ControlPlane {
   // At the start of leadership: every agent of the site not connected here is offline.
   Status AgentsReset(const std::string& site, const std::vector<std::string>& connected);
 
-  Result<std::optional<CredentialSet>> GetCredentialSet(const std::string& id);
   // Where set `name` may be sent (networks in CIDR form, host names); both empty = anywhere its
   // other rules allow. Audited. Returns the stored scope as JSON.
   Result<std::string> SetCredentialScope(const std::string& name, const std::vector<std::string>& networks,

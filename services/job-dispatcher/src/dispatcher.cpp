@@ -554,6 +554,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     auto last_schedules = Steady::now() - std::chrono::seconds(1);
     auto last_prune = Steady::now() - std::chrono::minutes(5);
     int leader_session = 0;  // the backend pid of the session holding the leader lock
+    bool fit_to_serve = false;  // schema, contract and catalog checked (StartupProblems)
     while (!stopping) {
       auto conn = db.Get(std::chrono::milliseconds(5000));  // short: Stop() is honoured during an outage
       if (!conn) {
@@ -564,6 +565,22 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       db_ok = true;
       ControlPlane cp(**conn);
+      if (!fit_to_serve) {
+        // Once, before anything else: a database this build cannot serve is an operator's
+        // problem to fix, said at start, not a stream of failed jobs later.
+        auto problems = StartupProblems(cp, planners);
+        if (!problems) {
+          log.Warn("could not check the database's schema and job catalog; retrying", {},
+                   {{"detail", problems.error().message}});
+          db.Reset();
+          continue;
+        }
+        if (!problems->empty()) {
+          for (const auto& p : *problems) log.Error("cannot serve this database: " + p);
+          return 2;
+        }
+        fit_to_serve = true;
+      }
       // The leader lock lives in one database session: a new session (a reconnect the loop
       // did not see coming) holds no lock, whatever this process believed.
       if (leader && (*conn)->BackendPid() != leader_session) {

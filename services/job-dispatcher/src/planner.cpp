@@ -65,8 +65,8 @@ struct PerServerShape {
 };
 
 // One independent step per server of the scope (and a reboot after it when asked).
-Planner PerServer(std::string step_kind, bool mutating, PerServerShape shape = {}) {
-  return [step_kind, mutating, shape](const JobToPlan& job, ServerDirectory& dir)
+Planner PerServer(std::string step_kind, PerServerShape shape = {}) {
+  return [step_kind, shape](const JobToPlan& job, ServerDirectory& dir)
              -> Result<std::vector<PlannedStep>> {
     auto servers = dir.Resolve(job.site, job.target_scope_json);
     if (!servers) return servers.error();
@@ -80,18 +80,17 @@ Planner PerServer(std::string step_kind, bool mutating, PerServerShape shape = {
       const ServerRef s = shape.adapt ? shape.adapt(found, job.params_json) : found;
       if (!seen.insert(s.bmc_address).second) continue;
       const std::string key = fmt::format("{}:{}", step_kind, s.bmc_address);
-      steps.push_back(PlannedStep{key, step_kind, "idrac:" + s.bmc_address, mutating,
-                                  StepParams(job.params_json, s), {}});
+      steps.push_back(PlannedStep{key, step_kind, "idrac:" + s.bmc_address, StepParams(job.params_json, s), {}});
       if (reboot) {
         steps.push_back(PlannedStep{fmt::format("server.power:{}", s.bmc_address), "server.power",
-                                    "idrac:" + s.bmc_address, true,
+                                    "idrac:" + s.bmc_address,
                                     StepParams(R"({"action":"GracefulRestart","force_after_timeout":true})", s),
                                     {key}});
       }
       if (shape.refresh_firmware_after) {
         // Dependents run after a success only (a failed step skips them).
         steps.push_back(PlannedStep{fmt::format("server.refresh:{}", s.bmc_address), "server.refresh",
-                                    "idrac:" + s.bmc_address, false,
+                                    "idrac:" + s.bmc_address,
                                     StepParams(R"({"components":["firmware"]})", s), {key}});
       }
     }
@@ -152,7 +151,7 @@ Result<std::vector<PlannedStep>> DiscoveryScan(const JobToPlan& job, ServerDirec
     Writer w(buf);
     p.Accept(w);
     const std::string range = fmt::format("{}+{}", (*addresses)[start], end - start);
-    steps.push_back(PlannedStep{"discovery.scan:" + range, "discovery.scan", "site:discovery/" + range, false,
+    steps.push_back(PlannedStep{"discovery.scan:" + range, "discovery.scan", "site:discovery/" + range,
                                 std::string(buf.GetString(), buf.GetSize()), {}});
     start = end;
   }
@@ -172,7 +171,7 @@ Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory
   for (const auto& a : scope["bmc_addresses"].GetArray()) {
     if (!a.IsString()) continue;
     const std::string name = a.GetString();
-    steps.push_back(PlannedStep{"bench.noop:" + name, "bench.noop", "site:bench/" + name, false, "{}", {}});
+    steps.push_back(PlannedStep{"bench.noop:" + name, "bench.noop", "site:bench/" + name, "{}", {}});
   }
   return steps;
 }
@@ -203,7 +202,7 @@ Planner EndpointSync(std::string step_kind, std::string scope_key, std::string t
     Writer w(buf);
     params.Accept(w);
     return std::vector<PlannedStep>{
-        PlannedStep{"sync", step_kind, target_prefix + id, false, std::string(buf.GetString(), buf.GetSize()), {}}};
+        PlannedStep{"sync", step_kind, target_prefix + id, std::string(buf.GetString(), buf.GetSize()), {}}};
   };
 }
 
@@ -219,23 +218,29 @@ const Planner* PlannerRegistry::Find(const std::string& job_type) const {
   return it == planners_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> PlannerRegistry::Names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : planners_) out.push_back(name);
+  return out;
+}
+
 PlannerRegistry MakePlanners(bool bench_job_types) {
   PlannerRegistry r;
-  r.Add("server.power", PerServer("server.power", true))
-      .Add("server.refresh", PerServer("server.refresh", false))
-      .Add("server.credential_test", PerServer("server.credential_test", false, {WithCredentialUnderTest, {}}))
-      .Add("server.idrac_reset", PerServer("server.idrac_reset", true))
-      .Add("server.job_queue_clear", PerServer("server.job_queue_clear", true))
-      .Add("server.boot", PerServer("server.boot", true,
+  r.Add("server.power", PerServer("server.power"))
+      .Add("server.refresh", PerServer("server.refresh"))
+      .Add("server.credential_test", PerServer("server.credential_test", {WithCredentialUnderTest, {}}))
+      .Add("server.idrac_reset", PerServer("server.idrac_reset"))
+      .Add("server.job_queue_clear", PerServer("server.job_queue_clear"))
+      .Add("server.boot", PerServer("server.boot",
                                     {{}, [](const std::string& p) { return ParamIsTrue(p, "reboot"); }}))
-      .Add("server.virtual_media", PerServer("server.virtual_media", true,
+      .Add("server.virtual_media", PerServer("server.virtual_media",
                                              {{}, [](const std::string& p) { return ParamIsTrue(p, "boot_once"); }}))
-      .Add("server.bios", PerServer("server.bios", true))
-      .Add("server.idrac_settings", PerServer("server.idrac_settings", true))
-      .Add("server.firmware_update", PerServer("server.firmware_update", true, {{}, {}, true}))
-      .Add("server.scp_export", PerServer("server.scp_export", false))
-      .Add("server.scp_import", PerServer("server.scp_import", true))
-      .Add("server.logs", PerServer("server.logs", false))
+      .Add("server.bios", PerServer("server.bios"))
+      .Add("server.idrac_settings", PerServer("server.idrac_settings"))
+      .Add("server.firmware_update", PerServer("server.firmware_update", {{}, {}, true}))
+      .Add("server.scp_export", PerServer("server.scp_export"))
+      .Add("server.scp_import", PerServer("server.scp_import"))
+      .Add("server.logs", PerServer("server.logs"))
       .Add("discovery.scan", DiscoveryScan)
       .Add("inventory.ome_sync", EndpointSync("inventory.ome_sync", "ome_endpoint_id", "ome:"))
       .Add("inventory.vcenter_sync", EndpointSync("inventory.vcenter_sync", "vcenter_id", "vcenter:"));
@@ -255,8 +260,6 @@ std::string StepsJson(const std::vector<PlannedStep>& steps) {
     Str(w, s.kind);
     w.Key("target");
     Str(w, s.target);
-    w.Key("mutating");
-    w.Bool(s.mutating);
     w.Key("params");
     w.RawValue(s.params_json.c_str(), s.params_json.size(), rapidjson::kObjectType);
     w.Key("depends_on");

@@ -28,7 +28,8 @@ struct PlannedStep {
   std::string key;
   std::string kind;
   std::string target;
-  bool mutating = false;
+  // Whether the step changes its device is not the planner's to say: the catalog row of the
+  // step's kind decides (dispatcher_v1_plan_jobs).
   std::string params_json;  // the job's params plus "_bmc" (how to reach the target)
   std::vector<std::string> depends_on;
 };
@@ -63,6 +64,8 @@ class PlannerRegistry {
  public:
   PlannerRegistry& Add(std::string job_type, Planner planner);
   const Planner* Find(const std::string& job_type) const;
+  // The job types registered, in name order.
+  std::vector<std::string> Names() const;
 
  private:
   std::map<std::string, Planner> planners_;

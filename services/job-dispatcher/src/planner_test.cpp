@@ -33,7 +33,7 @@ class FakeDirectory final : public ServerDirectory {
   std::optional<std::vector<std::string>> asked_job_sets;
 };
 
-TEST_CASE("A power job plans one mutating step per BMC, carrying how to reach it", "[plan]") {
+TEST_CASE("A power job plans one step per BMC, carrying how to reach it", "[plan]") {
   auto planners = MakePlanners();
   FakeDirectory dir;
   dir.servers = {{"s1", "127.0.1.1:8443", "c1", true, ""},
@@ -48,7 +48,6 @@ TEST_CASE("A power job plans one mutating step per BMC, carrying how to reach it
   REQUIRE(steps->size() == 2);
   CHECK((*steps)[0].target == "idrac:127.0.1.1:8443");
   CHECK((*steps)[0].key == "server.power:127.0.1.1:8443");
-  CHECK((*steps)[0].mutating);
   rapidjson::Document p;
   p.Parse((*steps)[1].params_json.c_str());
   CHECK(std::string(p["action"].GetString()) == "PowerCycle");
@@ -97,7 +96,6 @@ TEST_CASE("A discovery scan is split into parts, each with the credential sets t
   CHECK_FALSE(dir.asked_job_sets.has_value());
   CHECK((*steps)[0].kind == "discovery.scan");
   CHECK((*steps)[0].target == "site:discovery/127.0.80.1+256");
-  CHECK_FALSE((*steps)[0].mutating);
   rapidjson::Document p;
   p.Parse((*steps)[1].params_json.c_str());
   CHECK(p["addresses"].Size() == 8);
@@ -148,7 +146,6 @@ TEST_CASE("A credential test runs with the credential set under test", "[plan]")
   rapidjson::Document p;
   p.Parse((*steps)[0].params_json.c_str());
   CHECK(std::string(p["_bmc"]["credential_set_id"].GetString()) == "00000000-0000-0000-0000-000000000042");
-  CHECK_FALSE((*steps)[0].mutating);
 }
 
 TEST_CASE("A scope with no servers and an unknown job type are clear failures", "[plan]") {
@@ -173,7 +170,6 @@ TEST_CASE("A sync job plans one step on its endpoint and refuses a scope without
   REQUIRE(steps->size() == 1);
   CHECK((*steps)[0].target == "vcenter:" + id);
   CHECK((*steps)[0].kind == "inventory.vcenter_sync");
-  CHECK_FALSE((*steps)[0].mutating);
   rapidjson::Document params;
   params.Parse((*steps)[0].params_json.c_str());
   CHECK(params["page_size"].GetInt() == 500);
