@@ -306,11 +306,12 @@ TEST_CASE("A response larger than allowed is refused", "[http][curl]") {
 namespace dcops::http {
 namespace {
 
-// A TCP listener on 127.0.0.1 that takes one connection, optionally reads until the end of the
-// request's headers, then resets it (SO_LINGER 0: an RST, as a BMC dropping a connection does).
+// A TCP listener on 127.0.0.1 that takes one connection, reads the client's first bytes (a
+// TLS ClientHello) or, with `whole_request`, up to the end of the request's headers, then
+// resets it (SO_LINGER 0: an RST, as a BMC dropping a connection does).
 class ResettingListener {
  public:
-  explicit ResettingListener(bool read_request_first) {
+  explicit ResettingListener(bool whole_request) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -320,17 +321,15 @@ class ResettingListener {
     socklen_t len = sizeof addr;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this, read_request_first] {
+    thread_ = std::thread([this, whole_request] {
       const int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
-      if (read_request_first) {
-        std::string got;
-        char buf[1024];
-        while (got.find("\r\n\r\n") == std::string::npos) {
-          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          got.append(buf, static_cast<std::size_t>(n));
-        }
+      std::string got;
+      char buf[1024];
+      while (got.empty() || (whole_request && got.find("\r\n\r\n") == std::string::npos)) {
+        const ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
       }
       linger l{1, 0};
       ::setsockopt(c, SOL_SOCKET, SO_LINGER, &l, sizeof l);

@@ -6,6 +6,7 @@
 
 #include <iterator>
 
+#include "dcops/http/credential_tag.hpp"
 #include "dcops/redfish/errors.hpp"
 
 namespace dcops::redfish {
@@ -53,11 +54,13 @@ std::string Client::Url(const std::string& path) const {
   return "https://" + target_.address + path;
 }
 
-Result<std::string> Client::Token(bool fresh) {
+Result<std::string> Client::Token() {
   if (sessions_.BasicOnly(target_.address)) return std::string();
-  if (!fresh) {
-    if (auto s = sessions_.Find(target_.address, target_.username, clock_.Steady())) return s->token;
-  }
+  const std::string tag = http::CredentialTag(target_.username, target_.password);
+  if (auto s = sessions_.Find(target_.address, target_.username, tag, clock_.Steady())) return s->token;
+  // One login per BMC at a time; whoever waited finds the session the first one opened.
+  auto gate = sessions_.LoginGate(target_.address);
+  if (auto s = sessions_.Find(target_.address, target_.username, tag, clock_.Steady())) return s->token;
   int missing = 0;
   bool reclaimed = false;
   std::size_t i = 0;
@@ -84,8 +87,8 @@ Result<std::string> Client::Token(bool fresh) {
     if (token.empty()) {
       return MakeError("redfish.schema", std::string(path) + ": session created without an X-Auth-Token header");
     }
-    sessions_.Put(CachedSession{target_.address, target_.username, token, r->Header("Location"),
-                                target_.tls, clock_.Steady()});
+    sessions_.Put(CachedSession{target_.address, target_.username, token, r->Header("Location"), target_.tls,
+                                clock_.Steady(), 0, tag});
     return token;
   }
   if (missing == 2) sessions_.MarkBasicOnly(target_.address);
@@ -110,7 +113,7 @@ Status Client::VerifyLogin() {
     if (r->status == 404 || r->status == 405) continue;
     if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
     CachedSession proof{target_.address, target_.username, r->Header("X-Auth-Token"), r->Header("Location"),
-                        target_.tls, {}, 0};
+                        target_.tls, {}, 0, {}};
     sessions_.Track(proof);
     DeleteSessions(http_, sessions_, {proof});
     return Status();
@@ -150,13 +153,13 @@ Result<http::Response> Client::Send(http::Request req, const std::string& path) 
   req.url = Url(path);
   req.tls = target_.tls;
   req.min_interval = target_.min_interval;
-  auto token = Token(false);
+  auto token = Token();
   if (!token) return token.error();
   auto r = SendOnce(req, *token);
   if (r && r->status == 401 && !token->empty()) {
     // The BMC forgot the session (restart, timeout): authenticate again, once.
     sessions_.Drop(target_.address, *token);
-    auto fresh = Token(true);
+    auto fresh = Token();
     if (!fresh) return fresh.error();
     r = SendOnce(req, *fresh);
   }

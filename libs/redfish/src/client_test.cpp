@@ -2,7 +2,9 @@
 // logout, broken answers.
 #include "dcops/redfish/client.hpp"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "fleet.hpp"
 
@@ -67,6 +69,37 @@ TEST_CASE("A session the BMC forgot is replaced once, transparently", "[redfish]
   auto again = c.Get("/redfish/v1/Systems");
   REQUIRE(again.ok());
   CHECK(rig.Bmc("127.0.31.1").counters().sessions_created == 2);
+}
+
+TEST_CASE("Steps that start together on one BMC share one login", "[redfish][net]") {
+  Rig rig("127.0.30.5");
+  std::vector<std::thread> steps;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    steps.emplace_back([&] {
+      Client c(rig.http, rig.sessions, rig.TargetFor("127.0.30.5"), SystemClock::Instance());
+      if (c.Get("/redfish/v1/Systems/System.Embedded.1").ok()) ++ok;
+    });
+  }
+  for (auto& t : steps) t.join();
+  CHECK(ok == 8);
+  CHECK(rig.Bmc("127.0.30.5").counters().sessions_created == 1);
+  DeleteSessions(rig.http, rig.sessions, rig.sessions.TakeAll());
+}
+
+TEST_CASE("A changed password never rides on a session the old one opened", "[redfish][net][secrets]") {
+  Rig rig("127.0.30.6");
+  Client good(rig.http, rig.sessions, rig.TargetFor("127.0.30.6"), SystemClock::Instance());
+  REQUIRE(good.Get("/redfish/v1/Systems/System.Embedded.1").ok());
+  Client changed(rig.http, rig.sessions, rig.TargetFor("127.0.30.6", "Ch4nged-Wrong"), SystemClock::Instance());
+  auto denied = changed.Get("/redfish/v1/Systems/System.Embedded.1");
+  REQUIRE_FALSE(denied.ok());
+  CHECK(denied.error().code == "redfish.auth");
+  // The right credential still has its session: no second login.
+  Client again(rig.http, rig.sessions, rig.TargetFor("127.0.30.6"), SystemClock::Instance());
+  REQUIRE(again.Get("/redfish/v1/Systems/System.Embedded.1").ok());
+  CHECK(rig.Bmc("127.0.30.6").counters().sessions_created == 1);
+  DeleteSessions(rig.http, rig.sessions, rig.sessions.TakeAll());
 }
 
 TEST_CASE("The session cap is reported, not worked around", "[redfish][net]") {

@@ -16,10 +16,13 @@ void SessionCache::Journal(const CachedSession& s) const {
 
 std::optional<CachedSession> SessionCache::Find(const std::string& address,
                                                 const std::string& username,
+                                                const std::string& credential_tag,
                                                 Clock::SteadyTime now) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(address);
-  if (it == sessions_.end() || it->second.username != username) return std::nullopt;
+  if (it == sessions_.end() || it->second.username != username || it->second.credential_tag != credential_tag) {
+    return std::nullopt;
+  }
   it->second.last_used = now;
   return it->second;
 }
@@ -30,10 +33,21 @@ void SessionCache::Put(CachedSession session) {
   std::lock_guard lock(mu_);
   const std::string address = session.address;
   auto it = sessions_.find(address);
-  if (it != sessions_.end() && journal_ != nullptr && it->second.token != session.token) {
-    journal_->Closed(address, it->second.token);
+  if (it != sessions_.end() && it->second.token != session.token) {
+    orphans_.push_back(std::move(it->second));  // still open on the BMC: still journaled
   }
   sessions_[address] = std::move(session);
+}
+
+std::unique_lock<std::mutex> SessionCache::LoginGate(const std::string& address) {
+  std::mutex* gate = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto& slot = login_gates_[address];
+    if (!slot) slot = std::make_unique<std::mutex>();
+    gate = slot.get();
+  }
+  return std::unique_lock<std::mutex>(*gate);
 }
 
 void SessionCache::Track(CachedSession& session) {

@@ -64,9 +64,10 @@ TEST_CASE("The cache journals sessions as it opens and settles them, and failed 
     auto journal = FileSessionJournal::Recover(path, nullptr);
     REQUIRE(journal.ok());
     SessionCache cache(journal->get(), &clock);
-    cache.Put(CachedSession{"127.0.41.1:443", "root", "t1", "/s/1", {}, {}, 0});
-    cache.Put(CachedSession{"127.0.41.2:443", "root", "t2", "/s/2", {}, {}, 0});
-    cache.Put(CachedSession{"127.0.41.2:443", "root", "t3", "/s/3", {}, {}, 0});  // re-login: t2 refused
+    cache.Put(CachedSession{"127.0.41.1:443", "root", "t1", "/s/1", {}, {}, 0, {}});
+    cache.Put(CachedSession{"127.0.41.2:443", "root", "t2", "/s/2", {}, {}, 0, {}});
+    cache.Drop("127.0.41.2:443", "t2");  // refused by the BMC: gone there, forgotten here
+    cache.Put(CachedSession{"127.0.41.2:443", "root", "t3", "/s/3", {}, {}, 0, {}});  // the re-login
     auto all = cache.TakeAll();
     REQUIRE(all.size() == 2);
     cache.Settled(all[0], true);   // 127.0.41.1 logged out

@@ -6,8 +6,12 @@
 //
 // Ownership: a sync Take()s its vCenter's state (exclusively) and Give()s it back after a
 // success; a failed sync logs out and drops it. Kept clients hold no password.
-// Thread-safety: all methods are thread-safe. Blocking: Tend and LogoutAll call vCenters.
+// Thread-safety: all methods are thread-safe. Blocking: Tend and LogoutAll call vCenters;
+// Take waits while Tend is keeping that vCenter's session alive (one call).
+// Tending takes one state out at a time: a sync that starts meanwhile finds every other
+// session where it was (emptying the pool to tend it forced full syncs).
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,7 +23,9 @@
 namespace dcops::vcsync {
 
 struct VcenterState {
-  std::string endpoint_key;  // address, user and TLS trust: a changed endpoint starts over
+  // Address, user, TLS trust and http::CredentialTag: a changed endpoint or credential (a
+  // rotated or broken password) starts over with a new login, never the old session.
+  std::string endpoint_key;
   std::unique_ptr<vsphere::Client> client;
   InventoryCache cache;
   std::string version;  // the collector version the cache is at
@@ -39,6 +45,8 @@ class SessionPool {
 
  private:
   mutable std::mutex mu_;
+  std::condition_variable tended_;
+  std::string tending_;  // the vCenter whose state Tend holds, or ""
   std::map<std::string, std::unique_ptr<VcenterState>> states_;
 };
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "dcops/agent/params.hpp"
+#include "dcops/http/credential_tag.hpp"
 
 namespace dcops::vcsync {
 namespace {
@@ -194,7 +195,8 @@ agent::StepOutcome RunVcenterSync(agent::StepContext& ctx, SyncDeps deps) {
   ep.password = a.credentials.password;
   ep.tls.verify = a.tls.verify;
   ep.tls.pinned_sha256 = a.tls.pinned_sha256;
-  const std::string key = fmt::format("{}|{}|{}|{}", req->address, ep.username, a.tls.pinned_sha256, a.tls.verify);
+  const std::string key = fmt::format("{}|{}|{}|{}|{}", req->address, ep.username, a.tls.pinned_sha256, a.tls.verify,
+                                      http::CredentialTag(ep.username, ep.password));
   // Batches stay well under a message's limit whatever the page size (a VM is ~0.5 KB).
   Sender sender(ctx, static_cast<std::size_t>(std::min(req->page_size, 1000)));
   int round_trips = 0;

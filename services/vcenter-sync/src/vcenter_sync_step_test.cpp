@@ -235,6 +235,25 @@ TEST_CASE("A vCenter sync fails clearly on broken answers and logs out, keeping 
   CHECK(out.error.message.find("Wr0ng-Secret") == std::string::npos);
 }
 
+TEST_CASE("A password changed since the last sync is what the next sync uses, not the kept session", "[vcenter_sync][net]") {
+  Rig rig("127.0.77.7");
+  auto first = rig.Sync();
+  REQUIRE(first.outcome.kind == agent::StepOutcome::Kind::kSucceeded);
+  REQUIRE(rig.pool.size() == 1);
+  // The stored password was changed to a wrong one: the kept session must not hide it.
+  auto a = rig.Assignment(first.result["version"].GetString());
+  a.credentials.password = "Ch4nged-Wrong";
+  agent::RecordingStepContext denied(a, SystemClock::Instance());
+  auto out = RunVcenterSync(denied, {rig.http, rig.pool});
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "vsphere.invalid_login");
+  CHECK(rig.model.SessionCount() == 0);  // the old session was logged out, not left behind
+  // Put right again, the next sync logs in afresh and reads everything.
+  auto again = rig.Sync(first.result["version"].GetString());
+  REQUIRE(again.outcome.kind == agent::StepOutcome::Kind::kSucceeded);
+  CHECK(std::string(again.result["mode"].GetString()) == "full");
+}
+
 TEST_CASE("A vCenter that binds the schema-instance namespace to another prefix syncs the same", "[vcenter_sync][net]") {
   vc::ServerOptions so;
   so.xsi_prefix = "q1";

@@ -70,7 +70,8 @@ class Client {
   // The HTTP client's Execute behind this BMC's circuit breaker.
   Result<http::Response> Execute(const http::Request& request);
   // A session token, or "" when this BMC only does basic auth.
-  Result<std::string> Token(bool fresh);
+  // The cached session of this credential, or a new one (one login per BMC at a time).
+  Result<std::string> Token();
 
   http::Client& http_;
   SessionCache& sessions_;

@@ -8,6 +8,7 @@
 // Thread-safety: every method is safe from many threads.
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@ struct CachedSession {
   http::TlsOptions tls;  // to delete it later over the same trust
   Clock::SteadyTime last_used{};
   std::int64_t opened_at = 0;  // Unix seconds; set by the cache when a journal is kept
+  // http::CredentialTag of the credential it was opened with (secret-derived, never
+  // journaled): a changed password does not reuse a session the old one opened.
+  std::string credential_tag;
 };
 
 class SessionCache {
@@ -35,11 +39,16 @@ class SessionCache {
   // Records sessions in `journal` (may be null); `clock` stamps when each was opened.
   SessionCache(SessionJournal* journal, const Clock* clock) : journal_(journal), clock_(clock) {}
 
+  // The session of `address` opened with this credential (same user and tag), if any.
   std::optional<CachedSession> Find(const std::string& address, const std::string& username,
-                                    Clock::SteadyTime now);
+                                    const std::string& credential_tag, Clock::SteadyTime now);
   // Caches a session just created (journaled before the caller uses it). A session it
-  // replaces at that address is forgotten: the caller re-authenticated because it was refused.
+  // replaces at that address (opened with another credential) becomes an orphan, deleted on
+  // the BMC by the next sweep or when its cap is full; a refused one was Drop()ped first.
   void Put(CachedSession session);
+  // Held while logging in to `address`: steps that start together on one BMC wait for the
+  // first one's login and reuse its session instead of each opening one against the cap.
+  std::unique_lock<std::mutex> LoginGate(const std::string& address);
   // Journals a session that is not cached (a login proof that is deleted at once).
   void Track(CachedSession& session);
   // Forgets a session the BMC no longer accepts (no DELETE: it is already gone).
@@ -72,6 +81,7 @@ class SessionCache {
   std::map<std::string, CachedSession> sessions_;  // by address
   std::vector<CachedSession> orphans_;
   std::map<std::string, bool> basic_only_;
+  std::map<std::string, std::unique_ptr<std::mutex>> login_gates_;  // by address; never erased
 };
 
 }  // namespace dcops::redfish
