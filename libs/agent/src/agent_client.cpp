@@ -167,12 +167,7 @@ struct AgentClient::Impl {
       }
       const LogContext lc{a.job_id, a.task_id, a.traceparent.size() > 35 ? a.traceparent.substr(3, 32) : "", a.target};
       log.Info(fmt::format("running {} (attempt {})", a.step_kind, a.attempt), lc);
-      StepOutcome out;
-      if (const StepFunction* fn = steps.Find(a.step_kind)) {
-        out = (*fn)(*ctx);
-      } else {
-        out = StepOutcome::Failed(MakeError("agent.unknown_step", "this agent has no step " + a.step_kind));
-      }
+      const StepOutcome out = steps.Run(*ctx);
       pb::AgentMessage m;
       auto* r = m.mutable_result();
       r->set_task_id(a.task_id);

@@ -16,6 +16,21 @@ const StepFunction* StepRegistry::Find(std::string_view kind) const {
   return it == steps_.end() ? nullptr : &it->second;
 }
 
+StepOutcome StepRegistry::Run(StepContext& ctx) const {
+  const std::string& kind = ctx.assignment().step_kind;
+  const StepFunction* fn = Find(kind);
+  if (fn == nullptr) return StepOutcome::Failed(MakeError("agent.unknown_step", "this agent has no step " + kind));
+  try {
+    return (*fn)(ctx);
+  } catch (const std::exception& e) {
+    return StepOutcome::Failed(
+        MakeError("agent.step_crashed", fmt::format("{} stopped on an internal error: {}", kind, e.what()), false));
+  } catch (...) {
+    return StepOutcome::Failed(
+        MakeError("agent.step_crashed", fmt::format("{} stopped on an unknown internal error", kind), false));
+  }
+}
+
 std::vector<std::string> StepRegistry::kinds() const {
   std::vector<std::string> out;
   for (const auto& [k, _] : steps_) out.push_back(k);

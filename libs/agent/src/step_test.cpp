@@ -30,5 +30,25 @@ TEST_CASE("Params: absent is empty, a wrong type names the key", "[agent]") {
   CHECK(Params::Parse("[1]").error().message == "params: not a JSON object");
 }
 
+TEST_CASE("A step that throws fails alone, not the agent, and an unknown kind fails by name", "[agent]") {
+  StepRegistry steps;
+  steps.Add("server.refresh", [](StepContext&) -> StepOutcome { throw std::out_of_range("vector::at"); })
+      .Add("server.power", [](StepContext&) { return StepOutcome::Succeeded("{}"); });
+  Assignment a;
+  a.step_kind = "server.refresh";
+  RecordingStepContext crashing(a, SystemClock::Instance());
+  auto crashed = steps.Run(crashing);
+  REQUIRE(crashed.kind == StepOutcome::Kind::kFailed);
+  CHECK(crashed.error.code == "agent.step_crashed");
+  CHECK_FALSE(crashed.error.retryable);
+  CHECK(crashed.error.message == "server.refresh stopped on an internal error: vector::at");
+  a.step_kind = "server.power";
+  RecordingStepContext fine(a, SystemClock::Instance());
+  CHECK(steps.Run(fine).kind == StepOutcome::Kind::kSucceeded);
+  a.step_kind = "server.teleport";
+  RecordingStepContext unknown(a, SystemClock::Instance());
+  CHECK(steps.Run(unknown).error.code == "agent.unknown_step");
+}
+
 }  // namespace
 }  // namespace dcops::agent

@@ -104,6 +104,10 @@ class StepRegistry {
   StepRegistry& Add(std::string kind, StepFunction fn);
   const StepFunction* Find(std::string_view kind) const;
   std::vector<std::string> kinds() const;
+  // Runs the step of the context's kind. An unknown kind fails (agent.unknown_step); a step
+  // that throws fails (agent.step_crashed, not retried: it may have acted) instead of taking
+  // the agent and every other running step down with it.
+  StepOutcome Run(StepContext& ctx) const;
 
  private:
   std::map<std::string, StepFunction, std::less<>> steps_;
