@@ -118,6 +118,10 @@ struct AgentClient::Impl {
   const Logger& log;
   Clock& clock;
 
+  // Serialises writes to the stream (gRPC allows one at a time). Taken before `mu`, never
+  // while holding it: a write blocks while the dispatcher reads slowly, and holding `mu` then
+  // would stall heartbeats, cancels and every step's bookkeeping.
+  std::mutex write_mu;
   std::mutex mu;  // guards everything below
   std::condition_variable cv;
   // Workers wait here alone, so an assignment wakes one worker, not every thread.
@@ -143,11 +147,28 @@ struct AgentClient::Impl {
   // the reconnect instead of failing. Events are kept up to a bound; progress is best effort
   // (the next report replaces it).
   void Send(const pb::AgentMessage& m) {
+    if (WriteOut(m)) return;
     std::lock_guard lock(mu);
-    if (!stream || half_closed || !stream->Write(m)) {
-      if (m.has_result() || m.has_checkpoint() || m.has_inventory() || (m.has_event() && undelivered.size() < kMaxUndelivered)) {
-        undelivered.push_back(m);
-      }
+    Keep(m);
+  }
+
+  // Writes to the open stream, outside `mu`. False when there is none (or it is half-closed)
+  // or the write failed.
+  bool WriteOut(const pb::AgentMessage& m) {
+    std::lock_guard w(write_mu);
+    std::shared_ptr<Stream> s;
+    {
+      std::lock_guard lock(mu);
+      if (!stream || half_closed) return false;
+      s = stream;
+    }
+    return s->Write(m);
+  }
+
+  // Holds an unsent message for the next stream (the caller holds `mu`).
+  void Keep(const pb::AgentMessage& m) {
+    if (m.has_result() || m.has_checkpoint() || m.has_inventory() || (m.has_event() && undelivered.size() < kMaxUndelivered)) {
+      undelivered.push_back(m);
     }
   }
   static constexpr std::size_t kMaxUndelivered = 10000;
@@ -215,7 +236,9 @@ struct AgentClient::Impl {
       auto* hb = m.mutable_heartbeat();
       for (const auto& [task, ctx] : running) hb->add_lease_ids(ctx->assignment().lease_id);
       hb->set_running(static_cast<int>(running.size()));
-      if (stream && !half_closed) stream->Write(m);
+      lock.unlock();
+      WriteOut(m);  // a lost heartbeat is replaced by the next
+      lock.lock();
     }
   }
 
@@ -239,10 +262,11 @@ struct AgentClient::Impl {
     std::unique_lock lock(mu);
     cv.wait(lock, [this] { return draining || stopping; });
     if (stopping) return;
-    while (!queue.empty()) {
-      if (!stream || half_closed || !stream->Write(HandBack(queue.front()))) undelivered.push_back(HandBack(queue.front()));
-      queue.pop_front();
-    }
+    std::deque<Assignment> unstarted;
+    unstarted.swap(queue);
+    lock.unlock();
+    for (const auto& a : unstarted) Send(HandBack(a));
+    lock.lock();
     if (!cv.wait_for(lock, options.drain_timeout, [this] { return running.empty(); })) {
       log.Warn("drain timeout: cancelling the steps still running", {}, {{"running", std::int64_t(running.size())}});
       for (auto& [task, ctx] : running) ctx->Cancel();
@@ -250,8 +274,14 @@ struct AgentClient::Impl {
     }
     drained = true;
     if (stream) {
-      half_closed = true;
-      stream->WritesDone();
+      half_closed = true;  // from here WriteOut() keeps messages instead
+      auto s = stream;
+      lock.unlock();
+      {
+        std::lock_guard w(write_mu);
+        s->WritesDone();
+      }
+      lock.lock();
       auto ctx = context;
       if (!cv.wait_for(lock, std::chrono::seconds(10), [this] { return !stream; }) && ctx) ctx->TryCancel();
     }
@@ -292,29 +322,32 @@ struct AgentClient::Impl {
       return false;
     }
     {
-      std::lock_guard lock(mu);
-      stream = s;
-      context = ctx;
-      heartbeat = std::chrono::milliseconds(std::max(100, in.welcome().heartbeat_interval_ms()));
-      half_closed = false;
-      while (!undelivered.empty()) {
-        stream->Write(undelivered.front());
-        undelivered.pop_front();
+      // What waited goes first: other writers queue on write_mu until it is out.
+      std::lock_guard w(write_mu);
+      std::deque<pb::AgentMessage> waiting;
+      bool close_after = false;
+      {
+        std::lock_guard lock(mu);
+        stream = s;
+        context = ctx;
+        heartbeat = std::chrono::milliseconds(std::max(100, in.welcome().heartbeat_interval_ms()));
+        waiting.swap(undelivered);
+        // Reconnected after the drain finished its steps: deliver what waited, then close.
+        close_after = drained;
+        half_closed = drained;
       }
-      // Reconnected after the drain finished its steps: deliver what waited, then close.
-      if (drained) {
-        half_closed = true;
-        stream->WritesDone();
-      }
+      for (const auto& m : waiting) s->Write(m);
+      if (close_after) s->WritesDone();
     }
     cv.notify_all();
     log.Info("connected", {}, {{"dispatcher", in.welcome().dispatcher_id()}, {"site", in.welcome().site()}});
     while (s->Read(&in)) {
       if (in.has_assign()) {
         Assignment a = FromProto(in.assign());
-        std::lock_guard lock(mu);
+        std::unique_lock lock(mu);
         if (draining) {
-          if (!half_closed) stream->Write(HandBack(a));
+          lock.unlock();
+          Send(HandBack(a));
         } else {
           queue.push_back(std::move(a));
           work_cv.notify_one();
@@ -334,6 +367,7 @@ struct AgentClient::Impl {
       }
     }
     {
+      std::lock_guard w(write_mu);  // no write is in flight when the stream is finished
       std::lock_guard lock(mu);
       stream.reset();
       context.reset();
