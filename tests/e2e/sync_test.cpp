@@ -262,5 +262,110 @@ TEST_CASE("Syncs of two vCenters created together each land in their own invento
   CHECK(site.Sql("SELECT count(*) FROM vcenter_hosts") == "12");
 }
 
+// A vCenter of eight hosts, its sync agent and one full sync behind it: what the failure tests
+// below start from.
+struct SyncedVcenter {
+  sim::vcenter::Model model;
+  sim::vcenter::Server server;
+  std::string id;
+  SyncedVcenter(Site& site, const char* address)
+      : model([] {
+          sim::vcenter::Estate e;
+          e.hosts = 8;
+          e.hosts_per_cluster = 4;
+          e.vms_per_host = 2;
+          return e;
+        }()),
+        server(model, address, 18449) {
+    REQUIRE(server.Start().empty());
+    site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-a");
+    REQUIRE(AgentsOnline(site, 1));
+    id = site.AddEndpoint("vcenters", "vcenter", std::string(address) + ":18449", "sync@vsphere.local", "vc-pass",
+                          server.fingerprint());
+    auto first = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + id, "--watch"});
+    INFO(first.output);
+    REQUIRE(first.exit_code == 0);
+  }
+};
+
+TEST_CASE("The database away for 60 s while a sync applies: the failure is on record, the sync runs again, nothing lost",
+          "[e2e][sync]") {
+  SiteOptions o;
+  o.bmcs = 1;
+  o.first_bmc = "127.0.121.30";
+  o.register_servers = false;
+  Site site(o);
+  SyncedVcenter vc(site, "127.0.121.3");
+  vc.model.AddHost("domain-c1001", "NEWVC01");
+
+  // The apply waits on a lock held here, so the outage starts while it is inside the database.
+  db::DbOptions admin_options;
+  admin_options.dsn = testing::Pg().admin_dsn;
+  const auto at = admin_options.dsn.find("dbname=postgres");
+  REQUIRE(at != std::string::npos);
+  admin_options.dsn.replace(at, 15, "dbname=" + site.Sql("SELECT current_database()"));
+  auto holder = db::Connection::Open(admin_options);
+  REQUIRE(holder.ok());
+  REQUIRE(holder->Exec("BEGIN").ok());
+  REQUIRE(holder->Exec("LOCK TABLE public.vcenter_hosts IN SHARE MODE").ok());
+  const std::string job = site.CreateJob("inventory.vcenter_sync", fmt::format(R"({{"vcenter_id":"{}"}})", vc.id), "{}");
+  REQUIRE(WaitUntil([&] {
+    return site.Sql("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'job-dispatcher:%' "
+                    "AND wait_event_type = 'Lock' AND query LIKE '%apply_vcenter_sync%'") == "1";
+  }, seconds(60)));
+  // No new connections; the dispatcher's session (with the apply) ends first, then the rest.
+  db::DbOptions server_admin;
+  server_admin.dsn = testing::Pg().admin_dsn;
+  auto admin = db::Connection::Open(server_admin);
+  REQUIRE(admin.ok());
+  testing::Exec(*admin, fmt::format("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false", site.Sql("SELECT current_database()")));
+  CHECK(site.TerminateDispatcherSessions(0) >= 1);
+  site.CutDatabase();
+  const auto outage_ends = std::chrono::steady_clock::now() + seconds(60);
+  const bool noticed = WaitUntil([&] { return site.Readyz(0) == "database unreachable\n"; }, seconds(30));
+  WaitUntil([&] { return std::chrono::steady_clock::now() >= outage_ends; }, seconds(61));  // the outage itself
+  site.RestoreDatabase();
+  REQUIRE(noticed);
+
+  const std::string status = site.WaitForJob(job, seconds(180));
+  INFO(site.Sql("SELECT coalesce(string_agg(level || ': ' || message, ' | ' ORDER BY id), '') FROM job_events "
+                "WHERE job_id = $1", {job}));
+  REQUIRE(status == "succeeded");
+  // The attempt that met the outage failed on record and the next one applied everything.
+  CHECK(site.Sql("SELECT attempt FROM job_tasks WHERE job_id = $1", {job}) == "2");
+  CHECK(site.Sql("SELECT count(*) > 0 FROM job_events WHERE job_id = $1 AND level IN ('warn', 'error') "
+                 "AND message LIKE '%inventory.vcenter_sync%'", {job}) == "t");
+  CHECK(Rows(site, kDbHosts) == ModelHosts(vc.model));
+  CHECK(site.Sql("SELECT count(*) FROM inventory_staging") == "0");
+  CHECK(site.Sql("SELECT last_sync_error IS NULL FROM vcenters") == "t");
+}
+
+TEST_CASE("A rotated credential is used by the next sync: a wrong one fails it, the right one is back at once",
+          "[e2e][sync][secrets]") {
+  SiteOptions o;
+  o.bmcs = 1;
+  o.first_bmc = "127.0.121.60";
+  o.register_servers = false;
+  Site site(o);
+  SyncedVcenter vc(site, "127.0.121.4");
+  // An operator rotates the stored password, wrongly: the agent's kept session must not hide it.
+  auto wrong = site.Cli({"credentials", "set", "vcenter-lab", "--kind", "vcenter", "--user", "sync@vsphere.local",
+                         "--password-stdin"}, "Ch4nged-Wrong\n");
+  REQUIRE(wrong.exit_code == 0);
+  auto refused = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + vc.id, "--watch"});
+  INFO(refused.output);
+  CHECK(refused.exit_code != 0);
+  CHECK(site.Sql("SELECT last_sync_error LIKE 'vsphere.invalid_login%' FROM vcenters") == "t");
+  // Put right, the next sync logs in with it.
+  auto right = site.Cli({"credentials", "set", "vcenter-lab", "--kind", "vcenter", "--user", "sync@vsphere.local",
+                         "--password-stdin"}, "vc-pass\n");
+  REQUIRE(right.exit_code == 0);
+  auto again = site.Cli({"job", "create", "inventory.vcenter_sync", "--target", "vcenter:" + vc.id, "--watch"});
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK(site.Sql("SELECT t.result ->> 'mode' FROM job_tasks t ORDER BY t.created_at DESC LIMIT 1") == "full");
+  CHECK(site.AllLogs().find("Ch4nged-Wrong") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace dcops::e2e
