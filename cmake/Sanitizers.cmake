@@ -9,3 +9,14 @@ if(DCOPS_SANITIZE)
   add_compile_options(${_san})
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# ThreadSanitizer, for the library and agent unit tests (scripts/tsan). Not with ASan (they
+# exclude each other), and not for the tests that load gRPC or libpq: those are not built
+# with TSan here and report their own internals.
+if(DCOPS_SANITIZE_THREAD)
+  if(DCOPS_SANITIZE)
+    message(FATAL_ERROR "DCOPS_SANITIZE and DCOPS_SANITIZE_THREAD exclude each other")
+  endif()
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()

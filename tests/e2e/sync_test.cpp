@@ -367,5 +367,41 @@ TEST_CASE("A rotated credential is used by the next sync: a wrong one fails it, 
   CHECK(site.AllLogs().find("Ch4nged-Wrong") == std::string::npos);
 }
 
+TEST_CASE("A sync agent told to stop mid-sync finishes the sync and delivers it before it exits", "[e2e][sync]") {
+  SiteOptions o;
+  o.bmcs = 1;
+  o.first_bmc = "127.0.121.90";
+  o.register_servers = false;
+  Site site(o);
+  sim::vcenter::Estate estate;
+  estate.hosts = 8;
+  estate.hosts_per_cluster = 4;
+  estate.vms_per_host = 40;  // 320 VMs: several pages at page_size 50
+  sim::vcenter::Model model(estate);
+  sim::vcenter::Server vcenter(model, "127.0.121.5", 18449);
+  REQUIRE(vcenter.Start().empty());
+  auto& agent = site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-leaving");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string vc = site.AddEndpoint("vcenters", "vcenter", "127.0.121.5:18449", "sync@vsphere.local", "vc-pass",
+                                          vcenter.fingerprint());
+  // The sync is inside its read (a page held by vCenter) when the agent is told to stop.
+  vcenter.HoldNext("WaitForUpdatesEx");
+  const std::string job = site.CreateJob("inventory.vcenter_sync", fmt::format(R"({{"vcenter_id":"{}"}})", vc),
+                                         R"({"page_size":50})");
+  REQUIRE(vcenter.WaitUntilHeld(seconds(60)));
+  agent.Signal(SIGTERM);
+  REQUIRE(WaitUntil([&] { return agent.Log().find("draining") != std::string::npos; }, seconds(30)));
+  vcenter.Release();
+  REQUIRE(WaitUntil([&] { return !agent.Running(); }, seconds(90)));
+  CHECK(agent.exit_code() == 0);
+  CHECK(agent.Log().find("drained") != std::string::npos);
+  // One attempt, applied from this agent's batches (the agent is gone; nobody else could
+  // have run it); no rescue.
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT status || ' ' || attempt FROM job_tasks WHERE job_id = $1", {job}) == "succeeded 1");
+  CHECK(Rows(site, "SELECT moref FROM vcenter_vms") == ModelMorefs(model, "VirtualMachine"));
+  CHECK(site.Sql("SELECT count(*) FROM inventory_staging") == "0");
+}
+
 }  // namespace
 }  // namespace dcops::e2e
