@@ -367,7 +367,19 @@ TEST_CASE("A rotated credential is used by the next sync: a wrong one fails it, 
   CHECK(site.AllLogs().find("Ch4nged-Wrong") == std::string::npos);
 }
 
-TEST_CASE("A sync agent told to stop mid-sync finishes the sync and delivers it before it exits", "[e2e][sync]") {
+// Tells `agent` to stop while `gate` holds its read, then lets the read go: the agent must
+// finish its step, deliver it and exit cleanly.
+void StopAgentMidRead(Process& agent, sim::RequestGate& gate) {
+  REQUIRE(gate.WaitUntilHeld(seconds(60)));
+  agent.Signal(SIGTERM);
+  REQUIRE(WaitUntil([&] { return agent.Log().find("draining") != std::string::npos; }, seconds(30)));
+  gate.Release();
+  REQUIRE(WaitUntil([&] { return !agent.Running(); }, seconds(90)));
+  CHECK(agent.exit_code() == 0);
+  CHECK(agent.Log().find("drained") != std::string::npos);
+}
+
+TEST_CASE("A vCenter sync agent told to stop mid-sync finishes the sync and delivers it before it exits", "[e2e][sync]") {
   SiteOptions o;
   o.bmcs = 1;
   o.first_bmc = "127.0.121.90";
@@ -384,23 +396,42 @@ TEST_CASE("A sync agent told to stop mid-sync finishes the sync and delivers it 
   REQUIRE(AgentsOnline(site, 1));
   const std::string vc = site.AddEndpoint("vcenters", "vcenter", "127.0.121.5:18449", "sync@vsphere.local", "vc-pass",
                                           vcenter.fingerprint());
-  // The sync is inside its read (a page held by vCenter) when the agent is told to stop.
-  vcenter.HoldNext("WaitForUpdatesEx");
+  vcenter.gate().HoldNext("WaitForUpdatesEx");  // the sync is inside its read when told to stop
   const std::string job = site.CreateJob("inventory.vcenter_sync", fmt::format(R"({{"vcenter_id":"{}"}})", vc),
                                          R"({"page_size":50})");
-  REQUIRE(vcenter.WaitUntilHeld(seconds(60)));
-  agent.Signal(SIGTERM);
-  REQUIRE(WaitUntil([&] { return agent.Log().find("draining") != std::string::npos; }, seconds(30)));
-  vcenter.Release();
-  REQUIRE(WaitUntil([&] { return !agent.Running(); }, seconds(90)));
-  CHECK(agent.exit_code() == 0);
-  CHECK(agent.Log().find("drained") != std::string::npos);
+  StopAgentMidRead(agent, vcenter.gate());
   // One attempt, applied from this agent's batches (the agent is gone; nobody else could
   // have run it); no rescue.
   REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
   CHECK(site.Sql("SELECT status || ' ' || attempt FROM job_tasks WHERE job_id = $1", {job}) == "succeeded 1");
   CHECK(Rows(site, "SELECT moref FROM vcenter_vms") == ModelMorefs(model, "VirtualMachine"));
   CHECK(site.Sql("SELECT count(*) FROM inventory_staging") == "0");
+}
+
+TEST_CASE("An OME sync agent told to stop mid-sync finishes the sync and delivers it before it exits", "[e2e][sync]") {
+  SiteOptions o;
+  o.bmcs = 1;
+  o.first_bmc = "127.0.121.120";
+  o.register_servers = false;
+  Site site(o);
+  sim::ome::Options estate;
+  estate.servers = 25;
+  sim::ome::Model model(estate);
+  sim::ome::Server ome(model, "127.0.121.6", 18448);
+  REQUIRE(ome.Start().empty());
+  auto& agent = site.StartAgent(DCOPS_OME_SYNC, "ome-sync-leaving");
+  REQUIRE(AgentsOnline(site, 1));
+  const std::string endpoint =
+      site.AddEndpoint("ome_endpoints", "ome", "127.0.121.6:18448", "admin", estate.password, ome.fingerprint());
+  ome.gate().HoldNext("devices page");  // a later page of the device list
+  const std::string job = site.CreateJob("inventory.ome_sync", fmt::format(R"({{"ome_endpoint_id":"{}"}})", endpoint),
+                                         R"({"page_size":10})");
+  StopAgentMidRead(agent, ome.gate());
+  REQUIRE(site.WaitForJob(job, seconds(60)) == "succeeded");
+  CHECK(site.Sql("SELECT status || ' ' || attempt FROM job_tasks WHERE job_id = $1", {job}) == "succeeded 1");
+  CHECK(Rows(site, "SELECT service_tag FROM servers WHERE source = 'ome'") == OmeServerTags(model));
+  CHECK(site.Sql("SELECT count(*) FROM inventory_staging") == "0");
+  CHECK(model.SessionCount() == 0);  // logged out on the way out
 }
 
 }  // namespace

@@ -230,6 +230,7 @@ std::string Server::Start() {
     if (!model_.ValidToken(req.get_header_value("X-Auth-Token"))) {
       return Error(res, 401, "CSEC9001", "Unable to complete the operation because the session is not valid.");
     }
+    gate_.Pass(req.has_param("$skip") && req.get_param_value("$skip") != "0" ? "devices page" : "devices");
     const Fault f = fault_;
     if (f == Fault::kHtml) {
       res.status = 502;
@@ -267,6 +268,7 @@ std::string Server::Start() {
 }
 
 void Server::Stop() {
+  gate_.Release();  // a held request must not keep the server from stopping
   if (!server_) return;
   server_->stop();
   if (thread_.joinable()) thread_.join();

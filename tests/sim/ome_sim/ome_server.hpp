@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ome_model.hpp"
+#include "request_gate.hpp"
 
 namespace dcops::sim::ome {
 
@@ -27,6 +28,9 @@ class Server {
   const std::string& fingerprint() const { return fingerprint_; }
   // Device list answers broken from now on (an HTML error page, a cut-off body).
   void SetFault(Fault f) { fault_ = f; }
+  // Holds the next device-list request ("devices": the first page, "devices page": a later
+  // one) until the test releases it.
+  RequestGate& gate() { return gate_; }
 
  private:
   Model& model_;
@@ -36,6 +40,7 @@ class Server {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<Fault> fault_{Fault::kNone};
+  RequestGate gate_;
 };
 
 }  // namespace dcops::sim::ome

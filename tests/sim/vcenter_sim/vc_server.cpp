@@ -104,7 +104,7 @@ Server::Server(Model& model, std::string address, int port, ServerOptions option
 Server::~Server() { Stop(); }
 
 void Server::Stop() {
-  Release();  // a held request must not keep the server from stopping
+  gate_.Release();  // a held request must not keep the server from stopping
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -131,27 +131,6 @@ std::string Server::Start() {
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) std::this_thread::yield();
   return "";
-}
-
-void Server::HoldNext(const std::string& op) {
-  std::lock_guard lock(hold_mu_);
-  hold_op_ = op;
-  holding_ = false;
-  released_ = false;
-}
-
-bool Server::WaitUntilHeld(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(hold_mu_);
-  return hold_cv_.wait_for(lock, timeout, [this] { return holding_; });
-}
-
-void Server::Release() {
-  {
-    std::lock_guard lock(hold_mu_);
-    released_ = true;
-    hold_op_.clear();
-  }
-  hold_cv_.notify_all();
 }
 
 void Server::Handle(const httplib::Request& req, httplib::Response& res) {
@@ -186,14 +165,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu_);
     ++calls_[op];
   }
-  {
-    std::unique_lock lock(hold_mu_);
-    if (!hold_op_.empty() && hold_op_ == op && !holding_) {
-      holding_ = true;
-      hold_cv_.notify_all();
-      hold_cv_.wait(lock, [this] { return released_; });
-    }
-  }
+  gate_.Pass(op);
   if (expire_countdown_ > 0 && --expire_countdown_ == 0) {
     model_.ExpireSessions();
     std::lock_guard lock(mu_);

@@ -11,8 +11,6 @@
 #include <httplib.h>
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "request_gate.hpp"
 #include "vc_model.hpp"
 
 namespace dcops::sim::vcenter {
@@ -49,12 +48,8 @@ class Server {
   void SetFault(Fault f) { fault_ = f; }
   // The `calls`-th request from now finds every session expired (vCenter restarted mid-sync).
   void ExpireSessionsAfter(int calls) { expire_countdown_ = calls; }
-  // The next request for `op` waits, once, until Release() (a slow vCenter, for tests that must
-  // act while a sync is inside a read). WaitUntilHeld() blocks until such a request is waiting;
-  // false when none arrived within `timeout`.
-  void HoldNext(const std::string& op);
-  bool WaitUntilHeld(std::chrono::milliseconds timeout);
-  void Release();
+  // Holds the next request of an operation ("WaitForUpdatesEx") until the test releases it.
+  RequestGate& gate() { return gate_; }
   // Requests served, per operation.
   std::map<std::string, int> Calls() const;
   int LiveViews() const;
@@ -88,11 +83,7 @@ class Server {
   std::thread thread_;
   std::atomic<Fault> fault_{Fault::kNone};
   std::atomic<int> expire_countdown_{0};
-  std::mutex hold_mu_;
-  std::condition_variable hold_cv_;
-  std::string hold_op_;        // armed for this operation; "" when not armed
-  bool holding_ = false;       // a request is waiting
-  bool released_ = false;
+  RequestGate gate_;
   mutable std::mutex mu_;
   std::map<std::string, Session> sessions_;
   std::map<std::string, int> calls_;
