@@ -1,11 +1,10 @@
 #pragma once
-// The dispatcher's view of its connected agents and the steps they run: part of the
-// gRPC-facing server library (it holds an agent's stream).
+// The dispatcher's view of its connected agents and the steps they run. Protocol messages
+// only: how a message reaches an agent is an AgentLink (gRPC in dispatcher.cpp, a fake in
+// tests), so the dispatch core builds without gRPC.
 //
-// Thread-safety: AgentConn::Write/Close may be called from any thread (they lock); the rest
-// of AgentConn, Inbound and RunningStep belong to the dispatcher's loop.
-#include <grpcpp/grpcpp.h>
-
+// Thread-safety: AgentConn::Write/Close/Fence may be called from any thread (they lock); the
+// rest of AgentConn, Inbound and RunningStep belong to the dispatcher's loop.
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -13,14 +12,22 @@
 #include <string>
 #include <vector>
 
-#include "dcops/agent/v1/agent.grpc.pb.h"
+#include "dcops/agent/v1/agent.pb.h"
 
 namespace dcops::dispatcher {
 
-using AgentStream = grpc::ServerReaderWriter<agent::v1::DispatcherMessage, agent::v1::AgentMessage>;
+// One agent's connection as the core writes to it. Calls are serialised by AgentConn.
+class AgentLink {
+ public:
+  virtual ~AgentLink() = default;
+  // `more`: another message follows at once (may be buffered with it). False: not sent.
+  virtual bool Write(const agent::v1::DispatcherMessage& m, bool more) = 0;
+  // Ends the connection from the dispatcher's side: the agent's read fails.
+  virtual void Cancel() = 0;
+};
 
-// One connected agent. The stream belongs to its gRPC thread; the loop writes through
-// Write(), which refuses once that thread has returned.
+// One connected agent. The link belongs to its connection's thread; the loop writes through
+// Write(), which refuses once that thread has returned (Close) or the loop fenced it.
 struct AgentConn {
   std::string id, kind, version, hostname;
   int capacity = 1;
@@ -30,31 +37,33 @@ struct AgentConn {
   std::deque<std::string> recent_targets;
   // When the loop last heard from it (any message; loop-owned): silence past a few heartbeat
   // intervals closes the connection (a frozen process keeps its TCP connection open).
-  std::chrono::steady_clock::time_point last_heard = std::chrono::steady_clock::now();
-  std::mutex write_mu;
-  AgentStream* stream = nullptr;
-  grpc::ServerContext* ctx = nullptr;  // valid while alive (the gRPC thread holds the call)
-  bool alive = true;
+  std::chrono::steady_clock::time_point last_heard{};
+  std::shared_ptr<AgentLink> link;
 
-  // `more`: another message follows at once, so this one may wait in gRPC's buffer and go
-  // out with it (a batch of Assigns costs one transport write, not one each).
   bool Write(const agent::v1::DispatcherMessage& m, bool more = false) {
-    std::lock_guard lock(write_mu);
-    grpc::WriteOptions options;
-    if (more) options.set_buffer_hint();
-    return alive && stream->Write(m, options);
+    std::lock_guard lock(write_mu_);
+    return alive_ && link && link->Write(m, more);
   }
+  // The connection's thread has returned: nothing more can be written.
   void Close() {
-    std::lock_guard lock(write_mu);
-    alive = false;
+    std::lock_guard lock(write_mu_);
+    alive_ = false;
   }
-  // Ends the connection from the dispatcher's side (another connection took this identity):
-  // the agent's read fails and its gRPC thread returns.
+  // Ends the connection from the dispatcher's side (another connection took this identity,
+  // leadership was lost, the agent went silent).
   void Fence() {
-    std::lock_guard lock(write_mu);
-    if (alive && ctx != nullptr) ctx->TryCancel();
-    alive = false;
+    std::lock_guard lock(write_mu_);
+    if (alive_ && link) link->Cancel();
+    alive_ = false;
   }
+  bool alive() {
+    std::lock_guard lock(write_mu_);
+    return alive_;
+  }
+
+ private:
+  std::mutex write_mu_;
+  bool alive_ = true;
 };
 
 struct Inbound {

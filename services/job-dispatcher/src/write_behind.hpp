@@ -28,6 +28,9 @@ class WriteBehind {
   // Replaces the step's earlier report, if it was not written yet.
   void Progress(ProgressReport p) { progress_[p.task_id] = std::move(p); }
   bool HasCompletions() const { return !completions_.empty(); }
+  // What waits to be written (for tests of what a message led to).
+  const std::vector<EventRecord>& events() const { return events_; }
+  const std::vector<dispatcher::Completion>& completions() const { return completions_; }
   void Flush(ControlPlane& cp, db::Connection& conn);
 
  private:

@@ -1,0 +1,404 @@
+#include "dispatch_core.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace dcops::dispatcher {
+namespace {
+
+namespace pb = dcops::agent::v1;
+
+const char* LevelName(pb::Level l) {
+  switch (l) {
+    case pb::LEVEL_DEBUG: return "debug";
+    case pb::LEVEL_WARN: return "warn";
+    case pb::LEVEL_ERROR: return "error";
+    default: return "info";
+  }
+}
+
+std::string TraceId(const std::string& traceparent) {
+  return traceparent.size() > 35 ? traceparent.substr(3, 32) : "";
+}
+
+}  // namespace
+
+DispatchCore::DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact,
+                           DispatcherMetrics& metrics)
+    : options_(std::move(options)), clock_(clock), log_(log), redact_(redact), metrics_(metrics),
+      limits_(options_.limits), pending_(log) {}
+
+void DispatchCore::UpdateGauges() {
+  metrics_.SetGauges(static_cast<int>(agents_.size()), static_cast<int>(running_.size()), leading_);
+}
+
+void DispatchCore::SetLeading(bool leading) {
+  leading_ = leading;
+  UpdateGauges();
+}
+
+void DispatchCore::OnHello(CorePort& port, const std::shared_ptr<AgentConn>& conn) {
+  // A reconnecting agent keeps its steps: they count against limits until their results
+  // arrive or their leases are rescued, whatever happened to the stream in between. One
+  // identity, one connection: an earlier one still open is closed, so the steps' results
+  // can only come from this one (a stale stream never idles on, holding its place).
+  if (auto old = agents_.find(conn->id); old != agents_.end() && old->second != conn) {
+    old->second->Fence();
+    log_.Warn("agent connected again; its earlier connection is closed", {}, {{"agent", conn->id}});
+  }
+  conn->last_heard = clock_.Steady();
+  agents_[conn->id] = conn;
+  UpdateGauges();
+  Noted(port.RegisterAgent({conn->id, options_.site, conn->kind, conn->version, conn->hostname, conn->capacity,
+                            conn->step_kinds}),
+        "RegisterAgent");
+  pb::DispatcherMessage w;
+  w.mutable_welcome()->set_dispatcher_id(options_.dispatcher_id);
+  w.mutable_welcome()->set_site(options_.site);
+  w.mutable_welcome()->set_heartbeat_interval_ms(static_cast<int>(options_.heartbeat.count()));
+  w.mutable_welcome()->set_lease_ms(static_cast<int>(options_.lease.count() * 1000));
+  conn->Write(w);
+  log_.Info("agent connected", {}, {{"agent", conn->id}, {"kind", conn->kind}, {"capacity", std::int64_t{conn->capacity}}});
+}
+
+void DispatchCore::OnGone(CorePort& port, const std::shared_ptr<AgentConn>& conn) {
+  auto it = agents_.find(conn->id);
+  if (it != agents_.end() && it->second == conn) {
+    agents_.erase(it);
+    Noted(port.AgentDisconnected(conn->id), "AgentDisconnected");
+    log_.Warn("agent disconnected; its steps are rescued when their leases expire", {}, {{"agent", conn->id}});
+  }
+  UpdateGauges();
+}
+
+bool DispatchCore::OnMessage(CorePort& port, AgentConn& conn, const pb::AgentMessage& m) {
+  conn.last_heard = clock_.Steady();
+  if (m.has_progress()) {
+    pending_.Progress({m.progress().task_id(), m.progress().lease_id(), m.progress().percent(),
+                       redact_.Scrub(m.progress().message())});
+  } else if (m.has_checkpoint()) {
+    auto saved = port.SaveCheckpoint(m.checkpoint().task_id(), m.checkpoint().lease_id(),
+                                     redact_.Scrub(m.checkpoint().checkpoint_json()));
+    // The database is away, not the lease: answer once it is back (the agent waits for the
+    // ack; a "not saved" now would stop a step that holds a valid lease).
+    if (!saved && saved.error().retryable) return false;
+    pb::DispatcherMessage ack;
+    ack.mutable_checkpoint_ack()->set_task_id(m.checkpoint().task_id());
+    ack.mutable_checkpoint_ack()->set_sequence(m.checkpoint().sequence());
+    ack.mutable_checkpoint_ack()->set_saved(saved.ok() && *saved);
+    conn.Write(ack);
+  } else if (m.has_inventory()) {
+    bool later = false;
+    HandleInventory(port, conn, m, &later);
+    return !later;
+  } else if (m.has_event()) {
+    auto it = running_.find(m.event().task_id());
+    if (it != running_.end()) {
+      pending_.Event({it->second.job_id, m.event().task_id(), LevelName(m.event().level()),
+                      redact_.Scrub(m.event().message()), "", conn.id, it->second.trace_id});
+    }
+  } else if (m.has_heartbeat()) {
+    std::vector<std::string> leases(m.heartbeat().lease_ids().begin(), m.heartbeat().lease_ids().end());
+    if (leases.empty()) return true;
+    auto states = port.ExtendLeases(leases, options_.lease);
+    if (!states) return true;  // the next heartbeat tries again, well within the lease
+    for (const auto& s : *states) {
+      if (s.valid && !s.cancel_requested) continue;
+      for (const auto& [task, r] : running_) {
+        if (r.lease_id != s.lease_id) continue;
+        pb::DispatcherMessage c;
+        c.mutable_cancel()->set_task_id(task);
+        c.mutable_cancel()->set_lease_id(s.lease_id);
+        c.mutable_cancel()->set_reason(s.valid ? "the job was cancelled" : "the lease is gone");
+        conn.Write(c);
+      }
+    }
+  } else if (m.has_result()) {
+    HandleResult(port, conn, m.result());
+  }
+  return true;
+}
+
+// A sync's batch is staged under the step's lease and acknowledged, so the agent sends the
+// next one only after this one is safe (and a step whose lease is gone stops).
+void DispatchCore::HandleInventory(CorePort& port, AgentConn& conn, const pb::AgentMessage& m, bool* later) {
+  const auto& b = m.inventory();
+  auto staged = port.StageInventory(b.task_id(), b.lease_id(), b.sequence(), b.kind(), redact_.Scrub(b.json()));
+  if (!staged && staged.error().retryable) {
+    *later = true;  // the database is away: the agent waits for the ack
+    return;
+  }
+  if (!staged) {
+    log_.Warn("inventory batch refused: " + staged.error().message, {}, {{"task", b.task_id()}});
+    if (auto it = running_.find(b.task_id()); it != running_.end()) {
+      pending_.Event({it->second.job_id, b.task_id(), "error", "inventory batch refused: " + redact_.Scrub(staged.error().message),
+                      "", conn.id, it->second.trace_id});
+    }
+  }
+  pb::DispatcherMessage ack;
+  ack.mutable_checkpoint_ack()->set_task_id(b.task_id());
+  ack.mutable_checkpoint_ack()->set_sequence(b.sequence());
+  ack.mutable_checkpoint_ack()->set_saved(staged.ok() && *staged);
+  conn.Write(ack);
+}
+
+void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Result& r) {
+  auto it = running_.find(r.task_id());
+  // Only the lease's holder ends a step: a late or foreign result must neither free the
+  // target's slot (a second mutating step would start on a busy BMC) nor touch the step.
+  if (it != running_.end() && (it->second.lease_id != r.lease_id() || it->second.agent_id != conn.id)) {
+    log_.Warn("result refused: not from the agent holding the step's lease", {},
+              {{"task", r.task_id()}, {"agent", conn.id}, {"holder", it->second.agent_id}});
+    pending_.Event({it->second.job_id, r.task_id(), "warn",
+                    fmt::format("a result from agent {} was refused: it does not hold this step's lease", conn.id), "",
+                    conn.id, it->second.trace_id});
+    return;
+  }
+  RunningStep step = it != running_.end() ? it->second : RunningStep{};
+  if (it != running_.end()) {
+    limits_.Finished(step.target, step.mutating);
+    running_.erase(it);
+  }
+  UpdateGauges();
+  static const std::map<int, std::string> kOutcome{
+      {pb::Result::SUCCEEDED, "succeeded"}, {pb::Result::SNOOZED, "snoozed"}, {pb::Result::CANCELLED, "cancelled"}};
+  const auto outcome = kOutcome.find(r.outcome());
+  metrics_.StepFinished(step.step_kind.empty() ? "unknown" : step.step_kind,
+                        outcome == kOutcome.end() ? "failed" : outcome->second);
+  switch (r.outcome()) {
+    case pb::Result::SUCCEEDED: {
+      // Results are stored and shown like events: with every secret this dispatcher handed out
+      // scrubbed (a BMC that echoes a password into an attribute must not store it).
+      const std::string result_json = redact_.Scrub(r.result_json());
+      auto effects = port.RecordResult(step.step_kind, r.task_id(), r.lease_id(), result_json);
+      if (!effects) {  // recording it failed (an apply that timed out, say): an attempt that failed
+        RecordFailure(port, conn, step, r.task_id(), r.lease_id(), effects.error(),
+                      IsSyncStep(step.step_kind) && !effects.error().retryable);
+        return;
+      }
+      if (!effects->summary.empty() && !step.job_id.empty()) {
+        pending_.Event({step.job_id, r.task_id(), "info", effects->summary, "", conn.id, step.trace_id});
+      }
+      if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
+        pending_.Event({step.job_id, r.task_id(), "info",
+                        fmt::format("{} new server(s); refresh job {}", effects->servers_added, effects->refresh_job_id),
+                        "", conn.id, step.trace_id});
+      }
+      pending_.Completion({r.task_id(), r.lease_id(), effects->stored_result.empty() ? result_json : effects->stored_result});
+      break;
+    }
+    case pb::Result::SNOOZED:
+      Noted(port.SnoozeStep(r.task_id(), r.lease_id(), std::chrono::seconds(std::max(0, r.snooze_seconds())),
+                            redact_.Scrub(r.reason())),
+            "SnoozeStep");
+      break;
+    case pb::Result::CANCELLED:
+      Noted(port.CancelStep(r.task_id(), r.lease_id(), redact_.Scrub(r.reason())), "CancelStep");
+      if (IsSyncStep(step.step_kind)) Noted(port.DiscardSync(r.task_id(), "cancelled"), "DiscardSync");
+      break;
+    default:
+      RecordFailure(port, conn, step, r.task_id(), r.lease_id(),
+                    MakeError(r.error().code().empty() ? "step.failed" : r.error().code(),
+                              redact_.Scrub(r.error().message()), r.error().retryable()),
+                    IsSyncStep(step.step_kind));
+  }
+}
+
+// A failed attempt (the agent's, or the dispatcher's when recording a result failed): on
+// record with where the step stands, an event on the job and a log line at the level it
+// deserves (a retry is a warning, the end an error).
+void DispatchCore::RecordFailure(CorePort& port, const AgentConn& conn, const RunningStep& step,
+                                 const std::string& task_id, const std::string& lease_id, const Error& e,
+                                 bool discard_sync) {
+  auto report = port.FailStepReport(task_id, lease_id, e);
+  if (discard_sync) Noted(port.DiscardSync(task_id, e.code + ": " + e.message), "DiscardSync");
+  const LogContext lc{step.job_id, task_id, step.trace_id, step.target};
+  if (!report) {
+    // The failure is not on record: the lease expires and the step runs again.
+    log_.Warn("a step's failure could not be recorded; it runs again when its lease expires", lc,
+              {{"detail", report.error().message}, {"error", e.message}});
+  }
+  const bool retrying = report && report->outcome == "retry_scheduled";
+  const std::string message = FailureMessage(step.step_kind, step.target, e.message, report ? &*report : nullptr);
+  log_.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
+  if (!step.job_id.empty()) {
+    pending_.Event({step.job_id, task_id, retrying ? "warn" : "error", message, "", conn.id, step.trace_id});
+  }
+}
+
+// A new leader (after a restart or a takeover) counts the steps agents still hold against
+// the limits, so it never starts a second mutating step on a target mid-operation. Their
+// agents reconnect, heartbeat the leases and deliver the results; steps whose agent never
+// comes back are rescued when their leases expire.
+bool DispatchCore::AdoptHeldSteps(CorePort& port) {
+  auto held = port.HeldSteps(options_.site);
+  if (!held) return false;
+  for (auto& [_, r] : running_) limits_.Finished(r.target, r.mutating);
+  running_.clear();
+  for (const auto& h : *held) {
+    limits_.Started(h.target, h.mutating);
+    running_[h.task_id] = {h.job_id, h.lease_id, h.target, h.owner, h.step_kind, TraceId(h.traceparent), h.mutating};
+  }
+  if (!held->empty()) log_.Info(fmt::format("adopted {} step(s) agents still hold", held->size()));
+  UpdateGauges();
+  return true;
+}
+
+void DispatchCore::AssignWork(CorePort& port) {
+  std::vector<std::shared_ptr<AgentConn>> order;
+  for (const auto& [id, a] : agents_) order.push_back(a);
+  std::sort(order.begin(), order.end(), [this](const auto& a, const auto& b) { return Free(*a) > Free(*b); });
+  for (const auto& agent : order) {
+    const int free = Free(*agent);
+    if (free <= 0 || agent->step_kinds.empty()) continue;
+    std::vector<std::string> exclude = limits_.Full();
+    for (auto& t : limits_.FullForMutating()) exclude.push_back(t);
+    metrics_.SetTargetsAtLimit(static_cast<long>(exclude.size()));
+    // Affinity: this agent prefers the targets it served last; targets another agent with
+    // a free slot served last are left to that agent. Affinity is a preference, never a
+    // wait: a target whose agent is busy goes to whoever is free.
+    std::vector<std::string> prefer;
+    for (const auto& t : agent->recent_targets) {
+      if (auto it = affinity_.find(t); it != affinity_.end() && it->second == agent->id) prefer.push_back(t);
+    }
+    for (const auto& [id, other] : agents_) {
+      if (other == agent || Free(*other) <= 0 || other->step_kinds != agent->step_kinds) continue;
+      for (const auto& t : other->recent_targets) {
+        if (auto it = affinity_.find(t); it != affinity_.end() && it->second == other->id) exclude.push_back(t);
+      }
+    }
+    ClaimRequest request{options_.site, agent->id, agent->step_kinds, free, options_.lease, exclude, 1, std::move(prefer)};
+    auto claimed = port.ClaimSteps(request);
+    if (!claimed) return;
+    // Each step takes its target's slot as it is prepared, so two steps of one claim never
+    // both pass the limit (the claim's one-per-target bound is the database's promise; this is
+    // the dispatcher's own).
+    std::vector<std::pair<const ClaimedStep*, pb::DispatcherMessage>> assigns;
+    for (const auto& s : *claimed) {
+      if (auto m = PrepareAssign(port, s)) {
+        limits_.Started(s.target, s.mutating);
+        assigns.emplace_back(&s, std::move(*m));
+      }
+    }
+    for (std::size_t i = 0; i < assigns.size(); ++i) {
+      const auto& [s, m] = assigns[i];
+      if (!agent->Write(m, /*more=*/i + 1 < assigns.size())) {
+        limits_.Finished(s->target, s->mutating);
+        Noted(port.SnoozeStep(s->task_id, s->lease_id, std::chrono::seconds(0), "agent went away before the assignment"),
+              "SnoozeStep");
+        continue;
+      }
+      Started(*agent, *s);
+    }
+  }
+}
+
+void DispatchCore::Remember(AgentConn& agent, const std::string& target) {
+  affinity_[target] = agent.id;
+  auto& recent = agent.recent_targets;
+  if (auto it = std::find(recent.begin(), recent.end(), target); it != recent.end()) recent.erase(it);
+  recent.push_back(target);
+  if (recent.size() > kRecentTargets) recent.pop_front();
+  if (affinity_.size() > 64 * kRecentTargets) {  // forget targets nobody remembers any more
+    std::set<std::string> kept;
+    for (const auto& [_, a] : agents_) kept.insert(a->recent_targets.begin(), a->recent_targets.end());
+    std::erase_if(affinity_, [&kept](const auto& kv) { return !kept.count(kv.first); });
+  }
+}
+
+int DispatchCore::Free(const AgentConn& a) const {
+  int used = 0;
+  for (const auto& [_, r] : running_) used += r.agent_id == a.id ? 1 : 0;
+  return a.capacity - used;
+}
+
+// The Assign of a claimed step, with its credentials decrypted just in time; nothing when
+// the step cannot start (it is snoozed or failed here).
+std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port, const ClaimedStep& s) {
+  if (!limits_.CanStart(s.target, s.mutating)) {
+    Noted(port.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "target at its limit"), "SnoozeStep");
+    metrics_.LimitWait();
+    return std::nullopt;
+  }
+  auto m = port.Assignment(s, limits_.RuleFor(s.target).min_interval_ms);
+  if (!m) {
+    Noted(port.FailStep(s.task_id, s.lease_id, m.error()), "FailStep");
+    return std::nullopt;
+  }
+  return std::move(*m);
+}
+
+// A step assigned (its target's slot was taken when it was prepared).
+void DispatchCore::Started(AgentConn& agent, const ClaimedStep& s) {
+  Remember(agent, s.target);
+  running_[s.task_id] = {s.job_id, s.lease_id, s.target, agent.id, s.step_kind, TraceId(s.traceparent), s.mutating};
+  UpdateGauges();
+  metrics_.StepStarted(s.step_kind, s.waited_ms / 1000.0);
+}
+
+// Leadership is gone (the lock went with the database session): a standby may lead now, so
+// every agent stream is closed (the agents try the next address, and this one answers
+// "standby" until it leads again) and nothing held here counts against limits any more. The
+// steps keep their leases; whoever leads adopts them or rescues them when they expire.
+std::size_t DispatchCore::Demote() {
+  for (auto& [id, conn] : agents_) conn->Fence();
+  const auto closed = agents_.size();
+  agents_.clear();
+  for (const auto& [task, step] : running_) limits_.Finished(step.target, step.mutating);
+  running_.clear();
+  leading_ = false;
+  UpdateGauges();
+  return closed;
+}
+
+// Agents as the control plane shows them: each connected one seen now with the steps it runs
+// here; one silent for three heartbeat intervals (a frozen process keeps its TCP connection)
+// is closed, which marks it offline and lets its leases expire to be rescued.
+void DispatchCore::TendAgents(CorePort& port) {
+  const auto now = clock_.Steady();
+  std::map<std::string, int> running_by_agent;
+  for (const auto& [id, conn] : agents_) {
+    if (now - conn->last_heard > 3 * options_.heartbeat + std::chrono::seconds(1)) {
+      log_.Warn("agent silent for three heartbeats; closing its connection", {}, {{"agent", id}});
+      conn->Fence();
+      continue;
+    }
+    running_by_agent[id] = 0;
+  }
+  for (const auto& [task, step] : running_) {
+    if (auto it = running_by_agent.find(step.agent_id); it != running_by_agent.end()) ++it->second;
+  }
+  if (auto st = port.AgentsSeen({running_by_agent.begin(), running_by_agent.end()}); !st) {
+    log_.Warn("could not record the agents' status", {}, {{"detail", st.error().message}});
+  }
+}
+
+// Retention: a few batches per pass so the loop stays responsive; the rest next pass.
+void DispatchCore::Prune(CorePort& port) {
+  constexpr int kBatch = 1000;
+  int total = 0;
+  for (int pass = 0; pass < 10; ++pass) {
+    auto n = port.Prune(options_.retention, kBatch);
+    if (!n) {
+      log_.Warn("retention: pruning finished jobs failed; tried again in 5 minutes", {}, {{"detail", n.error().message}});
+      return;
+    }
+    total += *n;
+    if (*n < kBatch) break;
+  }
+  if (total > 0) log_.Info(fmt::format("retention: {} finished job(s) older than the retention deleted", total));
+}
+
+void DispatchCore::Rescued(const std::vector<RescuedStep>& steps) {
+  for (const auto& r : steps) {
+    if (auto it = running_.find(r.task_id); it != running_.end()) {
+      limits_.Finished(it->second.target, it->second.mutating);
+      running_.erase(it);
+    }
+  }
+  UpdateGauges();
+}
+
+}  // namespace dcops::dispatcher

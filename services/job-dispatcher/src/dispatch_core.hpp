@@ -1,0 +1,104 @@
+#pragma once
+// The dispatcher's logic, without a network or a database: the connected agents and the steps
+// they run, the per-target limits and affinity, what each agent message means (progress,
+// checkpoints, inventory batches, heartbeats, results) and which control-plane writes and
+// agent messages follow from it, assignment, demotion and agent tending. The loop in
+// dispatcher.cpp feeds it; the control plane is a CorePort, agents are AgentLinks, time is a
+// Clock: all three have fakes, so this is unit-tested (dispatch_core_test.cpp).
+//
+// Thread-safety: none. One loop thread owns a DispatchCore; agents' connection threads only
+// post Inbound messages to that loop. Blocking: as the CorePort it is given.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent_conn.hpp"
+#include "core_port.hpp"
+#include "dcops/common/clock.hpp"
+#include "dcops/common/log.hpp"
+#include "dcops/common/redact.hpp"
+#include "limits.hpp"
+#include "metrics.hpp"
+#include "write_behind.hpp"
+
+namespace dcops::dispatcher {
+
+struct CoreOptions {
+  std::string site = "default";
+  std::string dispatcher_id;
+  std::chrono::seconds lease{30};
+  std::chrono::milliseconds heartbeat{5000};
+  std::chrono::milliseconds retention{0};
+  LimitsConfig limits;
+};
+
+class DispatchCore {
+ public:
+  DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact, DispatcherMetrics& metrics);
+
+  // An agent said Hello: registered, welcomed; an earlier connection under its id is fenced.
+  void OnHello(CorePort& port, const std::shared_ptr<AgentConn>& conn);
+  // An agent's connection ended.
+  void OnGone(CorePort& port, const std::shared_ptr<AgentConn>& conn);
+  // One message of a connected agent. False: the database is away and the message must be
+  // handled again later (the agent waits for its ack); the caller keeps it.
+  bool OnMessage(CorePort& port, AgentConn& conn, const agent::v1::AgentMessage& m);
+  // Claims and assigns steps for every agent with free capacity, within the limits.
+  void AssignWork(CorePort& port);
+  // A new leader counts the steps agents still hold against the limits. False: not read.
+  bool AdoptHeldSteps(CorePort& port);
+  // Leadership is gone: every agent is fenced and nothing held here counts any more.
+  // Returns how many agents were connected.
+  std::size_t Demote();
+  // Agents heard from within three heartbeats are reported with their running counts; the
+  // silent ones are fenced.
+  void TendAgents(CorePort& port);
+  // Retention: a few batches of finished jobs per call.
+  void Prune(CorePort& port);
+  // Steps whose leases were rescued: no longer running here.
+  void Rescued(const std::vector<RescuedStep>& steps);
+
+  // Whether this dispatcher leads its site (for the gauges); Demote() clears it.
+  void SetLeading(bool leading);
+  WriteBehind& pending() { return pending_; }
+  std::size_t agents() const { return agents_.size(); }
+  std::size_t running() const { return running_.size(); }
+  const std::map<std::string, RunningStep>& running_steps() const { return running_; }
+  const TargetLimits& limits() const { return limits_; }
+
+ private:
+  void HandleInventory(CorePort& port, AgentConn& conn, const agent::v1::AgentMessage& m, bool* later);
+  void HandleResult(CorePort& port, AgentConn& conn, const agent::v1::Result& r);
+  void RecordFailure(CorePort& port, const AgentConn& conn, const RunningStep& step, const std::string& task_id,
+                     const std::string& lease_id, const Error& e, bool discard_sync);
+  std::optional<agent::v1::DispatcherMessage> PrepareAssign(CorePort& port, const ClaimedStep& s);
+  void Started(AgentConn& agent, const ClaimedStep& s);
+  void Remember(AgentConn& agent, const std::string& target);
+  int Free(const AgentConn& a) const;
+  void UpdateGauges();
+  // A control-plane write whose failure changes nothing here but must not pass unseen.
+  template <typename R>
+  void Noted(const R& result, const char* write) {
+    if (!result) log_.Warn(std::string("control-plane write ") + write + " failed: " + result.error().message);
+  }
+
+  // At most this many targets remembered per agent for affinity.
+  static constexpr std::size_t kRecentTargets = 512;
+
+  CoreOptions options_;
+  Clock& clock_;
+  const Logger& log_;
+  SecretRegistry& redact_;
+  DispatcherMetrics& metrics_;
+  std::map<std::string, std::shared_ptr<AgentConn>> agents_;
+  std::map<std::string, RunningStep> running_;  // by task id
+  TargetLimits limits_;
+  std::map<std::string, std::string> affinity_;  // target -> the agent that served it last
+  WriteBehind pending_;  // completions, events and progress for the control plane
+  bool leading_ = false;
+};
+
+}  // namespace dcops::dispatcher

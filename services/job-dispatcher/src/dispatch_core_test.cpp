@@ -1,0 +1,331 @@
+// The dispatch core without a network or a database: a fake control plane (scripted answers,
+// recorded calls), fake agent links (recorded messages) and a fake clock.
+#include "dispatch_core.hpp"
+
+#include <catch2/catch.hpp>
+#include <set>
+
+namespace dcops::dispatcher {
+namespace {
+
+namespace pb = dcops::agent::v1;
+using std::chrono::seconds;
+
+class FakeLink final : public AgentLink {
+ public:
+  bool Write(const pb::DispatcherMessage& m, bool) override {
+    sent.push_back(m);
+    return writable;
+  }
+  void Cancel() override { ++cancelled; }
+  std::vector<pb::DispatcherMessage> sent;
+  bool writable = true;
+  int cancelled = 0;
+};
+
+class FakePort final : public CorePort {
+ public:
+  // Scripted answers.
+  std::vector<ClaimedStep> claimable;
+  Result<StepResultEffects> record_result = StepResultEffects{};
+  Result<ControlPlane::FailReport> fail_report = ControlPlane::FailReport{"retry_scheduled", 1, 3, 5000};
+  std::vector<HeldStep> held;
+  std::vector<std::string> unbuildable;  // task ids whose assignment fails
+  // Recorded calls.
+  std::vector<std::string> calls;
+  std::vector<ClaimRequest> claims;
+  std::vector<std::pair<std::string, int>> seen;
+
+  Status RegisterAgent(const AgentInfo& a) override { return Call("RegisterAgent " + a.id); }
+  Status AgentDisconnected(const std::string& id) override { return Call("AgentDisconnected " + id); }
+  Status AgentsSeen(const std::vector<std::pair<std::string, int>>& running) override {
+    seen = running;
+    return Call("AgentsSeen");
+  }
+  Result<bool> SaveCheckpoint(const std::string& task, const std::string&, const std::string&) override {
+    Record("SaveCheckpoint " + task);
+    return true;
+  }
+  Result<bool> StageInventory(const std::string& task, const std::string&, std::uint64_t, const std::string&,
+                              const std::string&) override {
+    Record("StageInventory " + task);
+    return true;
+  }
+  Result<std::vector<LeaseState>> ExtendLeases(const std::vector<std::string>& leases, seconds) override {
+    Record("ExtendLeases");
+    std::vector<LeaseState> out;
+    for (const auto& l : leases) out.push_back({l, "", true, cancelled_leases.count(l) > 0});
+    return out;
+  }
+  Result<std::vector<ClaimedStep>> ClaimSteps(const ClaimRequest& r) override {
+    claims.push_back(r);
+    std::vector<ClaimedStep> out;
+    while (!claimable.empty() && static_cast<int>(out.size()) < r.limit) {
+      out.push_back(claimable.front());
+      claimable.erase(claimable.begin());
+    }
+    return out;
+  }
+  Result<std::vector<HeldStep>> HeldSteps(const std::string&) override { return held; }
+  Result<std::string> FailStep(const std::string& task, const std::string&, const Error& e) override {
+    Record("FailStep " + task + " " + e.code);
+    return std::string("failed");
+  }
+  Result<ControlPlane::FailReport> FailStepReport(const std::string& task, const std::string&, const Error& e) override {
+    Record("FailStepReport " + task + " " + e.code);
+    return fail_report;
+  }
+  Result<std::string> SnoozeStep(const std::string& task, const std::string&, seconds, const std::string& why) override {
+    Record("SnoozeStep " + task + " " + why);
+    return std::string("ok");
+  }
+  Result<std::string> CancelStep(const std::string& task, const std::string&, const std::string&) override {
+    Record("CancelStep " + task);
+    return std::string("ok");
+  }
+  Status DiscardSync(const std::string& task, const std::string&) override { return Call("DiscardSync " + task); }
+  Result<int> Prune(std::chrono::milliseconds, int) override { return 0; }
+  Result<StepResultEffects> RecordResult(const std::string& kind, const std::string& task, const std::string&,
+                                         const std::string&) override {
+    Record("RecordResult " + kind + " " + task);
+    return record_result;
+  }
+  Result<pb::DispatcherMessage> Assignment(const ClaimedStep& s, int) override {
+    if (std::find(unbuildable.begin(), unbuildable.end(), s.task_id) != unbuildable.end()) {
+      return MakeError("step.credentials", "no credential set for " + s.target);
+    }
+    pb::DispatcherMessage m;
+    m.mutable_assign()->set_task_id(s.task_id);
+    m.mutable_assign()->set_lease_id(s.lease_id);
+    m.mutable_assign()->set_target(s.target);
+    return m;
+  }
+  std::set<std::string> cancelled_leases;
+
+ private:
+  void Record(std::string what) { calls.push_back(std::move(what)); }
+  Status Call(std::string what) {
+    Record(std::move(what));
+    return {};
+  }
+};
+
+bool Called(const FakePort& port, const std::string& what) {
+  return std::find(port.calls.begin(), port.calls.end(), what) != port.calls.end();
+}
+
+ClaimedStep Step(const std::string& task, const std::string& target, bool mutating = true,
+                 const std::string& kind = "server.power") {
+  ClaimedStep s;
+  s.task_id = task;
+  s.job_id = "job-" + task;
+  s.lease_id = "lease-" + task;
+  s.step_kind = kind;
+  s.target = target;
+  s.mutating = mutating;
+  return s;
+}
+
+struct Rig {
+  FakeClock clock;
+  MemorySink sink;
+  Logger log{"test", sink, clock};
+  SecretRegistry redact;
+  DispatcherMetrics metrics;
+  FakePort port;
+  DispatchCore core;
+  Rig() : core(Options(), clock, log, redact, metrics) {}
+  static CoreOptions Options() {
+    CoreOptions o;
+    o.dispatcher_id = "d1";
+    o.heartbeat = std::chrono::milliseconds(1000);
+    return o;  // default limits: one mutating step and two in all per iDRAC
+  }
+  std::pair<std::shared_ptr<AgentConn>, std::shared_ptr<FakeLink>> Connect(const std::string& id, int capacity = 4) {
+    auto link = std::make_shared<FakeLink>();
+    auto conn = std::make_shared<AgentConn>();
+    conn->id = id;
+    conn->kind = "idrac-worker";
+    conn->capacity = capacity;
+    conn->step_kinds = {"server.power", "server.refresh"};
+    conn->link = link;
+    core.OnHello(port, conn);
+    return {conn, link};
+  }
+  static pb::AgentMessage ResultOf(const ClaimedStep& s, pb::Result::Outcome outcome, const std::string& code = "",
+                                   bool retryable = false) {
+    pb::AgentMessage m;
+    auto* r = m.mutable_result();
+    r->set_task_id(s.task_id);
+    r->set_lease_id(s.lease_id);
+    r->set_outcome(outcome);
+    r->set_result_json("{}");
+    if (!code.empty()) {
+      r->mutable_error()->set_code(code);
+      r->mutable_error()->set_message("the BMC said no");
+      r->mutable_error()->set_retryable(retryable);
+    }
+    return m;
+  }
+};
+
+TEST_CASE("Core: an agent is registered and welcomed, and a second connection under its id fences the first",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [first, first_link] = rig.Connect("worker-a");
+  CHECK(Called(rig.port, "RegisterAgent worker-a"));
+  REQUIRE(first_link->sent.size() == 1);
+  CHECK(first_link->sent[0].welcome().dispatcher_id() == "d1");
+  CHECK(first_link->sent[0].welcome().heartbeat_interval_ms() == 1000);
+  auto [second, second_link] = rig.Connect("worker-a");
+  CHECK(first_link->cancelled == 1);
+  CHECK_FALSE(first->alive());
+  CHECK(rig.core.agents() == 1);
+  // The old connection's end does not unregister the new one.
+  rig.core.OnGone(rig.port, first);
+  CHECK(rig.core.agents() == 1);
+  CHECK_FALSE(Called(rig.port, "AgentDisconnected worker-a"));
+  rig.core.OnGone(rig.port, second);
+  CHECK(rig.core.agents() == 0);
+  CHECK(Called(rig.port, "AgentDisconnected worker-a"));
+}
+
+TEST_CASE("Core: assignment fills free capacity within each target's limits and fails what cannot start",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a", 3);
+  // The fake ignores the claim's one-per-target bound: the core must hold the limit itself.
+  rig.port.claimable = {Step("t1", "idrac:127.0.0.2"), Step("t2", "idrac:127.0.0.2"), Step("t3", "idrac:127.0.0.3")};
+  rig.port.unbuildable = {"t3"};
+  rig.core.AssignWork(rig.port);
+  CHECK(rig.port.claims[0].per_target == std::optional<int>(1));
+  REQUIRE(rig.port.claims.size() == 1);
+  CHECK(rig.port.claims[0].limit == 3);
+  // t1 runs; t2 is a second mutating step on the same iDRAC: snoozed, not started; t3 has no
+  // credentials: failed with the reason.
+  CHECK(rig.core.running() == 1);
+  CHECK(rig.core.running_steps().count("t1") == 1);
+  CHECK(Called(rig.port, "SnoozeStep t2 target at its limit"));
+  CHECK(Called(rig.port, "FailStep t3 step.credentials"));
+  REQUIRE(link->sent.size() == 2);  // welcome, then t1's assignment
+  CHECK(link->sent[1].assign().task_id() == "t1");
+  // The next round excludes the busy iDRAC from the claim.
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.port.claims.size() == 2);
+  CHECK(rig.port.claims[1].limit == 2);
+  const auto& excluded = rig.port.claims[1].exclude_targets;
+  CHECK(std::find(excluded.begin(), excluded.end(), "idrac:127.0.0.2") != excluded.end());
+}
+
+TEST_CASE("Core: a success is completed and frees its slot, and a result from an agent without the lease is refused",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a");
+  auto [other, other_link] = rig.Connect("worker-b");
+  const auto s = Step("t1", "idrac:127.0.0.2");
+  rig.port.claimable = {s};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 1);
+  const std::string holder = rig.core.running_steps().at("t1").agent_id;
+  auto& stranger = holder == "worker-a" ? *other : *agent;
+  auto& owner = holder == "worker-a" ? *agent : *other;
+
+  CHECK(rig.core.OnMessage(rig.port, stranger, Rig::ResultOf(s, pb::Result::SUCCEEDED)));
+  CHECK(rig.core.running() == 1);  // still the holder's
+  CHECK(rig.core.pending().completions().empty());
+  REQUIRE(rig.core.pending().events().size() == 1);
+  CHECK(rig.core.pending().events()[0].message.find("does not hold this step's lease") != std::string::npos);
+
+  CHECK(rig.core.OnMessage(rig.port, owner, Rig::ResultOf(s, pb::Result::SUCCEEDED)));
+  CHECK(Called(rig.port, "RecordResult server.power t1"));
+  CHECK(rig.core.running() == 0);
+  REQUIRE(rig.core.pending().completions().size() == 1);
+  CHECK(rig.core.pending().completions()[0].task_id == "t1");
+  CHECK(rig.core.limits().CanStart("idrac:127.0.0.2", true));
+}
+
+TEST_CASE("Core: a failed attempt says where it stands, and a sync that cannot be recorded is failed and discarded",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a");
+  const auto power = Step("t1", "idrac:127.0.0.2");
+  const auto sync = Step("t2", "vcenter:v1", false, "inventory.vcenter_sync");
+  rig.port.claimable = {power, sync};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 2);
+
+  CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(power, pb::Result::FAILED, "redfish.http", true)));
+  CHECK(Called(rig.port, "FailStepReport t1 redfish.http"));
+  REQUIRE(rig.core.pending().events().size() == 1);
+  CHECK(rig.core.pending().events()[0].level == "warn");
+  CHECK(rig.core.pending().events()[0].message ==
+        "server.power on idrac:127.0.0.2: attempt 1 of 3 failed: the BMC said no; retrying in 5s");
+
+  // The agent's sync succeeded, but applying it failed for good: the attempt fails, the
+  // staged batches go, and the event says it is the end.
+  rig.port.record_result = MakeError("db.apply", "apply refused", false);
+  rig.port.fail_report = ControlPlane::FailReport{"failed", 3, 3, 0};
+  CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(sync, pb::Result::SUCCEEDED)));
+  CHECK(Called(rig.port, "FailStepReport t2 db.apply"));
+  CHECK(Called(rig.port, "DiscardSync t2"));
+  CHECK(rig.core.pending().completions().empty());
+  REQUIRE(rig.core.pending().events().size() == 2);
+  CHECK(rig.core.pending().events()[1].level == "error");
+  CHECK(rig.core.pending().events()[1].message == "inventory.vcenter_sync failed on vcenter:v1 (attempt 3 of 3): apply refused");
+}
+
+TEST_CASE("Core: heartbeats extend leases and carry a job's cancellation to the agent running it", "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a");
+  const auto s = Step("t1", "idrac:127.0.0.2");
+  rig.port.claimable = {s};
+  rig.core.AssignWork(rig.port);
+  rig.port.cancelled_leases = {s.lease_id};
+  pb::AgentMessage beat;
+  beat.mutable_heartbeat()->add_lease_ids(s.lease_id);
+  CHECK(rig.core.OnMessage(rig.port, *agent, beat));
+  CHECK(Called(rig.port, "ExtendLeases"));
+  REQUIRE(link->sent.size() == 3);  // welcome, assign, cancel
+  CHECK(link->sent[2].cancel().task_id() == "t1");
+  CHECK(link->sent[2].cancel().reason() == "the job was cancelled");
+}
+
+TEST_CASE("Core: demotion fences every agent and lets go of every step and slot", "[dispatch_core]") {
+  Rig rig;
+  auto [a, a_link] = rig.Connect("worker-a");
+  auto [b, b_link] = rig.Connect("worker-b");
+  rig.port.claimable = {Step("t1", "idrac:127.0.0.2"), Step("t2", "idrac:127.0.0.3")};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 2);
+  CHECK(rig.core.Demote() == 2);
+  CHECK(a_link->cancelled == 1);
+  CHECK(b_link->cancelled == 1);
+  CHECK(rig.core.agents() == 0);
+  CHECK(rig.core.running() == 0);
+  CHECK(rig.core.limits().CanStart("idrac:127.0.0.2", true));
+  // A new leadership adopts what the agents still hold, against the limits.
+  rig.port.held = {{"t1", "job-t1", "lease-t1", "worker-a", "server.power", "idrac:127.0.0.2", "", true}};
+  REQUIRE(rig.core.AdoptHeldSteps(rig.port));
+  CHECK(rig.core.running() == 1);
+  CHECK_FALSE(rig.core.limits().CanStart("idrac:127.0.0.2", true));
+}
+
+TEST_CASE("Core: an agent silent for three heartbeats is fenced, the others are reported with their steps",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [quiet, quiet_link] = rig.Connect("worker-quiet");
+  auto [busy, busy_link] = rig.Connect("worker-busy");
+  rig.clock.Advance(seconds(3));
+  pb::AgentMessage beat;
+  beat.mutable_heartbeat();
+  CHECK(rig.core.OnMessage(rig.port, *busy, beat));  // heard from at t+3s
+  rig.clock.Advance(seconds(2));                     // t+5s: quiet has been silent 5s > 3 x 1s + 1s
+  rig.core.TendAgents(rig.port);
+  CHECK(quiet_link->cancelled == 1);
+  CHECK(busy_link->cancelled == 0);
+  REQUIRE(rig.port.seen.size() == 1);
+  CHECK(rig.port.seen[0] == std::pair<std::string, int>{"worker-busy", 0});
+}
+
+}  // namespace
+}  // namespace dcops::dispatcher
