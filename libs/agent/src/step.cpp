@@ -37,13 +37,38 @@ std::vector<std::string> StepRegistry::kinds() const {
   return out;
 }
 
-void RecordingStepContext::Progress(int percent, std::string_view) { progress_.push_back(percent); }
+void RecordingStepContext::Progress(int percent, std::string_view) {
+  std::lock_guard lock(mu_);
+  progress_.push_back(percent);
+}
 
 void RecordingStepContext::Event(LogLevel level, std::string_view message) {
+  std::lock_guard lock(mu_);
   events_.push_back(fmt::format("{}: {}", LogLevelName(level), message));
 }
 
+std::vector<int> RecordingStepContext::progress() const {
+  std::lock_guard lock(mu_);
+  return progress_;
+}
+
+std::vector<std::string> RecordingStepContext::events() const {
+  std::lock_guard lock(mu_);
+  return events_;
+}
+
+std::vector<std::string> RecordingStepContext::checkpoints() const {
+  std::lock_guard lock(mu_);
+  return checkpoints_;
+}
+
+std::vector<RecordingStepContext::InventoryBatch> RecordingStepContext::inventory() const {
+  std::lock_guard lock(mu_);
+  return inventory_;
+}
+
 Status RecordingStepContext::SaveCheckpoint(std::string json) {
+  std::lock_guard lock(mu_);
   if (fail_checkpoints_from_ >= 0 && static_cast<int>(checkpoints_.size()) >= fail_checkpoints_from_) {
     return MakeError("agent.checkpoint", "the checkpoint was not saved (the dispatcher is unreachable)", true);
   }
@@ -60,6 +85,7 @@ Status CheckInventoryBatch(std::string_view kind, const std::string& json) {
 
 Status RecordingStepContext::SendInventory(std::string_view kind, std::string json) {
   if (auto st = CheckInventoryBatch(kind, json); !st) return st;
+  std::lock_guard lock(mu_);
   if (fail_inventory_from_ >= 0 && static_cast<int>(inventory_.size()) >= fail_inventory_from_) {
     return MakeError("agent.lease_lost", "the step's lease is gone; stopping", false);
   }
@@ -86,6 +112,7 @@ void RecordingStepContext::RequestCancel() {
 }
 
 Assignment RecordingStepContext::NextAttempt() const {
+  std::lock_guard lock(mu_);
   Assignment next = assignment_;
   next.attempt += 1;
   next.checkpoint_json = checkpoints_.empty() ? assignment_.checkpoint_json : checkpoints_.back();

@@ -30,13 +30,15 @@ class RecordingStepContext final : public StepContext {
   void RequestCancel();
   // Checkpoints from the n-th (counting from 0) on fail, as when the dispatcher goes away.
   void FailCheckpointsFrom(int n) { fail_checkpoints_from_ = n; }
-  const std::vector<int>& progress() const { return progress_; }
-  const std::vector<std::string>& events() const { return events_; }
-  const std::vector<std::string>& checkpoints() const { return checkpoints_; }
+  // What the step reported so far: copies, taken under the lock, so a test may watch from
+  // another thread while the step runs.
+  std::vector<int> progress() const;
+  std::vector<std::string> events() const;
+  std::vector<std::string> checkpoints() const;
   struct InventoryBatch {
     std::string kind, json;
   };
-  const std::vector<InventoryBatch>& inventory() const { return inventory_; }
+  std::vector<InventoryBatch> inventory() const;
   // Inventory batches from the n-th (counting from 0) on fail, as when the lease is lost.
   void FailInventoryFrom(int n) { fail_inventory_from_ = n; }
   // The next attempt's assignment: same step, attempt+1, the last checkpoint.
