@@ -24,14 +24,17 @@ class CorePort {
   virtual Status AgentsSeen(const std::vector<std::pair<std::string, int>>& running_by_agent) = 0;
   virtual Result<bool> SaveCheckpoint(const std::string& task_id, const std::string& lease_id,
                                       const std::string& checkpoint_json) = 0;
-  virtual Result<bool> StageInventory(const std::string& task_id, const std::string& lease_id, std::uint64_t sequence,
-                                      const std::string& kind, const std::string& json) = 0;
+  virtual Result<bool> StageInventory(const std::string& task_id, const std::string& lease_id,
+                                      std::uint64_t sequence, const std::string& kind,
+                                      const std::string& json) = 0;
   virtual Result<std::vector<LeaseState>> ExtendLeases(const std::vector<std::string>& lease_ids,
                                                        std::chrono::seconds lease) = 0;
   virtual Result<std::vector<ClaimedStep>> ClaimSteps(const ClaimRequest& request) = 0;
   virtual Result<std::vector<HeldStep>> HeldSteps(const std::string& site) = 0;
-  virtual Result<std::string> FailStep(const std::string& task_id, const std::string& lease_id, const Error& error) = 0;
-  virtual Result<ControlPlane::FailReport> FailStepReport(const std::string& task_id, const std::string& lease_id,
+  virtual Result<std::string> FailStep(const std::string& task_id, const std::string& lease_id,
+                                       const Error& error) = 0;
+  virtual Result<ControlPlane::FailReport> FailStepReport(const std::string& task_id,
+                                                          const std::string& lease_id,
                                                           const Error& error) = 0;
   virtual Result<std::string> SnoozeStep(const std::string& task_id, const std::string& lease_id,
                                          std::chrono::seconds wait, const std::string& reason) = 0;
@@ -40,10 +43,13 @@ class CorePort {
   virtual Status DiscardSync(const std::string& task_id, const std::string& error) = 0;
   virtual Result<int> Prune(std::chrono::milliseconds retention, int batch) = 0;
   // RecordStepResult (step_results.hpp) for the site this port serves.
-  virtual Result<StepResultEffects> RecordResult(const std::string& step_kind, const std::string& task_id,
-                                                 const std::string& lease_id, const std::string& result_json) = 0;
+  virtual Result<StepResultEffects> RecordResult(const std::string& step_kind,
+                                                 const std::string& task_id,
+                                                 const std::string& lease_id,
+                                                 const std::string& result_json) = 0;
   // BuildAssign (assign.hpp): the step with its credentials decrypted, or why it cannot start.
-  virtual Result<agent::v1::DispatcherMessage> Assignment(const ClaimedStep& step, int min_interval_ms) = 0;
+  virtual Result<agent::v1::DispatcherMessage> Assignment(const ClaimedStep& step,
+                                                          int min_interval_ms) = 0;
 };
 
 }  // namespace dcops::dispatcher

@@ -12,11 +12,22 @@ namespace pb = dcops::agent::v1;
 
 const char* LevelName(pb::Level l) {
   switch (l) {
-    case pb::LEVEL_DEBUG: return "debug";
-    case pb::LEVEL_WARN: return "warn";
-    case pb::LEVEL_ERROR: return "error";
-    default: return "info";
+    case pb::LEVEL_DEBUG:
+      return "debug";
+    case pb::LEVEL_WARN:
+      return "warn";
+    case pb::LEVEL_ERROR:
+      return "error";
+    default:
+      return "info";
   }
+}
+
+// A write's outcome as a Status (the value, an outcome string, is not needed here).
+template <typename T>
+Status Done(const Result<T>& r) {
+  if (!r) return r.error();
+  return {};
 }
 
 std::string TraceId(const std::string& traceparent) {
@@ -25,10 +36,15 @@ std::string TraceId(const std::string& traceparent) {
 
 }  // namespace
 
-DispatchCore::DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact,
-                           DispatcherMetrics& metrics)
-    : options_(std::move(options)), clock_(clock), log_(log), redact_(redact), metrics_(metrics),
-      limits_(options_.limits), pending_(log) {}
+DispatchCore::DispatchCore(CoreOptions options, Clock& clock, const Logger& log,
+                           SecretRegistry& redact, DispatcherMetrics& metrics)
+    : options_(std::move(options)),
+      clock_(clock),
+      log_(log),
+      redact_(redact),
+      metrics_(metrics),
+      limits_(options_.limits),
+      pending_(log) {}
 
 void DispatchCore::UpdateGauges() {
   metrics_.SetGauges(static_cast<int>(agents_.size()), static_cast<int>(running_.size()), leading_);
@@ -51,8 +67,8 @@ void DispatchCore::OnHello(CorePort& port, const std::shared_ptr<AgentConn>& con
   conn->last_heard = clock_.Steady();
   agents_[conn->id] = conn;
   UpdateGauges();
-  Noted(port.RegisterAgent({conn->id, options_.site, conn->kind, conn->version, conn->hostname, conn->capacity,
-                            conn->step_kinds}),
+  Noted(port.RegisterAgent({conn->id, options_.site, conn->kind, conn->version, conn->hostname,
+                            conn->capacity, conn->step_kinds}),
         "RegisterAgent");
   pb::DispatcherMessage w;
   w.mutable_welcome()->set_dispatcher_id(options_.dispatcher_id);
@@ -60,7 +76,9 @@ void DispatchCore::OnHello(CorePort& port, const std::shared_ptr<AgentConn>& con
   w.mutable_welcome()->set_heartbeat_interval_ms(static_cast<int>(options_.heartbeat.count()));
   w.mutable_welcome()->set_lease_ms(static_cast<int>(options_.lease.count() * 1000));
   conn->Write(w);
-  log_.Info("agent connected", {}, {{"agent", conn->id}, {"kind", conn->kind}, {"capacity", std::int64_t{conn->capacity}}});
+  log_.Info(
+      "agent connected", {},
+      {{"agent", conn->id}, {"kind", conn->kind}, {"capacity", std::int64_t{conn->capacity}}});
 }
 
 void DispatchCore::OnGone(CorePort& port, const std::shared_ptr<AgentConn>& conn) {
@@ -68,7 +86,8 @@ void DispatchCore::OnGone(CorePort& port, const std::shared_ptr<AgentConn>& conn
   if (it != agents_.end() && it->second == conn) {
     agents_.erase(it);
     Noted(port.AgentDisconnected(conn->id), "AgentDisconnected");
-    log_.Warn("agent disconnected; its steps are rescued when their leases expire", {}, {{"agent", conn->id}});
+    log_.Warn("agent disconnected; its steps are rescued when their leases expire", {},
+              {{"agent", conn->id}});
   }
   UpdateGauges();
 }
@@ -100,7 +119,8 @@ bool DispatchCore::OnMessage(CorePort& port, AgentConn& conn, const pb::AgentMes
                       redact_.Scrub(m.event().message()), "", conn.id, it->second.trace_id});
     }
   } else if (m.has_heartbeat()) {
-    std::vector<std::string> leases(m.heartbeat().lease_ids().begin(), m.heartbeat().lease_ids().end());
+    std::vector<std::string> leases(m.heartbeat().lease_ids().begin(),
+                                    m.heartbeat().lease_ids().end());
     if (leases.empty()) return true;
     auto states = port.ExtendLeases(leases, options_.lease);
     if (!states) return true;  // the next heartbeat tries again, well within the lease
@@ -123,9 +143,11 @@ bool DispatchCore::OnMessage(CorePort& port, AgentConn& conn, const pb::AgentMes
 
 // A sync's batch is staged under the step's lease and acknowledged, so the agent sends the
 // next one only after this one is safe (and a step whose lease is gone stops).
-void DispatchCore::HandleInventory(CorePort& port, AgentConn& conn, const pb::AgentMessage& m, bool* later) {
+void DispatchCore::HandleInventory(CorePort& port, AgentConn& conn, const pb::AgentMessage& m,
+                                   bool* later) {
   const auto& b = m.inventory();
-  auto staged = port.StageInventory(b.task_id(), b.lease_id(), b.sequence(), b.kind(), redact_.Scrub(b.json()));
+  auto staged = port.StageInventory(b.task_id(), b.lease_id(), b.sequence(), b.kind(),
+                                    redact_.Scrub(b.json()));
   if (!staged && staged.error().retryable) {
     *later = true;  // the database is away: the agent waits for the ack
     return;
@@ -133,8 +155,9 @@ void DispatchCore::HandleInventory(CorePort& port, AgentConn& conn, const pb::Ag
   if (!staged) {
     log_.Warn("inventory batch refused: " + staged.error().message, {}, {{"task", b.task_id()}});
     if (auto it = running_.find(b.task_id()); it != running_.end()) {
-      pending_.Event({it->second.job_id, b.task_id(), "error", "inventory batch refused: " + redact_.Scrub(staged.error().message),
-                      "", conn.id, it->second.trace_id});
+      pending_.Event({it->second.job_id, b.task_id(), "error",
+                      "inventory batch refused: " + redact_.Scrub(staged.error().message), "",
+                      conn.id, it->second.trace_id});
     }
   }
   pb::DispatcherMessage ack;
@@ -148,12 +171,15 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
   auto it = running_.find(r.task_id());
   // Only the lease's holder ends a step: a late or foreign result must neither free the
   // target's slot (a second mutating step would start on a busy BMC) nor touch the step.
-  if (it != running_.end() && (it->second.lease_id != r.lease_id() || it->second.agent_id != conn.id)) {
+  if (it != running_.end() &&
+      (it->second.lease_id != r.lease_id() || it->second.agent_id != conn.id)) {
     log_.Warn("result refused: not from the agent holding the step's lease", {},
               {{"task", r.task_id()}, {"agent", conn.id}, {"holder", it->second.agent_id}});
-    pending_.Event({it->second.job_id, r.task_id(), "warn",
-                    fmt::format("a result from agent {} was refused: it does not hold this step's lease", conn.id), "",
-                    conn.id, it->second.trace_id});
+    pending_.Event(
+        {it->second.job_id, r.task_id(), "warn",
+         fmt::format("a result from agent {} was refused: it does not hold this step's lease",
+                     conn.id),
+         "", conn.id, it->second.trace_id});
     return;
   }
   RunningStep step = it != running_.end() ? it->second : RunningStep{};
@@ -162,8 +188,9 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
     running_.erase(it);
   }
   UpdateGauges();
-  static const std::map<int, std::string> kOutcome{
-      {pb::Result::SUCCEEDED, "succeeded"}, {pb::Result::SNOOZED, "snoozed"}, {pb::Result::CANCELLED, "cancelled"}};
+  static const std::map<int, std::string> kOutcome{{pb::Result::SUCCEEDED, "succeeded"},
+                                                   {pb::Result::SNOOZED, "snoozed"},
+                                                   {pb::Result::CANCELLED, "cancelled"}};
   const auto outcome = kOutcome.find(r.outcome());
   metrics_.StepFinished(step.step_kind.empty() ? "unknown" : step.step_kind,
                         outcome == kOutcome.end() ? "failed" : outcome->second);
@@ -179,24 +206,34 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
         return;
       }
       if (!effects->summary.empty() && !step.job_id.empty()) {
-        pending_.Event({step.job_id, r.task_id(), "info", effects->summary, "", conn.id, step.trace_id});
+        pending_.Event(
+            {step.job_id, r.task_id(), "info", effects->summary, "", conn.id, step.trace_id});
       }
       if (!effects->refresh_job_id.empty() && !step.job_id.empty()) {
         pending_.Event({step.job_id, r.task_id(), "info",
-                        fmt::format("{} new server(s); refresh job {}", effects->servers_added, effects->refresh_job_id),
+                        fmt::format("{} new server(s); refresh job {}", effects->servers_added,
+                                    effects->refresh_job_id),
                         "", conn.id, step.trace_id});
       }
-      pending_.Completion({r.task_id(), r.lease_id(), effects->stored_result.empty() ? result_json : effects->stored_result});
+      pending_.Completion({r.task_id(), r.lease_id(),
+                           effects->stored_result.empty() ? result_json : effects->stored_result});
       break;
     }
-    case pb::Result::SNOOZED:
-      Noted(port.SnoozeStep(r.task_id(), r.lease_id(), std::chrono::seconds(std::max(0, r.snooze_seconds())),
-                            redact_.Scrub(r.reason())),
-            "SnoozeStep");
+    case pb::Result::SNOOZED: {
+      const auto wait = std::chrono::seconds(std::max(0, r.snooze_seconds()));
+      Ensure(port, "SnoozeStep " + r.task_id(),
+             [task = r.task_id(), lease = r.lease_id(), wait, why = redact_.Scrub(r.reason())](
+                 CorePort& p) { return Done(p.SnoozeStep(task, lease, wait, why)); });
       break;
+    }
     case pb::Result::CANCELLED:
-      Noted(port.CancelStep(r.task_id(), r.lease_id(), redact_.Scrub(r.reason())), "CancelStep");
-      if (IsSyncStep(step.step_kind)) Noted(port.DiscardSync(r.task_id(), "cancelled"), "DiscardSync");
+      Ensure(port, "CancelStep " + r.task_id(),
+             [task = r.task_id(), lease = r.lease_id(), why = redact_.Scrub(r.reason())](
+                 CorePort& p) { return Done(p.CancelStep(task, lease, why)); });
+      if (IsSyncStep(step.step_kind)) {
+        Ensure(port, "DiscardSync " + r.task_id(),
+               [task = r.task_id()](CorePort& p) { return p.DiscardSync(task, "cancelled"); });
+      }
       break;
     default:
       RecordFailure(port, conn, step, r.task_id(), r.lease_id(),
@@ -210,22 +247,70 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
 // record with where the step stands, an event on the job and a log line at the level it
 // deserves (a retry is a warning, the end an error).
 void DispatchCore::RecordFailure(CorePort& port, const AgentConn& conn, const RunningStep& step,
-                                 const std::string& task_id, const std::string& lease_id, const Error& e,
-                                 bool discard_sync) {
-  auto report = port.FailStepReport(task_id, lease_id, e);
-  if (discard_sync) Noted(port.DiscardSync(task_id, e.code + ": " + e.message), "DiscardSync");
-  const LogContext lc{step.job_id, task_id, step.trace_id, step.target};
-  if (!report) {
-    // The failure is not on record: the lease expires and the step runs again.
-    log_.Warn("a step's failure could not be recorded; it runs again when its lease expires", lc,
-              {{"detail", report.error().message}, {"error", e.message}});
+                                 const std::string& task_id, const std::string& lease_id,
+                                 const Error& e, bool discard_sync) {
+  // The event and log line say where the step stands, so they follow the write that decides
+  // it (now, or when the database is back).
+  Ensure(port, "FailStep " + task_id,
+         [this, step, task_id, lease_id, e, agent = conn.id](CorePort& p) -> Status {
+           auto report = p.FailStepReport(task_id, lease_id, e);
+           if (!report && report.error().retryable) return report.error();
+           const LogContext lc{step.job_id, task_id, step.trace_id, step.target};
+           if (!report) {
+             // Refused outright: the lease expires and the step is rescued.
+             log_.Warn(
+                 "a step's failure could not be recorded; it runs again when its lease expires", lc,
+                 {{"detail", report.error().message}, {"error", e.message}});
+           }
+           const bool retrying = report && report->outcome == "retry_scheduled";
+           const std::string message =
+               FailureMessage(step.step_kind, step.target, e.message, report ? &*report : nullptr);
+           log_.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
+           if (!step.job_id.empty()) {
+             pending_.Event({step.job_id, task_id, retrying ? "warn" : "error", message, "", agent,
+                             step.trace_id});
+           }
+           return {};
+         });
+  if (discard_sync) {
+    Ensure(port, "DiscardSync " + task_id, [task_id, why = e.code + ": " + e.message](CorePort& p) {
+      return p.DiscardSync(task_id, why);
+    });
   }
-  const bool retrying = report && report->outcome == "retry_scheduled";
-  const std::string message = FailureMessage(step.step_kind, step.target, e.message, report ? &*report : nullptr);
-  log_.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
-  if (!step.job_id.empty()) {
-    pending_.Event({step.job_id, task_id, retrying ? "warn" : "error", message, "", conn.id, step.trace_id});
+}
+
+void DispatchCore::Ensure(CorePort& port, std::string what, StepWrite write) {
+  // Behind earlier deferred writes, so a step's writes land in the order they were made.
+  if (deferred_.empty()) {
+    auto st = write(port);
+    if (st || !st.error().retryable) {
+      if (!st) log_.Error("control-plane write " + what + " refused: " + st.error().message);
+      return;
+    }
+    log_.Warn("control-plane write " + what + " failed; kept to try again: " + st.error().message);
   }
+  if (deferred_.size() >= kMaxDeferred) {
+    log_.Error(
+        "control-plane write " + what + " dropped: " + std::to_string(kMaxDeferred) +
+        " writes already wait for the database (the step's lease expires and it is rescued)");
+    return;
+  }
+  deferred_.push_back({std::move(what), std::move(write)});
+}
+
+void DispatchCore::RetryDeferred(CorePort& port) {
+  std::size_t landed = 0;
+  while (!deferred_.empty()) {
+    auto& d = deferred_.front();
+    auto st = d.write(port);
+    if (!st && st.error().retryable) break;  // still away: the rest wait behind it
+    if (!st) log_.Error("control-plane write " + d.what + " refused: " + st.error().message);
+    ++landed;
+    deferred_.pop_front();
+  }
+  if (landed > 0)
+    log_.Info(fmt::format("{} deferred control-plane write(s) done, {} waiting", landed,
+                          deferred_.size()));
 }
 
 // A new leader (after a restart or a takeover) counts the steps agents still hold against
@@ -239,7 +324,8 @@ bool DispatchCore::AdoptHeldSteps(CorePort& port) {
   running_.clear();
   for (const auto& h : *held) {
     limits_.Started(h.target, h.mutating);
-    running_[h.task_id] = {h.job_id, h.lease_id, h.target, h.owner, h.step_kind, TraceId(h.traceparent), h.mutating};
+    running_[h.task_id] = {
+        h.job_id, h.lease_id, h.target, h.owner, h.step_kind, TraceId(h.traceparent), h.mutating};
   }
   if (!held->empty()) log_.Info(fmt::format("adopted {} step(s) agents still hold", held->size()));
   UpdateGauges();
@@ -249,7 +335,8 @@ bool DispatchCore::AdoptHeldSteps(CorePort& port) {
 void DispatchCore::AssignWork(CorePort& port) {
   std::vector<std::shared_ptr<AgentConn>> order;
   for (const auto& [id, a] : agents_) order.push_back(a);
-  std::sort(order.begin(), order.end(), [this](const auto& a, const auto& b) { return Free(*a) > Free(*b); });
+  std::sort(order.begin(), order.end(),
+            [this](const auto& a, const auto& b) { return Free(*a) > Free(*b); });
   for (const auto& agent : order) {
     const int free = Free(*agent);
     if (free <= 0 || agent->step_kinds.empty()) continue;
@@ -261,15 +348,18 @@ void DispatchCore::AssignWork(CorePort& port) {
     // wait: a target whose agent is busy goes to whoever is free.
     std::vector<std::string> prefer;
     for (const auto& t : agent->recent_targets) {
-      if (auto it = affinity_.find(t); it != affinity_.end() && it->second == agent->id) prefer.push_back(t);
+      if (auto it = affinity_.find(t); it != affinity_.end() && it->second == agent->id)
+        prefer.push_back(t);
     }
     for (const auto& [id, other] : agents_) {
       if (other == agent || Free(*other) <= 0 || other->step_kinds != agent->step_kinds) continue;
       for (const auto& t : other->recent_targets) {
-        if (auto it = affinity_.find(t); it != affinity_.end() && it->second == other->id) exclude.push_back(t);
+        if (auto it = affinity_.find(t); it != affinity_.end() && it->second == other->id)
+          exclude.push_back(t);
       }
     }
-    ClaimRequest request{options_.site, agent->id, agent->step_kinds, free, options_.lease, exclude, 1, std::move(prefer)};
+    ClaimRequest request{options_.site, agent->id, agent->step_kinds, free, options_.lease,
+                         exclude,       1,         std::move(prefer)};
     auto claimed = port.ClaimSteps(request);
     if (!claimed) return;
     // Each step takes its target's slot as it is prepared, so two steps of one claim never
@@ -286,8 +376,11 @@ void DispatchCore::AssignWork(CorePort& port) {
       const auto& [s, m] = assigns[i];
       if (!agent->Write(m, /*more=*/i + 1 < assigns.size())) {
         limits_.Finished(s->target, s->mutating);
-        Noted(port.SnoozeStep(s->task_id, s->lease_id, std::chrono::seconds(0), "agent went away before the assignment"),
-              "SnoozeStep");
+        Ensure(port, "SnoozeStep " + s->task_id,
+               [task = s->task_id, lease = s->lease_id](CorePort& p) {
+                 return Done(p.SnoozeStep(task, lease, std::chrono::seconds(0),
+                                          "agent went away before the assignment"));
+               });
         continue;
       }
       Started(*agent, *s);
@@ -298,12 +391,14 @@ void DispatchCore::AssignWork(CorePort& port) {
 void DispatchCore::Remember(AgentConn& agent, const std::string& target) {
   affinity_[target] = agent.id;
   auto& recent = agent.recent_targets;
-  if (auto it = std::find(recent.begin(), recent.end(), target); it != recent.end()) recent.erase(it);
+  if (auto it = std::find(recent.begin(), recent.end(), target); it != recent.end())
+    recent.erase(it);
   recent.push_back(target);
   if (recent.size() > kRecentTargets) recent.pop_front();
   if (affinity_.size() > 64 * kRecentTargets) {  // forget targets nobody remembers any more
     std::set<std::string> kept;
-    for (const auto& [_, a] : agents_) kept.insert(a->recent_targets.begin(), a->recent_targets.end());
+    for (const auto& [_, a] : agents_)
+      kept.insert(a->recent_targets.begin(), a->recent_targets.end());
     std::erase_if(affinity_, [&kept](const auto& kv) { return !kept.count(kv.first); });
   }
 }
@@ -316,15 +411,21 @@ int DispatchCore::Free(const AgentConn& a) const {
 
 // The Assign of a claimed step, with its credentials decrypted just in time; nothing when
 // the step cannot start (it is snoozed or failed here).
-std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port, const ClaimedStep& s) {
+std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port,
+                                                                 const ClaimedStep& s) {
   if (!limits_.CanStart(s.target, s.mutating)) {
-    Noted(port.SnoozeStep(s.task_id, s.lease_id, std::chrono::seconds(0), "target at its limit"), "SnoozeStep");
+    Ensure(port, "SnoozeStep " + s.task_id, [task = s.task_id, lease = s.lease_id](CorePort& p) {
+      return Done(p.SnoozeStep(task, lease, std::chrono::seconds(0), "target at its limit"));
+    });
     metrics_.LimitWait();
     return std::nullopt;
   }
   auto m = port.Assignment(s, limits_.RuleFor(s.target).min_interval_ms);
   if (!m) {
-    Noted(port.FailStep(s.task_id, s.lease_id, m.error()), "FailStep");
+    Ensure(port, "FailStep " + s.task_id,
+           [task = s.task_id, lease = s.lease_id, e = m.error()](CorePort& p) {
+             return Done(p.FailStep(task, lease, e));
+           });
     return std::nullopt;
   }
   return std::move(*m);
@@ -333,7 +434,8 @@ std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port,
 // A step assigned (its target's slot was taken when it was prepared).
 void DispatchCore::Started(AgentConn& agent, const ClaimedStep& s) {
   Remember(agent, s.target);
-  running_[s.task_id] = {s.job_id, s.lease_id, s.target, agent.id, s.step_kind, TraceId(s.traceparent), s.mutating};
+  running_[s.task_id] = {
+      s.job_id, s.lease_id, s.target, agent.id, s.step_kind, TraceId(s.traceparent), s.mutating};
   UpdateGauges();
   metrics_.StepStarted(s.step_kind, s.waited_ms / 1000.0);
 }
@@ -382,13 +484,15 @@ void DispatchCore::Prune(CorePort& port) {
   for (int pass = 0; pass < 10; ++pass) {
     auto n = port.Prune(options_.retention, kBatch);
     if (!n) {
-      log_.Warn("retention: pruning finished jobs failed; tried again in 5 minutes", {}, {{"detail", n.error().message}});
+      log_.Warn("retention: pruning finished jobs failed; tried again in 5 minutes", {},
+                {{"detail", n.error().message}});
       return;
     }
     total += *n;
     if (*n < kBatch) break;
   }
-  if (total > 0) log_.Info(fmt::format("retention: {} finished job(s) older than the retention deleted", total));
+  if (total > 0)
+    log_.Info(fmt::format("retention: {} finished job(s) older than the retention deleted", total));
 }
 
 void DispatchCore::Rescued(const std::vector<RescuedStep>& steps) {

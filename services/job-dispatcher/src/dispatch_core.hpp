@@ -9,9 +9,11 @@
 // Thread-safety: none. One loop thread owns a DispatchCore; agents' connection threads only
 // post Inbound messages to that loop. Blocking: as the CorePort it is given.
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +39,8 @@ struct CoreOptions {
 
 class DispatchCore {
  public:
-  DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact, DispatcherMetrics& metrics);
+  DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact,
+               DispatcherMetrics& metrics);
 
   // An agent said Hello: registered, welcomed; an earlier connection under its id is fenced.
   void OnHello(CorePort& port, const std::shared_ptr<AgentConn>& conn);
@@ -60,6 +63,12 @@ class DispatchCore {
   void Prune(CorePort& port);
   // Steps whose leases were rescued: no longer running here.
   void Rescued(const std::vector<RescuedStep>& steps);
+  // Writes that end a step (its failure, snooze, cancellation, a sync's discard) which the
+  // database could not take when they were made: tried again, in order, until they land or
+  // are refused. Without this an agent's verdict would become a lease expiry and the step
+  // would run again. The loop calls it every round, leader or not, before new messages.
+  void RetryDeferred(CorePort& port);
+  std::size_t deferred() const { return deferred_.size(); }
 
   // Whether this dispatcher leads its site (for the gauges); Demote() clears it.
   void SetLeading(bool leading);
@@ -70,10 +79,12 @@ class DispatchCore {
   const TargetLimits& limits() const { return limits_; }
 
  private:
-  void HandleInventory(CorePort& port, AgentConn& conn, const agent::v1::AgentMessage& m, bool* later);
+  void HandleInventory(CorePort& port, AgentConn& conn, const agent::v1::AgentMessage& m,
+                       bool* later);
   void HandleResult(CorePort& port, AgentConn& conn, const agent::v1::Result& r);
-  void RecordFailure(CorePort& port, const AgentConn& conn, const RunningStep& step, const std::string& task_id,
-                     const std::string& lease_id, const Error& e, bool discard_sync);
+  void RecordFailure(CorePort& port, const AgentConn& conn, const RunningStep& step,
+                     const std::string& task_id, const std::string& lease_id, const Error& e,
+                     bool discard_sync);
   std::optional<agent::v1::DispatcherMessage> PrepareAssign(CorePort& port, const ClaimedStep& s);
   void Started(AgentConn& agent, const ClaimedStep& s);
   void Remember(AgentConn& agent, const std::string& target);
@@ -82,8 +93,19 @@ class DispatchCore {
   // A control-plane write whose failure changes nothing here but must not pass unseen.
   template <typename R>
   void Noted(const R& result, const char* write) {
-    if (!result) log_.Warn(std::string("control-plane write ") + write + " failed: " + result.error().message);
+    if (!result)
+      log_.Warn(std::string("control-plane write ") + write + " failed: " + result.error().message);
   }
+  // A step-ending write: made now, and when the database is away (a retryable error) kept
+  // for RetryDeferred; a refusal is logged. `what` names it in logs.
+  using StepWrite = std::function<Status(CorePort&)>;
+  void Ensure(CorePort& port, std::string what, StepWrite write);
+  struct Deferred {
+    std::string what;
+    StepWrite write;
+  };
+  std::deque<Deferred> deferred_;
+  static constexpr std::size_t kMaxDeferred = 100000;
 
   // At most this many targets remembered per agent for affinity.
   static constexpr std::size_t kRecentTargets = 512;

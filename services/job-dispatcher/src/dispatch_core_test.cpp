@@ -28,7 +28,8 @@ class FakePort final : public CorePort {
   // Scripted answers.
   std::vector<ClaimedStep> claimable;
   Result<StepResultEffects> record_result = StepResultEffects{};
-  Result<ControlPlane::FailReport> fail_report = ControlPlane::FailReport{"retry_scheduled", 1, 3, 5000};
+  Result<ControlPlane::FailReport> fail_report =
+      ControlPlane::FailReport{"retry_scheduled", 1, 3, 5000};
   std::vector<HeldStep> held;
   std::vector<std::string> unbuildable;  // task ids whose assignment fails
   // Recorded calls.
@@ -37,21 +38,25 @@ class FakePort final : public CorePort {
   std::vector<std::pair<std::string, int>> seen;
 
   Status RegisterAgent(const AgentInfo& a) override { return Call("RegisterAgent " + a.id); }
-  Status AgentDisconnected(const std::string& id) override { return Call("AgentDisconnected " + id); }
+  Status AgentDisconnected(const std::string& id) override {
+    return Call("AgentDisconnected " + id);
+  }
   Status AgentsSeen(const std::vector<std::pair<std::string, int>>& running) override {
     seen = running;
     return Call("AgentsSeen");
   }
-  Result<bool> SaveCheckpoint(const std::string& task, const std::string&, const std::string&) override {
+  Result<bool> SaveCheckpoint(const std::string& task, const std::string&,
+                              const std::string&) override {
     Record("SaveCheckpoint " + task);
     return true;
   }
-  Result<bool> StageInventory(const std::string& task, const std::string&, std::uint64_t, const std::string&,
-                              const std::string&) override {
+  Result<bool> StageInventory(const std::string& task, const std::string&, std::uint64_t,
+                              const std::string&, const std::string&) override {
     Record("StageInventory " + task);
     return true;
   }
-  Result<std::vector<LeaseState>> ExtendLeases(const std::vector<std::string>& leases, seconds) override {
+  Result<std::vector<LeaseState>> ExtendLeases(const std::vector<std::string>& leases,
+                                               seconds) override {
     Record("ExtendLeases");
     std::vector<LeaseState> out;
     for (const auto& l : leases) out.push_back({l, "", true, cancelled_leases.count(l) > 0});
@@ -67,26 +72,36 @@ class FakePort final : public CorePort {
     return out;
   }
   Result<std::vector<HeldStep>> HeldSteps(const std::string&) override { return held; }
-  Result<std::string> FailStep(const std::string& task, const std::string&, const Error& e) override {
+  Result<std::string> FailStep(const std::string& task, const std::string&,
+                               const Error& e) override {
     Record("FailStep " + task + " " + e.code);
     return std::string("failed");
   }
-  Result<ControlPlane::FailReport> FailStepReport(const std::string& task, const std::string&, const Error& e) override {
+  Result<ControlPlane::FailReport> FailStepReport(const std::string& task, const std::string&,
+                                                  const Error& e) override {
     Record("FailStepReport " + task + " " + e.code);
+    if (database_away) return Away();
     return fail_report;
   }
-  Result<std::string> SnoozeStep(const std::string& task, const std::string&, seconds, const std::string& why) override {
+  Result<std::string> SnoozeStep(const std::string& task, const std::string&, seconds,
+                                 const std::string& why) override {
     Record("SnoozeStep " + task + " " + why);
     return std::string("ok");
   }
-  Result<std::string> CancelStep(const std::string& task, const std::string&, const std::string&) override {
+  Result<std::string> CancelStep(const std::string& task, const std::string&,
+                                 const std::string&) override {
     Record("CancelStep " + task);
+    if (database_away) return Away();
     return std::string("ok");
   }
-  Status DiscardSync(const std::string& task, const std::string&) override { return Call("DiscardSync " + task); }
+  Status DiscardSync(const std::string& task, const std::string&) override {
+    Record("DiscardSync " + task);
+    if (database_away) return Away();
+    return {};
+  }
   Result<int> Prune(std::chrono::milliseconds, int) override { return 0; }
-  Result<StepResultEffects> RecordResult(const std::string& kind, const std::string& task, const std::string&,
-                                         const std::string&) override {
+  Result<StepResultEffects> RecordResult(const std::string& kind, const std::string& task,
+                                         const std::string&, const std::string&) override {
     Record("RecordResult " + kind + " " + task);
     return record_result;
   }
@@ -101,6 +116,10 @@ class FakePort final : public CorePort {
     return m;
   }
   std::set<std::string> cancelled_leases;
+  bool database_away = false;  // step-ending writes fail as when the connection is lost
+  static Error Away() {
+    return MakeError("db.connection_lost", "server closed the connection", true);
+  }
 
  private:
   void Record(std::string what) { calls.push_back(std::move(what)); }
@@ -141,7 +160,8 @@ struct Rig {
     o.heartbeat = std::chrono::milliseconds(1000);
     return o;  // default limits: one mutating step and two in all per iDRAC
   }
-  std::pair<std::shared_ptr<AgentConn>, std::shared_ptr<FakeLink>> Connect(const std::string& id, int capacity = 4) {
+  std::pair<std::shared_ptr<AgentConn>, std::shared_ptr<FakeLink>> Connect(const std::string& id,
+                                                                           int capacity = 4) {
     auto link = std::make_shared<FakeLink>();
     auto conn = std::make_shared<AgentConn>();
     conn->id = id;
@@ -152,8 +172,8 @@ struct Rig {
     core.OnHello(port, conn);
     return {conn, link};
   }
-  static pb::AgentMessage ResultOf(const ClaimedStep& s, pb::Result::Outcome outcome, const std::string& code = "",
-                                   bool retryable = false) {
+  static pb::AgentMessage ResultOf(const ClaimedStep& s, pb::Result::Outcome outcome,
+                                   const std::string& code = "", bool retryable = false) {
     pb::AgentMessage m;
     auto* r = m.mutable_result();
     r->set_task_id(s.task_id);
@@ -169,8 +189,10 @@ struct Rig {
   }
 };
 
-TEST_CASE("Core: an agent is registered and welcomed, and a second connection under its id fences the first",
-          "[dispatch_core]") {
+TEST_CASE(
+    "Core: an agent is registered and welcomed, and a second connection under its id fences the "
+    "first",
+    "[dispatch_core]") {
   Rig rig;
   auto [first, first_link] = rig.Connect("worker-a");
   CHECK(Called(rig.port, "RegisterAgent worker-a"));
@@ -190,12 +212,14 @@ TEST_CASE("Core: an agent is registered and welcomed, and a second connection un
   CHECK(Called(rig.port, "AgentDisconnected worker-a"));
 }
 
-TEST_CASE("Core: assignment fills free capacity within each target's limits and fails what cannot start",
-          "[dispatch_core]") {
+TEST_CASE(
+    "Core: assignment fills free capacity within each target's limits and fails what cannot start",
+    "[dispatch_core]") {
   Rig rig;
   auto [agent, link] = rig.Connect("worker-a", 3);
   // The fake ignores the claim's one-per-target bound: the core must hold the limit itself.
-  rig.port.claimable = {Step("t1", "idrac:127.0.0.2"), Step("t2", "idrac:127.0.0.2"), Step("t3", "idrac:127.0.0.3")};
+  rig.port.claimable = {Step("t1", "idrac:127.0.0.2"), Step("t2", "idrac:127.0.0.2"),
+                        Step("t3", "idrac:127.0.0.3")};
   rig.port.unbuildable = {"t3"};
   rig.core.AssignWork(rig.port);
   CHECK(rig.port.claims[0].per_target == std::optional<int>(1));
@@ -217,8 +241,10 @@ TEST_CASE("Core: assignment fills free capacity within each target's limits and 
   CHECK(std::find(excluded.begin(), excluded.end(), "idrac:127.0.0.2") != excluded.end());
 }
 
-TEST_CASE("Core: a success is completed and frees its slot, and a result from an agent without the lease is refused",
-          "[dispatch_core]") {
+TEST_CASE(
+    "Core: a success is completed and frees its slot, and a result from an agent without the lease "
+    "is refused",
+    "[dispatch_core]") {
   Rig rig;
   auto [agent, link] = rig.Connect("worker-a");
   auto [other, other_link] = rig.Connect("worker-b");
@@ -234,7 +260,8 @@ TEST_CASE("Core: a success is completed and frees its slot, and a result from an
   CHECK(rig.core.running() == 1);  // still the holder's
   CHECK(rig.core.pending().completions().empty());
   REQUIRE(rig.core.pending().events().size() == 1);
-  CHECK(rig.core.pending().events()[0].message.find("does not hold this step's lease") != std::string::npos);
+  CHECK(rig.core.pending().events()[0].message.find("does not hold this step's lease") !=
+        std::string::npos);
 
   CHECK(rig.core.OnMessage(rig.port, owner, Rig::ResultOf(s, pb::Result::SUCCEEDED)));
   CHECK(Called(rig.port, "RecordResult server.power t1"));
@@ -244,8 +271,10 @@ TEST_CASE("Core: a success is completed and frees its slot, and a result from an
   CHECK(rig.core.limits().CanStart("idrac:127.0.0.2", true));
 }
 
-TEST_CASE("Core: a failed attempt says where it stands, and a sync that cannot be recorded is failed and discarded",
-          "[dispatch_core]") {
+TEST_CASE(
+    "Core: a failed attempt says where it stands, and a sync that cannot be recorded is failed and "
+    "discarded",
+    "[dispatch_core]") {
   Rig rig;
   auto [agent, link] = rig.Connect("worker-a");
   const auto power = Step("t1", "idrac:127.0.0.2");
@@ -254,7 +283,8 @@ TEST_CASE("Core: a failed attempt says where it stands, and a sync that cannot b
   rig.core.AssignWork(rig.port);
   REQUIRE(rig.core.running() == 2);
 
-  CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(power, pb::Result::FAILED, "redfish.http", true)));
+  CHECK(rig.core.OnMessage(rig.port, *agent,
+                           Rig::ResultOf(power, pb::Result::FAILED, "redfish.http", true)));
   CHECK(Called(rig.port, "FailStepReport t1 redfish.http"));
   REQUIRE(rig.core.pending().events().size() == 1);
   CHECK(rig.core.pending().events()[0].level == "warn");
@@ -271,10 +301,12 @@ TEST_CASE("Core: a failed attempt says where it stands, and a sync that cannot b
   CHECK(rig.core.pending().completions().empty());
   REQUIRE(rig.core.pending().events().size() == 2);
   CHECK(rig.core.pending().events()[1].level == "error");
-  CHECK(rig.core.pending().events()[1].message == "inventory.vcenter_sync failed on vcenter:v1 (attempt 3 of 3): apply refused");
+  CHECK(rig.core.pending().events()[1].message ==
+        "inventory.vcenter_sync failed on vcenter:v1 (attempt 3 of 3): apply refused");
 }
 
-TEST_CASE("Core: heartbeats extend leases and carry a job's cancellation to the agent running it", "[dispatch_core]") {
+TEST_CASE("Core: heartbeats extend leases and carry a job's cancellation to the agent running it",
+          "[dispatch_core]") {
   Rig rig;
   auto [agent, link] = rig.Connect("worker-a");
   const auto s = Step("t1", "idrac:127.0.0.2");
@@ -290,7 +322,8 @@ TEST_CASE("Core: heartbeats extend leases and carry a job's cancellation to the 
   CHECK(link->sent[2].cancel().reason() == "the job was cancelled");
 }
 
-TEST_CASE("Core: demotion fences every agent and lets go of every step and slot", "[dispatch_core]") {
+TEST_CASE("Core: demotion fences every agent and lets go of every step and slot",
+          "[dispatch_core]") {
   Rig rig;
   auto [a, a_link] = rig.Connect("worker-a");
   auto [b, b_link] = rig.Connect("worker-b");
@@ -304,14 +337,17 @@ TEST_CASE("Core: demotion fences every agent and lets go of every step and slot"
   CHECK(rig.core.running() == 0);
   CHECK(rig.core.limits().CanStart("idrac:127.0.0.2", true));
   // A new leadership adopts what the agents still hold, against the limits.
-  rig.port.held = {{"t1", "job-t1", "lease-t1", "worker-a", "server.power", "idrac:127.0.0.2", "", true}};
+  rig.port.held = {
+      {"t1", "job-t1", "lease-t1", "worker-a", "server.power", "idrac:127.0.0.2", "", true}};
   REQUIRE(rig.core.AdoptHeldSteps(rig.port));
   CHECK(rig.core.running() == 1);
   CHECK_FALSE(rig.core.limits().CanStart("idrac:127.0.0.2", true));
 }
 
-TEST_CASE("Core: an agent silent for three heartbeats is fenced, the others are reported with their steps",
-          "[dispatch_core]") {
+TEST_CASE(
+    "Core: an agent silent for three heartbeats is fenced, the others are reported with their "
+    "steps",
+    "[dispatch_core]") {
   Rig rig;
   auto [quiet, quiet_link] = rig.Connect("worker-quiet");
   auto [busy, busy_link] = rig.Connect("worker-busy");
@@ -325,6 +361,40 @@ TEST_CASE("Core: an agent silent for three heartbeats is fenced, the others are 
   CHECK(busy_link->cancelled == 0);
   REQUIRE(rig.port.seen.size() == 1);
   CHECK(rig.port.seen[0] == std::pair<std::string, int>{"worker-busy", 0});
+}
+
+TEST_CASE(
+    "Core: step-ending writes the database could not take are kept and made, in order, once it is "
+    "back",
+    "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a");
+  const auto power = Step("t1", "idrac:127.0.0.2");
+  const auto sync = Step("t2", "vcenter:v1", false, "inventory.vcenter_sync");
+  rig.port.claimable = {power, sync};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 2);
+
+  rig.port.database_away = true;
+  CHECK(rig.core.OnMessage(rig.port, *agent,
+                           Rig::ResultOf(power, pb::Result::FAILED, "redfish.http", false)));
+  CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(sync, pb::Result::CANCELLED)));
+  // The failure was tried once; the rest queue behind it. Nothing is said yet about where
+  // the step stands (the database decides that).
+  CHECK(rig.core.deferred() == 3);
+  CHECK(rig.core.pending().events().empty());
+  rig.core.RetryDeferred(rig.port);  // still away: all stay
+  CHECK(rig.core.deferred() == 3);
+
+  rig.port.database_away = false;
+  rig.port.calls.clear();
+  rig.core.RetryDeferred(rig.port);
+  CHECK(rig.core.deferred() == 0);
+  CHECK(rig.port.calls == std::vector<std::string>{"FailStepReport t1 redfish.http",
+                                                   "CancelStep t2", "DiscardSync t2"});
+  REQUIRE(rig.core.pending().events().size() == 1);
+  CHECK(rig.core.pending().events()[0].message ==
+        "server.power on idrac:127.0.0.2: attempt 1 of 3 failed: the BMC said no; retrying in 5s");
 }
 
 }  // namespace

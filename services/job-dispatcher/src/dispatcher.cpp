@@ -249,6 +249,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         }
         fit_to_serve = true;
       }
+      core.RetryDeferred(port);  // what an outage held back goes first
       // The leader lock lives in one database session: a new session (a reconnect the loop
       // did not see coming) holds no lock, whatever this process believed.
       if (leader && (*conn)->BackendPid() != leader_session) {
