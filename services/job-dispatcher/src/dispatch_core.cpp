@@ -55,7 +55,32 @@ void DispatchCore::SetLeading(bool leading) {
   UpdateGauges();
 }
 
+void DispatchCore::SetCatalog(const std::vector<CatalogEntry>& catalog) {
+  agent_kind_of_.clear();
+  for (const auto& e : catalog) agent_kind_of_[e.job_type] = e.agent_kind;
+}
+
 void DispatchCore::OnHello(CorePort& port, const std::shared_ptr<AgentConn>& conn) {
+  if (!agent_kind_of_.empty()) {
+    std::vector<std::string> kept;
+    for (const auto& kind : conn->step_kinds) {
+      auto it = agent_kind_of_.find(kind);
+      if (it == agent_kind_of_.end()) {
+        log_.Warn("agent offers a step kind the job-type catalog does not list; it gets none", {},
+                  {{"agent", conn->id}, {"step_kind", kind}});
+      } else if (it->second != conn->kind) {
+        log_.Warn("agent offers a step kind the catalog gives to another agent kind; it gets none",
+                  {},
+                  {{"agent", conn->id},
+                   {"agent_kind", conn->kind},
+                   {"step_kind", kind},
+                   {"catalog", it->second}});
+      } else {
+        kept.push_back(kind);
+      }
+    }
+    conn->step_kinds = std::move(kept);
+  }
   // A reconnecting agent keeps its steps: they count against limits until their results
   // arrive or their leases are rescued, whatever happened to the stream in between. One
   // identity, one connection: an earlier one still open is closed, so the steps' results
@@ -200,9 +225,11 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
       // scrubbed (a BMC that echoes a password into an attribute must not store it).
       const std::string result_json = redact_.Scrub(r.result_json());
       auto effects = port.RecordResult(step.step_kind, r.task_id(), r.lease_id(), result_json);
-      if (!effects) {  // recording it failed (an apply that timed out, say): an attempt that failed
+      if (!effects) {
+        // Recording it failed (an apply that timed out, say): an attempt that failed. A sync's
+        // staged batches go and its endpoint shows the error; a retry sends them again.
         RecordFailure(port, conn, step, r.task_id(), r.lease_id(), effects.error(),
-                      IsSyncStep(step.step_kind) && !effects.error().retryable);
+                      IsSyncStep(step.step_kind));
         return;
       }
       if (!effects->summary.empty() && !step.job_id.empty()) {

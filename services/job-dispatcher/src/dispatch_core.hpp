@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "agent_conn.hpp"
+#include "catalog.hpp"
 #include "core_port.hpp"
 #include "dcops/common/clock.hpp"
 #include "dcops/common/log.hpp"
@@ -42,6 +43,10 @@ class DispatchCore {
   DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact,
                DispatcherMetrics& metrics);
 
+  // The job-type catalog as read at start: an agent is given only the step kinds the catalog
+  // lists for its agent kind (an agent newer or older than the catalog, or one posing as
+  // another kind, says so in the log and gets nothing it should not run).
+  void SetCatalog(const std::vector<CatalogEntry>& catalog);
   // An agent said Hello: registered, welcomed; an earlier connection under its id is fenced.
   void OnHello(CorePort& port, const std::shared_ptr<AgentConn>& conn);
   // An agent's connection ended.
@@ -121,6 +126,7 @@ class DispatchCore {
   std::map<std::string, std::string> affinity_;  // target -> the agent that served it last
   WriteBehind pending_;  // completions, events and progress for the control plane
   bool leading_ = false;
+  std::map<std::string, std::string> agent_kind_of_;  // step kind -> agent kind (empty: no catalog)
 };
 
 }  // namespace dcops::dispatcher

@@ -397,5 +397,45 @@ TEST_CASE(
         "server.power on idrac:127.0.0.2: attempt 1 of 3 failed: the BMC said no; retrying in 5s");
 }
 
+TEST_CASE("Core: an agent is given only the step kinds the catalog lists for its kind",
+          "[dispatch_core]") {
+  Rig rig;
+  rig.core.SetCatalog({{"server.power", "idrac-worker", true, true},
+                       {"server.refresh", "idrac-worker", false, true},
+                       {"inventory.ome_sync", "ome-sync", false, true}});
+  auto link = std::make_shared<FakeLink>();
+  auto conn = std::make_shared<AgentConn>();
+  conn->id = "worker-odd";
+  conn->kind = "idrac-worker";
+  conn->step_kinds = {"server.power", "inventory.ome_sync", "server.teleport"};
+  conn->link = link;
+  rig.core.OnHello(rig.port, conn);
+  CHECK(conn->step_kinds == std::vector<std::string>{"server.power"});
+  const auto lines = rig.sink.lines();
+  auto logged = [&](const std::string& what) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(what) != std::string::npos; });
+  };
+  CHECK(logged("the catalog gives to another agent kind"));
+  CHECK(logged("the job-type catalog does not list"));
+}
+
+TEST_CASE("Core: a sync whose apply failed and will be retried shows the error on its endpoint",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("sync-a");
+  const auto sync = Step("t1", "ome:e1", false, "inventory.ome_sync");
+  rig.port.claimable = {sync};
+  rig.core.AssignWork(rig.port);
+  rig.port.record_result =
+      MakeError("db.timeout", "SQLSTATE 57014: canceling statement due to lock timeout", true);
+  CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(sync, pb::Result::SUCCEEDED)));
+  CHECK(rig.port.calls.back() == "DiscardSync t1");
+  CHECK(Called(rig.port, "FailStepReport t1 db.timeout"));
+  REQUIRE(rig.core.pending().events().size() == 1);
+  CHECK(rig.core.pending().events()[0].level == "warn");  // attempt 1 of 3: retried
+  CHECK(rig.core.pending().completions().empty());
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

@@ -247,6 +247,12 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
           for (const auto& p : *problems) log.Error("cannot serve this database: " + p);
           return 2;
         }
+        auto catalog = cp.JobCatalog();
+        if (!catalog) {
+          db.Reset();
+          continue;
+        }
+        core.SetCatalog(*catalog);
         fit_to_serve = true;
       }
       core.RetryDeferred(port);  // what an outage held back goes first
@@ -385,10 +391,23 @@ int Dispatcher::Run() {
     return 1;
   }
   std::thread http_thread([&http] { http.listen_after_bind(); });
-  std::thread listener([&im] { im.Listen(); });
+  // Thread entries end in a log line, never in std::terminate: a listener that fails leaves
+  // the loop polling (slower pickup, nothing lost); a loop that fails stops the dispatcher.
+  std::thread listener([&im] {
+    try {
+      im.Listen();
+    } catch (const std::exception& e) {
+      im.log.Error(std::string("the NOTIFY listener stopped on an internal error; polling only: ") + e.what());
+    }
+  });
   im.log.Info("serving", {}, {{"grpc", im.options.grpc_listen}, {"http_port", std::int64_t{im.options.http_port}},
                               {"site", im.options.site}});
-  const int rc = im.Loop();
+  int rc = 1;
+  try {
+    rc = im.Loop();
+  } catch (const std::exception& e) {
+    im.log.Error(std::string("the dispatch loop stopped on an internal error: ") + e.what());
+  }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http.stop();
   http_thread.join();
