@@ -134,9 +134,15 @@ Result<Connection> Connection::Open(const DbOptions& options) {
   // print; libpq's default would write them to stderr, outside our JSON log.
   PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
   Connection conn(raw);
+  // The server's side of a dead network: without these it keeps a vanished client's session
+  // (and any advisory lock it holds: the site's leader lock) for the OS default of two hours.
+  // With them it lets go within ~25 s, so a standby can lead (no-ops over a Unix socket).
   constexpr std::string_view kSettings =
       "SELECT set_config('statement_timeout', $1, false), "
-      "set_config('idle_in_transaction_session_timeout', $2, false)";
+      "set_config('idle_in_transaction_session_timeout', $2, false), "
+      "set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false), "
+      "set_config('tcp_keepalives_count', '3', false), set_config('tcp_user_timeout', '25000', false), "
+      "set_config('client_connection_check_interval', '5000', false)";
   auto applied = conn.Exec(kSettings, {std::to_string(options.statement_timeout.count()),
                                       std::to_string(options.idle_in_transaction_timeout.count())});
   if (!applied) return applied.error();

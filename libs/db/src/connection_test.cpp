@@ -94,6 +94,27 @@ TEST_CASE("A statement past its timeout fails as db.timeout and may be retried",
   CHECK(slow.error().retryable);
 }
 
+TEST_CASE("The server lets go of a vanished client's session within seconds, not hours", "[db]") {
+  TestDb tdb;
+  auto admin = tdb.Connect();
+  Exec(admin,
+       "DO $$ BEGIN CREATE ROLE dcops_test_keepalive LOGIN PASSWORD 'keepalive-pass-1'; "
+       "EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  // Over TCP, where they apply (a Unix socket has no keepalives).
+  auto conn = Connection::Open(OptionsFor(fmt::format("host={} port={} user=dcops_test_keepalive dbname={} "
+                                                      "password=keepalive-pass-1",
+                                                      Pg().tcp_host, Pg().port, tdb.name())));
+  REQUIRE(conn.ok());
+  REQUIRE(Scalar(*conn, "SELECT inet_server_addr() IS NOT NULL") == "t");
+  // Where the session (and a leader lock it holds) would otherwise outlive a dead network by
+  // the OS default of two hours.
+  CHECK(Scalar(*conn, "SELECT current_setting('tcp_keepalives_idle') || ' ' || "
+                      "current_setting('tcp_keepalives_interval') || ' ' || current_setting('tcp_keepalives_count')") ==
+        "10 5 3");
+  CHECK(Scalar(*conn, "SELECT current_setting('tcp_user_timeout')") == "25000");  // ms
+  CHECK(Scalar(*conn, "SELECT current_setting('client_connection_check_interval')") == "5s");
+}
+
 TEST_CASE("Nothing listening is db.refused", "[db]") {
   LoopbackSocket closed(/*listen_too=*/false);  // bound, not listening: connects are refused
   auto conn = Connection::Open(
