@@ -16,6 +16,13 @@ DROP FUNCTION IF EXISTS public.dispatcher_v1_claim_steps(text, text, text[], int
 DROP FUNCTION IF EXISTS public.dispatcher_v1_complete_step(uuid, uuid, jsonb);
 DROP FUNCTION IF EXISTS public.dispatcher_v1_cancel_requests(text);
 DROP FUNCTION IF EXISTS public.dispatcher_v1_get_credential_set(uuid);
+-- Functions created from here on (by a later migration, or an older file run again by hand)
+-- start with no EXECUTE for anyone: every grant is explicit, as in every migration so far.
+-- (PUBLIC's EXECUTE is a global default, revocable only globally; Supabase grants anon and
+-- authenticated per schema.) For functions the migrating role creates.
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE EXECUTE ON FUNCTIONS FROM anon, authenticated;
+ALTER DEFAULT PRIVILEGES IN SCHEMA dcops_internal REVOKE EXECUTE ON FUNCTIONS FROM anon, authenticated;
 
 -- Types whose agents are not built yet (esxi-worker, zfs-worker; the rolling update). The
 -- migration that ships an agent enables its types.

@@ -140,22 +140,27 @@ struct AgentClient::Impl {
   Impl(AgentOptions o, const StepRegistry& s, const Logger& l, Clock& c)
       : options(std::move(o)), steps(s), log(l), clock(c) {}
 
-  // Sends one message on the current stream; results are kept for the next stream when
-  // there is none.
   // Results, checkpoints, inventory batches and events wait for the next stream when there is none (a
   // dispatcher restarting or failing over): a step waiting on its checkpoint's ack rides over
   // the reconnect instead of failing. Events are kept up to a bound; progress is best effort
   // (the next report replaces it).
+  // write_mu is held from the look at the stream to the Keep: a reconnect (which replays what
+  // waits under write_mu) can never slip in between and leave this message for the one after.
   void Send(const pb::AgentMessage& m) {
-    if (WriteOut(m)) return;
+    std::lock_guard w(write_mu);
+    if (WriteLocked(m)) return;
     std::lock_guard lock(mu);
     Keep(m);
   }
 
   // Writes to the open stream, outside `mu`. False when there is none (or it is half-closed)
-  // or the write failed.
+  // or the write failed. For messages that need not wait for the next stream (heartbeats).
   bool WriteOut(const pb::AgentMessage& m) {
     std::lock_guard w(write_mu);
+    return WriteLocked(m);
+  }
+  // WriteOut's body; the caller holds write_mu.
+  bool WriteLocked(const pb::AgentMessage& m) {
     std::shared_ptr<Stream> s;
     {
       std::lock_guard lock(mu);
@@ -278,8 +283,15 @@ struct AgentClient::Impl {
       auto s = stream;
       lock.unlock();
       {
+        // Under write_mu, and only if the stream is still the current one: a stream that has
+        // ended is reset under write_mu before it is finished, and must not be half-closed.
         std::lock_guard w(write_mu);
-        s->WritesDone();
+        bool current = false;
+        {
+          std::lock_guard again(mu);
+          current = stream == s;
+        }
+        if (current) s->WritesDone();
       }
       lock.lock();
       auto ctx = context;

@@ -7,7 +7,8 @@
 //                  during the TLS handshake, a BMC closing idle connections)   retry always
 //   http.closed    the connection dropped after the request was sent: it may
 //                  have taken effect                                           idempotent only
-//   http.timeout   no answer in time: may have taken effect                    idempotent only
+//   http.timeout   no answer in time after the request was sent (before it: http.connect):
+//                  may have taken effect                                       idempotent only
 //   http.tls       trust (certificate, chain, pin) or a handshake the two sides
 //                  cannot agree on (protocol version, ciphers)                 never
 //   http.too_large the answer exceeded the limit                               never

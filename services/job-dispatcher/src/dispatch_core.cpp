@@ -248,17 +248,17 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
     }
     case pb::Result::SNOOZED: {
       const auto wait = std::chrono::seconds(std::max(0, r.snooze_seconds()));
-      Ensure(port, "SnoozeStep " + r.task_id(),
+      Ensure(port, r.task_id(), "SnoozeStep",
              [task = r.task_id(), lease = r.lease_id(), wait, why = redact_.Scrub(r.reason())](
                  CorePort& p) { return Done(p.SnoozeStep(task, lease, wait, why)); });
       break;
     }
     case pb::Result::CANCELLED:
-      Ensure(port, "CancelStep " + r.task_id(),
+      Ensure(port, r.task_id(), "CancelStep",
              [task = r.task_id(), lease = r.lease_id(), why = redact_.Scrub(r.reason())](
                  CorePort& p) { return Done(p.CancelStep(task, lease, why)); });
       if (IsSyncStep(step.step_kind)) {
-        Ensure(port, "DiscardSync " + r.task_id(),
+        Ensure(port, r.task_id(), "DiscardSync",
                [task = r.task_id()](CorePort& p) { return p.DiscardSync(task, "cancelled"); });
       }
       break;
@@ -276,9 +276,16 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
 void DispatchCore::RecordFailure(CorePort& port, const AgentConn& conn, const RunningStep& step,
                                  const std::string& task_id, const std::string& lease_id,
                                  const Error& e, bool discard_sync) {
+  // A sync's staged batches go first: the failure may make the step ready again, and a
+  // discard landing after the next attempt has staged would wipe that attempt's batches.
+  if (discard_sync) {
+    Ensure(port, task_id, "DiscardSync", [task_id, why = e.code + ": " + e.message](CorePort& p) {
+      return p.DiscardSync(task_id, why);
+    });
+  }
   // The event and log line say where the step stands, so they follow the write that decides
   // it (now, or when the database is back).
-  Ensure(port, "FailStep " + task_id,
+  Ensure(port, task_id, "FailStep",
          [this, step, task_id, lease_id, e, agent = conn.id](CorePort& p) -> Status {
            auto report = p.FailStepReport(task_id, lease_id, e);
            if (!report && report.error().retryable) return report.error();
@@ -299,45 +306,65 @@ void DispatchCore::RecordFailure(CorePort& port, const AgentConn& conn, const Ru
            }
            return {};
          });
-  if (discard_sync) {
-    Ensure(port, "DiscardSync " + task_id, [task_id, why = e.code + ": " + e.message](CorePort& p) {
-      return p.DiscardSync(task_id, why);
-    });
-  }
 }
 
-void DispatchCore::Ensure(CorePort& port, std::string what, StepWrite write) {
-  // Behind earlier deferred writes, so a step's writes land in the order they were made.
-  if (deferred_.empty()) {
+void DispatchCore::Ensure(CorePort& port, const std::string& task_id, std::string what,
+                          StepWrite write) {
+  // Behind an earlier write of the same step still waiting, so a step's writes land in the
+  // order they were made; other steps' writes do not wait for it.
+  const bool behind = std::any_of(deferred_.begin(), deferred_.end(),
+                                  [&](const Deferred& d) { return d.task_id == task_id; });
+  if (!behind) {
     auto st = write(port);
     if (st || !st.error().retryable) {
-      if (!st) log_.Error("control-plane write " + what + " refused: " + st.error().message);
+      if (!st)
+        log_.Error(fmt::format("control-plane write {} of step {} refused: {}", what, task_id,
+                               st.error().message));
       return;
     }
-    log_.Warn("control-plane write " + what + " failed; kept to try again: " + st.error().message);
+    log_.Warn(fmt::format("control-plane write {} of step {} failed; kept to try again: {}", what,
+                          task_id, st.error().message));
   }
   if (deferred_.size() >= kMaxDeferred) {
-    log_.Error(
-        "control-plane write " + what + " dropped: " + std::to_string(kMaxDeferred) +
-        " writes already wait for the database (the step's lease expires and it is rescued)");
+    log_.Error(fmt::format(
+        "control-plane write {} of step {} dropped: {} writes already wait for the database "
+        "(the step's lease expires and it is rescued)",
+        what, task_id, kMaxDeferred));
     return;
   }
-  deferred_.push_back({std::move(what), std::move(write)});
+  deferred_.push_back({task_id, std::move(what), std::move(write), 0});
 }
 
 void DispatchCore::RetryDeferred(CorePort& port) {
+  // Bounded per round (the loop must get back to heartbeats and results), each step's writes
+  // in order, and a write that keeps failing while the database answers gives up after a
+  // while: its step's lease expires and the step is rescued, as before this queue existed.
+  const auto deadline = clock_.Steady() + kRetryBudget;
+  std::set<std::string> waiting;  // steps with a write still waiting ahead in this pass
   std::size_t landed = 0;
-  while (!deferred_.empty()) {
-    auto& d = deferred_.front();
-    auto st = d.write(port);
-    if (!st && st.error().retryable) break;  // still away: the rest wait behind it
-    if (!st) log_.Error("control-plane write " + d.what + " refused: " + st.error().message);
+  for (auto it = deferred_.begin(); it != deferred_.end() && clock_.Steady() < deadline;) {
+    if (waiting.count(it->task_id) != 0) {
+      ++it;
+      continue;
+    }
+    auto st = it->write(port);
+    if (!st && st.error().retryable && ++it->attempts < kMaxAttempts) {
+      waiting.insert(it->task_id);
+      ++it;
+      continue;
+    }
+    if (!st) {
+      log_.Error(fmt::format("control-plane write {} of step {} {}: {}", it->what, it->task_id,
+                             st.error().retryable ? "given up after repeated failures" : "refused",
+                             st.error().message));
+    }
     ++landed;
-    deferred_.pop_front();
+    it = deferred_.erase(it);
   }
-  if (landed > 0)
+  if (landed > 0) {
     log_.Info(fmt::format("{} deferred control-plane write(s) done, {} waiting", landed,
                           deferred_.size()));
+  }
 }
 
 // A new leader (after a restart or a takeover) counts the steps agents still hold against
@@ -403,7 +430,7 @@ void DispatchCore::AssignWork(CorePort& port) {
       const auto& [s, m] = assigns[i];
       if (!agent->Write(m, /*more=*/i + 1 < assigns.size())) {
         limits_.Finished(s->target, s->mutating);
-        Ensure(port, "SnoozeStep " + s->task_id,
+        Ensure(port, s->task_id, "SnoozeStep",
                [task = s->task_id, lease = s->lease_id](CorePort& p) {
                  return Done(p.SnoozeStep(task, lease, std::chrono::seconds(0),
                                           "agent went away before the assignment"));
@@ -441,7 +468,7 @@ int DispatchCore::Free(const AgentConn& a) const {
 std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port,
                                                                  const ClaimedStep& s) {
   if (!limits_.CanStart(s.target, s.mutating)) {
-    Ensure(port, "SnoozeStep " + s.task_id, [task = s.task_id, lease = s.lease_id](CorePort& p) {
+    Ensure(port, s.task_id, "SnoozeStep", [task = s.task_id, lease = s.lease_id](CorePort& p) {
       return Done(p.SnoozeStep(task, lease, std::chrono::seconds(0), "target at its limit"));
     });
     metrics_.LimitWait();
@@ -449,7 +476,7 @@ std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port,
   }
   auto m = port.Assignment(s, limits_.RuleFor(s.target).min_interval_ms);
   if (!m) {
-    Ensure(port, "FailStep " + s.task_id,
+    Ensure(port, s.task_id, "FailStep",
            [task = s.task_id, lease = s.lease_id, e = m.error()](CorePort& p) {
              return Done(p.FailStep(task, lease, e));
            });

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct CoreOptions {
 
 class DispatchCore {
  public:
+  // Not copyable or movable: deferred writes refer to this core.
+  DispatchCore(const DispatchCore&) = delete;
+  DispatchCore& operator=(const DispatchCore&) = delete;
   DispatchCore(CoreOptions options, Clock& clock, const Logger& log, SecretRegistry& redact,
                DispatcherMetrics& metrics);
 
@@ -104,13 +108,17 @@ class DispatchCore {
   // A step-ending write: made now, and when the database is away (a retryable error) kept
   // for RetryDeferred; a refusal is logged. `what` names it in logs.
   using StepWrite = std::function<Status(CorePort&)>;
-  void Ensure(CorePort& port, std::string what, StepWrite write);
+  void Ensure(CorePort& port, const std::string& task_id, std::string what, StepWrite write);
   struct Deferred {
+    std::string task_id;
     std::string what;
     StepWrite write;
+    int attempts = 0;  // failed tries while the database answered
   };
   std::deque<Deferred> deferred_;
   static constexpr std::size_t kMaxDeferred = 100000;
+  static constexpr int kMaxAttempts = 20;
+  static constexpr std::chrono::milliseconds kRetryBudget{2000};
 
   // At most this many targets remembered per agent for affinity.
   static constexpr std::size_t kRecentTargets = 512;

@@ -80,7 +80,7 @@ class FakePort final : public CorePort {
   Result<ControlPlane::FailReport> FailStepReport(const std::string& task, const std::string&,
                                                   const Error& e) override {
     Record("FailStepReport " + task + " " + e.code);
-    if (database_away) return Away();
+    if (database_away || task == stuck_task) return Away();
     return fail_report;
   }
   Result<std::string> SnoozeStep(const std::string& task, const std::string&, seconds,
@@ -117,6 +117,7 @@ class FakePort final : public CorePort {
   }
   std::set<std::string> cancelled_leases;
   bool database_away = false;  // step-ending writes fail as when the connection is lost
+  std::string stuck_task;      // this step's failure write keeps failing (a lock it waits on)
   static Error Away() {
     return MakeError("db.connection_lost", "server closed the connection", true);
   }
@@ -379,8 +380,8 @@ TEST_CASE(
   CHECK(rig.core.OnMessage(rig.port, *agent,
                            Rig::ResultOf(power, pb::Result::FAILED, "redfish.http", false)));
   CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(sync, pb::Result::CANCELLED)));
-  // The failure was tried once; the rest queue behind it. Nothing is said yet about where
-  // the step stands (the database decides that).
+  // Each step's first write was tried; its later ones wait behind it. Nothing is said yet
+  // about where the step stands (the database decides that).
   CHECK(rig.core.deferred() == 3);
   CHECK(rig.core.pending().events().empty());
   rig.core.RetryDeferred(rig.port);  // still away: all stay
@@ -430,11 +431,43 @@ TEST_CASE("Core: a sync whose apply failed and will be retried shows the error o
   rig.port.record_result =
       MakeError("db.timeout", "SQLSTATE 57014: canceling statement due to lock timeout", true);
   CHECK(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(sync, pb::Result::SUCCEEDED)));
-  CHECK(rig.port.calls.back() == "DiscardSync t1");
+  // The batches go before the step is made ready again (a late discard would wipe the next
+  // attempt's batches).
+  const auto at = [&](const std::string& call) {
+    return std::find(rig.port.calls.begin(), rig.port.calls.end(), call) - rig.port.calls.begin();
+  };
+  CHECK(at("DiscardSync t1") < at("FailStepReport t1 db.timeout"));
   CHECK(Called(rig.port, "FailStepReport t1 db.timeout"));
   REQUIRE(rig.core.pending().events().size() == 1);
   CHECK(rig.core.pending().events()[0].level == "warn");  // attempt 1 of 3: retried
   CHECK(rig.core.pending().completions().empty());
+}
+
+TEST_CASE(
+    "Core: one step's stuck write holds back no other step's, and is given up after repeated "
+    "failures",
+    "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a");
+  const auto a = Step("t1", "idrac:127.0.0.2");
+  const auto b = Step("t2", "idrac:127.0.0.3");
+  rig.port.claimable = {a, b};
+  rig.core.AssignWork(rig.port);
+  rig.port.stuck_task = "t1";
+  CHECK(rig.core.OnMessage(rig.port, *agent,
+                           Rig::ResultOf(a, pb::Result::FAILED, "redfish.http", false)));
+  CHECK(rig.core.OnMessage(rig.port, *agent,
+                           Rig::ResultOf(b, pb::Result::FAILED, "redfish.http", false)));
+  CHECK(rig.core.deferred() == 1);                   // only t1's
+  REQUIRE(rig.core.pending().events().size() == 1);  // t2's failure is on record already
+  CHECK(rig.core.pending().events()[0].task_id == "t2");
+  for (int round = 0; round < 30 && rig.core.deferred() > 0; ++round)
+    rig.core.RetryDeferred(rig.port);
+  CHECK(rig.core.deferred() == 0);
+  const auto lines = rig.sink.lines();
+  CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("FailStep of step t1 given up after repeated failures") != std::string::npos;
+  }));
 }
 
 }  // namespace

@@ -273,7 +273,9 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         // Results that arrived while the database was away go in first, or their steps would
         // look held forever.
         core.pending().Flush(cp, **conn);
-        if (core.pending().HasCompletions() || !core.AdoptHeldSteps(port)) {
+        // Deferred step-ending writes too: a step adopted now and ended by one of them later
+        // would hold its target's slot with no result to come.
+        if (core.pending().HasCompletions() || core.deferred() > 0 || !core.AdoptHeldSteps(port)) {
           db.Reset();
           continue;
         }
@@ -338,6 +340,11 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         Demote("lost the control-plane connection, and the site's leader lock with it");
       }
       UpdateHealth();
+    }
+    if (core.deferred() > 0) {
+      log.Warn(fmt::format("stopping with {} step-ending write(s) the database did not take; their steps are rescued "
+                           "when their leases expire",
+                           core.deferred()));
     }
     return 0;
   }

@@ -42,9 +42,10 @@ class SessionCache {
   // The session of `address` opened with this credential (same user and tag), if any.
   std::optional<CachedSession> Find(const std::string& address, const std::string& username,
                                     const std::string& credential_tag, Clock::SteadyTime now);
-  // Caches a session just created (journaled before the caller uses it). A session it
-  // replaces at that address (opened with another credential) becomes an orphan, deleted on
-  // the BMC by the next sweep or when its cap is full; a refused one was Drop()ped first.
+  // Caches a session just created (journaled before the caller uses it), by BMC and
+  // credential: a session of another credential stays (steps still running with it keep it;
+  // it idles out). One it replaces under the same credential becomes an orphan (deleted by the
+  // next sweep or when the cap is full); a refused one was Drop()ped first.
   void Put(CachedSession session);
   // Held while logging in to `address`: steps that start together on one BMC wait for the
   // first one's login and reuse its session instead of each opening one against the cap.
@@ -78,7 +79,7 @@ class SessionCache {
   SessionJournal* journal_ = nullptr;
   const Clock* clock_ = nullptr;
   mutable std::mutex mu_;
-  std::map<std::string, CachedSession> sessions_;  // by address
+  std::map<std::string, CachedSession> sessions_;  // by address, user and credential tag
   std::vector<CachedSession> orphans_;
   std::map<std::string, bool> basic_only_;
   std::map<std::string, std::unique_ptr<std::mutex>> login_gates_;  // by address; never erased
