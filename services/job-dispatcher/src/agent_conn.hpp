@@ -75,6 +75,8 @@ struct Inbound {
 struct RunningStep {
   std::string job_id, lease_id, target, agent_id, step_kind, trace_id;
   bool mutating = false;
+  // When its lease was last confirmed (assigned, adopted, or renewed by its agent's heartbeat).
+  std::chrono::steady_clock::time_point renewed{};
 };
 
 }  // namespace dcops::dispatcher

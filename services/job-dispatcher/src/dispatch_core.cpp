@@ -149,6 +149,13 @@ bool DispatchCore::OnMessage(CorePort& port, AgentConn& conn, const pb::AgentMes
     if (leases.empty()) return true;
     auto states = port.ExtendLeases(leases, options_.lease);
     if (!states) return true;  // the next heartbeat tries again, well within the lease
+    std::set<std::string> renewed;
+    for (const auto& s : *states) {
+      if (s.valid) renewed.insert(s.lease_id);
+    }
+    for (auto& [task, r] : running_) {
+      if (renewed.count(r.lease_id) != 0) r.renewed = clock_.Steady();
+    }
     for (const auto& s : *states) {
       if (s.valid && !s.cancel_requested) continue;
       for (const auto& [task, r] : running_) {
@@ -378,8 +385,9 @@ bool DispatchCore::AdoptHeldSteps(CorePort& port) {
   running_.clear();
   for (const auto& h : *held) {
     limits_.Started(h.target, h.mutating);
-    running_[h.task_id] = {
-        h.job_id, h.lease_id, h.target, h.owner, h.step_kind, TraceId(h.traceparent), h.mutating};
+    running_[h.task_id] = {h.job_id,   h.lease_id,     h.target,
+                           h.owner,    h.step_kind,    TraceId(h.traceparent),
+                           h.mutating, clock_.Steady()};
   }
   if (!held->empty()) log_.Info(fmt::format("adopted {} step(s) agents still hold", held->size()));
   UpdateGauges();
@@ -488,8 +496,9 @@ std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port,
 // A step assigned (its target's slot was taken when it was prepared).
 void DispatchCore::Started(AgentConn& agent, const ClaimedStep& s) {
   Remember(agent, s.target);
-  running_[s.task_id] = {
-      s.job_id, s.lease_id, s.target, agent.id, s.step_kind, TraceId(s.traceparent), s.mutating};
+  running_[s.task_id] = {s.job_id,   s.lease_id,     s.target,
+                         agent.id,   s.step_kind,    TraceId(s.traceparent),
+                         s.mutating, clock_.Steady()};
   UpdateGauges();
   metrics_.StepStarted(s.step_kind, s.waited_ms / 1000.0);
 }
@@ -523,6 +532,22 @@ void DispatchCore::TendAgents(CorePort& port) {
     }
     running_by_agent[id] = 0;
   }
+  // A step whose lease nobody has renewed for longer than the lease is not running here any
+  // more, whatever this dispatcher last knew (its agent is gone, or another process ended it):
+  // its target's slot goes back. A late result for it is still recorded, lease-checked.
+  const auto stale = options_.lease + 2 * options_.heartbeat;
+  for (auto it = running_.begin(); it != running_.end();) {
+    if (now - it->second.renewed > stale) {
+      log_.Warn(
+          "a step's lease was not renewed for longer than the lease; its target's slot is released",
+          {}, {{"task", it->first}, {"agent", it->second.agent_id}, {"target", it->second.target}});
+      limits_.Finished(it->second.target, it->second.mutating);
+      it = running_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  UpdateGauges();
   for (const auto& [task, step] : running_) {
     if (auto it = running_by_agent.find(step.agent_id); it != running_by_agent.end()) ++it->second;
   }

@@ -470,5 +470,29 @@ TEST_CASE(
   }));
 }
 
+TEST_CASE(
+    "Core: a step whose lease nobody renews gives its target's slot back, a renewed one keeps it",
+    "[dispatch_core]") {
+  Rig rig;
+  // Adopted at leadership: one whose agent comes back and heartbeats, one whose agent does not.
+  rig.port.held = {
+      {"t1", "job-t1", "lease-t1", "worker-a", "server.power", "idrac:127.0.0.2", "", true},
+      {"t2", "job-t2", "lease-t2", "worker-gone", "server.power", "idrac:127.0.0.3", "", true}};
+  REQUIRE(rig.core.AdoptHeldSteps(rig.port));
+  auto [agent, link] = rig.Connect("worker-a");
+  for (int i = 0; i < 8; ++i) {
+    rig.clock.Advance(seconds(5));
+    pb::AgentMessage beat;
+    beat.mutable_heartbeat()->add_lease_ids("lease-t1");
+    CHECK(rig.core.OnMessage(rig.port, *agent, beat));
+    rig.core.TendAgents(rig.port);
+  }
+  // 40 s later (lease 30 s, heartbeat 1 s): t2 is released, t1 still runs.
+  CHECK(rig.core.running() == 1);
+  CHECK(rig.core.running_steps().count("t1") == 1);
+  CHECK(rig.core.limits().CanStart("idrac:127.0.0.3", true));
+  CHECK_FALSE(rig.core.limits().CanStart("idrac:127.0.0.2", true));
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher
