@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <set>
 #include <thread>
 
+#include "dcops/redfish/collection.hpp"
 #include "fleet.hpp"
 
 namespace dcops::redfish {
@@ -160,6 +162,32 @@ TEST_CASE("A BMC answering HTML fails with the resource named", "[redfish][net]"
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().message ==
         "/redfish/v1/Systems/System.Embedded.1: the BMC answered with an HTML page instead of JSON");
+}
+
+TEST_CASE("A paged collection is read across its pages, each member once, and a looping nextLink fails clearly",
+          "[redfish][net]") {
+  Rig rig("127.0.30.7");
+  auto& bmc = rig.Bmc("127.0.30.7");
+  for (int i = 0; i < 120; ++i) bmc.AddLogEntry("sel", {"", "", "Warning", "", "Fan " + std::to_string(i), "Fan", "Assert"});
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.30.7"), SystemClock::Instance());
+  const std::string entries = "/redfish/v1/Managers/iDRAC.Embedded.1/LogServices/Sel/Entries";
+  // Log entries come whole in their pages (as with $expand): read from the pages alone.
+  auto members = ReadMembers(c, entries, {true, 1024});
+  INFO((members.ok() ? std::string() : members.error().message));
+  REQUIRE(members.ok());
+  CHECK(members->size() == bmc.Log("sel").size());  // 121 across three pages of 50
+  std::set<std::string> uris;
+  for (const auto& m : *members) uris.insert(m.OptionalString("@odata.id").value_or(""));
+  CHECK(uris.size() == members->size());
+
+  sim::Faults loop;
+  loop.looping_next_link = true;
+  bmc.SetFaults(loop);
+  auto looping = ReadMembers(c, entries, {true, 1024});
+  REQUIRE_FALSE(looping.ok());
+  CHECK(looping.error().code == "redfish.schema");
+  CHECK(looping.error().message.find("Members@odata.nextLink leads back to " + entries) != std::string::npos);
+  DeleteSessions(rig.http, rig.sessions, rig.sessions.TakeAll());
 }
 
 }  // namespace

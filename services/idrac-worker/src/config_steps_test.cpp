@@ -87,6 +87,18 @@ TEST_CASE("Log collection refuses bad params and fails on a BMC answering garbag
   REQUIRE(out.kind == Kind::kFailed);
   CHECK(out.error.message.find("params._logs") == 0);
 
+  // A page whose nextLink names itself: the step fails naming it, instead of counting the same
+  // 80 entries again and again as new ("10000 new (truncated)" on a real BMC).
+  sim::Faults loop;
+  loop.looping_next_link = true;
+  rig.Bmc("127.0.56.5").SetFaults(loop);
+  agent::RecordingStepContext looping(rig.AssignmentFor("127.0.56.5", "server.logs", R"({"logs":["lifecycle"]})"),
+                                      SystemClock::Instance());
+  out = rig.Run(looping);
+  REQUIRE(out.kind == Kind::kFailed);
+  CHECK(out.error.code == "redfish.schema");
+  CHECK(out.error.message.find("Members@odata.nextLink leads back to") != std::string::npos);
+
   sim::Faults f;
   f.mode = sim::Mode::kTruncated;
   rig.Bmc("127.0.56.5").SetFaults(f);

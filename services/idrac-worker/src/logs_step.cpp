@@ -10,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "dcops/redfish/collection.hpp"
 #include "dell.hpp"
 #include "log_entries.hpp"
 #include "operation_steps.hpp"
@@ -24,7 +25,7 @@ using agent::StepOutcome;
 constexpr int kMaxPages = 4000;
 
 struct LogRead {
-  std::string name;  // "sel" / "lifecycle"
+  std::string name;                // "sel" / "lifecycle"
   std::vector<LogRecord> records;  // new ones, newest first
   std::optional<LogRecord> newest;
   bool truncated = false;
@@ -84,42 +85,51 @@ Result<std::vector<LogRecord>> PageRecords(redfish::Client& bmc, const redfish::
 }
 
 Result<LogRead> ReadLog(agent::StepContext& ctx, redfish::Client& bmc, const std::string& name,
-                        const std::string& entries, const std::optional<LogCursor>& cursor, std::size_t max_entries) {
+                        const std::string& entries, const std::optional<LogCursor>& cursor,
+                        std::size_t max_entries) {
   LogRead out{name, {}, std::nullopt, false};
   bool newest_first = true;  // decided by the first page with two records
   bool decided = false;
   std::vector<LogRecord> oldest_first;  // new records of a BMC that lists oldest first
-  std::string next = entries;
-  for (int page = 0; !next.empty(); ++page) {
-    if (page == kMaxPages) {
-      out.truncated = true;
-      break;
-    }
-    if (ctx.CancelRequested()) return MakeError("step.cancelled", "cancelled");
-    auto doc = bmc.Get(next);
-    if (!doc) return doc.error();
-    auto records = PageRecords(bmc, *doc);
-    if (!records) return records.error();
-    if (!decided && records->size() >= 2) {
-      newest_first = records->front().epoch >= records->back().epoch;
-      decided = true;
-    }
-    for (auto& r : *records) {
-      if (!newest_first) {
-        out.newest = r;  // the last one read is the newest
-        if (!SeenBefore(r, cursor)) oldest_first.push_back(std::move(r));
-        continue;
-      }
-      if (!out.newest) out.newest = r;
-      if (SeenBefore(r, cursor)) return out;  // everything after it was collected before
-      if (out.records.size() == max_entries) {
-        out.truncated = true;
-        return out;
-      }
-      out.records.push_back(std::move(r));
-    }
-    next = doc->OptionalString("Members@odata.nextLink").value_or("");
-  }
+  int pages = 0;
+  bool done = false;  // the cursor or the cap was reached: `out` is complete
+  // A nextLink back to a page already read fails the step (a broken service), rather than
+  // counting the same page again and again as new entries.
+  auto read = redfish::ForEachPage(
+      bmc, entries, kMaxPages + 1, [&](const redfish::Document& doc) -> Result<bool> {
+        if (ctx.CancelRequested()) return MakeError("step.cancelled", "cancelled");
+        auto records = PageRecords(bmc, doc);
+        if (!records) return records.error();
+        if (!decided && records->size() >= 2) {
+          newest_first = records->front().epoch >= records->back().epoch;
+          decided = true;
+        }
+        for (auto& r : *records) {
+          if (!newest_first) {
+            out.newest = r;  // the last one read is the newest
+            if (!SeenBefore(r, cursor)) oldest_first.push_back(std::move(r));
+            continue;
+          }
+          if (!out.newest) out.newest = r;
+          if (SeenBefore(r, cursor)) {  // everything after it was collected before
+            done = true;
+            return false;
+          }
+          if (out.records.size() == max_entries) {
+            out.truncated = true;
+            done = true;
+            return false;
+          }
+          out.records.push_back(std::move(r));
+        }
+        if (++pages == kMaxPages) {  // a log longer than this worker reads: said so, not failed
+          out.truncated = true;
+          return false;
+        }
+        return true;
+      });
+  if (!read) return read.error();
+  if (done) return out;
   for (auto it = oldest_first.rbegin(); it != oldest_first.rend(); ++it) {
     if (out.records.size() == max_entries) {
       out.truncated = true;
@@ -130,7 +140,8 @@ Result<LogRead> ReadLog(agent::StepContext& ctx, redfish::Client& bmc, const std
   return out;
 }
 
-void Text(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key, const std::string& value) {
+void Text(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key,
+          const std::string& value) {
   w.Key(key);
   w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
 }
@@ -179,9 +190,11 @@ std::string ResultJson(const std::vector<LogRead>& logs) {
 // The cursor the dispatcher handed over for `log` ("_logs": {"sel": {"id", "created"}}).
 Result<std::optional<LogCursor>> CursorOf(const Params& p, const std::string& log) {
   const auto* all = p.Raw("_logs");
-  if (all == nullptr || !all->IsObject() || !all->HasMember(log.c_str())) return std::optional<LogCursor>();
+  if (all == nullptr || !all->IsObject() || !all->HasMember(log.c_str()))
+    return std::optional<LogCursor>();
   const auto& c = (*all)[log.c_str()];
-  if (!c.IsObject() || !c.HasMember("id") || !c["id"].IsString() || !c.HasMember("created") || !c["created"].IsString()) {
+  if (!c.IsObject() || !c.HasMember("id") || !c["id"].IsString() || !c.HasMember("created") ||
+      !c["created"].IsString()) {
     return BadParam("_logs", "each cursor must be {\"id\", \"created\"}");
   }
   const auto epoch = EpochOf(c["created"].GetString());
@@ -197,7 +210,8 @@ StepOutcome RunLogs(agent::StepContext& ctx, redfish::Client& bmc) {
   auto wanted = p->TextList("logs");
   if (!wanted) return StepOutcome::Failed(wanted.error());
   for (const auto& w : wanted->value_or(std::vector<std::string>{})) {
-    if (w != "sel" && w != "lifecycle") return StepOutcome::Failed(BadParam("logs", "'" + w + "' is not sel or lifecycle"));
+    if (w != "sel" && w != "lifecycle")
+      return StepOutcome::Failed(BadParam("logs", "'" + w + "' is not sel or lifecycle"));
   }
   auto max_entries = p->Int("max_entries", 1, 100000);
   if (!max_entries) return StepOutcome::Failed(max_entries.error());
@@ -210,7 +224,9 @@ StepOutcome RunLogs(agent::StepContext& ctx, redfish::Client& bmc) {
   if (*wanted) {
     for (const auto& w : **wanted) {
       if (!logs->count(w)) {
-        return StepOutcome::Failed(MakeError("redfish.unsupported", fmt::format("{} has no {} log service", bmc.target().address, w == "sel" ? "SEL" : "Lifecycle")));
+        return StepOutcome::Failed(MakeError(
+            "redfish.unsupported", fmt::format("{} has no {} log service", bmc.target().address,
+                                               w == "sel" ? "SEL" : "Lifecycle")));
       }
       names.push_back(w);
     }

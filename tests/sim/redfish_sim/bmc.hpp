@@ -84,6 +84,7 @@ struct Faults {
   double error_rate = 0.0;      // share of requests answered 503 at random
   milliseconds latency{0};      // added to every request
   bool ignores_graceful = false;  // the OS ignores ACPI: GracefulShutdown never completes
+  bool looping_next_link = false;  // a log page's Members@odata.nextLink names the page itself
 };
 
 struct Identity {

@@ -80,7 +80,7 @@ std::string LogServiceJson(bool legacy, const std::string& service) {
 }
 
 std::string EntriesPageJson(const std::string& path, bool sel, const std::vector<SimLogEntry>& entries,
-                            std::size_t skip) {
+                            std::size_t skip, bool looping_next_link) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   auto str = [&w](const char* key, const std::string& value) {
@@ -115,7 +115,11 @@ std::string EntriesPageJson(const std::string& path, bool sel, const std::vector
   w.EndArray();
   w.Key("Members@odata.count");
   w.Uint64(entries.size());
-  if (skip + kPageSize < entries.size()) str("Members@odata.nextLink", fmt::format("{}?$skip={}", path, skip + kPageSize));
+  if (looping_next_link) {
+    str("Members@odata.nextLink", skip == 0 ? path : fmt::format("{}?$skip={}", path, skip));  // itself
+  } else if (skip + kPageSize < entries.size()) {
+    str("Members@odata.nextLink", fmt::format("{}?$skip={}", path, skip + kPageSize));
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
@@ -162,7 +166,8 @@ void InstallConfigRoutes(httplib::Server& server, Bmc& bmc) {
           return Fail(res, 400, "Base.1.8.QueryParameterValueTypeError", "The value for the parameter $skip is invalid.");
         }
       }
-      res.set_content(EntriesPageJson(path, sel, bmc.Log(sel ? "sel" : "lifecycle"), skip), kJson);
+      res.set_content(EntriesPageJson(path, sel, bmc.Log(sel ? "sel" : "lifecycle"), skip, bmc.faults().looping_next_link),
+                      kJson);
     });
   }
 

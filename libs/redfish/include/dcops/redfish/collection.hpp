@@ -8,6 +8,7 @@
 // Blocking: yes (the client's calls). Thread-safety: as the Client.
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,16 @@ struct CollectionOptions {
   std::size_t max_members = 1024;
 };
 
+// Every member, across the collection's pages, each once by its @odata.id (a member listed
+// twice, or several members sharing an "Id", are kept apart by URI and not lost).
 Result<std::vector<Document>> ReadMembers(Client& bmc, const std::string& collection,
                                           const CollectionOptions& options);
+
+// Visits the pages of a collection from `first`, following Members@odata.nextLink. A link back
+// to a page already read is a broken service and fails (redfish.schema, naming both) instead of
+// looping; so does a chain longer than `max_pages`. `visit` returns false to stop early (what
+// it needs is read), or an error to stop with it.
+Status ForEachPage(Client& bmc, const std::string& first, std::size_t max_pages,
+                   const std::function<Result<bool>(const Document& page)>& visit);
 
 }  // namespace dcops::redfish
