@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <iterator>
+#include <optional>
 
 #include "dcops/http/credential_tag.hpp"
 #include "dcops/redfish/errors.hpp"
@@ -12,8 +12,7 @@
 namespace dcops::redfish {
 namespace {
 
-constexpr const char* kSessionPaths[] = {"/redfish/v1/SessionService/Sessions",
-                                         "/redfish/v1/Sessions"};
+constexpr const char* kServiceRoot = "/redfish/v1";
 
 std::string LoginBody(const std::string& user, const std::string& password) {
   rapidjson::StringBuffer buf;
@@ -34,8 +33,72 @@ http::Headers JsonHeaders() {
 
 }  // namespace
 
-Client::Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock, BreakerBoard* breakers)
-    : http_(http), sessions_(sessions), target_(std::move(target)), clock_(clock), breakers_(breakers) {}
+Client::Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock, BreakerBoard* breakers,
+               ServiceCache* services)
+    : http_(http),
+      sessions_(sessions),
+      target_(std::move(target)),
+      clock_(clock),
+      breakers_(breakers),
+      own_services_(services == nullptr ? std::make_unique<ServiceCache>() : nullptr),
+      services_(services == nullptr ? own_services_.get() : services) {}
+
+Result<std::shared_ptr<const ServiceRoot>> Client::Root() {
+  if (auto cached = services_->Root(target_.address, clock_.Steady())) return cached;
+  http::Request req;
+  req.url = Url(kServiceRoot);
+  req.headers = JsonHeaders();
+  req.tls = target_.tls;
+  req.min_interval = target_.min_interval;
+  auto r = Execute(req);
+  if (r && r->status == 401) {
+    req.basic_auth = http::BasicAuth{target_.username, target_.password};
+    r = Execute(req);
+  }
+  if (!r) return r.error();
+  if (!r->ok()) return ErrorFromResponse(*r, kServiceRoot, true);
+  auto doc = Document::Parse(kServiceRoot, r->body, r->Header("Content-Type"));
+  if (!doc) return doc.error();
+  auto root = std::make_shared<const ServiceRoot>(ReadServiceRoot(*doc));
+  services_->PutRoot(target_.address, root, clock_.Steady());
+  return root;
+}
+
+Result<ServiceMap> Client::Map() {
+  if (auto cached = services_->Map(target_.address, clock_.Steady())) return *cached;
+  auto root = Root();
+  if (!root) return root.error();
+  std::vector<std::string> systems, managers;
+  std::optional<Document> system;
+  if (!(*root)->systems.empty()) {
+    auto coll = Get((*root)->systems);
+    if (!coll) return coll.error();
+    auto ids = coll->MemberIds();
+    if (!ids) return ids.error();
+    systems = std::move(*ids);
+    if (systems.size() == 1) {
+      auto sys = Get(systems.front());
+      if (!sys) return sys.error();
+      system = std::move(*sys);
+    }
+  }
+  // The managers collection only when the system does not say which manager is its own.
+  const bool managed_by = system && system->Find("Links/ManagedBy") != nullptr &&
+                          system->LinkIds("Links/ManagedBy").ok() && !system->LinkIds("Links/ManagedBy")->empty();
+  if (!managed_by && !(*root)->managers.empty()) {
+    auto coll = Get((*root)->managers);
+    if (!coll) return coll.error();
+    auto ids = coll->MemberIds();
+    if (!ids) return ids.error();
+    managers = std::move(*ids);
+  }
+  auto map = Identify(*root, systems, managers, system ? &*system : nullptr);
+  if (!map) return map.error();
+  services_->PutMap(target_.address, *map, clock_.Steady());
+  return map;
+}
+
+void Client::ForgetService() { services_->Forget(target_.address); }
 
 Result<http::Response> Client::Execute(const http::Request& request) {
   if (breakers_ == nullptr) return http_.Execute(request);
@@ -61,17 +124,20 @@ Result<std::string> Client::Token() {
   // One login per BMC at a time; whoever waited finds the session the first one opened.
   auto gate = sessions_.LoginGate(target_.address);
   if (auto s = sessions_.Find(target_.address, target_.username, tag, clock_.Steady())) return s->token;
-  int missing = 0;
+  auto root = Root();
+  if (!root) return root.error();
+  const std::string& path = (*root)->sessions;
+  if (path.empty()) {  // the service offers no sessions
+    sessions_.MarkBasicOnly(target_.address);
+    return std::string();
+  }
   bool reclaimed = false;
-  std::size_t i = 0;
-  while (i < std::size(kSessionPaths)) {
-    const char* path = kSessionPaths[i];
+  for (;;) {
     auto r = PostLogin(path);
     if (!r) return r.error();
-    if (r->status == 404 || r->status == 405) {
-      ++missing;
-      ++i;
-      continue;  // try the older path, then basic auth
+    if (r->status == 404 || r->status == 405) {  // advertised, but it takes no logins
+      sessions_.MarkBasicOnly(target_.address);
+      return std::string();
     }
     if (r->status != 201 && r->status != 200) {
       auto e = ErrorFromResponse(*r, path, false);
@@ -85,17 +151,15 @@ Result<std::string> Client::Token() {
     }
     const std::string token = r->Header("X-Auth-Token");
     if (token.empty()) {
-      return MakeError("redfish.schema", std::string(path) + ": session created without an X-Auth-Token header");
+      return MakeError("redfish.schema", path + ": session created without an X-Auth-Token header");
     }
     sessions_.Put(CachedSession{target_.address, target_.username, token, r->Header("Location"), target_.tls,
                                 clock_.Steady(), 0, tag});
     return token;
   }
-  if (missing == 2) sessions_.MarkBasicOnly(target_.address);
-  return std::string();
 }
 
-Result<http::Response> Client::PostLogin(const char* path) {
+Result<http::Response> Client::PostLogin(const std::string& path) {
   http::Request req;
   req.method = http::Method::kPost;
   req.url = Url(path);
@@ -107,27 +171,32 @@ Result<http::Response> Client::PostLogin(const char* path) {
 }
 
 Status Client::VerifyLogin() {
-  for (const char* path : kSessionPaths) {
+  auto root = Root();
+  if (!root) return root.error();
+  if (const std::string& path = (*root)->sessions; !path.empty()) {
     auto r = PostLogin(path);
     if (!r) return r.error();
-    if (r->status == 404 || r->status == 405) continue;
-    if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
-    CachedSession proof{target_.address, target_.username, r->Header("X-Auth-Token"), r->Header("Location"),
-                        target_.tls, {}, 0, {}};
-    sessions_.Track(proof);
-    DeleteSessions(http_, sessions_, {proof});
-    return Status();
+    if (r->status != 404 && r->status != 405) {
+      if (r->status != 201 && r->status != 200) return ErrorFromResponse(*r, path, false);
+      CachedSession proof{target_.address, target_.username, r->Header("X-Auth-Token"), r->Header("Location"),
+                          target_.tls, {}, 0, {}};
+      sessions_.Track(proof);
+      DeleteSessions(http_, sessions_, {proof});
+      return Status();
+    }
   }
-  // No session service: a basic-auth read proves the same.
+  // No session service: a basic-auth read of a resource that needs credentials proves the same.
+  const std::string probe = !(*root)->systems.empty() ? (*root)->systems : (*root)->managers;
+  if (probe.empty()) return MakeError("redfish.schema", "/redfish/v1: links neither Systems nor Managers");
   http::Request req;
-  req.url = Url("/redfish/v1/Systems");
+  req.url = Url(probe);
   req.headers = JsonHeaders();
   req.tls = target_.tls;
   req.min_interval = target_.min_interval;
   req.basic_auth = http::BasicAuth{target_.username, target_.password};
   auto r = Execute(req);
   if (!r) return r.error();
-  if (!r->ok()) return ErrorFromResponse(*r, "/redfish/v1/Systems", true);
+  if (!r->ok()) return ErrorFromResponse(*r, probe, true);
   return Status();
 }
 

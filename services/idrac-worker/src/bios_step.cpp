@@ -6,7 +6,10 @@
 // went through and the BIOS job in the queue is adopted; nothing is sent twice.
 #include <fmt/format.h>
 #include <rapidjson/stringbuffer.h>
+#include <fmt/ranges.h>
 #include <rapidjson/writer.h>
+
+#include <algorithm>
 
 #include "attributes.hpp"
 #include "dell.hpp"
@@ -18,8 +21,29 @@ namespace {
 
 using agent::StepOutcome;
 
-const std::string kBios = std::string(kSystemPath) + "/Bios";
-const std::string kBiosSettings = kBios + "/Settings";
+// Where the BIOS resource and its settings object are: the system's Bios link, and the
+// SettingsObject its @Redfish.Settings names (a service without one takes the PATCH on the
+// resource itself), with the apply times it supports ("" = it says nothing).
+struct BiosPlaces {
+  std::string bios;
+  std::string settings;
+  std::vector<std::string> apply_times;
+};
+
+Result<BiosPlaces> FindBios(redfish::Client& bmc) {
+  auto system = SystemOf(bmc);
+  if (!system) return system.error();
+  auto sys = bmc.Get(*system);
+  if (!sys) return sys.error();
+  BiosPlaces places;
+  places.bios = sys->OptionalString("Bios/@odata.id").value_or("");
+  if (places.bios.empty()) return MakeError("redfish.unsupported", *system + " offers no Bios resource");
+  auto bios = bmc.Get(places.bios);
+  if (!bios) return bios.error();
+  places.settings = bios->OptionalString("@Redfish.Settings/SettingsObject/@odata.id").value_or(places.bios);
+  places.apply_times = bios->Strings("@Redfish.Settings/SupportedApplyTimes").value_or(std::vector<std::string>{});
+  return places;
+}
 
 
 }  // namespace
@@ -35,18 +59,37 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
   if (wanted != nullptr && !wanted->IsObject()) return StepOutcome::Failed(BadParam("attributes", "must be an object"));
 
   ctx.Progress(5, "reading the BIOS attributes");
-  auto current = bmc.Get(kBios);
+  auto places = FindBios(bmc);
+  if (!places) return StepOutcome::Failed(places.error());
+  const std::string& bios_path = places->bios;
+  const std::string& settings_path = places->settings;
+  auto map = bmc.Map();
+  if (!map) return StepOutcome::Failed(map.error());
+  const bool idrac = map->idrac;
+  auto current = bmc.Get(bios_path);
   if (!current) return StepOutcome::Failed(current.error());
   const auto* attrs = current->Find("Attributes");
   if (attrs == nullptr || !attrs->IsObject()) {
-    return StepOutcome::Failed(MakeError("redfish.schema", kBios + ": Attributes is missing or not an object"));
+    return StepOutcome::Failed(MakeError("redfish.schema", bios_path + ": Attributes is missing or not an object"));
   }
   if (wanted == nullptr || wanted->ObjectEmpty()) {
-    auto pending = bmc.Get(kBiosSettings);
+    auto pending = bmc.Get(settings_path);
     const auto* p = pending ? pending->Find("Attributes") : nullptr;
     ctx.Progress(100, fmt::format("{} attribute(s)", attrs->MemberCount()));
     return StepOutcome::Succeeded(fmt::format(R"({{"attributes":{},"pending":{}}})", JsonText(*attrs),
                                               p != nullptr && p->IsObject() ? JsonText(*p) : "{}"));
+  }
+  // Immediate needs a service that applies settings itself (an iDRAC's BIOS job reboots the
+  // server); elsewhere it must be among the apply times the settings object advertises.
+  const std::string apply_time = apply->value_or("OnReset");
+  if (apply_time == "Immediate" && !idrac &&
+      std::find(places->apply_times.begin(), places->apply_times.end(), "Immediate") == places->apply_times.end()) {
+    return StepOutcome::Failed(MakeError(
+        "step.unsupported",
+        fmt::format("{} does not apply BIOS settings immediately (it advertises: {}); use apply_time OnReset and a "
+                    "server.power restart",
+                    DescribeSystem(*map),
+                    places->apply_times.empty() ? std::string("no apply times") : fmt::format("{}", fmt::join(places->apply_times, ", ")))));
   }
   bool any = false;
   auto diff = AttributeDifference(*wanted, *current, "BIOS", &any);
@@ -57,7 +100,7 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
     ctx.Progress(100, "every attribute already has the wanted value");
     return StepOutcome::Succeeded(R"({"changed":{},"state":"unchanged"})");
   }
-  if (cp.Get("phase") == "sending") {
+  if (cp.Get("phase") == "sending" && idrac) {
     // Did the earlier PATCH land? Then its job is in the queue (or it already ran).
     auto job = UnfinishedJob(bmc, "BIOSConfiguration");
     if (!job) return StepOutcome::Failed(job.error());
@@ -72,12 +115,18 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
       ctx.Progress(100, "every attribute already has the wanted value");
       return StepOutcome::Succeeded(R"({"changed":{},"state":"unchanged"})");
     }
-    if (auto st = WaitForLcReady(ctx, bmc, options); !st) return FailedOrCancelled(ctx, st.error());
+    if (idrac) {
+      if (auto st = WaitForLcReady(ctx, bmc, options); !st) return FailedOrCancelled(ctx, st.error());
+    }
     cp.Set("phase", "sending").Set("changes", *diff);
     if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
     ctx.Progress(20, "setting " + *diff + " (" + apply->value_or("OnReset") + ")");
-    auto r = bmc.Patch(kBiosSettings, fmt::format(R"({{"Attributes":{},"@Redfish.SettingsApplyTime":{{"ApplyTime":"{}"}}}})",
-                                                  *diff, apply->value_or("OnReset")));
+    // The apply time goes only to a service that has them (an iDRAC, or one that lists them).
+    const bool with_time = idrac || !places->apply_times.empty();
+    auto r = bmc.Patch(settings_path,
+                       with_time ? fmt::format(R"({{"Attributes":{},"@Redfish.SettingsApplyTime":{{"ApplyTime":"{}"}}}})",
+                                               *diff, apply_time)
+                                 : fmt::format(R"({{"Attributes":{}}})", *diff));
     if (!r) return StepOutcome::Failed(r.error());
     cp.Set("phase", "scheduled").Set("job", ResourcePath(r->Header("Location")));
     if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
@@ -98,7 +147,7 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
   }
   if (verify->value_or(true)) {
     ctx.Progress(92, "verifying the applied values");
-    auto after = bmc.Get(kBios);
+    auto after = bmc.Get(bios_path);
     if (!after) return StepOutcome::Failed(after.error());
     bool left = false;
     auto still = AttributeDifference(*wanted, *after, "BIOS", &left);

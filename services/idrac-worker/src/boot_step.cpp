@@ -42,7 +42,10 @@ std::string BootPatch(const std::optional<std::string>& target, const std::optio
 }  // namespace
 
 Status SetBootOverride(redfish::Client& bmc, const std::string& target, const std::string& enabled) {
-  auto sys = bmc.Get(kSystemPath);
+  auto system = SystemOf(bmc);
+  if (!system) return system.error();
+  const std::string& system_path = *system;
+  auto sys = bmc.Get(system_path);
   if (!sys) return sys.error();
   if (auto allowed = sys->Strings("Boot/BootSourceOverrideTarget@Redfish.AllowableValues")) {
     if (std::find(allowed->begin(), allowed->end(), target) == allowed->end()) {
@@ -54,13 +57,13 @@ Status SetBootOverride(redfish::Client& bmc, const std::string& target, const st
       sys->OptionalString("Boot/BootSourceOverrideEnabled") == enabled) {
     return Status();  // already so
   }
-  if (auto r = bmc.Patch(kSystemPath, BootPatch(target, enabled, std::nullopt)); !r) return r.error();
-  auto after = bmc.Get(kSystemPath);
+  if (auto r = bmc.Patch(system_path, BootPatch(target, enabled, std::nullopt)); !r) return r.error();
+  auto after = bmc.Get(system_path);
   if (!after) return after.error();
   if (after->OptionalString("Boot/BootSourceOverrideTarget") != target ||
       after->OptionalString("Boot/BootSourceOverrideEnabled") != enabled) {
     return MakeError("redfish.not_applied",
-                     fmt::format("{}: the boot override reads {}/{} after setting {}/{}", kSystemPath,
+                     fmt::format("{}: the boot override reads {}/{} after setting {}/{}", system_path,
                                  after->OptionalString("Boot/BootSourceOverrideTarget").value_or("?"),
                                  after->OptionalString("Boot/BootSourceOverrideEnabled").value_or("?"), target, enabled));
   }
@@ -88,19 +91,22 @@ StepOutcome RunBoot(agent::StepContext& ctx, redfish::Client& bmc) {
     done.push_back(fmt::format("override {} {}", **target, enabled));
   }
   if (*order) {
-    auto sys = bmc.Get(kSystemPath);
+    auto system = SystemOf(bmc);
+    if (!system) return StepOutcome::Failed(system.error());
+    const std::string& system_path = *system;
+    auto sys = bmc.Get(system_path);
     if (!sys) return StepOutcome::Failed(sys.error());
     auto current = sys->Strings("Boot/BootOrder");
     if (!current) return StepOutcome::Failed(current.error());
     if (*current != **order) {
       ctx.Progress(60, "setting the boot order");
-      if (auto r = bmc.Patch(kSystemPath, BootPatch(std::nullopt, std::nullopt, *order)); !r) {
+      if (auto r = bmc.Patch(system_path, BootPatch(std::nullopt, std::nullopt, *order)); !r) {
         return StepOutcome::Failed(r.error());
       }
-      auto after = bmc.Get(kSystemPath);
+      auto after = bmc.Get(system_path);
       if (!after) return StepOutcome::Failed(after.error());
       if (after->Strings("Boot/BootOrder").value_or({}) != **order) {
-        return StepOutcome::Failed(MakeError("redfish.not_applied", std::string(kSystemPath) + ": BootOrder did not change"));
+        return StepOutcome::Failed(MakeError("redfish.not_applied", std::string(system_path) + ": BootOrder did not change"));
       }
     }
     done.push_back(fmt::format("order {}", fmt::join(**order, ",")));

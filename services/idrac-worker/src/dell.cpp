@@ -6,10 +6,14 @@
 
 #include "dcops/redfish/collection.hpp"
 #include "dcops/redfish/task.hpp"
+#include "redfish_target.hpp"
 
 namespace dcops::idrac {
 
 Result<std::optional<std::string>> LcStatus(redfish::Client& bmc) {
+  auto map = bmc.Map();
+  if (!map) return map.error();
+  if (!map->idrac) return std::optional<std::string>();  // no Lifecycle Controller to ask
   auto r = bmc.Post(kLcStatusAction, "{}");
   if (!r) {
     if (r.error().code == "redfish.not_found" || r.error().code == "redfish.bad_request") {
@@ -46,6 +50,9 @@ Status WaitForLcReady(agent::StepContext& ctx, redfish::Client& bmc, const Opera
 
 Result<std::string> UnfinishedJob(redfish::Client& bmc, const std::string& job_type,
                                   const std::vector<std::string>& known) {
+  auto map = bmc.Map();
+  if (!map) return map.error();
+  if (!map->idrac) return std::string();  // no Dell job queue
   auto jobs = redfish::ReadMembers(bmc, kJobsPath, {});
   if (!jobs) return jobs.error().code == "redfish.not_found" ? Result<std::string>(std::string()) : jobs.error();
   for (const auto& j : *jobs) {
@@ -67,7 +74,9 @@ struct ManagerState {
 };
 
 Result<ManagerState> ReadManager(redfish::Client& bmc) {
-  auto mgr = bmc.Get(kManagerPath);
+  auto manager = ManagerOf(bmc);
+  if (!manager) return manager.error();
+  auto mgr = bmc.Get(*manager);
   if (!mgr) return mgr.error();
   auto health = mgr->String("Status/Health");
   if (!health) return health.error();

@@ -1,6 +1,8 @@
 #pragma once
 // The Dell OEM parts of an iDRAC's Redfish service that steps share: the Lifecycle
-// Controller's readiness and the LC job queue.
+// Controller's readiness and the LC job queue. The fixed paths below are Dell's, used only on
+// a service the navigation confirmed as an iDRAC (ServiceMap::idrac); on other BMCs the LC
+// has no state and the queue no jobs, and Dell-only steps refuse before they get here.
 //
 // Blocking: every call reads the BMC. Thread-safety: as the Client.
 #include <optional>
@@ -12,7 +14,6 @@
 
 namespace dcops::idrac {
 
-inline constexpr const char* kManagerPath = "/redfish/v1/Managers/iDRAC.Embedded.1";
 inline constexpr const char* kJobsPath = "/redfish/v1/Managers/iDRAC.Embedded.1/Jobs";
 inline constexpr const char* kLcStatusAction =
     "/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellLCService/Actions/DellLCService.GetRemoteServicesAPIStatus";

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "dcops/redfish/actions.hpp"
 #include "dell.hpp"
 #include "firmware_packages.hpp"
 #include "firmware_update.hpp"
@@ -26,7 +27,9 @@ namespace {
 using agent::StepOutcome;
 using State = redfish::TaskStatus::State;
 
-constexpr const char* kSimpleUpdate = "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate";
+// What a checkpoint records for an update the BMC accepted without a task to follow (a 204):
+// only the installed versions can then tell whether it happened.
+constexpr const char* kNoTask = "none";
 
 std::string SimpleUpdateBody(const std::string& uri) {
   rapidjson::StringBuffer buf;
@@ -42,12 +45,18 @@ std::string SimpleUpdateBody(const std::string& uri) {
 // packages staged for the next reset, so one reboot applies them all; the iDRAC's at once).
 Result<std::string> StartPackage(redfish::Client& bmc, const FirmwarePackage& pkg, const OperationOptions& options) {
   Result<http::Response> r = MakeError("internal", "");
-  std::string where = kSimpleUpdate;
+  auto root = bmc.Root();
+  if (!root) return root.error();
+  if ((*root)->update_service.empty()) return MakeError("redfish.unsupported", bmc.target().address + " has no UpdateService");
+  auto service = bmc.Get((*root)->update_service);
+  if (!service) return service.error();
+  std::string where;
   if (pkg.file_path.empty()) {
-    r = bmc.Post(kSimpleUpdate, SimpleUpdateBody(pkg.image_uri));
+    auto simple = redfish::FindAction(bmc, *service, "#UpdateService.SimpleUpdate");
+    if (!simple) return simple.error();
+    where = simple->target;
+    r = bmc.Post(where, SimpleUpdateBody(pkg.image_uri));
   } else {
-    auto service = bmc.Get("/redfish/v1/UpdateService");
-    if (!service) return service.error();
     where = service->OptionalString("MultipartHttpPushUri").value_or("");
     if (where.empty()) {
       return MakeError("redfish.unsupported", bmc.target().address +
@@ -63,6 +72,7 @@ Result<std::string> StartPackage(redfish::Client& bmc, const FirmwarePackage& pk
   }
   if (!r) return r.error();
   const std::string task = ResourcePath(r->Header("Location"));
+  if (task.empty() && r->status == 204) return std::string(kNoTask);  // done or under way: no task to follow
   if (task.empty()) return MakeError("redfish.schema", where + ": accepted without a Location header");
   return task;
 }
@@ -70,21 +80,22 @@ Result<std::string> StartPackage(redfish::Client& bmc, const FirmwarePackage& pk
 // The reboot staged updates wait for, written ahead ("rebooting" with the system's
 // LastResetTime before it); a retry that finds the reset time moved does not reboot again.
 Status RebootForUpdate(agent::StepContext& ctx, redfish::Client& bmc, Checkpoint& cp) {
-  auto sys = bmc.Get(kSystemPath);
+  auto system = SystemOf(bmc);
+  if (!system) return system.error();
+  auto sys = bmc.Get(*system);
   if (!sys) return sys.error();
+  auto reset_action = redfish::FindAction(bmc, *sys, "#ComputerSystem.Reset");
+  if (!reset_action) return reset_action.error();
   const std::string last = sys->OptionalString("LastResetTime").value_or("");
   const bool sent = cp.Get("phase") == "rebooting" && !cp.Get("reset_before").empty() && last != cp.Get("reset_before");
   if (!sent) {
     cp.Set("phase", "rebooting").Set("reset_before", last);
     if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return st;
-    const auto allowed = sys->Strings("Actions/#ComputerSystem.Reset/ResetType@Redfish.AllowableValues").value_or({});
     const bool on = sys->OptionalString("PowerState").value_or("On") != "Off";
-    const std::string reset = !on ? "On"
-                              : std::find(allowed.begin(), allowed.end(), "GracefulRestart") != allowed.end()
-                                  ? "GracefulRestart" : "ForceRestart";
+    const bool graceful = reset_action->allowable.count("ResetType") && reset_action->Allows("ResetType", "GracefulRestart");
+    const std::string reset = !on ? "On" : graceful ? "GracefulRestart" : "ForceRestart";
     ctx.Progress(50, "rebooting the server to apply the staged updates (" + reset + ")");
-    if (auto r = bmc.Post(std::string(kSystemPath) + "/Actions/ComputerSystem.Reset",
-                          fmt::format(R"({{"ResetType":"{}"}})", reset)); !r) {
+    if (auto r = bmc.Post(reset_action->target, fmt::format(R"({{"ResetType":"{}"}})", reset)); !r) {
       return r.error();
     }
   }
@@ -198,12 +209,32 @@ Error JobFailed(const std::string& label, const std::string& task, const redfish
   return MakeError("firmware.job_failed", fmt::format("{} ({}) failed: {}: {}", label, task, s.message_id, s.message));
 }
 
+// Follows the task package i started; an update accepted without a task counts as completed
+// here, and the version check at the end decides.
+Result<redfish::TaskStatus> FollowPackage(agent::StepContext& ctx, redfish::Client& bmc, const std::string& task,
+                                          const OperationOptions& options, std::chrono::milliseconds timeout,
+                                          bool stop_when_scheduled, int from, int to) {
+  if (task == kNoTask) {
+    redfish::TaskStatus done;
+    done.state = State::kCompleted;
+    done.percent = 100;
+    return done;
+  }
+  return FollowTask(ctx, bmc, task, options, timeout, stop_when_scheduled, from, to);
+}
+
 }  // namespace
 
 StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options) {
   auto p = ReadParams(ctx.assignment().params_json, options);
   if (!p) return StepOutcome::Failed(p.error());
-  if (p->method == "repository") return RunRepositoryUpdate(ctx, bmc, options, p->catalog_url, p->reboot, p->dry_run, p->timeout);
+  if (p->method == "repository") {
+    // Dell's InstallFromRepository: an iDRAC's Lifecycle Controller reads the catalog.
+    auto map = bmc.Map();
+    if (!map) return StepOutcome::Failed(map.error());
+    if (auto st = redfish::RequireIdrac(*map, "a catalog (repository) update"); !st) return StepOutcome::Failed(st.error());
+    return RunRepositoryUpdate(ctx, bmc, options, p->catalog_url, p->reboot, p->dry_run, p->timeout);
+  }
   Checkpoint cp = Checkpoint::Parse(ctx.assignment().checkpoint_json);
   UpgradeCheckpoint(cp, *p);
   auto save = [&ctx, &cp]() { return ctx.SaveCheckpoint(cp.Json()); };
@@ -230,7 +261,7 @@ StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, con
       }
       std::vector<std::string> staged;
       for (std::size_t i : host) {
-        auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, true, 10, 45);
+        auto s = FollowPackage(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, true, 10, 45);
         if (!s) return FailedOrCancelled(ctx, s.error());
         if (s->state == State::kFailed && !AlreadyInstalled(*s)) {
           return StepOutcome::Failed(JobFailed(p->packages[i].label, cp.Get(Key("task", i)), *s));
@@ -261,7 +292,7 @@ StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, con
       if (auto st = RebootForUpdate(ctx, bmc, cp); !st) return StepOutcome::Failed(st.error());
     }
     for (std::size_t i : host) {
-      auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 50, 75);
+      auto s = FollowPackage(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 50, 75);
       if (!s) return FailedOrCancelled(ctx, s.error());
       if (AlreadyInstalled(*s)) {
         unchanged.push_back(p->packages[i].label);
@@ -282,7 +313,7 @@ StepOutcome RunFirmwareUpdate(agent::StepContext& ctx, redfish::Client& bmc, con
       cp.Set(Key("reset_before", i), *reset);
     }
     if (auto st = EnsureSent(ctx, bmc, cp, *p, i, options); !st) return StepOutcome::Failed(st.error());
-    auto s = FollowTask(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 75, 85);
+    auto s = FollowPackage(ctx, bmc, cp.Get(Key("task", i)), options, p->timeout, false, 75, 85);
     if (!s) return FailedOrCancelled(ctx, s.error());
     if (AlreadyInstalled(*s)) {
       unchanged.push_back(p->packages[i].label);

@@ -9,14 +9,25 @@
 
 namespace dcops::idrac {
 
-namespace {
-constexpr const char* kFirmwareInventory = "/redfish/v1/UpdateService/FirmwareInventory";
-}  // namespace
+Result<std::string> FirmwareInventoryOf(redfish::Client& bmc) {
+  auto root = bmc.Root();
+  if (!root) return root.error();
+  if ((*root)->update_service.empty()) {
+    return MakeError("redfish.unsupported", bmc.target().address + " has no UpdateService");
+  }
+  auto service = bmc.Get((*root)->update_service);
+  if (!service) return service.error();
+  auto link = service->OptionalString("FirmwareInventory/@odata.id");
+  if (!link) return MakeError("redfish.unsupported", (*root)->update_service + " lists no FirmwareInventory");
+  return *link;
+}
 
 Result<FirmwareVersions> ReadFirmwareVersions(redfish::Client& bmc) {
-  auto root = bmc.Get("/redfish/v1");
+  auto root = bmc.Root();
   if (!root) return root.error();
-  auto members = redfish::ReadMembers(bmc, kFirmwareInventory, {redfish::SupportsExpand(*root)});
+  auto inventory = FirmwareInventoryOf(bmc);
+  if (!inventory) return inventory.error();
+  auto members = redfish::ReadMembers(bmc, *inventory, {(*root)->expand});
   if (!members) return members.error();
   FirmwareVersions out;
   for (const auto& m : *members) {

@@ -1,5 +1,10 @@
-// server.idrac_reset: restart the iDRAC and wait until it is healthy again.
+// server.idrac_reset: restart the BMC (Manager.Reset, where the manager advertises it) and wait
+// until it is healthy again.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "dcops/redfish/actions.hpp"
+#include "redfish_target.hpp"
 
 #include "dell.hpp"
 #include "operation_steps.hpp"
@@ -7,6 +12,25 @@
 namespace dcops::idrac {
 
 using agent::StepOutcome;
+
+namespace {
+
+// The manager's Manager.Reset target, once the service allows `type` there.
+Result<std::string> ManagerReset(redfish::Client& bmc, const std::string& type) {
+  auto manager = ManagerOf(bmc);
+  if (!manager) return manager.error();
+  auto doc = bmc.Get(*manager);
+  if (!doc) return doc.error();
+  auto reset = redfish::FindAction(bmc, *doc, "#Manager.Reset");
+  if (!reset) return reset.error();
+  if (!reset->Allows("ResetType", type)) {
+    return MakeError("step.unsupported", fmt::format("{} does not offer ResetType {} (it allows: {})", *manager, type,
+                                                     fmt::join(reset->Allowed("ResetType"), ", ")));
+  }
+  return reset->target;
+}
+
+}  // namespace
 
 StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options) {
   auto params = Params::Parse(ctx.assignment().params_json);
@@ -35,9 +59,10 @@ StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, const O
     } else {
       cp.Set("phase", "sending").Set("before", *before);
       if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
-      ctx.Progress(10, "resetting the iDRAC (" + type->value_or("GracefulRestart") + ")");
-      auto r = bmc.Post(std::string(kManagerPath) + "/Actions/Manager.Reset",
-                        fmt::format(R"({{"ResetType":"{}"}})", type->value_or("GracefulRestart")));
+      auto reset = ManagerReset(bmc, type->value_or("GracefulRestart"));
+      if (!reset) return StepOutcome::Failed(reset.error());
+      ctx.Progress(10, "resetting the manager (" + type->value_or("GracefulRestart") + ")");
+      auto r = bmc.Post(*reset, fmt::format(R"({{"ResetType":"{}"}})", type->value_or("GracefulRestart")));
       if (!r) return StepOutcome::Failed(r.error());
     }
     cp.Set("phase", "sent");

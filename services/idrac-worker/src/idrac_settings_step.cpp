@@ -9,12 +9,15 @@
 #include "attributes.hpp"
 #include "dell.hpp"
 #include "operation_steps.hpp"
+#include "redfish_target.hpp"
 
 namespace dcops::idrac {
 
 agent::StepOutcome RunIdracSettings(agent::StepContext& ctx, redfish::Client& bmc) {
   using agent::StepOutcome;
-  const std::string path = std::string(kManagerPath) + "/Attributes";
+  auto manager = ManagerOf(bmc);
+  if (!manager) return StepOutcome::Failed(manager.error());
+  const std::string path = *manager + "/Attributes";  // Dell's, on a confirmed iDRAC
   auto params = Params::Parse(ctx.assignment().params_json);
   if (!params) return StepOutcome::Failed(params.error());
   const auto* wanted = params->Raw("attributes");

@@ -248,8 +248,18 @@ std::string FirmwareComponentId(const std::string& id, const std::string& versio
 }
 
 Result<std::optional<Row>> FirmwareRow(const redfish::Document& doc) {
-  auto id = doc.String("Id");
-  if (!id) return id.error();
+  // Keyed by the member's URI (its last segment), never by "Id": one vendor gives every
+  // member the same Id, and members are told apart by where they are. On an iDRAC both agree
+  // ("Installed-25227-2.8.2__NIC.Integrated.1-1-1").
+  const std::string& uri = doc.resource();
+  const auto slash = uri.find_last_not_of('/') == std::string::npos ? std::string::npos : uri.rfind('/', uri.find_last_not_of('/'));
+  std::optional<std::string> id;
+  if (slash != std::string::npos) id = uri.substr(slash + 1, uri.find_last_not_of('/') - slash);
+  if (!id || id->empty()) {
+    auto named = doc.String("Id");
+    if (!named) return named.error();
+    id = *named;
+  }
   if (id->rfind("Previous-", 0) == 0 || id->rfind("Available-", 0) == 0) return std::optional<Row>();
   auto version = doc.String("Version");
   if (!version) return version.error();

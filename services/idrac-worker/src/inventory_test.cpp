@@ -100,10 +100,11 @@ TEST_CASE("Firmware: installed entries keep a version-free id, rollback images a
   CHECK(FirmwareComponentId("Installed-0-22.31.6__NIC.Integrated.1-1-1", "22.31.6") ==
         "Installed-0__NIC.Integrated.1-1-1");
   CHECK(FirmwareComponentId("BMC", "1.45.455b66-rev4") == "BMC");  // generic BMCs: ids carry no version
-  auto previous = FirmwareRow(Doc("/f", R"({"Id": "Previous-25227-6.10.30.00", "Version": "6.10.30.00"})"));
+  const std::string inventory = "/redfish/v1/UpdateService/FirmwareInventory/";
+  auto previous = FirmwareRow(Doc(inventory + "Previous-25227-6.10.30.00", R"({"Id": "Previous-25227-6.10.30.00", "Version": "6.10.30.00"})"));
   REQUIRE(previous);
   CHECK_FALSE(*previous);
-  auto undated = FirmwareRow(Doc("/f", R"({"Id": "Installed-159-1.10.2", "Name": "BIOS", "Version": "1.10.2",
+  auto undated = FirmwareRow(Doc(inventory + "Installed-159-1.10.2", R"({"Id": "Installed-159-1.10.2", "Name": "BIOS", "Version": "1.10.2",
     "Updateable": true, "Oem": {"Dell": {"DellSoftwareInventory": {"InstallationDate": "0000-00-00T00:00:00Z"}}}})"));
   REQUIRE(undated);
   REQUIRE(*undated);
@@ -112,6 +113,18 @@ TEST_CASE("Firmware: installed entries keep a version-free id, rollback images a
   auto versionless = FirmwareRow(Doc("/f", R"({"Id": "Installed-159-1.10.2", "Version": null})"));
   REQUIRE_FALSE(versionless);
   CHECK(versionless.error().message == "/f: Version is not a string");
+}
+
+TEST_CASE("Firmware members are told apart by their URI, not by an Id every member shares", "[inventory]") {
+  // One vendor gives every FirmwareInventory member "Id": "FW"; their URIs differ.
+  auto bmc = FirmwareRow(Doc("/redfish/v1/UpdateService/FirmwareInventory/bmc", R"({"Id": "FW", "Name": "BMC", "Version": "1.2"})"));
+  auto bios = FirmwareRow(Doc("/redfish/v1/UpdateService/FirmwareInventory/bios", R"({"Id": "FW", "Name": "BIOS", "Version": "2.0"})"));
+  REQUIRE(bmc);
+  REQUIRE(bios);
+  REQUIRE(*bmc);
+  REQUIRE(*bios);
+  CHECK(As<std::string>(**bmc, "component_id") == "bmc");
+  CHECK(As<std::string>(**bios, "component_id") == "bios");
 }
 
 TEST_CASE("The inventory JSON carries the server's columns and each list read", "[inventory]") {

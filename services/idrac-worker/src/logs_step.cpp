@@ -1,7 +1,9 @@
-// server.logs: SEL and Lifecycle log records since the last collection.
+// server.logs: log records since the last collection: SEL and Lifecycle on an iDRAC, the SEL
+// and the system's and manager's log services elsewhere.
 //
-// The log services are found under the manager (iDRAC), else the system (other BMCs), and
-// their Entries link is followed wherever it points (older iDRAC firmware: Managers/…/Logs/Sel).
+// The log services are found through the LogServices links of the manager and the system the
+// service lists, and their Entries link is followed wherever it points (older iDRAC firmware:
+// Managers/…/Logs/Sel).
 // iDRACs list newest first, so a collection reads pages only until it reaches the record the
 // last one stopped at; a BMC that lists oldest first is read whole and filtered. At most
 // max_entries records per log are returned (then "truncated": the oldest new ones are left).
@@ -31,28 +33,31 @@ struct LogRead {
   bool truncated = false;
 };
 
-// The Entries collection of each log service this BMC has, by our name for the log.
+// The Entries collection of each log service this BMC has, by our name for the log: on an
+// iDRAC its SEL and Lifecycle log; elsewhere a SEL wherever it is, and the first other log
+// service of the system ("system") and of the manager ("manager"). The LogServices links come
+// from the system and manager documents, as advertised.
 Result<std::map<std::string, std::string>> FindLogs(redfish::Client& bmc) {
+  auto map = bmc.Map();
+  if (!map) return map.error();
   std::map<std::string, std::string> found;
-  for (const char* owner_path : {kManagerPath, kSystemPath}) {
-    const std::string owner = owner_path;
-    auto services = bmc.Get(owner + "/LogServices");
-    if (!services) {
-      if (services.error().code == "redfish.not_found") continue;
-      return services.error();
-    }
-    auto ids = services->MemberIds();
-    if (!ids) return ids.error();
-    for (const auto& id : *ids) {
-      auto service = bmc.Get(id);
-      if (!service) return service.error();
-      const std::string sid = service->OptionalString("Id").value_or("");
-      const std::string type = service->OptionalString("LogEntryType").value_or("");
+  for (const auto& [owner, owner_name] : {std::pair{map->manager, "manager"}, std::pair{map->system, "system"}}) {
+    if (owner.empty()) continue;
+    auto owner_doc = bmc.Get(owner);
+    if (!owner_doc) return owner_doc.error();
+    const std::string link = owner_doc->OptionalString("LogServices/@odata.id").value_or("");
+    if (link.empty()) continue;  // optional: this part of the service has no logs
+    auto services = redfish::ReadMembers(bmc, link, {});
+    if (!services) return services.error();
+    for (const auto& service : *services) {
+      const std::string sid = service.OptionalString("Id").value_or("");
+      const std::string type = service.OptionalString("LogEntryType").value_or("");
       std::string name;
       if (type == "SEL" || sid == "SEL" || sid == "Sel") name = "sel";
-      if (sid == "LC" || sid == "Lclog") name = "lifecycle";
+      if (map->idrac && (sid == "LC" || sid == "Lclog")) name = "lifecycle";
+      if (name.empty() && !map->idrac) name = owner_name;
       if (name.empty() || found.count(name)) continue;
-      auto entries = service->String("Entries/@odata.id");
+      auto entries = service.String("Entries/@odata.id");
       if (!entries) return entries.error();
       found[name] = *entries;
     }
@@ -210,8 +215,8 @@ StepOutcome RunLogs(agent::StepContext& ctx, redfish::Client& bmc) {
   auto wanted = p->TextList("logs");
   if (!wanted) return StepOutcome::Failed(wanted.error());
   for (const auto& w : wanted->value_or(std::vector<std::string>{})) {
-    if (w != "sel" && w != "lifecycle")
-      return StepOutcome::Failed(BadParam("logs", "'" + w + "' is not sel or lifecycle"));
+    if (w != "sel" && w != "lifecycle" && w != "system" && w != "manager")
+      return StepOutcome::Failed(BadParam("logs", "'" + w + "' is not sel, lifecycle, system or manager"));
   }
   auto max_entries = p->Int("max_entries", 1, 100000);
   if (!max_entries) return StepOutcome::Failed(max_entries.error());
@@ -226,7 +231,7 @@ StepOutcome RunLogs(agent::StepContext& ctx, redfish::Client& bmc) {
       if (!logs->count(w)) {
         return StepOutcome::Failed(MakeError(
             "redfish.unsupported", fmt::format("{} has no {} log service", bmc.target().address,
-                                               w == "sel" ? "SEL" : "Lifecycle")));
+                                               w == "sel" ? "SEL" : w == "lifecycle" ? "Lifecycle" : w)));
       }
       names.push_back(w);
     }

@@ -6,7 +6,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 
+#include "dcops/redfish/actions.hpp"
 #include "redfish_target.hpp"
 
 namespace dcops::idrac {
@@ -15,9 +18,6 @@ namespace {
 using agent::StepOutcome;
 using std::chrono::milliseconds;
 
-constexpr const char* kResetPath =
-    "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset";
-constexpr const char* kAllowed = "Actions/#ComputerSystem.Reset/ResetType@Redfish.AllowableValues";
 const std::vector<std::string> kActions = {"On", "ForceOff", "GracefulShutdown", "GracefulRestart",
                                            "ForceRestart", "PowerCycle"};
 
@@ -25,7 +25,19 @@ struct Params {
   std::string action;
   std::chrono::seconds graceful_timeout{300};
   bool force_after_timeout = false;
+  // Waits (job parameters; the defaults come from PowerOptions): reaching the requested state,
+  // and seeing a restart happen.
+  std::optional<std::chrono::seconds> settle_timeout;
+  std::optional<std::chrono::seconds> restart_observe;
 };
+
+Result<std::optional<std::chrono::seconds>> PositiveSeconds(const rapidjson::Document& doc, const char* name) {
+  if (!doc.HasMember(name)) return std::optional<std::chrono::seconds>();
+  if (!doc[name].IsInt() || doc[name].GetInt() < 1 || doc[name].GetInt() > 86400) {
+    return MakeError("step.bad_params", fmt::format("params.{}: must be an integer from 1 to 86400", name));
+  }
+  return std::optional<std::chrono::seconds>(doc[name].GetInt());
+}
 
 Result<Params> ParseParams(const std::string& json) {
   rapidjson::Document doc;
@@ -51,6 +63,12 @@ Result<Params> ParseParams(const std::string& json) {
     }
     p.force_after_timeout = doc["force_after_timeout"].GetBool();
   }
+  auto settle = PositiveSeconds(doc, "settle_timeout_seconds");
+  if (!settle) return settle.error();
+  p.settle_timeout = *settle;
+  auto observe = PositiveSeconds(doc, "restart_observe_seconds");
+  if (!observe) return observe.error();
+  p.restart_observe = *observe;
   return p;
 }
 
@@ -58,11 +76,14 @@ Result<Params> ParseParams(const std::string& json) {
 // POSTed, `then` is the phase it leads to, `reset_before` the BMC's LastResetTime before it),
 // "emulating_off" (the off half of an emulated restart was sent), "off_done" (it completed;
 // power-on remains), "sent" (the final action was accepted).
+// `since` (Unix seconds) is when the BMC accepted `sent`: a retry continues that wait instead of
+// starting a new one.
 struct Checkpoint {
   std::string phase;
   std::string sent;
   std::string then;
   std::string reset_before;
+  std::string since{};
 };
 
 Checkpoint ParseCheckpoint(const std::string& json) {
@@ -74,6 +95,7 @@ Checkpoint ParseCheckpoint(const std::string& json) {
   if (doc.HasMember("sent") && doc["sent"].IsString()) cp.sent = doc["sent"].GetString();
   if (doc.HasMember("then") && doc["then"].IsString()) cp.then = doc["then"].GetString();
   if (doc.HasMember("reset_before") && doc["reset_before"].IsString()) cp.reset_before = doc["reset_before"].GetString();
+  if (doc.HasMember("since") && doc["since"].IsString()) cp.since = doc["since"].GetString();
   return cp;
 }
 
@@ -99,29 +121,62 @@ bool IsOnLike(const std::string& s) { return s == "On" || s == "PoweringOn"; }
 class PowerRun {
  public:
   PowerRun(agent::StepContext& ctx, redfish::Client& bmc, const PowerOptions& options, Params p)
-      : ctx_(ctx), bmc_(bmc), options_(options), p_(std::move(p)), saved_(ctx.assignment().checkpoint_json) {}
+      : ctx_(ctx),
+        bmc_(bmc),
+        options_(options),
+        p_(std::move(p)),
+        settle_(p_.settle_timeout ? milliseconds(*p_.settle_timeout) : options.settle_timeout),
+        observe_(p_.restart_observe ? milliseconds(*p_.restart_observe) : options.restart_observe),
+        saved_(ctx.assignment().checkpoint_json) {}
 
   StepOutcome Run();
 
  private:
   enum class Waited { kReached, kTimedOut, kCancelled };
 
+  // The system the service lists and its reset action (target and allowed types as
+  // advertised, from the action or its ActionInfo).
+  Status Navigate() {
+    auto map = bmc_.Map();
+    if (!map) return map.error();
+    if (map->system.empty()) return MakeError("redfish.unsupported", "the service lists no computer system");
+    system_ = map->system;
+    auto sys = bmc_.Get(system_);
+    if (!sys) return sys.error();
+    auto reset = redfish::FindAction(bmc_, *sys, "#ComputerSystem.Reset");
+    if (!reset) return reset.error();
+    reset_target_ = reset->target;
+    // Not said: every standard type is assumed and the BMC decides.
+    allowed_ = reset->allowable.count("ResetType") ? reset->Allowed("ResetType") : kActions;
+    return Status();
+  }
+
   Result<std::string> ReadPower() {
-    auto sys = bmc_.Get(kSystemPath);
+    auto sys = bmc_.Get(system_);
     if (!sys) return sys.error();
     auto power = sys->String("PowerState");
     if (!power) return power.error();
     last_reset_ = sys->OptionalString("LastResetTime").value_or("");
-    if (allowed_.empty()) {
-      // Absent on some BMCs: then every standard type is assumed and the BMC decides.
-      auto allowed = sys->Strings(kAllowed);
-      allowed_ = allowed ? *allowed : kActions;
-    }
+    boot_progress_ = sys->OptionalString("BootProgress/LastState").value_or("");
     return power;
   }
 
+  // When the wait for the latest accepted action began: now, or when an earlier attempt's
+  // action was accepted (a retry continues that wait).
+  Clock::SteadyTime WaitOrigin() const { return origin_ ? *origin_ : ctx_.clock().Steady(); }
+  void ContinueFrom(const std::string& since) {
+    char* end = nullptr;
+    const long long unix_seconds = std::strtoll(since.c_str(), &end, 10);
+    if (since.empty() || end == nullptr || *end != '\0') return;
+    const auto then = std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds));
+    const auto ago = std::max<Clock::WallTime::duration>(ctx_.clock().Now() - then, {});
+    origin_ = ctx_.clock().Steady() - std::chrono::duration_cast<Clock::SteadyTime::duration>(ago);
+    ctx_.Event(LogLevel::kInfo, fmt::format("continuing the wait begun {} s ago by an earlier attempt",
+                                            std::chrono::duration_cast<std::chrono::seconds>(ago).count()));
+  }
+
   Result<Waited> WaitFor(const std::string& state, milliseconds timeout, int pct_from, int pct_to) {
-    const auto start = ctx_.clock().Steady();
+    const auto start = WaitOrigin();
     for (;;) {
       auto now_state = ReadPower();
       if (!now_state) return now_state.error();
@@ -147,7 +202,7 @@ class PowerRun {
       return StepOutcome::Failed(st.error());
     }
     ctx_.Event(LogLevel::kInfo, fmt::format("sending ResetType {}", type));
-    auto r = bmc_.Post(kResetPath, Json({{"ResetType", type}}));
+    auto r = bmc_.Post(reset_target_, Json({{"ResetType", type}}));
     if (!r && r.error().code.rfind("redfish.", 0) == 0) {
       // The BMC answered and refused: nothing happened, so the phase before still holds.
       // (A transport error leaves "sending": the action may have gone out.)
@@ -162,7 +217,12 @@ class PowerRun {
       return StepOutcome::Failed(r.error());
     }
     acted_ = true;
-    if (auto st = Save(Json({{"phase", phase_after}, {"sent", type}})); !st) return StepOutcome::Failed(st.error());
+    origin_ = ctx_.clock().Steady();
+    const auto accepted = std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock().Now().time_since_epoch());
+    if (auto st = Save(Json({{"phase", phase_after}, {"sent", type}, {"since", std::to_string(accepted.count())}}));
+        !st) {
+      return StepOutcome::Failed(st.error());
+    }
     return std::nullopt;
   }
 
@@ -172,12 +232,15 @@ class PowerRun {
     return st;
   }
 
-  StepOutcome Done(const std::string& note) {
+  // `outcome`: "verified" (the effect was seen), "nothing_to_do", or "unverified" (the BMC
+  // accepted the action and nothing showed that it happened: a warning, never a plain success).
+  StepOutcome Done(const std::string& note, const std::string& outcome = "verified") {
     auto final_state = ReadPower();
     if (!final_state) return StepOutcome::Failed(final_state.error());
-    ctx_.Progress(100, note);
-    ctx_.Event(LogLevel::kInfo, note);
-    return StepOutcome::Succeeded(Json({{"action", p_.action}, {"initial_state", initial_},
+    ctx_.Progress(100, outcome == "unverified" ? "unverified: " + note : note);
+    ctx_.Event(outcome == "unverified" ? LogLevel::kWarn : LogLevel::kInfo,
+               outcome == "unverified" ? "power.unverified: " + note : note);
+    return StepOutcome::Succeeded(Json({{"action", p_.action}, {"outcome", outcome}, {"initial_state", initial_},
                                         {"final_state", *final_state}, {"note", note}},
                                        {{"acted", acted_}, {"emulated", emulated_}}));
   }
@@ -204,13 +267,13 @@ class PowerRun {
   // Waits for Off after `off_action`; `phase` is what a forced off is recorded as.
   std::optional<StepOutcome> AwaitOff(const std::string& off_action, const std::string& phase) {
     const bool graceful = off_action == "GracefulShutdown";
-    const milliseconds timeout = graceful ? milliseconds(p_.graceful_timeout) : options_.settle_timeout;
+    const milliseconds timeout = graceful ? milliseconds(p_.graceful_timeout) : settle_;
     auto w = WaitFor("Off", timeout, 30, 60);
     if (w && *w == Waited::kTimedOut && graceful && p_.force_after_timeout) {
       ctx_.Event(LogLevel::kWarn, fmt::format("no power-off within {} s of GracefulShutdown; forcing it off",
                                               p_.graceful_timeout.count()));
       if (auto early = Send("ForceOff", phase)) return early;
-      w = WaitFor("Off", options_.settle_timeout, 60, 70);
+      w = WaitFor("Off", settle_, 60, 70);
     }
     if (!w || *w != Waited::kReached) return FromWait(w, "Off", timeout);
     return std::nullopt;
@@ -220,6 +283,12 @@ class PowerRun {
   redfish::Client& bmc_;
   const PowerOptions& options_;
   Params p_;
+  milliseconds settle_;
+  milliseconds observe_;
+  std::string system_;        // navigated from the service root
+  std::string reset_target_;  // as the system advertises it
+  std::optional<Clock::SteadyTime> origin_;
+  std::string boot_progress_;  // BootProgress.LastState from the latest read ("" when absent)
   std::vector<std::string> allowed_;
   std::string initial_;
   std::string last_reset_;  // LastResetTime from the latest read ("" when the BMC has none)
@@ -231,6 +300,7 @@ class PowerRun {
 StepOutcome PowerRun::Run() {
   Checkpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
   ctx_.Progress(5, "reading power state");
+  if (auto st = Navigate(); !st) return StepOutcome::Failed(st.error());
   auto state = ReadPower();
   if (!state) return StepOutcome::Failed(state.error());
   initial_ = *state;
@@ -253,10 +323,10 @@ StepOutcome PowerRun::Run() {
     ctx_.Event(LogLevel::kInfo, took_effect
                                     ? fmt::format("resuming: {} from an earlier attempt took effect", cp.sent)
                                     : fmt::format("resuming: {} from an earlier attempt did not take effect", cp.sent));
-    cp = took_effect ? Checkpoint{cp.then, cp.sent, "", ""} : Checkpoint{};
+    cp = took_effect ? Checkpoint{cp.then, cp.sent, "", "", ""} : Checkpoint{};
     if (took_effect && cp.phase == "sent" && restart_type) {
       acted_ = true;
-      return FromWait(WaitFor("On", options_.settle_timeout, 40, 95), "On", options_.settle_timeout);
+      return FromWait(WaitFor("On", settle_, 40, 95), "On", settle_);
     }
   }
   const std::string& action = p_.action;
@@ -264,6 +334,7 @@ StepOutcome PowerRun::Run() {
   const std::string desired = off_action ? "Off" : "On";
 
   // An earlier attempt already acted: resume where it stopped, never act twice.
+  if (cp.phase == "sent" || cp.phase == "emulating_off") ContinueFrom(cp.since);
   if (cp.phase == "sent") {
     acted_ = true;
     ctx_.Event(LogLevel::kInfo, fmt::format("resuming: {} was already sent; waiting for {}", cp.sent, desired));
@@ -271,7 +342,7 @@ StepOutcome PowerRun::Run() {
       if (auto r = AwaitOff(cp.sent, "sent")) return *r;
       return Done("reached Off");
     }
-    return FromWait(WaitFor("On", options_.settle_timeout, 40, 95), "On", options_.settle_timeout);
+    return FromWait(WaitFor("On", settle_, 40, 95), "On", settle_);
   }
   if (cp.phase == "emulating_off" || cp.phase == "off_done") {
     emulated_ = acted_ = true;
@@ -283,12 +354,12 @@ StepOutcome PowerRun::Run() {
     }
     if (*state == "On") return Done("reached On");
     if (auto early = Send("On", "sent")) return *early;
-    return FromWait(WaitFor("On", options_.settle_timeout, 70, 95), "On", options_.settle_timeout);
+    return FromWait(WaitFor("On", settle_, 70, 95), "On", settle_);
   }
 
   const bool restart = !off_action && action != "On";
   if (!restart) {
-    if (*state == desired) return Done(fmt::format("already {}; nothing to do", desired));
+    if (*state == desired) return Done(fmt::format("already {}; nothing to do", desired), "nothing_to_do");
     const bool moving = (desired == "On" && *state == "PoweringOn") || (desired == "Off" && *state == "PoweringOff");
     if (!moving) {
       if (desired == "Off") {
@@ -297,14 +368,14 @@ StepOutcome PowerRun::Run() {
       }
       if (auto early = Send(action, "sent")) return *early;
     }
-    return FromWait(WaitFor(desired, options_.settle_timeout, 30, 95), desired, options_.settle_timeout);
+    return FromWait(WaitFor(desired, settle_, 30, 95), desired, settle_);
   }
 
   // Restarts.
   if (!IsOnLike(*state)) {
     ctx_.Event(LogLevel::kInfo, fmt::format("the server is {}; powering it on instead of {}", *state, action));
     if (auto early = Send("On", "sent")) return *early;
-    return FromWait(WaitFor("On", options_.settle_timeout, 30, 95), "On", options_.settle_timeout);
+    return FromWait(WaitFor("On", settle_, 30, 95), "On", settle_);
   }
   if (std::find(allowed_.begin(), allowed_.end(), action) == allowed_.end()) {
     // Older firmware: GracefulRestart = GracefulShutdown + On, PowerCycle = ForceOff + On.
@@ -316,23 +387,32 @@ StepOutcome PowerRun::Run() {
       return StepOutcome::Failed(st.error());
     }
     if (auto early = Send("On", "sent")) return *early;
-    return FromWait(WaitFor("On", options_.settle_timeout, 70, 95), "On", options_.settle_timeout);
+    return FromWait(WaitFor("On", settle_, 70, 95), "On", settle_);
   }
   const std::string reset_before = last_reset_;
+  const std::string progress_before = boot_progress_;
   if (auto early = Send(action, "sent")) return *early;
-  // A restart shows as LastResetTime moving (Redfish ComputerSystem 1.12+), or as the server
-  // leaving On and coming back; a fast restart can finish between two reads of the state.
-  const auto start = ctx_.clock().Steady();
+  // A restart shows as LastResetTime moving (Redfish ComputerSystem 1.12+), as the boot
+  // progress changing, or as the server leaving On and coming back; a fast restart can finish
+  // between two reads of the state. Without any of them the restart is not proven.
+  const auto start = WaitOrigin();
   for (;;) {
     auto now_state = ReadPower();
     if (!now_state) return StepOutcome::Failed(now_state.error());
-    if (*now_state != "On" || (!reset_before.empty() && last_reset_ != reset_before)) break;
-    if (ctx_.clock().Steady() - start >= options_.restart_observe) {
-      return Done("the BMC accepted the restart; the server was seen On throughout");
+    if (*now_state != "On" || (!reset_before.empty() && last_reset_ != reset_before) ||
+        (!progress_before.empty() && boot_progress_ != progress_before)) {
+      break;
+    }
+    if (ctx_.clock().Steady() - start >= observe_) {
+      return Done(fmt::format("the BMC accepted {} but nothing showed a restart within {} s (the server was On "
+                              "throughout{})",
+                              action, std::chrono::duration_cast<std::chrono::seconds>(observe_).count(),
+                              reset_before.empty() ? ", and the BMC reports no LastResetTime" : ", LastResetTime unchanged"),
+                  "unverified");
     }
     if (!ctx_.Wait(options_.poll_interval)) return StepOutcome::Cancelled("cancelled while restarting");
   }
-  return FromWait(WaitFor("On", options_.settle_timeout, 50, 95), "On", options_.settle_timeout);
+  return FromWait(WaitFor("On", settle_, 50, 95), "On", settle_);
 }
 
 }  // namespace

@@ -27,4 +27,18 @@ Result<redfish::Target> TargetFromAssignment(const agent::Assignment& a) {
   return t;
 }
 
+Result<std::string> SystemOf(redfish::Client& bmc) {
+  auto map = bmc.Map();
+  if (!map) return map.error();
+  if (map->system.empty()) return MakeError("redfish.unsupported", bmc.target().address + " lists no computer system");
+  return map->system;
+}
+
+Result<std::string> ManagerOf(redfish::Client& bmc) {
+  auto map = bmc.Map();
+  if (!map) return map.error();
+  if (map->manager.empty()) return MakeError("redfish.unsupported", bmc.target().address + " lists no manager");
+  return map->manager;
+}
+
 }  // namespace dcops::idrac

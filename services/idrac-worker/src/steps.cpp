@@ -7,15 +7,32 @@
 namespace dcops::idrac {
 namespace {
 
-// Builds the step's Redfish client from its assignment, then runs `body` with it.
+// Builds the step's Redfish client from its assignment, then runs `body` with it. A step that
+// ended on a 404 makes the next one navigate afresh: what the service said may have changed.
 template <typename Body>
 agent::StepFunction WithBmc(WorkerDeps& deps, Body body) {
   return [&deps, body](agent::StepContext& ctx) -> agent::StepOutcome {
     auto target = TargetFromAssignment(ctx.assignment());
     if (!target) return agent::StepOutcome::Failed(target.error());
-    redfish::Client bmc(deps.http, deps.sessions, std::move(*target), deps.clock, &deps.breakers);
-    return body(ctx, bmc);
+    redfish::Client bmc(deps.http, deps.sessions, std::move(*target), deps.clock, &deps.breakers, &deps.services);
+    auto outcome = body(ctx, bmc);
+    if (outcome.kind == agent::StepOutcome::Kind::kFailed && outcome.error.code == "redfish.not_found") {
+      bmc.ForgetService();
+    }
+    return outcome;
   };
+}
+
+// A Dell-only operation: on any other BMC it refuses with "not an iDRAC: <manufacturer>
+// <model>" before sending anything, instead of failing on a Dell path with a 404.
+template <typename Body>
+agent::StepFunction DellOnly(WorkerDeps& deps, const char* operation, Body body) {
+  return WithBmc(deps, [operation, body](agent::StepContext& ctx, redfish::Client& bmc) -> agent::StepOutcome {
+    auto map = bmc.Map();
+    if (!map) return agent::StepOutcome::Failed(map.error());
+    if (auto st = redfish::RequireIdrac(*map, operation); !st) return agent::StepOutcome::Failed(st.error());
+    return body(ctx, bmc);
+  });
 }
 
 }  // namespace
@@ -34,7 +51,7 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
       .Add("server.idrac_reset", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunIdracReset(ctx, bmc, deps.ops);
        }))
-      .Add("server.job_queue_clear", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+      .Add("server.job_queue_clear", DellOnly(deps, "clearing the Lifecycle Controller job queue", [](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunJobQueueClear(ctx, bmc);
        }))
       .Add("server.boot", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
@@ -46,16 +63,16 @@ agent::StepRegistry MakeSteps(WorkerDeps& deps) {
       .Add("server.bios", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunBios(ctx, bmc, deps.ops);
        }))
-      .Add("server.idrac_settings", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {
+      .Add("server.idrac_settings", DellOnly(deps, "iDRAC attributes", [](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunIdracSettings(ctx, bmc);
        }))
       .Add("server.firmware_update", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunFirmwareUpdate(ctx, bmc, deps.ops);
        }))
-      .Add("server.scp_export", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+      .Add("server.scp_export", DellOnly(deps, "a Server Configuration Profile export", [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunScpExport(ctx, bmc, deps.ops);
        }))
-      .Add("server.scp_import", WithBmc(deps, [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
+      .Add("server.scp_import", DellOnly(deps, "a Server Configuration Profile import", [&deps](agent::StepContext& ctx, redfish::Client& bmc) {
          return RunScpImport(ctx, bmc, deps.ops);
        }))
       .Add("server.logs", WithBmc(deps, [](agent::StepContext& ctx, redfish::Client& bmc) {

@@ -7,6 +7,7 @@
 #include "dcops/agent/step.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/redfish/breaker.hpp"
+#include "dcops/redfish/service.hpp"
 #include "dcops/redfish/session_cache.hpp"
 #include "discovery_step.hpp"
 #include "power_step.hpp"
@@ -22,6 +23,8 @@ struct WorkerDeps {
   PowerOptions power;
   OperationOptions ops;
   DiscoveryOptions discovery;
+  // Where each BMC keeps its resources, learnt by navigation and shared by the steps.
+  redfish::ServiceCache services{};
 };
 
 agent::StepRegistry MakeSteps(WorkerDeps& deps);

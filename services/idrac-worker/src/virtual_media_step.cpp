@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "dcops/redfish/actions.hpp"
 #include "dcops/redfish/collection.hpp"
 #include "dell.hpp"
 #include "operation_steps.hpp"
@@ -26,13 +27,14 @@ bool HasType(const redfish::Document& slot, std::initializer_list<const char*> t
 // The device for `media` ("CD" or "RemovableDisk"): iDRAC9 6.x lists virtual media under the
 // system, older firmware under the manager.
 Result<redfish::Document> FindSlot(redfish::Client& bmc, const std::string& media) {
-  auto sys = bmc.Get(kSystemPath);
-  if (!sys) return sys.error();
-  std::string collection = sys->OptionalString("VirtualMedia/@odata.id").value_or("");
-  if (collection.empty()) {
-    auto mgr = bmc.Get(kManagerPath);
-    if (!mgr) return mgr.error();
-    collection = mgr->OptionalString("VirtualMedia/@odata.id").value_or("");
+  auto map = bmc.Map();
+  if (!map) return map.error();
+  std::string collection;
+  for (const std::string& owner : {map->system, map->manager}) {
+    if (owner.empty() || !collection.empty()) continue;
+    auto doc = bmc.Get(owner);
+    if (!doc) return doc.error();
+    collection = doc->OptionalString("VirtualMedia/@odata.id").value_or("");
   }
   if (collection.empty()) {
     return MakeError("step.unsupported", bmc.target().address + " offers no virtual media");
@@ -87,7 +89,14 @@ StepOutcome RunVirtualMedia(agent::StepContext& ctx, redfish::Client& bmc) {
   if (*action == "eject" || (inserted && current != image->value_or(""))) {
     if (inserted) {
       ctx.Progress(30, "ejecting " + current);
-      if (auto r = bmc.Post(path + "/Actions/VirtualMedia.EjectMedia", "{}"); !r) return StepOutcome::Failed(r.error());
+      auto eject = redfish::FindAction(bmc, *slot, "#VirtualMedia.EjectMedia");
+      if (!eject) return StepOutcome::Failed(eject.error());
+      if (auto r = bmc.Post(eject->target, "{}"); !r) return StepOutcome::Failed(r.error());
+      auto after = bmc.Get(path);
+      if (!after) return StepOutcome::Failed(after.error());
+      if (after->OptionalBool("Inserted").value_or(false)) {
+        return StepOutcome::Failed(MakeError("redfish.not_applied", path + ": the image is still shown as inserted"));
+      }
       did = "ejected " + current;
     } else {
       did = "nothing was inserted";
@@ -98,7 +107,9 @@ StepOutcome RunVirtualMedia(agent::StepContext& ctx, redfish::Client& bmc) {
       did = "already inserted";
     } else {
       ctx.Progress(50, "inserting " + **image);
-      if (auto r = bmc.Post(path + "/Actions/VirtualMedia.InsertMedia", InsertBody(**image)); !r) {
+      auto insert = redfish::FindAction(bmc, *slot, "#VirtualMedia.InsertMedia");
+      if (!insert) return StepOutcome::Failed(insert.error());
+      if (auto r = bmc.Post(insert->target, InsertBody(**image)); !r) {
         return StepOutcome::Failed(r.error());
       }
       did = did.empty() ? "inserted" : did + ", inserted";

@@ -142,6 +142,7 @@ std::string ManagerJson(const Identity& id, const std::string& firmware, const s
   "@odata.type": "#Manager.v1_9_0.Manager",
   "Id": "iDRAC.Embedded.1", "Name": "Manager", "ManagerType": "BMC",
   "Model": "{model}", "FirmwareVersion": "{fw}", "LastResetTime": "{last_reset}",
+  "LogServices": {{"@odata.id": "/redfish/v1/Managers/iDRAC.Embedded.1/LogServices"}},
 {vmedia}{links}
   "Status": {{"Health": "OK", "State": "Enabled"}},
   "Actions": {{"#Manager.Reset": {{"target": "/redfish/v1/Managers/iDRAC.Embedded.1/Actions/Manager.Reset", "ResetType@Redfish.AllowableValues": ["GracefulRestart"]}}}}

@@ -1,10 +1,11 @@
 #pragma once
 // A Redfish client for one BMC, as one step sees it.
 //
-// Authentication: a Redfish session (X-Auth-Token) from the agent's SessionCache, created on
-// first use (POST SessionService/Sessions, or /redfish/v1/Sessions on older iDRAC firmware);
-// a 401 on a cached token re-authenticates once (the BMC restarted, the session expired);
-// a BMC without a session service falls back to basic auth. A 503 RAC0218 (session cap)
+// Authentication, decided from the service: a Redfish session (X-Auth-Token) from the agent's
+// SessionCache, created on first use by a POST to the session collection the service root
+// names in Links.Sessions; a 401 on a cached token re-authenticates once (the BMC restarted,
+// the session expired). A root without Links.Sessions, or a session collection that refuses
+// logins (404/405), means basic auth for that BMC. A 503 RAC0218 (session cap)
 // is returned as redfish.session_cap: the step waits and tries later, it never opens more;
 // first, sessions this agent (or its killed predecessor) left on that BMC are logged out and
 // the login is tried once more.
@@ -14,12 +15,14 @@
 // Thread-safety: a Client is used by one step at a time (cheap to create per step).
 // Blocking: every call blocks, bounded by the HTTP client's timeouts and retries.
 
+#include <memory>
 #include <string>
 
 #include "dcops/common/clock.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/redfish/breaker.hpp"
 #include "dcops/redfish/json.hpp"
+#include "dcops/redfish/service.hpp"
 #include "dcops/redfish/session_cache.hpp"
 
 namespace dcops::redfish {
@@ -35,9 +38,10 @@ struct Target {
 
 class Client {
  public:
-  // `breakers` (optional) fails requests fast while this BMC's breaker is open.
+  // `breakers` (optional) fails requests fast while this BMC's breaker is open. `services`
+  // (optional) keeps what navigation learnt across steps; without it this Client keeps its own.
   Client(http::Client& http, SessionCache& sessions, Target target, Clock& clock,
-         BreakerBoard* breakers = nullptr);
+         BreakerBoard* breakers = nullptr, ServiceCache* services = nullptr);
 
   Result<Document> Get(const std::string& path);
   // POSTs a JSON body (an action). 2xx: the response; anything else: a mapped Error.
@@ -56,6 +60,14 @@ class Client {
   // cached one: a cached session says nothing about a password that changed since.
   Status VerifyLogin();
 
+  // The service root, read without credentials (DSP0266 requires it readable; a BMC that
+  // answers 401 anyway is read with basic auth). Cached per BMC.
+  Result<std::shared_ptr<const ServiceRoot>> Root();
+  // The system and manager, navigated from the root (cached per BMC).
+  Result<ServiceMap> Map();
+  // Forgets what navigation learnt about this BMC (a navigated resource answered 404).
+  void ForgetService();
+
   const Target& target() const { return target_; }
   std::string Url(const std::string& path) const;
 
@@ -66,7 +78,7 @@ class Client {
   Result<http::Response> Send(http::Request req, const std::string& path);
   Result<http::Response> SendOnce(http::Request request, const std::string& token);
   // POST of the login body to a session collection (one attempt: a refused login is final).
-  Result<http::Response> PostLogin(const char* path);
+  Result<http::Response> PostLogin(const std::string& path);
   // The HTTP client's Execute behind this BMC's circuit breaker.
   Result<http::Response> Execute(const http::Request& request);
   // A session token, or "" when this BMC only does basic auth.
@@ -78,6 +90,8 @@ class Client {
   Target target_;
   Clock& clock_;
   BreakerBoard* breakers_;
+  std::unique_ptr<ServiceCache> own_services_;  // when the caller gives none
+  ServiceCache* services_;
 };
 
 // Deletes sessions (idle ones, all at shutdown, orphans) with their own tokens. A session the
