@@ -64,3 +64,12 @@ UPDATE public.job_types
          '{"type":"integer","minimum":10,"maximum":7200}'),
          '{properties,restart_observe_seconds}', '{"type":"integer","minimum":5,"maximum":3600}')
  WHERE job_type = 'server.power';
+
+-- A BMC reset on a manager that reports no LastResetTime is proven only by seeing it go away,
+-- which a fast restart behind Retry-After answers can hide: after this long without evidence
+-- the step ends 'unverified' once the BMC answers healthily.
+UPDATE public.job_types
+   SET params_schema = jsonb_set(params_schema, '{properties,restart_observe_seconds}',
+         '{"type":"integer","minimum":5,"maximum":3600}'),
+       description = 'Reset the BMC (Manager.Reset) and wait until it is healthy again'
+ WHERE job_type = 'server.idrac_reset';

@@ -96,11 +96,14 @@ Result<std::string> ManagerLastReset(redfish::Client& bmc) {
   return m->last_reset;
 }
 
-Result<int> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options,
-                                const std::string& reset_before, bool seen_down, std::chrono::milliseconds timeout) {
+Result<RestartSeen> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options,
+                                        const std::string& reset_before, bool seen_down, std::chrono::milliseconds timeout,
+                                        std::chrono::milliseconds observe) {
   ctx.Progress(30, "waiting for the iDRAC to restart");
   int healthy = 0;
   bool restarted = seen_down;
+  bool unproven = false;
+  const auto start = ctx.clock().Steady();
   std::optional<Error> transient;
   auto end = WaitUntil(
       ctx, options.poll_interval, timeout,
@@ -115,7 +118,10 @@ Result<int> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, c
           return m.error();
         }
         if (!reset_before.empty() && m->last_reset != reset_before) restarted = true;
-        if (!restarted) return false;
+        if (!restarted && reset_before.empty() && m->last_reset.empty() && ctx.clock().Steady() - start >= observe) {
+          unproven = true;  // nothing can show it any more: take healthy reads, say unverified
+        }
+        if (!restarted && !unproven) return false;
         healthy = m->health == "OK" ? healthy + 1 : 0;
         ctx.Progress(60 + 40 * healthy / (options.healthy_reads + 1),
                      fmt::format("iDRAC answers: health {} ({} of {} reads)", m->health, healthy, options.healthy_reads));
@@ -131,7 +137,7 @@ Result<int> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, c
                                  transient ? " (last error: " + transient->message + ")" : ""),
                      true);
   }
-  return healthy;
+  return RestartSeen{healthy, !unproven};
 }
 
 std::string ResourcePath(const std::string& location) {

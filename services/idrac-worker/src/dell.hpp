@@ -41,11 +41,20 @@ bool IsRestarting(const Error& e);
 // The manager's LastResetTime ("" when the BMC does not report it).
 Result<std::string> ManagerLastReset(redfish::Client& bmc);
 
-// Waits until the iDRAC has restarted (LastResetTime moved from `reset_before`, or it was seen
+// How a BMC restart ended: the healthy reads after it, and whether the restart itself was seen.
+struct RestartSeen {
+  int healthy_reads = 0;
+  bool verified = true;
+};
+
+// Waits until the BMC has restarted (LastResetTime moved from `reset_before`, or it was seen
 // unreachable, or `seen_down` already) and then answered Health OK options.healthy_reads
-// times in a row; returns those reads. A timeout is idrac.reset_timeout (retryable).
-Result<int> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options,
-                                const std::string& reset_before, bool seen_down, std::chrono::milliseconds timeout);
+// times in a row. A manager that reports no LastResetTime and was not seen going away within
+// `observe` (a fast restart hidden behind Retry-After answers) is waited on for its healthy
+// reads and returned as not verified. A timeout is idrac.reset_timeout (retryable).
+Result<RestartSeen> WaitForIdracRestart(agent::StepContext& ctx, redfish::Client& bmc, const OperationOptions& options,
+                                        const std::string& reset_before, bool seen_down, std::chrono::milliseconds timeout,
+                                        std::chrono::milliseconds observe = std::chrono::milliseconds::max());
 
 // "/redfish/v1/TaskService/Tasks/JID_1" from a Location header that may be absolute.
 std::string ResourcePath(const std::string& location);

@@ -110,9 +110,15 @@ agent::StepOutcome VerifyFirmware(agent::StepContext& ctx, redfish::Client& bmc,
   w.String(changed.empty() ? "unchanged" : "updated");
   w.EndObject();
   if (changed.empty() && !all_unchanged) {
-    return StepOutcome::Failed(MakeError("firmware.not_applied",
-                                         fmt::format("{} reported success, but no installed version changed",
-                                                     fmt::join(tasks, ", "))));
+    std::vector<std::string> followed;
+    for (const auto& t : tasks) {
+      if (t != "none") followed.push_back(t);  // "none": accepted without a task (firmware_step.cpp)
+    }
+    return StepOutcome::Failed(MakeError(
+        "firmware.not_applied",
+        followed.empty() ? std::string("the BMC accepted the update without a task to follow, but no installed "
+                                       "version changed: the update is not proven")
+                         : fmt::format("{} reported success, but no installed version changed", fmt::join(followed, ", "))));
   }
   ctx.Progress(100, changed.empty() ? "already at these versions" : fmt::format("{}", fmt::join(changed, "; ")));
   return StepOutcome::Succeeded(std::string(buf.GetString(), buf.GetSize()));

@@ -18,6 +18,9 @@ namespace dcops::idrac {
 // component id → (name, version) of the installed firmware (rollback images left out).
 using FirmwareVersions = std::map<std::string, std::pair<std::string, std::string>>;
 
+// The FirmwareInventory collection the root's UpdateService links (redfish.unsupported when the
+// service has no update service or it lists no inventory).
+Result<std::string> FirmwareInventoryOf(redfish::Client& bmc);
 Result<FirmwareVersions> ReadFirmwareVersions(redfish::Client& bmc);
 // As a checkpoint carries them: "id=version" lines.
 std::string EncodeVersions(const FirmwareVersions& v);

@@ -40,6 +40,9 @@ StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, const O
   auto timeout_s = params->Int("timeout_seconds", 60, 3600);
   if (!timeout_s) return StepOutcome::Failed(timeout_s.error());
   const auto timeout = *timeout_s ? std::chrono::milliseconds(**timeout_s * 1000) : options.restart_timeout;
+  auto observe_s = params->Int("restart_observe_seconds", 5, 3600);
+  if (!observe_s) return StepOutcome::Failed(observe_s.error());
+  const auto observe = std::chrono::milliseconds((observe_s->value_or(120)) * 1000);
 
   Checkpoint cp = Checkpoint::Parse(ctx.assignment().checkpoint_json);
   bool went_down = false;
@@ -69,10 +72,21 @@ StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, const O
     if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
   }
 
-  auto healthy = WaitForIdracRestart(ctx, bmc, options, cp.Get("before"), went_down, timeout);
-  if (!healthy) return FailedOrCancelled(ctx, healthy.error());
+  auto seen = WaitForIdracRestart(ctx, bmc, options, cp.Get("before"), went_down, timeout, observe);
+  if (!seen) return FailedOrCancelled(ctx, seen.error());
+  if (!seen->verified) {
+    const std::string note = fmt::format(
+        "the BMC accepted the reset and answers healthily, but nothing showed a restart within {} s (it reports no "
+        "LastResetTime and was not seen going away)",
+        observe.count() / 1000);
+    ctx.Event(LogLevel::kWarn, "idrac_reset.unverified: " + note);
+    ctx.Progress(100, "unverified: " + note);
+    return StepOutcome::Succeeded(fmt::format(R"({{"restarted":false,"outcome":"unverified","healthy_reads":{}}})",
+                                              seen->healthy_reads));
+  }
   ctx.Progress(100, "the iDRAC restarted and is healthy");
-  return StepOutcome::Succeeded(fmt::format(R"({{"restarted":true,"healthy_reads":{}}})", *healthy));
+  return StepOutcome::Succeeded(
+      fmt::format(R"({{"restarted":true,"outcome":"verified","healthy_reads":{}}})", seen->healthy_reads));
 }
 
 }  // namespace dcops::idrac

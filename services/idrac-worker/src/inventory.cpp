@@ -293,6 +293,21 @@ std::string InventoryJson(const ServerInventory& inventory) {
     }
     w.EndArray();
   }
+  if (!inventory.warnings.empty()) {
+    w.Key("warnings");
+    w.StartArray();
+    for (const auto& warning : inventory.warnings) {
+      w.StartObject();
+      w.Key("part");
+      w.String(warning.part.c_str());
+      w.Key("code");
+      w.String(warning.code.c_str());
+      w.Key("message");
+      w.String(warning.message.c_str(), static_cast<rapidjson::SizeType>(warning.message.size()));
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -71,9 +71,17 @@ Result<std::optional<Row>> FirmwareRow(const redfish::Document& doc);
 // "Installed-0__NIC.Integrated.1-1-1": stable across versions, one per device.
 std::string FirmwareComponentId(const std::string& id, const std::string& version);
 
+// A part of the inventory that could not be read (it stays as stored: its list is left out).
+struct PartWarning {
+  std::string part;  // "storage", "firmware", …
+  std::string code;
+  std::string message;
+};
+
 struct ServerInventory {
   Row server;                                      // top-level columns
   std::map<std::string, std::vector<Row>> lists;   // "processors", "memory", "drives", ...
+  std::vector<PartWarning> warnings{};             // written as "warnings": [{part, code, message}]
 };
 std::string InventoryJson(const ServerInventory& inventory);
 

@@ -8,6 +8,7 @@
 #include "dcops/redfish/collection.hpp"
 #include "dcops/redfish/errors.hpp"
 #include "dell.hpp"
+#include "firmware_update.hpp"
 #include "inventory.hpp"
 
 namespace dcops::idrac {
@@ -16,15 +17,6 @@ namespace {
 using agent::StepOutcome;
 
 const std::set<std::string> kAllComponents{"processors", "memory", "storage", "network", "firmware"};
-
-Result<redfish::Document> FirstMember(redfish::Client& bmc, const std::string& collection) {
-  auto coll = bmc.Get(collection);
-  if (!coll) return coll.error();
-  auto ids = coll->MemberIds();
-  if (!ids) return ids.error();
-  if (ids->empty()) return MakeError("redfish.schema", collection + ": Members is empty");
-  return bmc.Get(ids->front());
-}
 
 Result<std::set<std::string>> WantedComponents(const std::string& params_json) {
   rapidjson::Document p;
@@ -45,10 +37,6 @@ Result<std::set<std::string>> WantedComponents(const std::string& params_json) {
   return out;
 }
 
-// The link a document gives for a member collection, or the conventional path.
-std::string LinkOr(const redfish::Document& doc, const std::string& member, const std::string& fallback) {
-  return doc.OptionalString(member + "/@odata.id").value_or(fallback);
-}
 
 // Runs `row_of` over every member of `collection`, appending the rows it keeps.
 template <typename RowOf>
@@ -64,10 +52,51 @@ Status ReadList(redfish::Client& bmc, const std::string& collection, const redfi
   return Status();
 }
 
+// SimpleStorage (older and smaller BMCs link only this): each controller's Devices are its drives.
+Status ReadSimpleStorage(redfish::Client& bmc, const std::string& collection, const redfish::CollectionOptions& opts,
+                         ServerInventory& inv) {
+  auto controllers = redfish::ReadMembers(bmc, collection, opts);
+  if (!controllers) return controllers.error();
+  auto& drives = inv.lists["drives"];
+  for (const auto& ctrl : *controllers) {
+    const std::string name = ctrl.OptionalString("Id").value_or(ctrl.resource());
+    const rapidjson::Value* devices = ctrl.Find("Devices");
+    if (devices == nullptr || !devices->IsArray()) continue;
+    int index = 0;
+    for (const auto& d : devices->GetArray()) {
+      ++index;
+      if (!d.IsObject()) continue;
+      Row row;
+      row.Set("slot", fmt::format("{}:{}", name, index));
+      row.Set("controller", name);
+      if (d.HasMember("Model") && d["Model"].IsString()) row.Set("model", std::string(d["Model"].GetString()));
+      if (d.HasMember("Manufacturer") && d["Manufacturer"].IsString()) {
+        row.Set("manufacturer", std::string(d["Manufacturer"].GetString()));
+      }
+      if (d.HasMember("CapacityBytes") && d["CapacityBytes"].IsInt64()) {
+        row.Set("capacity_bytes", d["CapacityBytes"].GetInt64());
+      }
+      if (d.HasMember("Status") && d["Status"].IsObject() && d["Status"].HasMember("Health") &&
+          d["Status"]["Health"].IsString()) {
+        row.Set("health", std::string(d["Status"]["Health"].GetString()));
+      }
+      drives.push_back(std::move(row));
+    }
+  }
+  return Status();
+}
+
 // Controllers, then each controller's drives (linked from it) and volumes (a collection).
+// A system that links only SimpleStorage is read from there; one with neither has no storage
+// to report (not an error).
 Status ReadStorage(redfish::Client& bmc, const redfish::Document& system, const redfish::CollectionOptions& opts,
                    ServerInventory& inv) {
-  auto controllers = redfish::ReadMembers(bmc, LinkOr(system, "Storage", system.resource() + "/Storage"), opts);
+  const std::string storage = system.OptionalString("Storage/@odata.id").value_or("");
+  if (storage.empty()) {
+    if (auto simple = system.OptionalString("SimpleStorage/@odata.id")) return ReadSimpleStorage(bmc, *simple, opts, inv);
+    return MakeError("redfish.unsupported", system.resource() + " links neither Storage nor SimpleStorage");
+  }
+  auto controllers = redfish::ReadMembers(bmc, storage, opts);
   if (!controllers) return controllers.error();
   auto& drives = inv.lists["drives"];
   auto& volumes = inv.lists["volumes"];
@@ -117,17 +146,28 @@ void AttachNicFirmware(ServerInventory& inv) {
   }
 }
 
-// The servers row: the system's identity and summary, where it was reached, the BMC firmware.
+// The servers row: the system's identity and summary, where it was reached, the BMC firmware
+// (when the service has a manager that says).
 Result<Row> ServerRow(redfish::Client& bmc, const redfish::Document& root, const redfish::Document& sys,
-                      const redfish::Document& mgr) {
+                      const std::optional<redfish::Document>& mgr) {
   auto row = SystemRow(root, sys);
   if (!row) return row.error();
-  auto fw = mgr.String("FirmwareVersion");
-  if (!fw) return fw.error();
+  if (mgr) {
+    auto fw = mgr->MaybeString("FirmwareVersion");
+    if (!fw) return fw.error();
+    if (*fw) row->Set("bmc_firmware", **fw);
+  }
   row->Set("bmc_address", bmc.target().address);
-  row->Set("bmc_firmware", *fw);
   row->Set("source", std::string("redfish"));
   return row;
+}
+
+// Errors that say a part of the service is missing or not as the standard says: that part is
+// left out with a warning. Anything else (the BMC unreachable, credentials refused, busy)
+// fails the refresh, to be retried.
+bool PartMissing(const Error& e) {
+  return e.code == "redfish.not_found" || e.code == "redfish.unsupported" || e.code == "redfish.schema" ||
+         e.code == "redfish.bad_request";
 }
 
 }  // namespace
@@ -140,22 +180,35 @@ StepOutcome RunRefresh(agent::StepContext& ctx, redfish::Client& bmc) {
   auto progress = [&](const std::string& what) { ctx.Progress(100 * done++ / steps, what); };
 
   progress("reading the service root");
-  auto root = bmc.Get("/redfish/v1");
-  if (!root) return StepOutcome::Failed(root.error());
-  const redfish::CollectionOptions opts{redfish::SupportsExpand(*root)};
+  auto map = bmc.Map();
+  if (!map) return StepOutcome::Failed(map.error());
+  const redfish::Document& root = map->root->document;
+  const redfish::CollectionOptions opts{map->root->expand};
+  if (map->system.empty()) {
+    return StepOutcome::Failed(MakeError("redfish.unsupported", bmc.target().address + " lists no computer system"));
+  }
   progress("reading the computer system");
-  auto sys = FirstMember(bmc, LinkOr(*root, "Systems", "/redfish/v1/Systems"));
+  auto sys = bmc.Get(map->system);
   if (!sys) return StepOutcome::Failed(sys.error());
   progress("reading the manager");
-  auto mgr = FirstMember(bmc, LinkOr(*root, "Managers", "/redfish/v1/Managers"));
-  if (!mgr) return StepOutcome::Failed(mgr.error());
-
+  std::optional<redfish::Document> mgr;
   ServerInventory inv;
-  auto server = ServerRow(bmc, *root, *sys, *mgr);
+  if (!map->manager.empty()) {
+    auto read = bmc.Get(map->manager);
+    if (read) {
+      mgr = std::move(*read);
+    } else if (PartMissing(read.error())) {
+      inv.warnings.push_back({"manager", read.error().code, read.error().message});
+    } else {
+      return StepOutcome::Failed(read.error());
+    }
+  }
+
+  auto server = ServerRow(bmc, root, *sys, mgr);
   if (!server) return StepOutcome::Failed(server.error());
   inv.server = std::move(*server);
   progress("reading the Lifecycle Controller state");
-  if (IsDellService(*root)) {
+  if (map->idrac) {
     // Other BMCs have no LC service: their state is unknown, which is not an error.
     auto lc = LcStatus(bmc);
     if (!lc) return StepOutcome::Failed(lc.error());
@@ -163,35 +216,58 @@ StepOutcome RunRefresh(agent::StepContext& ctx, redfish::Client& bmc) {
   }
 
   const std::string& s = sys->resource();
+  auto linked = [&](const char* member) -> Result<std::string> {
+    auto link = sys->OptionalString(std::string(member) + "/@odata.id");
+    if (!link) return MakeError("redfish.unsupported", fmt::format("{} links no {}", s, member));
+    return *link;
+  };
   for (const auto& component : *wanted) {
     progress("reading " + component);
     Status st;
+    std::vector<std::string> lists;  // what this part writes (left out when it fails)
     if (component == "processors") {
-      st = ReadList(bmc, LinkOr(*sys, "Processors", s + "/Processors"), opts, inv.lists["processors"], ProcessorRow);
+      lists = {"processors"};
+      auto link = linked("Processors");
+      st = link ? ReadList(bmc, *link, opts, inv.lists["processors"], ProcessorRow) : Status(link.error());
     } else if (component == "memory") {
-      st = ReadList(bmc, LinkOr(*sys, "Memory", s + "/Memory"), opts, inv.lists["memory"], MemoryRow);
+      lists = {"memory"};
+      auto link = linked("Memory");
+      st = link ? ReadList(bmc, *link, opts, inv.lists["memory"], MemoryRow) : Status(link.error());
     } else if (component == "storage") {
+      lists = {"drives", "volumes"};
       st = ReadStorage(bmc, *sys, opts, inv);
     } else if (component == "network") {
-      st = ReadList(bmc, LinkOr(*sys, "EthernetInterfaces", s + "/EthernetInterfaces"), opts, inv.lists["nics"],
-                    [](const redfish::Document& d) -> Result<std::optional<Row>> {
-                      auto row = NicRow(d);
-                      if (!row) return row.error();
-                      return std::optional<Row>(std::move(*row));
-                    });
+      lists = {"nics"};
+      auto link = linked("EthernetInterfaces");
+      st = link ? ReadList(bmc, *link, opts, inv.lists["nics"],
+                           [](const redfish::Document& d) -> Result<std::optional<Row>> {
+                             auto row = NicRow(d);
+                             if (!row) return row.error();
+                             return std::optional<Row>(std::move(*row));
+                           })
+                : Status(link.error());
     } else if (component == "firmware") {
-      st = ReadList(bmc, "/redfish/v1/UpdateService/FirmwareInventory", opts, inv.lists["firmware"], FirmwareRow);
+      lists = {"firmware"};
+      auto inventory = FirmwareInventoryOf(bmc);
+      st = inventory ? ReadList(bmc, *inventory, opts, inv.lists["firmware"], FirmwareRow) : Status(inventory.error());
     }
-    if (!st) return StepOutcome::Failed(st.error());
+    if (!st && !PartMissing(st.error())) return StepOutcome::Failed(st.error());
+    if (!st) {
+      // This part keeps what was stored before: its lists are left out of the result.
+      for (const auto& l : lists) inv.lists.erase(l);
+      inv.warnings.push_back({component, st.error().code, st.error().message});
+      ctx.Event(LogLevel::kWarn, fmt::format("refresh: {} not read: {}", component, st.error().message));
+    }
   }
   AttachNicFirmware(inv);
 
   auto count = [&inv](const char* list) { auto it = inv.lists.find(list); return it == inv.lists.end() ? 0 : it->second.size(); };
-  ctx.Progress(100, fmt::format("{} {} ({}): {} CPUs, {} DIMMs, {} drives, {} ports, {} firmware",
+  ctx.Progress(100, fmt::format("{} {} ({}): {} CPUs, {} DIMMs, {} drives, {} ports, {} firmware{}",
                                 inv.server.Text("model").value_or("?"),
                                 inv.server.Text("service_tag").value_or(inv.server.Text("serial_number").value_or("?")),
                                 inv.server.Text("power_state").value_or("?"), count("processors"), count("memory"),
-                                count("drives"), count("nics"), count("firmware")));
+                                count("drives"), count("nics"), count("firmware"),
+                                inv.warnings.empty() ? "" : fmt::format("; {} part(s) not read", inv.warnings.size())));
   return StepOutcome::Succeeded(InventoryJson(inv));
 }
 

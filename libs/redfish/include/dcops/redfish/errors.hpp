@@ -9,6 +9,11 @@
 //   redfish.server_error   5xx (retryable for reads)
 //   redfish.schema         a response that is not what Redfish says (HTML, truncated JSON,
 //                          missing or mistyped fields); the message names resource and field
+// and, from navigation (service.hpp, actions.hpp), never from an HTTP status:
+//   redfish.unsupported    the service does not advertise what an operation needs (no such
+//                          action, link or resource): a clear refusal, not retried
+//   redfish.not_idrac      a Dell-only operation on another BMC ("not an iDRAC: Acme (no model)")
+//   redfish.ambiguous      more than one system (or manager) where one was expected
 // The message carries the resource, the HTTP status and the BMC's MessageId and Message.
 
 #include <string>
