@@ -151,7 +151,7 @@ TEST_CASE("Log entries are kept once, and the next collection starts where the l
 
   auto bad = RecordStepResult(site.cp, "default", "server.logs", next.task_id, "", R"({"logs": [{"log": "audit"}]})");
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().message.find("result.logs[].log: must be sel or lifecycle") != std::string::npos);
+  CHECK(bad.error().message.find("result.logs[].log: must be sel, lifecycle, system or manager") != std::string::npos);
 }
 
 
