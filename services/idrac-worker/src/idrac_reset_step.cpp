@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "dcops/redfish/actions.hpp"
 #include "redfish_target.hpp"
 
@@ -68,11 +70,18 @@ StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, const O
       auto r = bmc.Post(*reset, fmt::format(R"({{"ResetType":"{}"}})", type->value_or("GracefulRestart")));
       if (!r) return StepOutcome::Failed(r.error());
     }
-    cp.Set("phase", "sent");
+    cp.Set("phase", "sent").Set("since", UnixSecondsText(ctx.clock()));
     if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
   }
 
-  auto seen = WaitForIdracRestart(ctx, bmc, options, cp.Get("before"), went_down, timeout, observe);
+  // A retry continues the wait the first attempt began (what is left of `timeout`).
+  const auto left = TimeLeft(ctx.clock(), cp.Get("since"), timeout);
+  if (left < timeout) {
+    ctx.Event(LogLevel::kInfo, fmt::format("continuing the wait for the restart: {} s of {} s left",
+                                           left.count() / 1000, timeout.count() / 1000));
+  }
+  auto seen = WaitForIdracRestart(ctx, bmc, options, cp.Get("before"), went_down, left,
+                                  std::min(observe, left));
   if (!seen) return FailedOrCancelled(ctx, seen.error());
   if (!seen->verified) {
     const std::string note = fmt::format(

@@ -305,3 +305,24 @@ TEST_CASE("An update waits for a busy Lifecycle Controller and gives up with a r
 
 }  // namespace
 }  // namespace dcops::idrac
+
+namespace dcops::idrac {
+namespace {
+
+TEST_CASE("A retried wait continues from when the device accepted the action", "[support]") {
+  FakeClock clock;
+  const std::string since = UnixSecondsText(clock);
+  CHECK(TimeLeft(clock, since, std::chrono::minutes(15)) == std::chrono::minutes(15));
+  clock.Advance(std::chrono::minutes(10));
+  CHECK(Ago(clock, since) == std::chrono::minutes(10));
+  CHECK(TimeLeft(clock, since, std::chrono::minutes(15)) == std::chrono::minutes(5));
+  clock.Advance(std::chrono::minutes(10));
+  CHECK(TimeLeft(clock, since, std::chrono::minutes(15)) == std::chrono::milliseconds(0));  // never negative
+  // No checkpointed time (an older checkpoint, or garbage): the whole wait.
+  CHECK(TimeLeft(clock, "", std::chrono::minutes(15)) == std::chrono::minutes(15));
+  CHECK(TimeLeft(clock, "12x", std::chrono::minutes(15)) == std::chrono::minutes(15));
+  CHECK_FALSE(Ago(clock, "later"));
+}
+
+}  // namespace
+}  // namespace dcops::idrac

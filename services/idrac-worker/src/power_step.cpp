@@ -6,11 +6,11 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <optional>
 
 #include "dcops/redfish/actions.hpp"
 #include "redfish_target.hpp"
+#include "step_support.hpp"
 
 namespace dcops::idrac {
 namespace {
@@ -78,7 +78,7 @@ Result<Params> ParseParams(const std::string& json) {
 // power-on remains), "sent" (the final action was accepted).
 // `since` (Unix seconds) is when the BMC accepted `sent`: a retry continues that wait instead of
 // starting a new one.
-struct Checkpoint {
+struct PowerCheckpoint {
   std::string phase;
   std::string sent;
   std::string then;
@@ -86,8 +86,8 @@ struct Checkpoint {
   std::string since{};
 };
 
-Checkpoint ParseCheckpoint(const std::string& json) {
-  Checkpoint cp;
+PowerCheckpoint ParseCheckpoint(const std::string& json) {
+  PowerCheckpoint cp;
   rapidjson::Document doc;
   doc.Parse(json.c_str());
   if (json.empty() || doc.HasParseError() || !doc.IsObject()) return cp;
@@ -165,14 +165,11 @@ class PowerRun {
   // action was accepted (a retry continues that wait).
   Clock::SteadyTime WaitOrigin() const { return origin_ ? *origin_ : ctx_.clock().Steady(); }
   void ContinueFrom(const std::string& since) {
-    char* end = nullptr;
-    const long long unix_seconds = std::strtoll(since.c_str(), &end, 10);
-    if (since.empty() || end == nullptr || *end != '\0') return;
-    const auto then = std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds));
-    const auto ago = std::max<Clock::WallTime::duration>(ctx_.clock().Now() - then, {});
-    origin_ = ctx_.clock().Steady() - std::chrono::duration_cast<Clock::SteadyTime::duration>(ago);
+    const auto ago = Ago(ctx_.clock(), since);
+    if (!ago) return;
+    origin_ = ctx_.clock().Steady() - std::chrono::duration_cast<Clock::SteadyTime::duration>(*ago);
     ctx_.Event(LogLevel::kInfo, fmt::format("continuing the wait begun {} s ago by an earlier attempt",
-                                            std::chrono::duration_cast<std::chrono::seconds>(ago).count()));
+                                            std::chrono::duration_cast<std::chrono::seconds>(*ago).count()));
   }
 
   Result<Waited> WaitFor(const std::string& state, milliseconds timeout, int pct_from, int pct_to) {
@@ -218,9 +215,7 @@ class PowerRun {
     }
     acted_ = true;
     origin_ = ctx_.clock().Steady();
-    const auto accepted = std::chrono::duration_cast<std::chrono::seconds>(ctx_.clock().Now().time_since_epoch());
-    if (auto st = Save(Json({{"phase", phase_after}, {"sent", type}, {"since", std::to_string(accepted.count())}}));
-        !st) {
+    if (auto st = Save(Json({{"phase", phase_after}, {"sent", type}, {"since", UnixSecondsText(ctx_.clock())}})); !st) {
       return StepOutcome::Failed(st.error());
     }
     return std::nullopt;
@@ -298,7 +293,7 @@ class PowerRun {
 };
 
 StepOutcome PowerRun::Run() {
-  Checkpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
+  PowerCheckpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
   ctx_.Progress(5, "reading power state");
   if (auto st = Navigate(); !st) return StepOutcome::Failed(st.error());
   auto state = ReadPower();
@@ -323,7 +318,7 @@ StepOutcome PowerRun::Run() {
     ctx_.Event(LogLevel::kInfo, took_effect
                                     ? fmt::format("resuming: {} from an earlier attempt took effect", cp.sent)
                                     : fmt::format("resuming: {} from an earlier attempt did not take effect", cp.sent));
-    cp = took_effect ? Checkpoint{cp.then, cp.sent, "", "", ""} : Checkpoint{};
+    cp = took_effect ? PowerCheckpoint{cp.then, cp.sent, "", "", ""} : PowerCheckpoint{};
     if (took_effect && cp.phase == "sent" && restart_type) {
       acted_ = true;
       return FromWait(WaitFor("On", settle_, 40, 95), "On", settle_);

@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace dcops::idrac {
 
@@ -90,6 +91,24 @@ Result<redfish::TaskStatus> FollowTask(agent::StepContext& ctx, redfish::Client&
                      true);
   }
   return last;
+}
+
+std::string UnixSecondsText(const Clock& clock) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count());
+}
+
+std::optional<std::chrono::milliseconds> Ago(const Clock& clock, const std::string& since) {
+  char* end = nullptr;
+  const long long unix_seconds = std::strtoll(since.c_str(), &end, 10);
+  if (since.empty() || end == nullptr || *end != '\0') return std::nullopt;
+  const auto then = Clock::WallTime(std::chrono::seconds(unix_seconds));
+  return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - then), std::chrono::milliseconds(0));
+}
+
+std::chrono::milliseconds TimeLeft(const Clock& clock, const std::string& since, std::chrono::milliseconds timeout) {
+  const auto ago = Ago(clock, since);
+  if (!ago) return timeout;
+  return std::clamp(timeout - *ago, std::chrono::milliseconds(0), timeout);
 }
 
 agent::StepOutcome FailedOrCancelled(agent::StepContext& ctx, const Error& e) {

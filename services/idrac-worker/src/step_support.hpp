@@ -66,6 +66,14 @@ Result<redfish::TaskStatus> FollowTask(agent::StepContext& ctx, redfish::Client&
                                        const OperationOptions& options, std::chrono::milliseconds timeout,
                                        bool stop_when_scheduled, int from, int to);
 
+// Now as Unix seconds in text, for a checkpoint ("since": when the device accepted an action).
+std::string UnixSecondsText(const Clock& clock);
+// How long ago `since` (UnixSecondsText) was, never negative; nullopt when "" or unreadable.
+std::optional<std::chrono::milliseconds> Ago(const Clock& clock, const std::string& since);
+// What is left of `timeout` counted from `since` (UnixSecondsText; "" or unreadable: all of it,
+// never less than zero): a retried step continues the wait its first attempt began.
+std::chrono::milliseconds TimeLeft(const Clock& clock, const std::string& since, std::chrono::milliseconds timeout);
+
 // The outcome for an error: cancellation wins, then the error.
 agent::StepOutcome FailedOrCancelled(agent::StepContext& ctx, const Error& e);
 
