@@ -137,7 +137,15 @@ TEST_CASE("Every operation runs against Dell, a generic BMC and DMTF's mockup: i
       {"server.idrac_settings", "{}", Ok(), not_idrac_generic, not_idrac_dmtf},
       {"server.scp_export", R"({"format":"XML"})", Ok(), not_idrac_generic, not_idrac_dmtf},
   };
-  for (const auto& c : cases) {
+  // Last, server.scp_import of the profile the export stored (the others refuse before reading it).
+  auto with_import = cases;
+  with_import.push_back({"server.scp_import", "", Ok(), not_idrac_generic, not_idrac_dmtf});
+  for (auto& c : with_import) {
+    if (c.type == "server.scp_import") {
+      const std::string backup = site.Sql("SELECT id FROM server_config_backups WHERE server_id = $1", {dell});
+      REQUIRE_FALSE(backup.empty());
+      c.params = fmt::format(R"({{"backup_id":"{}","shutdown_type":"Graceful"}})", backup);
+    }
     for (const auto& [name, server, expect] :
          {std::tuple{"dell", dell, c.dell}, std::tuple{"generic", generic.server_id, c.generic},
           std::tuple{"dmtf", dmtf.server_id, c.dmtf}}) {

@@ -59,8 +59,15 @@ StepOutcome RunIdracReset(agent::StepContext& ctx, redfish::Client& bmc, const O
     }
     const bool sent_earlier = cp.Get("phase") == "sending" &&
                               (went_down || (!cp.Get("before").empty() && *before != cp.Get("before")));
+    // An earlier attempt may have sent the reset, and a manager without LastResetTime cannot
+    // say whether it did: it is not sent a second time; the wait below decides (or says
+    // unverified).
+    const bool cannot_tell = cp.Get("phase") == "sending" && !sent_earlier && cp.Get("before").empty();
     if (sent_earlier) {
       ctx.Event(LogLevel::kInfo, "resuming: the iDRAC reset from an earlier attempt took effect");
+    } else if (cannot_tell) {
+      ctx.Event(LogLevel::kWarn, "resuming: an earlier attempt may have sent the reset and this BMC reports no "
+                                 "LastResetTime to tell; not sending it a second time");
     } else {
       cp.Set("phase", "sending").Set("before", *before);
       if (auto st = ctx.SaveCheckpoint(cp.Json()); !st) return StepOutcome::Failed(st.error());
