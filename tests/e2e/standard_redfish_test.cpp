@@ -55,6 +55,7 @@ struct Outcome {
   std::string code;    // the step's error code ("" on success)
   std::string message;
   std::string result;
+  std::string view;  // the job as the API shows it (dispatcher_v1_get_job)
 };
 
 Outcome RunOne(Site& site, const std::string& server_id, const std::string& type, const std::string& params) {
@@ -67,6 +68,7 @@ Outcome RunOne(Site& site, const std::string& server_id, const std::string& type
   // Compact JSON, so the table can name {"key":"value"} pairs.
   o.result = site.Sql("SELECT coalesce(replace(replace(result::text, '\": ', '\":'), ', \"', ',\"'), '') "
                       "FROM job_tasks WHERE job_id = $1", {job});
+  o.view = site.Sql("SELECT dispatcher_v1_get_job($1)::text", {job});
   return o;
 }
 
@@ -155,6 +157,9 @@ TEST_CASE("Every operation runs against Dell, a generic BMC and DMTF's mockup: i
       if (expect.ok) {
         CHECK(o.status == "succeeded");
         CHECK(o.result.find(expect.text) != std::string::npos);
+        if (expect.text.find("unverified") != std::string::npos) {
+          CHECK(o.view.find("\"outcome\": \"unverified\"") != std::string::npos);  // visible in the job
+        }
       } else {
         CHECK(o.status == "failed");
         CHECK(o.code == expect.code);

@@ -73,3 +73,22 @@ UPDATE public.job_types
          '{"type":"integer","minimum":5,"maximum":3600}'),
        description = 'Reset the BMC (Manager.Reset) and wait until it is healthy again'
  WHERE job_type = 'server.idrac_reset';
+
+-- A job's steps show the outcome their result names ("verified", "unverified", …): an
+-- unverified effect is visible in the job, not only in its events.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_get_job(p_job_id uuid)
+  RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT to_jsonb(j) || jsonb_build_object('steps', coalesce((
+           SELECT jsonb_agg(jsonb_build_object(
+                    'id', t.id, 'key', t.step_key, 'kind', t.step_kind, 'target', t.target,
+                    'status', t.status, 'attempt', t.attempt, 'max_attempts', t.max_attempts,
+                    'progress', t.progress, 'progress_message', t.progress_message,
+                    'error_code', t.error_code, 'error_message', t.error_message,
+                    'outcome', t.result ->> 'outcome',
+                    'started_at', t.started_at, 'finished_at', t.finished_at) ORDER BY t.seq)
+             FROM public.job_tasks t WHERE t.job_id = j.id), '[]'::jsonb))
+    FROM public.jobs j WHERE j.id = p_job_id
+$$;

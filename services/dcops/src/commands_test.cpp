@@ -1,7 +1,9 @@
 // The CLI's commands against a scripted API: what is sent, what is printed, exit codes.
 #include "commands.hpp"
+#include "render.hpp"
 
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
 #include <deque>
 #include <sstream>
 
@@ -103,6 +105,14 @@ TEST_CASE("job watch prints events and step changes until the job ends", "[cli]"
   REQUIRE(run.api.calls.size() == 6);
   CHECK(run.api.calls[2].path == "/api/v1/jobs/" + kId + "/events?after=7");  // no event twice
   CHECK(run.clock.slept() == std::chrono::milliseconds(500));  // one pause between polls
+}
+
+TEST_CASE("A job's summary counts the steps whose effect was not proven", "[cli]") {
+  rapidjson::Document job;
+  job.Parse(R"({"id":"j","status":"succeeded","steps_total":3,"steps_failed":0,"steps":[
+    {"status":"succeeded","outcome":"verified"},{"status":"succeeded","outcome":"unverified"},
+    {"status":"succeeded","outcome":null}]})");
+  CHECK(JobSummary(job) == "job j succeeded: 3 step(s), 0 failed, 1 unverified");
 }
 
 TEST_CASE("job watch prints the events a job's end commits with it, read after the end was seen", "[cli]") {

@@ -194,6 +194,12 @@ std::string ProgressLine(const rapidjson::Value& job) {
 std::string JobSummary(const rapidjson::Value& job) {
   std::string out = fmt::format("job {} {}: {} step(s), {} failed", S(job, "id"), S(job, "status"),
                                 I(job, "steps_total"), I(job, "steps_failed"));
+  // Succeeded steps whose effect the device never showed (docs/REDFISH.md).
+  int unverified = 0;
+  if (job.HasMember("steps") && job["steps"].IsArray()) {
+    for (const auto& s : job["steps"].GetArray()) unverified += S(s, "outcome") == "unverified" ? 1 : 0;
+  }
+  if (unverified > 0) out += fmt::format(", {} unverified", unverified);
   if (!S(job, "error_message").empty()) out += " (" + S(job, "error_message") + ")";
   return out;
 }
