@@ -63,11 +63,13 @@ Outcome RunOne(Site& site, const std::string& server_id, const std::string& type
   REQUIRE_FALSE(job.empty());
   Outcome o;
   o.status = site.WaitForJob(job, seconds(90));
-  o.code = site.Sql("SELECT coalesce(error_code, '') FROM job_tasks WHERE job_id = $1", {job});
-  o.message = site.Sql("SELECT coalesce(error_message, '') FROM job_tasks WHERE job_id = $1", {job});
+  // The job's own step (a firmware update also plans a refresh after it).
+  o.code = site.Sql("SELECT coalesce(error_code, '') FROM job_tasks WHERE job_id = $1 AND step_kind = $2", {job, type});
+  o.message =
+      site.Sql("SELECT coalesce(error_message, '') FROM job_tasks WHERE job_id = $1 AND step_kind = $2", {job, type});
   // Compact JSON, so the table can name {"key":"value"} pairs.
   o.result = site.Sql("SELECT coalesce(replace(replace(result::text, '\": ', '\":'), ', \"', ',\"'), '') "
-                      "FROM job_tasks WHERE job_id = $1", {job});
+                      "FROM job_tasks WHERE job_id = $1 AND step_kind = $2", {job, type});
   o.view = site.Sql("SELECT dispatcher_v1_get_job($1)::text", {job});
   return o;
 }

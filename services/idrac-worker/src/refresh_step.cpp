@@ -37,7 +37,6 @@ Result<std::set<std::string>> WantedComponents(const std::string& params_json) {
   return out;
 }
 
-
 // Runs `row_of` over every member of `collection`, appending the rows it keeps.
 template <typename RowOf>
 Status ReadList(redfish::Client& bmc, const std::string& collection, const redfish::CollectionOptions& opts,
@@ -87,8 +86,8 @@ Status ReadSimpleStorage(redfish::Client& bmc, const std::string& collection, co
 }
 
 // Controllers, then each controller's drives (linked from it) and volumes (a collection).
-// A system that links only SimpleStorage is read from there; one with neither has no storage
-// to report (not an error).
+// A system that links only SimpleStorage is read from there; one with neither is reported as a
+// part not read (a warning in the result), not a failed refresh.
 Status ReadStorage(redfish::Client& bmc, const redfish::Document& system, const redfish::CollectionOptions& opts,
                    ServerInventory& inv) {
   const std::string storage = system.OptionalString("Storage/@odata.id").value_or("");
