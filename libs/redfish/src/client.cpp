@@ -45,11 +45,7 @@ Client::Client(http::Client& http, SessionCache& sessions, Target target, Clock&
 
 Result<std::shared_ptr<const ServiceRoot>> Client::Root() {
   if (auto cached = services_->Root(target_.address, clock_.Steady())) return cached;
-  http::Request req;
-  req.url = Url(kServiceRoot);
-  req.headers = JsonHeaders();
-  req.tls = target_.tls;
-  req.min_interval = target_.min_interval;
+  http::Request req = Unauthenticated(http::Method::kGet, kServiceRoot);
   auto r = Execute(req);
   if (r && r->status == 401) {
     req.basic_auth = http::BasicAuth{target_.username, target_.password};
@@ -83,8 +79,7 @@ Result<ServiceMap> Client::Map() {
     }
   }
   // The managers collection only when the system does not say which manager is its own.
-  const bool managed_by = system && system->Find("Links/ManagedBy") != nullptr &&
-                          system->LinkIds("Links/ManagedBy").ok() && !system->LinkIds("Links/ManagedBy")->empty();
+  const bool managed_by = system && !system->LinkIds("Links/ManagedBy").value_or(std::vector<std::string>{}).empty();
   if (!managed_by && !(*root)->managers.empty()) {
     auto coll = Get((*root)->managers);
     if (!coll) return coll.error();
@@ -111,6 +106,16 @@ Result<http::Response> Client::Execute(const http::Request& request) {
                       fmt::format("HTTP {}", r->status), clock_.Steady());
   }
   return r;
+}
+
+http::Request Client::Unauthenticated(http::Method method, const std::string& path) const {
+  http::Request req;
+  req.method = method;
+  req.url = Url(path);
+  req.headers = JsonHeaders();
+  req.tls = target_.tls;
+  req.min_interval = target_.min_interval;
+  return req;
 }
 
 std::string Client::Url(const std::string& path) const {
@@ -160,13 +165,8 @@ Result<std::string> Client::Token() {
 }
 
 Result<http::Response> Client::PostLogin(const std::string& path) {
-  http::Request req;
-  req.method = http::Method::kPost;
-  req.url = Url(path);
-  req.headers = JsonHeaders();
+  http::Request req = Unauthenticated(http::Method::kPost, path);
   req.body = LoginBody(target_.username, target_.password);
-  req.tls = target_.tls;
-  req.min_interval = target_.min_interval;
   return Execute(req);
 }
 
@@ -188,11 +188,7 @@ Status Client::VerifyLogin() {
   // No session service: a basic-auth read of a resource that needs credentials proves the same.
   const std::string probe = !(*root)->systems.empty() ? (*root)->systems : (*root)->managers;
   if (probe.empty()) return MakeError("redfish.schema", "/redfish/v1: links neither Systems nor Managers");
-  http::Request req;
-  req.url = Url(probe);
-  req.headers = JsonHeaders();
-  req.tls = target_.tls;
-  req.min_interval = target_.min_interval;
+  http::Request req = Unauthenticated(http::Method::kGet, probe);
   req.basic_auth = http::BasicAuth{target_.username, target_.password};
   auto r = Execute(req);
   if (!r) return r.error();

@@ -11,10 +11,6 @@ std::string Link(const Document& doc, const std::string& member) {
   return doc.OptionalString(member + "/@odata.id").value_or("");
 }
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 ServiceRoot ReadServiceRoot(const Document& root) {
@@ -63,7 +59,7 @@ Result<ServiceMap> Identify(std::shared_ptr<const ServiceRoot> root, const std::
                      fmt::format("{} lists {} managers and the system names none of them in Links.ManagedBy",
                                  map.root->managers, managers.size()));
   }
-  map.idrac = map.root->vendor == "Dell" && EndsWith(map.manager, "/iDRAC.Embedded.1");
+  map.idrac = map.root->vendor == "Dell" && map.manager.ends_with("/iDRAC.Embedded.1");
   return map;
 }
 

@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "attributes.hpp"
 #include "dell.hpp"
@@ -23,11 +24,13 @@ using agent::StepOutcome;
 
 // Where the BIOS resource and its settings object are: the system's Bios link, and the
 // SettingsObject its @Redfish.Settings names (a service without one takes the PATCH on the
-// resource itself), with the apply times it supports ("" = it says nothing).
+// resource itself), with the apply times it supports ("" = it says nothing), and the Bios
+// resource as read.
 struct BiosPlaces {
   std::string bios;
   std::string settings;
   std::vector<std::string> apply_times;
+  std::optional<redfish::Document> current;
 };
 
 Result<BiosPlaces> FindBios(redfish::Client& bmc) {
@@ -42,9 +45,9 @@ Result<BiosPlaces> FindBios(redfish::Client& bmc) {
   if (!bios) return bios.error();
   places.settings = bios->OptionalString("@Redfish.Settings/SettingsObject/@odata.id").value_or(places.bios);
   places.apply_times = bios->Strings("@Redfish.Settings/SupportedApplyTimes").value_or(std::vector<std::string>{});
+  places.current = std::move(*bios);
   return places;
 }
-
 
 }  // namespace
 
@@ -66,9 +69,8 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
   auto map = bmc.Map();
   if (!map) return StepOutcome::Failed(map.error());
   const bool idrac = map->idrac;
-  auto current = bmc.Get(bios_path);
-  if (!current) return StepOutcome::Failed(current.error());
-  const auto* attrs = current->Find("Attributes");
+  const redfish::Document& current = *places->current;
+  const auto* attrs = current.Find("Attributes");
   if (attrs == nullptr || !attrs->IsObject()) {
     return StepOutcome::Failed(MakeError("redfish.schema", bios_path + ": Attributes is missing or not an object"));
   }
@@ -92,7 +94,7 @@ StepOutcome RunBios(agent::StepContext& ctx, redfish::Client& bmc, const Operati
                     places->apply_times.empty() ? std::string("no apply times") : fmt::format("{}", fmt::join(places->apply_times, ", ")))));
   }
   bool any = false;
-  auto diff = AttributeDifference(*wanted, *current, "BIOS", &any);
+  auto diff = AttributeDifference(*wanted, current, "BIOS", &any);
   if (!diff) return StepOutcome::Failed(diff.error());
 
   Checkpoint cp = Checkpoint::Parse(ctx.assignment().checkpoint_json);

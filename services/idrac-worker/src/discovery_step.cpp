@@ -17,6 +17,7 @@
 
 #include "dcops/common/clock.hpp"
 #include "dcops/redfish/client.hpp"
+#include "dcops/redfish/service.hpp"
 #include "step_support.hpp"
 
 namespace dcops::idrac {
@@ -99,8 +100,9 @@ class Scan {
     if (!root || !root->OptionalString("RedfishVersion")) return false;
     f.pin = r->peer_sha256;
     f.redfish_version = *root->OptionalString("RedfishVersion");
-    f.vendor = root->OptionalString("Vendor").value_or(root->Find("Oem/Dell") != nullptr ? "Dell" : "");
-    f.product = root->OptionalString("Product").value_or("");
+    const redfish::ServiceRoot says = redfish::ReadServiceRoot(*root);
+    f.vendor = says.vendor;
+    f.product = says.product;
     f.service_tag = root->OptionalString("Oem/Dell/ServiceTag").value_or("");
     f.uuid = root->OptionalString("UUID").value_or("");
     return true;

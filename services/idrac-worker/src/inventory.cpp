@@ -1,5 +1,7 @@
 #include "inventory.hpp"
 
+#include "dcops/redfish/service.hpp"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -125,9 +127,7 @@ Result<Row> RowReader::Done() {
   return std::move(row_);
 }
 
-bool IsDellService(const redfish::Document& root) {
-  return root.OptionalString("Vendor").value_or("") == "Dell" || root.Find("Oem/Dell") != nullptr;
-}
+bool IsDellService(const redfish::Document& root) { return redfish::ReadServiceRoot(root).vendor == "Dell"; }
 
 Result<Row> SystemRow(const redfish::Document& root, const redfish::Document& sys) {
   auto health = sys.MaybeString("Status/HealthRollup");
@@ -251,11 +251,10 @@ Result<std::optional<Row>> FirmwareRow(const redfish::Document& doc) {
   // Keyed by the member's URI (its last segment), never by "Id": one vendor gives every
   // member the same Id, and members are told apart by where they are. On an iDRAC both agree
   // ("Installed-25227-2.8.2__NIC.Integrated.1-1-1").
-  const std::string& uri = doc.resource();
-  const auto slash = uri.find_last_not_of('/') == std::string::npos ? std::string::npos : uri.rfind('/', uri.find_last_not_of('/'));
-  std::optional<std::string> id;
-  if (slash != std::string::npos) id = uri.substr(slash + 1, uri.find_last_not_of('/') - slash);
-  if (!id || id->empty()) {
+  std::string uri = doc.resource();
+  while (!uri.empty() && uri.back() == '/') uri.pop_back();
+  std::optional<std::string> id = uri.substr(uri.rfind('/') + 1);  // npos + 1: the whole of it
+  if (id->empty()) {
     auto named = doc.String("Id");
     if (!named) return named.error();
     id = *named;

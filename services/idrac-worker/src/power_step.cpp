@@ -135,8 +135,8 @@ class PowerRun {
   enum class Waited { kReached, kTimedOut, kCancelled };
 
   // The system the service lists and its reset action (target and allowed types as
-  // advertised, from the action or its ActionInfo).
-  Status Navigate() {
+  // advertised, from the action or its ActionInfo); returns the power state from that same read.
+  Result<std::string> Navigate() {
     auto map = bmc_.Map();
     if (!map) return map.error();
     if (map->system.empty()) return MakeError("redfish.unsupported", "the service lists no computer system");
@@ -148,16 +148,21 @@ class PowerRun {
     reset_target_ = reset->target;
     // Not said: every standard type is assumed and the BMC decides.
     allowed_ = reset->allowable.count("ResetType") ? reset->Allowed("ResetType") : kActions;
-    return Status();
+    return Observe(*sys);
   }
 
   Result<std::string> ReadPower() {
     auto sys = bmc_.Get(system_);
     if (!sys) return sys.error();
-    auto power = sys->String("PowerState");
+    return Observe(*sys);
+  }
+
+  // The power state, and what may show a restart, from one read of the system.
+  Result<std::string> Observe(const redfish::Document& sys) {
+    auto power = sys.String("PowerState");
     if (!power) return power.error();
-    last_reset_ = sys->OptionalString("LastResetTime").value_or("");
-    boot_progress_ = sys->OptionalString("BootProgress/LastState").value_or("");
+    last_reset_ = sys.OptionalString("LastResetTime").value_or("");
+    boot_progress_ = sys.OptionalString("BootProgress/LastState").value_or("");
     return power;
   }
 
@@ -295,8 +300,7 @@ class PowerRun {
 StepOutcome PowerRun::Run() {
   PowerCheckpoint cp = ParseCheckpoint(ctx_.assignment().checkpoint_json);
   ctx_.Progress(5, "reading power state");
-  if (auto st = Navigate(); !st) return StepOutcome::Failed(st.error());
-  auto state = ReadPower();
+  auto state = Navigate();
   if (!state) return StepOutcome::Failed(state.error());
   initial_ = *state;
   if (cp.phase == "sending") {

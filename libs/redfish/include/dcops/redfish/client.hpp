@@ -77,6 +77,8 @@ class Client {
   // Sends `req` (method, headers, body or form set) to `path` with this BMC's session.
   Result<http::Response> Send(http::Request req, const std::string& path);
   Result<http::Response> SendOnce(http::Request request, const std::string& token);
+  // A JSON request to `path` of this BMC with its TLS and pacing, and no credentials yet.
+  http::Request Unauthenticated(http::Method method, const std::string& path) const;
   // POST of the login body to a session collection (one attempt: a refused login is final).
   Result<http::Response> PostLogin(const std::string& path);
   // The HTTP client's Execute behind this BMC's circuit breaker.
