@@ -68,7 +68,7 @@ TEST_CASE("OME syncs through the CLI: servers written, changes picked up, a brok
   CHECK(site.Sql("SELECT count(*) FROM servers WHERE bmc_address NOT LIKE '127.%'") == "0");
   CHECK(first.output.find("OME sync applied: 25 servers (25 new), 0 no longer listed, 0 unreadable") != std::string::npos);
   CHECK(site.Sql("SELECT count(*) FROM server_processors") == "50");  // the details: 2 CPUs per server
-  CHECK(site.Sql("SELECT count(*) FROM server_firmware WHERE component_id = 'Installed-25227'") == "25");
+  CHECK(site.Sql("SELECT count(*) FROM server_firmware WHERE component_id = 'Installed-25227__iDRAC.Embedded.1-1'") == "25");
   CHECK(model.SessionCount() == 0);  // logged out
 
   // OME changes: a server leaves, one arrives, one record breaks.

@@ -1,6 +1,10 @@
 #include "dcops/ome/client.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -9,10 +13,30 @@
 namespace dcops::ome {
 namespace {
 
+// Message ids OME answers when it will not open another session (Dell's API guide and
+// message registry; see tests/fixtures/ome/session-limit.md).
+bool SessionLimitId(const std::string& id) {
+  static const char* const kIds[] = {"CSES1004"};
+  return std::any_of(std::begin(kIds), std::end(kIds), [&](const char* k) { return id == k; });
+}
+
+// An id we do not know, answered with a status and a message about a session limit.
+bool SessionLimitText(int status, std::string message) {
+  if (status != 400 && status != 403 && status != 429 && status != 503) return false;
+  std::transform(message.begin(), message.end(), message.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (message.find("session") == std::string::npos) return false;
+  for (const char* word : {"maximum", "limit", "exceed", "too many", "no more"}) {
+    if (message.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 // OME's error body: {"error": {"code", "message", "@Message.ExtendedInfo": [{"MessageId", "Message"}]}}.
-Error FromOme(const http::Response& r, const std::string& what) {
+Error OmeError(int status, const std::string& body, const std::string& what) {
   rapidjson::Document d;
-  if (JsonNestingWithin(r.body, kMaxDeviceJsonNesting)) d.Parse(r.body.c_str());
+  if (JsonNestingWithin(body, kMaxDeviceJsonNesting)) d.Parse(body.c_str());
   std::string id, message;
   if (!d.HasParseError() && d.IsObject() && d.HasMember("error") && d["error"].IsObject()) {
     const auto& e = d["error"];
@@ -23,11 +47,15 @@ Error FromOme(const http::Response& r, const std::string& what) {
     }
     if (message.empty() && e.HasMember("message") && e["message"].IsString()) message = e["message"].GetString();
   }
-  if (message.empty()) message = fmt::format("HTTP {} without OME's error body", r.status);
+  if (message.empty()) message = fmt::format("HTTP {} without OME's error body", status);
   const std::string text = fmt::format("{}: {}{}", what, id.empty() ? "" : id + ": ", message);
-  if (id == "CSES1004") return MakeError("ome.session_cap", text, true);
-  return MakeError("ome.http", text, r.status >= 500);
+  if (SessionLimitId(id) || SessionLimitText(status, message)) return MakeError("ome.session_cap", text, true);
+  if (status == 429) return MakeError("ome.rate_limited", text, true);
+  if (status == 401) return MakeError("ome.auth", text);
+  return MakeError("ome.http", text, status >= 500);
 }
+
+namespace {
 
 Result<std::string> Text(const rapidjson::Value& v, const char* key, const std::string& where, bool nullable) {
   if (!v.HasMember(key)) return MakeError("ome.schema", fmt::format("{}: {} is missing", where, key));
@@ -101,8 +129,7 @@ Status Client::Login() {
   req.tls = endpoint_.tls;
   auto r = http_.Execute(req);
   if (!r) return r.error();
-  if (r->status == 401) return MakeError("ome.auth", FromOme(*r, "login").message);
-  if (!r->ok()) return FromOme(*r, "login");
+  if (!r->ok()) return OmeError(r->status, r->body, "login");
   token_ = r->Header("X-Auth-Token");
   session_path_ = r->Header("Location");
   if (token_.empty()) return MakeError("ome.schema", "login: no X-Auth-Token in the answer");
@@ -140,7 +167,7 @@ Result<rapidjson::Document> Client::GetJson(const std::string& path) {
   if (!r) return r.error();
   const std::string resource = path.substr(0, path.find('?'));
   if (r->status == 401) return MakeError("ome.session_expired", resource + ": the session is no longer valid", true);
-  if (!r->ok()) return FromOme(*r, resource);
+  if (!r->ok()) return OmeError(r->status, r->body, resource);
   if (!JsonNestingWithin(r->body, kMaxDeviceJsonNesting)) {
     return MakeError("ome.schema", fmt::format("{}: the answer nests deeper than {} levels", resource, kMaxDeviceJsonNesting));
   }
@@ -181,108 +208,6 @@ Status Client::ForEachDevicePage(int type, int page_size, const std::function<St
     }
   }
   return Status();
-}
-
-}  // namespace dcops::ome
-
-namespace dcops::ome {
-namespace {
-
-std::string Text(const rapidjson::Value& o, const char* key) {
-  auto it = o.FindMember(key);
-  return it != o.MemberEnd() && it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength()) : "";
-}
-
-std::int64_t Number(const rapidjson::Value& o, const char* key) {
-  auto it = o.FindMember(key);
-  return it != o.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : -1;
-}
-
-const char* Health(std::int64_t status) {
-  switch (status) {
-    case 1000: return "OK";
-    case 3000: return "Warning";
-    case 4000: return "Critical";
-    default: return "";
-  }
-}
-
-}  // namespace
-
-std::int64_t ParseSize(const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || v < 0) return -1;
-  std::string unit(end);
-  unit.erase(0, unit.find_first_not_of(' '));
-  static const std::pair<const char*, double> kUnits[] = {
-      {"bytes", 1}, {"B", 1}, {"KB", 1024.0}, {"MB", 1024.0 * 1024}, {"GB", 1024.0 * 1024 * 1024}, {"TB", 1024.0 * 1024 * 1024 * 1024}};
-  for (const auto& [name, factor] : kUnits) {
-    if (unit == name) return static_cast<std::int64_t>(v * factor);
-  }
-  return -1;
-}
-
-Result<DeviceDetails> ReadDeviceDetails(const rapidjson::Value& collection) {
-  if (!collection.IsObject() || !collection.HasMember("value") || !collection["value"].IsArray()) {
-    return MakeError("ome.schema", "InventoryDetails: value is missing or not an array");
-  }
-  DeviceDetails out;
-  for (const auto& detail : collection["value"].GetArray()) {
-    if (!detail.IsObject() || !detail.HasMember("InventoryInfo") || !detail["InventoryInfo"].IsArray()) continue;
-    const std::string type = Text(detail, "InventoryType");
-    for (const auto& i : detail["InventoryInfo"].GetArray()) {
-      if (!i.IsObject()) continue;
-      if (type == "serverProcessors") {
-        out.processors.push_back({Text(i, "SlotNumber").empty() ? Text(i, "InstanceId") : Text(i, "SlotNumber"), Text(i, "ModelName"),
-                                  Text(i, "BrandName"), static_cast<int>(Number(i, "NumberOfCores")),
-                                  static_cast<int>(Number(i, "MaxSpeed")), Health(Number(i, "Status"))});
-      } else if (type == "serverMemoryDevices") {
-        DeviceDetails::Dimm m;
-        m.slot = Text(i, "InstanceId").empty() ? Text(i, "Name") : Text(i, "InstanceId");
-        m.memory_type = Text(i, "TypeDetails");
-        m.manufacturer = Text(i, "Manufacturer");
-        m.part_number = Text(i, "PartNumber");
-        m.serial_number = Text(i, "SerialNumber");
-        m.health = Health(Number(i, "Status"));
-        m.capacity_mib = Number(i, "Size");
-        m.speed_mhz = static_cast<int>(Number(i, "Speed"));
-        out.memory.push_back(std::move(m));
-      } else if (type == "serverArrayDisks") {
-        DeviceDetails::Disk k;
-        const std::string number = Text(i, "DiskNumber");  // "Disk.Bay.0:Enclosure.Internal.0-1:RAID.Integrated.1-1"
-        k.slot = number.substr(0, number.find(':'));
-        const auto last = number.rfind(':');
-        k.controller = last == std::string::npos ? "" : number.substr(last + 1);
-        k.model = Text(i, "ModelNumber");
-        k.serial_number = Text(i, "SerialNumber");
-        const std::string media = Text(i, "MediaType");
-        k.media_type = media == "Solid State Drive" ? "SSD" : media == "Hard Disk Drive" ? "HDD" : media;
-        k.protocol = Text(i, "BusType");
-        k.firmware_version = Text(i, "Revision");
-        k.health = Health(Number(i, "Status"));
-        k.capacity_bytes = ParseSize(Text(i, "Size"));
-        k.predicted_failure = Text(i, "PredictiveFailureState") == "1";
-        if (!k.slot.empty()) out.drives.push_back(std::move(k));
-      } else if (type == "deviceSoftware") {
-        if (Text(i, "Status") != "Installed") continue;
-        const std::string instance = Text(i, "InstanceId");
-        const std::string component = Text(i, "ComponentId");
-        DeviceDetails::Firmware f;
-        // The same ids a Redfish refresh writes ("Installed-159"); a component without one by
-        // its FQDD, so each stays one row.
-        const auto fqdd = instance.find("__");
-        f.component_id = !component.empty() ? "Installed-" + component
-                         : fqdd != std::string::npos ? instance.substr(fqdd + 2) : instance;
-        f.name = Text(i, "DeviceDescription");
-        f.version = Text(i, "Version");
-        const std::string date = Text(i, "InstallationDate");
-        f.install_date = date == "NA" ? "" : date;
-        if (!f.component_id.empty()) out.firmware.push_back(std::move(f));
-      }
-    }
-  }
-  return out;
 }
 
 Result<DeviceDetails> Client::InventoryDetails(int device_id) {

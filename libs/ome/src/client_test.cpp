@@ -5,7 +5,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "dcops/http/transport.hpp"
+#include "ome_details.hpp"
 #include "ome_server.hpp"
 
 namespace dcops::ome {
@@ -122,38 +125,104 @@ TEST_CASE("OME devices are read strictly: a wrong type names the device and the 
   CHECK(ReadDevice(d).error().message == "DeviceService/Devices(25012): DeviceServiceTag is not a string");
 }
 
-TEST_CASE("OME inventory details: processors, DIMMs, disks with sizes in text, installed firmware only", "[ome][net]") {
+TEST_CASE("OME inventory details of every generation the simulator serves read into the same rows", "[ome][net]") {
   Rig rig("127.0.75.4", Estate(20, 1));
   Client client(rig.http, rig.endpoint);
   REQUIRE(client.Login().ok());
   const auto devices = rig.model.AllDevices();
-  const int server = devices[1].id;  // after the chassis
-  auto details = client.InventoryDetails(server);
-  REQUIRE(details.ok());
-  REQUIRE(details->processors.size() == 2);
-  CHECK(details->processors[0].socket == "CPU.Socket.1");
-  CHECK(details->processors[0].cores == 32);
-  REQUIRE(details->memory.size() == 4);
-  CHECK(details->memory[0].slot == "DIMM.Socket.A1");
-  CHECK(details->memory[0].capacity_mib == 32768);
-  REQUIRE(details->drives.size() == 2);
-  CHECK(details->drives[0].slot == "Disk.Bay.0");
-  CHECK(details->drives[0].controller == "RAID.Integrated.1-1");
-  CHECK(details->drives[0].media_type == "SSD");
-  CHECK(details->drives[0].capacity_bytes == ParseSize("893.75 GB"));
-  CHECK(ParseSize("893.75 GB") == 959656755200);
-  CHECK(ParseSize("0 bytes") == 0);
-  CHECK(ParseSize("n/a") == -1);
-  // The previous iDRAC image ("Available") is not installed firmware; a NIC without a
-  // ComponentId is kept by its FQDD; "NA" dates are unknown.
-  std::vector<std::string> ids;
-  for (const auto& f : details->firmware) ids.push_back(f.component_id + "=" + f.version + "@" + f.install_date);
-  CHECK(ids == std::vector<std::string>{"Installed-159=1.12.1@2025-03-01T00:00:00Z", "Installed-25227=7.00.00.171@2025-03-01T00:00:00Z",
-                                        "NIC.Integrated.1-1-1=22.0.9@"});
+  int generations = 0;
+  for (std::size_t i = 1; i < devices.size() && generations < 3; ++i, ++generations) {
+    const auto& device = devices[i];  // after the chassis: three servers, three generations
+    const auto facts = sim::ome::FactsOf(device);
+    INFO("device " << device.id);
+    auto details = client.InventoryDetails(device.id);
+    REQUIRE(details.ok());
+    REQUIRE(details->processors.size() == 2);
+    CHECK(details->processors[0].socket == "CPU.Socket.1");
+    CHECK(details->processors[0].cores == 32);
+    CHECK(details->processors[0].max_speed_mhz == 3500);  // a number, or the number as text
+    CHECK(static_cast<int>(details->memory.size()) == facts.dimms);
+    CHECK(details->memory[0].capacity_mib == 32768);
+    CHECK(details->memory[0].speed_mhz == 3200);
+    REQUIRE(details->drives.size() == 2);
+    CHECK(details->drives[0].slot == facts.first_disk_slot);  // the FQDD, wherever OME put it
+    CHECK(details->drives[0].controller == "RAID.Integrated.1-1");
+    CHECK(details->drives[0].media_type == "SSD");
+    CHECK(details->drives[0].capacity_bytes == facts.first_disk_bytes);
+    CHECK(details->drives[1].predicted_failure == std::optional<bool>(facts.second_disk_predicts_failure));
+    REQUIRE(details->controllers.size() == 1);
+    CHECK(details->controllers[0].fqdd == "RAID.Integrated.1-1");
+    CHECK(details->controllers[0].cache_mib == 8192);
+    REQUIRE(details->nics.size() == 4);
+    CHECK(details->nics[2].port_id == "NIC.Integrated.1-3-1");
+    CHECK(details->nics[2].adapter == "Broadcom Adv. Quad 25Gb Ethernet");
+    CHECK(details->nics[2].firmware_version == "22.31.6");
+    CHECK(details->nics[0].speed_mbps == 25000);
+    REQUIRE(details->power_supplies.size() == 2);
+    CHECK(details->power_supplies[1].slot == "PSU.Slot.2");
+    CHECK(details->power_supplies[1].capacity_watts == 1400);
+    CHECK(details->hostname == facts.hostname);
+    // One row per installed instance; the previous iDRAC image ("Available") is not one.
+    CHECK(static_cast<int>(details->firmware.size()) == facts.installed_firmware);
+    std::set<std::string> keys;
+    for (const auto& f : details->firmware) keys.insert(f.component_id);
+    CHECK(keys.size() == details->firmware.size());
+    CHECK(keys.count("Installed-25227__iDRAC.Embedded.1-1") == 1);
+    CHECK(keys.count("Installed-0__NIC.Integrated.1-1-1") == 1);  // a record without a ComponentId
+    CHECK(keys.count("Installed-101548__NIC.Integrated.1-4-1") == 1);
+    CHECK(keys.count("Installed-104789__PSU.Slot.2") == 1);
+    CHECK(keys.count("Installed-106344__Disk.Bay.1:Enclosure.Internal.0-1:RAID.Integrated.1-1") == 1);
+  }
+  CHECK(generations == 3);
   auto missing = client.InventoryDetails(devices[0].id);  // a chassis has no server inventory here
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == "ome.http");
   client.Logout();
+}
+
+TEST_CASE("OME sizes, flags and software instance ids in every shape OME writes them", "[ome]") {
+  CHECK(ParseSize("893.75 GB") == 959656755200);
+  CHECK(ParseSize("931", "GB") == 931LL * 1073741824);
+  CHECK(ParseSize("931") == -1);  // no unit and none assumed
+  CHECK(ParseSize("1.82 TB") == static_cast<std::int64_t>(1.82 * 1099511627776.0));
+  CHECK(ParseSize("0 bytes") == 0);
+  CHECK(ParseSize(" 16384 mb ") == 16384LL * 1048576);
+  CHECK(ParseSize("n/a", "GB") == -1);
+  CHECK(ParseSize("-5 GB") == -1);
+  rapidjson::Document d;
+  d.Parse(R"(["Yes", "no", "1", "0", true, 0, "Not Supported", null, 2])");
+  std::vector<std::optional<bool>> flags;
+  for (const auto& v : d.GetArray()) flags.push_back(ReadFlag(v));
+  CHECK(flags == std::vector<std::optional<bool>>{true, false, true, false, true, false, std::nullopt, std::nullopt, std::nullopt});
+  CHECK(SoftwareFqdd("DCIM:INSTALLED#701__NIC.Mezzanine.1A-1-1") == "NIC.Mezzanine.1A-1-1");
+  CHECK(SoftwareFqdd("DCIM:INSTALLED#iDRAC.Embedded.1-1#IDRACinfo") == "iDRAC.Embedded.1-1");
+  CHECK(SoftwareFqdd("DCIM:INSTALLED#304_C_Disk.Direct.0-0:AHCI.Embedded.2-1") == "Disk.Direct.0-0:AHCI.Embedded.2-1");
+  CHECK(SoftwareFqdd("DCIM:INSTALLED#0x15__PSU.Slot.1") == "PSU.Slot.1");
+  CHECK(SoftwareFqdd("DCIM:INSTALLED#802__OSCollector.Embedded.1") == "OSCollector.Embedded.1");
+  CHECK(SoftwareFqdd("something else") == "");
+}
+
+TEST_CASE("OME's session limits are recognised by message id and, for ids we do not know, by status and message",
+          "[ome]") {
+  auto body = [](const std::string& id, const std::string& message) {
+    return R"({"error":{"code":"Base.1.0.GeneralError","message":"A general error has occurred.",)"
+           R"("@Message.ExtendedInfo":[{"MessageId":")" + id + R"(","Message":")" + message + R"("}]}})";
+  };
+  auto capped = OmeError(400, body("CSES1004", "Unable to create a session because the maximum number of sessions is reached."), "login");
+  CHECK(capped.code == "ome.session_cap");
+  CHECK(capped.retryable);
+  CHECK(capped.message == "login: CSES1004: Unable to create a session because the maximum number of sessions is reached.");
+  CHECK(OmeError(403, body("CXYZ9999", "Too many sessions are open for this user."), "login").code == "ome.session_cap");
+  CHECK(OmeError(503, body("", "The session limit has been exceeded."), "login").code == "ome.session_cap");
+  CHECK(OmeError(429, body("CGEN9999", "Slow down."), "x").code == "ome.rate_limited");
+  // A session that is merely invalid, or a limit that is not about sessions, is not the cap.
+  CHECK(OmeError(400, body("CGEN1004", "Unable to complete the request because the input exceeds the maximum length."), "x").code ==
+        "ome.http");
+  CHECK(OmeError(401, body("CSEC5001", "The user name or password is incorrect."), "login").code == "ome.auth");
+  auto html = OmeError(502, "<html>Bad Gateway</html>", "/api/DeviceService/Devices");
+  CHECK(html.code == "ome.http");
+  CHECK(html.retryable);
+  CHECK(html.message == "/api/DeviceService/Devices: HTTP 502 without OME's error body");
 }
 
 }  // namespace

@@ -182,6 +182,10 @@ Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_ki
                                   "{} identity conflict(s), {} without a usable address, {} without a service tag",
                                   number("devices"), number("added"), number("newly_missing"), number("failed"),
                                   number("conflicts"), number("no_address"), number("untagged"));
+    if (counts.IsObject() && counts.HasMember("detailed")) {
+      effects.summary += fmt::format("; details written for {}, {} whose details could not be read", number("detailed"),
+                                     number("details_failed"));
+    }
   } else {
     const std::string mode = counts.IsObject() && counts.HasMember("mode") && counts["mode"].IsString() ? counts["mode"].GetString() : "";
     effects.summary = fmt::format("vCenter {} sync applied: {} hosts, {} VMs, {} clusters, {} datastores, {} networks upserted; "

@@ -4,122 +4,25 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <optional>
+
+#include "dcops/agent/inventory_batcher.hpp"
 #include "dcops/agent/params.hpp"
+#include "dcops/common/parallel.hpp"
+#include "dcops/ome/client.hpp"
+#include "device_json.hpp"
 
 namespace dcops::omesync {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void Str(Writer& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-// OME's power codes and health rollup, in the words a Redfish refresh uses.
-const char* PowerState(int code) {
-  switch (code) {
-    case 17: return "On";
-    case 18: return "Off";
-    case 20: return "PoweringOn";
-    case 21: return "PoweringOff";
-    default: return nullptr;
-  }
-}
-
-const char* Health(int status) {
-  switch (status) {
-    case 1000: return "OK";
-    case 3000: return "Warning";
-    case 4000: return "Critical";
-    default: return nullptr;  // 2000 unknown, 5000 not applicable
-  }
-}
-
-void Int(Writer& w, const char* key, std::int64_t v) {
-  w.Key(key);
-  if (v < 0) {
-    w.Null();
-  } else {
-    w.Int64(v);
-  }
-}
-
-// The component lists, in the shapes a Redfish refresh writes them (dispatcher_v1_upsert_server).
-void WriteDetails(Writer& w, const ome::DeviceDetails& d) {
-  w.Key("processors");
-  w.StartArray();
-  for (const auto& p : d.processors) {
-    w.StartObject();
-    Str(w, "socket", p.socket);
-    Str(w, "model", p.model);
-    Str(w, "manufacturer", p.manufacturer);
-    Int(w, "cores", p.cores);
-    Int(w, "max_speed_mhz", p.max_speed_mhz);
-    Str(w, "health", p.health);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("memory");
-  w.StartArray();
-  for (const auto& m : d.memory) {
-    w.StartObject();
-    Str(w, "slot", m.slot);
-    Int(w, "capacity_mib", m.capacity_mib);
-    Str(w, "memory_type", m.memory_type);
-    Int(w, "speed_mhz", m.speed_mhz);
-    Str(w, "manufacturer", m.manufacturer);
-    Str(w, "part_number", m.part_number);
-    Str(w, "serial_number", m.serial_number);
-    Str(w, "health", m.health);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("drives");
-  w.StartArray();
-  for (const auto& k : d.drives) {
-    w.StartObject();
-    Str(w, "slot", k.slot);
-    Str(w, "model", k.model);
-    Str(w, "serial_number", k.serial_number);
-    Str(w, "media_type", k.media_type);
-    Str(w, "protocol", k.protocol);
-    Int(w, "capacity_bytes", k.capacity_bytes);
-    Str(w, "firmware_version", k.firmware_version);
-    Str(w, "health", k.health);
-    w.Key("predicted_failure");
-    w.Bool(k.predicted_failure);
-    Str(w, "controller", k.controller);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("firmware");
-  w.StartArray();
-  for (const auto& f : d.firmware) {
-    w.StartObject();
-    Str(w, "component_id", f.component_id);
-    Str(w, "name", f.name);
-    Str(w, "version", f.version);
-    w.Key("install_date");
-    f.install_date.empty() ? w.Null() : w.String(f.install_date.c_str());
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-void WriteServer(Writer& w, const ome::Device& d, const ome::DeviceDetails* details = nullptr) {
-  w.StartObject();
-  w.Key("ome_device_id");
-  w.Int(d.id);
-  Str(w, "service_tag", d.service_tag);
-  if (!d.idrac_address.empty()) Str(w, "bmc_address", d.idrac_address);
-  if (!d.name.empty()) Str(w, "hostname", d.name);
-  if (!d.model.empty()) Str(w, "model", d.model);
-  if (const char* p = PowerState(d.power_state)) Str(w, "power_state", p);
-  if (const char* h = Health(d.status)) Str(w, "health", h);
-  if (details != nullptr) WriteDetails(w, *details);
-  w.EndObject();
-}
+struct SyncParams {
+  int page_size = 200;
+  bool details = false;
+  int details_parallelism = 4;
+  ome::Endpoint endpoint;
+};
 
 // The endpoint's URL from the address the dispatcher hands over ("ome.lab", "10.0.0.5:8443").
 std::string BaseUrl(const std::string& address) {
@@ -127,126 +30,204 @@ std::string BaseUrl(const std::string& address) {
   return "https://" + address;
 }
 
-}  // namespace
-
-agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
-  const auto& a = ctx.assignment();
+Result<SyncParams> ReadParams(const agent::Assignment& a) {
   auto params = agent::Params::Parse(a.params_json);
-  if (!params) return agent::StepOutcome::Failed(params.error());
+  if (!params) return params.error();
+  SyncParams out;
   auto page_size = params->Int("page_size", 1, 1000);
-  if (!page_size) return agent::StepOutcome::Failed(page_size.error());
+  if (!page_size) return page_size.error();
+  out.page_size = static_cast<int>(page_size->value_or(200));
   auto details = params->Flag("details");
-  if (!details) return agent::StepOutcome::Failed(details.error());
-  const bool with_details = details->value_or(false);
+  if (!details) return details.error();
+  out.details = details->value_or(false);
+  auto parallelism = params->Int("details_parallelism", 1, 16);
+  if (!parallelism) return parallelism.error();
+  out.details_parallelism = static_cast<int>(parallelism->value_or(4));
   const rapidjson::Value* endpoint = params->Raw("_endpoint");
   if (endpoint == nullptr || !endpoint->IsObject() || !endpoint->HasMember("address") ||
       !(*endpoint)["address"].IsString()) {
-    return agent::StepOutcome::Failed(agent::BadParam("_endpoint", "the dispatcher did not say where OME is"));
+    return agent::BadParam("_endpoint", "the dispatcher did not say where OME is");
   }
-  ome::Endpoint ep;
-  ep.base_url = BaseUrl((*endpoint)["address"].GetString());
-  ep.username = a.credentials.username;
-  ep.password = a.credentials.password;
-  ep.tls.verify = a.tls.verify;
-  ep.tls.pinned_sha256 = a.tls.pinned_sha256;
+  out.endpoint.base_url = BaseUrl((*endpoint)["address"].GetString());
+  out.endpoint.username = a.credentials.username;
+  out.endpoint.password = a.credentials.password;
+  out.endpoint.tls.verify = a.tls.verify;
+  out.endpoint.tls.pinned_sha256 = a.tls.pinned_sha256;
+  return out;
+}
 
-  ome::Client client(http, ep);
-  if (auto st = client.Login(); !st) {
-    if (st.error().code == "ome.session_cap") {
-      return agent::StepOutcome::Snoozed(std::chrono::seconds(60), st.error().message);
-    }
-    return agent::StepOutcome::Failed(st.error());
-  }
-  int devices = 0, batches = 0, total = -1;
-  std::vector<ome::DeviceFailure> failed, details_failed;
-  bool cancelled = false;
-  auto st = client.ForEachDevicePage(1000, static_cast<int>(page_size->value_or(200)), [&](const ome::DevicePage& page) -> Status {
-    if (ctx.CancelRequested()) {
-      cancelled = true;
-      return MakeError("step.cancelled", "cancelled");
-    }
-    total = page.total;
-    failed.insert(failed.end(), page.failed.begin(), page.failed.end());
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
-    w.StartArray();
-    int in_batch = 0;
-    for (const auto& d : page.devices) {
-      if (d.service_tag.empty()) {
-        failed.push_back({d.id, fmt::format("device {} ({}) has no service tag to match a server by", d.id, d.name)});
-        continue;
-      }
-      if (with_details) {
-        auto inv = client.InventoryDetails(d.id);
-        // A lost session or connection ends the sync; a device whose details OME cannot give
-        // is kept without them.
-        if (!inv && (inv.error().code == "ome.session_expired" || inv.error().retryable)) return inv.error();
-        if (!inv) {
-          details_failed.push_back({d.id, inv.error().message});
-          WriteServer(w, d);
-        } else {
-          WriteServer(w, d, &*inv);
-        }
-      } else {
-        WriteServer(w, d);
-      }
-      ++in_batch;
-    }
-    w.EndArray();
-    if (in_batch > 0) {
-      if (auto sent = ctx.SendInventory("ome.devices", std::string(buf.GetString(), buf.GetSize())); !sent) return sent;
-      ++batches;
-      devices += in_batch;
-    }
-    const int seen = devices + static_cast<int>(failed.size());
-    ctx.Progress(total > 0 ? std::min(99, seen * 100 / total) : 50, fmt::format("{} of {} devices read", seen, total));
-    return Status();
-  });
-  client.Logout();
-  if (cancelled) return agent::StepOutcome::Cancelled("cancelled while reading OME");
-  if (!st) return agent::StepOutcome::Failed(st.error());
-  // Each failed device is in the result; the first few are events too, where operators look.
-  constexpr std::size_t kEvents = 20;
-  for (std::size_t i = 0; i < failed.size() && i < kEvents; ++i) {
-    ctx.Event(LogLevel::kWarn, fmt::format("OME device {}: {}", failed[i].id, failed[i].message));
-  }
-  if (failed.size() > kEvents) {
-    ctx.Event(LogLevel::kWarn, fmt::format("{} more OME devices could not be read (see the result)", failed.size() - kEvents));
-  }
+// A details read that says something about this one device (OME's error for it, an answer
+// that is not a collection, a time-out) rather than about the session or the connection.
+bool DeviceLevel(const Error& e) {
+  return e.code == "ome.http" || e.code == "ome.schema" || e.code == "http.timeout" || e.code == "http.too_large";
+}
 
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  w.Key("devices");
-  w.Int(devices);
-  w.Key("total");
-  w.Int(total);
-  w.Key("batches");
-  w.Int(batches);
-  w.Key("failed");
+// OME refusing a session or requests for its limits: try again later, without an attempt.
+bool OmeBusy(const Error& e) { return e.code == "ome.session_cap" || e.code == "ome.rate_limited"; }
+
+void WriteFailures(Writer& w, const char* key, const std::vector<ome::DeviceFailure>& failures) {
+  w.Key(key);
   w.StartArray();
-  for (const auto& f : failed) {
+  for (const auto& f : failures) {
     w.StartObject();
     w.Key("id");
     w.Int(f.id);
-    Str(w, "error", f.message);
+    w.Key("error");
+    w.String(f.message.c_str(), static_cast<rapidjson::SizeType>(f.message.size()));
     w.EndObject();
   }
   w.EndArray();
-  if (with_details) {
-    w.Key("details_failed");
-    w.StartArray();
-    for (const auto& f : details_failed) {
-      w.StartObject();
-      w.Key("id");
-      w.Int(f.id);
-      Str(w, "error", f.message);
-      w.EndObject();
-    }
-    w.EndArray();
+}
+
+// Each failure is in the result; the first few are events too, where operators look.
+void ReportFailures(agent::StepContext& ctx, const std::vector<ome::DeviceFailure>& failures, const char* what) {
+  constexpr std::size_t kEvents = 20;
+  for (std::size_t i = 0; i < failures.size() && i < kEvents; ++i) {
+    ctx.Event(LogLevel::kWarn, fmt::format("OME device {}: {}: {}", failures[i].id, what, failures[i].message));
   }
-  w.EndObject();
-  return agent::StepOutcome::Succeeded(std::string(buf.GetString(), buf.GetSize()));
+  if (failures.size() > kEvents) {
+    ctx.Event(LogLevel::kWarn, fmt::format("{} more OME devices: {} (see the result)", failures.size() - kEvents, what));
+  }
+}
+
+// One sync's reading and sending; RunOmeSync owns the session around it.
+class Sync {
+ public:
+  Sync(agent::StepContext& ctx, ome::Client& client, const SyncParams& params)
+      : ctx_(ctx), client_(client), params_(params), batcher_(ctx, "ome.devices") {}
+
+  Status Run() {
+    return client_.ForEachDevicePage(1000, params_.page_size, [this](const ome::DevicePage& page) { return Page(page); });
+  }
+
+  bool cancelled() const { return cancelled_; }
+  int devices() const { return batcher_.objects(); }
+
+  // Nothing to trust: OME listed devices and none (or no server's details) could be read.
+  std::optional<Error> Untrustworthy() const {
+    if (devices() == 0 && !failed_.empty()) {
+      return MakeError("ome.unreadable", fmt::format("none of the {} devices OME listed could be read; the first: {}",
+                                                     failed_.size(), failed_[0].message));
+    }
+    if (params_.details && details_read_ == 0 && !details_failed_.empty()) {
+      return MakeError("ome.details_unreadable",
+                       fmt::format("the details of none of the {} servers could be read; the first: {}", details_failed_.size(),
+                                   details_failed_[0].message),
+                       true);
+    }
+    return std::nullopt;
+  }
+
+  void Report() const {
+    ReportFailures(ctx_, failed_, "not read");
+    ReportFailures(ctx_, details_failed_, "details not read");
+  }
+
+  std::string ResultJson() const {
+    rapidjson::StringBuffer buf;
+    Writer w(buf);
+    w.StartObject();
+    w.Key("devices");
+    w.Int(devices());
+    w.Key("total");
+    w.Int(total_);
+    w.Key("batches");
+    w.Int(batcher_.batches());
+    WriteFailures(w, "failed", failed_);
+    if (params_.details) {
+      w.Key("details_read");
+      w.Int(details_read_);
+      WriteFailures(w, "details_failed", details_failed_);
+    }
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize());
+  }
+
+ private:
+  Status Page(const ome::DevicePage& page) {
+    if (ctx_.CancelRequested()) {
+      cancelled_ = true;
+      return MakeError("step.cancelled", "cancelled");
+    }
+    total_ = page.total;
+    failed_.insert(failed_.end(), page.failed.begin(), page.failed.end());
+    std::vector<const ome::Device*> servers;
+    for (const auto& d : page.devices) {
+      if (d.service_tag.empty()) {
+        failed_.push_back({d.id, fmt::format("device {} ({}) has no service tag to match a server by", d.id, d.name)});
+      } else {
+        servers.push_back(&d);
+      }
+    }
+    std::vector<std::optional<Result<ome::DeviceDetails>>> details(servers.size());
+    if (params_.details) {
+      ForEachIndex(servers.size(), params_.details_parallelism, [&](std::size_t i) {
+        if (!ctx_.CancelRequested()) details[i] = client_.InventoryDetails(servers[i]->id);
+      });
+      if (ctx_.CancelRequested()) {
+        cancelled_ = true;
+        return MakeError("step.cancelled", "cancelled");
+      }
+      // A lost session or connection ends the sync (the first such error, in device order).
+      for (const auto& d : details) {
+        if (d && !d->ok() && !DeviceLevel(d->error())) return d->error();
+      }
+    }
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      if (auto st = Send(*servers[i], details[i]); !st) return st;
+    }
+    if (auto st = batcher_.Flush(); !st) return st;
+    const int seen = devices() + static_cast<int>(failed_.size());
+    ctx_.Progress(total_ > 0 ? std::min(99, seen * 100 / total_) : 50, fmt::format("{} of {} devices read", seen, total_));
+    return Status();
+  }
+
+  Status Send(const ome::Device& device, const std::optional<Result<ome::DeviceDetails>>& details) {
+    if (!details) return batcher_.Add(DeviceJson(device, nullptr));
+    if (!details->ok()) {
+      details_failed_.push_back({device.id, details->error().message});
+      return batcher_.Add(DeviceJson(device, nullptr));
+    }
+    auto st = batcher_.Add(DeviceJson(device, &**details));
+    if (!st && st.error().code == "agent.batch_too_large") {
+      details_failed_.push_back({device.id, st.error().message + "; sent without its details"});
+      return batcher_.Add(DeviceJson(device, nullptr));
+    }
+    if (st) ++details_read_;
+    return st;
+  }
+
+  agent::StepContext& ctx_;
+  ome::Client& client_;
+  const SyncParams& params_;
+  agent::InventoryBatcher batcher_;
+  std::vector<ome::DeviceFailure> failed_, details_failed_;
+  int total_ = -1;
+  int details_read_ = 0;
+  bool cancelled_ = false;
+};
+
+}  // namespace
+
+agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
+  auto params = ReadParams(ctx.assignment());
+  if (!params) return agent::StepOutcome::Failed(params.error());
+  ome::Client client(http, params->endpoint);
+  if (auto st = client.Login(); !st) {
+    if (OmeBusy(st.error())) return agent::StepOutcome::Snoozed(std::chrono::seconds(60), st.error().message);
+    return agent::StepOutcome::Failed(st.error());
+  }
+  Sync sync(ctx, client, *params);
+  auto st = sync.Run();
+  client.Logout();
+  if (sync.cancelled()) return agent::StepOutcome::Cancelled("cancelled while reading OME");
+  if (!st) {
+    if (OmeBusy(st.error())) return agent::StepOutcome::Snoozed(std::chrono::seconds(60), st.error().message);
+    return agent::StepOutcome::Failed(st.error());
+  }
+  sync.Report();
+  if (auto untrustworthy = sync.Untrustworthy()) return agent::StepOutcome::Failed(*untrustworthy);
+  return agent::StepOutcome::Succeeded(sync.ResultJson());
 }
 
 agent::StepRegistry MakeSteps(http::Client& http) {

@@ -128,4 +128,14 @@ void Model::ExpireSessions() {
   sessions_.clear();
 }
 
+void Model::FailDetails(int id) {
+  std::lock_guard lock(mu_);
+  failing_details_.insert(id);
+}
+
+bool Model::DetailsFail(int id) const {
+  std::lock_guard lock(mu_);
+  return failing_details_.count(id) > 0;
+}
+
 }  // namespace dcops::sim::ome

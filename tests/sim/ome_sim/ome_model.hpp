@@ -4,8 +4,10 @@
 // relative next links). Protocol-independent; ome_server.cpp puts HTTP on it.
 //
 // Thread-safety: every public method locks.
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +43,15 @@ struct Options {
   // (127.0.119.N for pair N from 1; service tags "DUPA00N" and "DUPB00N"): a board replaced
   // or an address reused while OME still holds the old record.
   int shared_address_pairs = 0;
+  // How long each InventoryDetails answer takes (a real OME takes a fraction of a second per
+  // server; benchmarks set it, tests leave it 0).
+  std::chrono::milliseconds details_latency{0};
+  // OME's answer when the session cap is reached (tests try the other answers OME gives).
+  struct Refusal {
+    int status = 400;
+    std::string message_id = "CSES1004";
+    std::string message = "Unable to create a session because the maximum number of sessions is reached.";
+  } session_cap_answer;
 };
 
 // One page of a collection as OME answers it.
@@ -66,6 +77,10 @@ class Model {
   void AddServer(const std::string& service_tag, const std::string& idrac_address);
   // The device's record is broken from now on (a wrong type in one field).
   void GarbleDevice(int id);
+  // The device's InventoryDetails answers HTTP 500 from now on (OME's inventory of it broken).
+  void FailDetails(int id);
+  bool DetailsFail(int id) const;
+  const Options& options() const { return options_; }
   // Every device, as the model holds it (tests compare the database with it).
   std::vector<Device> AllDevices() const;
   std::optional<Device> Find(int id) const;
@@ -77,6 +92,7 @@ class Model {
   Options options_;
   std::vector<Device> devices_;
   std::map<std::string, std::string> sessions_;  // id → token
+  std::set<int> failing_details_;
   int next_session_ = 1;
   int next_device_ = 10001;
 };

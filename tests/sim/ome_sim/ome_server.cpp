@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "ome_details.hpp"
 #include "sim_tls.hpp"
 
 namespace dcops::sim::ome {
@@ -130,49 +131,6 @@ void DeviceJson(Writer& w, const Device& d) {
   w.EndObject();
 }
 
-// GET …/Devices(id)/InventoryDetails: the inventory types a server has, shaped as OME 3.x
-// answers them (sizes as text with units, "NA" dates, the previous iDRAC firmware listed as
-// "Available" next to the installed one, types a sync does not read).
-std::string InventoryDetailsJson(const Device& d) {
-  const std::string self = fmt::format("/api/DeviceService/Devices({})/InventoryDetails", d.id);
-  auto detail = [&](const char* type, const std::string& items) {
-    return fmt::format(R"j({{"@odata.id":"{}('{}')","@odata.type":"#DeviceService.InventoryDetail","InventoryType":"{}","InventoryInfo":[{}]}})j",
-                       self, type, type, items);
-  };
-  std::string cpus, dimms, disks, software;
-  for (int s = 1; s <= 2; ++s) {
-    cpus += fmt::format(R"j({}{{"Id":{},"BrandName":"Intel","CurrentSpeed":2000,"Family":"Intel(R) Xeon(TM)","InstanceId":"CPU.Socket.{}",)j"
-                        R"j("MaxSpeed":3200,"ModelName":"Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz","NumberOfCores":32,)j"
-                        R"j("NumberOfEnabledCores":32,"SlotNumber":"CPU.Socket.{}","Status":1000,"Voltage":"1.8"}})j",
-                        s > 1 ? "," : "", d.id * 10 + s, s, s);
-  }
-  for (int m = 1; m <= 4; ++m) {
-    dimms += fmt::format(R"j({}{{"Id":{},"BankName":"A","CurrentOperatingSpeed":3200,"DeviceDescription":"DIMM A{}","InstanceId":"DIMM.Socket.A{}",)j"
-                         R"j("Manufacturer":"Hynix Semiconductor","Name":"DIMM.Socket.A{}","PartNumber":"HMA84GR7DJR4N-XN",)j"
-                         R"j("Rank":"Double Rank","SerialNumber":"{:08X}","Size":32768,"Speed":3200,"Status":1000,"TypeDetails":"DDR4 DIMM"}})j",
-                         m > 1 ? "," : "", d.id * 10 + m, m, m, m, d.id * 16 + m);
-  }
-  for (int k = 0; k < 2; ++k) {
-    disks += fmt::format(R"j({}{{"Id":{},"BusType":"SATA","DiskNumber":"Disk.Bay.{}:Enclosure.Internal.0-1:RAID.Integrated.1-1",)j"
-                         R"j("MediaType":"{}","ModelNumber":"{}","PredictiveFailureState":"{}","RaidStatus":"Online",)j"
-                         R"j("Revision":"DL6R","SerialNumber":"S4{:06d}","Size":"{}","SlotNumber":{},"Status":{},"VendorName":"SAMSUNG"}})j",
-                         k > 0 ? "," : "", d.id * 10 + k, k, k == 0 ? "Solid State Drive" : "Hard Disk Drive",
-                         k == 0 ? "MZ7LH960HBJR0D3" : "ST2000NM0055", k == 1 && d.id % 13 == 0 ? "1" : "0", d.id * 2 + k,
-                         k == 0 ? "893.75 GB" : "1.82 TB", k, k == 1 && d.id % 13 == 0 ? 3000 : 1000);
-  }
-  software = R"j({"ComponentId":"159","DeviceDescription":"BIOS","InstallationDate":"2025-03-01T00:00:00Z","InstanceId":"DCIM:INSTALLED#741__BIOS.Setup.1-1","SoftwareType":"BIOS","Status":"Installed","Version":"1.12.1"},)j"
-             R"j({"ComponentId":"25227","DeviceDescription":"Integrated Dell Remote Access Controller","InstallationDate":"2025-03-01T00:00:00Z","InstanceId":"DCIM:INSTALLED#iDRAC.Embedded.1-1#IDRACinfo","SoftwareType":"FRMW","Status":"Installed","Version":"7.00.00.171"},)j"
-             R"j({"ComponentId":"25227","DeviceDescription":"Integrated Dell Remote Access Controller","InstallationDate":"NA","InstanceId":"DCIM:PREVIOUS#iDRAC.Embedded.1-1#IDRACinfo","SoftwareType":"FRMW","Status":"Available","Version":"6.10.30.00"},)j"
-             R"j({"DeviceDescription":"Intel(R) Ethernet 25G 2P E810-XXV OCP","InstallationDate":"NA","InstanceId":"DCIM:INSTALLED#701__NIC.Integrated.1-1-1","SoftwareType":"FRMW","Status":"Installed","Version":"22.0.9"})j";
-  const std::string os = fmt::format(R"j({{"Id":{},"Hostname":"{}.lab","OsName":"VMware ESXi 8.0.2 build-22380479"}})j", d.id, d.name);
-  const std::string types = detail("serverDeviceCards", "") + "," + detail("serverProcessors", cpus) + "," +
-                            detail("serverOperatingSystems", os) + "," + detail("serverArrayDisks", disks) + "," +
-                            detail("serverMemoryDevices", dimms) + "," + detail("deviceSoftware", software) + "," +
-                            detail("subsystemRollupStatus", R"j({"Id":1,"Status":1000,"SubsystemName":"cpuRollupStatus"})j");
-  return fmt::format(R"j({{"@odata.context":"/api/$metadata#Collection(DeviceService.InventoryDetail)","@odata.count":7,"value":[{}]}})j",
-                     types);
-}
-
 }  // namespace
 
 Server::Server(Model& model, std::string address, int port) : model_(model), address_(std::move(address)), port_(port) {}
@@ -194,7 +152,8 @@ std::string Server::Start() {
     auto session = model_.Login(body["UserName"].GetString(), body["Password"].GetString(), &capped);
     if (!session) {
       if (capped) {
-        return Error(res, 400, "CSES1004", "Unable to create a session because the maximum number of sessions is reached.");
+        const auto& refusal = model_.options().session_cap_answer;
+        return Error(res, refusal.status, refusal.message_id, refusal.message);
       }
       return Error(res, 401, "CSEC5001", "Unable to complete the operation because the user name or password is incorrect.");
     }
@@ -220,8 +179,22 @@ std::string Server::Start() {
     if (!model_.ValidToken(req.get_header_value("X-Auth-Token"))) {
       return Error(res, 401, "CSEC9001", "Unable to complete the operation because the session is not valid.");
     }
-    auto d = model_.Find(std::stoi(req.matches[1]));
+    const int now = ++details_in_flight_;
+    for (int most = max_details_in_flight_; now > most && !max_details_in_flight_.compare_exchange_weak(most, now);) {
+    }
+    struct Leave {
+      std::atomic<int>& n;
+      ~Leave() { --n; }
+    } leave{details_in_flight_};
+    // The simulated device's own latency (not a test's wait): OME assembles each server's
+    // inventory from its database.
+    if (model_.options().details_latency.count() > 0) std::this_thread::sleep_for(model_.options().details_latency);
+    const int id = std::stoi(req.matches[1]);
+    auto d = model_.Find(id);
     if (!d || d->type != 1000) return Error(res, 404, "CGEN1006", "Unable to complete the request because the resource URI does not exist.");
+    if (model_.DetailsFail(id)) {
+      return Error(res, 500, "CGEN1009", "Unable to complete the operation because an unexpected error occurred.");
+    }
     std::string body = InventoryDetailsJson(*d);
     if (fault_ == Fault::kTruncated) body.resize(body.size() / 2);
     res.set_content(body, kJson);

@@ -31,6 +31,8 @@ class Server {
   // Holds the next device-list request ("devices": the first page, "devices page": a later
   // one) until the test releases it.
   RequestGate& gate() { return gate_; }
+  // The most InventoryDetails requests this server has had in flight at once.
+  int max_details_in_flight() const { return max_details_in_flight_; }
 
  private:
   Model& model_;
@@ -41,6 +43,8 @@ class Server {
   std::thread thread_;
   std::atomic<Fault> fault_{Fault::kNone};
   RequestGate gate_;
+  std::atomic<int> details_in_flight_{0};
+  std::atomic<int> max_details_in_flight_{0};
 };
 
 }  // namespace dcops::sim::ome

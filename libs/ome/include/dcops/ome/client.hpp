@@ -6,12 +6,13 @@
 // it on every path, errors included; OME allows 100 API sessions). Collections are read page
 // by page with $top, following @odata.nextLink (relative) until there is none.
 //
-// Errors, mapped once here: ome.auth (credentials refused), ome.session_cap (100 sessions;
-// retryable), ome.session_expired (401 mid-sync; retryable), ome.http (OME's error body:
-// its MessageId and message), ome.schema (not JSON, or not what OME documents: names the
+// Errors, mapped once here (OmeError): ome.auth (credentials refused), ome.session_cap (a
+// session limit; retryable), ome.rate_limited (429; retryable), ome.session_expired (401
+// mid-sync; retryable), ome.http (OME's error body: its MessageId and message), ome.schema (not JSON, or not what OME documents: names the
 // resource and field), and the HTTP client's own (unreachable, timeouts).
 //
-// Ownership: borrows the http::Client. Thread-safety: one user at a time. Blocking: yes.
+// Ownership: borrows the http::Client. Thread-safety: one user at a time, except
+// InventoryDetails (below). Blocking: yes.
 #include <rapidjson/document.h>
 
 #include <functional>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "dcops/http/client.hpp"
+#include "dcops/ome/inventory.hpp"
 
 namespace dcops::ome {
 
@@ -56,38 +58,11 @@ struct DevicePage {
   int total = -1;  // the collection's @odata.count, -1 when OME leaves it out
 };
 
-// A server's hardware and firmware from …/Devices(id)/InventoryDetails, as the inventory
-// tables take them. Unknown or unreadable fields stay empty (-1 for numbers); firmware lists
-// installed components only (OME also lists the previous iDRAC image, "Available").
-struct DeviceDetails {
-  struct Processor {
-    std::string socket, model, manufacturer;
-    int cores = -1, max_speed_mhz = -1;
-    std::string health;
-  };
-  struct Dimm {
-    std::string slot, memory_type, manufacturer, part_number, serial_number, health;
-    std::int64_t capacity_mib = -1;
-    int speed_mhz = -1;
-  };
-  struct Disk {
-    std::string slot, model, serial_number, media_type, protocol, firmware_version, health, controller;
-    std::int64_t capacity_bytes = -1;  // OME writes sizes as text: "893.75 GB"
-    bool predicted_failure = false;
-  };
-  struct Firmware {
-    std::string component_id, name, version, install_date;  // install_date "" when OME says "NA"
-  };
-  std::vector<Processor> processors;
-  std::vector<Dimm> memory;
-  std::vector<Disk> drives;
-  std::vector<Firmware> firmware;
-};
-
-// Reads an InventoryDetails collection (the document OME answers).
-Result<DeviceDetails> ReadDeviceDetails(const rapidjson::Value& collection);
-// "893.75 GB" → bytes (units up to TB, powers of 1024); -1 when it is not a size.
-std::int64_t ParseSize(const std::string& text);
+// OME's error answer as one of ours. Session limits are recognised by OME's message ids and,
+// for ids we do not know, by an HTTP status and a message about sessions and a limit:
+// ome.session_cap (retryable). 429 is ome.rate_limited (retryable); 401 at login ome.auth;
+// anything else ome.http with OME's MessageId and message (retryable when 5xx).
+Error OmeError(int status, const std::string& body, const std::string& what);
 
 class Client {
  public:
@@ -100,7 +75,8 @@ class Client {
   // as it arrives. A member that is not a device as OME documents it is reported in the
   // page's `failed`; a page that is not a collection ends the read with ome.schema.
   Status ForEachDevicePage(int type, int page_size, const std::function<Status(const DevicePage&)>& page);
-  // One server's inventory details (one request).
+  // One server's inventory details (one request). Safe to call from several threads at once
+  // once logged in (it only reads the session token); Login/Logout must not run meanwhile.
   Result<DeviceDetails> InventoryDetails(int device_id);
 
  private:
