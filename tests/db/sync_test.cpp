@@ -86,27 +86,69 @@ TEST_CASE("An OME sync applies its staged devices and marks the servers OME stop
   CHECK(Scalar(su, "SELECT last_sync_error FROM ome_endpoints") == "1 device(s) could not be read");
 }
 
-TEST_CASE("OME details replace the components of servers OME is the source of, not of refreshed ones", "[sync]") {
+TEST_CASE("OME details and host names reach every server no refresh has read, one firmware row per instance", "[sync]") {
   TestDb tdb;
   auto su = tdb.Connect();
   auto disp = tdb.Connect();
   BecomeDispatcher(disp);
   Exec(disp, "SELECT dispatcher_v1_upsert_server('default', $1::jsonb)",
-       {std::string(R"({"bmc_address":"127.0.9.30","service_tag":"REFRESHED","processors":[{"socket":"CPU.Socket.1","model":"from redfish"}]})")});
+       {std::string(R"({"bmc_address":"127.0.9.30","service_tag":"REFRESHED","hostname":"from-redfish",)"
+                    R"("processors":[{"socket":"CPU.Socket.1","model":"from redfish"}]})")});
+  // Discovery found a BMC at the address OME gives OMEDISC: the row it added is merged with
+  // OME's device and must get OME's details (it never did while the rule was source = 'ome').
+  // (Discovery reads the service tag from the BMC's root, so the row has it.)
+  Scalar(su, "INSERT INTO servers(bmc_address, service_tag, source) VALUES ('127.0.9.32', 'OMEDISC', 'discovery') RETURNING id");
   auto s = ClaimSync(su, disp, "ome");
   const std::string details =
       R"("processors":[{"socket":"CPU.Socket.1","model":"Xeon","cores":32},{"socket":"CPU.Socket.2","model":"Xeon","cores":32}],)"
-      R"("memory":[{"slot":"DIMM.Socket.A1","capacity_mib":32768}],"drives":[{"slot":"Disk.Bay.0","capacity_bytes":959656755200,"predicted_failure":false}],)"
-      R"("firmware":[{"component_id":"Installed-159","name":"BIOS","version":"1.12.1","install_date":null}])";
+      R"("memory":[{"slot":"DIMM.Socket.A1","capacity_mib":32768}],)"
+      R"("drives":[{"slot":"Disk.Bay.0:Enclosure.Internal.0-1:RAID.Integrated.1-1","capacity_bytes":959656755200,"predicted_failure":null}],)"
+      R"("controllers":[{"fqdd":"RAID.Integrated.1-1","name":"PERC H755 Front","cache_mib":8192,"health":"OK"}],)"
+      R"("nics":[{"port_id":"NIC.Integrated.1-1-1","mac_address":"B4:96:91:00:00:01","speed_mbps":25000,"firmware_version":"22.31.6"},)"
+      R"({"port_id":"NIC.Integrated.1-2-1","mac_address":"B4:96:91:00:00:02","speed_mbps":0}],)"
+      R"("power_supplies":[{"slot":"PSU.Slot.1","capacity_watts":1400},{"slot":"PSU.Slot.2","capacity_watts":1400}],)"
+      R"("firmware":[{"component_id":"Installed-159__BIOS.Setup.1-1","fqdd":"BIOS.Setup.1-1","software_id":"159",)"
+      R"("component_type":"BIOS","name":"BIOS","version":"1.12.1","install_date":null},)"
+      R"({"component_id":"Installed-101548__NIC.Integrated.1-1-1","fqdd":"NIC.Integrated.1-1-1","software_id":"101548",)"
+      R"("component_type":"FRMW","name":"NIC","version":"22.31.6","install_date":"2024-11-02T00:00:00Z"},)"
+      R"({"component_id":"Installed-101548__NIC.Integrated.1-2-1","fqdd":"NIC.Integrated.1-2-1","software_id":"101548",)"
+      R"("component_type":"FRMW","name":"NIC","version":"22.31.6","install_date":null}])";
+  auto device = [&](int id, const char* tag, const char* bmc, const char* hostname) {
+    return fmt::format(R"({{"ome_device_id":{},"service_tag":"{}","bmc_address":"{}","hostname":"{}",{}}})", id, tag, bmc, hostname,
+                       details);
+  };
   CHECK(Stage(disp, s, 1, "ome.devices",
-              R"([{"ome_device_id":30,"service_tag":"REFRESHED",)" + details + R"(},{"ome_device_id":31,"service_tag":"OMEONLY",)" + details + "}]"));
-  Scalar(disp, "SELECT dispatcher_v1_apply_ome_sync($1, $2, $3::jsonb)", {s.task_id, s.lease_id, std::string(R"({"batches":1})")});
+              "[" + device(30, "REFRESHED", "127.0.9.30", "ome-name-30") + "," + device(31, "OMEONLY", "127.0.9.31", "r750-31.lab") + "," +
+                  device(32, "OMEDISC", "127.0.9.32", "r750-32.lab") + "]"));
+  auto out = Scalar(disp, "SELECT dispatcher_v1_apply_ome_sync($1, $2, $3::jsonb)",
+                    {s.task_id, s.lease_id, std::string(R"({"batches":1,"details_failed":[{"id":33,"error":"HTTP 500"}]})")});
+  CHECK(out.find(R"("detailed": 2)") != std::string::npos);
+  CHECK(out.find(R"("details_failed": 1)") != std::string::npos);
+  // The refreshed server keeps its Redfish inventory and host name.
   CHECK(Scalar(su, "SELECT string_agg(p.model, ',') FROM server_processors p JOIN servers v ON v.id = p.server_id WHERE v.service_tag = 'REFRESHED'") ==
         "from redfish");
-  CHECK(Scalar(su, "SELECT count(*) FROM server_processors p JOIN servers v ON v.id = p.server_id WHERE v.service_tag = 'OMEONLY'") == "2");
-  CHECK(Scalar(su, "SELECT count(*) FROM server_memory") == "1");
-  CHECK(Scalar(su, "SELECT capacity_bytes FROM server_drives") == "959656755200");
-  CHECK(Scalar(su, "SELECT version FROM server_firmware WHERE component_id = 'Installed-159'") == "1.12.1");
+  CHECK(Scalar(su, "SELECT hostname FROM servers WHERE service_tag = 'REFRESHED'") == "from-redfish");
+  CHECK(Scalar(su, "SELECT count(*) FROM server_firmware f JOIN servers v ON v.id = f.server_id WHERE v.service_tag = 'REFRESHED'") == "0");
+  for (const char* tag : {"OMEONLY", "OMEDISC"}) {
+    INFO(tag);
+    const std::string id = Scalar(su, "SELECT id FROM servers WHERE service_tag = $1", {std::string(tag)});
+    auto count = [&](const char* table) { return Scalar(su, fmt::format("SELECT count(*) FROM {} WHERE server_id = $1", table), {id}); };
+    CHECK(count("server_processors") == "2");
+    CHECK(count("server_memory") == "1");
+    CHECK(count("server_drives") == "1");
+    CHECK(count("server_storage_controllers") == "1");
+    CHECK(count("server_nics") == "2");
+    CHECK(count("server_power_supplies") == "2");
+    CHECK(count("server_firmware") == "3");  // two NIC ports of one component: two rows
+  }
+  CHECK(Scalar(su, "SELECT hostname FROM servers WHERE service_tag = 'OMEONLY'") == "r750-31.lab");
+  CHECK(Scalar(su, "SELECT hostname FROM servers WHERE service_tag = 'OMEDISC'") == "r750-32.lab");
+  CHECK(Scalar(su, "SELECT count(*) FROM servers") == "3");
+  CHECK(Scalar(su, "SELECT count(*) FROM server_drives WHERE capacity_bytes = 959656755200 AND predicted_failure IS NULL") == "2");
+  CHECK(Scalar(su, "SELECT string_agg(fqdd || '/' || software_id || '/' || component_type || '/' || version, ',' ORDER BY fqdd) "
+                   "FROM server_firmware f JOIN servers v ON v.id = f.server_id WHERE v.service_tag = 'OMEONLY'") ==
+        "BIOS.Setup.1-1/159/BIOS/1.12.1,NIC.Integrated.1-1-1/101548/FRMW/22.31.6,NIC.Integrated.1-2-1/101548/FRMW/22.31.6");
+  CHECK(Scalar(su, "SELECT last_sync_error FROM ome_endpoints") == "the details of 1 device(s) could not be read");
 }
 
 TEST_CASE("A sync whose batches did not all arrive applies nothing and can be retried", "[sync]") {

@@ -13,10 +13,11 @@
 namespace dcops::ome {
 namespace {
 
-// Message ids OME answers when it will not open another session (Dell's API guide and
-// message registry; see tests/fixtures/ome/session-limit.md).
+// Message ids OME answers when it will not open another session: CURS1209, "the maximum number
+// of sessions for this user has been reached", as a real appliance answered it
+// (tests/fixtures/ome/session-limit.md has the evidence; the HTTP status is not documented).
 bool SessionLimitId(const std::string& id) {
-  static const char* const kIds[] = {"CSES1004"};
+  static const char* const kIds[] = {"CURS1209"};
   return std::any_of(std::begin(kIds), std::end(kIds), [&](const char* k) { return id == k; });
 }
 

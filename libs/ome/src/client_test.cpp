@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <set>
 
 #include "dcops/http/transport.hpp"
@@ -184,8 +185,9 @@ TEST_CASE("OME sizes, flags and software instance ids in every shape OME writes 
   CHECK(ParseSize("893.75 GB") == 959656755200);
   CHECK(ParseSize("931", "GB") == 931LL * 1073741824);
   CHECK(ParseSize("931") == -1);  // no unit and none assumed
-  CHECK(ParseSize("1.82 TB") == static_cast<std::int64_t>(1.82 * 1099511627776.0));
+  CHECK(ParseSize("1.82 TB") == std::llround(1.82 * 1099511627776.0));
   CHECK(ParseSize("0 bytes") == 0);
+  CHECK(ParseSize("1,788.50", "GB") == std::llround(1788.5 * 1073741824.0));  // a thousands separator
   CHECK(ParseSize(" 16384 mb ") == 16384LL * 1048576);
   CHECK(ParseSize("n/a", "GB") == -1);
   CHECK(ParseSize("-5 GB") == -1);
@@ -208,10 +210,13 @@ TEST_CASE("OME's session limits are recognised by message id and, for ids we do 
     return R"({"error":{"code":"Base.1.0.GeneralError","message":"A general error has occurred.",)"
            R"("@Message.ExtendedInfo":[{"MessageId":")" + id + R"(","Message":")" + message + R"("}]}})";
   };
-  auto capped = OmeError(400, body("CSES1004", "Unable to create a session because the maximum number of sessions is reached."), "login");
+  const std::string cap_message = "Unable to create a new session because the maximum number of sessions for this user has been reached.";
+  auto capped = OmeError(400, body("CURS1209", cap_message), "login");
   CHECK(capped.code == "ome.session_cap");
   CHECK(capped.retryable);
-  CHECK(capped.message == "login: CSES1004: Unable to create a session because the maximum number of sessions is reached.");
+  CHECK(capped.message == "login: CURS1209: " + cap_message);
+  // The status is not documented: the id decides whatever it is.
+  for (int status : {401, 403, 503}) CHECK(OmeError(status, body("CURS1209", cap_message), "login").code == "ome.session_cap");
   CHECK(OmeError(403, body("CXYZ9999", "Too many sessions are open for this user."), "login").code == "ome.session_cap");
   CHECK(OmeError(503, body("", "The session limit has been exceeded."), "login").code == "ome.session_cap");
   CHECK(OmeError(429, body("CGEN9999", "Slow down."), "x").code == "ome.rate_limited");

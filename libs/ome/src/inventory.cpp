@@ -118,8 +118,12 @@ std::int64_t DimmMib(const Value& o, const char* key) {
 }
 
 std::string MediaType(const std::string& text) {
-  if (SameWord(text, "Solid State Drive") || SameWord(text, "SSD")) return "SSD";
-  if (SameWord(text, "Hard Disk Drive") || SameWord(text, "HDD")) return "HDD";
+  for (const char* ssd : {"Solid State Drive", "SolidStateDrive", "SSD"}) {
+    if (SameWord(text, ssd)) return "SSD";
+  }
+  for (const char* hdd : {"Hard Disk Drive", "HardDiskDrive", "Magnetic Drive", "HDD"}) {
+    if (SameWord(text, hdd)) return "HDD";
+  }
   return text;
 }
 
@@ -183,6 +187,7 @@ void ReadDisk(const Value& i, DeviceDetails& out) {
   k.firmware_version = Text(i, "Revision");
   k.health = Health(i, {"Status"});
   k.capacity_bytes = DiskBytes(i, "Size");
+  if (k.capacity_bytes == 0) k.capacity_bytes = -1;  // "0 bytes": a disk OME could not size
   if (const Value* flag = Member(i, "PredictiveFailureState")) k.predicted_failure = ReadFlag(*flag);
   out.drives.push_back(std::move(k));
 }
@@ -207,6 +212,7 @@ void ReadNic(const Value& i, DeviceDetails& out) {
     base.adapter = AdapterName(Text(port, "ProductName"));
     base.link_status = Text(port, "LinkStatus");
     base.speed_mbps = Int(Number(port, "LinkSpeed", "Mbps"));
+    if (base.speed_mbps == 0) base.speed_mbps = -1;  // no link, or not known: LinkStatus says which
     const Value* partitions = Member(port, "Partitions");
     bool any = false;
     if (partitions != nullptr && partitions->IsArray()) {
@@ -236,7 +242,14 @@ void ReadPowerSupply(const Value& i, DeviceDetails& out) {
   p.serial_number = Text(i, "SerialNumber");
   p.firmware_version = FirstText(i, {"FirmwareVersion", "Revision"});
   p.health = Health(i, {"Status", "HealthStatus"});
-  p.capacity_watts = Int(FirstNumber(i, {"OutputWatts", "RatedMaxOutputPower", "Capacity", "TotalOutputPower"}, "W"));
+  // 0 is what OME writes for a rating it does not know (RatedMaxOutputPower beside a real
+  // OutputWatts), never a supply's capacity.
+  for (const char* key : {"OutputWatts", "RatedMaxOutputPower", "Capacity", "TotalOutputPower"}) {
+    if (const auto watts = Int(Number(i, key, "W")); watts > 0) {
+      p.capacity_watts = watts;
+      break;
+    }
+  }
   out.power_supplies.push_back(std::move(p));
 }
 
@@ -264,6 +277,27 @@ void ReadSoftware(const Value& i, DeviceDetails& out) {
   out.firmware.push_back(std::move(f));
 }
 
+// A disk OME names only by display text ("Disk 0 on Embedded AHCI Controller 2") is named by
+// the FQDD of the one installed software instance with that description, when exactly one
+// disk instance has it; otherwise it keeps the text (an ambiguity is not resolved by guessing).
+void NameDisksBySoftware(DeviceDetails& d, const std::vector<std::pair<std::string, std::string>>& disk_software) {
+  for (auto& k : d.drives) {
+    if (IsDiskFqdd(k.slot)) continue;
+    std::string fqdd;
+    int matches = 0;
+    for (const auto& [description, instance_fqdd] : disk_software) {
+      if (description == k.slot) {
+        fqdd = instance_fqdd;
+        ++matches;
+      }
+    }
+    if (matches != 1) continue;
+    k.slot = fqdd;
+    const auto last = fqdd.rfind(':');
+    if (last != std::string::npos) k.controller = fqdd.substr(last + 1);
+  }
+}
+
 // A component's firmware is listed under its FQDD in deviceSoftware; the component records
 // carry it only sometimes.
 void AttachFirmware(DeviceDetails& d) {
@@ -283,7 +317,9 @@ void AttachFirmware(DeviceDetails& d) {
 }  // namespace
 
 std::int64_t ParseSize(const std::string& text, const char* bare_unit) {
-  const std::string t = Trim(text);
+  // "1,788.50 GB": a thousands separator some OME versions write.
+  std::string t = Trim(text);
+  t.erase(std::remove(t.begin(), t.end(), ','), t.end());
   double v = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (ec != std::errc() || v < 0 || !std::isfinite(v)) return -1;
@@ -302,7 +338,7 @@ std::int64_t ParseSize(const std::string& text, const char* bare_unit) {
   for (const auto& [name, factor] : kUnits) {
     if (SameWord(unit, name)) {
       const double bytes = v * factor;
-      return bytes >= 9.2e18 ? -1 : static_cast<std::int64_t>(bytes);
+      return bytes >= 9.2e18 ? -1 : std::llround(bytes);
     }
   }
   return -1;
@@ -366,6 +402,11 @@ Result<DeviceDetails> ReadDeviceDetails(const rapidjson::Value& collection) {
       if (i.IsObject()) reader->second(i, out);
     }
   }
+  std::vector<std::pair<std::string, std::string>> disk_software;
+  for (const auto& f : out.firmware) {
+    if (IsDiskFqdd(f.fqdd)) disk_software.emplace_back(f.name, f.fqdd);
+  }
+  NameDisksBySoftware(out, disk_software);
   AttachFirmware(out);
   return out;
 }

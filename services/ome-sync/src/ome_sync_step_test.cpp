@@ -119,7 +119,7 @@ TEST_CASE("An OME sync that fails mid-read logs out, and a full OME snoozes it",
   agent::RecordingStepContext snoozed(full.Assignment(), SystemClock::Instance());
   out = RunOmeSync(snoozed, full.http);
   CHECK(out.kind == agent::StepOutcome::Kind::kSnoozed);
-  CHECK(out.reason.find("CSES1004") != std::string::npos);
+  CHECK(out.reason.find("CURS1209") != std::string::npos);
 }
 
 TEST_CASE("An OME sync refuses bad params and wrong credentials without leaking the password", "[ome_sync][net]") {

@@ -4,6 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
 #include <functional>
 
 namespace dcops::sim::ome {
@@ -32,7 +33,7 @@ std::pair<std::string, long long> DiskSize(const Device& d) {
   switch (Generation(d)) {
     case 0: return {"893.75 GB", 959656755200LL};
     case 1: return {"931", 931LL * 1073741824};
-    default: return {"1.82 TB", static_cast<long long>(1.82 * 1099511627776.0)};
+    default: return {"1.82 TB", std::llround(1.82 * 1099511627776.0)};
   }
 }
 

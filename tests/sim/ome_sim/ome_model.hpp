@@ -46,11 +46,12 @@ struct Options {
   // How long each InventoryDetails answer takes (a real OME takes a fraction of a second per
   // server; benchmarks set it, tests leave it 0).
   std::chrono::milliseconds details_latency{0};
-  // OME's answer when the session cap is reached (tests try the other answers OME gives).
+  // OME's answer when the session cap is reached: CURS1209 as a real appliance wrote it; the
+  // status is not documented (400 is our inference), so tests vary it and the wording.
   struct Refusal {
     int status = 400;
-    std::string message_id = "CSES1004";
-    std::string message = "Unable to create a session because the maximum number of sessions is reached.";
+    std::string message_id = "CURS1209";
+    std::string message = "Unable to create a new session because the maximum number of sessions for this user has been reached.";
   } session_cap_answer;
 };
 
