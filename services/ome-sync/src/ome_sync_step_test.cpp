@@ -3,12 +3,14 @@
 #include "ome_sync_step.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <rapidjson/document.h>
 
 #include <set>
 
 #include "dcops/agent/recording_context.hpp"
 #include "dcops/http/transport.hpp"
+#include "ome_details.hpp"
 #include "ome_server.hpp"
 
 namespace dcops::omesync {
@@ -137,7 +139,7 @@ TEST_CASE("An OME sync refuses bad params and wrong credentials without leaking 
   CHECK(out.error.message.find("Wrong-Secret-42") == std::string::npos);
 }
 
-TEST_CASE("An OME sync with details carries each server's processors, memory, drives and firmware", "[ome_sync][net]") {
+TEST_CASE("An OME sync with details carries each server's components, firmware per instance and OS host name", "[ome_sync][net]") {
   Rig rig("127.0.76.6", 4);
   agent::RecordingStepContext ctx(rig.Assignment(R"("page_size":40,"details":true)"), SystemClock::Instance());
   auto out = RunOmeSync(ctx, rig.http);
@@ -145,13 +147,138 @@ TEST_CASE("An OME sync with details carries each server's processors, memory, dr
   REQUIRE(ctx.inventory().size() == 1);
   auto batch = Json(ctx.inventory()[0].json);
   REQUIRE(batch.Size() == 4);
-  const auto& server = batch[0];
-  CHECK(server["processors"].Size() == 2);
-  CHECK(server["memory"].Size() == 4);
-  CHECK(server["drives"].Size() == 2);
-  CHECK(server["drives"][1]["capacity_bytes"].GetInt64() > 1900000000000);  // "1.82 TB"
-  CHECK(server["firmware"].Size() == 3);
-  CHECK(Json(out.result_json)["details_failed"].Empty());
+  const auto devices = rig.model.AllDevices();
+  for (const auto& server : batch.GetArray()) {
+    const auto device = rig.model.Find(server["ome_device_id"].GetInt());
+    REQUIRE(device);
+    const auto facts = sim::ome::FactsOf(*device);
+    INFO(device->id);
+    CHECK(server["processors"].Size() == 2);
+    CHECK(static_cast<int>(server["memory"].Size()) == facts.dimms);
+    REQUIRE(server["drives"].Size() == 2);
+    CHECK(std::string(server["drives"][0]["slot"].GetString()) == facts.first_disk_slot);
+    CHECK(server["drives"][0]["capacity_bytes"].GetInt64() == facts.first_disk_bytes);
+    CHECK(server["drives"][1]["predicted_failure"].GetBool() == facts.second_disk_predicts_failure);
+    CHECK(server["controllers"].Size() == 1);
+    CHECK(server["nics"].Size() == 4);
+    CHECK(server["power_supplies"].Size() == 2);
+    CHECK(static_cast<int>(server["firmware"].Size()) == facts.installed_firmware);
+    CHECK(std::string(server["hostname"].GetString()) == facts.hostname);
+  }
+  auto result = Json(out.result_json);
+  CHECK(result["details_read"].GetInt() == 4);
+  CHECK(result["details_failed"].Empty());
+}
+
+TEST_CASE("A server whose details OME cannot give is kept without them, reported, and the sync succeeds", "[ome_sync][net]") {
+  Rig rig("127.0.76.7", 6);
+  const auto devices = rig.model.AllDevices();
+  const int broken = devices[3].id;  // a server (the 2 chassis come first)
+  rig.model.FailDetails(broken);
+  agent::RecordingStepContext ctx(rig.Assignment(R"("page_size":40,"details":true)"), SystemClock::Instance());
+  auto out = RunOmeSync(ctx, rig.http);
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kSucceeded);
+  auto result = Json(out.result_json);
+  CHECK(result["devices"].GetInt() == 6);
+  CHECK(result["details_read"].GetInt() == 5);
+  REQUIRE(result["details_failed"].Size() == 1);
+  CHECK(result["details_failed"][0]["id"].GetInt() == broken);
+  CHECK(std::string(result["details_failed"][0]["error"].GetString()).find("CGEN1009") != std::string::npos);
+  auto batch = Json(ctx.inventory()[0].json);
+  int without = 0;
+  for (const auto& server : batch.GetArray()) {
+    if (!server.HasMember("processors")) {
+      ++without;
+      CHECK(server["ome_device_id"].GetInt() == broken);
+    }
+  }
+  CHECK(without == 1);
+  bool evented = false;
+  for (const auto& e : ctx.events()) evented = evented || e.find(std::to_string(broken) + ": details not read") != std::string::npos;
+  CHECK(evented);
+  CHECK(rig.model.SessionCount() == 0);
+}
+
+TEST_CASE("A sync in which no server's details can be read fails instead of reporting an empty estate", "[ome_sync][net]") {
+  Rig rig("127.0.76.8", 3);
+  for (const auto& d : rig.model.AllDevices()) rig.model.FailDetails(d.id);
+  agent::RecordingStepContext ctx(rig.Assignment(R"("details":true)"), SystemClock::Instance());
+  auto out = RunOmeSync(ctx, rig.http);
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "ome.details_unreadable");
+  CHECK(out.error.message.find("none of the 3 servers") != std::string::npos);
+  CHECK(rig.model.SessionCount() == 0);
+}
+
+TEST_CASE("A thousand servers with details on one page go as batches under the stream's limit", "[ome_sync][net]") {
+  Rig rig("127.0.76.9", 1000);
+  agent::RecordingStepContext ctx(rig.Assignment(R"("page_size":1000,"details":true,"details_parallelism":8)"),
+                                  SystemClock::Instance());
+  auto out = RunOmeSync(ctx, rig.http);
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kSucceeded);
+  auto result = Json(out.result_json);
+  CHECK(result["devices"].GetInt() == 1000);
+  CHECK(result["details_read"].GetInt() == 1000);
+  std::size_t bytes = 0;
+  std::set<int> ids;
+  for (const auto& b : ctx.inventory()) {
+    CHECK(b.json.size() <= agent::kMaxInventoryBatchBytes);
+    bytes += b.json.size();
+    const auto batch = Json(b.json);
+    for (const auto& server : batch.GetArray()) ids.insert(server["ome_device_id"].GetInt());
+  }
+  CHECK(bytes > 2 * agent::kMaxInventoryBatchBytes);  // one page really is bigger than a batch
+  CHECK(static_cast<int>(ctx.inventory().size()) == result["batches"].GetInt());
+  CHECK(ids.size() == 1000);
+}
+
+TEST_CASE("Details are read details_parallelism at a time over one session", "[ome_sync][net]") {
+  Rig rig("127.0.76.10", 12);
+  rig.server.GatherDetails(3);  // the first three are answered only once all three are in flight
+  agent::RecordingStepContext ctx(rig.Assignment(R"("details":true,"details_parallelism":3)"), SystemClock::Instance());
+  auto out = RunOmeSync(ctx, rig.http);
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kSucceeded);
+  CHECK(rig.server.max_details_in_flight() == 3);
+  CHECK(Json(out.result_json)["details_read"].GetInt() == 12);
+  agent::RecordingStepContext bad(rig.Assignment(R"("details":true,"details_parallelism":17)"), SystemClock::Instance());
+  out = RunOmeSync(bad, rig.http);
+  REQUIRE(out.kind == agent::StepOutcome::Kind::kFailed);
+  CHECK(out.error.message == "params.details_parallelism: must be an integer from 1 to 16");
+}
+
+TEST_CASE("OME's session limit snoozes the sync whatever status or wording it comes with", "[ome_sync][net]") {
+  struct Answer {
+    int status;
+    const char* id;
+    const char* message;
+  };
+  const Answer answers[] = {
+      {400, "CURS1209", "Unable to create a new session because the maximum number of sessions for this user has been reached."},
+      {503, "CURS1209", "Unable to create a new session because the maximum number of sessions for this user has been reached."},
+      {403, "CSES9999", "The maximum number of API sessions has been reached."}};
+  int n = 0;
+  for (const auto& answer : answers) {
+    INFO(answer.status << " " << answer.id);
+    sim::ome::Options o = Rig::Options(2, 1);
+    o.session_cap_answer = {answer.status, answer.id, answer.message};
+    sim::ome::Model model(o);
+    sim::ome::Server server(model, fmt::format("127.0.76.{}", 20 + ++n).c_str(), 18446);
+    REQUIRE(server.Start().empty());
+    bool capped = false;
+    REQUIRE(model.Login("admin", "ome-pass", &capped));  // someone else holds the one session
+    http::CurlTransport transport;
+    http::Client http{http::ClientOptions{}, transport, SystemClock::Instance()};
+    agent::Assignment a;
+    a.task_id = "t1";
+    a.step_kind = "inventory.ome_sync";
+    a.params_json = fmt::format(R"({{"_endpoint":{{"id":"e1","address":"127.0.76.{}:18446"}}}})", 20 + n);
+    a.credentials = {"admin", "ome-pass"};
+    a.tls.pinned_sha256 = server.fingerprint();
+    agent::RecordingStepContext ctx(a, SystemClock::Instance());
+    auto out = RunOmeSync(ctx, http);
+    CHECK(out.kind == agent::StepOutcome::Kind::kSnoozed);
+    CHECK(out.reason.find(answer.message) != std::string::npos);
+  }
 }
 
 }  // namespace

@@ -186,6 +186,11 @@ std::string Server::Start() {
       std::atomic<int>& n;
       ~Leave() { --n; }
     } leave{details_in_flight_};
+    {
+      std::unique_lock lock(gather_mu_);
+      if (gather_left_ > 0 && --gather_left_ == 0) gathered_.notify_all();
+      gathered_.wait_for(lock, std::chrono::seconds(10), [this] { return gather_left_ == 0; });
+    }
     // The simulated device's own latency (not a test's wait): OME assembles each server's
     // inventory from its database.
     if (model_.options().details_latency.count() > 0) std::this_thread::sleep_for(model_.options().details_latency);
@@ -238,6 +243,11 @@ std::string Server::Start() {
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   while (!server_->is_running()) std::this_thread::yield();
   return "";
+}
+
+void Server::GatherDetails(int n) {
+  std::lock_guard lock(gather_mu_);
+  gather_left_ = n;
 }
 
 void Server::Stop() {

@@ -7,6 +7,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,6 +35,9 @@ class Server {
   RequestGate& gate() { return gate_; }
   // The most InventoryDetails requests this server has had in flight at once.
   int max_details_in_flight() const { return max_details_in_flight_; }
+  // The next `n` InventoryDetails requests are answered only once all `n` have arrived (or
+  // after 10 s): a client that reads n at a time passes, one that reads fewer waits it out.
+  void GatherDetails(int n);
 
  private:
   Model& model_;
@@ -45,6 +50,9 @@ class Server {
   RequestGate gate_;
   std::atomic<int> details_in_flight_{0};
   std::atomic<int> max_details_in_flight_{0};
+  std::mutex gather_mu_;
+  std::condition_variable gathered_;
+  int gather_left_ = 0;  // requests still to arrive before the gathered ones are answered
 };
 
 }  // namespace dcops::sim::ome
