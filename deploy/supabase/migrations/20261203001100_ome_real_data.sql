@@ -332,3 +332,9 @@ BEGIN
                             'details_failed', v_details_failed);
 END
 $$;
+
+-- How many servers' details an OME sync reads at once over its one session.
+UPDATE public.job_types
+   SET params_schema = jsonb_set(params_schema, '{properties,details_parallelism}',
+                                 '{"type":"integer","minimum":1,"maximum":16}')
+ WHERE job_type = 'inventory.ome_sync';

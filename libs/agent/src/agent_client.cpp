@@ -403,6 +403,12 @@ void StreamStepContext::Progress(int percent, std::string_view message) {
 }
 
 void StreamStepContext::Event(LogLevel level, std::string_view message) {
+  // A warning or an error is also the agent's own log line, so a failure a step reports is in
+  // the host's logs even when the dispatcher is unreachable.
+  if (level >= LogLevel::kWarn) {
+    agent_.log.Log(level, message,
+                   LogContext{a_.job_id, a_.task_id, a_.traceparent.size() > 35 ? a_.traceparent.substr(3, 32) : "", a_.target});
+  }
   pb::AgentMessage m;
   auto* e = m.mutable_event();
   e->set_task_id(a_.task_id);

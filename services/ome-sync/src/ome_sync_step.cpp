@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <future>
+#include <memory>
 #include <optional>
 
 #include "dcops/agent/inventory_batcher.hpp"
@@ -97,7 +99,11 @@ class Sync {
       : ctx_(ctx), client_(client), params_(params), batcher_(ctx, "ome.devices") {}
 
   Status Run() {
-    return client_.ForEachDevicePage(1000, params_.page_size, [this](const ome::DevicePage& page) { return Page(page); });
+    auto st = client_.ForEachDevicePage(1000, params_.page_size, [this](const ome::DevicePage& page) { return Page(page); });
+    // The last page's details, still being read when the listing ended.
+    if (st && pending_) st = SendPending();
+    if (pending_ && pending_->reading.valid()) pending_->reading.wait();  // on error paths too
+    return st;
   }
 
   bool cancelled() const { return cancelled_; }
@@ -144,6 +150,14 @@ class Sync {
   }
 
  private:
+  // One page's servers and, with details, their details being read in the background: a
+  // page's details are read while the page before it is sent and the page after it listed.
+  struct PendingPage {
+    std::vector<ome::Device> servers;
+    std::vector<std::optional<Result<ome::DeviceDetails>>> details;
+    std::future<void> reading;
+  };
+
   Status Page(const ome::DevicePage& page) {
     if (ctx_.CancelRequested()) {
       cancelled_ = true;
@@ -151,30 +165,43 @@ class Sync {
     }
     total_ = page.total;
     failed_.insert(failed_.end(), page.failed.begin(), page.failed.end());
-    std::vector<const ome::Device*> servers;
+    auto next = std::make_unique<PendingPage>();
     for (const auto& d : page.devices) {
       if (d.service_tag.empty()) {
         failed_.push_back({d.id, fmt::format("device {} ({}) has no service tag to match a server by", d.id, d.name)});
       } else {
-        servers.push_back(&d);
+        next->servers.push_back(d);
       }
     }
-    std::vector<std::optional<Result<ome::DeviceDetails>>> details(servers.size());
+    next->details.resize(next->servers.size());
     if (params_.details) {
-      ForEachIndex(servers.size(), params_.details_parallelism, [&](std::size_t i) {
-        if (!ctx_.CancelRequested()) details[i] = client_.InventoryDetails(servers[i]->id);
+      next->reading = std::async(std::launch::async, [this, p = next.get()] {
+        ForEachIndex(p->servers.size(), params_.details_parallelism, [&](std::size_t i) {
+          if (!ctx_.CancelRequested()) p->details[i] = client_.InventoryDetails(p->servers[i].id);
+        });
       });
-      if (ctx_.CancelRequested()) {
-        cancelled_ = true;
-        return MakeError("step.cancelled", "cancelled");
-      }
-      // A lost session or connection ends the sync (the first such error, in device order).
-      for (const auto& d : details) {
-        if (d && !d->ok() && !DeviceLevel(d->error())) return d->error();
-      }
     }
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-      if (auto st = Send(*servers[i], details[i]); !st) return st;
+    Status st;
+    if (pending_) st = SendPending();
+    if (!st && next->reading.valid()) next->reading.wait();
+    pending_ = std::move(next);
+    return st;
+  }
+
+  // Waits for the pending page's details and sends the page.
+  Status SendPending() {
+    auto page = std::move(pending_);
+    if (page->reading.valid()) page->reading.wait();
+    if (ctx_.CancelRequested()) {
+      cancelled_ = true;
+      return MakeError("step.cancelled", "cancelled");
+    }
+    // A lost session or connection ends the sync (the first such error, in device order).
+    for (const auto& d : page->details) {
+      if (d && !d->ok() && !DeviceLevel(d->error())) return d->error();
+    }
+    for (std::size_t i = 0; i < page->servers.size(); ++i) {
+      if (auto st = Send(page->servers[i], page->details[i]); !st) return st;
     }
     if (auto st = batcher_.Flush(); !st) return st;
     const int seen = devices() + static_cast<int>(failed_.size());
@@ -205,6 +232,7 @@ class Sync {
   int total_ = -1;
   int details_read_ = 0;
   bool cancelled_ = false;
+  std::unique_ptr<PendingPage> pending_;
 };
 
 }  // namespace

@@ -141,6 +141,12 @@ std::string Server::Start() {
   auto tls_server = SelfSignedServer(address_, "ome-sim", &fingerprint_);
   if (!tls_server) return tls_server.error().message;
   server_ = std::move(*tls_server);
+  // As OME's web server: a connection carries up to 100 requests (Apache's default; the
+  // library's own is 5, which would make a client pay a TLS handshake every fifth request),
+  // and enough workers for a client reading several servers' details at once besides its
+  // listing.
+  server_->set_keep_alive_max_count(100);
+  server_->new_task_queue = [] { return new httplib::ThreadPool(24); };
   server_->Post("/api/SessionService/Sessions", [this](const httplib::Request& req, httplib::Response& res) {
     rapidjson::Document body;
     body.Parse(req.body.c_str());

@@ -75,8 +75,9 @@ class Client {
   // as it arrives. A member that is not a device as OME documents it is reported in the
   // page's `failed`; a page that is not a collection ends the read with ome.schema.
   Status ForEachDevicePage(int type, int page_size, const std::function<Status(const DevicePage&)>& page);
-  // One server's inventory details (one request). Safe to call from several threads at once
-  // once logged in (it only reads the session token); Login/Logout must not run meanwhile.
+  // One server's inventory details (one request). Safe to call from several threads at once,
+  // and beside ForEachDevicePage, once logged in (they only read the session token);
+  // Login/Logout must not run meanwhile.
   Result<DeviceDetails> InventoryDetails(int device_id);
 
  private:
