@@ -2,6 +2,7 @@
 // code (tests/fixtures/vsphere/safety: RetrievePropertiesEx responses for clusters, hosts,
 // datastores and VMs, each with that reader's expectation).
 #include "safety_facts.hpp"
+#include "safety_report_json.hpp"
 
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
@@ -154,6 +155,42 @@ TEST_CASE("Hosts, datastores and VMs read from their properties as another reade
     }
     CHECK(hostname == S(e[i], "guest_hostname"));
     CHECK(uuid == S(e[i], "instance_uuid"));
+  }
+}
+
+TEST_CASE("The fixtures' estate, judged: the report names each blocker and says whether each host may leave", "[safety]") {
+  std::vector<std::string> cluster_hosts;
+  const auto cluster = ReadCluster(Objects("cluster.xml").objects.at(0), &cluster_hosts);
+  std::vector<HostFacts> hosts;
+  for (const auto& o : Objects("hosts.xml").objects) hosts.push_back(ReadHost(o));
+  std::vector<DatastoreFacts> datastores;
+  for (const auto& o : Objects("datastores.xml").objects) datastores.push_back(ReadDatastore(o));
+  std::vector<VmFacts> vms;
+  for (const auto& o : Objects("vms.xml").objects) {
+    std::string hostname;
+    vms.push_back(ReadVm(o, &hostname));
+    vms.back().is_vcenter = hostname == "vcsa-01.lab.local";  // as the step matches vCenter's own name
+  }
+  const auto report = CheckSafety(cluster, hosts, vms, datastores, {}, SafetyOptions{});
+  rapidjson::Document d;
+  d.Parse(SafetyReportJson(cluster, report).c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["cluster"]["ha"]["policy"].GetString()) == "resources_percent");
+  CHECK(d["hosts"]["total"].GetInt() == static_cast<int>(hosts.size()));
+  CHECK(d["verdicts"].Size() == hosts.size());
+  std::set<std::string> kinds;
+  bool all_safe = true;
+  for (const auto& v : d["verdicts"].GetArray()) {
+    all_safe = all_safe && v["can_enter_maintenance"].GetBool();
+    for (const auto& b : v["blockers"].GetArray()) kinds.insert(b["kind"].GetString());
+  }
+  CHECK(d["safe"].GetBool() == all_safe);
+  CHECK_FALSE(all_safe);
+  // The estate holds passthrough, vGPU, FT, host-device and local-image media, DRS overrides
+  // and the vCenter VM: each shows up as a blocker of the host it runs on.
+  for (const char* kind : {"passthrough", "fault_tolerance", "connected_media", "drs_manual", "vcenter_vm"}) {
+    INFO(kind);
+    CHECK(kinds.count(kind) == 1);
   }
 }
 
