@@ -87,9 +87,9 @@ void Client::Logout() {
   cookie_.clear();
 }
 
-Result<MoRef> Client::CreateView(const std::string& type) {
+Result<MoRef> Client::CreateView(const std::string& type, const MoRef& container) {
   auto view = Call("CreateContainerView", content_.view_manager,
-                   MoRefXml("container", content_.root_folder) + "<type>" + XmlEscape(type) +
+                   MoRefXml("container", container.empty() ? content_.root_folder : container) + "<type>" + XmlEscape(type) +
                        "</type><recursive>true</recursive>");
   if (!view) return view.error();
   const MoRef ref = ReadRef(Child(view->element(), "returnval"));
@@ -142,8 +142,8 @@ Result<TaskInfo> Client::ReadTask(const MoRef& task) {
 }
 
 Status Client::ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
-                       const std::function<Status(const RetrieveResult&)>& page) {
-  auto view = CreateView(type);
+                       const std::function<Status(const RetrieveResult&)>& page, const MoRef& container) {
+  auto view = CreateView(type, container);
   if (!view) return view.error();
   const MoRef view_ref = *view;
   const std::string spec = "<specSet>" + PropertySpec(type, properties, view_ref) + "</specSet>" +

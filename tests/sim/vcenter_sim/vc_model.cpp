@@ -194,6 +194,14 @@ void Model::SetMaintenance(const std::string& host, bool on) {
   }
 }
 
+void Model::Edit(const std::string& moref, const std::function<void(Object&)>& fn) {
+  std::lock_guard lock(mu_);
+  if (Object* o = Find(moref)) {
+    fn(*o);
+    o->changed = ++version_;
+  }
+}
+
 void Model::SetVmPower(const std::string& vm, const std::string& state) {
   std::lock_guard lock(mu_);
   if (Object* o = Find(vm)) {

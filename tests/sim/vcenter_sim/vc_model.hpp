@@ -29,6 +29,20 @@ struct Folder {
 struct Cluster {
   std::string name, parent;  // parent: the datacenter's host folder, or a folder in it
   bool ha = true, drs = true, vsan = false;
+  // HA admission control: "failover_level", "resources_percent", "failover_hosts" or "" (off).
+  std::string admission_policy = "failover_level";
+  int failover_level = 1;
+  int cpu_reserve_percent = 25, memory_reserve_percent = 25;
+  int current_cpu_percent = 70, current_memory_percent = 60;  // summary.admissionControlInfo
+  std::vector<std::string> failover_hosts{};
+  std::string drs_behavior = "fullyAutomated";
+  std::map<std::string, std::string> drs_vm_behavior{};  // VM → behavior, or "disabled"
+  struct Rule {
+    std::string name;
+    bool enabled = true, mandatory = true;
+    std::vector<std::string> vms{}, affine_hosts{}, anti_affine_hosts{};
+  };
+  std::vector<Rule> rules{};  // VM-host rules (each with its own VM and host groups)
 };
 struct Host {
   std::string name, cluster;  // cluster "" for a standalone host (parent: a ComputeResource)
@@ -44,11 +58,19 @@ struct Vm {
   std::string instance_uuid, guest_hostname;
   std::vector<std::string> ips, datastores;
   std::string tools_status = "guestToolsRunning";
+  std::string fault_tolerance = "notConfigured";  // runtime.faultToleranceState
+  int passthrough = 0, vgpu = 0;                  // VirtualPCIPassthrough devices
+  struct Media {
+    std::string kind = "cdrom", backing = "remote", datastore{};  // backing: host_device, file, remote
+    bool connected = false;
+  };
+  std::vector<Media> media{};
 };
 struct Datastore {
   std::string name, type = "VMFS";
   std::int64_t capacity = 0, free = 0;
   bool accessible = true;
+  std::vector<std::string> hosts{};  // mounted on these hosts; empty: every host
 };
 struct Network {
   std::string name;
@@ -119,7 +141,9 @@ class Model {
   void RemoveObject(const std::string& moref);
   void MoveHost(const std::string& host, const std::string& cluster);
   void SetMaintenance(const std::string& host, bool on);
-  void SetVmPower(const std::string& vm, const std::string& state);  // a powered-off VM has no guest identity
+  void SetVmPower(const std::string& vm, const std::string& state);
+  // Any other change to one object (a test's estate): `fn` edits it under the lock.
+  void Edit(const std::string& moref, const std::function<void(Object&)>& fn);  // a powered-off VM has no guest identity
   // Changes `count` VMs' power state (the incremental benchmark's "10 changes").
   std::vector<std::string> TouchVms(int count);
 

@@ -36,16 +36,116 @@ std::string RefList(const std::string& xsi, const std::string& type, const std::
   return Val(xsi, "ArrayOfManagedObjectReference", inner);
 }
 
+// ClusterConfigInfoEx as vCenter writes it: HA with its admission control policy, DRS with the
+// VMs' overrides, VM-host rules with the groups they name, vSAN.
+std::string ClusterConfig(const Cluster& c, const std::string& xsi) {
+  std::string policy;
+  if (c.admission_policy == "failover_level") {
+    policy = fmt::format(R"(<admissionControlPolicy {}:type="ClusterFailoverLevelAdmissionControlPolicy">)"
+                         "<failoverLevel>{}</failoverLevel></admissionControlPolicy>", xsi, c.failover_level);
+  } else if (c.admission_policy == "resources_percent") {
+    policy = fmt::format(R"(<admissionControlPolicy {}:type="ClusterFailoverResourcesAdmissionControlPolicy">)"
+                         "<cpuFailoverResourcesPercent>{}</cpuFailoverResourcesPercent>"
+                         "<memoryFailoverResourcesPercent>{}</memoryFailoverResourcesPercent><failoverLevel>{}</failoverLevel>"
+                         "<autoComputePercentages>false</autoComputePercentages></admissionControlPolicy>",
+                         xsi, c.cpu_reserve_percent, c.memory_reserve_percent, c.failover_level);
+  } else if (c.admission_policy == "failover_hosts") {
+    std::string hosts;
+    for (const auto& h : c.failover_hosts) hosts += fmt::format(R"(<failoverHosts type="HostSystem">{}</failoverHosts>)", h);
+    policy = fmt::format(R"(<admissionControlPolicy {}:type="ClusterFailoverHostAdmissionControlPolicy">{}<failoverLevel>{}</failoverLevel>)"
+                         "</admissionControlPolicy>", xsi, hosts, c.failover_level);
+  }
+  std::string out = fmt::format("<dasConfig><enabled>{}</enabled><vmMonitoring>vmMonitoringDisabled</vmMonitoring>"
+                                "<hostMonitoring>enabled</hostMonitoring><failoverLevel>{}</failoverLevel>{}"
+                                "<admissionControlEnabled>{}</admissionControlEnabled></dasConfig>",
+                                c.ha, c.failover_level, policy, !c.admission_policy.empty());
+  out += fmt::format("<drsConfig><enabled>{}</enabled><defaultVmBehavior>{}</defaultVmBehavior><vmotionRate>3</vmotionRate></drsConfig>",
+                     c.drs, c.drs_behavior);
+  int key = 1;
+  for (const auto& [vm, behavior] : c.drs_vm_behavior) {
+    out += fmt::format(R"(<drsVmConfig><key type="VirtualMachine">{}</key><enabled>{}</enabled><behavior>{}</behavior></drsVmConfig>)",
+                       vm, behavior != "disabled", behavior == "disabled" ? "fullyAutomated" : behavior);
+  }
+  std::string groups;
+  for (const auto& r : c.rules) {
+    out += fmt::format(R"(<rule {}:type="ClusterVmHostRuleInfo"><key>{}</key><status>green</status><enabled>{}</enabled><name>{}</name>)"
+                       "<mandatory>{}</mandatory><userCreated>true</userCreated><vmGroupName>{}-vms</vmGroupName>",
+                       xsi, key++, r.enabled, Esc(r.name), r.mandatory, Esc(r.name));
+    if (!r.affine_hosts.empty()) out += fmt::format("<affineHostGroupName>{}-hosts</affineHostGroupName>", Esc(r.name));
+    if (!r.anti_affine_hosts.empty()) out += fmt::format("<antiAffineHostGroupName>{}-not-hosts</antiAffineHostGroupName>", Esc(r.name));
+    out += "</rule>";
+    std::string vms;
+    for (const auto& v : r.vms) vms += fmt::format(R"(<vm type="VirtualMachine">{}</vm>)", v);
+    groups += fmt::format(R"(<group {}:type="ClusterVmGroup"><name>{}-vms</name>{}</group>)", xsi, Esc(r.name), vms);
+    auto host_group = [&](const std::vector<std::string>& hosts, const char* suffix) {
+      if (hosts.empty()) return;
+      std::string members;
+      for (const auto& h : hosts) members += fmt::format(R"(<host type="HostSystem">{}</host>)", h);
+      groups += fmt::format(R"(<group {}:type="ClusterHostGroup"><name>{}{}</name>{}</group>)", xsi, Esc(r.name), suffix, members);
+    };
+    host_group(r.affine_hosts, "-hosts");
+    host_group(r.anti_affine_hosts, "-not-hosts");
+  }
+  return out + groups + fmt::format("<vsanConfigInfo><enabled>{}</enabled></vsanConfigInfo>", c.vsan);
+}
+
+// VirtualMachine.config.hardware.device: the controllers, disk and NIC every VM has, then its
+// passthrough devices and removable media.
+std::string Devices(const Vm& m, const std::string& xsi) {
+  std::string out = fmt::format(
+      R"(<VirtualDevice {0}:type="VirtualIDEController"><key>200</key><deviceInfo><label>IDE 0</label><summary>IDE 0</summary></deviceInfo><busNumber>0</busNumber></VirtualDevice>)"
+      R"(<VirtualDevice {0}:type="VirtualPCIController"><key>100</key><deviceInfo><label>PCI controller 0</label><summary>PCI controller 0</summary></deviceInfo><busNumber>0</busNumber></VirtualDevice>)"
+      R"(<VirtualDevice {0}:type="ParaVirtualSCSIController"><key>1000</key><deviceInfo><label>SCSI controller 0</label><summary>VMware paravirtual SCSI</summary></deviceInfo><controllerKey>100</controllerKey><unitNumber>3</unitNumber><busNumber>0</busNumber><hotAddRemove>true</hotAddRemove><sharedBus>noSharing</sharedBus><scsiCtlrUnitNumber>7</scsiCtlrUnitNumber></VirtualDevice>)"
+      R"(<VirtualDevice {0}:type="VirtualDisk"><key>2000</key><deviceInfo><label>Hard disk 1</label><summary>41,943,040 KB</summary></deviceInfo><backing {0}:type="VirtualDiskFlatVer2BackingInfo"><fileName>[{1}] {2}/{2}.vmdk</fileName><datastore type="Datastore">{1}</datastore><diskMode>persistent</diskMode><thinProvisioned>true</thinProvisioned></backing><controllerKey>1000</controllerKey><unitNumber>0</unitNumber><capacityInKB>41943040</capacityInKB></VirtualDevice>)"
+      R"(<VirtualDevice {0}:type="VirtualVmxnet3"><key>4000</key><deviceInfo><label>Network adapter 1</label><summary>VM Network</summary></deviceInfo><connectable><startConnected>true</startConnected><allowGuestControl>true</allowGuestControl><connected>true</connected><status>ok</status></connectable><controllerKey>100</controllerKey><unitNumber>7</unitNumber><addressType>assigned</addressType><macAddress>00:50:56:9c:00:01</macAddress><wakeOnLanEnabled>true</wakeOnLanEnabled></VirtualDevice>)",
+      xsi, m.datastores.empty() ? std::string("datastore-0") : m.datastores[0], Esc(m.name));
+  int key = 13000;
+  for (int i = 0; i < m.passthrough + m.vgpu; ++i) {
+    const bool vgpu = i >= m.passthrough;
+    out += fmt::format(R"(<VirtualDevice {0}:type="VirtualPCIPassthrough"><key>{1}</key><deviceInfo><label>PCI device {2}</label>)"
+                       R"(<summary>{3}</summary></deviceInfo><backing {0}:type="{4}">{5}</backing><controllerKey>100</controllerKey>)"
+                       R"(<unitNumber>{6}</unitNumber></VirtualDevice>)",
+                       xsi, key++, i, vgpu ? "NVIDIA GRID vGPU grid_a100-4c" : "DirectPath I/O",
+                       vgpu ? "VirtualPCIPassthroughVmiopBackingInfo" : "VirtualPCIPassthroughDeviceBackingInfo",
+                       vgpu ? "<vgpu>grid_a100-4c</vgpu>" : "<deviceName>0000:3b:00.0</deviceName><id>0000:3b:00.0</id><deviceId>4116</deviceId><systemId>5f3c2a1e</systemId><vendorId>4318</vendorId>",
+                       18 + i);
+  }
+  int cdrom = 3000, floppy = 8000;
+  for (const auto& d : m.media) {
+    const bool cd = d.kind == "cdrom";
+    std::string backing;
+    if (d.backing == "host_device") {
+      backing = fmt::format(R"(<backing {}:type="{}"><deviceName>{}</deviceName>{}</backing>)", xsi,
+                            cd ? "VirtualCdromAtapiBackingInfo" : "VirtualFloppyDeviceBackingInfo", cd ? "/vmfs/devices/cdrom/mpx.vmhba0:C0:T0:L0" : "/dev/fd0",
+                            cd ? "" : "<useAutoDetect>false</useAutoDetect>");
+    } else if (d.backing == "file") {
+      backing = fmt::format(R"(<backing {}:type="{}"><fileName>[{}] iso/image.{}</fileName><datastore type="Datastore">{}</datastore></backing>)",
+                            xsi, cd ? "VirtualCdromIsoBackingInfo" : "VirtualFloppyImageBackingInfo", d.datastore, cd ? "iso" : "flp", d.datastore);
+    } else {
+      backing = fmt::format(R"(<backing {}:type="{}"><deviceName></deviceName><useAutoDetect>false</useAutoDetect>{}</backing>)", xsi,
+                            cd ? "VirtualCdromRemotePassthroughBackingInfo" : "VirtualFloppyRemoteDeviceBackingInfo",
+                            cd ? "<exclusive>false</exclusive>" : "");
+    }
+    out += fmt::format(R"(<VirtualDevice {}:type="{}"><key>{}</key><deviceInfo><label>{}</label><summary>{}</summary></deviceInfo>{})"
+                       R"(<connectable><startConnected>{}</startConnected><allowGuestControl>true</allowGuestControl><connected>{}</connected>)"
+                       R"(<status>ok</status></connectable>{}</VirtualDevice>)",
+                       xsi, cd ? "VirtualCdrom" : "VirtualFloppy", cd ? cdrom++ : floppy++, cd ? "CD/DVD drive 1" : "Floppy drive 1",
+                       cd ? "Remote device" : "Remote", backing, d.connected, d.connected,
+                       cd ? "<controllerKey>200</controllerKey><unitNumber>0</unitNumber>" : "<controllerKey>400</controllerKey><unitNumber>0</unitNumber>");
+  }
+  return out;
+}
+
 const std::map<std::string, std::set<std::string>>& Paths() {
   static const std::map<std::string, std::set<std::string>> paths{
       {"Datacenter", {"name", "hostFolder"}},
-      {"ClusterComputeResource", {"name", "parent", "configurationEx", "host"}},
+      {"ClusterComputeResource", {"name", "parent", "configurationEx", "summary", "host"}},
       {"HostSystem", {"name", "parent", "hardware.systemInfo", "config.product", "runtime.connectionState",
                       "runtime.powerState", "runtime.inMaintenanceMode"}},
       {"VirtualMachine", {"name", "runtime.powerState", "runtime.host", "config.guestFullName", "config.hardware.numCPU",
                           "config.hardware.memoryMB", "config.instanceUuid", "guest.hostName", "guest.net", "datastore",
-                          "guest.toolsRunningStatus"}},
-      {"Datastore", {"name", "summary"}},
+                          "guest.toolsRunningStatus", "runtime.faultToleranceState", "config.hardware.device"}},
+      {"Datastore", {"name", "summary", "host"}},
       {"Network", {"name"}},
       {"DistributedVirtualPortgroup", {"name", "config.defaultPortConfig"}},
       {"Folder", {"name", "parent"}},
@@ -71,13 +171,23 @@ std::optional<std::string> PropertyValue(const Object& o, const std::string& pat
     if (path == "hostFolder") return Ref(xsi, "Folder", d->host_folder);
   } else if (const auto* c = std::get_if<Cluster>(&o.body)) {
     if (path == "parent") return Ref(xsi, "Folder", c->parent);
-    if (path == "configurationEx") {
-      return Val(xsi, "ClusterConfigInfoEx",
-                 fmt::format("<dasConfig><enabled>{}</enabled><vmMonitoring>vmMonitoringDisabled</vmMonitoring>"
-                             "<hostMonitoring>enabled</hostMonitoring></dasConfig><drsConfig><enabled>{}</enabled>"
-                             "<defaultVmBehavior>fullyAutomated</defaultVmBehavior><vmotionRate>3</vmotionRate></drsConfig>"
-                             "<vsanConfigInfo><enabled>{}</enabled></vsanConfigInfo>",
-                             c->ha, c->drs, c->vsan));
+    if (path == "configurationEx") return Val(xsi, "ClusterConfigInfoEx", ClusterConfig(*c, xsi));
+    if (path == "summary") {
+      std::string info;
+      if (c->ha && c->admission_policy == "resources_percent") {
+        info = fmt::format(R"(<admissionControlInfo {}:type="ClusterFailoverResourcesAdmissionControlInfo">)"
+                           "<currentCpuFailoverResourcesPercent>{}</currentCpuFailoverResourcesPercent>"
+                           "<currentMemoryFailoverResourcesPercent>{}</currentMemoryFailoverResourcesPercent></admissionControlInfo>",
+                           xsi, c->current_cpu_percent, c->current_memory_percent);
+      } else if (c->ha && c->admission_policy == "failover_level") {
+        info = fmt::format(R"(<admissionControlInfo {}:type="ClusterFailoverLevelAdmissionControlInfo">)"
+                           "<currentFailoverLevel>{}</currentFailoverLevel></admissionControlInfo>",
+                           xsi, c->failover_level);
+      }
+      return Val(xsi, "ClusterComputeResourceSummary",
+                 "<totalCpu>0</totalCpu><totalMemory>0</totalMemory><numCpuCores>0</numCpuCores><numCpuThreads>0</numCpuThreads>"
+                 "<effectiveCpu>0</effectiveCpu><effectiveMemory>0</effectiveMemory><numHosts>0</numHosts>"
+                 "<numEffectiveHosts>0</numEffectiveHosts><overallStatus>green</overallStatus>" + info);
     }
     // "host" needs the model (the hosts whose cluster is this one): the server writes it.
   } else if (const auto* h = std::get_if<Host>(&o.body)) {
@@ -134,6 +244,8 @@ std::optional<std::string> PropertyValue(const Object& o, const std::string& pat
     }
     if (path == "datastore") return RefList(xsi, "Datastore", m->datastores);
     if (path == "guest.toolsRunningStatus") return Text(xsi, m->tools_status);
+    if (path == "runtime.faultToleranceState") return Val(xsi, "VirtualMachineFaultToleranceState", m->fault_tolerance);
+    if (path == "config.hardware.device") return Val(xsi, "ArrayOfVirtualDevice", Devices(*m, xsi));
   } else if (const auto* s = std::get_if<Datastore>(&o.body)) {
     if (path == "summary") {
       return Val(xsi, "DatastoreSummary",

@@ -12,6 +12,38 @@
 namespace dcops::sim::vcenter {
 namespace {
 
+// Whether a container view on `container` holds `o`: the root folder (or none) holds
+// everything; a cluster holds its hosts and the VMs running on them.
+bool InContainer(const std::map<std::string, Object>& all, const Object& o, const std::string& container) {
+  if (container.rfind("domain-c", 0) != 0) return true;
+  if (const auto* h = std::get_if<Host>(&o.body)) return h->cluster == container;
+  if (const auto* v = std::get_if<Vm>(&o.body)) {
+    auto host = all.find(v->host);
+    const auto* h = host == all.end() ? nullptr : std::get_if<Host>(&host->second.body);
+    return h != nullptr && h->cluster == container;
+  }
+  return false;
+}
+
+// Datastore.host: a DatastoreHostMount per host the datastore is mounted on (its own list, or
+// every host: `hosts[""]`).
+std::string DatastoreMounts(const Object& o, const std::map<std::string, std::vector<std::string>>& hosts, const std::string& xsi) {
+  const auto& ds = std::get<Datastore>(o.body);
+  std::vector<std::string> on = ds.hosts;
+  if (on.empty()) {
+    if (auto it = hosts.find(""); it != hosts.end()) on = it->second;
+  }
+  std::string inner;
+  for (const auto& h : on) {
+    inner += fmt::format(R"(<DatastoreHostMount {0}:type="DatastoreHostMount"><key type="HostSystem">{1}</key><mountInfo>)"
+                         R"(<path>/vmfs/volumes/{2}</path><accessMode>readWrite</accessMode><mounted>true</mounted>)"
+                         R"(<accessible>{3}</accessible></mountInfo></DatastoreHostMount>)",
+                         xsi, h, o.moref, ds.accessible ? "true" : "false");
+  }
+  return fmt::format(R"(<val {}:type="ArrayOfDatastoreHostMount">{}</val>)", xsi, inner);
+}
+
+
 std::string Local(const pugi::xml_node& n) {
   const std::string name = n.name();
   const auto colon = name.find(':');
@@ -224,6 +256,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     const std::string type = Child(call, "type").text().get();
     const std::string id = fmt::format("session[{}]{:08x}", key, s.next_id++);
     s.views[id] = type;
+    s.view_containers[id] = Child(call, "container").text().get();
     return answer(fmt::format(R"(<returnval type="ContainerView">{}</returnval>)", id));
   }
   if (op == "DestroyView") {
@@ -248,6 +281,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
       return false;
     }
     f->view_type = it->second;
+    f->container = s.view_containers[view];
     for (const auto& p : f->paths) {
       if (!KnownPath(f->prop_type, p)) {
         fault("InvalidProperty", fmt::format("Invalid property: {}", p), fmt::format("<name>{}</name>", p));
@@ -267,6 +301,8 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
           for (const auto& h : it->second) inner += fmt::format(R"(<ManagedObjectReference type="HostSystem">{}</ManagedObjectReference>)", h);
         }
         val = fmt::format(R"(<val {}:type="ArrayOfManagedObjectReference">{}</val>)", xsi, inner);
+      } else if (p == "host" && o.type == "Datastore") {
+        val = DatastoreMounts(o, cluster_hosts, xsi);
       } else {
         val = PropertyValue(o, p, xsi);
       }
@@ -280,9 +316,14 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
   auto hosts_by_cluster = [](const std::map<std::string, Object>& objects, const std::vector<std::string>& paths,
                              const std::string& type) {
     std::map<std::string, std::vector<std::string>> out;
-    if (type != "ClusterComputeResource" || std::find(paths.begin(), paths.end(), "host") == paths.end()) return out;
+    if ((type != "ClusterComputeResource" && type != "Datastore") || std::find(paths.begin(), paths.end(), "host") == paths.end()) {
+      return out;
+    }
     for (const auto& [moref, o] : objects) {
-      if (const auto* h = std::get_if<Host>(&o.body); h != nullptr && !h->cluster.empty()) out[h->cluster].push_back(moref);
+      if (const auto* h = std::get_if<Host>(&o.body); h != nullptr) {
+        if (!h->cluster.empty()) out[h->cluster].push_back(moref);
+        out[""].push_back(moref);  // every host: what a datastore without a host list is mounted on
+      }
     }
     return out;
   };
@@ -317,7 +358,7 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     Pending p{f.prop_type, f.view_type, f.paths, {}, 0, max};
     model_.Read([&](const std::map<std::string, Object>& all, const std::vector<Tombstone>&, std::uint64_t) {
       for (const auto& [moref, o] : all) {
-        if (IsA(o.type, f.view_type) && IsA(o.type, f.prop_type)) p.morefs.push_back(moref);
+        if (IsA(o.type, f.view_type) && IsA(o.type, f.prop_type) && InContainer(all, o, f.container)) p.morefs.push_back(moref);
       }
     });
     const std::string token = std::to_string(s.next_id++);

@@ -57,6 +57,7 @@ class Server {
  private:
   struct Filter {
     std::string prop_type, view_type;
+    std::string container;  // the view's container: a cluster holds its hosts and their VMs
     std::vector<std::string> paths;
   };
   struct Pending {
@@ -67,6 +68,7 @@ class Server {
   };
   struct Session {
     std::map<std::string, std::string> views;  // id → type
+    std::map<std::string, std::string> view_containers;  // id → container moref
     std::map<std::string, Filter> filters;     // id → filter (ids sort in creation order)
     std::map<std::string, Pending> pending;    // token → the rest of a read
     std::set<std::string> versions;            // versions issued to this session

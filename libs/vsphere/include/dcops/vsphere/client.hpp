@@ -50,9 +50,11 @@ class Client {
   void SetPassword(std::string password) { endpoint_.password = std::move(password); }
   const ServiceContent& content() const { return content_; }
 
-  // Every object of `type` ("HostSystem") with `properties`, `page_size` objects per page.
+  // Every object of `type` ("HostSystem") with `properties`, `page_size` objects per page,
+  // under `container` (recursively; the root folder when empty: a cluster holds its hosts and
+  // their VMs).
   Status ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
-                 const std::function<Status(const RetrieveResult&)>& page);
+                 const std::function<Status(const RetrieveResult&)>& page, const MoRef& container = {});
 
   // Incremental reads: a PropertyFilter over every object of `type` (a ContainerView under the
   // root folder that lives as long as the session), then WaitForUpdatesEx from `version` (""
@@ -72,7 +74,7 @@ class Client {
 
  private:
   Result<Response> Send(const std::string& operation, const MoRef& self, const std::string& body);
-  Result<MoRef> CreateView(const std::string& type);
+  Result<MoRef> CreateView(const std::string& type, const MoRef& container = {});
   static std::string PropertySpec(const std::string& type, const std::vector<std::string>& properties, const MoRef& view);
 
   http::Client& http_;
