@@ -1,13 +1,36 @@
-// esxi-worker: wiring only. Its behaviour arrives with its issue (see docs/ROADMAP.md); until then
-// the binary exists so packaging, compose files and CI have the full set of names.
+// esxi-worker: wiring only. Connects to the dispatcher and serves the ESXi steps built so far
+// (cluster.safety_check; see docs/ROADMAP.md for the rest of issue 17).
 #include <cstdio>
-#include <cstring>
+#include <string_view>
+
+#include "dcops/agent/agent_process.hpp"
+#include "dcops/common/config.hpp"
+#include "dcops/common/log.hpp"
+#include "dcops/http/client.hpp"
+#include "dcops/http/transport.hpp"
+#include "safety_step.hpp"
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+  using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("esxi-worker %s\n", DCOPS_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "esxi-worker %s: not implemented yet (see docs/ROADMAP.md)\n", DCOPS_VERSION);
-  return 2;
+  StderrSink sink;
+  SecretRegistry secrets;
+  Logger log("esxi-worker", sink, SystemClock::Instance(), &secrets);
+  agent::AgentSettings settings{{}, "", 4};
+  settings.options.kind = "esxi-worker";
+  settings.options.version = DCOPS_VERSION;
+  ConfigSpec spec("DCOPS_");
+  agent::AddAgentSettings(spec, settings);
+  if (auto st = agent::LoadAgentSettings(spec, settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  http::CurlTransport transport;
+  http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
+  const agent::StepRegistry steps = esxi::MakeSteps(http);
+  agent::AgentClient client(settings.options, steps, log, SystemClock::Instance());
+  return agent::ServeUntilSignalled(client, log);
 }
