@@ -119,8 +119,10 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets, bool firs
   std::string kind;
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
-  // A sync names its endpoint: "ome:<id>" or "vcenter:<id>", one per job.
-  for (const auto& [prefix, key] : {std::pair{"ome:", "ome_endpoint_id"}, std::pair{"vcenter:", "vcenter_id"}}) {
+  // A sync names its endpoint ("ome:<id>", "vcenter:<id>"), cluster work its cluster
+  // ("cluster:<id>"), one per job.
+  for (const auto& [prefix, key] : {std::pair{"ome:", "ome_endpoint_id"}, std::pair{"vcenter:", "vcenter_id"},
+                                    std::pair{"cluster:", "cluster_id"}}) {
     const std::string p = prefix;
     if (values[0].rfind(p, 0) != 0) continue;
     const std::string id = values[0].substr(p.size());

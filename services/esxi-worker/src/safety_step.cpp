@@ -46,9 +46,9 @@ agent::StepOutcome RunSafetyCheck(agent::StepContext& ctx, http::Client& http) {
     }
   }
   const std::string address = Member(*params, "_endpoint", "address");
-  const std::string cluster = Member(*params, "_cluster", "moref");
+  const std::string cluster = Member(*params, "_endpoint", "cluster_moref");
   if (address.empty()) return agent::StepOutcome::Failed(agent::BadParam("_endpoint", "the dispatcher did not say where vCenter is"));
-  if (cluster.empty()) return agent::StepOutcome::Failed(agent::BadParam("_cluster", "the dispatcher did not say which cluster"));
+  if (cluster.empty()) return agent::StepOutcome::Failed(agent::BadParam("_endpoint", "the dispatcher did not say which cluster"));
 
   vsphere::Endpoint ep;
   ep.base_url = address.rfind("https://", 0) == 0 ? address : "https://" + address;

@@ -10,7 +10,8 @@
 //   min_hosts_up (1..64, optional): the operator's floor of usable hosts;
 //   hosts (optional): host morefs to judge, default every host of the cluster;
 //   evacuate_powered_off (optional, default false);
-//   _endpoint: {"address": "vcsa-01.lab.local"} the vCenter; _cluster: {"moref": "domain-c8"}.
+//   _endpoint: {"address": "vcsa-01.lab.local", "cluster_moref": "domain-c8", …} the cluster's
+//   vCenter (dispatcher_v1_sync_endpoint('cluster', id)).
 // Credentials: the vCenter's, from the assignment. The session is logged out on every path.
 //
 // Thread-safety: one step per call; the http::Client is shared and thread-safe.

@@ -42,7 +42,7 @@ struct Rig {
     a.task_id = "t1";
     a.step_kind = "cluster.safety_check";
     a.target = "cluster:c1";
-    a.params_json = "{" + params + (params.empty() ? "" : ",") + R"("_endpoint":{"address":"127.0.124.2:18450"},"_cluster":{"moref":")" +
+    a.params_json = "{" + params + (params.empty() ? "" : ",") + R"("_endpoint":{"address":"127.0.124.2:18450","cluster_moref":")" +
                     (cluster_moref.empty() ? cluster : cluster_moref) + R"("}})";
     a.credentials = {"sync@vsphere.local", "vc-pass"};
     a.tls.pinned_sha256 = server.fingerprint();

@@ -9,17 +9,18 @@
 namespace dcops::dispatcher {
 namespace {
 
-// A sync step's endpoint as it is now: address, credential set, TLS trust and (vCenter) the
-// version the last sync reached. A deleted or disabled endpoint fails the step, by name.
+// A step's endpoint as it is now: address, credential set, TLS trust and (vCenter) the
+// version the last sync reached, (cluster) the cluster's vCenter and moref. A deleted or
+// disabled endpoint fails the step, by name.
 Result<rapidjson::Document> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
-  const bool ome = s.step_kind == "inventory.ome_sync";
-  const char* what = ome ? "OME endpoint" : "vCenter";
+  const std::string kind = EndpointKind(s.step_kind);
+  const char* what = kind == "ome" ? "OME endpoint" : kind == "cluster" ? "cluster" : "vCenter";
   if (params.HasParseError() || !params.IsObject() || !params.HasMember("_endpoint") ||
       !params["_endpoint"].IsObject() || !params["_endpoint"].HasMember("id") || !params["_endpoint"]["id"].IsString()) {
     return MakeError("step.params", std::string("the step does not name its ") + what);
   }
   const std::string id = params["_endpoint"]["id"].GetString();
-  auto endpoint = cp.SyncEndpoint(ome ? "ome" : "vcenter", id);
+  auto endpoint = cp.SyncEndpoint(kind, id);
   if (!endpoint) return endpoint.error();
   if (!*endpoint) return MakeError("step.params", std::string("no ") + what + " " + id + " (deleted since the job was created)");
   rapidjson::Document e;
@@ -68,13 +69,13 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
     }
     data = std::move(**backup);
     key = "_scp";
-  } else if (IsSyncStep(s.step_kind)) {
+  } else if (!EndpointKind(s.step_kind).empty()) {
     key = "_endpoint";
   } else {
     return s.params_json;
   }
   rapidjson::Document value;
-  if (IsSyncStep(s.step_kind)) {
+  if (!EndpointKind(s.step_kind).empty()) {
     value.CopyFrom(endpoint, value.GetAllocator());
   } else {
     value.Parse(data.c_str());
@@ -94,13 +95,13 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
                                                  const tls::SecretBox& secrets, SecretRegistry& redact,
                                                  int min_interval_ms) {
   // "_bmc" in the step's params (added by the planner) says how to reach the target; a sync
-  // step's endpoint is read now.
+  // or cluster step's endpoint is read now.
   rapidjson::Document params;
   params.Parse(s.params_json.c_str());
   std::string cred_id, pin;
   bool verify = true;
   rapidjson::Document endpoint;
-  if (IsSyncStep(s.step_kind)) {
+  if (!EndpointKind(s.step_kind).empty()) {
     auto e = EndpointNow(cp, s, params);
     if (!e) return e.error();
     endpoint = std::move(*e);

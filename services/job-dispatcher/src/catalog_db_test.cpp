@@ -166,13 +166,16 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
                                              "RETURNING id");
   const std::string ome = Scalar(site.su, "INSERT INTO ome_endpoints(name, address) VALUES ('ome', '127.0.9.8') RETURNING id");
   const std::string vc = Scalar(site.su, "INSERT INTO vcenters(name, address) VALUES ('vc', '127.0.9.9') RETURNING id");
+  const std::string cluster =
+      Scalar(site.su, "INSERT INTO vcenter_clusters(vcenter_id, moref, name) VALUES ($1, 'domain-c8', 'prod') RETURNING id", {vc});
   const std::map<std::string, std::string> sample = {
       {"server_ids", fmt::format(R"({{"server_ids": ["{}"]}})", server)},
       {"bmc_addresses", R"({"bmc_addresses": ["127.0.9.7:8443"]})"},
       {"all_servers", R"({"all_servers": true})"},
       {"ranges", R"({"ranges": ["127.0.9.0/30", "127.0.9.10-127.0.9.12"]})"},
       {"ome_endpoint_id", fmt::format(R"({{"ome_endpoint_id": "{}"}})", ome)},
-      {"vcenter_id", fmt::format(R"({{"vcenter_id": "{}"}})", vc)}};
+      {"vcenter_id", fmt::format(R"({{"vcenter_id": "{}"}})", vc)},
+      {"cluster_id", fmt::format(R"({{"cluster_id": "{}"}})", cluster)}};
   auto rows = Exec(site.su, "SELECT job_type, unnest(scope_kinds) AS kind FROM job_types WHERE enabled ORDER BY 1, 2");
   REQUIRE(rows.size() > 10);
   const auto planners = MakePlanners();

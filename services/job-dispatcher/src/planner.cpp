@@ -177,10 +177,10 @@ Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory
 }
 
 // An inventory sync: one step on its endpoint ("ome:<id>", "vcenter:<id>": several endpoints
-// sync in parallel, one sync per endpoint at a time). The endpoint's address and credentials
+// sync in parallel, one sync per endpoint at a time); a cluster step likewise on its cluster. The endpoint's address and credentials
 // are read when the step is assigned, so an edit between planning and running counts.
-Planner EndpointSync(std::string step_kind, std::string scope_key, std::string target_prefix) {
-  return [step_kind, scope_key, target_prefix](const JobToPlan& job, ServerDirectory&) -> Result<std::vector<PlannedStep>> {
+Planner EndpointSync(std::string step_kind, std::string scope_key, std::string target_prefix, std::string step_key = "sync") {
+  return [step_kind, scope_key, target_prefix, step_key](const JobToPlan& job, ServerDirectory&) -> Result<std::vector<PlannedStep>> {
     rapidjson::Document scope;
     scope.Parse(job.target_scope_json.c_str());
     const bool ok = !scope.HasParseError() && scope.IsObject() && scope.HasMember(scope_key.c_str()) &&
@@ -202,7 +202,7 @@ Planner EndpointSync(std::string step_kind, std::string scope_key, std::string t
     Writer w(buf);
     params.Accept(w);
     return std::vector<PlannedStep>{
-        PlannedStep{"sync", step_kind, target_prefix + id, std::string(buf.GetString(), buf.GetSize()), {}}};
+        PlannedStep{step_key, step_kind, target_prefix + id, std::string(buf.GetString(), buf.GetSize()), {}}};
   };
 }
 
@@ -243,7 +243,10 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
       .Add("server.logs", PerServer("server.logs"))
       .Add("discovery.scan", DiscoveryScan)
       .Add("inventory.ome_sync", EndpointSync("inventory.ome_sync", "ome_endpoint_id", "ome:"))
-      .Add("inventory.vcenter_sync", EndpointSync("inventory.vcenter_sync", "vcenter_id", "vcenter:"));
+      .Add("inventory.vcenter_sync", EndpointSync("inventory.vcenter_sync", "vcenter_id", "vcenter:"))
+      // Cluster work on its cluster ("cluster:<id>"): the cluster's vCenter and moref are read
+      // when the step is assigned, as a sync's endpoint is.
+      .Add("cluster.safety_check", EndpointSync("cluster.safety_check", "cluster_id", "cluster:", "check"));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

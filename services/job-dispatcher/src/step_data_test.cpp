@@ -263,5 +263,38 @@ TEST_CASE("A scoped credential set goes only inside its scope, for steps and for
   }
 }
 
+TEST_CASE("A cluster step is handed its cluster's vCenter and moref, and that vCenter's credentials only inside their scope",
+          "[step_data][secrets][attack]") {
+  Site site;
+  auto set = site.cp.PutCredentialSet({"", "vc-admin", "vcenter", "administrator@vsphere.local",
+                                       *site.box.Seal("vc-secret", "vc-admin"), site.box.KeyId()},
+                                      "test");
+  REQUIRE(set.ok());
+  const std::string vc = Scalar(site.su, "INSERT INTO vcenters(name, address, credential_set_id, tls_pin_sha256) "
+                                         "VALUES ('vc', '127.0.92.5:443', (SELECT id FROM credential_sets WHERE name = 'vc-admin'), "
+                                         "repeat('ab', 32)) RETURNING id");
+  const std::string cluster =
+      Scalar(site.su, "INSERT INTO vcenter_clusters(vcenter_id, moref, name) VALUES ($1, 'domain-c8', 'prod') RETURNING id", {vc});
+  const auto step = site.OneStep("cluster.safety_check", R"({"min_hosts_up":2})", R"({"cluster_id":")" + cluster + R"("})");
+  CHECK(step.target == "cluster:" + cluster);
+  auto m = BuildAssign(site.cp, step, site.box, site.redact, 0);
+  REQUIRE(m.ok());
+  CHECK(m->assign().credentials().password() == "vc-secret");
+  std::string pin;
+  for (int i = 0; i < 32; ++i) pin += "ab";
+  CHECK(m->assign().tls().pinned_sha256() == pin);
+  rapidjson::Document params;
+  params.Parse(m->assign().params_json().c_str());
+  REQUIRE(params.IsObject());
+  CHECK(std::string(params["_endpoint"]["address"].GetString()) == "127.0.92.5:443");
+  CHECK(std::string(params["_endpoint"]["cluster_moref"].GetString()) == "domain-c8");
+  CHECK(params["min_hosts_up"].GetInt() == 2);
+  // The set scoped away from the vCenter: the cluster step gets nothing, and says why.
+  REQUIRE(site.cp.SetCredentialScope("vc-admin", {"127.0.93.0/24"}, {}, "test").ok());
+  auto refused = BuildAssign(site.cp, step, site.box, site.redact, 0);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message == "credential set vc-admin may not be sent to 127.0.92.5: outside its scope (127.0.93.0/24)");
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

@@ -202,6 +202,13 @@ Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_ki
 
 }  // namespace
 
+std::string EndpointKind(const std::string& step_kind) {
+  if (step_kind == "inventory.ome_sync") return "ome";
+  if (step_kind == "inventory.vcenter_sync") return "vcenter";
+  if (step_kind == "cluster.safety_check") return "cluster";
+  return "";
+}
+
 bool IsSyncStep(const std::string& step_kind) {
   return step_kind == "inventory.ome_sync" || step_kind == "inventory.vcenter_sync";
 }

@@ -42,6 +42,10 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
 
 // True for the step kinds whose inventory arrives in staged batches.
 bool IsSyncStep(const std::string& step_kind);
+// What a step reaches through an endpoint the dispatcher reads when it assigns the step
+// (dispatcher_v1_sync_endpoint's kind): "ome", "vcenter", "cluster" (a cluster's vCenter), or
+// "" for steps that reach their target otherwise.
+std::string EndpointKind(const std::string& step_kind);
 
 // What a failed attempt's event and log line say, given where the step stands after it
 // (`report` null: the failure could not be recorded). Retrying: "<kind> on <target>: attempt N
