@@ -25,14 +25,17 @@ vc::Estate Small() {
   return e;
 }
 
+// Each test case its own address: ctest runs the cases as parallel processes.
 struct Rig {
+  explicit Rig(const char* ip) : address(ip), server(model, ip, 18450) { Start(); }
+  std::string address;
   vc::Model model{Small()};
-  vc::Server server{model, "127.0.124.2", 18450};
+  vc::Server server;
   http::CurlTransport transport;
   http::Client http{http::ClientOptions{}, transport, SystemClock::Instance()};
   std::string cluster;
   std::vector<std::string> hosts;
-  Rig() {
+  void Start() {
     REQUIRE(server.Start().empty());
     for (const auto& o : model.Objects("ClusterComputeResource")) cluster = o.moref;
     for (const auto& o : model.Objects("HostSystem")) hosts.push_back(o.moref);
@@ -42,7 +45,7 @@ struct Rig {
     a.task_id = "t1";
     a.step_kind = "cluster.safety_check";
     a.target = "cluster:c1";
-    a.params_json = "{" + params + (params.empty() ? "" : ",") + R"("_endpoint":{"address":"127.0.124.2:18450","cluster_moref":")" +
+    a.params_json = "{" + params + (params.empty() ? "" : ",") + R"("_endpoint":{"address":")" + address + R"(:18450","cluster_moref":")" +
                     (cluster_moref.empty() ? cluster : cluster_moref) + R"("}})";
     a.credentials = {"sync@vsphere.local", "vc-pass"};
     a.tls.pinned_sha256 = server.fingerprint();
@@ -51,7 +54,7 @@ struct Rig {
 };
 
 TEST_CASE("A safety check reports every host's verdict and warns of each blocked one", "[safety][net]") {
-  Rig rig;
+  Rig rig("127.0.124.2");
   // A VM with a passthrough device on the first host; the job's floor leaves no host spare.
   for (const auto& o : rig.model.Objects("VirtualMachine")) {
     if (std::get<vc::Vm>(o.body).host == rig.hosts[0]) {
@@ -86,7 +89,7 @@ TEST_CASE("A safety check reports every host's verdict and warns of each blocked
 }
 
 TEST_CASE("A safety check refuses bad params, an unknown cluster and wrong credentials clearly", "[safety][net]") {
-  Rig rig;
+  Rig rig("127.0.124.3");
   agent::RecordingStepContext bad(rig.Assignment(R"("hosts":"host-1")"), SystemClock::Instance());
   auto out = RunSafetyCheck(bad, rig.http);
   REQUIRE(out.kind == agent::StepOutcome::Kind::kFailed);
