@@ -145,18 +145,29 @@ Status Client::Login() {
   return Status();
 }
 
-void Client::Logout() {
-  if (token_.empty()) return;
-  if (!session_path_.empty()) {
+Status Client::Logout() {
+  if (token_.empty()) return Status();
+  Status outcome;
+  if (session_path_.empty()) {
+    outcome = MakeError("ome.logout", "logout: OME named no session to delete; it ends when OME times it out (30 min)");
+  } else {
     http::Request req;
     req.method = http::Method::kDelete;
     req.url = endpoint_.base_url + session_path_;
     req.headers = {{"X-Auth-Token", token_}};
     req.tls = endpoint_.tls;
-    (void)http_.Execute(req);  // a failed logout leaves a session OME times out in 30 min
+    auto r = http_.Execute(req);
+    if (!r) {
+      outcome = MakeError("ome.logout", "logout: " + r.error().message + "; the session ends when OME times it out (30 min)");
+    } else if (!r->ok() && r->status != 404 && r->status != 401) {  // 404, 401: the session is already gone
+      outcome = MakeError("ome.logout", OmeError(r->status, r->body, "logout").message +
+                                            "; the session ends when OME times it out (30 min)");
+    }
   }
+  // Forgotten either way: the token is not used again.
   token_.clear();
   session_path_.clear();
+  return outcome;
 }
 
 Result<rapidjson::Document> Client::GetJson(const std::string& path) {

@@ -59,7 +59,7 @@ TEST_CASE("OME: a session reads every server page by page through relative next 
   CHECK(all[0].idrac_address == "127.0.120.1");
   CHECK(all[0].power_state == 18);
   CHECK(all[119].service_tag == "OME0119");
-  client.Logout();
+  CHECK(client.Logout().ok());
   CHECK(rig.model.SessionCount() == 0);
 }
 
@@ -81,7 +81,7 @@ TEST_CASE("OME: refused credentials, the session cap, and a session expiring mid
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().code == "ome.session_cap");
   CHECK(st.error().retryable);
-  b.Logout();
+  CHECK(b.Logout().ok());
 
   int seen = 0;
   st = a.ForEachDevicePage(1000, 25, [&](const DevicePage& page) -> Status {
@@ -109,7 +109,7 @@ TEST_CASE("OME: an HTML page or a cut-off body is a schema error naming the reso
   st = client.ForEachDevicePage(1000, 50, ignore);
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().message.find("/api/DeviceService/Devices") == 0);
-  client.Logout();
+  CHECK(client.Logout().ok());
 }
 
 TEST_CASE("OME devices are read strictly: a wrong type names the device and the field", "[ome]") {
@@ -178,7 +178,23 @@ TEST_CASE("OME inventory details of every generation the simulator serves read i
   auto missing = client.InventoryDetails(devices[0].id);  // a chassis has no server inventory here
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code == "ome.http");
-  client.Logout();
+  CHECK(client.Logout().ok());
+}
+
+TEST_CASE("OME: a logout OME cannot be told of is an error saying the session lingers; one already gone is not", "[ome][net]") {
+  Rig rig("127.0.75.5", Estate(2, 0));
+  Client expired(rig.http, rig.endpoint);
+  REQUIRE(expired.Login().ok());
+  rig.model.ExpireSessions();
+  CHECK(expired.Logout().ok());  // 401: nothing lingers
+  Client lost(rig.http, rig.endpoint);
+  REQUIRE(lost.Login().ok());
+  rig.server.Stop();
+  auto out = lost.Logout();
+  REQUIRE_FALSE(out.ok());
+  CHECK(out.error().code == "ome.logout");
+  CHECK(out.error().message.find("times it out (30 min)") != std::string::npos);
+  CHECK_FALSE(lost.logged_in());
 }
 
 TEST_CASE("OME sizes, flags and software instance ids in every shape OME writes them", "[ome]") {

@@ -247,7 +247,7 @@ agent::StepOutcome RunOmeSync(agent::StepContext& ctx, http::Client& http) {
   }
   Sync sync(ctx, client, *params);
   auto st = sync.Run();
-  client.Logout();
+  if (auto out = client.Logout(); !out) ctx.Event(LogLevel::kWarn, out.error().message);
   if (sync.cancelled()) return agent::StepOutcome::Cancelled("cancelled while reading OME");
   if (!st) {
     if (OmeBusy(st.error())) return agent::StepOutcome::Snoozed(std::chrono::seconds(60), st.error().message);

@@ -68,7 +68,9 @@ class Client {
  public:
   Client(http::Client& http, Endpoint endpoint);
   Status Login();
-  void Logout();
+  // Deletes the session. Fails (ome.logout) when OME could not be told; the session then
+  // lives until OME times it out, so callers record it.
+  Status Logout();
   bool logged_in() const { return !token_.empty(); }
 
   // Every device (of type `type`, 0 for all) in pages of `page_size`, each handed to `page`
