@@ -120,10 +120,20 @@ BEGIN
 END
 $$;
 
--- Steps may target a cluster ("cluster:<id>") besides the kinds before.
+-- Steps may target a cluster ("cluster:<id>") besides the kinds before. What a step target
+-- is, is said once here, for the table's constraint and for planning's check (they held two
+-- copies of one pattern before).
+CREATE OR REPLACE FUNCTION dcops_internal.is_step_target(p_target text)
+  RETURNS boolean
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT p_target ~ '^(idrac|vcenter|cluster|esxi|zfs|ome|redfish|site):.+$'
+$$;
+-- A constraint's function runs as whoever writes the row; it is a pure pattern test.
+GRANT EXECUTE ON FUNCTION dcops_internal.is_step_target(text) TO PUBLIC;
 ALTER TABLE public.job_tasks DROP CONSTRAINT IF EXISTS job_tasks_target_check;
 ALTER TABLE public.job_tasks
-  ADD CONSTRAINT job_tasks_target_check CHECK (target ~ '^(idrac|vcenter|cluster|esxi|zfs|ome|redfish|site):.+$');
+  ADD CONSTRAINT job_tasks_target_check CHECK (dcops_internal.is_step_target(target));
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_plan_jobs(p_plans jsonb)
   RETURNS TABLE (job_id uuid, steps int)
   LANGUAGE plpgsql SECURITY DEFINER
@@ -163,7 +173,7 @@ BEGIN
       FROM b WHERE b.nth > 1
     UNION ALL
     SELECT b.pi, b.si, format('plans[%s].steps[%s].target: "%s" is not a target (kind:address)', b.pi, b.si, b.target)
-      FROM b WHERE b.target !~ '^(idrac|vcenter|cluster|esxi|zfs|ome|redfish|site):.+$'
+      FROM b WHERE NOT dcops_internal.is_step_target(b.target)
     UNION ALL
     SELECT b.pi, b.si, format('plans[%s].steps[%s].kind: "%s" is not in the job type catalog', b.pi, b.si, b.kind)
       FROM b WHERE NOT b.kind_known AND coalesce(b.kind, '') <> ''
