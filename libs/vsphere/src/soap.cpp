@@ -94,6 +94,13 @@ pugi::xml_node Child(const pugi::xml_node& node, const char* local_name) {
   return {};
 }
 
+std::string TrimmedText(const pugi::xml_node& node) {
+  const std::string s = node.text().get();
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
 std::vector<pugi::xml_node> Children(const pugi::xml_node& node, const char* local_name) {
   std::vector<pugi::xml_node> out;
   for (auto c : node.children()) {

@@ -11,12 +11,7 @@ using vsphere::Child;
 using vsphere::Children;
 using vsphere::XsiType;
 
-std::string Text(const pugi::xml_node& n) {
-  std::string s = n.text().get();
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
+std::string Text(const pugi::xml_node& n) { return vsphere::TrimmedText(n); }
 
 bool Flag(const pugi::xml_node& n) { return Text(n) == "true"; }
 

@@ -12,14 +12,8 @@ namespace {
 
 using vsphere::Child;
 using vsphere::Children;
+using vsphere::TrimmedText;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-std::string Trimmed(const char* s) {
-  std::string t = s;
-  const auto a = t.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  return t.substr(a, t.find_last_not_of(" \t\r\n") - a + 1);
-}
 
 // The fields each property path sets (cleared first, so an unset property clears them).
 const std::map<std::string, std::vector<std::string>>& FieldsOf() {
@@ -127,26 +121,26 @@ void InventoryCache::Set(const std::string& type, const std::string& moref, cons
   if (path == "datastore") o.datastores.clear();
   if (path == "host") o.hosts = -1;
   if (!val) return;
-  const std::string text = Trimmed(val.text().get());
+  const std::string text = TrimmedText(val);
   if (path == "name") {
     t["name"] = text;
   } else if (path == "parent") {
     t["parent"] = text;
     t["parent_type"] = val.attribute("type").value();
   } else if (path == "configurationEx") {
-    t["ha_enabled"] = Trimmed(Child(Child(val, "dasConfig"), "enabled").text().get());
-    t["drs_enabled"] = Trimmed(Child(Child(val, "drsConfig"), "enabled").text().get());
-    if (const auto vsan = Child(Child(val, "vsanConfigInfo"), "enabled")) t["vsan_enabled"] = Trimmed(vsan.text().get());
+    t["ha_enabled"] = TrimmedText(Child(Child(val, "dasConfig"), "enabled"));
+    t["drs_enabled"] = TrimmedText(Child(Child(val, "drsConfig"), "enabled"));
+    if (const auto vsan = Child(Child(val, "vsanConfigInfo"), "enabled")) t["vsan_enabled"] = TrimmedText(vsan);
   } else if (path == "host") {
     o.hosts = static_cast<int>(Children(val, "ManagedObjectReference").size());
   } else if (path == "hardware.systemInfo") {
-    t["vendor"] = Trimmed(Child(val, "vendor").text().get());
-    t["model"] = Trimmed(Child(val, "model").text().get());
-    t["system_uuid"] = Trimmed(Child(val, "uuid").text().get());
-    std::string tag, serial = Trimmed(Child(val, "serialNumber").text().get());
+    t["vendor"] = TrimmedText(Child(val, "vendor"));
+    t["model"] = TrimmedText(Child(val, "model"));
+    t["system_uuid"] = TrimmedText(Child(val, "uuid"));
+    std::string tag, serial = TrimmedText(Child(val, "serialNumber"));
     for (const auto& info : Children(val, "otherIdentifyingInfo")) {
       const std::string key = Child(Child(info, "identifierType"), "key").text().get();
-      const std::string value = Trimmed(Child(info, "identifierValue").text().get());
+      const std::string value = TrimmedText(Child(info, "identifierValue"));
       if (value.empty()) continue;
       if (key == "ServiceTag" && tag.empty()) tag = value;
       if ((key == "SerialNumberTag" || key == "EnclosureSerialNumberTag") && serial.empty()) serial = value;
@@ -156,8 +150,8 @@ void InventoryCache::Set(const std::string& type, const std::string& moref, cons
     if (!tag.empty()) t["service_tag"] = tag;
     if (!serial.empty()) t["serial_number"] = serial;
   } else if (path == "config.product") {
-    t["esxi_version"] = Trimmed(Child(val, "version").text().get());
-    t["esxi_build"] = Trimmed(Child(val, "build").text().get());
+    t["esxi_version"] = TrimmedText(Child(val, "version"));
+    t["esxi_build"] = TrimmedText(Child(val, "build"));
   } else if (path == "runtime.connectionState") {
     t["connection_state"] = text;
   } else if (path == "runtime.powerState") {
@@ -180,20 +174,20 @@ void InventoryCache::Set(const std::string& type, const std::string& moref, cons
     t["tools_status"] = text;
   } else if (path == "guest.net") {
     for (const auto& nic : Children(val, "GuestNicInfo")) {
-      for (const auto& ip : Children(nic, "ipAddress")) o.ips.push_back(Trimmed(ip.text().get()));
+      for (const auto& ip : Children(nic, "ipAddress")) o.ips.push_back(TrimmedText(ip));
     }
   } else if (path == "datastore") {
-    for (const auto& ref : Children(val, "ManagedObjectReference")) o.datastores.push_back(Trimmed(ref.text().get()));
+    for (const auto& ref : Children(val, "ManagedObjectReference")) o.datastores.push_back(TrimmedText(ref));
   } else if (path == "summary") {
-    t["ds_type"] = Trimmed(Child(val, "type").text().get());
-    t["capacity_bytes"] = Trimmed(Child(val, "capacity").text().get());
-    t["free_bytes"] = Trimmed(Child(val, "freeSpace").text().get());
-    t["accessible"] = Trimmed(Child(val, "accessible").text().get());
+    t["ds_type"] = TrimmedText(Child(val, "type"));
+    t["capacity_bytes"] = TrimmedText(Child(val, "capacity"));
+    t["free_bytes"] = TrimmedText(Child(val, "freeSpace"));
+    t["accessible"] = TrimmedText(Child(val, "accessible"));
   } else if (path == "config.defaultPortConfig") {
     // A trunk or private VLAN has no single id: left unset.
     const pugi::xml_node vlan = Child(val, "vlan");
     if (vsphere::XsiType(vlan).value_or("") == "VmwareDistributedVirtualSwitchVlanIdSpec") {
-      t["vlan_id"] = Trimmed(Child(vlan, "vlanId").text().get());
+      t["vlan_id"] = TrimmedText(Child(vlan, "vlanId"));
     }
   }
 }

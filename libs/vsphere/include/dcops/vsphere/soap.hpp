@@ -56,6 +56,8 @@ std::optional<std::string> XsiType(const pugi::xml_node& node);
 // The first child with this local name (any namespace), or an empty node.
 pugi::xml_node Child(const pugi::xml_node& node, const char* local_name);
 std::vector<pugi::xml_node> Children(const pugi::xml_node& node, const char* local_name);
+// An element's text without the whitespace around it ("" for an empty or absent node).
+std::string TrimmedText(const pugi::xml_node& node);
 
 // An operation's answer: the <OperationResponse> element inside the SOAP Body.
 class Response {
