@@ -30,6 +30,11 @@ pb::Level ToLevel(LogLevel l) {
   return pb::LEVEL_INFO;
 }
 
+// Where a step's log lines belong: its job, step, trace (from the W3C traceparent) and target.
+LogContext StepLogContext(const Assignment& a) {
+  return {a.job_id, a.task_id, a.traceparent.size() > 35 ? a.traceparent.substr(3, 32) : "", a.target};
+}
+
 Assignment FromProto(const pb::Assign& a) {
   Assignment out;
   out.task_id = a.task_id();
@@ -191,7 +196,7 @@ struct AgentClient::Impl {
         ctx = std::make_shared<StreamStepContext>(*this, a, clock);
         running[a.task_id] = ctx;
       }
-      const LogContext lc{a.job_id, a.task_id, a.traceparent.size() > 35 ? a.traceparent.substr(3, 32) : "", a.target};
+      const LogContext lc = StepLogContext(a);
       log.Info(fmt::format("running {} (attempt {})", a.step_kind, a.attempt), lc);
       const StepOutcome out = steps.Run(*ctx);
       pb::AgentMessage m;
@@ -406,8 +411,7 @@ void StreamStepContext::Event(LogLevel level, std::string_view message) {
   // A warning or an error is also the agent's own log line, so a failure a step reports is in
   // the host's logs even when the dispatcher is unreachable.
   if (level >= LogLevel::kWarn) {
-    agent_.log.Log(level, message,
-                   LogContext{a_.job_id, a_.task_id, a_.traceparent.size() > 35 ? a_.traceparent.substr(3, 32) : "", a_.target});
+    agent_.log.Log(level, message, StepLogContext(a_));
   }
   pb::AgentMessage m;
   auto* e = m.mutable_event();
