@@ -181,7 +181,7 @@ TEST_CASE("OME inventory details of every generation the simulator serves read i
   CHECK(client.Logout().ok());
 }
 
-TEST_CASE("OME: a logout OME cannot be told of is an error saying the session lingers; one already gone is not", "[ome][net]") {
+TEST_CASE("OME: a logout OME cannot be told of is an error saying the session lingers, one already gone is not", "[ome][net]") {
   Rig rig("127.0.75.5", Estate(2, 0));
   Client expired(rig.http, rig.endpoint);
   REQUIRE(expired.Login().ok());
