@@ -10,6 +10,7 @@ find_package(OpenSSL REQUIRED)
 find_package(CURL REQUIRED)
 find_package(pugixml CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(LIBSSH REQUIRED IMPORTED_TARGET libssh)
 find_package(Catch2 CONFIG REQUIRED)
 include(Catch)
 

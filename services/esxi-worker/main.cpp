@@ -1,5 +1,5 @@
 // esxi-worker: wiring only. Connects to the dispatcher and serves the ESXi steps built so far
-// (cluster.safety_check; see docs/ROADMAP.md for the rest of issue 17).
+// (steps.cpp lists them).
 #include <cstdio>
 #include <string_view>
 
@@ -8,7 +8,7 @@
 #include "dcops/common/log.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/http/transport.hpp"
-#include "safety_step.hpp"
+#include "steps.hpp"
 
 int main(int argc, char** argv) {
   using namespace dcops;

@@ -14,7 +14,8 @@ const std::string kTables[] = {
     "vcenters", "vcenter_clusters", "vcenter_hosts", "vcenter_vms", "vcenter_datastores",
     "vcenter_networks", "ome_endpoints", "zfs_hosts", "credential_sets", "schedules",
     "audit_log", "user_roles", "server_config_backups", "server_log_entries", "server_log_cursors",
-    "inventory_staging", "server_identity_conflicts", "sites", "server_storage_controllers", "server_power_supplies"};
+    "inventory_staging", "server_identity_conflicts", "sites", "server_storage_controllers", "server_power_supplies",
+    "cluster_maintenance_slots"};
 
 struct Site {
   TestDb tdb;

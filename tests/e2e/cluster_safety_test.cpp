@@ -3,6 +3,9 @@
 // into the inventory by a sync; the check is created through the CLI on that cluster.
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <map>
+
 #include "site.hpp"
 #include "vc_server.hpp"
 
@@ -11,7 +14,7 @@ namespace {
 
 using std::chrono::seconds;
 
-TEST_CASE("A safety check on a synced cluster reports each host's blockers through the CLI", "[e2e][esxi]") {
+TEST_CASE("A safety check on a synced cluster reports each kind of blocker on its host through the CLI", "[e2e][esxi]") {
   SiteOptions o;
   o.bmcs = 1;
   o.first_bmc = "127.0.125.30";
@@ -27,15 +30,30 @@ TEST_CASE("A safety check on a synced cluster reports each host's blockers throu
   sim::vcenter::Model model(estate);
   sim::vcenter::Server vcenter(model, "127.0.125.1", 18452);
   REQUIRE(vcenter.Start().empty());
-  std::string cluster_moref, first_host, gpu_vm;
+  namespace vcs = sim::vcenter;
+  std::string cluster_moref;
   for (const auto& c : model.Objects("ClusterComputeResource")) cluster_moref = c.moref;
-  for (const auto& h : model.Objects("HostSystem")) {
-    if (first_host.empty()) first_host = h.moref;
-  }
-  for (const auto& v : model.Objects("VirtualMachine")) {
-    if (gpu_vm.empty() && std::get<sim::vcenter::Vm>(v.body).host == first_host) gpu_vm = v.moref;
-  }
-  model.Edit(gpu_vm, [](sim::vcenter::Object& vm) { std::get<sim::vcenter::Vm>(vm.body).vgpu = 1; });
+  std::vector<std::string> hosts;
+  for (const auto& h : model.Objects("HostSystem")) hosts.push_back(h.moref);
+  std::map<std::string, std::vector<std::string>> vms;  // host → its VMs
+  for (const auto& v : model.Objects("VirtualMachine")) vms[std::get<vcs::Vm>(v.body).host].push_back(v.moref);
+  REQUIRE(hosts.size() == 4);
+  auto vm = [&](const std::string& moref, const std::function<void(vcs::Vm&)>& fn) {
+    model.Edit(moref, [&](vcs::Object& o) { fn(std::get<vcs::Vm>(o.body)); });
+  };
+  // One blocker of each kind vCenter's inventory shows, two per host.
+  const std::string gpu_vm = vms[hosts[0]][0];
+  vm(gpu_vm, [](vcs::Vm& v) { v.vgpu = 1; });
+  vm(vms[hosts[0]][1], [](vcs::Vm& v) { v.fault_tolerance = "running"; });
+  vm(vms[hosts[1]][0], [](vcs::Vm& v) { v.media = {{"cdrom", "host_device", "", true}}; });
+  const std::string local_ds = model.Objects("Datastore").back().moref;
+  model.Edit(local_ds, [&](vcs::Object& o) { std::get<vcs::Datastore>(o.body).hosts = {hosts[2]}; });
+  vm(vms[hosts[2]][0], [&](vcs::Vm& v) { v.datastores = {local_ds}; });
+  model.Edit(cluster_moref, [&](vcs::Object& o) {
+    auto& c = std::get<vcs::Cluster>(o.body);
+    c.drs_vm_behavior[vms[hosts[1]][1]] = "manual";
+    c.rules.push_back({"pinned", true, true, {vms[hosts[3]][0]}, {hosts[3]}, {}});
+  });
 
   site.StartAgent(DCOPS_VCENTER_SYNC, "vcenter-sync-a");
   site.StartAgent(DCOPS_ESXI_WORKER, "esxi-worker-a");
@@ -58,9 +76,17 @@ TEST_CASE("A safety check on a synced cluster reports each host's blockers throu
   CHECK(site.Sql("SELECT jsonb_array_length(" + result + " -> 'verdicts')") == "4");
   CHECK(site.Sql("SELECT " + result + " #>> '{verdicts,0,blockers,0,vm}'") == gpu_vm);
   CHECK(site.Sql("SELECT " + result + " -> 'required'") == "3");
-  // The other hosts may leave: four usable, three needed.
+  // Every kind planted, each on the host it was planted on; every host blocked.
+  CHECK(site.Sql("SELECT string_agg(DISTINCT b ->> 'kind', ',' ORDER BY b ->> 'kind') FROM jsonb_array_elements(" + result +
+                 " -> 'verdicts') v, jsonb_array_elements(v -> 'blockers') b") ==
+        "connected_media,drs_manual,fault_tolerance,local_storage,passthrough,vm_host_rule");
+  CHECK(site.Sql("SELECT string_agg(v ->> 'host' || ':' || (SELECT string_agg(DISTINCT b ->> 'kind', '+' ORDER BY b ->> 'kind') "
+                 "FROM jsonb_array_elements(v -> 'blockers') b), ',' ORDER BY v ->> 'host') FROM jsonb_array_elements(" + result +
+                 " -> 'verdicts') v") ==
+        hosts[0] + ":fault_tolerance+passthrough," + hosts[1] + ":connected_media+drs_manual," + hosts[2] + ":local_storage," +
+            hosts[3] + ":vm_host_rule");
   CHECK(site.Sql("SELECT count(*) FROM jsonb_array_elements(" + result + " -> 'verdicts') v "
-                 "WHERE (v ->> 'can_enter_maintenance')::boolean") == "3");
+                 "WHERE (v ->> 'can_enter_maintenance')::boolean") == "0");
   CHECK(site.Sql("SELECT target FROM job_tasks WHERE step_kind = 'cluster.safety_check'") == "cluster:" + cluster);
   CHECK(model.SessionCount() <= 1);  // vcenter-sync keeps its own session; the check logged out
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace dcops::vsphere {
 namespace {
 
@@ -23,7 +25,8 @@ std::string SessionCookie(const std::string& set_cookie) {
 
 Client::Client(http::Client& http, Endpoint endpoint) : http_(http), endpoint_(std::move(endpoint)) {}
 
-Result<Response> Client::Send(const std::string& operation, const MoRef& self, const std::string& body) {
+Result<Response> Client::Send(const std::string& operation, const MoRef& self, const std::string& body,
+                              std::optional<std::chrono::milliseconds> timeout) {
   http::Request req;
   req.method = http::Method::kPost;
   req.url = endpoint_.base_url + "/sdk";
@@ -33,6 +36,7 @@ Result<Response> Client::Send(const std::string& operation, const MoRef& self, c
   req.body = RequestEnvelope(operation, self, body);
   req.tls = endpoint_.tls;
   req.idempotent = ReadOnly(operation);
+  req.timeout = timeout;
   auto r = http_.Execute(req);
   if (!r) return r.error();
   auto parsed = Response::Parse(operation, r->status, r->body);
@@ -119,13 +123,76 @@ Result<MoRef> Client::CreateFilter(const std::string& type, const std::vector<st
 
 Result<std::optional<UpdateSet>> Client::WaitForUpdates(const std::string& version, int max_wait_seconds,
                                                          int max_object_updates) {
-  auto r = Call("WaitForUpdatesEx", content_.property_collector,
+  // The server holds the answer up to maxWaitSeconds: the request may take that long.
+  auto r = Send("WaitForUpdatesEx", content_.property_collector,
                 "<version>" + XmlEscape(version) + "</version>" +
                     fmt::format("<options><maxWaitSeconds>{}</maxWaitSeconds><maxObjectUpdates>{}</maxObjectUpdates></options>",
                                 max_wait_seconds, max_object_updates),
-                false);
+                http_.options().timeout + std::chrono::seconds(std::max(max_wait_seconds, 0)));
   if (!r) return r.error();
   return ReadUpdateSet(*r);
+}
+
+namespace {
+// A PropertyFilterSpec's content for one object itself.
+std::string ObjectSpec(const MoRef& object, const std::vector<std::string>& properties) {
+  std::string props;
+  for (const auto& p : properties) props += "<pathSet>" + XmlEscape(p) + "</pathSet>";
+  return "<propSet><type>" + XmlEscape(object.type) + "</type>" + props + "</propSet><objectSet>" + MoRefXml("obj", object) +
+         "<skip>false</skip></objectSet>";
+}
+}  // namespace
+
+Result<RetrieveResult> Client::ReadObject(const MoRef& object, const std::vector<std::string>& properties) {
+  auto r = Call("RetrievePropertiesEx", content_.property_collector,
+                "<specSet>" + ObjectSpec(object, properties) + "</specSet><options/>");
+  if (!r) return r.error();
+  auto result = ReadRetrieveResult(*r);
+  if (result && result->objects.empty()) {
+    return MakeError("vsphere.managed_object_not_found", fmt::format("RetrievePropertiesEx: vCenter has no {} {}", object.type, object.value));
+  }
+  return result;
+}
+
+Status Client::ReadObjects(const std::string& type, const std::vector<std::string>& morefs,
+                           const std::vector<std::string>& properties, int page_size,
+                           const std::function<Status(const RetrieveResult&)>& page) {
+  if (morefs.empty()) return Status();
+  std::string props, objects;
+  for (const auto& p : properties) props += "<pathSet>" + XmlEscape(p) + "</pathSet>";
+  for (const auto& m : morefs) objects += "<objectSet>" + MoRefXml("obj", {type, m}) + "<skip>false</skip></objectSet>";
+  return ReadPages("<specSet><propSet><type>" + XmlEscape(type) + "</type>" + props + "</propSet>" + objects + "</specSet>" +
+                       fmt::format("<options><maxObjects>{}</maxObjects></options>", page_size),
+                   page);
+}
+
+Result<MoRef> Client::WatchObject(const MoRef& object, const std::vector<std::string>& properties) {
+  auto filter = Call("CreateFilter", content_.property_collector,
+                     "<spec>" + ObjectSpec(object, properties) + "</spec><partialUpdates>false</partialUpdates>", false);
+  if (!filter) return filter.error();
+  const MoRef ref = ReadRef(Child(filter->element(), "returnval"));
+  if (ref.empty()) return MakeError("vsphere.schema", "CreateFilter: no filter in the answer");
+  return ref;
+}
+
+Status Client::DestroyFilter(const MoRef& filter) {
+  auto r = Call("DestroyPropertyFilter", filter, "", false);
+  if (!r) return r.error();
+  return Status();
+}
+
+Result<MoRef> Client::StartTask(const std::string& operation, const MoRef& self, const std::string& body) {
+  auto r = Call(operation, self, body);
+  if (!r) return r.error();
+  const MoRef task = ReadRef(Child(r->element(), "returnval"));
+  if (task.empty()) return MakeError("vsphere.schema", operation + ": no task in the answer");
+  return task;
+}
+
+Status Client::CancelTask(const MoRef& task) {
+  auto r = Call("CancelTask", task, "");
+  if (!r) return r.error();
+  return Status();
 }
 
 Result<TaskInfo> Client::ReadTask(const MoRef& task) {
@@ -141,6 +208,22 @@ Result<TaskInfo> Client::ReadTask(const MoRef& task) {
   return ReadTaskInfo(result->objects[0].props.at("info"));
 }
 
+Status Client::ReadPages(const std::string& spec, const std::function<Status(const RetrieveResult&)>& page) {
+  // Inside the read no re-login: the token would belong to the session that expired.
+  auto first = Call("RetrievePropertiesEx", content_.property_collector, spec, false);
+  if (!first) return first.error();
+  auto result = ReadRetrieveResult(*first);
+  while (true) {
+    if (!result) return result.error();
+    if (auto st = page(*result); !st) return st;
+    if (result->token.empty()) return Status();
+    auto next = Call("ContinueRetrievePropertiesEx", content_.property_collector,
+                     "<token>" + XmlEscape(result->token) + "</token>", false);
+    if (!next) return next.error();
+    result = ReadRetrieveResult(*next);
+  }
+}
+
 Status Client::ReadAll(const std::string& type, const std::vector<std::string>& properties, int page_size,
                        const std::function<Status(const RetrieveResult&)>& page, const MoRef& container) {
   auto view = CreateView(type, container);
@@ -149,21 +232,7 @@ Status Client::ReadAll(const std::string& type, const std::vector<std::string>& 
   const std::string spec = "<specSet>" + PropertySpec(type, properties, view_ref) + "</specSet>" +
                            fmt::format("<options><maxObjects>{}</maxObjects></options>", page_size);
 
-  Status outcome = [&]() -> Status {
-    // Inside the read no re-login: the token would belong to the session that expired.
-    auto first = Call("RetrievePropertiesEx", content_.property_collector, spec, false);
-    if (!first) return first.error();
-    auto result = ReadRetrieveResult(*first);
-    while (true) {
-      if (!result) return result.error();
-      if (auto st = page(*result); !st) return st;
-      if (result->token.empty()) return Status();
-      auto next = Call("ContinueRetrievePropertiesEx", content_.property_collector,
-                       "<token>" + XmlEscape(result->token) + "</token>", false);
-      if (!next) return next.error();
-      result = ReadRetrieveResult(*next);
-    }
-  }();
+  Status outcome = ReadPages(spec, page);
   auto destroyed = Call("DestroyView", view_ref, "", false);
   if (!outcome) return outcome;
   if (!destroyed && destroyed.error().code != "vsphere.managed_object_not_found") return destroyed.error();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include <cstring>
 #include <set>
 
@@ -236,8 +238,30 @@ Result<TaskInfo> ReadTaskInfo(const pugi::xml_node& info) {
   }
   t.progress = Child(info, "progress").text().as_int(t.state == "success" ? 100 : 0);
   t.description_id = Child(info, "descriptionId").text().get();
-  if (const pugi::xml_node error = Child(info, "error")) t.error = Child(error, "localizedMessage").text().get();
+  if (const pugi::xml_node error = Child(info, "error")) {
+    t.error = TrimmedText(Child(error, "localizedMessage"));
+    t.fault = XsiType(Child(error, "fault")).value_or("");
+  }
+  t.cancelled = TrimmedText(Child(info, "cancelled")) == "true";
+  if (t.state == "error" && t.fault.empty() && t.error.empty()) {
+    return MakeError("vsphere.schema", "TaskInfo: a task in error without its fault");
+  }
   return t;
+}
+
+Error TaskError(const TaskInfo& info, const std::string& what) {
+  std::string snake;
+  for (char c : info.fault.empty() ? std::string("fault") : info.fault) {
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      if (!snake.empty()) snake += '_';
+      snake += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (std::isalnum(static_cast<unsigned char>(c))) {
+      snake += c;
+    }
+  }
+  const std::string message = info.error.empty() ? "no message" : info.error;
+  return MakeError("vsphere.task." + snake,
+                   info.fault.empty() ? fmt::format("{}: {}", what, message) : fmt::format("{}: {} ({})", what, message, info.fault));
 }
 
 }  // namespace dcops::vsphere

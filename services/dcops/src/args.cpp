@@ -10,7 +10,7 @@
 namespace dcops::cli {
 namespace {
 
-const std::set<std::string> kBooleanFlags{"--json", "--watch", "--password-stdin", "--help", "--no-color",
+const std::set<std::string> kBooleanFlags{"--json", "--watch", "--password-stdin", "--key-stdin", "--help", "--no-color",
                                              "--first-contact", "--unrestricted"};
 
 std::string ToJson(const rapidjson::Value& v) {
@@ -130,6 +130,18 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets, bool firs
       return MakeError("cli.target", "--target " + p + "<id>: exactly one endpoint, by its id");
     }
     doc.AddMember(rapidjson::StringRef(key), rapidjson::Value(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), alloc), alloc);
+    return ToJson(doc);
+  }
+  // ESXi hosts by id ("esxi:<id>", several per job).
+  if (values[0].rfind("esxi:", 0) == 0) {
+    rapidjson::Value hosts(rapidjson::kArrayType);
+    for (const auto& v : values) {
+      const std::string id = v.rfind("esxi:", 0) == 0 ? v.substr(5) : "";
+      if (!IsUuid(id)) return MakeError("cli.target", "--target esxi:<id>[,esxi:<id>…]: ESXi hosts by their ids only, got " + v);
+      hosts.PushBack(rapidjson::Value(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), alloc), alloc);
+    }
+    doc.AddMember("vcenter_host_ids", hosts, alloc);
+    if (first_contact) doc.AddMember("first_contact", true, alloc);
     return ToJson(doc);
   }
   rapidjson::Value list(rapidjson::kArrayType);

@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <istream>
+#include <iterator>
 #include <map>
 #include <ostream>
 #include <regex>
@@ -24,7 +25,7 @@ const char* const kUsage =
     "       dcops job cancel ID [--json]\n"
     "       dcops agents [--json]\n"
     "       dcops credentials list [--json]\n"
-    "       dcops credentials set NAME --kind KIND --user USER --password-stdin\n"
+    "       dcops credentials set NAME --kind KIND --user USER --password-stdin | --key-stdin\n"
     "       dcops credentials scope NAME (--networks CIDR[,CIDR...] [--hosts NAME[,NAME...]] | --hosts ... |\n"
     "                                     --unrestricted)\n"
     "       dcops conflicts [--status open|resolved|dismissed|cleared|all] [--limit N] [--json]\n"
@@ -200,11 +201,19 @@ int JobCreate(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal& 
 int CredentialsSet(const Invocation& inv, ApiTransport& api, Terminal& t) {
   if (inv.words.size() != 3) return Usage(t, "credentials set needs a NAME");
   if (!inv.Has("--kind") || !inv.Has("--user")) return Usage(t, "credentials set needs --kind and --user");
-  // The password is read from standard input only, so it is in no shell history or process list.
-  if (!inv.Has("--password-stdin")) return Usage(t, "credentials set reads the password with --password-stdin");
+  // The secret is read from standard input only, so it is in no shell history or process list:
+  // a password (its first line), or an SSH private key (all of it; ESXi and ZFS hosts).
+  if (!inv.Has("--password-stdin") && !inv.Has("--key-stdin")) {
+    return Usage(t, "credentials set reads the password with --password-stdin (or an SSH private key with --key-stdin)");
+  }
   std::string password;
-  std::getline(t.in, password);
-  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (inv.Has("--key-stdin")) {
+    password.assign(std::istreambuf_iterator<char>(t.in), std::istreambuf_iterator<char>());
+    if (password.find("PRIVATE KEY-----") == std::string::npos) return Usage(t, "no private key on standard input");
+  } else {
+    std::getline(t.in, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+  }
   if (password.empty()) return Usage(t, "no password on standard input");
   rapidjson::StringBuffer buf;
   Writer w(buf);

@@ -35,20 +35,24 @@ bool SameHostName(const std::string& a, const std::string& b) {
 
 Result<SafetyInputs> ReadSafetyInputs(vsphere::Client& vc, const std::string& cluster_moref, const std::string& vcenter_hostname) {
   SafetyInputs in;
-  bool found = false;
+  // The cluster itself, by its moref, and the datastores it lists: what the check needs, not
+  // the whole vCenter (every cluster's rules and every datastore's mounts grew with the estate).
+  std::vector<std::string> properties = kClusterProperties;
+  properties.push_back("datastore");
+  auto cluster = vc.ReadObject({"ClusterComputeResource", cluster_moref}, properties);
+  if (!cluster && cluster.error().code == "vsphere.managed_object_not_found") {
+    return MakeError("vsphere.not_found", fmt::format("no cluster {} in this vCenter", cluster_moref));
+  }
+  if (!cluster) return cluster.error();
   std::vector<std::string> cluster_hosts;
-  auto st = vc.ReadAll("ClusterComputeResource", kClusterProperties, kPage, [&](const vsphere::RetrieveResult& page) {
-    for (const auto& o : page.objects) {
-      if (o.obj.value != cluster_moref) continue;
-      in.cluster = ReadCluster(o, &cluster_hosts);
-      found = true;
-    }
-    return Status();
-  });
-  if (!st) return st.error();
-  if (!found) return MakeError("vsphere.not_found", fmt::format("no cluster {} in this vCenter", cluster_moref));
+  const vsphere::ObjectContent& c = cluster->objects.front();
+  in.cluster = ReadCluster(c, &cluster_hosts);
+  std::vector<std::string> datastores;
+  if (auto it = c.props.find("datastore"); it != c.props.end()) {
+    for (const auto& ref : vsphere::Children(it->second, "ManagedObjectReference")) datastores.push_back(vsphere::TrimmedText(ref));
+  }
   const vsphere::MoRef container{"ClusterComputeResource", cluster_moref};
-  st = vc.ReadAll("HostSystem", kHostProperties, kPage, [&](const vsphere::RetrieveResult& page) {
+  Status st = vc.ReadAll("HostSystem", kHostProperties, kPage, [&](const vsphere::RetrieveResult& page) {
     for (const auto& o : page.objects) in.hosts.push_back(ReadHost(o));
     return Status();
   }, container);
@@ -65,7 +69,7 @@ Result<SafetyInputs> ReadSafetyInputs(vsphere::Client& vc, const std::string& cl
     return Status();
   }, container);
   if (!st) return st.error();
-  st = vc.ReadAll("Datastore", kDatastoreProperties, kPage, [&](const vsphere::RetrieveResult& page) {
+  st = vc.ReadObjects("Datastore", datastores, kDatastoreProperties, kPage, [&](const vsphere::RetrieveResult& page) {
     for (const auto& o : page.objects) in.datastores.push_back(ReadDatastore(o));
     return Status();
   });

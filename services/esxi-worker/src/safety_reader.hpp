@@ -1,7 +1,9 @@
 #pragma once
-// Reads what the safety check needs about one cluster from vCenter: the cluster (HA, DRS,
-// vSAN, rules), its hosts and the VMs running on them (container views on the cluster), and
-// the datastores (the root's, so every mount of a VM's datastore is seen), in pages.
+// Reads what the safety check needs about one cluster from vCenter: the cluster itself by its
+// moref (HA, DRS, vSAN, rules, its hosts and datastores), its hosts and the VMs running on them
+// (container views on the cluster), and the datastores the cluster lists (each with all its
+// mounts, inside the cluster or not), in pages. Nothing about other clusters is read: the cost
+// follows the cluster, not the vCenter.
 //
 // vCenter's own VM is found by its guest host name: the VM whose guest.hostName is the
 // vCenter's name (or its short name). Several VMs matching are all marked: a guess between

@@ -7,26 +7,10 @@
 #include "dcops/vsphere/client.hpp"
 #include "safety_reader.hpp"
 #include "safety_report_json.hpp"
+#include "task_json.hpp"
+#include "vcenter_target.hpp"
 
 namespace dcops::esxi {
-namespace {
-
-// A dispatcher-added object param's string member ("_endpoint"."address"), or "".
-std::string Member(const agent::Params& params, const char* key, const char* member) {
-  const rapidjson::Value* v = params.Raw(key);
-  if (v == nullptr || !v->IsObject() || !v->HasMember(member) || !(*v)[member].IsString()) return "";
-  return (*v)[member].GetString();
-}
-
-// The host part of "vcsa-01.lab.local:443" or "https://vcsa-01.lab.local".
-std::string HostOf(std::string address) {
-  if (const auto scheme = address.find("://"); scheme != std::string::npos) address = address.substr(scheme + 3);
-  if (!address.empty() && address.front() == '[') return address.substr(1, address.find(']') - 1);
-  return address.substr(0, address.find_first_of(":/"));
-}
-
-}  // namespace
-
 agent::StepOutcome RunSafetyCheck(agent::StepContext& ctx, http::Client& http) {
   const auto& a = ctx.assignment();
   auto params = agent::Params::Parse(a.params_json);
@@ -45,22 +29,22 @@ agent::StepOutcome RunSafetyCheck(agent::StepContext& ctx, http::Client& http) {
       asked.emplace_back(h.GetString());
     }
   }
-  const std::string address = Member(*params, "_endpoint", "address");
-  const std::string cluster = Member(*params, "_endpoint", "cluster_moref");
-  if (address.empty()) return agent::StepOutcome::Failed(agent::BadParam("_endpoint", "the dispatcher did not say where vCenter is"));
-  if (cluster.empty()) return agent::StepOutcome::Failed(agent::BadParam("_endpoint", "the dispatcher did not say which cluster"));
-
-  vsphere::Endpoint ep;
-  ep.base_url = address.rfind("https://", 0) == 0 ? address : "https://" + address;
-  ep.username = a.credentials.username;
-  ep.password = a.credentials.password;
-  ep.tls.verify = a.tls.verify;
-  ep.tls.pinned_sha256 = a.tls.pinned_sha256;
-  vsphere::Client vcenter(http, ep);
+  // On a host ("esxi:<id>", a step of a host job): that host's cluster, judging that host.
+  const rapidjson::Value* endpoint = params->Raw("_endpoint");
+  const bool on_host = endpoint != nullptr && endpoint->IsObject() && endpoint->HasMember("host_moref");
+  auto target = ReadVcenterTarget(*params, a, on_host);
+  if (!target) return agent::StepOutcome::Failed(target.error());
+  if (on_host && asked.empty()) asked.push_back(target->host.value);
+  if (on_host && target->cluster_moref.empty()) {
+    const std::string note = fmt::format("{} is a standalone host (in no cluster): nothing to keep running without it, "
+                                         "and no DRS to move its VMs", target->host_name);
+    ctx.Event(LogLevel::kInfo, note);
+    return agent::StepOutcome::Succeeded(JsonObject({{"host", target->host.value}, {"note", note}}, {{"standalone", true}}));
+  }
+  VcenterSession vcenter(http, target->endpoint);
   if (auto st = vcenter.Login(); !st) return agent::StepOutcome::Failed(st.error());
   ctx.Progress(10, "reading the cluster from vCenter");
-  auto inputs = ReadSafetyInputs(vcenter, cluster, HostOf(address));
-  vcenter.Logout();
+  auto inputs = ReadSafetyInputs(vcenter.client(), target->cluster_moref, target->vcenter_host);
   if (!inputs) return agent::StepOutcome::Failed(inputs.error());
 
   SafetyOptions options;
@@ -77,18 +61,12 @@ agent::StepOutcome RunSafetyCheck(agent::StepContext& ctx, http::Client& http) {
   }
   if (inputs->vcenter_vms.size() > 1) {
     ctx.Event(LogLevel::kWarn, fmt::format("{} VMs answer to vCenter's name {}; each is treated as vCenter's own",
-                                           inputs->vcenter_vms.size(), HostOf(address)));
+                                           inputs->vcenter_vms.size(), target->vcenter_host));
   }
   ctx.Event(LogLevel::kInfo, fmt::format("cluster {}: {} of {} host(s) may enter maintenance; {} usable, {} needed",
                                          inputs->cluster.name, report.verdicts.size() - blocked, report.verdicts.size(),
                                          report.usable, report.required));
   return agent::StepOutcome::Succeeded(SafetyReportJson(inputs->cluster, report));
-}
-
-agent::StepRegistry MakeSteps(http::Client& http) {
-  agent::StepRegistry r;
-  r.Add("cluster.safety_check", [&http](agent::StepContext& ctx) { return RunSafetyCheck(ctx, http); });
-  return r;
 }
 
 }  // namespace dcops::esxi

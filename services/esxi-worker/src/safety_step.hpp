@@ -8,7 +8,8 @@
 //
 // Params (the dispatcher adds the underscored ones when it assigns the step):
 //   min_hosts_up (1..64, optional): the operator's floor of usable hosts;
-//   hosts (optional): host morefs to judge, default every host of the cluster;
+//   hosts (optional): host morefs to judge, default every host of the cluster (or, on a host
+//   target "esxi:<id>", that host: the check a host job runs before it acts);
 //   evacuate_powered_off (optional, default false);
 //   _endpoint: {"address": "vcsa-01.lab.local", "cluster_moref": "domain-c8", …} the cluster's
 //   vCenter (dispatcher_v1_sync_endpoint('cluster', id)).
@@ -21,8 +22,5 @@
 namespace dcops::esxi {
 
 agent::StepOutcome RunSafetyCheck(agent::StepContext& ctx, http::Client& http);
-
-// The one list of step kinds this agent serves.
-agent::StepRegistry MakeSteps(http::Client& http);
 
 }  // namespace dcops::esxi

@@ -13,8 +13,8 @@ namespace {
 // version the last sync reached, (cluster) the cluster's vCenter and moref. A deleted or
 // disabled endpoint fails the step, by name.
 Result<rapidjson::Document> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
-  const std::string kind = EndpointKind(s.step_kind);
-  const char* what = kind == "ome" ? "OME endpoint" : kind == "cluster" ? "cluster" : "vCenter";
+  const std::string kind = EndpointKind(s.step_kind, s.target);
+  const char* what = kind == "ome" ? "OME endpoint" : kind == "cluster" ? "cluster" : kind == "esxi" ? "ESXi host" : "vCenter";
   if (params.HasParseError() || !params.IsObject() || !params.HasMember("_endpoint") ||
       !params["_endpoint"].IsObject() || !params["_endpoint"].HasMember("id") || !params["_endpoint"]["id"].IsString()) {
     return MakeError("step.params", std::string("the step does not name its ") + what);
@@ -69,13 +69,13 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
     }
     data = std::move(**backup);
     key = "_scp";
-  } else if (!EndpointKind(s.step_kind).empty()) {
+  } else if (!EndpointKind(s.step_kind, s.target).empty()) {
     key = "_endpoint";
   } else {
     return s.params_json;
   }
   rapidjson::Document value;
-  if (!EndpointKind(s.step_kind).empty()) {
+  if (!EndpointKind(s.step_kind, s.target).empty()) {
     value.CopyFrom(endpoint, value.GetAllocator());
   } else {
     value.Parse(data.c_str());
@@ -96,12 +96,19 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
                                                  int min_interval_ms) {
   // "_bmc" in the step's params (added by the planner) says how to reach the target; a sync
   // or cluster step's endpoint is read now.
+  // A host entering maintenance takes its cluster's slot first (held across jobs).
+  if (s.step_kind == "host.maintenance") {
+    auto slot = cp.MaintenanceSlot(s.task_id);
+    if (!slot) return slot.error();
+    if (slot->rfind("refused: ", 0) == 0) return MakeError("step.params", slot->substr(9));
+    if (!slot->empty()) return MakeError(kStepMustWait, *slot, true);
+  }
   rapidjson::Document params;
   params.Parse(s.params_json.c_str());
   std::string cred_id, pin;
   bool verify = true;
   rapidjson::Document endpoint;
-  if (!EndpointKind(s.step_kind).empty()) {
+  if (!EndpointKind(s.step_kind, s.target).empty()) {
     auto e = EndpointNow(cp, s, params);
     if (!e) return e.error();
     endpoint = std::move(*e);
@@ -138,6 +145,30 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
                                                " is missing or cannot be decrypted with this dispatcher's key");
     }
     a->mutable_credentials()->set_password(*password);
+  }
+  // An upgrade also reaches the host over SSH, with the host's own set (kind esxi), released
+  // under its own rules (credential_reach_refusal: the host's key pinned, or first contact).
+  if (s.step_kind == "host.esxi_upgrade" && endpoint.IsObject()) {
+    const std::string ssh_set = endpoint.HasMember("ssh_credential_set_id") && endpoint["ssh_credential_set_id"].IsString()
+                                    ? endpoint["ssh_credential_set_id"].GetString()
+                                    : "";
+    if (ssh_set.empty()) return MakeError("step.credentials", s.target + " has no SSH credential set (vcenter_hosts.ssh_credential_set_id)");
+    auto set = cp.CredentialSetForStep(ssh_set, s.task_id);
+    if (!set) return set.error();
+    std::optional<std::string> opened;
+    if (set->has_value()) {
+      if (auto o = secrets.Open((*set)->ciphertext, (*set)->name)) opened = *o;
+    }
+    if (!opened) {
+      return MakeError("step.credentials", "the SSH credential set of " + s.target +
+                                               " is missing or cannot be decrypted with this dispatcher's key");
+    }
+    redact.Add(*opened);
+    auto* named = a->add_credential_sets();
+    named->set_id(ssh_set);
+    named->set_name((*set)->name);
+    named->mutable_credentials()->set_username((*set)->username);
+    named->mutable_credentials()->set_password(*opened);
   }
   // Discovery tries several sets in order; each password is registered for redaction too.
   // A set deleted since planning is left out (the step reports the sets it tried).

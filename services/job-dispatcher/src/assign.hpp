@@ -15,7 +15,8 @@
 
 namespace dcops::dispatcher {
 
-// Fails with step.credentials when the step's credential set is missing or does not open
+// Fails with kStepMustWait (step_results.hpp) while a host must wait for its cluster's
+// maintenance slot, and with step.credentials when the step's credential set is missing or does not open
 // with this dispatcher's key (the message names the target, never a secret).
 Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const ClaimedStep& step,
                                                  const tls::SecretBox& secrets, SecretRegistry& redact,

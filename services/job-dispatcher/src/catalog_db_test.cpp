@@ -39,13 +39,13 @@ TEST_CASE("This build fits its own migrations: contract, schema version and cata
 
 TEST_CASE("A dispatcher refuses a database that enables a type it cannot plan, or is older than it", "[catalog]") {
   Site site;
-  Exec(site.su, "UPDATE job_types SET enabled = true WHERE job_type = 'host.reboot'");
+  Exec(site.su, "UPDATE job_types SET enabled = true WHERE job_type = 'zfs.replicate'");
   auto enabled = StartupProblems(site.cp, MakePlanners());
   REQUIRE(enabled.ok());
   REQUIRE(enabled->size() == 1);
-  CHECK(enabled->front().find("host.reboot (esxi-worker) is enabled in job_types") != std::string::npos);
+  CHECK(enabled->front().find("zfs.replicate (zfs-worker) is enabled in job_types") != std::string::npos);
 
-  Exec(site.su, "UPDATE job_types SET enabled = false WHERE job_type = 'host.reboot'");
+  Exec(site.su, "UPDATE job_types SET enabled = false WHERE job_type = 'zfs.replicate'");
   Exec(site.su, "DELETE FROM dcops_meta.schema_migrations WHERE version = $1", {std::string(BuiltSchemaVersion())});
   auto old = StartupProblems(site.cp, MakePlanners());
   REQUIRE(old.ok());
@@ -58,7 +58,7 @@ TEST_CASE("Job types no agent implements are disabled and refused by name", "[ca
   const std::string host = Scalar(site.su,
       "WITH v AS (INSERT INTO vcenters(name, address) VALUES ('vc', '127.0.9.1') RETURNING id) "
       "INSERT INTO vcenter_hosts(vcenter_id, moref, name) SELECT id, 'host-1', 'esx1' FROM v RETURNING id");
-  for (const char* type : {"host.maintenance", "host.reboot", "host.esxi_upgrade", "zfs.health"}) {
+  for (const char* type : {"zfs.health", "zfs.prune"}) {
     auto err = ExecError(site.su, "SELECT dispatcher_v1_create_job('default', $1, $2::jsonb, '{}')",
                          {type, fmt::format(R"({{"vcenter_host_ids": ["{}"]}})", host)});
     CHECK(err.sqlstate == "22023");
@@ -168,6 +168,9 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
   const std::string vc = Scalar(site.su, "INSERT INTO vcenters(name, address) VALUES ('vc', '127.0.9.9') RETURNING id");
   const std::string cluster =
       Scalar(site.su, "INSERT INTO vcenter_clusters(vcenter_id, moref, name) VALUES ($1, 'domain-c8', 'prod') RETURNING id", {vc});
+  const std::string host = Scalar(
+      site.su, "INSERT INTO vcenter_hosts(vcenter_id, cluster_id, moref, name) VALUES ($1, $2, 'host-10', 'esx-10') RETURNING id",
+      {vc, cluster});
   const std::map<std::string, std::string> sample = {
       {"server_ids", fmt::format(R"({{"server_ids": ["{}"]}})", server)},
       {"bmc_addresses", R"({"bmc_addresses": ["127.0.9.7:8443"]})"},
@@ -175,7 +178,8 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
       {"ranges", R"({"ranges": ["127.0.9.0/30", "127.0.9.10-127.0.9.12"]})"},
       {"ome_endpoint_id", fmt::format(R"({{"ome_endpoint_id": "{}"}})", ome)},
       {"vcenter_id", fmt::format(R"({{"vcenter_id": "{}"}})", vc)},
-      {"cluster_id", fmt::format(R"({{"cluster_id": "{}"}})", cluster)}};
+      {"cluster_id", fmt::format(R"({{"cluster_id": "{}"}})", cluster)},
+      {"vcenter_host_ids", fmt::format(R"({{"vcenter_host_ids": ["{}"]}})", host)}};
   auto rows = Exec(site.su, "SELECT job_type, unnest(scope_kinds) AS kind FROM job_types WHERE enabled ORDER BY 1, 2");
   REQUIRE(rows.size() > 10);
   const auto planners = MakePlanners();

@@ -463,6 +463,18 @@ Result<bool> ControlPlane::StageInventory(const std::string& task_id, const std:
   return *v == "t";
 }
 
+Result<std::string> ControlPlane::MaintenanceSlot(const std::string& task_id) {
+  return ScalarText(conn_.Exec("SELECT coalesce(dispatcher_v1_maintenance_slot($1::uuid), '')", {task_id}));
+}
+
+Result<std::string> ControlPlane::RecordMaintenance(const std::string& task_id, const std::string& result_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_maintenance($1::uuid, $2::jsonb)", {task_id, result_json}));
+}
+
+Result<std::string> ControlPlane::RecordEsxiUpgrade(const std::string& task_id, const std::string& result_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_esxi_upgrade($1::uuid, $2::jsonb)", {task_id, result_json}));
+}
+
 Result<std::optional<std::string>> ControlPlane::SyncEndpoint(const std::string& kind, const std::string& id) {
   auto rows = conn_.Exec("SELECT dispatcher_v1_sync_endpoint($1, $2::uuid)::text", {kind, id});
   if (!rows) return rows.error();

@@ -173,7 +173,17 @@ class ControlPlane {
   // Inventory syncs. StageInventory: false when the lease is no longer the step's.
   Result<bool> StageInventory(const std::string& task_id, const std::string& lease_id, std::uint64_t sequence,
                               const std::string& kind, const std::string& json);
-  // dispatcher_v1_sync_endpoint: the endpoint ("ome"/"vcenter") as a step needs it, or nullopt.
+  // dispatcher_v1_maintenance_slot: "" when the step may run (its cluster's maintenance slot
+  // is its own now, or it needs none), else why it waits ("waiting: …") or never can
+  // ("refused: …").
+  Result<std::string> MaintenanceSlot(const std::string& task_id);
+  // dispatcher_v1_record_maintenance: what a host.maintenance result did to its cluster's slot
+  // ("" when nothing).
+  Result<std::string> RecordMaintenance(const std::string& task_id, const std::string& result_json);
+  // dispatcher_v1_record_esxi_upgrade: the host's build, and a first contact's SSH host key
+  // pinned (said in the returned text; "" when nothing to say).
+  Result<std::string> RecordEsxiUpgrade(const std::string& task_id, const std::string& result_json);
+  // dispatcher_v1_sync_endpoint: the endpoint ("ome"/"vcenter"/"cluster"/"esxi") as a step needs it, or nullopt.
   Result<std::optional<std::string>> SyncEndpoint(const std::string& kind, const std::string& id);
   // Applies a succeeded sync step's staged batches; returns the apply's counts (JSON).
   Result<std::string> ApplySync(const std::string& step_kind, const std::string& task_id,

@@ -483,6 +483,13 @@ std::optional<pb::DispatcherMessage> DispatchCore::PrepareAssign(CorePort& port,
     return std::nullopt;
   }
   auto m = port.Assignment(s, limits_.RuleFor(s.target).min_interval_ms);
+  if (!m && m.error().code == kStepMustWait) {
+    Ensure(port, s.task_id, "SnoozeStep", [task = s.task_id, lease = s.lease_id, why = m.error().message](CorePort& p) {
+      return Done(p.SnoozeStep(task, lease, kMustWaitRecheck, why));
+    });
+    metrics_.LimitWait();
+    return std::nullopt;
+  }
   if (!m) {
     Ensure(port, s.task_id, "FailStep",
            [task = s.task_id, lease = s.lease_id, e = m.error()](CorePort& p) {

@@ -176,6 +176,29 @@ Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory
   return steps;
 }
 
+// `params` (a JSON object, or the empty object) with "_endpoint": {"id": id} added: the
+// endpoint the dispatcher reads when it assigns the step.
+std::string WithEndpoint(const std::string& params_json, const std::string& id) {
+  rapidjson::Document params;
+  params.Parse(params_json.empty() ? "{}" : params_json.c_str());
+  if (params.HasParseError() || !params.IsObject()) params.SetObject();
+  auto& a = params.GetAllocator();
+  rapidjson::Value endpoint(rapidjson::kObjectType);
+  endpoint.AddMember("id", rapidjson::Value(id.c_str(), a), a);
+  params.RemoveMember("_endpoint");
+  params.AddMember("_endpoint", endpoint, a);
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  params.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+bool IsUuid(const std::string& id) {
+  return id.size() == 36 && std::all_of(id.begin(), id.end(), [](char c) {
+    return c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
 // An inventory sync: one step on its endpoint ("ome:<id>", "vcenter:<id>": several endpoints
 // sync in parallel, one sync per endpoint at a time); a cluster step likewise on its cluster. The endpoint's address and credentials
 // are read when the step is assigned, so an edit between planning and running counts.
@@ -186,23 +209,72 @@ Planner EndpointSync(std::string step_kind, std::string scope_key, std::string t
     const bool ok = !scope.HasParseError() && scope.IsObject() && scope.HasMember(scope_key.c_str()) &&
                     scope[scope_key.c_str()].IsString();
     const std::string id = ok ? scope[scope_key.c_str()].GetString() : "";
-    const bool uuid = id.size() == 36 && std::all_of(id.begin(), id.end(), [](char c) {
-      return c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    });
-    if (!uuid) return MakeError("plan.scope", fmt::format("{} takes {{\"{}\": \"<uuid>\"}}", step_kind, scope_key));
-    rapidjson::Document params;
-    params.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
-    if (params.HasParseError() || !params.IsObject()) params.SetObject();
-    auto& a = params.GetAllocator();
-    rapidjson::Value endpoint(rapidjson::kObjectType);
-    endpoint.AddMember("id", rapidjson::Value(id.c_str(), a), a);
-    params.RemoveMember("_endpoint");
-    params.AddMember("_endpoint", endpoint, a);
-    rapidjson::StringBuffer buf;
-    Writer w(buf);
-    params.Accept(w);
-    return std::vector<PlannedStep>{
-        PlannedStep{step_key, step_kind, target_prefix + id, std::string(buf.GetString(), buf.GetSize()), {}}};
+    if (!IsUuid(id)) return MakeError("plan.scope", fmt::format("{} takes {{\"{}\": \"<uuid>\"}}", step_kind, scope_key));
+    return std::vector<PlannedStep>{PlannedStep{step_key, step_kind, target_prefix + id, WithEndpoint(job.params_json, id), {}}};
+  };
+}
+
+// A host job: one step per ESXi host of {"vcenter_host_ids": [...]} on "esxi:<id>" (limits
+// hold per host; the host's vCenter is read when the step is assigned). Steps that take a
+// host out of service follow a fresh safety check of its cluster on the same host
+// (`check_first`), whose report is stored with the job; the step itself checks again just
+// before it acts.
+Planner HostSteps(std::string step_kind, std::function<bool(const std::string&)> check_first) {
+  return [step_kind, check_first](const JobToPlan& job, ServerDirectory&) -> Result<std::vector<PlannedStep>> {
+    rapidjson::Document scope;
+    scope.Parse(job.target_scope_json.c_str());
+    if (scope.HasParseError() || !scope.IsObject() || !scope.HasMember("vcenter_host_ids") ||
+        !scope["vcenter_host_ids"].IsArray()) {
+      return MakeError("plan.scope", step_kind + " takes {\"vcenter_host_ids\": [\"<uuid>\", ...]}");
+    }
+    std::vector<PlannedStep> steps;
+    std::set<std::string> seen;
+    const bool check = check_first && check_first(job.params_json);
+    std::string check_params = "{}";
+    if (check) {
+      rapidjson::Document params, out;
+      params.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
+      out.SetObject();
+      for (const char* key : {"min_hosts_up", "evacuate_powered_off"}) {
+        if (!params.HasParseError() && params.IsObject() && params.HasMember(key)) {
+          out.AddMember(rapidjson::StringRef(key), rapidjson::Value(params[key], out.GetAllocator()), out.GetAllocator());
+        }
+      }
+      rapidjson::StringBuffer buf;
+      Writer w(buf);
+      out.Accept(w);
+      check_params.assign(buf.GetString(), buf.GetSize());
+    }
+    // An admin's first contact (target_scope.first_contact) lets an upgrade reach a host whose
+    // SSH key is not pinned yet, and record the key it saw.
+    const bool first_contact = scope.HasMember("first_contact") && scope["first_contact"].IsTrue();
+    std::string step_params = job.params_json;
+    if (first_contact) {
+      rapidjson::Document p;
+      p.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
+      if (p.HasParseError() || !p.IsObject()) p.SetObject();
+      p.RemoveMember("_first_contact");
+      p.AddMember("_first_contact", true, p.GetAllocator());
+      rapidjson::StringBuffer buf;
+      Writer w(buf);
+      p.Accept(w);
+      step_params.assign(buf.GetString(), buf.GetSize());
+    }
+    for (const auto& h : scope["vcenter_host_ids"].GetArray()) {
+      const std::string id = h.IsString() ? h.GetString() : "";
+      if (!IsUuid(id)) return MakeError("plan.scope", "vcenter_host_ids: each must be a host's id (a UUID)");
+      if (!seen.insert(id).second) continue;
+      const std::string key = fmt::format("{}:{}", step_kind, id);
+      std::vector<std::string> deps;
+      if (check) {
+        const std::string check_key = "check:" + id;
+        steps.push_back(PlannedStep{check_key, "cluster.safety_check", "esxi:" + id, WithEndpoint(check_params, id), {}});
+        deps.push_back(check_key);
+      }
+      steps.push_back(PlannedStep{key, step_kind, "esxi:" + id, WithEndpoint(step_params, id), deps});
+    }
+    if (steps.empty()) return MakeError("plan.no_targets", "the target scope names no ESXi host");
+    return steps;
   };
 }
 
@@ -246,7 +318,15 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
       .Add("inventory.vcenter_sync", EndpointSync("inventory.vcenter_sync", "vcenter_id", "vcenter:"))
       // Cluster work on its cluster ("cluster:<id>"): the cluster's vCenter and moref are read
       // when the step is assigned, as a sync's endpoint is.
-      .Add("cluster.safety_check", EndpointSync("cluster.safety_check", "cluster_id", "cluster:", "check"));
+      .Add("cluster.safety_check", EndpointSync("cluster.safety_check", "cluster_id", "cluster:", "check"))
+      // Host work on its host ("esxi:<id>"); an entry into maintenance after its safety check.
+      .Add("host.maintenance", HostSteps("host.maintenance", [](const std::string& p) {
+             rapidjson::Document d;
+             d.Parse(p.empty() ? "{}" : p.c_str());
+             return !d.HasParseError() && d.IsObject() && d.HasMember("action") && d["action"] == "enter";
+           }))
+      .Add("host.reboot", HostSteps("host.reboot", {}))
+      .Add("host.esxi_upgrade", HostSteps("host.esxi_upgrade", {}));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

@@ -6,6 +6,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <map>
+#include <tuple>
+
 #include "assign.hpp"
 #include "control_plane.hpp"
 #include "dcops/common/clock.hpp"
@@ -294,6 +297,148 @@ TEST_CASE("A cluster step is handed its cluster's vCenter and moref, and that vC
   auto refused = BuildAssign(site.cp, step, site.box, site.redact, 0);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message == "credential set vc-admin may not be sent to 127.0.92.5: outside its scope (127.0.93.0/24)");
+}
+
+TEST_CASE("A host step is handed the host and its vCenter, and one host of a cluster enters maintenance at a time, across jobs",
+          "[step_data][maintenance]") {
+  Site site;
+  auto set = site.cp.PutCredentialSet({"", "vc-admin", "vcenter", "administrator@vsphere.local",
+                                       *site.box.Seal("vc-secret", "vc-admin"), site.box.KeyId()},
+                                      "test");
+  REQUIRE(set.ok());
+  const std::string vc = Scalar(site.su, "INSERT INTO vcenters(name, address, credential_set_id, tls_pin_sha256) "
+                                         "VALUES ('vc', '127.0.92.6:443', (SELECT id FROM credential_sets WHERE name = 'vc-admin'), "
+                                         "repeat('ab', 32)) RETURNING id");
+  auto cluster = [&](const std::string& moref, const std::string& name) {
+    return Scalar(site.su, "INSERT INTO vcenter_clusters(vcenter_id, moref, name) VALUES ($1, $2, $3) RETURNING id", {vc, moref, name});
+  };
+  auto host = [&](const std::string& c, const std::string& moref) {
+    return Scalar(site.su, "INSERT INTO vcenter_hosts(vcenter_id, cluster_id, moref, name) VALUES ($1, $2, $3, 'esx-' || $3) RETURNING id",
+                  {vc, c, moref});
+  };
+  const std::string prod = cluster("domain-c8", "prod"), lab = cluster("domain-c9", "lab");
+  const std::string h1 = host(prod, "host-1"), h2 = host(prod, "host-2"), h3 = host(lab, "host-3"), h4 = host(lab, "host-4");
+  auto create = [&](const std::string& hosts) {
+    return Scalar(site.su, "SELECT dispatcher_v1_create_job('default', 'host.maintenance', $1::jsonb, '{\"action\":\"enter\"}')",
+                  {R"({"vcenter_host_ids":[)" + hosts + "]}"});
+  };
+  const std::string job_a = create('"' + h1 + '"'), job_b = create('"' + h2 + '"'), job_c = create('"' + h3 + "\",\"" + h4 + '"');
+  MemorySink sink;
+  FakeClock clock;
+  Logger log("test", sink, clock);
+  DbServerDirectory dir(site.cp, site.conn);
+  REQUIRE(PlanPendingJobs(site.cp, site.conn, dir, MakePlanners(), "default", log) == 3);
+  // Each entry follows a safety check of its host, on the host.
+  CHECK(Scalar(site.su, "SELECT count(*) FROM job_tasks WHERE step_kind = 'cluster.safety_check' AND target LIKE 'esxi:%'") == "4");
+  CHECK(Scalar(site.su, "SELECT count(*) FROM job_tasks WHERE step_kind = 'host.maintenance' AND status = 'blocked'") == "4");
+  Exec(site.su, "UPDATE job_tasks SET status = 'ready' WHERE step_kind = 'host.maintenance'");  // as if the checks passed
+  auto claimed = site.cp.ClaimSteps({"default", "agent-1", {"host.maintenance"}, 10, std::chrono::seconds(30), {}, 1, {}});
+  REQUIRE(claimed.ok());
+  REQUIRE(claimed->size() == 4);
+  std::map<std::string, ClaimedStep> by_host;
+  for (const auto& s : *claimed) by_host[s.target.substr(5)] = s;
+
+  auto first = BuildAssign(site.cp, by_host[h1], site.box, site.redact, 0);
+  REQUIRE(first.ok());
+  CHECK(first->assign().credentials().password() == "vc-secret");
+  rapidjson::Document params;
+  params.Parse(first->assign().params_json().c_str());
+  REQUIRE(params.IsObject());
+  CHECK(std::string(params["_endpoint"]["address"].GetString()) == "127.0.92.6:443");
+  CHECK(std::string(params["_endpoint"]["host_moref"].GetString()) == "host-1");
+  CHECK(std::string(params["_endpoint"]["host_name"].GetString()) == "esx-host-1");
+  CHECK(std::string(params["_endpoint"]["cluster_moref"].GetString()) == "domain-c8");
+
+  // Another job's host of the same cluster waits, said once on its job.
+  auto second = BuildAssign(site.cp, by_host[h2], site.box, site.redact, 0);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == kStepMustWait);
+  CHECK(second.error().message.find("esx-host-1 of cluster prod is in maintenance through job " + job_a) != std::string::npos);
+  CHECK(Scalar(site.su, "SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'waiting: esx-host-1%'", {job_b}) == "1");
+  // A wait has a bound, counted from its first event: past it, the entry is refused.
+  Exec(site.su, "UPDATE job_events SET ts = ts - interval '3 hours' WHERE job_id = $1 AND message LIKE 'waiting: %'", {job_b});
+  auto waited = BuildAssign(site.cp, by_host[h2], site.box, site.redact, 0);
+  REQUIRE_FALSE(waited.ok());
+  CHECK(waited.error().code == "step.params");
+  CHECK(waited.error().message.find("waited more than 7200 s for the maintenance slot of cluster prod") != std::string::npos);
+  Exec(site.su, "UPDATE job_events SET ts = now() WHERE job_id = $1 AND message LIKE 'waiting: %'", {job_b});
+  // A step on another host of the cluster counts the slot holder as leaving.
+  CHECK(Scalar(site.su, "SELECT dispatcher_v1_sync_endpoint('esxi', $1::uuid) -> 'hosts_leaving'", {h2}) == R"(["host-1"])");
+
+  // One job with two hosts of one cluster: the second can never have the slot, and is told so.
+  auto lab_first = BuildAssign(site.cp, by_host[h3], site.box, site.redact, 0);
+  REQUIRE(lab_first.ok());
+  auto lab_second = BuildAssign(site.cp, by_host[h4], site.box, site.redact, 0);
+  REQUIRE_FALSE(lab_second.ok());
+  CHECK(lab_second.error().code == "step.params");
+  CHECK(lab_second.error().message.find("max_hosts_in_maintenance") != std::string::npos);
+
+  // The first host entered: it keeps the slot; its exit gives it back.
+  auto entered = RecordStepResult(site.cp, "default", "host.maintenance", by_host[h1].task_id, by_host[h1].lease_id,
+                                  R"({"action":"enter","outcome":"entered","in_maintenance":true})");
+  REQUIRE(entered.ok());
+  CHECK(entered->summary.find("holds its cluster's maintenance slot") != std::string::npos);
+  CHECK(Scalar(site.su, "SELECT maintenance_mode FROM vcenter_hosts WHERE id = $1", {h1}) == "t");
+  CHECK_FALSE(BuildAssign(site.cp, by_host[h2], site.box, site.redact, 0).ok());
+  auto exited = RecordStepResult(site.cp, "default", "host.maintenance", by_host[h1].task_id, by_host[h1].lease_id,
+                                 R"({"action":"exit","outcome":"exited","in_maintenance":false})");
+  REQUIRE(exited.ok());
+  CHECK(exited->summary.find("free again") != std::string::npos);
+  CHECK(BuildAssign(site.cp, by_host[h2], site.box, site.redact, 0).ok());
+  CHECK(Scalar(site.su, "SELECT count(*) FROM cluster_maintenance_slots WHERE cluster_id = $1", {prod}) == "1");
+}
+
+TEST_CASE("An upgrade gets the host's SSH set only when the host's key is pinned or an admin allows first contact",
+          "[step_data][secrets][attack]") {
+  Site site;
+  for (const auto& [name, kind, secret] : {std::tuple{"vc-admin", "vcenter", "vc-secret"}, std::tuple{"esx-root", "esxi", "esx-secret"},
+                                           std::tuple{"other-root", "esxi", "other-secret"}}) {
+    REQUIRE(site.cp.PutCredentialSet({"", name, kind, "root", *site.box.Seal(secret, name), site.box.KeyId()}, "test").ok());
+  }
+  const std::string vc = Scalar(site.su, "INSERT INTO vcenters(name, address, credential_set_id, tls_pin_sha256) "
+                                         "VALUES ('vc', '127.0.92.7:443', (SELECT id FROM credential_sets WHERE name = 'vc-admin'), "
+                                         "repeat('ab', 32)) RETURNING id");
+  const std::string host = Scalar(site.su,
+                                  "INSERT INTO vcenter_hosts(vcenter_id, moref, name, ssh_address, ssh_port, ssh_credential_set_id) "
+                                  "VALUES ($1, 'host-7', 'esx-7', '127.0.92.8', 2222, (SELECT id FROM credential_sets WHERE name = 'esx-root')) "
+                                  "RETURNING id",
+                                  {vc});
+  const std::string scope = R"({"vcenter_host_ids":[")" + host + R"("]})";
+  const auto step = site.OneStep("host.esxi_upgrade", R"({"depot":"https://depot.lab/index.xml","profile":"ESXi-8.0U2b-23305546-standard"})",
+                                 scope);
+  // No key pinned, no first contact: the SSH secret stays here, said why.
+  auto refused = BuildAssign(site.cp, step, site.box, site.redact, 0);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("its SSH host key is not pinned") != std::string::npos);
+  CHECK(refused.error().message.find("esx-secret") == std::string::npos);
+  // Pinned: the vCenter's set as the step's credentials, the host's as its SSH set.
+  const std::string key = "SHA256:" + std::string(43, 'A');
+  Exec(site.su, "UPDATE vcenter_hosts SET ssh_host_key = $1 WHERE id = $2", {key, host});
+  auto m = BuildAssign(site.cp, step, site.box, site.redact, 0);
+  REQUIRE(m.ok());
+  CHECK(m->assign().credentials().password() == "vc-secret");
+  REQUIRE(m->assign().credential_sets_size() == 1);
+  CHECK(m->assign().credential_sets(0).credentials().password() == "esx-secret");
+  rapidjson::Document params;
+  params.Parse(m->assign().params_json().c_str());
+  CHECK(std::string(params["_endpoint"]["ssh_address"].GetString()) == "127.0.92.8");
+  CHECK(params["_endpoint"]["ssh_port"].GetInt() == 2222);
+  CHECK(std::string(params["_endpoint"]["ssh_host_key"].GetString()) == key);
+  // The result of a first contact pins a key only where none is: a pinned key is never replaced.
+  CHECK(Scalar(site.conn, "SELECT dispatcher_v1_record_esxi_upgrade($1::uuid, $2::jsonb)",
+               {step.task_id, R"({"build_after":"23305546","ssh_host_key_new":true,"ssh_host_key":"SHA256:)" + std::string(43, 'B') + R"("})"}) == "");
+  CHECK(Scalar(site.su, "SELECT ssh_host_key FROM vcenter_hosts WHERE id = $1", {host}) == key);
+  CHECK(Scalar(site.su, "SELECT esxi_build FROM vcenter_hosts WHERE id = $1", {host}) == "23305546");
+  Exec(site.su, "UPDATE vcenter_hosts SET ssh_host_key = NULL WHERE id = $1", {host});
+  CHECK(Scalar(site.conn, "SELECT dispatcher_v1_record_esxi_upgrade($1::uuid, $2::jsonb)",
+               {step.task_id, R"({"ssh_host_key_new":true,"ssh_host_key":"SHA256:)" + std::string(43, 'B') + R"("})"})
+            .find("pinned") != std::string::npos);
+  CHECK(Scalar(site.su, "SELECT count(*) FROM audit_log WHERE action = 'ssh_host_key.pinned' AND object_id = $1", {host}) == "1");
+  // Another esxi set than the host's own is never released to it.
+  Exec(site.su, "UPDATE vcenter_hosts SET ssh_credential_set_id = (SELECT id FROM credential_sets WHERE name = 'other-root'), "
+                "ssh_host_key = $1 WHERE id = $2", {key, host});
+  CHECK(site.cp.CredentialSetForStep(Scalar(site.su, "SELECT id FROM credential_sets WHERE name = 'esx-root'"), step.task_id)
+            .error().message.find("is not the SSH set of ESXi host") != std::string::npos);
 }
 
 }  // namespace

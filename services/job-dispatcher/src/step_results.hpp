@@ -18,6 +18,7 @@
 // Other kinds have nothing to write.
 //
 // Blocking: database calls. Thread-safety: as the ControlPlane it is given.
+#include <chrono>
 #include <string>
 
 #include "control_plane.hpp"
@@ -40,12 +41,20 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
                                            const std::string& task_id, const std::string& lease_id,
                                            const std::string& result_json);
 
+// Not yet: a host entering maintenance while its cluster's maintenance slot is another host's
+// fails with kStepMustWait (retryable; the dispatcher puts the step back to wait, without
+// using an attempt, the reason shown on the step).
+inline constexpr const char* kStepMustWait = "step.must_wait";
+// How long such a step waits before it is looked at again.
+inline constexpr std::chrono::seconds kMustWaitRecheck{15};
+
 // True for the step kinds whose inventory arrives in staged batches.
 bool IsSyncStep(const std::string& step_kind);
 // What a step reaches through an endpoint the dispatcher reads when it assigns the step
-// (dispatcher_v1_sync_endpoint's kind): "ome", "vcenter", "cluster" (a cluster's vCenter), or
-// "" for steps that reach their target otherwise.
-std::string EndpointKind(const std::string& step_kind);
+// (dispatcher_v1_sync_endpoint's kind): "ome", "vcenter", "cluster" (a cluster's vCenter),
+// "esxi" (an ESXi host's vCenter: the esxi-worker's steps on "esxi:<host id>"), or "" for
+// steps that reach their target otherwise.
+std::string EndpointKind(const std::string& step_kind, const std::string& target);
 
 // What a failed attempt's event and log line say, given where the step stands after it
 // (`report` null: the failure could not be recorded). Retrying: "<kind> on <target>: attempt N

@@ -4,11 +4,16 @@
 //               [--hosts-per-cluster N] [--datacenters N] [--datastores N] [--networks N]
 //               [--tag-prefix VC] [--service-tags FILE] [--user U] [--password-file F] [--xsi-prefix xsi]
 //               [--shared-service-tag TAG [--shared-tag-hosts N]]
+//               [--migration-ms N] [--exit-ms N] [--reboot-down-ms N] [--reboot-up-ms N]
 //
 // --service-tags: one tag per line, optionally followed by the server's SMBIOS UUID; host n
 // reports the n-th (the servers the hosts run on).
 // --shared-service-tag: the first N hosts (every host without --shared-tag-hosts) report TAG
 // as their ServiceTag; their UUIDs and serial numbers stay distinct.
+//
+// --migration-ms etc.: how long host tasks take (one VM's vMotion while a host enters
+// maintenance mode, leaving maintenance mode, a rebooting host until it stops answering, and
+// until it is back), in milliseconds.
 //
 // Prints one JSON line ({"ready": true, "fingerprint": …}) when it listens, then serves until
 // SIGINT/SIGTERM.
@@ -26,6 +31,7 @@ int main(int argc, char** argv) {
   using namespace dcops::sim::vcenter;
   Estate e;
   ServerOptions so;
+  Timings timings;
   std::string address = "127.0.0.1", user = "sync@vsphere.local", password = "vc-pass";
   int port = 8989;
   for (int i = 1; i < argc; ++i) {
@@ -61,6 +67,10 @@ int main(int argc, char** argv) {
     else if (a == "--shared-service-tag") e.shared_service_tag = next();
     else if (a == "--shared-tag-hosts") e.shared_tag_hosts = std::stoi(next());
     else if (a == "--user") user = next();
+    else if (a == "--migration-ms") timings.migration = std::chrono::milliseconds(std::stoi(next()));
+    else if (a == "--exit-ms") timings.exit = std::chrono::milliseconds(std::stoi(next()));
+    else if (a == "--reboot-down-ms") timings.reboot_down = std::chrono::milliseconds(std::stoi(next()));
+    else if (a == "--reboot-up-ms") timings.reboot_up = std::chrono::milliseconds(std::stoi(next()));
     else if (a == "--password-file") {
       std::ifstream in(next());
       std::getline(in, password);
@@ -80,6 +90,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   Model model(e, user, password);
+  model.SetTimings(timings);
   Server server(model, address, port, so);
   if (std::string error = server.Start(); !error.empty()) {
     fmt::print(stderr, "vcenter-sim: {}\n", error);

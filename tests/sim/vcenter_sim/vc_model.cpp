@@ -2,10 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <ctime>
+
 namespace dcops::sim::vcenter {
 
 bool IsA(const std::string& type, const std::string& view_type) {
   if (type == view_type) return true;
+  if (type == "Task" || type == "HostServiceSystem") return false;  // no ManagedEntity
   if (view_type == "Network") return type == "DistributedVirtualPortgroup";
   if (view_type == "ComputeResource") return type == "ClusterComputeResource";
   if (view_type == "ManagedEntity") return true;
@@ -74,6 +78,7 @@ Model::Model(Estate e, std::string username, std::string password)
     const std::string moref = fmt::format("host-{}", 5000 + h);
     if (host.cluster.empty()) Put("ComputeResource", "domain-s" + moref.substr(5), Folder{host.name, folders[0]});
     Put("HostSystem", moref, host);
+    Put("HostServiceSystem", "serviceSystem-" + moref, ServiceSystem{moref});
     for (int v = 0; v < e.vms_per_host; ++v, ++vm) {
       Vm m;
       m.name = fmt::format("vm-{:06d}", vm);
@@ -95,8 +100,45 @@ Model::Model(Estate e, std::string username, std::string password)
   next_id_ = 100000 + vm;
 }
 
-void Model::Put(std::string type, std::string moref, Body body) {
+std::string FormatDateTime(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+}
+
+std::optional<std::chrono::system_clock::time_point> ParseDateTime(const std::string& text) {
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::size_t at = static_cast<std::size_t>(consumed);
+  int ms = 0, digits = 0;
+  if (at < text.size() && text[at] == '.') {
+    for (++at; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at, ++digits) {
+      if (digits < 3) ms = ms * 10 + (text[at] - '0');
+    }
+    for (int d = digits; d < 3; ++d) ms *= 10;
+  }
+  if (at + 1 != text.size() || text[at] != 'Z') return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t secs = timegm(&tm);
+  return std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(ms);
+}
+
+std::uint64_t Model::Bump() {
   ++version_;
+  changed_.notify_all();
+  return version_;
+}
+
+void Model::Put(std::string type, std::string moref, Body body) {
+  Bump();
   Object o{std::move(type), moref, version_, version_, std::move(body)};
   objects_[moref] = std::move(o);
 }
@@ -140,6 +182,89 @@ std::uint64_t Model::version() const {
   return version_;
 }
 
+bool Model::WaitForChange(std::uint64_t after_version, std::chrono::milliseconds max_wait) const {
+  return WaitForChange(after_version, max_wait, nullptr);
+}
+
+bool Model::WaitForChange(std::uint64_t after_version, std::chrono::milliseconds max_wait, const std::atomic<bool>* abort) const {
+  std::unique_lock lock(mu_);
+  if (max_wait.count() > 0) {
+    const auto deadline = std::chrono::steady_clock::now() + max_wait;
+    changed_.wait_until(lock, deadline, [&] { return version_ > after_version || (abort != nullptr && abort->load()); });
+  }
+  return version_ > after_version;
+}
+
+void Model::WakeWaiters() const {
+  std::lock_guard lock(mu_);
+  changed_.notify_all();
+}
+
+std::optional<Object> Model::Get(const std::string& moref) const {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(moref);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Model::TasksOn(const std::string& entity) const {
+  std::lock_guard lock(mu_);
+  auto it = tasks_by_entity_.find(entity);
+  return it == tasks_by_entity_.end() ? std::vector<std::string>{} : it->second;
+}
+
+int Model::MaintenanceEntries() const {
+  std::lock_guard lock(mu_);
+  return maintenance_entries_;
+}
+
+void Model::SetTimings(Timings t) {
+  std::lock_guard lock(mu_);
+  timings_ = t;
+}
+
+Timings Model::timings() const {
+  std::lock_guard lock(mu_);
+  return timings_;
+}
+
+const Object* Model::Writer::Get(const std::string& moref) const {
+  auto it = model_.objects_.find(moref);
+  return it == model_.objects_.end() ? nullptr : &it->second;
+}
+
+Object* Model::Writer::Edit(const std::string& moref) {
+  Object* o = model_.Find(moref);
+  if (o != nullptr) edited_.insert(moref);
+  return o;
+}
+
+std::string Model::Writer::AddTask(Task task) {
+  const std::string moref = fmt::format("task-{}", model_.next_task_++);
+  if (task.description_id == "HostSystem.enterMaintenanceMode") ++model_.maintenance_entries_;
+  model_.tasks_by_entity_[task.entity].push_back(moref);
+  if (model_.Find(task.entity) != nullptr) edited_.insert(task.entity);  // its recentTask
+  model_.objects_[moref] = Object{"Task", moref, 0, 0, std::move(task)};
+  edited_.insert(moref);
+  return moref;
+}
+
+const std::map<std::string, Object>& Model::Writer::objects() const { return model_.objects_; }
+
+void Model::Change(const std::function<void(Writer&)>& fn) {
+  std::lock_guard lock(mu_);
+  Writer w(*this);
+  fn(w);
+  if (w.edited_.empty()) return;
+  const std::uint64_t v = Bump();
+  for (const auto& moref : w.edited_) {
+    if (Object* o = Find(moref)) {
+      if (o->created == 0) o->created = v;
+      o->changed = v;
+    }
+  }
+}
+
 void Model::Read(const std::function<void(const std::map<std::string, Object>&, const std::vector<Tombstone>&,
                                           std::uint64_t)>& fn) const {
   std::lock_guard lock(mu_);
@@ -166,6 +291,7 @@ std::string Model::AddHost(const std::string& cluster, const std::string& servic
   h.serial = service_tag;
   const std::string moref = fmt::format("host-{}", n);
   Put("HostSystem", moref, h);
+  Put("HostServiceSystem", "serviceSystem-" + moref, ServiceSystem{moref});
   return moref;
 }
 
@@ -173,7 +299,7 @@ void Model::RemoveObject(const std::string& moref) {
   std::lock_guard lock(mu_);
   Object* o = Find(moref);
   if (o == nullptr) return;
-  ++version_;
+  Bump();
   tombstones_.push_back({o->type, moref, o->created, version_});
   objects_.erase(moref);
 }
@@ -182,7 +308,7 @@ void Model::MoveHost(const std::string& host, const std::string& cluster) {
   std::lock_guard lock(mu_);
   if (Object* o = Find(host)) {
     std::get<Host>(o->body).cluster = cluster;
-    o->changed = ++version_;
+    o->changed = Bump();
   }
 }
 
@@ -190,7 +316,7 @@ void Model::SetMaintenance(const std::string& host, bool on) {
   std::lock_guard lock(mu_);
   if (Object* o = Find(host)) {
     std::get<Host>(o->body).maintenance = on;
-    o->changed = ++version_;
+    o->changed = Bump();
   }
 }
 
@@ -198,7 +324,7 @@ void Model::Edit(const std::string& moref, const std::function<void(Object&)>& f
   std::lock_guard lock(mu_);
   if (Object* o = Find(moref)) {
     fn(*o);
-    o->changed = ++version_;
+    o->changed = Bump();
   }
 }
 
@@ -212,7 +338,7 @@ void Model::SetVmPower(const std::string& vm, const std::string& state) {
       m.ips.clear();
       m.tools_status = "guestToolsNotRunning";
     }
-    o->changed = ++version_;
+    o->changed = Bump();
   }
 }
 

@@ -6,7 +6,14 @@
 // Change tracking is what WaitForUpdatesEx needs: a model version bumped by every change,
 // each object's creation and last-change versions, and tombstones for removed objects.
 //
-// Thread-safety: every public method locks; Read() runs a function under the lock.
+// Tasks (objects "task-N", type "Task") are model objects too: every step of one bumps the
+// version, so WaitForUpdatesEx and WaitForChange see it like any other change.
+//
+// Thread-safety: every public method locks; Read() and Change() run a function under the lock.
+// WaitForChange() blocks on a condition variable every change notifies.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -51,6 +58,7 @@ struct Host {
   std::string version = "8.0.2", build = "22380479";
   std::string connection_state = "connected", power_state = "poweredOn";
   bool maintenance = false;
+  std::string boot_time = "2026-11-01T08:00:00Z";  // runtime.bootTime (xsd:dateTime, UTC)
 };
 struct Vm {
   std::string name, host, power_state = "poweredOn", guest_full_name = "Ubuntu Linux (64-bit)";
@@ -65,6 +73,7 @@ struct Vm {
     bool connected = false;
   };
   std::vector<Media> media{};
+  bool migration_stalls = false;  // a vMotion of it never completes (a broken vMotion network)
 };
 struct Datastore {
   std::string name, type = "VMFS";
@@ -77,7 +86,26 @@ struct Network {
   bool distributed = false;  // a DistributedVirtualPortgroup (with a VLAN) rather than a Network
   int vlan = 0;
 };
-using Body = std::variant<Datacenter, Cluster, Host, Vm, Datastore, Network, Folder>;
+// A vSphere task (type "Task", moref "task-N"): what TaskInfo reports. Not a ManagedEntity:
+// no view holds one.
+struct Task {
+  std::string description_id, entity, entity_name, state = "queued";  // queued, running, success, error
+  int progress = 0;  // reported only while running
+  bool cancelable = true, cancelled = false;
+  std::string error_type, error_message;  // the fault (Timedout, RequestCanceled) when state is error
+  std::string queue_time, start_time, complete_time;  // xsd:dateTime, "" when not yet
+  std::string vsan_mode;  // EnterMaintenanceMode: maintenanceSpec.vsanMode.objectAction ("" when not given)
+  std::string entity_type = "HostSystem";
+  std::string user;  // TaskInfo.reason (TaskReasonUser.userName)
+};
+// A host's HostServiceSystem ("serviceSystem-<host moref>"): the services vCenter starts and
+// stops on it; SSH (TSM-SSH) is what the upgrade step needs.
+struct ServiceSystem {
+  std::string host;
+  bool ssh_running = false;
+  std::string ssh_policy = "off";  // on, off, automatic
+};
+using Body = std::variant<Datacenter, Cluster, Host, Vm, Datastore, Network, Folder, Task, ServiceSystem>;
 
 struct Object {
   std::string type;  // the managed object type: "HostSystem", "DistributedVirtualPortgroup", …
@@ -116,8 +144,28 @@ struct Estate {
   std::vector<Hardware> hardware;
 };
 
-// True when an object of `type` is in a view of `view_type` (a port group is a Network).
+// True when an object of `type` is in a view of `view_type` (a port group is a Network). A Task
+// is no ManagedEntity: it is only ever a Task.
 bool IsA(const std::string& type, const std::string& view_type);
+
+// How long the simulated vCenter's tasks take.
+struct Timings {
+  std::chrono::milliseconds migration{150};    // one VM's vMotion while a host enters maintenance mode
+  std::chrono::milliseconds exit{100};         // ExitMaintenanceMode
+  std::chrono::milliseconds reboot_down{300};  // RebootHost/ShutdownHost: until the host stops answering
+  std::chrono::milliseconds reboot_up{600};    // RebootHost: until it is connected again
+  // A task's timeout argument (EnterMaintenanceMode's, ExitMaintenanceMode's) passes this much
+  // faster: 0.02 makes vCenter's 60 s pass in 1.2 s.
+  double timeout_scale = 1.0;
+  // Called under the model's lock when a rebooted host is connected again (a test applies the
+  // build an update installed, as the new boot would run it).
+  std::function<void(const std::string& host, Host& h)> on_boot{};
+};
+
+// xsd:dateTime in UTC with milliseconds ("2026-12-03T22:18:34.123Z"), and back (nullopt when
+// it is not one).
+std::string FormatDateTime(std::chrono::system_clock::time_point t);
+std::optional<std::chrono::system_clock::time_point> ParseDateTime(const std::string& text);
 
 class Model {
  public:
@@ -132,6 +180,17 @@ class Model {
 
   // ---- reads (under the lock)
   std::uint64_t version() const;
+  // Blocks until version() > after_version (true) or max_wait passes (false). The overload also
+  // ends (false unless changed) once `*abort` is true and WakeWaiters() is called.
+  bool WaitForChange(std::uint64_t after_version, std::chrono::milliseconds max_wait) const;
+  bool WaitForChange(std::uint64_t after_version, std::chrono::milliseconds max_wait, const std::atomic<bool>* abort) const;
+  void WakeWaiters() const;  // a server or task engine stopping: waiters re-check their abort flag
+  std::optional<Object> Get(const std::string& moref) const;
+  std::vector<std::string> TasksOn(const std::string& entity) const;  // task morefs, in creation order
+  int MaintenanceEntries() const;  // EnterMaintenanceMode tasks ever created
+  const std::string& username() const { return username_; }
+  void SetTimings(Timings t);
+  Timings timings() const;
   void Read(const std::function<void(const std::map<std::string, Object>& objects,
                                      const std::vector<Tombstone>& tombstones, std::uint64_t version)>& fn) const;
   std::vector<Object> Objects(const std::string& view_type) const;
@@ -147,11 +206,30 @@ class Model {
   // Changes `count` VMs' power state (the incremental benchmark's "10 changes").
   std::vector<std::string> TouchVms(int count);
 
+  // Several objects changed at once (a task's end with its host's state): `fn` runs under the
+  // lock; what it edits or adds gets one new version together (none when it changed nothing).
+  class Writer {
+   public:
+    const Object* Get(const std::string& moref) const;
+    Object* Edit(const std::string& moref);  // nullptr when absent; the object counts as changed
+    std::string AddTask(Task task);          // a new "task-N" (its entity's recentTask changes too)
+    const std::map<std::string, Object>& objects() const;
+
+   private:
+    friend class Model;
+    explicit Writer(Model& model) : model_(model) {}
+    Model& model_;
+    std::set<std::string> edited_;
+  };
+  void Change(const std::function<void(Writer&)>& fn);
+
  private:
   void Put(std::string type, std::string moref, Body body);
   Object* Find(const std::string& moref);
+  std::uint64_t Bump();  // a new version, waiters woken (under the lock)
 
   mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
   std::string username_, password_;
   std::map<std::string, Object> objects_;
   std::vector<Tombstone> tombstones_;
@@ -159,6 +237,10 @@ class Model {
   std::set<std::string> sessions_;
   int next_session_ = 1;
   int next_id_ = 100000;
+  int next_task_ = 1;
+  int maintenance_entries_ = 0;
+  std::map<std::string, std::vector<std::string>> tasks_by_entity_;
+  Timings timings_;
 };
 
 }  // namespace dcops::sim::vcenter

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -139,9 +141,11 @@ std::string Devices(const Vm& m, const std::string& xsi) {
 const std::map<std::string, std::set<std::string>>& Paths() {
   static const std::map<std::string, std::set<std::string>> paths{
       {"Datacenter", {"name", "hostFolder"}},
-      {"ClusterComputeResource", {"name", "parent", "configurationEx", "summary", "host"}},
+      {"ClusterComputeResource", {"name", "parent", "configurationEx", "summary", "host", "datastore"}},
       {"HostSystem", {"name", "parent", "hardware.systemInfo", "config.product", "runtime.connectionState",
-                      "runtime.powerState", "runtime.inMaintenanceMode"}},
+                      "runtime.powerState", "runtime.inMaintenanceMode", "runtime.bootTime", "recentTask",
+                      "configManager.serviceSystem"}},
+      {"HostServiceSystem", {"serviceInfo"}},
       {"VirtualMachine", {"name", "runtime.powerState", "runtime.host", "config.guestFullName", "config.hardware.numCPU",
                           "config.hardware.memoryMB", "config.instanceUuid", "guest.hostName", "guest.net", "datastore",
                           "guest.toolsRunningStatus", "runtime.faultToleranceState", "config.hardware.device"}},
@@ -150,8 +154,69 @@ const std::map<std::string, std::set<std::string>>& Paths() {
       {"DistributedVirtualPortgroup", {"name", "config.defaultPortConfig"}},
       {"Folder", {"name", "parent"}},
       {"ComputeResource", {"name", "parent"}},
+      {"Task", {"info", "info.key", "info.task", "info.descriptionId", "info.entity", "info.entityName", "info.state",
+                "info.cancelled", "info.cancelable", "info.error", "info.result", "info.progress", "info.reason",
+                "info.queueTime", "info.startTime", "info.completeTime", "info.eventChainId"}},
   };
   return paths;
+}
+
+int TaskNumber(const std::string& moref) {
+  const auto dash = moref.rfind('-');
+  return dash == std::string::npos ? 0 : std::atoi(moref.c_str() + dash + 1);
+}
+
+// LocalizedMethodFault's content: the fault (these carry no properties of their own) and its
+// message.
+std::string LocalizedFault(const Task& t, const std::string& xsi) {
+  return fmt::format(R"(<fault {}:type="{}"></fault><localizedMessage>{}</localizedMessage>)", xsi, t.error_type, Esc(t.error_message));
+}
+
+// One TaskInfo property of a task, by its name in TaskInfo (nullopt when unset). The order of
+// TaskInfo's elements is the WSDL's: key, task, description, name, descriptionId, entity,
+// entityName, locked, state, cancelled, cancelable, error, result, progress, reason, queueTime,
+// startTime, completeTime, eventChainId, …
+std::optional<std::string> TaskField(const Object& o, const Task& t, const std::string& field, const std::string& xsi) {
+  if (field == "key") return Text(xsi, o.moref);
+  if (field == "task") return Ref(xsi, "Task", o.moref);
+  if (field == "descriptionId") return Text(xsi, t.description_id);
+  if (field == "entity") return t.entity.empty() ? std::nullopt : std::optional(Ref(xsi, t.entity_type, t.entity));
+  if (field == "entityName") return t.entity_name.empty() ? std::nullopt : std::optional(Text(xsi, t.entity_name));
+  if (field == "state") return Val(xsi, "TaskInfoState", t.state);
+  if (field == "cancelled") return Bool(xsi, t.cancelled);
+  if (field == "cancelable") return Bool(xsi, t.cancelable);
+  if (field == "error") {
+    return t.state == "error" ? std::optional(Val(xsi, "LocalizedMethodFault", LocalizedFault(t, xsi))) : std::nullopt;
+  }
+  if (field == "progress") {
+    return t.state == "running" ? std::optional(Val(xsi, "xsd:int", std::to_string(t.progress))) : std::nullopt;
+  }
+  if (field == "reason") {
+    return Val(xsi, "TaskReasonUser", fmt::format("<userName>{}</userName>", Esc(t.user)));
+  }
+  if (field == "queueTime") return t.queue_time.empty() ? std::nullopt : std::optional(Val(xsi, "xsd:dateTime", t.queue_time));
+  if (field == "startTime") return t.start_time.empty() ? std::nullopt : std::optional(Val(xsi, "xsd:dateTime", t.start_time));
+  if (field == "completeTime") {
+    return t.complete_time.empty() ? std::nullopt : std::optional(Val(xsi, "xsd:dateTime", t.complete_time));
+  }
+  if (field == "eventChainId") return Val(xsi, "xsd:int", std::to_string(TaskNumber(o.moref)));
+  return std::nullopt;  // result: these tasks return nothing
+}
+
+// The whole TaskInfo, its elements in the WSDL's order.
+std::string TaskInfoXml(const Object& o, const Task& t, const std::string& xsi) {
+  std::string out = fmt::format(R"(<key>{0}</key><task type="Task">{0}</task><descriptionId>{1}</descriptionId>)", o.moref,
+                                Esc(t.description_id));
+  if (!t.entity.empty()) out += fmt::format(R"(<entity type="{}">{}</entity>)", t.entity_type, t.entity);
+  if (!t.entity_name.empty()) out += fmt::format("<entityName>{}</entityName>", Esc(t.entity_name));
+  out += fmt::format("<state>{}</state><cancelled>{}</cancelled><cancelable>{}</cancelable>", t.state, t.cancelled, t.cancelable);
+  if (t.state == "error") out += "<error>" + LocalizedFault(t, xsi) + "</error>";
+  if (t.state == "running") out += fmt::format("<progress>{}</progress>", t.progress);
+  out += fmt::format(R"(<reason {}:type="TaskReasonUser"><userName>{}</userName></reason>)", xsi, Esc(t.user));
+  out += fmt::format("<queueTime>{}</queueTime>", t.queue_time);
+  if (!t.start_time.empty()) out += fmt::format("<startTime>{}</startTime>", t.start_time);
+  if (!t.complete_time.empty()) out += fmt::format("<completeTime>{}</completeTime>", t.complete_time);
+  return out + fmt::format("<eventChainId>{}</eventChainId>", TaskNumber(o.moref));
 }
 
 }  // namespace
@@ -162,8 +227,34 @@ bool KnownPath(const std::string& view_type, const std::string& path) {
 }
 
 std::optional<std::string> PropertyValue(const Object& o, const std::string& path, const std::string& xsi) {
+  if (const auto* t = std::get_if<Task>(&o.body)) {
+    if (path == "info") return Val(xsi, "TaskInfo", TaskInfoXml(o, *t, xsi));
+    if (path.rfind("info.", 0) == 0) return TaskField(o, *t, path.substr(5), xsi);
+    return std::nullopt;
+  }
+  if (const auto* ss = std::get_if<ServiceSystem>(&o.body)) {
+    if (path != "serviceInfo") return std::nullopt;
+    // HostServiceInfo: the ESXi Shell and SSH services as ESXi lists them.
+    return Val(xsi, "HostServiceInfo",
+               fmt::format("<service><key>TSM</key><label>ESXi Shell</label><required>false</required><uninstallable>false</uninstallable>"
+                           "<running>false</running><policy>off</policy><sourcePackage><sourcePackageName>esx-base</sourcePackageName>"
+                           "<description>This VMware package contains the ESXi base system</description></sourcePackage></service>"
+                           "<service><key>TSM-SSH</key><label>SSH</label><required>false</required><uninstallable>false</uninstallable>"
+                           "<running>{}</running><policy>{}</policy><sourcePackage><sourcePackageName>esx-base</sourcePackageName>"
+                           "<description>This VMware package contains the ESXi base system</description></sourcePackage></service>",
+                           ss->ssh_running, ss->ssh_policy));
+  }
+  if (path == "configManager.serviceSystem" && o.type == "HostSystem") return Ref(xsi, "HostServiceSystem", "serviceSystem-" + o.moref);
   if (path == "name") {
-    return std::visit([&](const auto& b) { return std::optional<std::string>(Text(xsi, b.name)); }, o.body);
+    return std::visit(
+        [&](const auto& b) -> std::optional<std::string> {
+          if constexpr (requires { b.name; }) {
+            return Text(xsi, b.name);
+          } else {
+            return std::nullopt;
+          }
+        },
+        o.body);
   }
   if (const auto* f = std::get_if<Folder>(&o.body)) {
     if (path == "parent") return Ref(xsi, f->parent.rfind("datacenter-", 0) == 0 ? "Datacenter" : "Folder", f->parent);
@@ -223,6 +314,8 @@ std::optional<std::string> PropertyValue(const Object& o, const std::string& pat
     if (path == "runtime.connectionState") return Val(xsi, "HostSystemConnectionState", h->connection_state);
     if (path == "runtime.powerState") return Val(xsi, "HostSystemPowerState", h->power_state);
     if (path == "runtime.inMaintenanceMode") return Bool(xsi, h->maintenance);
+    if (path == "runtime.bootTime") return h->boot_time.empty() ? std::nullopt : std::optional(Val(xsi, "xsd:dateTime", h->boot_time));
+    // "recentTask" needs the model (the host's tasks): the server writes it.
   } else if (const auto* m = std::get_if<Vm>(&o.body)) {
     if (path == "runtime.powerState") return Val(xsi, "VirtualMachinePowerState", m->power_state);
     if (path == "runtime.host") return Ref(xsi, "HostSystem", m->host);
@@ -263,6 +356,24 @@ std::optional<std::string> PropertyValue(const Object& o, const std::string& pat
     }
   }
   return std::nullopt;
+}
+
+std::map<std::string, std::vector<std::string>> RecentTasks(const std::map<std::string, Object>& all,
+                                                            std::chrono::system_clock::time_point now) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [moref, o] : all) {
+    const auto* t = std::get_if<Task>(&o.body);
+    if (t == nullptr || t->entity.empty()) continue;
+    if (t->state == "success" || t->state == "error") {
+      const auto done = ParseDateTime(t->complete_time);
+      if (!done || now - *done > std::chrono::minutes(10)) continue;
+    }
+    out[t->entity].push_back(moref);
+  }
+  for (auto& [_, tasks] : out) {
+    std::sort(tasks.begin(), tasks.end(), [](const std::string& a, const std::string& b) { return TaskNumber(a) < TaskNumber(b); });
+  }
+  return out;
 }
 
 }  // namespace dcops::sim::vcenter

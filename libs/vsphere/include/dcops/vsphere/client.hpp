@@ -13,9 +13,14 @@
 // to the caller as it arrives (memory stays bounded by one page), and destroys the view
 // afterwards, on errors too.
 //
+// Long polls: WaitForUpdatesEx waits up to its maxWaitSeconds on the server; its HTTP request
+// is allowed that long plus the client's usual timeout.
+//
 // Ownership: borrows the http::Client. Thread-safety: one user at a time.
 // Blocking: every call blocks, bounded by the HTTP client's timeouts.
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,8 +69,25 @@ class Client {
   Result<MoRef> CreateFilter(const std::string& type, const std::vector<std::string>& properties);
   Result<std::optional<UpdateSet>> WaitForUpdates(const std::string& version, int max_wait_seconds,
                                                    int max_object_updates);
-  // The current info of a Task (one read; the caller paces its polling).
+  // The current info of a Task (one read).
   Result<TaskInfo> ReadTask(const MoRef& task);
+
+  // One object's `properties`, read from the object itself (no view).
+  // vsphere.managed_object_not_found when vCenter no longer has it.
+  Result<RetrieveResult> ReadObject(const MoRef& object, const std::vector<std::string>& properties);
+  // Several objects of one type by moref, `properties` each, in pages as ReadAll hands them
+  // (one RetrievePropertiesEx with an ObjectSpec per object). An object vCenter no longer has
+  // fails the read (vsphere.managed_object_not_found), as vCenter answers it.
+  Status ReadObjects(const std::string& type, const std::vector<std::string>& morefs, const std::vector<std::string>& properties,
+                     int page_size, const std::function<Status(const RetrieveResult&)>& page);
+  // A PropertyFilter over one object's `properties`: WaitForUpdates reports their changes
+  // (every filter of the session shares one version sequence). DestroyFilter removes it.
+  Result<MoRef> WatchObject(const MoRef& object, const std::vector<std::string>& properties);
+  Status DestroyFilter(const MoRef& filter);
+  // `operation` (an *_Task method) on `self`: the Task vCenter started. The call is not
+  // repeated on a transport failure (it may have started the task): the caller asks vCenter.
+  Result<MoRef> StartTask(const std::string& operation, const MoRef& self, const std::string& body);
+  Status CancelTask(const MoRef& task);
 
   // One operation on `self`; `body` holds its other arguments as XML. Re-logs in once on
   // NotAuthenticated when `may_relogin`.
@@ -73,8 +95,11 @@ class Client {
                         bool may_relogin = true);
 
  private:
-  Result<Response> Send(const std::string& operation, const MoRef& self, const std::string& body);
+  Result<Response> Send(const std::string& operation, const MoRef& self, const std::string& body,
+                        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   Result<MoRef> CreateView(const std::string& type, const MoRef& container = {});
+  // RetrievePropertiesEx of `spec` and its continuations, page by page.
+  Status ReadPages(const std::string& spec, const std::function<Status(const RetrieveResult&)>& page);
   static std::string PropertySpec(const std::string& type, const std::vector<std::string>& properties, const MoRef& view);
 
   http::Client& http_;

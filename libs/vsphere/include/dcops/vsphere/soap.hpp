@@ -117,8 +117,15 @@ struct TaskInfo {
   std::string state;  // queued, running, success, error
   int progress = 0;
   std::string error;  // localizedMessage of info.error, when state is error
+  std::string fault;  // the xsi:type of info.error.fault ("Timedout", "RequestCanceled"), when state is error
+  bool cancelled = false;
   std::string description_id;
+  bool finished() const { return state == "success" || state == "error"; }
 };
 Result<TaskInfo> ReadTaskInfo(const pugi::xml_node& info);
+// A task that ended in error as a typed Error: "vsphere.task.<fault in snake case>"
+// (vsphere.task.timedout, vsphere.task.request_canceled, vsphere.task.invalid_state, …), its
+// message naming `what` and vCenter's own message. Not retryable: the caller decides.
+Error TaskError(const TaskInfo& info, const std::string& what);
 
 }  // namespace dcops::vsphere

@@ -1,0 +1,264 @@
+// host.maintenance and host.reboot against the vCenter simulator's tasks (DRS migrations that
+// take time, stall and time out; reboots that disconnect the host), with a recording step
+// context standing in for the dispatcher's stream.
+#include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "dcops/agent/recording_context.hpp"
+#include "dcops/http/transport.hpp"
+#include "maintenance_step.hpp"
+#include "reboot_step.hpp"
+#include "vc_server.hpp"
+
+namespace dcops::esxi {
+namespace {
+
+namespace vc = sim::vcenter;
+using agent::StepOutcome;
+
+vc::Estate Small() {
+  vc::Estate e;
+  e.datacenters = 1;
+  e.hosts = 4;
+  e.hosts_per_cluster = 4;
+  e.standalone_hosts = 0;
+  e.vms_per_host = 3;
+  e.datastores = 2;
+  return e;
+}
+
+// Each test case its own address: ctest runs the cases as parallel processes.
+struct Rig {
+  explicit Rig(const char* ip) : address(ip), server(model, ip, 18451) {
+    vc::Timings t;
+    t.migration = std::chrono::milliseconds(20);
+    t.exit = std::chrono::milliseconds(20);
+    t.reboot_down = std::chrono::milliseconds(50);
+    t.reboot_up = std::chrono::milliseconds(150);
+    t.timeout_scale = 0.02;  // vCenter's 60 s entry timeout passes in 1.2 s
+    model.SetTimings(t);
+    REQUIRE(server.Start().empty());
+    for (const auto& o : model.Objects("ClusterComputeResource")) cluster = o.moref;
+    for (const auto& o : model.Objects("HostSystem")) {
+      hosts.push_back(o.moref);
+      model.Edit(o.moref, [](vc::Object& h) { std::get<vc::Host>(h.body).maintenance = false; });
+    }
+  }
+  std::string address;
+  vc::Model model{Small()};
+  vc::Server server;
+  http::CurlTransport transport;
+  http::Client http{http::ClientOptions{}, transport, SystemClock::Instance()};
+  std::string cluster;
+  std::vector<std::string> hosts;
+
+  agent::Assignment Assignment(const std::string& kind, const std::string& params, const std::string& host) const {
+    agent::Assignment a;
+    a.task_id = "t1";
+    a.step_kind = kind;
+    a.target = "esxi:h1";
+    a.params_json = "{" + params + (params.empty() ? "" : ",") + R"("_endpoint":{"address":")" + address +
+                    R"(:18451","cluster_moref":")" + cluster + R"(","host_moref":")" + host + R"(","host_name":"esx-)" +
+                    host + R"("}})";
+    a.credentials = {"sync@vsphere.local", "vc-pass"};
+    a.tls.pinned_sha256 = server.fingerprint();
+    return a;
+  }
+  const vc::Host Host(const std::string& moref) const {
+    for (const auto& o : model.Objects("HostSystem")) {
+      if (o.moref == moref) return std::get<vc::Host>(o.body);
+    }
+    FAIL("no host " << moref);
+    return {};
+  }
+  std::vector<std::string> VmsOn(const std::string& host, bool powered_on_only = true) const {
+    std::vector<std::string> out;
+    for (const auto& o : model.Objects("VirtualMachine")) {
+      const auto& vm = std::get<vc::Vm>(o.body);
+      if (vm.host == host && (!powered_on_only || vm.power_state == "poweredOn")) out.push_back(o.moref);
+    }
+    return out;
+  }
+  void EditVm(const std::string& moref, const std::function<void(vc::Vm&)>& fn) {
+    model.Edit(moref, [&](vc::Object& o) { fn(std::get<vc::Vm>(o.body)); });
+  }
+};
+
+rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  return d;
+}
+
+bool Said(const agent::RecordingStepContext& ctx, const std::string& part) {
+  const auto events = ctx.events();
+  return std::any_of(events.begin(), events.end(), [&](const std::string& e) { return e.find(part) != std::string::npos; });
+}
+
+TEST_CASE("Entering maintenance waits for DRS to move the VMs, proves it, and exiting brings the host back", "[maintenance][net]") {
+  Rig rig("127.0.124.10");
+  const std::string host = rig.hosts[0];
+  REQUIRE(rig.VmsOn(host).size() == 3);
+  agent::RecordingStepContext enter(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  auto out = RunMaintenance(enter, rig.http);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  auto r = Json(out.result_json);
+  CHECK(std::string(r["outcome"].GetString()) == "entered");
+  CHECK(r["in_maintenance"].GetBool());
+  CHECK(r["safety"]["verdicts"][0]["can_enter_maintenance"].GetBool());  // the check it made first
+  CHECK(rig.Host(host).maintenance);
+  CHECK(rig.VmsOn(host).empty());  // DRS moved every running VM
+  CHECK(rig.model.MaintenanceEntries() == 1);
+  const auto progress = enter.progress();
+  CHECK(std::count_if(progress.begin(), progress.end(), [](int p) { return p > 20 && p < 95; }) >= 1);
+  const auto checkpoints = enter.checkpoints();
+  REQUIRE(checkpoints.size() == 2);
+  CHECK(checkpoints[0].find(R"("phase":"sending")") != std::string::npos);  // written ahead
+  CHECK(checkpoints[1].find(R"("task":")" + std::string(r["task"].GetString())) != std::string::npos);
+  CHECK(rig.model.SessionCount() == 0);
+
+  // Again: nothing to do, said so, and no second task.
+  agent::RecordingStepContext again(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  out = RunMaintenance(again, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(std::string(Json(out.result_json)["outcome"].GetString()) == "already_in_maintenance");
+  CHECK(rig.model.MaintenanceEntries() == 1);
+
+  agent::RecordingStepContext exit(rig.Assignment("host.maintenance", R"("action":"exit")", host), SystemClock::Instance());
+  out = RunMaintenance(exit, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(std::string(Json(out.result_json)["outcome"].GetString()) == "exited");
+  CHECK_FALSE(rig.Host(host).maintenance);
+}
+
+TEST_CASE("A host with a blocker is refused before anything is sent to vCenter", "[maintenance][net]") {
+  Rig rig("127.0.124.11");
+  const std::string host = rig.hosts[1];
+  rig.EditVm(rig.VmsOn(host)[0], [](vc::Vm& vm) { vm.passthrough = 1; });
+  agent::RecordingStepContext ctx(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  auto out = RunMaintenance(ctx, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "esxi.blocked");
+  CHECK(out.error.message.find("passthrough") != std::string::npos);
+  CHECK_FALSE(out.error.retryable);
+  CHECK(rig.model.MaintenanceEntries() == 0);
+  CHECK(ctx.checkpoints().empty());
+  CHECK(Said(ctx, "nothing was sent to vCenter"));
+
+  agent::RecordingStepContext bad(rig.Assignment("host.maintenance", R"("action":"enter","vsan_mode":"all")", host),
+                                  SystemClock::Instance());
+  out = RunMaintenance(bad, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "step.bad_params");
+  CHECK(out.error.message.find("vsan_mode") != std::string::npos);
+}
+
+TEST_CASE("An entry that stalls times out in vCenter and leaves the host out of maintenance, said clearly", "[maintenance][net]") {
+  Rig rig("127.0.124.12");
+  const std::string host = rig.hosts[2];
+  // A broken vMotion: nothing in the inventory shows it, so the check lets the entry start.
+  rig.EditVm(rig.VmsOn(host)[1], [](vc::Vm& vm) { vm.migration_stalls = true; });
+  agent::RecordingStepContext ctx(rig.Assignment("host.maintenance", R"("action":"enter","timeout_seconds":60)", host),
+                                  SystemClock::Instance());
+  auto out = RunMaintenance(ctx, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "esxi.maintenance_timeout");
+  CHECK(out.error.message.find("did not enter maintenance within 60 s") != std::string::npos);
+  CHECK(out.error.message.find("Operation timed out") != std::string::npos);
+  CHECK(out.error.message.find("the host is not in maintenance") != std::string::npos);
+  CHECK_FALSE(rig.Host(host).maintenance);
+  CHECK(rig.model.MaintenanceEntries() == 1);
+}
+
+TEST_CASE("Cancelling a running entry cancels the vCenter task and leaves the host as it was", "[maintenance][net]") {
+  Rig rig("127.0.124.13");
+  const std::string host = rig.hosts[3];
+  rig.EditVm(rig.VmsOn(host)[0], [](vc::Vm& vm) { vm.migration_stalls = true; });
+  // Asked before anything is sent: nothing is.
+  agent::RecordingStepContext early(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  early.RequestCancel();
+  auto out = RunMaintenance(early, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kCancelled);
+  CHECK(out.reason.find("before anything was sent") != std::string::npos);
+  CHECK(rig.model.TasksOn(host).empty());
+
+  // Asked while vCenter runs the entry (the cancel follows the task's creation in the model).
+  agent::RecordingStepContext ctx(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  std::thread canceller([&] {
+    std::uint64_t seen = rig.model.version();
+    while (rig.model.TasksOn(host).empty()) {
+      rig.model.WaitForChange(seen, std::chrono::seconds(10));
+      seen = rig.model.version();
+    }
+    ctx.RequestCancel();
+  });
+  out = RunMaintenance(ctx, rig.http);
+  canceller.join();
+  REQUIRE(out.kind == StepOutcome::Kind::kCancelled);
+  CHECK(out.reason.find("out of maintenance, as it was") != std::string::npos);
+  CHECK_FALSE(rig.Host(host).maintenance);
+  const auto tasks = rig.model.TasksOn(host);
+  REQUIRE(tasks.size() == 1);
+  const vc::Task t = std::get<vc::Task>(rig.model.Get(tasks[0])->body);  // Get returns a copy
+  CHECK(t.state == "error");
+  CHECK(t.error_type == "RequestCanceled");
+}
+
+TEST_CASE("A retry after a lost attempt follows the entry its predecessor started: never a second entry", "[maintenance][net]") {
+  Rig rig("127.0.124.14");
+  const std::string host = rig.hosts[0];
+  // The first attempt asked vCenter, and its "sent" checkpoint never reached the dispatcher
+  // (the agent died): the retry has only "sending".
+  agent::RecordingStepContext first(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  first.FailCheckpointsFrom(1);
+  auto out = RunMaintenance(first, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  REQUIRE(rig.model.MaintenanceEntries() == 1);
+  const auto next = first.NextAttempt();
+  REQUIRE(next.checkpoint_json.find(R"("phase":"sending")") != std::string::npos);
+  agent::RecordingStepContext retry(next, SystemClock::Instance());
+  out = RunMaintenance(retry, rig.http);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(rig.model.MaintenanceEntries() == 1);
+  CHECK(rig.Host(host).maintenance);
+  CHECK(Said(retry, "resuming"));
+}
+
+TEST_CASE("A reboot is refused outside maintenance, then proven by a disconnect and a new boot time", "[reboot][net]") {
+  Rig rig("127.0.124.15");
+  const std::string host = rig.hosts[1];
+  agent::RecordingStepContext refused(rig.Assignment("host.reboot", "", host), SystemClock::Instance());
+  auto out = RunReboot(refused, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "esxi.not_in_maintenance");
+  CHECK(rig.model.TasksOn(host).empty());
+
+  for (const auto& vm : rig.VmsOn(host, false)) rig.EditVm(vm, [](vc::Vm& v) { v.power_state = "poweredOff"; });
+  rig.model.SetMaintenance(host, true);
+  const std::string boot_before = rig.Host(host).boot_time;
+  agent::RecordingStepContext ctx(rig.Assignment("host.reboot", R"("timeout_seconds":120)", host), SystemClock::Instance());
+  out = RunReboot(ctx, rig.http);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  auto r = Json(out.result_json);
+  CHECK(std::string(r["boot_time_before"].GetString()) == boot_before);
+  CHECK(std::string(r["boot_time_after"].GetString()) == rig.Host(host).boot_time);
+  CHECK(rig.Host(host).boot_time != boot_before);
+  CHECK(r["disconnect_seen"].GetBool());
+  CHECK(rig.Host(host).connection_state == "connected");
+
+  // A retry of that step (its checkpoint says "sent") sees the boot time moved: no second reboot.
+  agent::RecordingStepContext retry(ctx.NextAttempt(), SystemClock::Instance());
+  out = RunReboot(retry, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(rig.model.TasksOn(host).size() == 1);
+}
+
+}  // namespace
+}  // namespace dcops::esxi
