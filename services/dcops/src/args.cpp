@@ -11,7 +11,7 @@ namespace dcops::cli {
 namespace {
 
 const std::set<std::string> kBooleanFlags{"--json", "--watch", "--password-stdin", "--key-stdin", "--help", "--no-color",
-                                             "--first-contact", "--unrestricted"};
+                                             "--first-contact", "--unrestricted", "--retry", "--evacuate", "--skip-host"};
 
 std::string ToJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;

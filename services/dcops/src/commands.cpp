@@ -23,6 +23,7 @@ const char* const kUsage =
     "       dcops job show ID [--json]\n"
     "       dcops job watch ID [--interval MS]\n"
     "       dcops job cancel ID [--json]\n"
+    "       dcops job resume ID --retry | --evacuate | --skip-host [--json]\n"
     "       dcops agents [--json]\n"
     "       dcops credentials list [--json]\n"
     "       dcops credentials set NAME --kind KIND --user USER --password-stdin | --key-stdin\n"
@@ -39,6 +40,9 @@ const char* const kUsage =
     "  8 or more digits (as `dcops conflicts` shows). dismiss keeps the servers apart; merge folds them\n"
     "  into --server; assign gives the address to --server; link (to --server) / unlink pin a vCenter host;\n"
     "  accept gives --server the evidence that disagreed with it (a replaced board)\n"
+    "paused jobs (a rolling update a blocker stopped): --retry runs the paused step again, --evacuate\n"
+    "  also moves that host's powered-off VMs, --skip-host leaves that host and goes on; `job watch`\n"
+    "  ends with exit status 3 while a job is paused\n"
     "environment: DCOPS_API_URL (default http://127.0.0.1:8080), DCOPS_API_TOKEN_FILE or DCOPS_API_TOKEN\n";
 
 namespace {
@@ -89,7 +93,7 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
   bool warned = false;
   std::string last_progress;
   std::map<std::string, std::string> step_status;
-  bool seen_finished = false;
+  bool seen_finished = false, seen_paused = false;
   for (;;) {
     // Events first, then the job: the job read after them knows every step they name.
     auto events = Get(api, fmt::format("/api/v1/jobs/{}/events?after={}", id, last_event));
@@ -121,9 +125,9 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
         for (const auto& s : (*job)["steps"].GetArray()) {
           const std::string task = s["id"].GetString(), now = s["status"].GetString();
           auto& before = step_status[task];
-          if (before != now && (now == "running" || IsFinished(now) || now == "skipped")) {
+          if (before != now && (now == "running" || now == "paused" || IsFinished(now) || now == "skipped")) {
             t.out << fmt::format("step {} {}{}\n", s["target"].GetString(), now,
-                                 now == "failed" && s["error_message"].IsString()
+                                 (now == "failed" || now == "paused") && s["error_message"].IsString()
                                      ? std::string(": ") + s["error_message"].GetString() : "");
           }
           before = now;
@@ -136,6 +140,17 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
     }
     // The events of a job's last moments commit with its end: they are certainly read only by
     // an events read made after the job was seen finished, so that takes one more round.
+    if (status == "paused") {
+      // An operator decides how it goes on; a script watching it learns so by the status. One
+      // more round first, as for a finished job: the pause's own events commit with it.
+      if (seen_paused) {
+        t.out << JobSummary(*job) << "\n";
+        return 3;
+      }
+      seen_paused = true;
+      continue;
+    }
+    seen_paused = false;
     if (IsFinished(status) && seen_finished && (!events || (*events)["events"].Empty())) {
       t.out << JobSummary(*job) << "\n";
       return status == "succeeded" ? 0 : 1;
@@ -143,6 +158,35 @@ int Watch(const std::string& id, ApiTransport& api, Clock& clock, Terminal& t, s
     seen_finished = IsFinished(status);
     if (!seen_finished) clock.SleepFor(interval);
   }
+}
+
+// POST /api/v1/jobs/<id>/<action>; prints "job <id>: <result>" (or the answer, with --json).
+int JobAction(const Invocation& inv, ApiTransport& api, Terminal& t, const std::string& id, const std::string& action,
+              const std::string& body_json) {
+  auto body = api.Call("POST", "/api/v1/jobs/" + id + "/" + action, body_json);
+  if (!body) return Failed(t, body.error());
+  if (inv.Has("--json")) {
+    t.out << *body << "\n";
+    return 0;
+  }
+  rapidjson::Document d;
+  d.Parse(body->c_str());
+  t.out << "job " << id << ": " << (d.IsObject() && d.HasMember("result") && d["result"].IsString() ? d["result"].GetString() : "?")
+        << "\n";
+  return 0;
+}
+
+// Continues a paused job the way the operator chose.
+int JobResume(const Invocation& inv, ApiTransport& api, Terminal& t) {
+  const auto& w = inv.words;
+  if (w.size() != 3 || !IsUuid(w[2])) return Usage(t, "job resume needs a job id (a UUID)");
+  std::vector<std::string> chosen;
+  for (const auto& [flag, resolution] : {std::pair{"--retry", "retry"}, std::pair{"--evacuate", "evacuate"},
+                                         std::pair{"--skip-host", "skip_host"}}) {
+    if (inv.Has(flag)) chosen.emplace_back(resolution);
+  }
+  if (chosen.size() != 1) return Usage(t, "job resume takes one of --retry, --evacuate, --skip-host");
+  return JobAction(inv, api, t, w[2], "resume", fmt::format(R"({{"resolution":"{}"}})", chosen[0]));
 }
 
 int JobCreate(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal& t) {
@@ -364,6 +408,7 @@ int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal&
   if (word(0) == "conflicts" && w.size() == 1) return Conflicts(inv, api, t);
   if (word(0) == "conflict" && word(1) == "resolve") return ConflictResolve(inv, api, t);
   if (word(0) == "job" && word(1) == "create") return JobCreate(inv, api, clock, t);
+  if (word(0) == "job" && word(1) == "resume") return JobResume(inv, api, t);
   if (word(0) == "job" && (word(1) == "show" || word(1) == "watch" || word(1) == "cancel")) {
     if (w.size() != 3 || !IsUuid(w[2])) return Usage(t, "job " + word(1) + " needs a job id (a UUID)");
     const std::string id = w[2];
@@ -372,18 +417,7 @@ int RunCommand(const Invocation& inv, ApiTransport& api, Clock& clock, Terminal&
       if (!std::regex_match(ms, std::regex("^[0-9]{2,5}$"))) return Usage(t, "--interval: milliseconds, 10 to 99999");
       return Watch(id, api, clock, t, std::chrono::milliseconds(std::stoi(ms)));
     }
-    if (word(1) == "cancel") {
-      auto body = api.Call("POST", "/api/v1/jobs/" + id + "/cancel", "");
-      if (!body) return Failed(t, body.error());
-      rapidjson::Document d;
-      d.Parse(body->c_str());
-      if (inv.Has("--json")) {
-        t.out << *body << "\n";
-      } else {
-        t.out << "job " << id << ": " << (d.IsObject() && d.HasMember("result") && d["result"].IsString() ? d["result"].GetString() : "?") << "\n";
-      }
-      return 0;
-    }
+    if (word(1) == "cancel") return JobAction(inv, api, t, id, "cancel", "");
     auto job = Get(api, "/api/v1/jobs/" + id);
     if (!job) return Failed(t, job.error());
     if (inv.Has("--json")) {

@@ -6,6 +6,7 @@
 //   dcops job show ID [--json]
 //   dcops job watch ID [--interval MS]
 //   dcops job cancel ID [--json]
+//   dcops job resume ID --retry | --evacuate | --skip-host [--json]
 //   dcops agents [--json]
 //   dcops credentials list [--json]
 //   dcops credentials set NAME --kind KIND --user USER --password-stdin

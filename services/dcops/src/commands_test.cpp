@@ -69,6 +69,36 @@ TEST_CASE("job create sends type, scope and typed params, and prints the id", "[
   CHECK(run.out.str() == kId + "\n");
 }
 
+TEST_CASE("job resume sends the operator's one choice, and watch ends with 3 on a paused job", "[cli]") {
+  Run run;
+  run.api.answers.push_back(std::string(R"({"result":"running"})"));
+  CHECK(run({"job", "resume", kId, "--skip-host"}) == 0);
+  REQUIRE(run.api.calls.size() == 1);
+  CHECK(run.api.calls[0].method == "POST");
+  CHECK(run.api.calls[0].path == "/api/v1/jobs/" + kId + "/resume");
+  CHECK(run.api.calls[0].body == R"({"resolution":"skip_host"})");
+  CHECK(run.out.str() == "job " + kId + ": running\n");
+
+  Run both;
+  CHECK(both({"job", "resume", kId, "--retry", "--evacuate"}) == 2);
+  CHECK(both({"job", "resume", kId}) == 2);
+  CHECK(both.api.calls.empty());
+  CHECK(both.err.str().find("job resume takes one of --retry, --evacuate, --skip-host") != std::string::npos);
+
+  Run watch;
+  const std::string paused = std::string(R"({"id":")") + kId + R"(","status":"paused","steps_total":3,"steps_failed":0,)"
+                             R"("pause":{"step":"enter:esx-1","error_message":"blocked"},"steps":[]})";
+  watch.api.answers.push_back(std::string(R"({"events":[]})"));
+  watch.api.answers.push_back(paused);
+  // The pause's own event, read in the round after the job was first seen paused.
+  watch.api.answers.push_back(std::string(R"({"events":[{"id":7,"level":"warn","message":"job paused at step enter:esx-1"}]})"));
+  watch.api.answers.push_back(paused);
+  CHECK(watch({"job", "watch", kId}) == 3);
+  CHECK(watch.api.calls.size() == 4);
+  CHECK(watch.out.str().find("job paused at step enter:esx-1") != std::string::npos);
+  CHECK(watch.out.str().find("paused at step enter:esx-1: blocked") != std::string::npos);
+}
+
 TEST_CASE("The API's refusal is printed as it was given, with exit code 1", "[cli]") {
   Run run;
   run.api.answers.push_back(MakeError("api.invalid", "params.action: must be one of On, ForceOff"));

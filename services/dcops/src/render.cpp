@@ -47,8 +47,16 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+// Why a paused job waits and how it goes on ("" unless paused), each line after a newline.
+std::string PauseLines(const rapidjson::Value& job) {
+  if (S(job, "status") != "paused" || !job.HasMember("pause") || !job["pause"].IsObject()) return "";
+  return fmt::format("\n  paused at step {}: {}\n  go on with: dcops job resume {} --retry | --evacuate | --skip-host "
+                     "(or dcops job cancel {})",
+                     S(job["pause"], "step"), S(job["pause"], "error_message"), S(job, "id"), S(job, "id"));
+}
+
 int StatusRank(const std::string& status) {
-  static const std::map<std::string, int> rank{{"running", 0}, {"leased", 1}, {"failed", 2},
+  static const std::map<std::string, int> rank{{"paused", 0}, {"running", 0}, {"leased", 1}, {"failed", 2},
                                                {"ready", 3},   {"blocked", 4}, {"cancelled", 5},
                                                {"skipped", 6}, {"succeeded", 7}};
   auto it = rank.find(status);
@@ -135,6 +143,7 @@ std::string JobFrame(const rapidjson::Value& job, int max_steps) {
                                 S(job, "status"), I(job, "steps_finished"), I(job, "steps_total"),
                                 ProgressBar(I(job, "progress"), 30), I(job, "progress"));
   if (!S(job, "error_message").empty()) out += "  error: " + S(job, "error_message") + "\n";
+  if (const std::string pause = PauseLines(job); !pause.empty()) out += pause.substr(1) + "\n";
   if (!job.HasMember("steps") || !job["steps"].IsArray()) return out;
   std::vector<const rapidjson::Value*> steps;
   for (const auto& s : job["steps"].GetArray()) steps.push_back(&s);
@@ -152,7 +161,8 @@ std::string JobFrame(const rapidjson::Value& job, int max_steps) {
     }
     const std::string status = S(s, "status");
     const int pct = status == "succeeded" ? 100 : I(s, "progress");
-    std::string note = status == "failed" || status == "cancelled" ? S(s, "error_message") : S(s, "progress_message");
+    std::string note = status == "failed" || status == "cancelled" || status == "paused" ? S(s, "error_message")
+                                                                                        : S(s, "progress_message");
     if (I(s, "attempt") > 1) note = fmt::format("(attempt {}/{}) {}", I(s, "attempt"), I(s, "max_attempts"), note);
     std::string line = fmt::format("  {:<{}}  {} {:>3}%  {:<9}  {}", S(s, "target"), target_width,
                                    ProgressBar(pct, 20), pct, status, note);
@@ -201,6 +211,7 @@ std::string JobSummary(const rapidjson::Value& job) {
   }
   if (unverified > 0) out += fmt::format(", {} unverified", unverified);
   if (!S(job, "error_message").empty()) out += " (" + S(job, "error_message") + ")";
+  out += PauseLines(job);
   return out;
 }
 

@@ -34,6 +34,21 @@ TEST_CASE("A job frame lists running and failed steps first and counts the rest"
         "  … and 2 more: 2 succeeded\n");
 }
 
+TEST_CASE("A paused job says where it stopped, why, and how it goes on", "[cli]") {
+  auto job = Parse(R"json({"id":"j","job_type":"cluster.rolling_update","status":"paused","progress":25,"steps_total":4,
+    "steps_finished":1,"steps_failed":0,"pause":{"step":"enter:esx-2","error_message":"esx-2 cannot enter maintenance: connected_media (db-01)"},
+    "steps":[{"target":"esxi:h2","status":"paused","progress":0,"error_message":"esx-2 cannot enter maintenance: connected_media (db-01)"}]})json");
+  CHECK(JobFrame(job, 10) ==
+        "job j  cluster.rolling_update  paused  1/4 steps  [#######-----------------------] 25%\n"
+        "  paused at step enter:esx-2: esx-2 cannot enter maintenance: connected_media (db-01)\n"
+        "  go on with: dcops job resume j --retry | --evacuate | --skip-host (or dcops job cancel j)\n"
+        "  esxi:h2  [--------------------]   0%  paused     esx-2 cannot enter maintenance: connected_media (db-01)\n");
+  CHECK(JobSummary(job) ==
+        "job j paused: 4 step(s), 0 failed\n"
+        "  paused at step enter:esx-2: esx-2 cannot enter maintenance: connected_media (db-01)\n"
+        "  go on with: dcops job resume j --retry | --evacuate | --skip-host (or dcops job cancel j)");
+}
+
 TEST_CASE("Job tables show progress and a cancellation in flight", "[cli]") {
   auto jobs = Parse(R"([{"id":"j1","job_type":"server.power","status":"running","progress":10,"steps_total":10,
     "steps_finished":1,"steps_failed":0,"cancel_requested":true,"created_at":"2026-11-27T06:00:00+00:00"}])");

@@ -175,6 +175,54 @@ TEST_CASE("An entry that stalls times out in vCenter and leaves the host out of 
   CHECK(rig.model.MaintenanceEntries() == 1);
 }
 
+TEST_CASE("An exit after a restart vCenter did not make waits for the host to reconnect, within its bound", "[maintenance][net]") {
+  Rig rig("127.0.124.28");
+  const std::string host = rig.hosts[1];
+  rig.model.Edit(host, [](vc::Object& o) {
+    auto& h = std::get<vc::Host>(o.body);
+    h.maintenance = true;
+    h.connection_state = "notResponding";  // its iDRAC restarted the server for a firmware update
+  });
+  // Not given a wait: refused at once, as before.
+  agent::RecordingStepContext now(rig.Assignment("host.maintenance", R"("action":"exit")", host), SystemClock::Instance());
+  auto out = RunMaintenance(now, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "esxi.host_not_connected");
+
+  // Given one: it waits (progress 8 says so), the host comes back, the exit goes through.
+  agent::RecordingStepContext ctx(rig.Assignment("host.maintenance", R"("action":"exit","_wait_connected_seconds":60)", host),
+                                  SystemClock::Instance());
+  std::thread reconnect([&] {
+    for (int i = 0; i < 2000; ++i) {
+      const auto p = ctx.progress();
+      if (std::find(p.begin(), p.end(), 8) != p.end()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the step's progress, not a guess at timing
+    }
+    rig.model.Edit(host, [](vc::Object& o) { std::get<vc::Host>(o.body).connection_state = "connected"; });
+  });
+  out = RunMaintenance(ctx, rig.http);
+  reconnect.join();
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(Said(ctx, "reconnected to vCenter"));
+  CHECK(std::string(Json(out.result_json)["outcome"].GetString()) == "exited");
+  CHECK_FALSE(rig.Host(host).maintenance);
+
+  // A host that stays away: the exit gives up after its bound and says why.
+  rig.model.Edit(host, [](vc::Object& o) {
+    auto& h = std::get<vc::Host>(o.body);
+    h.maintenance = true;
+    h.connection_state = "disconnected";
+  });
+  agent::RecordingStepContext away(rig.Assignment("host.maintenance", R"("action":"exit","_wait_connected_seconds":1)", host),
+                                   SystemClock::Instance());
+  out = RunMaintenance(away, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "esxi.host_not_connected");
+  CHECK(out.error.message.find("did not reconnect to vCenter within 1 s") != std::string::npos);
+  CHECK(rig.Host(host).maintenance);
+}
+
 TEST_CASE("Cancelling a running entry cancels the vCenter task and leaves the host as it was", "[maintenance][net]") {
   Rig rig("127.0.124.13");
   const std::string host = rig.hosts[3];

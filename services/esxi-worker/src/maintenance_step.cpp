@@ -32,6 +32,9 @@ struct MaintenanceParams {
   std::string vsan_mode;
   seconds timeout{1800};
   int min_hosts_up = 0;
+  // An exit after the host restarted (a rolling update's firmware): how long it may take to
+  // reconnect to vCenter before the exit gives up. 0: it must be connected now.
+  seconds wait_connected{0};
 };
 
 Result<MaintenanceParams> ParseParams(const agent::Params& p) {
@@ -51,6 +54,9 @@ Result<MaintenanceParams> ParseParams(const agent::Params& p) {
   auto min_hosts = p.Int("min_hosts_up", 1, 64);
   if (!min_hosts) return min_hosts.error();
   out.min_hosts_up = static_cast<int>(min_hosts->value_or(0));
+  auto wait = p.Int("_wait_connected_seconds", 0, 86400);
+  if (!wait) return wait.error();
+  out.wait_connected = seconds(wait->value_or(0));
   return out;
 }
 
@@ -100,6 +106,17 @@ class MaintenanceRun : HostStepRun {
       ctx_.Event(LogLevel::kInfo, note);
       return Done(ours ? (enter ? "entered" : "exited") : (enter ? "already_in_maintenance" : "not_in_maintenance"), note, "", "");
     }
+    if (now->connection_state != "connected" && p_.wait_connected.count() > 0) {
+      auto back = AwaitConnected(now->connection_state);
+      if (back) return *back;
+      now = ReadHostRuntime(vcenter_, target_.host);
+      if (!now) return StepOutcome::Failed(now.error());
+      if (now->in_maintenance == enter) {
+        const std::string note = fmt::format("{} reconnected {} maintenance; nothing to do", Host(), enter ? "in" : "out of");
+        ctx_.Event(LogLevel::kInfo, note);
+        return Done(enter ? "already_in_maintenance" : "not_in_maintenance", note, "", "");
+      }
+    }
     if (now->connection_state != "connected") {
       return StepOutcome::Failed(MakeError("esxi.host_not_connected",
                                            fmt::format("{} is {} in vCenter; maintenance mode cannot be changed", Host(),
@@ -120,6 +137,27 @@ class MaintenanceRun : HostStepRun {
   }
 
  private:
+  // Waits for the host to reconnect to vCenter (after a restart vCenter did not do): nothing
+  // once it has, else how the step ends.
+  std::optional<StepOutcome> AwaitConnected(const std::string& state) {
+    ctx_.Progress(8, fmt::format("{} is {} in vCenter; waiting up to {} s for it to reconnect", Host(), state,
+                                 p_.wait_connected.count()));
+    bool stopped = false;
+    auto back = vsphere::WaitForObject(
+        vcenter_, target_.host, {"runtime.connectionState"}, ctx_.clock(), p_.wait_connected,
+        [this] { return ctx_.CancelRequested(); },
+        [](const vsphere::ObjectWatch& w) { return w.Text("runtime.connectionState") == "connected"; }, &stopped);
+    if (!back) return StepOutcome::Failed(back.error());
+    if (stopped) return StepOutcome::Cancelled(fmt::format("cancelled while waiting for {} to reconnect; nothing was sent", Host()));
+    if (!*back) {
+      return StepOutcome::Failed(MakeError("esxi.host_not_connected",
+                                           fmt::format("{} did not reconnect to vCenter within {} s", Host(),
+                                                       p_.wait_connected.count())));
+    }
+    ctx_.Event(LogLevel::kInfo, fmt::format("{} reconnected to vCenter", Host()));
+    return std::nullopt;
+  }
+
   // The cluster's safety check for this host, now: a refusal, or nothing (with the report).
   std::optional<StepOutcome> SafetyFirst(std::string& report_json) {
     if (target_.cluster_moref.empty()) {

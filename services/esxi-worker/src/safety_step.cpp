@@ -5,6 +5,7 @@
 
 #include "dcops/agent/params.hpp"
 #include "dcops/vsphere/client.hpp"
+#include "quiet_period.hpp"
 #include "safety_reader.hpp"
 #include "safety_report_json.hpp"
 #include "task_json.hpp"
@@ -29,6 +30,10 @@ agent::StepOutcome RunSafetyCheck(agent::StepContext& ctx, http::Client& http) {
       asked.emplace_back(h.GetString());
     }
   }
+  // In a rolling update, after the host before this one: the cluster settles first.
+  auto quiet = params->Int("_quiet_seconds", 0, 3600);
+  if (!quiet) return agent::StepOutcome::Failed(quiet.error());
+  if (auto ended = WaitQuietPeriod(ctx, std::chrono::seconds(quiet->value_or(0)))) return *ended;
   // On a host ("esxi:<id>", a step of a host job): that host's cluster, judging that host.
   const rapidjson::Value* endpoint = params->Raw("_endpoint");
   const bool on_host = endpoint != nullptr && endpoint->IsObject() && endpoint->HasMember("host_moref");

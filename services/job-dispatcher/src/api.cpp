@@ -237,6 +237,18 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       if (!result) return FromError(result.error());
       return {200, fmt::format(R"({{"result":"{}"}})", *result)};
     }
+    if (is("POST", 3) && parts[2] == "resume") {
+      rapidjson::Document d;
+      d.Parse(r.body.c_str());
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("resolution") || !d["resolution"].IsString()) {
+        return Fail(400, "invalid", "body: {\"resolution\": \"retry\" | \"evacuate\" | \"skip_host\"}");
+      }
+      auto result = cp.ResumeJob(parts[1], d["resolution"].GetString(), actor);
+      if (!result) return FromError(result.error());
+      log_.Info("job resumed through the API", {parts[1], "", "", ""},
+                {{"resolution", d["resolution"].GetString()}, {"actor", actor}});
+      return {200, fmt::format(R"({{"result":"{}"}})", *result)};
+    }
   }
   if (is("GET", 1) && parts[0] == "agents") {
     auto agents = cp.ListAgentsJson(site_);

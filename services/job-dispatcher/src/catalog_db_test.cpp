@@ -193,7 +193,10 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
                    {it->second, type}) == "");
     const Planner* planner = planners.Find(type);
     REQUIRE(planner != nullptr);
-    auto steps = (*planner)(JobToPlan{"00000000-0000-0000-0000-000000000001", "default", type, it->second, "{}"}, dir);
+    // A rolling update must say what it updates (its schema's anyOf) before planning reads it.
+    const std::string params =
+        type == "cluster.rolling_update" ? R"({"esxi":{"depot":"/vmfs/volumes/ds/d.zip","profile":"P"}})" : "{}";
+    auto steps = (*planner)(JobToPlan{"00000000-0000-0000-0000-000000000001", "default", type, it->second, params}, dir);
     if (!steps) INFO("planner: " << steps.error().code << ": " << steps.error().message);
     REQUIRE(steps.ok());
     CHECK_FALSE(steps->empty());

@@ -535,6 +535,11 @@ Result<std::string> ControlPlane::CancelJob(const std::string& job_id, const std
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_cancel_job($1::uuid, $2)", {job_id, actor}));
 }
 
+Result<std::string> ControlPlane::ResumeJob(const std::string& job_id, const std::string& resolution,
+                                            const std::string& actor) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_resume_job($1::uuid, $2, $3)", {job_id, resolution, actor}));
+}
+
 Result<std::optional<std::string>> ControlPlane::GetJobJson(const std::string& job_id) {
   auto rows = conn_.Exec("SELECT dispatcher_v1_get_job($1::uuid)::text AS job", {job_id});
   if (!rows) return rows.error();

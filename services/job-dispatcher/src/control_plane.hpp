@@ -203,6 +203,8 @@ class ControlPlane {
   // Errors of job creation keep their SQL message, which names the parameter at fault.
   Result<std::string> CreateJob(const NewJob& job);
   Result<std::string> CancelJob(const std::string& job_id, const std::string& actor);
+  // Continues a paused job (resolution retry, evacuate or skip_host); its status after.
+  Result<std::string> ResumeJob(const std::string& job_id, const std::string& resolution, const std::string& actor);
   Result<std::optional<std::string>> GetJobJson(const std::string& job_id);
   Result<std::string> ListJobsJson(const std::string& site, int limit, const std::string& status);
   Result<std::string> JobEventsJson(const std::string& job_id, long after_id, int limit);
@@ -232,6 +234,7 @@ class DbServerDirectory final : public ServerDirectory {
                                          const std::string& scope_json) override;
   Result<std::vector<std::vector<std::string>>> DiscoverySets(
       const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) override;
+  Result<std::optional<RollingCluster>> RollingHosts(const std::string& site, const std::string& cluster_id) override;
 
  private:
   ControlPlane& cp_;

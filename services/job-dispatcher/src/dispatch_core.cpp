@@ -303,12 +303,13 @@ void DispatchCore::RecordFailure(CorePort& port, const AgentConn& conn, const Ru
                  "a step's failure could not be recorded; it runs again when its lease expires", lc,
                  {{"detail", report.error().message}, {"error", e.message}});
            }
-           const bool retrying = report && report->outcome == "retry_scheduled";
+           // A retry or a pause is not the end of the job: a warning, not an error.
+           const bool not_final = report && (report->outcome == "retry_scheduled" || report->outcome == "paused");
            const std::string message =
                FailureMessage(step.step_kind, step.target, e.message, report ? &*report : nullptr);
-           log_.Log(retrying ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
+           log_.Log(not_final ? LogLevel::kWarn : LogLevel::kError, message, lc, {{"code", e.code}});
            if (!step.job_id.empty()) {
-             pending_.Event({step.job_id, task_id, retrying ? "warn" : "error", message, "", agent,
+             pending_.Event({step.job_id, task_id, not_final ? "warn" : "error", message, "", agent,
                              step.trace_id});
            }
            return {};

@@ -5,13 +5,20 @@
 namespace dcops::dispatcher {
 namespace {
 
-Result<std::vector<PlannedStep>> PlanOne(const PlannerRegistry& planners, const JobToPlan& job,
+Result<Plan> PlanOne(const PlannerRegistry& planners, const JobToPlan& job,
                                          ServerDirectory& dir) {
   const Planner* planner = planners.Find(job.job_type);
   if (planner == nullptr) {
     return MakeError("plan.unknown_type", "this dispatcher cannot plan job type " + job.job_type);
   }
   return (*planner)(job, dir);
+}
+
+// A plan's notes, as warnings of its job: what the plan left out and why.
+std::vector<EventRecord> NoteEvents(const std::string& job_id, const Plan& plan) {
+  std::vector<EventRecord> events;
+  for (const auto& note : plan.notes) events.push_back(EventRecord{job_id, "", "warn", note, "", "dispatcher", ""});
+  return events;
 }
 
 }  // namespace
@@ -23,17 +30,20 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
     auto jobs = cp.JobsToPlan(site, limit);
     if (!jobs) return jobs.error();
     std::vector<std::pair<std::string, std::vector<PlannedStep>>> plans;
+    std::vector<EventRecord> notes;
     for (const auto& job : *jobs) {
-      auto steps = PlanOne(planners, job, dir);
-      if (!steps) {
-        if (auto failed = cp.FailJob(job.id, steps.error()); !failed) return failed.error();
+      auto plan = PlanOne(planners, job, dir);
+      if (!plan) {
+        if (auto failed = cp.FailJob(job.id, plan.error()); !failed) return failed.error();
         continue;
       }
-      plans.emplace_back(job.id, std::move(*steps));
+      for (auto& e : NoteEvents(job.id, *plan)) notes.push_back(std::move(e));
+      plans.emplace_back(job.id, std::move(*plan));
     }
     if (!plans.empty()) {
       if (auto n = cp.PlanJobs(plans); !n) return n.error();
     }
+    if (auto n = cp.AppendEvents(notes); !n) return n.error();
     planned = jobs->size();
     return {};
   };
@@ -45,8 +55,14 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
   auto jobs = cp.JobsToPlan(site, limit);
   if (!jobs) return 0;
   for (const auto& job : *jobs) {
-    auto steps = PlanOne(planners, job, dir);
-    auto n = steps ? cp.PlanJob(job.id, *steps) : Result<int>(steps.error());
+    auto plan = PlanOne(planners, job, dir);
+    auto n = plan ? cp.PlanJob(job.id, *plan) : Result<int>(plan.error());
+    if (n) {
+      if (auto noted = cp.AppendEvents(NoteEvents(job.id, *plan)); !noted) {
+        log.Warn("a plan's notes could not be written to its job", {job.id, "", "", ""},
+                 {{"detail", noted.error().message}});
+      }
+    }
     if (!n) {
       log.Error("planning failed", {job.id, "", "", ""}, {{"detail", n.error().message}});
       if (!n.error().retryable) (void)cp.FailJob(job.id, n.error());

@@ -9,6 +9,8 @@
 #include <set>
 
 #include "address_ranges.hpp"
+#include "plan_params.hpp"
+#include "rolling_plan.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -16,25 +18,6 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void Str(Writer& w, const std::string& s) { w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size())); }
-
-// The job's params with "_bmc" added: what the dispatcher needs at assignment time.
-std::string StepParams(const std::string& job_params, const ServerRef& s) {
-  rapidjson::Document doc;
-  doc.Parse(job_params.empty() ? "{}" : job_params.c_str());
-  if (doc.HasParseError() || !doc.IsObject()) doc.SetObject();
-  auto& a = doc.GetAllocator();
-  rapidjson::Value bmc(rapidjson::kObjectType);
-  bmc.AddMember("server_id", rapidjson::Value(s.server_id.c_str(), a), a);
-  bmc.AddMember("credential_set_id", rapidjson::Value(s.credential_set_id.c_str(), a), a);
-  bmc.AddMember("tls_verify", s.tls_verify, a);
-  bmc.AddMember("tls_pin_sha256", rapidjson::Value(s.tls_pin_sha256.c_str(), a), a);
-  doc.RemoveMember("_bmc");
-  doc.AddMember("_bmc", bmc, a);
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  doc.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
 
 // True when the job's params hold `key: true`.
 bool ParamIsTrue(const std::string& params_json, const char* key) {
@@ -65,7 +48,7 @@ struct PerServerShape {
 };
 
 // One independent step per server of the scope (and a reboot after it when asked).
-Planner PerServer(std::string step_kind, PerServerShape shape = {}) {
+StepsPlanner PerServer(std::string step_kind, PerServerShape shape = {}) {
   return [step_kind, shape](const JobToPlan& job, ServerDirectory& dir)
              -> Result<std::vector<PlannedStep>> {
     auto servers = dir.Resolve(job.site, job.target_scope_json);
@@ -176,33 +159,10 @@ Result<std::vector<PlannedStep>> BenchNoop(const JobToPlan& job, ServerDirectory
   return steps;
 }
 
-// `params` (a JSON object, or the empty object) with "_endpoint": {"id": id} added: the
-// endpoint the dispatcher reads when it assigns the step.
-std::string WithEndpoint(const std::string& params_json, const std::string& id) {
-  rapidjson::Document params;
-  params.Parse(params_json.empty() ? "{}" : params_json.c_str());
-  if (params.HasParseError() || !params.IsObject()) params.SetObject();
-  auto& a = params.GetAllocator();
-  rapidjson::Value endpoint(rapidjson::kObjectType);
-  endpoint.AddMember("id", rapidjson::Value(id.c_str(), a), a);
-  params.RemoveMember("_endpoint");
-  params.AddMember("_endpoint", endpoint, a);
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  params.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
-bool IsUuid(const std::string& id) {
-  return id.size() == 36 && std::all_of(id.begin(), id.end(), [](char c) {
-    return c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
-
 // An inventory sync: one step on its endpoint ("ome:<id>", "vcenter:<id>": several endpoints
 // sync in parallel, one sync per endpoint at a time); a cluster step likewise on its cluster. The endpoint's address and credentials
 // are read when the step is assigned, so an edit between planning and running counts.
-Planner EndpointSync(std::string step_kind, std::string scope_key, std::string target_prefix, std::string step_key = "sync") {
+StepsPlanner EndpointSync(std::string step_kind, std::string scope_key, std::string target_prefix, std::string step_key = "sync") {
   return [step_kind, scope_key, target_prefix, step_key](const JobToPlan& job, ServerDirectory&) -> Result<std::vector<PlannedStep>> {
     rapidjson::Document scope;
     scope.Parse(job.target_scope_json.c_str());
@@ -219,7 +179,7 @@ Planner EndpointSync(std::string step_kind, std::string scope_key, std::string t
 // host out of service follow a fresh safety check of its cluster on the same host
 // (`check_first`), whose report is stored with the job; the step itself checks again just
 // before it acts.
-Planner HostSteps(std::string step_kind, std::function<bool(const std::string&)> check_first) {
+StepsPlanner HostSteps(std::string step_kind, std::function<bool(const std::string&)> check_first) {
   return [step_kind, check_first](const JobToPlan& job, ServerDirectory&) -> Result<std::vector<PlannedStep>> {
     rapidjson::Document scope;
     scope.Parse(job.target_scope_json.c_str());
@@ -248,18 +208,7 @@ Planner HostSteps(std::string step_kind, std::function<bool(const std::string&)>
     // An admin's first contact (target_scope.first_contact) lets an upgrade reach a host whose
     // SSH key is not pinned yet, and record the key it saw.
     const bool first_contact = scope.HasMember("first_contact") && scope["first_contact"].IsTrue();
-    std::string step_params = job.params_json;
-    if (first_contact) {
-      rapidjson::Document p;
-      p.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
-      if (p.HasParseError() || !p.IsObject()) p.SetObject();
-      p.RemoveMember("_first_contact");
-      p.AddMember("_first_contact", true, p.GetAllocator());
-      rapidjson::StringBuffer buf;
-      Writer w(buf);
-      p.Accept(w);
-      step_params.assign(buf.GetString(), buf.GetSize());
-    }
+    const std::string step_params = first_contact ? WithMember(job.params_json, "_first_contact", "true") : job.params_json;
     for (const auto& h : scope["vcenter_host_ids"].GetArray()) {
       const std::string id = h.IsString() ? h.GetString() : "";
       if (!IsUuid(id)) return MakeError("plan.scope", "vcenter_host_ids: each must be a host's id (a UUID)");
@@ -283,6 +232,14 @@ Planner HostSteps(std::string step_kind, std::function<bool(const std::string&)>
 PlannerRegistry& PlannerRegistry::Add(std::string job_type, Planner planner) {
   planners_[std::move(job_type)] = std::move(planner);
   return *this;
+}
+
+PlannerRegistry& PlannerRegistry::Add(std::string job_type, StepsPlanner planner) {
+  return Add(std::move(job_type), Planner([planner = std::move(planner)](const JobToPlan& job, ServerDirectory& dir) -> Result<Plan> {
+               auto steps = planner(job, dir);
+               if (!steps) return steps.error();
+               return Plan(std::move(*steps));
+             }));
 }
 
 const Planner* PlannerRegistry::Find(const std::string& job_type) const {
@@ -326,7 +283,9 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
              return !d.HasParseError() && d.IsObject() && d.HasMember("action") && d["action"] == "enter";
            }))
       .Add("host.reboot", HostSteps("host.reboot", {}))
-      .Add("host.esxi_upgrade", HostSteps("host.esxi_upgrade", {}));
+      .Add("host.esxi_upgrade", HostSteps("host.esxi_upgrade", {}))
+      // A whole cluster, host by host, across agents (rolling_plan.hpp).
+      .Add("cluster.rolling_update", Planner(PlanRollingUpdate));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

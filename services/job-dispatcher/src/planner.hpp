@@ -34,6 +34,14 @@ struct PlannedStep {
   std::vector<std::string> depends_on;
 };
 
+// A plan: its steps (a plan reads as the list of steps it mostly is) and notes for the
+// operator — what the plan left out and why — written as the job's warning events.
+struct Plan : std::vector<PlannedStep> {
+  Plan() = default;
+  Plan(std::vector<PlannedStep> steps) : std::vector<PlannedStep>(std::move(steps)) {}  // NOLINT
+  std::vector<std::string> notes;
+};
+
 // A server as planning needs it: where its BMC is and how to authenticate and trust it.
 struct ServerRef {
   std::string server_id;          // "" for an address with no servers row yet
@@ -41,6 +49,24 @@ struct ServerRef {
   std::string credential_set_id;  // "" when none is set
   bool tls_verify = true;
   std::string tls_pin_sha256;
+};
+
+// A host of a cluster as a rolling update plans it, in the order to update them.
+struct RollingHost {
+  std::string host_id;
+  std::string name;
+  std::string connection_state;
+  bool maintenance_mode = false;
+  bool runs_vcenter = false;        // this vCenter's own VM runs here: the host goes last
+  std::optional<ServerRef> server;  // the linked server (its BMC), when linked without conflict
+  std::string link_problem;         // why there is no usable link ("" when linked)
+};
+
+struct RollingCluster {
+  std::string cluster_id;
+  std::string name;
+  bool vsan_enabled = false;
+  std::vector<RollingHost> hosts;  // vCenter's own host last, then by name
 };
 
 // Looks servers up for a scope ({"server_ids": [...]}, {"bmc_addresses": [...]},
@@ -56,13 +82,19 @@ class ServerDirectory {
   // dispatcher_v1_discovery_sets.
   virtual Result<std::vector<std::vector<std::string>>> DiscoverySets(
       const std::vector<std::string>& addresses, const std::optional<std::vector<std::string>>& job_sets) = 0;
+  // A cluster of the site with its hosts (nullopt: no such cluster in this site). The database
+  // implementation calls dispatcher_v1_rolling_hosts.
+  virtual Result<std::optional<RollingCluster>> RollingHosts(const std::string& site, const std::string& cluster_id) = 0;
 };
 
-using Planner = std::function<Result<std::vector<PlannedStep>>(const JobToPlan&, ServerDirectory&)>;
+using Planner = std::function<Result<Plan>(const JobToPlan&, ServerDirectory&)>;
+// A planner whose plans have steps only.
+using StepsPlanner = std::function<Result<std::vector<PlannedStep>>(const JobToPlan&, ServerDirectory&)>;
 
 class PlannerRegistry {
  public:
   PlannerRegistry& Add(std::string job_type, Planner planner);
+  PlannerRegistry& Add(std::string job_type, StepsPlanner planner);
   const Planner* Find(const std::string& job_type) const;
   // The job types registered, in name order.
   std::vector<std::string> Names() const;

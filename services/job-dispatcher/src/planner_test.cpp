@@ -31,6 +31,9 @@ class FakeDirectory final : public ServerDirectory {
     return out;
   }
   std::optional<std::vector<std::string>> asked_job_sets;
+  Result<std::optional<RollingCluster>> RollingHosts(const std::string&, const std::string&) override {
+    return std::optional<RollingCluster>();
+  }
 };
 
 TEST_CASE("A power job plans one step per BMC, carrying how to reach it", "[plan]") {

@@ -55,4 +55,37 @@ Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& sit
   return out;
 }
 
+Result<std::optional<RollingCluster>> DbServerDirectory::RollingHosts(const std::string& site,
+                                                                      const std::string& cluster_id) {
+  auto rows = conn_.Exec("SELECT dispatcher_v1_rolling_hosts($1, $2::uuid)::text AS cluster", {site, cluster_id});
+  if (!rows) return rows.error();
+  if (rows->size() == 0 || rows->IsNull(0, "cluster")) return std::optional<RollingCluster>();
+  rapidjson::Document doc;
+  doc.Parse(rows->Str(0, "cluster").c_str());
+  auto text = [](const rapidjson::Value& o, const char* key) {
+    return o.HasMember(key) && o[key].IsString() ? std::string(o[key].GetString()) : std::string();
+  };
+  auto flag = [](const rapidjson::Value& o, const char* key) { return o.HasMember(key) && o[key].IsTrue(); };
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("hosts") || !doc["hosts"].IsArray()) {
+    return MakeError("db.result", "rolling hosts: not the expected JSON object");
+  }
+  auto fallback = cp_.DefaultCredentialSet("idrac");
+  if (!fallback) return fallback.error();
+  RollingCluster cluster{text(doc, "cluster_id"), text(doc, "name"), flag(doc, "vsan_enabled"), {}};
+  for (const auto& h : doc["hosts"].GetArray()) {
+    if (!h.IsObject()) return MakeError("db.result", "rolling hosts: a host is not a JSON object");
+    RollingHost host{text(h, "host_id"), text(h, "name"), text(h, "connection_state"), flag(h, "maintenance_mode"),
+                     flag(h, "runs_vcenter"), std::nullopt, text(h, "link_problem")};
+    if (h.HasMember("server") && h["server"].IsObject()) {
+      const auto& s = h["server"];
+      host.server = ServerRef{text(s, "server_id"), text(s, "bmc_address"), text(s, "credential_set_id"),
+                              !s.HasMember("tls_verify") || !s["tls_verify"].IsFalse(), text(s, "tls_pin_sha256")};
+      if (host.server->credential_set_id.empty()) host.server->credential_set_id = *fallback;
+      if (!host.link_problem.empty()) host.server.reset();  // a link in conflict is no link to act on
+    }
+    cluster.hosts.push_back(std::move(host));
+  }
+  return std::optional<RollingCluster>(std::move(cluster));
+}
+
 }  // namespace dcops::dispatcher

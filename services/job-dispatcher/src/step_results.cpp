@@ -246,6 +246,10 @@ std::string FailureMessage(const std::string& step_kind, const std::string& targ
     return fmt::format("{} on {}: attempt {} of {} failed: {}; retrying in {}s", step_kind, target, report->attempt,
                        report->max_attempts, why, (report->retry_in_ms + 999) / 1000);
   }
+  if (report->outcome == "paused") {
+    return fmt::format("{} on {} paused its job: {}; an operator resumes it (retry, evacuate, skip_host) or cancels it",
+                       step_kind, target, why);
+  }
   return fmt::format("{} failed on {} (attempt {} of {}): {}", step_kind, target, report->attempt,
                      report->max_attempts, why);
 }

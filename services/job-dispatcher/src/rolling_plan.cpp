@@ -1,0 +1,197 @@
+#include "rolling_plan.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <set>
+
+#include "plan_params.hpp"
+
+namespace dcops::dispatcher {
+namespace {
+
+std::string Serialize(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// The job's params, read once.
+struct RollingParams {
+  std::optional<std::string> firmware;  // server.firmware_update's params
+  std::optional<std::string> esxi;      // host.esxi_upgrade's params
+  bool backup = false;
+  int quiet_seconds = kDefaultQuietSeconds;
+  std::string check;  // what the safety checks take (min_hosts_up, evacuate_powered_off)
+  std::string enter;  // what the entries take
+};
+
+Result<RollingParams> ReadParams(const std::string& params_json) {
+  rapidjson::Document p;
+  p.Parse(params_json.empty() ? "{}" : params_json.c_str());
+  if (p.HasParseError() || !p.IsObject()) return MakeError("plan.params", "params: must be a JSON object");
+  RollingParams out;
+  if (p.HasMember("firmware")) {
+    if (!p["firmware"].IsObject()) return MakeError("plan.params", "firmware: must be the params of a firmware update");
+    rapidjson::Document fw;
+    fw.CopyFrom(p["firmware"], fw.GetAllocator());
+    // In maintenance the server may restart: the update applies now, not at some later reset.
+    if (!fw.HasMember("reboot")) fw.AddMember("reboot", "auto", fw.GetAllocator());
+    if (fw["reboot"] != "auto" && fw["reboot"] != "now") {
+      return MakeError("plan.params", "firmware.reboot: a rolling update applies firmware while the host is in "
+                                      "maintenance; use auto or now");
+    }
+    out.firmware = Serialize(fw);
+  }
+  if (p.HasMember("esxi")) {
+    if (!p["esxi"].IsObject()) return MakeError("plan.params", "esxi: must be the params of an ESXi upgrade");
+    out.esxi = Serialize(p["esxi"]);
+  }
+  if (!out.firmware && !out.esxi) {
+    return MakeError("plan.params", "a rolling update needs firmware, esxi or both: nothing to update");
+  }
+  out.backup = p.HasMember("backup") && p["backup"].IsTrue();
+  if (p.HasMember("quiet_seconds") && p["quiet_seconds"].IsInt()) out.quiet_seconds = p["quiet_seconds"].GetInt();
+  rapidjson::Document check, enter;
+  check.SetObject();
+  enter.SetObject();
+  enter.AddMember("action", "enter", enter.GetAllocator());
+  auto copy = [&p](rapidjson::Document& to, const char* from, const char* as) {
+    if (p.HasMember(from)) {
+      to.AddMember(rapidjson::StringRef(as), rapidjson::Value(p[from], to.GetAllocator()), to.GetAllocator());
+    }
+  };
+  copy(check, "min_hosts_up", "min_hosts_up");
+  copy(check, "evacuate_powered_off", "evacuate_powered_off");
+  copy(enter, "min_hosts_up", "min_hosts_up");
+  copy(enter, "evacuate_powered_off", "evacuate_powered_off");
+  copy(enter, "vsan_mode", "vsan_mode");
+  copy(enter, "maintenance_timeout_seconds", "timeout_seconds");
+  out.check = Serialize(check);
+  out.enter = Serialize(enter);
+  return out;
+}
+
+// The cluster the scope names.
+Result<std::string> ReadScope(const std::string& scope_json) {
+  rapidjson::Document scope;
+  scope.Parse(scope_json.c_str());
+  if (scope.HasParseError() || !scope.IsObject() || !scope.HasMember("cluster_id") || !scope["cluster_id"].IsString() ||
+      !IsUuid(scope["cluster_id"].GetString())) {
+    return MakeError("plan.scope", "cluster.rolling_update takes {\"cluster_id\": \"<uuid>\"}");
+  }
+  return std::string(scope["cluster_id"].GetString());
+}
+
+// The members every step of a host carries: which host, where in the job, what pauses it.
+std::string Rolling(const RollingHost& h, std::size_t position, std::size_t of) {
+  rapidjson::Document r;
+  r.SetObject();
+  auto& a = r.GetAllocator();
+  r.AddMember("host_id", rapidjson::Value(h.host_id.c_str(), a), a);
+  r.AddMember("host", rapidjson::Value(h.name.c_str(), a), a);
+  r.AddMember("position", static_cast<std::uint64_t>(position), a);
+  r.AddMember("of", static_cast<std::uint64_t>(of), a);
+  return Serialize(r);
+}
+
+// Appends one host's chain to `plan`; returns the key of its last step.
+std::string PlanHost(Plan& plan, const RollingParams& params, const RollingHost& h, const std::string& key_name,
+                     std::size_t position, std::size_t of, const std::string& previous) {
+  const std::string rolling = Rolling(h, position, of);
+  const std::string target = "esxi:" + h.host_id;
+  auto host_step = [&](const std::string& params_json) {
+    return WithMember(WithEndpoint(params_json, h.host_id), "_rolling", rolling);
+  };
+  auto server_step = [&](const std::string& params_json) {
+    return WithMember(StepParams(params_json, *h.server), "_rolling", rolling);
+  };
+  auto add = [&plan](std::string key, std::string kind, std::string step_target, std::string step_params,
+                     std::string after) {
+    std::vector<std::string> deps;
+    if (!after.empty()) deps.push_back(std::move(after));
+    plan.push_back(PlannedStep{std::move(key), std::move(kind), std::move(step_target), std::move(step_params),
+                               std::move(deps)});
+    return plan.back().key;
+  };
+  const std::string idrac = h.server ? "idrac:" + h.server->bmc_address : "";
+
+  std::string check_params = WithMember(params.check, "_pause_on", R"(["*"])");
+  if (!previous.empty() && params.quiet_seconds > 0) {
+    check_params = WithMember(check_params, "_quiet_seconds", std::to_string(params.quiet_seconds));
+  }
+  std::string last = add("check:" + key_name, "cluster.safety_check", target, host_step(check_params), previous);
+  if (params.backup) last = add("backup:" + key_name, "server.scp_export", idrac, server_step("{}"), last);
+  last = add("enter:" + key_name, "host.maintenance", target,
+             host_step(WithMember(params.enter, "_pause_on",
+                                  R"(["esxi.blocked","esxi.maintenance_timeout","esxi.host_not_connected"])")),
+             last);
+  if (params.firmware) {
+    last = add("firmware:" + key_name, "server.firmware_update", idrac, server_step(*params.firmware), last);
+    last = add("refresh:" + key_name, "server.refresh", idrac, server_step(R"({"components":["firmware"]})"), last);
+  }
+  if (params.esxi) {
+    last = add("upgrade:" + key_name, "host.esxi_upgrade", target, host_step(*params.esxi), last);
+    last = add("reboot:" + key_name, "host.reboot", target,
+               host_step(R"({"action":"reboot","require_maintenance":true})"), last);
+  }
+  // After a firmware reboot the host comes back to vCenter on its own time: the exit waits for
+  // it to reconnect.
+  return add("exit:" + key_name, "host.maintenance", target, host_step(R"({"action":"exit","_wait_connected_seconds":1800})"),
+             last);
+}
+
+}  // namespace
+
+Result<Plan> PlanRollingUpdate(const JobToPlan& job, ServerDirectory& dir) {
+  auto scope = ReadScope(job.target_scope_json);
+  if (!scope) return scope.error();
+  auto params = ReadParams(job.params_json);
+  if (!params) return params.error();
+  auto cluster = dir.RollingHosts(job.site, *scope);
+  if (!cluster) return cluster.error();
+  if (!*cluster) return MakeError("plan.scope", fmt::format("cluster_id: no cluster {} in site {}", *scope, job.site));
+
+  const bool needs_server = params->firmware.has_value() || params->backup;
+  Plan plan;
+  std::vector<const RollingHost*> chosen;
+  for (const auto& h : (*cluster)->hosts) {
+    if (h.maintenance_mode) {
+      // Someone took it out of service: whether it comes back is theirs to say. (The checks of
+      // the other hosts count it as down.)
+      plan.notes.push_back(fmt::format("host {} is not touched: it is in maintenance already (out of service); "
+                                       "update it on its own, or bring it back first",
+                                       h.name));
+      continue;
+    }
+    if (needs_server && !h.server) {
+      plan.notes.push_back(fmt::format("host {} is not touched: {}", h.name,
+                                       h.link_problem.empty() ? "it has no server link" : h.link_problem));
+      continue;
+    }
+    chosen.push_back(&h);
+  }
+  if (chosen.empty()) {
+    std::string why = "the cluster has no host to update";
+    for (const auto& n : plan.notes) why += "; " + n;
+    return MakeError("plan.no_targets", why);
+  }
+  std::set<std::string> key_names;
+  for (const RollingHost* h : chosen) key_names.insert(h->name);
+  const bool names_unique = key_names.size() == chosen.size();
+  std::string previous;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    const RollingHost& h = *chosen[i];
+    if (h.runs_vcenter) plan.notes.push_back(fmt::format("host {} runs this vCenter's own VM: it is updated last", h.name));
+    previous = PlanHost(plan, *params, h, names_unique ? h.name : h.host_id, i + 1, chosen.size(), previous);
+  }
+  if ((*cluster)->vsan_enabled) {
+    plan.notes.push_back(fmt::format("cluster {} runs vSAN: one host at a time, with its vSAN data mode", (*cluster)->name));
+  }
+  return plan;
+}
+
+}  // namespace dcops::dispatcher

@@ -1,0 +1,37 @@
+#pragma once
+// cluster.rolling_update: a cluster updated host by host, as one chain of steps across agents.
+//
+// Per host, in order (the host running this vCenter's own VM last):
+//   check:<host>    cluster.safety_check on the host; after the first host it waits the quiet
+//                   period first (`_quiet_seconds`: DRS settles the VMs the last host got back)
+//   backup:<host>   server.scp_export of its server (params.backup)
+//   enter:<host>    host.maintenance enter (its own safety check runs again just before)
+//   firmware:<host> server.firmware_update on its BMC (params.firmware; the server reboots as
+//                   the update needs, the step proves the new versions)
+//   refresh:<host>  server.refresh of its firmware: the iDRAC is back and the inventory shows
+//                   what is installed now
+//   upgrade:<host>  host.esxi_upgrade (params.esxi)
+//   reboot:<host>   host.reboot (after an upgrade: a new boot time and the host reconnected)
+//   exit:<host>     host.maintenance exit, after the host has reconnected
+// The next host's check waits for this host's exit, so a failure stops the job with later
+// hosts untouched. A blocked entry, an entry that timed out and a failed check pause the job
+// instead (`_pause_on`), for an operator to resume (retry, evacuate, skip_host) or cancel.
+// Each step carries "_rolling": {"host_id", "host", "position", "of"}.
+//
+// Not planned, and said in the plan's notes: a host whose server link is missing or in
+// conflict when firmware or a backup is asked (which BMC to update would be a guess), and a
+// host already in maintenance (someone took it out of service: whether it comes back is
+// theirs to say; the other hosts' checks count it as down).
+//
+// Thread-safety: a pure function of its inputs.
+
+#include "planner.hpp"
+
+namespace dcops::dispatcher {
+
+// The quiet period between hosts when the job does not say.
+inline constexpr int kDefaultQuietSeconds = 60;
+
+Result<Plan> PlanRollingUpdate(const JobToPlan& job, ServerDirectory& dir);
+
+}  // namespace dcops::dispatcher
