@@ -28,10 +28,10 @@ std::string PlanRollingJob(db::Connection& su) {
   };
   const std::string steps =
       "[" + step("check:a", "cluster.safety_check", kHostA, "esx-a", R"("_pause_on":["*"],)", "") + "," +
-      step("enter:a", "host.maintenance", kHostA, "esx-a", R"("action":"enter","_pause_on":["esxi.blocked"],)", R"("check:a")") + "," +
+      step("enter:a", "host.maintenance", kHostA, "esx-a", R"("action":"enter","_pause_on":["esxi.blocked","esxi.maintenance_timeout"],)", R"("check:a")") + "," +
       step("exit:a", "host.maintenance", kHostA, "esx-a", R"("action":"exit",)", R"("enter:a")") + "," +
       step("check:b", "cluster.safety_check", kHostB, "esx-b", R"("_pause_on":["*"],)", R"("exit:a")") + "," +
-      step("enter:b", "host.maintenance", kHostB, "esx-b", R"("action":"enter","_pause_on":["esxi.blocked"],)", R"("check:b")") + "," +
+      step("enter:b", "host.maintenance", kHostB, "esx-b", R"("action":"enter","_pause_on":["esxi.blocked","esxi.maintenance_timeout"],)", R"("check:b")") + "," +
       step("exit:b", "host.maintenance", kHostB, "esx-b", R"("action":"exit",)", R"("enter:b")") + "]";
   REQUIRE(Scalar(su, "SELECT dispatcher_v1_plan_job($1, $2::jsonb)", {job, steps}) == "6");
   return job;
@@ -81,6 +81,7 @@ TEST_CASE("A blocked entry pauses its job with the blockers and an operator resu
 
   Succeed(disp, Next(su, disp, "check:a"), R"({"verdicts":[{"name":"esx-a","blockers":[{"kind":"local_storage","vm_name":"db-01"}]}]})");
   const Claimed enter = Next(su, disp, "enter:a");
+  REQUIRE(Scalar(disp, "SELECT dispatcher_v1_save_checkpoint($1, $2, '{\"phase\":\"sending\"}')", {enter.task_id, enter.lease_id}) == "t");
   CHECK(Fail(disp, enter, "esxi.blocked") == "paused");
   CHECK(JobStatus(su, job) == "paused");
   CHECK(StepStatus(su, job, "enter:a") == "paused:esxi.blocked");
@@ -101,8 +102,10 @@ TEST_CASE("A blocked entry pauses its job with the blockers and an operator resu
 
   CHECK(Scalar(op, "SELECT resume_job($1, 'evacuate')", {job}) == "running");
   CHECK(Scalar(su, "SELECT pause IS NULL FROM jobs WHERE id = $1", {job}) == "t");
-  CHECK(Scalar(su, "SELECT (params ->> 'evacuate_powered_off') || ':' || attempt FROM job_tasks WHERE job_id = $1 AND step_key = 'enter:a'",
-               {job}) == "true:0");
+  // Powered-off VMs move now; the step starts afresh (no checkpoint of the paused attempt to follow).
+  CHECK(Scalar(su, "SELECT (params ->> 'evacuate_powered_off') || ':' || attempt || ':' || (checkpoint IS NULL) FROM job_tasks "
+                   "WHERE job_id = $1 AND step_key = 'enter:a'",
+               {job}) == "true:0:true");
   CHECK(Scalar(su, "SELECT count(*) FROM audit_log WHERE action = 'job.resume' AND object_id = $1 AND actor_role = 'operator' "
                    "AND details ->> 'resolution' = 'evacuate'", {job}) == "1");
   auto again = ExecError(op, "SELECT resume_job($1, 'retry')", {job});
@@ -129,7 +132,11 @@ TEST_CASE("Skipping a paused host skips its remaining steps and goes on with the
   CHECK(Scalar(disp, "SELECT dispatcher_v1_resume_job($1, 'skip_host', 'alice')", {job}) == "running");
   CHECK(StepStatus(su, job, "enter:a") == "skipped:operator_skipped");
   CHECK(StepStatus(su, job, "exit:a") == "skipped:operator_skipped");
-  CHECK(StepStatus(su, job, "check:b") == "ready");  // its wait on exit:a became a wait on check:a
+  // Nothing was sent for esx-a: its exit is skipped too, and check:b waits on what the skipped
+  // steps waited on (check:a, done): it is released.
+  CHECK(StepStatus(su, job, "check:b") == "ready");
+  CHECK(Scalar(su, "SELECT string_agg(p.step_key, ',') FROM job_task_deps d JOIN job_tasks c ON c.id = d.task_id "
+                   "JOIN job_tasks p ON p.id = d.depends_on WHERE c.job_id = $1 AND c.step_key = 'check:b'", {job}) == "check:a");
   CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE '%host esx-a skipped (2 step(s) not run)%'",
                {job}) == "1");
   CHECK(Scalar(su, "SELECT actor_role FROM audit_log WHERE action = 'job.resume' AND object_id = $1", {job}) == "dispatcher:alice");
@@ -137,6 +144,28 @@ TEST_CASE("Skipping a paused host skips its remaining steps and goes on with the
   // The operator chose to skip: the job did what it was told.
   CHECK(JobStatus(su, job) == "succeeded");
   CHECK(Scalar(su, "SELECT steps_succeeded || '/' || steps_finished || '/' || steps_total FROM jobs WHERE id = $1", {job}) == "4/6/6");
+}
+
+TEST_CASE("Skipping a host whose entry had reached vCenter still runs its exit before the next host", "[pause]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = PlanRollingJob(su);
+  Succeed(disp, Next(su, disp, "check:a"));
+  const Claimed enter = Next(su, disp, "enter:a");
+  REQUIRE(Scalar(disp, "SELECT dispatcher_v1_save_checkpoint($1, $2, '{\"phase\":\"sent\",\"task\":\"task-7\"}')",
+                 {enter.task_id, enter.lease_id}) == "t");
+  CHECK(Fail(disp, enter, "esxi.maintenance_timeout") == "paused");
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_resume_job($1, 'skip_host', 'alice')", {job}) == "running");
+  CHECK(StepStatus(su, job, "enter:a") == "skipped:operator_skipped");
+  // The host may have entered after all: its exit runs (a no-op if it is out), then host b.
+  CHECK(StepStatus(su, job, "exit:a") == "ready");
+  CHECK(StepStatus(su, job, "check:b") == "blocked");
+  Succeed(disp, Next(su, disp, "exit:a"));
+  for (const char* key : {"check:b", "enter:b", "exit:b"}) Succeed(disp, Next(su, disp, key));
+  CHECK(JobStatus(su, job) == "succeeded");
+  CHECK(Scalar(su, "SELECT steps_succeeded || '/' || steps_total FROM jobs WHERE id = $1", {job}) == "5/6");
 }
 
 TEST_CASE("Retries come before a pause, a paused job cancels at once, a failure that does not pause fails the job", "[pause]") {

@@ -273,6 +273,9 @@ TEST_CASE("Killed mid-host — the idrac-worker, the esxi-worker, the dispatcher
   CHECK(cs.site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND task_id = "
                     "(SELECT id FROM job_tasks WHERE job_id = $1 AND step_key = $2) AND message LIKE 'resuming:%'",
                     {job, "enter:" + h2}) == "1");
+  // Host 3's entry went on while no dispatcher ran: one entry task and one exit task in vCenter.
+  CHECK(cs.model.TasksOn(cs.MorefOf(h3)).size() == 2);
+  CHECK(cs.Status(job, "exit:" + h3) == "succeeded");
 }
 
 }  // namespace

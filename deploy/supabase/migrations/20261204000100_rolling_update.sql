@@ -13,10 +13,11 @@
 -- an event. Nothing else of the job runs: its later steps wait on the paused one. An operator
 -- continues it with resume_job (UI, RLS: operators may, viewers may not) or `dcops job resume`
 -- (dispatcher_v1_resume_job), choosing:
---   retry      the paused step runs again, its attempts counted afresh
+--   retry      the paused step runs again from the start, its attempts counted afresh
 --   evacuate   as retry, with evacuate_powered_off set on that host's remaining steps
 --   skip_host  that host's remaining steps are skipped (operator_skipped) and the next host's
---              steps wait only on what the skipped host waited on
+--              steps wait only on what the skipped host waited on; its exit still runs when
+--              the paused entry had sent something to vCenter (the host may have entered)
 -- or cancels it (cancel_job ends a paused step too). Every resume is audited and logged.
 -- A job whose only unfinished steps were skipped by an operator ends succeeded: it did what
 -- it was told; the events say which hosts were skipped.
@@ -60,7 +61,9 @@ BEGIN
    WHERE t.id = p_task_id AND t.lease_id = p_lease_id AND t.status IN ('leased', 'running')
      FOR UPDATE;
   IF NOT FOUND THEN RETURN dcops_internal.lease_mismatch(p_task_id); END IF;
-  SELECT * INTO v_job FROM public.jobs WHERE id = v_task.job_id;
+  -- Locked: a cancel committing meanwhile must be seen here, or the job could pause while
+  -- being cancelled, and stay so.
+  SELECT * INTO v_job FROM public.jobs WHERE id = v_task.job_id FOR UPDATE;
   v_outcome := CASE WHEN v_job.cancel_requested_at IS NOT NULL THEN 'cancelled'
                     WHEN p_retryable AND v_task.attempt < v_task.max_attempts THEN 'retry_scheduled'
                     WHEN dcops_internal.pauses_job(v_task.params, p_error_code) THEN 'paused'
@@ -246,8 +249,11 @@ BEGIN
          AND (id = v_task.id OR (v_host IS NOT NULL AND params -> '_rolling' ->> 'host_id' = v_host))
          AND step_kind IN ('cluster.safety_check', 'host.maintenance');
     END IF;
+    -- A fresh start: the paused attempt's checkpoint names a vCenter task that has ended (a
+    -- timed-out entry), which a retry would otherwise follow again instead of starting anew.
     UPDATE public.job_tasks
-       SET status = 'ready', attempt = 0, run_after = now(), error_code = NULL, error_message = NULL
+       SET status = 'ready', attempt = 0, run_after = now(), error_code = NULL, error_message = NULL,
+           checkpoint = NULL
      WHERE id = v_task.id;
     INSERT INTO public.job_events (job_id, task_id, level, message, data, source, trace_id)
     VALUES (p_job_id, v_task.id, 'info',
@@ -256,17 +262,25 @@ BEGIN
             jsonb_build_object('resolution', p_resolution, 'step', v_task.step_key),
             'control-plane', split_part(v_job.traceparent, '-', 2));
   ELSE
-    SELECT array_agg(t.id) INTO v_skipped FROM public.job_tasks t
-     WHERE t.job_id = p_job_id AND t.params -> '_rolling' ->> 'host_id' = v_host
-       AND t.status IN ('paused', 'blocked', 'ready');
-    -- Whoever waited on a skipped step now waits on what that step waited on (outside the
-    -- host), so the cascade of the skip stops at the host.
+    -- The host's exit still runs when the paused entry had sent something to vCenter (a
+    -- timeout: the host may have entered after all); it is a no-op for a host out of
+    -- maintenance, and the next host waits for it. Otherwise the host stays as it was found.
+    SELECT array_agg(t.id) INTO v_skipped FROM (
+      SELECT t.id FROM public.job_tasks t
+       WHERE t.job_id = p_job_id AND t.params -> '_rolling' ->> 'host_id' = v_host
+         AND t.status IN ('paused', 'blocked', 'ready')
+         AND NOT (v_task.step_kind = 'host.maintenance' AND v_task.checkpoint ->> 'phase' IS NOT NULL
+                  AND t.step_kind = 'host.maintenance' AND t.params ->> 'action' = 'exit')
+       ORDER BY t.id FOR UPDATE) t;
+    -- Whoever waited on a skipped step now waits on what the skipped steps waited on outside
+    -- themselves, so the cascade of the skip stops at the host.
     INSERT INTO public.job_task_deps (task_id, depends_on)
     SELECT DISTINCT d.task_id, up.depends_on
       FROM public.job_task_deps d
-      JOIN public.job_task_deps up ON up.task_id = d.depends_on
+      CROSS JOIN public.job_task_deps up
      WHERE d.depends_on = ANY (v_skipped) AND NOT d.task_id = ANY (v_skipped)
-       AND NOT up.depends_on = ANY (v_skipped)
+       AND up.task_id = ANY (v_skipped) AND NOT up.depends_on = ANY (v_skipped)
+       AND up.depends_on <> d.task_id
     ON CONFLICT DO NOTHING;
     DELETE FROM public.job_task_deps d
      WHERE d.depends_on = ANY (v_skipped) AND NOT d.task_id = ANY (v_skipped);
@@ -279,7 +293,7 @@ BEGIN
     UPDATE public.job_tasks
        SET status = 'skipped', finished_at = now(), error_code = 'operator_skipped',
            error_message = format('skipped: an operator skipped this host at step %s', v_task.step_key)
-     WHERE id = ANY (v_skipped);
+     WHERE id = ANY (v_skipped) AND status IN ('paused', 'blocked', 'ready');
     -- Released now if all they wait on has succeeded (the trigger releases only on a success).
     UPDATE public.job_tasks c
        SET status = 'ready', run_after = now()
@@ -332,6 +346,7 @@ AS $$
                'connection_state', coalesce(h.connection_state, ''),
                'maintenance_mode', coalesce(h.maintenance_mode, false),
                'runs_vcenter', r.runs_vcenter,
+               'ssh_ready', h.ssh_credential_set_id IS NOT NULL AND h.ssh_host_key IS NOT NULL,
                'server', CASE WHEN s.id IS NOT NULL AND s.bmc_address IS NOT NULL THEN jsonb_build_object(
                            'server_id', s.id, 'bmc_address', s.bmc_address,
                            'credential_set_id', coalesce(s.credential_set_id::text, ''),

@@ -175,6 +175,23 @@ TEST_CASE("An entry that stalls times out in vCenter and leaves the host out of 
   CHECK(rig.model.MaintenanceEntries() == 1);
 }
 
+TEST_CASE("A rolling entry refuses a host someone else put in maintenance, where a plain entry says it is already in", "[maintenance][net]") {
+  Rig rig("127.0.124.29");
+  const std::string host = rig.hosts[2];
+  rig.model.Edit(host, [](vc::Object& o) { std::get<vc::Host>(o.body).maintenance = true; });
+  agent::RecordingStepContext rolling(
+      rig.Assignment("host.maintenance", R"("action":"enter","_refuse_found_in_maintenance":true)", host), SystemClock::Instance());
+  auto out = RunMaintenance(rolling, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "esxi.found_in_maintenance");
+  CHECK(out.error.message.find("nothing was sent") != std::string::npos);
+  CHECK(rig.model.TasksOn(host).empty());
+  agent::RecordingStepContext plain(rig.Assignment("host.maintenance", R"("action":"enter")", host), SystemClock::Instance());
+  out = RunMaintenance(plain, rig.http);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(std::string(Json(out.result_json)["outcome"].GetString()) == "already_in_maintenance");
+}
+
 TEST_CASE("An exit after a restart vCenter did not make waits for the host to reconnect, within its bound", "[maintenance][net]") {
   Rig rig("127.0.124.28");
   const std::string host = rig.hosts[1];

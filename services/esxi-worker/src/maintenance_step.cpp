@@ -35,6 +35,9 @@ struct MaintenanceParams {
   // An exit after the host restarted (a rolling update's firmware): how long it may take to
   // reconnect to vCenter before the exit gives up. 0: it must be connected now.
   seconds wait_connected{0};
+  // An entry of a rolling update: a host someone else put in maintenance is theirs, not taken
+  // over (and later brought back) by this job.
+  bool refuse_found_in_maintenance = false;
 };
 
 Result<MaintenanceParams> ParseParams(const agent::Params& p) {
@@ -57,6 +60,9 @@ Result<MaintenanceParams> ParseParams(const agent::Params& p) {
   auto wait = p.Int("_wait_connected_seconds", 0, 86400);
   if (!wait) return wait.error();
   out.wait_connected = seconds(wait->value_or(0));
+  auto refuse = p.Flag("_refuse_found_in_maintenance");
+  if (!refuse) return refuse.error();
+  out.refuse_found_in_maintenance = refuse->value_or(false);
   return out;
 }
 
@@ -101,6 +107,13 @@ class MaintenanceRun : HostStepRun {
     }
     if (now->in_maintenance == enter) {
       const bool ours = !cp_.phase.empty();
+      if (enter && !ours && p_.refuse_found_in_maintenance) {
+        return StepOutcome::Failed(MakeError(
+            "esxi.found_in_maintenance",
+            fmt::format("{} is in maintenance already, put there outside this job: whether it is updated and brought back "
+                        "is for whoever put it there; nothing was sent",
+                        Host())));
+      }
       const std::string note = ours ? fmt::format("resuming: {} {} maintenance (an earlier attempt's task)", Host(), enter ? "entered" : "left")
                                     : fmt::format("{} is already {} maintenance; nothing to do", Host(), enter ? "in" : "out of");
       ctx_.Event(LogLevel::kInfo, note);
@@ -239,8 +252,11 @@ class MaintenanceRun : HostStepRun {
       if (host->in_maintenance == enter && ended->end == vsphere::TaskWaitEnd::kFinished && ended->info.state == "success") {
         followed = ended;  // it finished as it was being cancelled: the effect is there
       } else {
+        // A timeout is a question for an operator only when the host is as it was; a cancel
+        // vCenter did not confirm, or a host that changed anyway, is not (the slot stays held).
+        const bool as_it_was = ended->end == vsphere::TaskWaitEnd::kFinished && host->in_maintenance != enter;
         return StepOutcome::Failed(MakeError(
-            "esxi.maintenance_timeout",
+            as_it_was ? "esxi.maintenance_timeout" : "esxi.cancel_unconfirmed",
             fmt::format("{}: task {} on {} did not end within {} s and was cancelled{}; the host is {} maintenance", what, task.value,
                         Host(), (p_.timeout + kGrace).count(),
                         ended->end == vsphere::TaskWaitEnd::kFinished ? "" : " (vCenter has not confirmed the cancel)",

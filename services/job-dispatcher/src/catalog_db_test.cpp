@@ -168,9 +168,11 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
   const std::string vc = Scalar(site.su, "INSERT INTO vcenters(name, address) VALUES ('vc', '127.0.9.9') RETURNING id");
   const std::string cluster =
       Scalar(site.su, "INSERT INTO vcenter_clusters(vcenter_id, moref, name) VALUES ($1, 'domain-c8', 'prod') RETURNING id", {vc});
+  // Linked to the server: a rolling firmware update has a BMC to update.
   const std::string host = Scalar(
-      site.su, "INSERT INTO vcenter_hosts(vcenter_id, cluster_id, moref, name) VALUES ($1, $2, 'host-10', 'esx-10') RETURNING id",
-      {vc, cluster});
+      site.su, "INSERT INTO vcenter_hosts(vcenter_id, cluster_id, moref, name, server_id) VALUES ($1, $2, 'host-10', 'esx-10', $3) "
+               "RETURNING id",
+      {vc, cluster, server});
   const std::map<std::string, std::string> sample = {
       {"server_ids", fmt::format(R"({{"server_ids": ["{}"]}})", server)},
       {"bmc_addresses", R"({"bmc_addresses": ["127.0.9.7:8443"]})"},
@@ -195,7 +197,7 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
     REQUIRE(planner != nullptr);
     // A rolling update must say what it updates (its schema's anyOf) before planning reads it.
     const std::string params =
-        type == "cluster.rolling_update" ? R"({"esxi":{"depot":"/vmfs/volumes/ds/d.zip","profile":"P"}})" : "{}";
+        type == "cluster.rolling_update" ? R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"}})" : "{}";
     auto steps = (*planner)(JobToPlan{"00000000-0000-0000-0000-000000000001", "default", type, it->second, params}, dir);
     if (!steps) INFO("planner: " << steps.error().code << ": " << steps.error().message);
     REQUIRE(steps.ok());

@@ -58,6 +58,7 @@ struct RollingHost {
   std::string connection_state;
   bool maintenance_mode = false;
   bool runs_vcenter = false;        // this vCenter's own VM runs here: the host goes last
+  bool ssh_ready = false;           // an SSH credential set and a pinned host key (an ESXi upgrade)
   std::optional<ServerRef> server;  // the linked server (its BMC), when linked without conflict
   std::string link_problem;         // why there is no usable link ("" when linked)
 };

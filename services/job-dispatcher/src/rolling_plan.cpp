@@ -44,6 +44,10 @@ Result<RollingParams> ReadParams(const std::string& params_json) {
       return MakeError("plan.params", "firmware.reboot: a rolling update applies firmware while the host is in "
                                       "maintenance; use auto or now");
     }
+    if (fw.HasMember("dry_run") && fw["dry_run"].IsTrue()) {
+      return MakeError("plan.params", "firmware.dry_run: a rolling update takes every host out of service to apply "
+                                      "firmware; preview with a server.firmware_update dry run instead");
+    }
     out.firmware = Serialize(fw);
   }
   if (p.HasMember("esxi")) {
@@ -125,18 +129,18 @@ std::string PlanHost(Plan& plan, const RollingParams& params, const RollingHost&
   }
   std::string last = add("check:" + key_name, "cluster.safety_check", target, host_step(check_params), previous);
   if (params.backup) last = add("backup:" + key_name, "server.scp_export", idrac, server_step("{}"), last);
+  // A host found in maintenance when its turn comes (someone else's) is not taken over.
+  const std::string enter = WithMember(params.enter, "_refuse_found_in_maintenance", "true");
   last = add("enter:" + key_name, "host.maintenance", target,
-             host_step(WithMember(params.enter, "_pause_on",
-                                  R"(["esxi.blocked","esxi.maintenance_timeout","esxi.host_not_connected"])")),
+             host_step(WithMember(enter, "_pause_on",
+                                  R"(["esxi.blocked","esxi.maintenance_timeout","esxi.host_not_connected","esxi.found_in_maintenance"])")),
              last);
+  // The upgrade first: it needs the host connected and reboots it itself (proving the build);
+  // a firmware restart comes from the iDRAC, and only the exit waits for the host after it.
+  if (params.esxi) last = add("upgrade:" + key_name, "host.esxi_upgrade", target, host_step(*params.esxi), last);
   if (params.firmware) {
     last = add("firmware:" + key_name, "server.firmware_update", idrac, server_step(*params.firmware), last);
     last = add("refresh:" + key_name, "server.refresh", idrac, server_step(R"({"components":["firmware"]})"), last);
-  }
-  if (params.esxi) {
-    last = add("upgrade:" + key_name, "host.esxi_upgrade", target, host_step(*params.esxi), last);
-    last = add("reboot:" + key_name, "host.reboot", target,
-               host_step(R"({"action":"reboot","require_maintenance":true})"), last);
   }
   // After a firmware reboot the host comes back to vCenter on its own time: the exit waits for
   // it to reconnect.
@@ -164,6 +168,12 @@ Result<Plan> PlanRollingUpdate(const JobToPlan& job, ServerDirectory& dir) {
       // the other hosts count it as down.)
       plan.notes.push_back(fmt::format("host {} is not touched: it is in maintenance already (out of service); "
                                        "update it on its own, or bring it back first",
+                                       h.name));
+      continue;
+    }
+    if (params->esxi && !h.ssh_ready) {
+      plan.notes.push_back(fmt::format("host {} is not touched: an ESXi upgrade reaches it over SSH, and it has no SSH "
+                                       "credential set or no pinned host key (vcenter_hosts.ssh_credential_set_id, ssh_host_key)",
                                        h.name));
       continue;
     }

@@ -5,23 +5,26 @@
 //   check:<host>    cluster.safety_check on the host; after the first host it waits the quiet
 //                   period first (`_quiet_seconds`: DRS settles the VMs the last host got back)
 //   backup:<host>   server.scp_export of its server (params.backup)
-//   enter:<host>    host.maintenance enter (its own safety check runs again just before)
+//   enter:<host>    host.maintenance enter (its own safety check runs again just before; a
+//                   host someone else put in maintenance meanwhile is refused, not taken over)
+//   upgrade:<host>  host.esxi_upgrade (params.esxi): it needs the host connected, reboots it
+//                   and proves the build, so it goes before any firmware restart
 //   firmware:<host> server.firmware_update on its BMC (params.firmware; the server reboots as
 //                   the update needs, the step proves the new versions)
 //   refresh:<host>  server.refresh of its firmware: the iDRAC is back and the inventory shows
 //                   what is installed now
-//   upgrade:<host>  host.esxi_upgrade (params.esxi)
-//   reboot:<host>   host.reboot (after an upgrade: a new boot time and the host reconnected)
 //   exit:<host>     host.maintenance exit, after the host has reconnected
 // The next host's check waits for this host's exit, so a failure stops the job with later
 // hosts untouched. A blocked entry, an entry that timed out and a failed check pause the job
-// instead (`_pause_on`), for an operator to resume (retry, evacuate, skip_host) or cancel.
+// instead (`_pause_on`), for an operator to resume (retry, evacuate, skip_host) or cancel;
+// so does an entry that finds the host in maintenance put there by someone else.
 // Each step carries "_rolling": {"host_id", "host", "position", "of"}.
 //
 // Not planned, and said in the plan's notes: a host whose server link is missing or in
 // conflict when firmware or a backup is asked (which BMC to update would be a guess), and a
 // host already in maintenance (someone took it out of service: whether it comes back is
-// theirs to say; the other hosts' checks count it as down).
+// theirs to say; the other hosts' checks count it as down), and, when ESXi is to be upgraded,
+// a host SSH is not set up for (no credential set or no pinned host key).
 //
 // Thread-safety: a pure function of its inputs.
 

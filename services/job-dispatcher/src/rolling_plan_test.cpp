@@ -19,7 +19,7 @@ class ClusterDirectory final : public ServerDirectory {
     cluster.cluster_id = kCluster;
     cluster.name = "prod";
     for (int i = 1; i <= n; ++i) {
-      cluster.hosts.push_back(RollingHost{HostId(i), "esx-" + std::to_string(i), "connected", false, false,
+      cluster.hosts.push_back(RollingHost{HostId(i), "esx-" + std::to_string(i), "connected", false, false, true,
                                           ServerRef{"s" + std::to_string(i), "127.0.9." + std::to_string(i), "set-1", true, ""},
                                           ""});
     }
@@ -88,6 +88,7 @@ TEST_CASE("A firmware rolling update chains each host's steps, and each host wai
   CHECK(std::string(enter["_endpoint"]["id"].GetString()) == HostId(2));
   REQUIRE(enter["_pause_on"].IsArray());
   CHECK(std::string(enter["_pause_on"][0].GetString()) == "esxi.blocked");
+  CHECK(enter["_refuse_found_in_maintenance"].GetBool());  // someone else's maintenance is not taken over
   auto check1 = Params(Step(*plan, "check:esx-1"));
   auto check2 = Params(Step(*plan, "check:esx-2"));
   CHECK_FALSE(check1.HasMember("_quiet_seconds"));  // the first host has nothing to settle after
@@ -103,16 +104,26 @@ TEST_CASE("An ESXi rolling update upgrades and reboots through vCenter, and with
   ClusterDirectory dir(1);
   auto esxi = PlanRollingUpdate(Job(R"({"esxi":{"depot":"/vmfs/volumes/ds1/depot.zip","profile":"ESXi-8.0U2"},"backup":true,"quiet_seconds":0})"), dir);
   REQUIRE(esxi.ok());
-  CHECK(Keys(*esxi) == std::vector<std::string>{"check:esx-1", "backup:esx-1", "enter:esx-1", "upgrade:esx-1", "reboot:esx-1", "exit:esx-1"});
+  // The upgrade reboots the host itself and proves the build: no reboot step of its own.
+  CHECK(Keys(*esxi) == std::vector<std::string>{"check:esx-1", "backup:esx-1", "enter:esx-1", "upgrade:esx-1", "exit:esx-1"});
   CHECK(Step(*esxi, "backup:esx-1").target == "idrac:127.0.9.1");
   CHECK(std::string(Params(Step(*esxi, "upgrade:esx-1"))["profile"].GetString()) == "ESXi-8.0U2");
-  CHECK(Params(Step(*esxi, "reboot:esx-1"))["require_maintenance"].GetBool());
 
   auto both = PlanRollingUpdate(
       Job(R"({"firmware":{"method":"repository","catalog_url":"http://127.0.0.1/Catalog.xml"},"esxi":{"depot":"/vmfs/volumes/ds1/d.zip","profile":"P"}})"), dir);
   REQUIRE(both.ok());
-  CHECK(Keys(*both) == std::vector<std::string>{"check:esx-1", "enter:esx-1", "firmware:esx-1", "refresh:esx-1", "upgrade:esx-1",
-                                                "reboot:esx-1", "exit:esx-1"});
+  // The upgrade needs the host connected: before the firmware restart, after which only the
+  // exit waits for the host to come back.
+  CHECK(Keys(*both) == std::vector<std::string>{"check:esx-1", "enter:esx-1", "upgrade:esx-1", "firmware:esx-1", "refresh:esx-1",
+                                                "exit:esx-1"});
+
+  // A host SSH is not set up for is left out of an upgrade, said why.
+  dir.cluster.hosts[0].ssh_ready = false;
+  auto no_ssh = PlanRollingUpdate(Job(R"({"esxi":{"depot":"/vmfs/volumes/ds1/d.zip","profile":"P"}})"), dir);
+  REQUIRE_FALSE(no_ssh.ok());
+  CHECK(no_ssh.error().message.find("host esx-1 is not touched: an ESXi upgrade reaches it over SSH") != std::string::npos);
+  auto fw_only = PlanRollingUpdate(Job(R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"}})"), dir);
+  CHECK(fw_only.ok());  // firmware goes through the iDRAC: SSH is not needed
 }
 
 TEST_CASE("Hosts without a usable server link are left out of a firmware update, and the plan says why", "[plan][rolling]") {
@@ -150,8 +161,8 @@ TEST_CASE("The host running vCenter is planned last and a host found in maintena
   dir.cluster.hosts[0].maintenance_mode = true;
   auto plan = PlanRollingUpdate(Job(R"({"esxi":{"depot":"/vmfs/volumes/ds/d.zip","profile":"P"}})"), dir);
   REQUIRE(plan.ok());
-  CHECK(Keys(*plan) == std::vector<std::string>{"check:esx-2", "enter:esx-2", "upgrade:esx-2", "reboot:esx-2", "exit:esx-2",
-                                                "check:esx-3", "enter:esx-3", "upgrade:esx-3", "reboot:esx-3", "exit:esx-3"});
+  CHECK(Keys(*plan) == std::vector<std::string>{"check:esx-2", "enter:esx-2", "upgrade:esx-2", "exit:esx-2",
+                                                "check:esx-3", "enter:esx-3", "upgrade:esx-3", "exit:esx-3"});
   CHECK(Step(*plan, "check:esx-3").depends_on == std::vector<std::string>{"exit:esx-2"});
   CHECK(Params(Step(*plan, "check:esx-3"))["_rolling"]["position"].GetInt() == 2);
   REQUIRE(plan->notes.size() == 2);
@@ -170,6 +181,9 @@ TEST_CASE("A rolling update's scope and params are checked before anything is pl
   auto later = PlanRollingUpdate(Job(R"({"firmware":{"method":"simple_update","reboot":"next_reset"}})"), dir);
   REQUIRE_FALSE(later.ok());
   CHECK(later.error().message.find("firmware.reboot") != std::string::npos);
+  auto preview = PlanRollingUpdate(Job(R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f","dry_run":true}})"), dir);
+  REQUIRE_FALSE(preview.ok());
+  CHECK(preview.error().message.find("firmware.dry_run") != std::string::npos);
   auto no_scope = PlanRollingUpdate(Job(fw, R"({"cluster_id":"prod"})"), dir);
   REQUIRE_FALSE(no_scope.ok());
   CHECK(no_scope.error().code == "plan.scope");

@@ -75,7 +75,7 @@ Result<std::optional<RollingCluster>> DbServerDirectory::RollingHosts(const std:
   for (const auto& h : doc["hosts"].GetArray()) {
     if (!h.IsObject()) return MakeError("db.result", "rolling hosts: a host is not a JSON object");
     RollingHost host{text(h, "host_id"), text(h, "name"), text(h, "connection_state"), flag(h, "maintenance_mode"),
-                     flag(h, "runs_vcenter"), std::nullopt, text(h, "link_problem")};
+                     flag(h, "runs_vcenter"), flag(h, "ssh_ready"), std::nullopt, text(h, "link_problem")};
     if (h.HasMember("server") && h["server"].IsObject()) {
       const auto& s = h["server"];
       host.server = ServerRef{text(s, "server_id"), text(s, "bmc_address"), text(s, "credential_set_id"),
