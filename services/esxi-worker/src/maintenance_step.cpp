@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
+#include <vector>
 
 #include "dcops/agent/params.hpp"
 #include "dcops/vsphere/watch.hpp"
@@ -38,13 +40,32 @@ struct MaintenanceParams {
   // An entry of a rolling update: a host someone else put in maintenance is theirs, not taken
   // over (and later brought back) by this job.
   bool refuse_found_in_maintenance = false;
+  // A rolling update's settle (its finalizer, action "settle"): an exit only when the host is
+  // healthy and none of the host's steps failed (`steps`, from the dispatcher's "_finalizer").
+  bool settle = false;
+  struct PriorStep {
+    std::string key, status, error;
+  };
+  std::vector<PriorStep> steps;
 };
 
 Result<MaintenanceParams> ParseParams(const agent::Params& p) {
   MaintenanceParams out;
-  auto action = p.RequiredText("action", {"enter", "exit"});
+  auto action = p.RequiredText("action", {"enter", "exit", "settle"});
   if (!action) return action.error();
-  out.action = *action;
+  out.settle = *action == "settle";
+  out.action = out.settle ? "exit" : *action;
+  if (out.settle) {
+    const rapidjson::Value* f = p.Raw("_finalizer");
+    if (f == nullptr || !f->IsObject() || !f->HasMember("steps") || !(*f)["steps"].IsArray()) {
+      return MakeError("step.params", "_finalizer.steps: a settle needs its host's steps (the dispatcher adds them)");
+    }
+    for (const auto& st : (*f)["steps"].GetArray()) {
+      if (!st.IsObject()) continue;
+      auto text = [&st](const char* k) { return st.HasMember(k) && st[k].IsString() ? std::string(st[k].GetString()) : ""; };
+      out.steps.push_back({text("key"), text("status"), text("error_message")});
+    }
+  }
   auto evacuate = p.Flag("evacuate_powered_off");
   if (!evacuate) return evacuate.error();
   out.evacuate_powered_off = evacuate->value_or(false);
@@ -105,6 +126,13 @@ class MaintenanceRun : HostStepRun {
       now = ReadHostRuntime(vcenter_, target_.host);  // the host as it is after that search
       if (!now) return StepOutcome::Failed(now.error());
     }
+    if (p_.settle && now->in_maintenance && cp_.phase.empty()) {
+      for (const auto& st : p_.steps) {
+        if (st.status != "failed") continue;
+        return Left(fmt::format("step {} failed ({}); look at it before it takes VMs again, then take it out of maintenance",
+                                st.key, st.error.empty() ? "no message" : st.error));
+      }
+    }
     if (now->in_maintenance == enter) {
       const bool ours = !cp_.phase.empty();
       if (enter && !ours && p_.refuse_found_in_maintenance) {
@@ -121,6 +149,9 @@ class MaintenanceRun : HostStepRun {
     }
     if (now->connection_state != "connected" && p_.wait_connected.count() > 0) {
       auto back = AwaitConnected(now->connection_state);
+      if (back && p_.settle && back->kind == agent::StepOutcome::Kind::kFailed) {
+        return Left(fmt::format("it is not healthy: {}", back->error.message));
+      }
       if (back) return *back;
       now = ReadHostRuntime(vcenter_, target_.host);
       if (!now) return StepOutcome::Failed(now.error());
@@ -326,11 +357,19 @@ class MaintenanceRun : HostStepRun {
     return StepOutcome::Cancelled(fmt::format("cancelled: {} entered maintenance and was taken out again", Host()));
   }
 
-  StepOutcome Done(const std::string& outcome, const std::string& note, const std::string& task, const std::string& safety) {
+  // A settle that leaves the host in maintenance: a safe state, said loudly.
+  StepOutcome Left(const std::string& why) {
+    const std::string note = fmt::format("{} is left in maintenance: {}", Host(), why);
+    ctx_.Event(LogLevel::kWarn, note);
+    return Done("left_in_maintenance", note, "", "", true);
+  }
+
+  StepOutcome Done(const std::string& outcome, const std::string& note, const std::string& task, const std::string& safety,
+                   std::optional<bool> in_maintenance = std::nullopt) {
     ctx_.Progress(100, note);
-    const bool in = p_.action == "enter";
+    const bool in = in_maintenance.value_or(p_.action == "enter");
     const std::initializer_list<std::pair<const char*, std::string>> fields = {
-        {"action", p_.action}, {"outcome", outcome}, {"host", target_.host.value}, {"host_name", Host()}, {"task", task},
+        {"action", p_.settle ? "settle" : p_.action}, {"outcome", outcome}, {"host", target_.host.value}, {"host_name", Host()}, {"task", task},
         {"note", note}};
     if (safety.empty()) return StepOutcome::Succeeded(JsonObject(fields, {{"in_maintenance", in}}));
     return StepOutcome::Succeeded(JsonObject(fields, {{"in_maintenance", in}}, {{"safety", safety}}));

@@ -8,6 +8,11 @@
 // (progress while DRS migrates VMs) and proven by reading the host back. Already in
 // maintenance: success, said so (outcome "already_in_maintenance").
 // Exit: ExitMaintenanceMode_Task, likewise; not in maintenance: success, said so.
+// Settle (a rolling update's finalizer, planned by the dispatcher, never a job's own action):
+// an exit that first judges the host. Still in maintenance after its update's steps ended, the
+// host is left there, with a warning saying why ("left_in_maintenance", success: a safe
+// state), when one of its steps failed (the dispatcher's "_finalizer": {"steps": [...]}) or
+// it does not reconnect within _wait_connected_seconds; otherwise it exits as above.
 //
 // Written ahead: the step saves {"phase":"sending"} before it asks vCenter for the task and
 // {"phase":"sent","task":…} once it has it. A retry after a crash asks vCenter what happened

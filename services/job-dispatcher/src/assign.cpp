@@ -83,6 +83,17 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
   if (value.HasParseError()) return MakeError("db.result", std::string(key) + ": not JSON");
   params.RemoveMember(key);
   params.AddMember(rapidjson::Value(key, a), rapidjson::Value(value, a), a);
+  // A rolling update's finalizers also get what happened before them ("_finalizer").
+  const std::string action = params.HasMember("action") && params["action"].IsString() ? params["action"].GetString() : "";
+  if ((s.step_kind == "cluster.settings" && action == "restore") || (s.step_kind == "host.maintenance" && action == "settle")) {
+    auto context = cp.FinalizerContext(s.task_id);
+    if (!context) return context.error();
+    rapidjson::Document c;
+    c.Parse(context->c_str());
+    if (c.HasParseError() || !c.IsObject()) return MakeError("db.result", "_finalizer: not a JSON object");
+    params.RemoveMember("_finalizer");
+    params.AddMember("_finalizer", rapidjson::Value(c, a), a);
+  }
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   params.Accept(w);

@@ -440,6 +440,10 @@ Result<std::optional<std::string>> ControlPlane::ConfigBackup(const std::string&
   return rows->TextAt(0, 0);
 }
 
+Result<std::string> ControlPlane::FinalizerContext(const std::string& task_id) {
+  return ScalarText(conn_.Exec("SELECT coalesce(dispatcher_v1_finalizer_context($1::uuid), '{}')::text", {task_id}));
+}
+
 Result<std::string> ControlPlane::LogCursors(const std::string& server_id) {
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_log_cursors($1::uuid)::text", {server_id}));
 }

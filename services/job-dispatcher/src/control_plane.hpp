@@ -177,6 +177,9 @@ class ControlPlane {
   // is its own now, or it needs none), else why it waits ("waiting: …") or never can
   // ("refused: …").
   Result<std::string> MaintenanceSlot(const std::string& task_id);
+  // dispatcher_v1_finalizer_context: what a rolling update's finalizer needs as it runs (a
+  // settings restore: the settings found; a settle: its host's steps and how they ended).
+  Result<std::string> FinalizerContext(const std::string& task_id);
   // dispatcher_v1_record_maintenance: what a host.maintenance result did to its cluster's slot
   // ("" when nothing).
   Result<std::string> RecordMaintenance(const std::string& task_id, const std::string& result_json);

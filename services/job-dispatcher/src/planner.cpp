@@ -308,6 +308,16 @@ std::string StepsJson(const std::vector<PlannedStep>& steps) {
     w.StartArray();
     for (const auto& d : s.depends_on) Str(w, d);
     w.EndArray();
+    if (!s.after_finished.empty()) {
+      w.Key("after_finished");
+      w.StartArray();
+      for (const auto& d : s.after_finished) Str(w, d);
+      w.EndArray();
+    }
+    if (!s.on_cancel.empty()) {
+      w.Key("on_cancel");
+      Str(w, s.on_cancel);
+    }
     w.EndObject();
   }
   w.EndArray();

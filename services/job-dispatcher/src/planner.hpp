@@ -31,7 +31,12 @@ struct PlannedStep {
   // Whether the step changes its device is not the planner's to say: the catalog row of the
   // step's kind decides (dispatcher_v1_plan_jobs).
   std::string params_json;  // the job's params plus "_bmc" (how to reach the target)
-  std::vector<std::string> depends_on;
+  std::vector<std::string> depends_on;      // earlier steps that must have succeeded
+  // Earlier steps it waits on however they end (a finalizer's: restore, settle).
+  std::vector<std::string> after_finished{};
+  // What a cancel of the job does to it: "stop" (default), "finish" (not interrupted once
+  // running: firmware, an ESXi image) or "run" (a finalizer: runs anyway, after what it waits on).
+  std::string on_cancel{};
 };
 
 // A plan: its steps (a plan reads as the list of steps it mostly is) and notes for the

@@ -66,10 +66,29 @@ TEST_CASE("A firmware rolling update chains each host's steps, and each host wai
   auto plan = PlanRollingUpdate(Job(R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/fw.exe"}})"), dir);
   REQUIRE(plan.ok());
   CHECK(Keys(*plan) == std::vector<std::string>{"check:esx-1", "enter:esx-1", "firmware:esx-1", "refresh:esx-1", "exit:esx-1",
-                                                "check:esx-2", "enter:esx-2", "firmware:esx-2", "refresh:esx-2", "exit:esx-2"});
+                                                "settle:esx-1", "check:esx-2", "enter:esx-2", "firmware:esx-2", "refresh:esx-2",
+                                                "exit:esx-2", "settle:esx-2"});
   CHECK(Step(*plan, "check:esx-1").depends_on.empty());
   CHECK(Step(*plan, "check:esx-2").depends_on == std::vector<std::string>{"exit:esx-1"});
-  for (std::size_t i = 1; i < plan->size(); ++i) CHECK((*plan)[i].depends_on == std::vector<std::string>{(*plan)[i - 1].key});
+  for (const char* key : {"enter:esx-1", "firmware:esx-1", "refresh:esx-1", "exit:esx-1"}) {
+    const auto& s = Step(*plan, key);
+    const auto at = std::find_if(plan->begin(), plan->end(), [&](const PlannedStep& p) { return p.key == key; });
+    CHECK(s.depends_on == std::vector<std::string>{(at - 1)->key});
+  }
+  // Nothing without a cancel policy of its own but the firmware (not interrupted once it runs).
+  CHECK(Step(*plan, "firmware:esx-1").on_cancel == "finish");
+  CHECK(Step(*plan, "enter:esx-1").on_cancel.empty());
+  CHECK(Step(*plan, "exit:esx-1").on_cancel.empty());
+  // The settle: after a successful entry, once everything after it ended however it ended.
+  const auto& settle = Step(*plan, "settle:esx-2");
+  CHECK(settle.kind == "host.maintenance");
+  CHECK(settle.on_cancel == "run");
+  CHECK(settle.depends_on == std::vector<std::string>{"enter:esx-2"});
+  CHECK(settle.after_finished == std::vector<std::string>{"firmware:esx-2", "refresh:esx-2", "exit:esx-2"});
+  CHECK(std::string(Params(settle)["action"].GetString()) == "settle");
+  CHECK(std::string(Params(settle)["_rolling"]["host_id"].GetString()) == HostId(2));
+  // No cluster setting asked: nothing changed, nothing to restore.
+  CHECK(std::none_of(plan->begin(), plan->end(), [](const PlannedStep& s) { return s.kind == "cluster.settings"; }));
   CHECK(Step(*plan, "enter:esx-1").target == "esxi:" + HostId(1));
   CHECK(Step(*plan, "firmware:esx-2").target == "idrac:127.0.9.2");
   CHECK(Step(*plan, "firmware:esx-2").kind == "server.firmware_update");
@@ -105,7 +124,10 @@ TEST_CASE("An ESXi rolling update upgrades and reboots through vCenter, and with
   auto esxi = PlanRollingUpdate(Job(R"({"esxi":{"depot":"/vmfs/volumes/ds1/depot.zip","profile":"ESXi-8.0U2"},"backup":true,"quiet_seconds":0})"), dir);
   REQUIRE(esxi.ok());
   // The upgrade reboots the host itself and proves the build: no reboot step of its own.
-  CHECK(Keys(*esxi) == std::vector<std::string>{"check:esx-1", "backup:esx-1", "enter:esx-1", "upgrade:esx-1", "exit:esx-1"});
+  CHECK(Keys(*esxi) == std::vector<std::string>{"check:esx-1", "backup:esx-1", "enter:esx-1", "upgrade:esx-1", "exit:esx-1",
+                                                "settle:esx-1"});
+  CHECK(Step(*esxi, "upgrade:esx-1").on_cancel == "finish");  // a half-installed image is worse than either
+  CHECK(Step(*esxi, "settle:esx-1").after_finished == std::vector<std::string>{"upgrade:esx-1", "exit:esx-1"});
   CHECK(Step(*esxi, "backup:esx-1").target == "idrac:127.0.9.1");
   CHECK(std::string(Params(Step(*esxi, "upgrade:esx-1"))["profile"].GetString()) == "ESXi-8.0U2");
 
@@ -115,7 +137,7 @@ TEST_CASE("An ESXi rolling update upgrades and reboots through vCenter, and with
   // The upgrade needs the host connected: before the firmware restart, after which only the
   // exit waits for the host to come back.
   CHECK(Keys(*both) == std::vector<std::string>{"check:esx-1", "enter:esx-1", "upgrade:esx-1", "firmware:esx-1", "refresh:esx-1",
-                                                "exit:esx-1"});
+                                                "exit:esx-1", "settle:esx-1"});
 
   // A host SSH is not set up for is left out of an upgrade, said why.
   dir.cluster.hosts[0].ssh_ready = false;
@@ -135,7 +157,7 @@ TEST_CASE("Hosts without a usable server link are left out of a firmware update,
   auto plan = PlanRollingUpdate(Job(R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"}})"), dir);
   REQUIRE(plan.ok());
   CHECK(Keys(*plan).front() == "check:esx-3");
-  CHECK(plan->size() == 5);
+  CHECK(plan->size() == 6);
   REQUIRE(plan->notes.size() == 2);
   CHECK(plan->notes[0] == "host esx-1 is not touched: it is linked to no server (no BMC to update)");
   CHECK(plan->notes[1] == "host esx-2 is not touched: its server link is in conflict: two servers share tag ABC1234");
@@ -161,14 +183,86 @@ TEST_CASE("The host running vCenter is planned last and a host found in maintena
   dir.cluster.hosts[0].maintenance_mode = true;
   auto plan = PlanRollingUpdate(Job(R"({"esxi":{"depot":"/vmfs/volumes/ds/d.zip","profile":"P"}})"), dir);
   REQUIRE(plan.ok());
-  CHECK(Keys(*plan) == std::vector<std::string>{"check:esx-2", "enter:esx-2", "upgrade:esx-2", "exit:esx-2",
-                                                "check:esx-3", "enter:esx-3", "upgrade:esx-3", "exit:esx-3"});
+  CHECK(Keys(*plan) == std::vector<std::string>{"check:esx-2", "enter:esx-2", "upgrade:esx-2", "exit:esx-2", "settle:esx-2",
+                                                "check:esx-3", "enter:esx-3", "upgrade:esx-3", "exit:esx-3", "settle:esx-3"});
   CHECK(Step(*plan, "check:esx-3").depends_on == std::vector<std::string>{"exit:esx-2"});
   CHECK(Params(Step(*plan, "check:esx-3"))["_rolling"]["position"].GetInt() == 2);
   REQUIRE(plan->notes.size() == 2);
   CHECK(plan->notes[0] == "host esx-1 is not touched: it is in maintenance already (out of service); update it on its own, "
                           "or bring it back first");
   CHECK(plan->notes[1] == "host esx-3 runs this vCenter's own VM: it is updated last");
+}
+
+TEST_CASE("Cluster settings the job changes are applied before the first host and restored after every other step", "[plan][rolling]") {
+  ClusterDirectory dir(2);
+  auto plan = PlanRollingUpdate(
+      Job(R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"},"ha_admission_control":"disable","drs_behavior":"fullyAutomated"})"),
+      dir);
+  REQUIRE(plan.ok());
+  const auto keys = Keys(*plan);
+  CHECK(keys.front() == "settings:apply");
+  CHECK(keys.back() == "settings:restore");
+  const auto& apply = Step(*plan, "settings:apply");
+  CHECK(apply.kind == "cluster.settings");
+  CHECK(apply.target == std::string("cluster:") + kCluster);
+  CHECK(apply.on_cancel == "finish");  // a cancel never leaves the restore without what was found
+  auto ap = Params(apply);
+  CHECK(std::string(ap["action"].GetString()) == "apply");
+  CHECK_FALSE(ap["ha_admission_control"].GetBool());
+  CHECK(std::string(ap["drs_behavior"].GetString()) == "fullyAutomated");
+  CHECK(std::string(ap["_endpoint"]["id"].GetString()) == kCluster);
+  CHECK(Step(*plan, "check:esx-1").depends_on == std::vector<std::string>{"settings:apply"});
+  const auto& restore = Step(*plan, "settings:restore");
+  CHECK(restore.on_cancel == "run");
+  CHECK(restore.depends_on.empty());
+  // Every other step, however it ends: on success, on failure, on cancel.
+  CHECK(restore.after_finished == std::vector<std::string>(keys.begin(), keys.end() - 1));
+  auto rp = Params(restore);
+  CHECK(std::string(rp["action"].GetString()) == "restore");
+  CHECK_FALSE(rp["ha_admission_control"].GetBool());  // what the apply set: only that is put back
+
+  auto keep = PlanRollingUpdate(
+      Job(R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"},"ha_admission_control":"keep","drs_behavior":"keep"})"),
+      dir);
+  REQUIRE(keep.ok());
+  CHECK(Keys(*keep).front() == "check:esx-1");
+  CHECK(std::none_of(keep->begin(), keep->end(), [](const PlannedStep& s) { return s.kind == "cluster.settings"; }));
+}
+
+TEST_CASE("Hosts go in parallel only when asked, never on vSAN, and never below what the cluster must keep up", "[plan][rolling]") {
+  ClusterDirectory dir(5);
+  dir.cluster.hosts[4].runs_vcenter = true;
+  const std::string fw = R"("firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"})";
+  auto plan = PlanRollingUpdate(Job("{" + fw + R"(,"parallel_hosts":2})"), dir);
+  REQUIRE(plan.ok());
+  // Two lanes: 1 and 3, 2 and 4; vCenter's own host after both, alone.
+  CHECK(Step(*plan, "check:esx-1").depends_on.empty());
+  CHECK(Step(*plan, "check:esx-2").depends_on.empty());
+  CHECK(Step(*plan, "check:esx-3").depends_on == std::vector<std::string>{"exit:esx-1"});
+  CHECK(Step(*plan, "check:esx-4").depends_on == std::vector<std::string>{"exit:esx-2"});
+  CHECK(Step(*plan, "check:esx-5").depends_on == std::vector<std::string>{"exit:esx-3", "exit:esx-4"});
+  CHECK_FALSE(Params(Step(*plan, "check:esx-2")).HasMember("_quiet_seconds"));
+  CHECK(Params(Step(*plan, "check:esx-3")).HasMember("_quiet_seconds"));
+  CHECK(Params(Step(*plan, "check:esx-5")).HasMember("_quiet_seconds"));
+  // Each entry may share the cluster's maintenance with the other lane.
+  CHECK(Params(Step(*plan, "enter:esx-1"))["max_hosts_in_maintenance"].GetInt() == 2);
+
+  auto one = PlanRollingUpdate(Job("{" + fw + "}"), dir);
+  REQUIRE(one.ok());
+  CHECK_FALSE(Params(Step(*one, "enter:esx-1")).HasMember("max_hosts_in_maintenance"));
+
+  // 5 hosts up, 3 must stay: 2 at a time is the most.
+  auto margin = PlanRollingUpdate(Job("{" + fw + R"(,"parallel_hosts":3,"min_hosts_up":3})"), dir);
+  REQUIRE_FALSE(margin.ok());
+  CHECK(margin.error().code == "plan.params");
+  CHECK(margin.error().message.find("would leave 2 up; it needs 3") != std::string::npos);
+  CHECK(PlanRollingUpdate(Job("{" + fw + R"(,"parallel_hosts":2,"min_hosts_up":3})"), dir).ok());
+
+  dir.cluster.vsan_enabled = true;
+  auto vsan = PlanRollingUpdate(Job("{" + fw + R"(,"parallel_hosts":2})"), dir);
+  REQUIRE_FALSE(vsan.ok());
+  CHECK(vsan.error().message.find("runs vSAN") != std::string::npos);
+  CHECK(PlanRollingUpdate(Job("{" + fw + R"(,"parallel_hosts":1})"), dir).ok());
 }
 
 TEST_CASE("A rolling update's scope and params are checked before anything is planned", "[plan][rolling]") {

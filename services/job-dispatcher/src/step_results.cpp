@@ -205,7 +205,7 @@ Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_ki
 std::string EndpointKind(const std::string& step_kind, const std::string& target) {
   if (step_kind == "inventory.ome_sync") return "ome";
   if (step_kind == "inventory.vcenter_sync") return "vcenter";
-  if (step_kind == "cluster.safety_check" || step_kind.rfind("host.", 0) == 0) {
+  if (step_kind == "cluster.safety_check" || step_kind == "cluster.settings" || step_kind.rfind("host.", 0) == 0) {
     if (target.rfind("esxi:", 0) == 0) return "esxi";
     if (target.rfind("cluster:", 0) == 0) return "cluster";
   }

@@ -38,6 +38,7 @@ struct Cluster {
   bool ha = true, drs = true, vsan = false;
   // HA admission control: "failover_level", "resources_percent", "failover_hosts" or "" (off).
   std::string admission_policy = "failover_level";
+  bool admission_control = true;  // dasConfig.admissionControlEnabled (with a policy)
   int failover_level = 1;
   int cpu_reserve_percent = 25, memory_reserve_percent = 25;
   int current_cpu_percent = 70, current_memory_percent = 60;  // summary.admissionControlInfo

@@ -60,7 +60,7 @@ std::string ClusterConfig(const Cluster& c, const std::string& xsi) {
   std::string out = fmt::format("<dasConfig><enabled>{}</enabled><vmMonitoring>vmMonitoringDisabled</vmMonitoring>"
                                 "<hostMonitoring>enabled</hostMonitoring><failoverLevel>{}</failoverLevel>{}"
                                 "<admissionControlEnabled>{}</admissionControlEnabled></dasConfig>",
-                                c.ha, c.failover_level, policy, !c.admission_policy.empty());
+                                c.ha, c.failover_level, policy, c.admission_control && !c.admission_policy.empty());
   out += fmt::format("<drsConfig><enabled>{}</enabled><defaultVmBehavior>{}</defaultVmBehavior><vmotionRate>3</vmotionRate></drsConfig>",
                      c.drs, c.drs_behavior);
   int key = 1;

@@ -484,6 +484,33 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     });
     return answer("");
   }
+  if (op == "ReconfigureComputeResource_Task") {
+    const auto modify_text = required("modify");
+    if (!modify_text) return;
+    const auto modify = ParseBool(*modify_text);
+    if (!modify) return fault("InvalidRequest", fmt::format("Invalid value '{}' for parameter modify", *modify_text));
+    // modify=false replaces the whole configuration (every unset field back to its default):
+    // not something this simulator models, nor something dcops sends.
+    if (!*modify) return fault("NotSupported", "The operation is not supported on the object.");
+    const pugi::xml_node spec = Child(call, "spec");
+    if (!spec) return fault("InvalidRequest", "Required parameter spec is missing");
+    TaskEngine::ClusterChange change;
+    if (const pugi::xml_node a = Child(Child(spec, "dasConfig"), "admissionControlEnabled")) {
+      const auto b = ParseBool(a.text().get());
+      if (!b) return fault("InvalidArgument", "A specified parameter was not correct: spec.dasConfig.admissionControlEnabled",
+                           "<invalidProperty>spec.dasConfig.admissionControlEnabled</invalidProperty>");
+      change.admission_control = *b;
+    }
+    if (const pugi::xml_node d = Child(Child(spec, "drsConfig"), "defaultVmBehavior")) {
+      const std::string behavior = d.text().get();
+      if (behavior != "fullyAutomated" && behavior != "partiallyAutomated" && behavior != "manual") {
+        return fault("InvalidArgument", "A specified parameter was not correct: spec.drsConfig.defaultVmBehavior",
+                     "<invalidProperty>spec.drsConfig.defaultVmBehavior</invalidProperty>");
+      }
+      change.drs_behavior = behavior;
+    }
+    return task_answer(tasks_.ReconfigureCluster(self, std::move(change)));
+  }
   if (op == "CancelTask") {
     const TaskStart t = tasks_.Cancel(self);
     if (!t.ok()) return fault(t.fault, t.message, t.detail);

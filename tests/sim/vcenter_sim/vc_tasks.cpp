@@ -203,6 +203,7 @@ TaskStart TaskEngine::Submit(Job job, Task task) {
       case Kind::kExit: refuse = refuse || !h->maintenance; break;
       case Kind::kReboot:
       case Kind::kShutdown: refuse = refuse || (!h->maintenance && !job.force); break;
+      case Kind::kReconfigure: break;  // not a host's: ReconfigureCluster submits it
     }
     if (refuse) {
       out = Refuse("InvalidState", kInvalidState);
@@ -258,6 +259,60 @@ TaskStart TaskEngine::Reboot(const std::string& host, bool force, bool shutdown)
   return Submit(std::move(job), std::move(t));
 }
 
+TaskStart TaskEngine::ReconfigureCluster(const std::string& cluster, ClusterChange change) {
+  std::lock_guard lock(mu_);
+  TaskStart out;
+  model_.Change([&](Model::Writer& w) {
+    const Object* o = w.Get(cluster);
+    const auto* c = o == nullptr ? nullptr : std::get_if<Cluster>(&o->body);
+    if (c == nullptr) {
+      out = NotFound("ClusterComputeResource", cluster);
+      return;
+    }
+    Task t;
+    t.description_id = "ClusterComputeResource.reconfigureEx";
+    t.entity = cluster;
+    t.entity_name = c->name;
+    t.entity_type = "ClusterComputeResource";
+    t.cancelable = false;
+    t.queue_time = Now();
+    t.user = "VSPHERE.LOCAL\\" + model_.username();
+    out.task = w.AddTask(std::move(t));
+  });
+  if (!out.ok()) return out;
+  Job job;
+  job.kind = Kind::kReconfigure;
+  job.host = cluster;  // the task's entity
+  job.task = out.task;
+  job.change = std::move(change);
+  job.due = Clock::now();
+  jobs_.push_back(std::move(job));
+  return out;
+}
+
+bool TaskEngine::StepReconfigure(Job& j, Clock::time_point now) {
+  if (j.phase == 0) {
+    model_.Change([&](Model::Writer& w) {
+      if (Task* t = TaskOf(w, j.task)) {
+        t->state = "running";
+        t->start_time = Now();
+      }
+    });
+    j.phase = 1;
+    j.due = now + model_.timings().exit;
+  }
+  if (now < j.due) return true;
+  model_.Change([&](Model::Writer& w) {
+    if (Object* o = w.Edit(j.host)) {
+      auto& c = std::get<Cluster>(o->body);
+      if (j.change.admission_control) c.admission_control = *j.change.admission_control;
+      if (j.change.drs_behavior) c.drs_behavior = *j.change.drs_behavior;
+    }
+    Finish(w, j.task);
+  });
+  return false;
+}
+
 TaskStart TaskEngine::Cancel(const std::string& task) {
   std::lock_guard lock(mu_);
   TaskStart out;
@@ -302,6 +357,7 @@ TaskEngine::Clock::time_point TaskEngine::Step(Clock::time_point now) {
     switch (j.kind) {
       case Kind::kEnter: alive = StepEnter(j, now); break;
       case Kind::kExit: alive = StepExit(j, now); break;
+      case Kind::kReconfigure: alive = StepReconfigure(j, now); break;
       case Kind::kReboot:
       case Kind::kShutdown: alive = StepPower(j, now); break;
     }

@@ -54,12 +54,20 @@ class TaskEngine {
   TaskStart ExitMaintenance(const std::string& host, int timeout_seconds);
   // RebootHost_Task (shutdown false) and ShutdownHost_Task.
   TaskStart Reboot(const std::string& host, bool force, bool shutdown);
+  // ClusterComputeResource.ReconfigureComputeResource_Task (modify=true): the settings named
+  // change when the task ends (after Timings::exit), not when it is asked for, as vCenter
+  // applies a reconfiguration while its task runs.
+  struct ClusterChange {
+    std::optional<bool> admission_control;
+    std::optional<std::string> drs_behavior;
+  };
+  TaskStart ReconfigureCluster(const std::string& cluster, ClusterChange change);
   // Task.CancelTask: an empty TaskStart when the task was canceled.
   TaskStart Cancel(const std::string& task);
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class Kind { kEnter, kExit, kReboot, kShutdown };
+  enum class Kind { kEnter, kExit, kReboot, kShutdown, kReconfigure };
   struct Job {
     Kind kind = Kind::kEnter;
     std::string task, host;
@@ -70,6 +78,7 @@ class TaskEngine {
     int phase = 0;                              // 0: queued; then per kind
     std::string moving_vm, target;              // the vMotion in flight
     int moved = 0;
+    ClusterChange change;                       // ReconfigureComputeResource
   };
 
   void Run();
@@ -78,6 +87,7 @@ class TaskEngine {
   bool StepEnter(Job& j, Clock::time_point now);  // false: the job is over
   bool StepExit(Job& j, Clock::time_point now);
   bool StepPower(Job& j, Clock::time_point now);
+  bool StepReconfigure(Job& j, Clock::time_point now);
   bool HostBusy(const std::string& host) const;  // under mu_
   TaskStart Submit(Job job, Task task);           // under mu_
 
