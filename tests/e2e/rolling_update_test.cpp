@@ -18,6 +18,10 @@ using std::chrono::seconds;
 namespace vc = sim::vcenter;
 
 constexpr const char* kBios = R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE"},"quiet_seconds":1})";
+// The same, with HA admission control off and DRS fully automated for the job's length.
+constexpr const char* kBiosWithSettings =
+    R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE"},"quiet_seconds":1,)"
+    R"("ha_admission_control":"disable","drs_behavior":"fullyAutomated"})";
 
 // A site whose 4 BMCs are the hardware of a 4-host cluster, inventoried and linked.
 struct ClusterSite {
@@ -81,6 +85,11 @@ struct ClusterSite {
     d.Parse(site.FleetJson().c_str());
     return d;
   }
+  vc::Cluster Cluster() {
+    const auto clusters = model.Objects("ClusterComputeResource");
+    REQUIRE(clusters.size() == 1);
+    return std::get<vc::Cluster>(clusters.front().body);
+  }
   vc::Host Host(const std::string& moref) {
     for (const auto& o : model.Objects("HostSystem")) {
       if (o.moref == moref) return std::get<vc::Host>(o.body);
@@ -132,12 +141,32 @@ struct ClusterSite {
 TEST_CASE("A rolling firmware update takes a 4-host cluster host by host, each in maintenance only for its own update",
           "[e2e][rolling]") {
   ClusterSite cs("127.0.126.1", "127.0.126.10", 18470);
-  auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json", kBios,
-                          "--watch"});
+  // DRS asks before it moves a VM: every entry would be blocked. The job makes it fully
+  // automated (and HA admission control off) while it runs, and puts both back.
+  const std::string cluster_moref = cs.model.Objects("ClusterComputeResource").front().moref;
+  cs.model.Edit(cluster_moref, [](vc::Object& c) { std::get<vc::Cluster>(c.body).drs_behavior = "partiallyAutomated"; });
+  auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json",
+                          kBiosWithSettings, "--watch"});
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   const std::string job = cs.site.Sql("SELECT id FROM jobs WHERE job_type = 'cluster.rolling_update'");
-  CHECK(cs.site.Sql("SELECT steps_succeeded || '/' || steps_total FROM jobs WHERE id = $1", {job}) == "20/20");
+  // 6 steps per host (check, enter, firmware, refresh, exit, settle), the settings' 2.
+  CHECK(cs.site.Sql("SELECT steps_succeeded || '/' || steps_total FROM jobs WHERE id = $1", {job}) == "26/26");
+  CHECK(cs.Cluster().drs_behavior == "partiallyAutomated");
+  CHECK(cs.Cluster().admission_control);
+  CHECK(cs.site.Sql("SELECT result ->> 'changed' FROM job_tasks WHERE job_id = $1 AND step_key = 'settings:apply'", {job}) ==
+        R"(["ha_admission_control", "drs_behavior"])");
+  CHECK(cs.site.Sql("SELECT result #>> '{before,drs_behavior}' FROM job_tasks WHERE job_id = $1 AND step_key = 'settings:apply'",
+                    {job}) == "partiallyAutomated");
+  CHECK(cs.site.Sql("SELECT result ->> 'restored' FROM job_tasks WHERE job_id = $1 AND step_key = 'settings:restore'", {job}) ==
+        R"(["ha_admission_control", "drs_behavior"])");
+  // Every host was taken in while DRS was fully automated: the restore came after the last exit.
+  CHECK(cs.site.Sql("SELECT count(*) FROM job_tasks r, job_tasks x WHERE r.job_id = $1 AND x.job_id = $1 "
+                    "AND r.step_key = 'settings:restore' AND x.step_kind = 'host.maintenance' AND r.started_at < x.finished_at",
+                    {job}) == "0");
+  // The settles found their hosts out of maintenance: nothing to do.
+  CHECK(cs.site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND step_key LIKE 'settle:%' "
+                    "AND result ->> 'outcome' = 'not_in_maintenance'", {job}) == "4");
 
   // Every server runs the new BIOS, rebooted once for it; the inventory says so.
   auto fleet = cs.Fleet();
@@ -208,14 +237,14 @@ TEST_CASE("A blocker pauses the rolling update with nothing sent for that host, 
   CHECK(cs.site.Sql("SELECT count(*) FROM audit_log WHERE action = 'job.resume' AND object_id = $1", {job}) == "1");
 }
 
-TEST_CASE("A failed firmware update on host 2 stops the job: host 1 done, host 2 left in maintenance, hosts 3 and 4 untouched",
+TEST_CASE("A failed firmware update on host 2 stops the job: host 1 done, host 2 left in maintenance, hosts 3 and 4 untouched, HA restored",
           "[e2e][rolling]") {
   ClusterSite cs("127.0.126.41", "127.0.126.50", 18472);
   const std::string h1 = cs.HostName(0), h2 = cs.HostName(1), h3 = cs.HostName(2), h4 = cs.HostName(3);
   // Host 2's iDRAC starts answering HTML error pages: its update cannot be done or proved.
   REQUIRE(cs.site.SetFaults(cs.BmcOf(h2).substr(0, cs.BmcOf(h2).find(':')), R"({"mode":"html"})"));
-  auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json", kBios,
-                          "--watch"});
+  auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json",
+                          kBiosWithSettings, "--watch"});
   INFO(run.output);
   CHECK(run.exit_code == 1);
   const std::string job = cs.site.Sql("SELECT id FROM jobs WHERE job_type = 'cluster.rolling_update'");
@@ -226,6 +255,13 @@ TEST_CASE("A failed firmware update on host 2 stops the job: host 1 done, host 2
             .find("HTML page instead of JSON") != std::string::npos);
   CHECK(cs.Status(job, "exit:" + h2) == "skipped");
   CHECK(cs.Host(cs.MorefOf(h2)).maintenance);  // a host whose update failed stays out of service
+  CHECK(cs.site.Sql("SELECT result ->> 'outcome' FROM job_tasks WHERE job_id = $1 AND step_key = $2", {job, "settle:" + h2}) ==
+        "left_in_maintenance");
+  CHECK(cs.site.Sql("SELECT count(*) FROM job_events WHERE job_id = $1 AND level = 'warn' AND message LIKE $2",
+                    {job, "%" + h2 + " is left in maintenance: step firmware:" + h2 + " failed%"}) == "1");
+  // The cluster's HA admission control is back on: the restore ran after the failure.
+  CHECK(cs.Cluster().admission_control);
+  CHECK(cs.Status(job, "settings:restore") == "succeeded");
   for (const auto& h : {h3, h4}) {
     CHECK(cs.site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND params #>> '{_rolling,host}' = $2 AND status <> 'skipped'",
                       {job, h}) == "0");
@@ -234,6 +270,36 @@ TEST_CASE("A failed firmware update on host 2 stops the job: host 1 done, host 2
   }
   CHECK(cs.model.MaintenanceEntries() == 2);
   CHECK(cs.BiosOf(cs.BmcOf(h1)) == "9.9.9");
+}
+
+TEST_CASE("A cancel mid-firmware lets the firmware finish, brings the healthy host back and restores the cluster's settings",
+          "[e2e][rolling]") {
+  // Servers take 3 s to restart: the cancel lands while the first host's firmware is applied.
+  ClusterSite cs("127.0.126.81", "127.0.126.90", 18474, {}, std::chrono::milliseconds(50), 30, 3000);
+  const std::string job =
+      cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", kBiosWithSettings);
+  const std::string h1 = cs.HostName(0);
+  cs.AwaitCheckpoint(job, "firmware:" + h1, "phase", "rebooted");
+  CHECK_FALSE(cs.Cluster().admission_control);  // off while the job runs
+  auto cancel = cs.site.Cli({"job", "cancel", job});
+  INFO(cancel.output);
+  REQUIRE(cancel.exit_code == 0);
+  REQUIRE(cs.site.WaitForJob(job, seconds(180)) == "cancelled");
+
+  // The firmware was not interrupted: it finished and was proved.
+  CHECK(cs.Status(job, "firmware:" + h1) == "succeeded");
+  CHECK(cs.BiosOf(cs.BmcOf(h1)) == "9.9.9");
+  // The host is healthy: its settle took it out of maintenance.
+  CHECK(cs.Status(job, "exit:" + h1) == "cancelled");
+  CHECK(cs.site.Sql("SELECT result ->> 'outcome' FROM job_tasks WHERE job_id = $1 AND step_key = $2", {job, "settle:" + h1}) ==
+        "exited");
+  for (const auto& m : cs.morefs) CHECK_FALSE(cs.Host(m).maintenance);
+  // Nothing else was started, and the cluster is as the job found it.
+  CHECK(cs.model.MaintenanceEntries() == 1);
+  for (int i = 1; i < 4; ++i) CHECK(cs.BiosOf(cs.BmcOf(cs.HostName(i))) != "9.9.9");
+  CHECK(cs.Cluster().admission_control);
+  CHECK(cs.Status(job, "settings:restore") == "succeeded");
+  CHECK(cs.site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'cancelled'", {job}) != "0");
 }
 
 TEST_CASE("Killed mid-host — the idrac-worker, the esxi-worker, the dispatcher — the rolling update resumes and repeats no effect",
