@@ -190,6 +190,24 @@ TEST_CASE("Retries come before a pause, a paused job cancels at once, a failure 
     CHECK(StepStatus(su, job, "check:a") == "cancelled:cancelled");
     CHECK(Scalar(su, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'cancelled'", {job}) == "6");
   }
+  SECTION("a check whose agent keeps dying pauses once its attempts are spent, as a failure would") {
+    const std::string job = PlanRollingJob(su);
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+      const Claimed c = Next(su, disp, "check:a");
+      REQUIRE(c.attempt == attempt);
+      Exec(su, "UPDATE job_tasks SET lease_expires_at = now() - interval '1 s' WHERE id = $1", {c.task_id});
+      CHECK(Scalar(disp, "SELECT new_status FROM dispatcher_v1_rescue_expired('default')", {}) ==
+            (attempt == 1 ? "ready" : "paused"));
+      Exec(su, "UPDATE job_tasks SET run_after = now() WHERE job_id = $1 AND status = 'ready'", {job});
+    }
+    CHECK(JobStatus(su, job) == "paused");
+    CHECK(StepStatus(su, job, "check:a") == "paused:lease_expired");
+    CHECK(Scalar(su, "SELECT pause ->> 'error_code' FROM jobs WHERE id = $1", {job}) == "lease_expired");
+    CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE job_id = $1 AND data ->> 'paused' = 'true' "
+                     "AND message LIKE 'job paused at step check:a: lease of agent agent-e expired%'", {job}) == "1");
+    CHECK(Scalar(disp, "SELECT dispatcher_v1_resume_job($1, 'retry', 'alice')", {job}) == "running");
+    Succeed(disp, Next(su, disp, "check:a"));
+  }
   SECTION("an entry that failed unsafely fails the job; the next host is never touched") {
     const std::string job = PlanRollingJob(su);
     Succeed(disp, Next(su, disp, "check:a"));

@@ -253,32 +253,55 @@ BEGIN
   ), rescued AS (
     UPDATE public.job_tasks t
        SET status = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) THEN 'cancelled'
-                         WHEN t.attempt >= t.max_attempts THEN 'failed'
-                         ELSE 'ready' END,
+                         WHEN t.attempt < t.max_attempts THEN 'ready'
+                         -- out of attempts: a step that pauses its job on any failure pauses it
+                         -- on this one too (its agent kept dying: an operator's question)
+                         WHEN j.cancel_requested_at IS NULL AND dcops_internal.pauses_job(t.params, 'lease_expired') THEN 'paused'
+                         ELSE 'failed' END,
            run_after = now() + dcops_internal.retry_delay(t.attempt, t.retry_base_ms, t.retry_max_ms),
            error_code = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) THEN 'cancelled'
                              ELSE 'lease_expired' END,
            error_message = format('lease of agent %s expired (attempt %s of %s)',
                                   t.lease_owner, t.attempt, t.max_attempts),
-           finished_at = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel)
-                                   OR t.attempt >= t.max_attempts
-                              THEN now() END,
+           finished_at = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) THEN now()
+                              WHEN t.attempt < t.max_attempts THEN NULL
+                              WHEN j.cancel_requested_at IS NULL AND dcops_internal.pauses_job(t.params, 'lease_expired') THEN NULL
+                              ELSE now() END,
            lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired e, public.jobs j
      WHERE t.id = e.id AND j.id = t.job_id
        AND t.status IN ('leased', 'running') AND t.lease_expires_at < now()
-    RETURNING t.id, t.job_id, t.status, t.attempt, e.lease_owner, t.step_key, j.traceparent
+    RETURNING t.id, t.job_id, t.status, t.attempt, e.lease_owner, t.step_key, t.step_kind, t.target, t.params,
+              t.error_message, j.traceparent, j.site
+  ), paused AS (
+    UPDATE public.jobs j
+       SET status = 'paused',
+           pause = jsonb_build_object('step', r.step_key, 'task_id', r.id, 'kind', r.step_kind, 'target', r.target,
+                                      'host', r.params -> '_rolling' -> 'host', 'error_code', 'lease_expired',
+                                      'error_message', r.error_message, 'paused_at', now()),
+           updated_at = now()
+      FROM rescued r
+     WHERE r.status = 'paused' AND j.id = r.job_id AND j.status = 'running'
+    RETURNING j.id
   ), logged AS (
     INSERT INTO public.job_events (job_id, task_id, level, message, data, source, trace_id)
-    SELECT r.job_id, r.id, CASE r.status WHEN 'ready' THEN 'warn' ELSE 'error' END,
-           format('step %s: lease of agent %s expired; %s', r.step_key, r.lease_owner,
-                  CASE r.status WHEN 'ready' THEN 'will retry' ELSE r.status END),
-           jsonb_build_object('attempt', r.attempt, 'status', r.status),
+    SELECT r.job_id, r.id, CASE r.status WHEN 'ready' THEN 'warn' WHEN 'paused' THEN 'warn' ELSE 'error' END,
+           CASE WHEN r.status = 'paused'
+                THEN format('job paused at step %s: lease of agent %s expired with no attempt left; resume it with retry or skip_host, or cancel it',
+                            r.step_key, r.lease_owner)
+                ELSE format('step %s: lease of agent %s expired; %s', r.step_key, r.lease_owner,
+                            CASE r.status WHEN 'ready' THEN 'will retry' ELSE r.status END) END,
+           jsonb_build_object('attempt', r.attempt, 'status', r.status) ||
+             CASE WHEN r.status = 'paused' THEN jsonb_build_object('paused', true, 'step', r.step_key, 'error_code', 'lease_expired')
+                  ELSE '{}'::jsonb END,
            'dispatcher', split_part(r.traceparent, '-', 2)
       FROM rescued r
     RETURNING 1
+  ), told AS (
+    SELECT count(pg_notify('dcops_work', json_build_object('site', r.site, 'job_id', r.job_id, 'event', 'job_paused')::text)) AS n
+      FROM rescued r WHERE r.status = 'paused'
   )
-  SELECT r.id, r.job_id, r.status, r.attempt, r.lease_owner FROM rescued r;
+  SELECT r.id, r.job_id, r.status, r.attempt, r.lease_owner FROM rescued r CROSS JOIN told;
 END
 $$;
 

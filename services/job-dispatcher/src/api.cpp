@@ -214,7 +214,9 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       return {201, fmt::format(R"({{"id":"{}"}})", *id)};
     }
     if (parts.size() >= 2 && !IsUuid(parts[1])) return Fail(404, "not_found", "no job with id " + parts[1]);
-    if (is("GET", 2)) {
+    // A job of another site is not this dispatcher's to show, cancel or resume: as if absent.
+    std::optional<std::string> job_json;
+    if (parts.size() >= 2) {
       auto job = cp.GetJobJson(parts[1]);
       if (!job) return FromError(job.error());
       rapidjson::Document d;
@@ -222,8 +224,9 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       if (!job->has_value() || d.HasParseError() || Str(d, "site") != site_) {
         return Fail(404, "not_found", "no job with id " + parts[1] + " on site " + site_);
       }
-      return {200, **job};
+      job_json = std::move(**job);
     }
+    if (is("GET", 2)) return {200, *job_json};
     if (is("GET", 3) && parts[2] == "events") {
       auto after = QueryInt(r, "after", 0, 0, std::numeric_limits<long>::max());
       if (!after) return Fail(400, "invalid", after.error().message);

@@ -123,13 +123,18 @@ TEST_CASE("Bad job requests get 400 with the parameter named, and lose nothing",
   CHECK(f.Call("GET", "/api/v1/nothing").status == 404);
 }
 
-TEST_CASE("A job of another site is not visible through this site's API", "[api]") {
+TEST_CASE("A job of another site is not visible, cancellable or resumable through this site's API", "[api]") {
   Fixture f;
   Exec(f.su, "SELECT dispatcher_v1_site_led('lab', 'dispatcher-lab')");
   const std::string other = Scalar(f.su,
       "SELECT dispatcher_v1_create_job('lab', 'server.refresh', '{\"all_servers\":true}', '{}')");
   CHECK(f.Call("GET", "/api/v1/jobs/" + other).status == 404);
   CHECK(Json(f.Call("GET", "/api/v1/jobs"))["jobs"].Size() == 0);
+  // Nor can it be cancelled, resumed or read event by event from here.
+  CHECK(f.Call("POST", "/api/v1/jobs/" + other + "/cancel").status == 404);
+  CHECK(f.Call("POST", "/api/v1/jobs/" + other + "/resume", R"({"resolution":"retry"})").status == 404);
+  CHECK(f.Call("GET", "/api/v1/jobs/" + other + "/events").status == 404);
+  CHECK(Scalar(f.su, "SELECT cancel_requested_at IS NULL FROM jobs WHERE id = $1", {other}) == "t");
 }
 
 TEST_CASE("Credential sets are stored sealed and listed without their secret", "[api]") {
