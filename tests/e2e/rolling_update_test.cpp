@@ -302,6 +302,44 @@ TEST_CASE("A cancel mid-firmware lets the firmware finish, brings the healthy ho
   CHECK(cs.site.Sql("SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status = 'cancelled'", {job}) != "0");
 }
 
+TEST_CASE("The database away while a host's firmware is applied: the rolling update goes on and repeats no effect",
+          "[e2e][rolling]") {
+  // Servers take 3 s to restart: the outage covers the update's end on the agent.
+  ClusterSite cs("127.0.127.1", "127.0.127.10", 18475, {}, std::chrono::milliseconds(50), 30, 3000);
+  const std::string job = cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", kBiosWithSettings);
+  const std::string h2 = cs.HostName(1);
+  cs.AwaitCheckpoint(job, "firmware:" + h2, "phase", "rebooted");
+  cs.site.CutDatabase();
+  REQUIRE(WaitUntil([&] { return cs.site.Readyz(0) == "database unreachable\n"; }, seconds(30)));
+  // Host 2's update step ends on the agent (host 1's ended before) while the dispatcher has
+  // no database: it cannot confirm the step's next checkpoint, so the attempt ends, its result
+  // waiting for the database.
+  auto updates_ended = [&cs] {
+    const std::string log = cs.idrac_worker->Log();
+    int n = 0;
+    for (auto at = log.find("server.firmware_update finished: "); at != std::string::npos;
+         at = log.find("server.firmware_update finished: ", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const bool ended = WaitUntil([&] { return updates_ended() >= 2; }, seconds(60));
+  cs.site.RestoreDatabase();
+  REQUIRE(ended);
+  REQUIRE(cs.site.WaitForJob(job, seconds(240)) == "succeeded");
+  CHECK(cs.model.MaintenanceEntries() == 4);
+  for (const auto& m : cs.morefs) CHECK_FALSE(cs.Host(m).maintenance);
+  auto fleet = cs.Fleet();
+  for (const auto& b : fleet.GetArray()) {
+    CHECK(std::string(b["bios_version"].GetString()) == "9.9.9");
+    CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+  }
+  // The attempt the outage ended was retried and continued from its checkpoint: one reset.
+  CHECK(cs.site.Sql("SELECT attempt >= 2 FROM job_tasks WHERE job_id = $1 AND step_key = $2", {job, "firmware:" + h2}) == "t");
+  CHECK(cs.Status(job, "firmware:" + h2) == "succeeded");
+  CHECK(cs.Cluster().admission_control);
+}
+
 TEST_CASE("Killed mid-host — the idrac-worker, the esxi-worker, the dispatcher — the rolling update resumes and repeats no effect",
           "[e2e][rolling]") {
   // Entries take seconds (1.5 s per VM) and servers 3 s to restart, so each kill lands mid-step.
