@@ -13,7 +13,7 @@ constexpr const char* kKinds = "{cluster.settings,host.maintenance,server.firmwa
 
 // A rolling job's shape for one host and the next host's check:
 //   apply (finish) → enter:a → fw:a (finish) → exit:a → check:b
-//   settle:a (run): after enter:a succeeded, once fw:a and exit:a ended
+//   settle:a (run): once enter:a, fw:a and exit:a ended
 //   restore (run): once every other step ended
 std::string PlanJob(db::Connection& su, const std::string& extra_step = "") {
   const std::string vc = Scalar(su, "INSERT INTO vcenters (name, address) VALUES ('vc', '127.0.9.9') RETURNING id", {});
@@ -29,8 +29,8 @@ std::string PlanJob(db::Connection& su, const std::string& extra_step = "") {
       R"({{"key":"enter:a","kind":"host.maintenance","target":"esxi:{h}","params":{{"action":"enter",{r}}},"depends_on":["apply"]}},)"
       R"({{"key":"fw:a","kind":"server.firmware_update","target":"idrac:127.0.9.1","params":{{{r}}},"depends_on":["enter:a"],"on_cancel":"finish"}},)"
       R"({{"key":"exit:a","kind":"host.maintenance","target":"esxi:{h}","params":{{"action":"exit",{r}}},"depends_on":["fw:a"]}},)"
-      R"({{"key":"settle:a","kind":"host.maintenance","target":"esxi:{h}","params":{{"action":"settle",{r}}},"depends_on":["enter:a"],)"
-      R"("after_finished":["fw:a","exit:a"],"on_cancel":"run"}},)"
+      R"({{"key":"settle:a","kind":"host.maintenance","target":"esxi:{h}","params":{{"action":"settle",{r}}},)"
+      R"("after_finished":["enter:a","fw:a","exit:a"],"on_cancel":"run"}},)"
       R"({{"key":"check:b","kind":"cluster.safety_check","target":"esxi:{h}","params":{{}},"depends_on":["exit:a"]}},)"
       R"({{"key":"restore","kind":"cluster.settings","target":"cluster:{c}","params":{{"action":"restore","ha_admission_control":false}},)"
       R"("after_finished":["apply","enter:a","fw:a","exit:a","settle:a","check:b"],"on_cancel":"run"}}{x}])",
@@ -70,6 +70,8 @@ TEST_CASE("A cancel lets a running firmware step finish, ends what waited, and r
   Succeed(disp, Next(su, disp, "apply"), R"({"before":{"ha_admission_control":true}})");
   Succeed(disp, Next(su, disp, "enter:a"));
   const Claimed fw = Next(su, disp, "fw:a");
+  // It has started something (its first checkpoint): from now on nothing cancels it.
+  REQUIRE(Scalar(disp, "SELECT dispatcher_v1_save_checkpoint($1, $2, '{\"phase\":\"host\"}')", {fw.task_id, fw.lease_id}) == "t");
 
   CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_job($1, 'alice')", {job}) == "cancel_requested");
   // The firmware is not told to stop; what had not started is cancelled; the finalizers wait.
@@ -84,12 +86,21 @@ TEST_CASE("A cancel lets a running firmware step finish, ends what waited, and r
   // Its retries still count (a transient failure is retried, not turned into a cancel).
   CHECK(Fail(disp, fw, true) == "retry_scheduled");
   Exec(su, "UPDATE job_tasks SET run_after = now() WHERE id = $1", {fw.task_id});
+  // A second cancel while it waits for its retry does not end it either.
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_job($1, 'alice')", {job}) == "cancel_requested");
+  CHECK(Status(su, job, "fw:a") == "ready:redfish.task_failed");
   const Claimed again = Next(su, disp, "fw:a");
   // A lost lease goes back to ready too.
   Exec(su, "UPDATE job_tasks SET lease_expires_at = now() - interval '1 s' WHERE id = $1", {again.task_id});
   CHECK(Scalar(disp, "SELECT new_status FROM dispatcher_v1_rescue_expired('default')", {}) == "ready");
   Exec(su, "UPDATE job_tasks SET run_after = now() WHERE id = $1", {fw.task_id});
-  Succeed(disp, Next(su, disp, "fw:a"));
+  // Its agent, draining, stops it: handed back, it runs again (no attempt used).
+  const Claimed third = Next(su, disp, "fw:a");
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_step($1, $2, 'the agent is draining')", {third.task_id, third.lease_id}) == "ok");
+  CHECK(Status(su, job, "fw:a") == "ready");
+  const Claimed fourth = Next(su, disp, "fw:a");
+  CHECK(fourth.attempt == third.attempt);
+  Succeed(disp, fourth);
 
   // Then the settle, then the restore; only then is the job over.
   const Claimed settle = Next(su, disp, "settle:a");
@@ -124,13 +135,25 @@ TEST_CASE("After a failure the finalizers run: a 'finished' dependency is met by
     Succeed(disp, Next(su, disp, "restore"));
     CHECK(JobStatus(su, job) == "failed");
   }
-  SECTION("the entry fails: the settle (it needs an entry) is skipped, the restore still runs") {
+  SECTION("the entry fails: the settle still runs (the host may have entered after all), told whether the slot is the job's") {
     const std::string job = PlanJob(su);
     Succeed(disp, Next(su, disp, "apply"));
     CHECK(Fail(disp, Next(su, disp, "enter:a"), false) == "failed");
-    CHECK(Status(su, job, "settle:a") == "skipped:dependency_failed");
+    const Claimed settle = Next(su, disp, "settle:a");
+    CHECK(Scalar(disp, "SELECT dispatcher_v1_finalizer_context($1) ->> 'slot_held'", {settle.task_id}) == "false");
+    Succeed(disp, settle);
     Succeed(disp, Next(su, disp, "restore"));
     CHECK(JobStatus(su, job) == "failed");
+  }
+  SECTION("a finalizer that fails fails the job, cancelled or not, and says which") {
+    const std::string job = PlanJob(su);
+    Succeed(disp, Next(su, disp, "apply"));
+    CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_job($1, 'alice')", {job}) == "cancel_requested");
+    Succeed(disp, Next(su, disp, "settle:a"));
+    CHECK(Fail(disp, Next(su, disp, "restore"), false) == "failed");
+    CHECK(JobStatus(su, job) == "failed");
+    CHECK(Scalar(su, "SELECT error_code || ': ' || error_message FROM jobs WHERE id = $1", {job}) ==
+          "finalizer_failed: finalizer restore failed (1 of 7 step(s) failed)");
   }
   SECTION("the apply fails after recording what it found: the restore is told, from its checkpoint") {
     const std::string job = PlanJob(su);
@@ -138,6 +161,7 @@ TEST_CASE("After a failure the finalizers run: a 'finished' dependency is met by
     REQUIRE(Scalar(disp, "SELECT dispatcher_v1_save_checkpoint($1, $2, '{\"before\":{\"ha_admission_control\":true}}')",
                    {apply.task_id, apply.lease_id}) == "t");
     CHECK(Fail(disp, apply, false) == "failed");
+    Succeed(disp, Next(su, disp, "settle:a"));  // nothing entered: a no-op
     const Claimed restore = Next(su, disp, "restore");
     CHECK(Scalar(disp, "SELECT dispatcher_v1_finalizer_context($1) #>> '{before,ha_admission_control}'", {restore.task_id}) ==
           "true");
@@ -147,6 +171,7 @@ TEST_CASE("After a failure the finalizers run: a 'finished' dependency is met by
   SECTION("nothing recorded: the restore is told so (null)") {
     const std::string job = PlanJob(su);
     CHECK(Fail(disp, Next(su, disp, "apply"), false) == "failed");
+    Succeed(disp, Next(su, disp, "settle:a"));
     const Claimed restore = Next(su, disp, "restore");
     CHECK(Scalar(disp, "SELECT dispatcher_v1_finalizer_context($1)::text", {restore.task_id}) == R"({"before": null})");
   }
@@ -158,10 +183,14 @@ TEST_CASE("A cancel before anything ran ends the job after its finalizers, and a
   auto disp = tdb.Connect();
   BecomeDispatcher(disp);
   const std::string job = PlanJob(su);
+  // The apply is running but has started nothing yet (no checkpoint): the cancel reaches it.
+  const Claimed apply = Next(su, disp, "apply");
   CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_job($1, 'alice')", {job}) == "cancel_requested");
-  // The apply had not started: cancelled. The settle needed an entry: skipped. The restore runs.
+  CHECK(Scalar(disp, "SELECT cancel_requested FROM dispatcher_v1_extend_leases(ARRAY[$1::uuid])", {apply.lease_id}) == "t");
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_step($1, $2, 'cancelled by request')", {apply.task_id, apply.lease_id}) == "ok");
   CHECK(Status(su, job, "apply") == "cancelled:cancelled");
-  CHECK(Status(su, job, "settle:a") == "skipped:dependency_cancelled");
+  // The settle runs (a no-op: nothing entered), then the restore.
+  Succeed(disp, Next(su, disp, "settle:a"));
   const Claimed restore = Next(su, disp, "restore");
   CHECK(Scalar(disp, "SELECT cancel_requested FROM dispatcher_v1_extend_leases(ARRAY[$1::uuid])", {restore.lease_id}) == "f");
   Succeed(disp, restore);

@@ -220,6 +220,40 @@ TEST_CASE("Retries come before a pause, a paused job cancels at once, a failure 
   }
 }
 
+TEST_CASE("Two hosts of a wave paused at once: the job stays paused until each is resolved", "[pause]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string vc = Scalar(su, "INSERT INTO vcenters (name, address) VALUES ('vc', '127.0.9.9') RETURNING id", {});
+  const std::string cluster = Scalar(su, "INSERT INTO vcenter_clusters (vcenter_id, moref, name) VALUES ($1, 'domain-c1', 'prod') RETURNING id", {vc});
+  const std::string job = Scalar(su, "SELECT dispatcher_v1_create_job('default', 'cluster.rolling_update', "
+                                     "jsonb_build_object('cluster_id', $1::text), "
+                                     "'{\"firmware\":{\"method\":\"simple_update\",\"image_uri\":\"http://127.0.0.1/f\"}}')",
+                                 {cluster});
+  const std::string steps = fmt::format(
+      R"([{{"key":"check:a","kind":"cluster.safety_check","target":"esxi:{a}","params":{{"_pause_on":["*"],"_rolling":{{"host_id":"{a}","host":"esx-a"}}}}}},)"
+      R"({{"key":"check:b","kind":"cluster.safety_check","target":"esxi:{b}","params":{{"_pause_on":["*"],"_rolling":{{"host_id":"{b}","host":"esx-b"}}}}}}])",
+      fmt::arg("a", kHostA), fmt::arg("b", kHostB));
+  REQUIRE(Scalar(su, "SELECT dispatcher_v1_plan_job($1, $2::jsonb)", {job, steps}) == "2");
+  auto both = Claim(disp, "agent-e", kKinds, 10);
+  REQUIRE(both.size() == 2);
+  for (const auto& c : both) {
+    Exec(su, "UPDATE job_tasks SET attempt = max_attempts WHERE id = $1", {c.task_id});  // the last attempt
+    CHECK(Scalar(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'vsphere.unreachable', 'vCenter did not answer', false)",
+                 {c.task_id, c.lease_id}) == "paused");
+  }
+  CHECK(JobStatus(su, job) == "paused");
+  CHECK(Scalar(su, "SELECT pause ->> 'step' FROM jobs WHERE id = $1", {job}) == "check:a");
+  // Resolving the first leaves the job paused at the second, said so.
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_resume_job($1, 'skip_host', 'alice')", {job}) == "paused");
+  CHECK(Scalar(su, "SELECT pause ->> 'step' FROM jobs WHERE id = $1", {job}) == "check:b");
+  CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE job_id = $1 AND message LIKE 'job still paused, at step check:b:%'", {job}) == "1");
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_resume_job($1, 'retry', 'alice')", {job}) == "running");
+  Succeed(disp, Next(su, disp, "check:b"));
+  CHECK(JobStatus(su, job) == "succeeded");
+}
+
 TEST_CASE("A rolling update is created with firmware, ESXi or both to apply, each checked as its own step's params", "[pause][rolling]") {
   TestDb tdb;
   auto su = tdb.Connect();

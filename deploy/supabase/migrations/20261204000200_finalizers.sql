@@ -7,9 +7,10 @@
 --   finished   the step runs once this one ended, however it ended
 -- A step says what a cancel of its job does to it (job_tasks.on_cancel):
 --   stop       (as before) a waiting step is cancelled, a running one is told to stop
---   finish     a waiting step is cancelled; once it runs it is not interrupted (firmware
---              half-flashed, an ESXi image half-installed): it ends on its own, its retries
---              included, and only then does the job end
+--   finish     a step that has not started anything (no checkpoint) is cancelled, waiting or
+--              running; once it has (firmware half-flashed, an ESXi image half-installed) it
+--              is not interrupted: it ends on its own, its retries (after a lost agent, a
+--              transient failure, a hand-back) included, and only then does the job end
 --   run        a finalizer: never cancelled; it runs when what it waits on has ended, and
 --              the job ends after it (restoring the cluster's settings, settling a host)
 -- A job being cancelled ends 'cancelled' once its last finalizer has ended.
@@ -112,6 +113,17 @@ BEGIN
 END
 $$;
 
+-- Whether a cancel of its job reaches a step: a 'stop' step's always, a 'finish' step's until
+-- it has started something (its first checkpoint), a finalizer's never.
+CREATE OR REPLACE FUNCTION dcops_internal.cancel_reaches(p_cancel_requested_at timestamptz, p_on_cancel text,
+                                                         p_checkpoint jsonb)
+  RETURNS boolean
+  LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT p_cancel_requested_at IS NOT NULL
+         AND (p_on_cancel = 'stop' OR (p_on_cancel = 'finish' AND p_checkpoint IS NULL))
+$$;
+
 -- 3. Cancelling leaves finalizers waiting and running steps that finish running; the job ends
 -- when the last of them has.
 CREATE OR REPLACE FUNCTION dcops_internal.cancel_job(p_job_id uuid, p_actor uuid, p_actor_role text)
@@ -147,10 +159,11 @@ BEGIN
      SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
          error_message = CASE status WHEN 'paused' THEN 'job cancelled while this step was paused'
                                      ELSE 'job cancelled before this step started' END
-   WHERE job_id = p_job_id AND (status = 'paused' OR (status IN ('blocked', 'ready') AND on_cancel <> 'run'));
-  SELECT count(*) INTO v_active FROM public.job_tasks
    WHERE job_id = p_job_id
-     AND (status IN ('leased', 'running') OR (status IN ('blocked', 'ready') AND on_cancel = 'run'));
+     AND (status = 'paused'
+          OR (status IN ('blocked', 'ready') AND dcops_internal.cancel_reaches(now(), on_cancel, checkpoint)));
+  SELECT count(*) INTO v_active FROM public.job_tasks
+   WHERE job_id = p_job_id AND status IN ('blocked', 'ready', 'leased', 'running');
   IF v_active = 0 THEN
     UPDATE public.jobs SET status = 'cancelled', finished_at = now()
      WHERE id = p_job_id AND NOT dcops_internal.is_terminal(status);
@@ -164,13 +177,7 @@ BEGIN
 END
 $$;
 
--- Whether a cancel of its job reaches a step now (leased or running): only a 'stop' step's.
-CREATE OR REPLACE FUNCTION dcops_internal.cancel_reaches(p_cancel_requested_at timestamptz, p_on_cancel text)
-  RETURNS boolean
-  LANGUAGE sql IMMUTABLE
-AS $$
-  SELECT p_cancel_requested_at IS NOT NULL AND p_on_cancel = 'stop'
-$$;
+
 
 -- 4. Heartbeats forward a cancel only to steps it reaches.
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_extend_leases(p_lease_ids uuid[],
@@ -186,9 +193,10 @@ BEGIN
     UPDATE public.job_tasks t
        SET lease_expires_at = now() + make_interval(secs => p_lease_seconds), heartbeat_at = now()
      WHERE t.lease_id = ANY (p_lease_ids) AND t.status IN ('leased', 'running')
-    RETURNING t.lease_id, t.id, t.job_id, t.on_cancel
+    RETURNING t.lease_id, t.id, t.job_id, t.on_cancel, t.checkpoint
   )
-  SELECT l.id, e.id, e.id IS NOT NULL, coalesce(dcops_internal.cancel_reaches(j.cancel_requested_at, e.on_cancel), false)
+  SELECT l.id, e.id, e.id IS NOT NULL,
+         coalesce(dcops_internal.cancel_reaches(j.cancel_requested_at, e.on_cancel, e.checkpoint), false)
     FROM unnest(p_lease_ids) AS l(id)
     LEFT JOIN extended e ON e.lease_id = l.id
     LEFT JOIN public.jobs j ON j.id = e.job_id;
@@ -203,7 +211,7 @@ AS $$
   SELECT t.id, t.job_id, t.lease_id, t.lease_owner
     FROM public.jobs j JOIN public.job_tasks t ON t.job_id = j.id
    WHERE j.site = p_site AND j.cancel_requested_at IS NOT NULL AND j.status = 'running'
-     AND t.status IN ('leased', 'running') AND t.on_cancel = 'stop'
+     AND t.status IN ('leased', 'running') AND dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel, t.checkpoint)
 $$;
 
 -- 5. A step handed back, a lease that expired, a failure: cancelled only where a cancel
@@ -217,7 +225,7 @@ AS $$
 DECLARE
   v_cancel boolean;
 BEGIN
-  SELECT dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) INTO v_cancel
+  SELECT dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel, t.checkpoint) INTO v_cancel
     FROM public.job_tasks t JOIN public.jobs j ON j.id = t.job_id
    WHERE t.id = p_task_id AND t.lease_id = p_lease_id AND t.status IN ('leased', 'running')
      FOR UPDATE OF t;
@@ -252,18 +260,18 @@ BEGIN
        FOR UPDATE SKIP LOCKED
   ), rescued AS (
     UPDATE public.job_tasks t
-       SET status = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) THEN 'cancelled'
+       SET status = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel, t.checkpoint) THEN 'cancelled'
                          WHEN t.attempt < t.max_attempts THEN 'ready'
                          -- out of attempts: a step that pauses its job on any failure pauses it
                          -- on this one too (its agent kept dying: an operator's question)
                          WHEN j.cancel_requested_at IS NULL AND dcops_internal.pauses_job(t.params, 'lease_expired') THEN 'paused'
                          ELSE 'failed' END,
            run_after = now() + dcops_internal.retry_delay(t.attempt, t.retry_base_ms, t.retry_max_ms),
-           error_code = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) THEN 'cancelled'
+           error_code = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel, t.checkpoint) THEN 'cancelled'
                              ELSE 'lease_expired' END,
            error_message = format('lease of agent %s expired (attempt %s of %s)',
                                   t.lease_owner, t.attempt, t.max_attempts),
-           finished_at = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel) THEN now()
+           finished_at = CASE WHEN dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel, t.checkpoint) THEN now()
                               WHEN t.attempt < t.max_attempts THEN NULL
                               WHEN j.cancel_requested_at IS NULL AND dcops_internal.pauses_job(t.params, 'lease_expired') THEN NULL
                               ELSE now() END,
@@ -305,6 +313,23 @@ BEGIN
 END
 $$;
 
+-- What jobs.pause says of a paused step: the step, its host, its error and the host's latest
+-- safety report in this job (so the pause shows its blockers).
+CREATE OR REPLACE FUNCTION dcops_internal.pause_of(p_task public.job_tasks)
+  RETURNS jsonb
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT jsonb_build_object('step', p_task.step_key, 'task_id', p_task.id, 'kind', p_task.step_kind,
+                            'target', p_task.target, 'host', p_task.params -> '_rolling' -> 'host',
+                            'error_code', p_task.error_code, 'error_message', p_task.error_message,
+                            'safety_report', (SELECT t.result FROM public.job_tasks t
+                                               WHERE t.job_id = p_task.job_id AND t.target = p_task.target
+                                                 AND t.step_kind = 'cluster.safety_check' AND t.status = 'succeeded'
+                                               ORDER BY t.finished_at DESC NULLS LAST LIMIT 1),
+                            'paused_at', now())
+$$;
+
 -- As in 20261204000100_rolling_update.sql, with the cancel reaching 'stop' steps only; a step
 -- the cancel does not reach never pauses a job being cancelled (it fails instead).
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_fail_step(
@@ -327,7 +352,7 @@ BEGIN
   -- Locked: a cancel committing meanwhile must be seen here, or the job could pause while
   -- being cancelled, and stay so.
   SELECT * INTO v_job FROM public.jobs WHERE id = v_task.job_id FOR UPDATE;
-  v_outcome := CASE WHEN dcops_internal.cancel_reaches(v_job.cancel_requested_at, v_task.on_cancel) THEN 'cancelled'
+  v_outcome := CASE WHEN dcops_internal.cancel_reaches(v_job.cancel_requested_at, v_task.on_cancel, v_task.checkpoint) THEN 'cancelled'
                     WHEN p_retryable AND v_task.attempt < v_task.max_attempts THEN 'retry_scheduled'
                     WHEN v_job.cancel_requested_at IS NULL AND dcops_internal.pauses_job(v_task.params, p_error_code)
                       THEN 'paused'
@@ -341,22 +366,15 @@ BEGIN
          result = coalesce(p_result, result),
          finished_at = CASE WHEN v_outcome IN ('retry_scheduled', 'paused') THEN NULL ELSE now() END,
          lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL
-   WHERE id = p_task_id;
+   WHERE id = p_task_id
+  RETURNING * INTO v_task;
   IF v_outcome = 'paused' THEN
-    -- The host's latest safety report in this job, so the pause shows its blockers.
-    SELECT t.result INTO v_report FROM public.job_tasks t
-     WHERE t.job_id = v_task.job_id AND t.target = v_task.target
-       AND t.step_kind = 'cluster.safety_check' AND t.status = 'succeeded'
-     ORDER BY t.finished_at DESC NULLS LAST LIMIT 1;
-    UPDATE public.jobs
-       SET status = 'paused',
-           pause = jsonb_build_object('step', v_task.step_key, 'task_id', v_task.id, 'kind', v_task.step_kind,
-                                      'target', v_task.target, 'host', v_task.params -> '_rolling' -> 'host',
-                                      'error_code', left(p_error_code, 200),
-                                      'error_message', left(p_error_message, 4000),
-                                      'safety_report', v_report, 'paused_at', now()),
-           updated_at = now()
+    -- The first pause is the job's; another lane pausing meanwhile waits its turn (resume_job
+    -- shows it next).
+    v_report := dcops_internal.pause_of(v_task);
+    UPDATE public.jobs SET status = 'paused', pause = v_report, updated_at = now()
      WHERE id = v_task.job_id AND status = 'running';
+    v_report := v_report -> 'safety_report';
     INSERT INTO public.job_events (job_id, task_id, level, message, data, source, trace_id)
     VALUES (v_task.job_id, v_task.id, 'warn',
             format('job paused at step %s: %s; resume it with retry, evacuate or skip_host, or cancel it',
@@ -371,6 +389,95 @@ BEGIN
   END IF;
   RETURN v_outcome;
 END
+$$;
+
+-- An agent that stops a step no cancel reached (it was draining and the step outlived its
+-- grace) hands it back: a finishing step or a finalizer runs again, from its checkpoint,
+-- without using an attempt. Otherwise as in 20261127000700_dispatcher_api_v1.sql.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_cancel_step(
+    p_task_id uuid, p_lease_id uuid, p_message text DEFAULT NULL)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_task public.job_tasks%ROWTYPE;
+  v_job public.jobs%ROWTYPE;
+BEGIN
+  SELECT t.* INTO v_task FROM public.job_tasks t
+   WHERE t.id = p_task_id AND t.lease_id = p_lease_id AND t.status IN ('leased', 'running')
+     FOR UPDATE;
+  IF NOT FOUND THEN RETURN dcops_internal.lease_mismatch(p_task_id); END IF;
+  SELECT * INTO v_job FROM public.jobs WHERE id = v_task.job_id;
+  IF v_task.on_cancel <> 'stop' AND NOT dcops_internal.cancel_reaches(v_job.cancel_requested_at, v_task.on_cancel, v_task.checkpoint) THEN
+    UPDATE public.job_tasks
+       SET status = 'ready', attempt = greatest(attempt - 1, 0), run_after = now(),
+           progress_message = left(coalesce(p_message, 'handed back'), 1000),
+           lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = p_task_id;
+    INSERT INTO public.job_events (job_id, task_id, level, message, data, source, trace_id)
+    VALUES (v_task.job_id, v_task.id, 'warn',
+            format('step %s: its agent stopped it (%s); it must end, so it runs again', v_task.step_key,
+                   left(coalesce(p_message, 'no reason given'), 200)),
+            jsonb_build_object('on_cancel', v_task.on_cancel), 'dispatcher', split_part(v_job.traceparent, '-', 2));
+    RETURN 'ok';
+  END IF;
+  UPDATE public.job_tasks
+     SET status = 'cancelled', finished_at = now(), error_code = 'cancelled',
+         error_message = left(coalesce(p_message, 'cancelled'), 4000),
+         lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL
+   WHERE id = p_task_id;
+  RETURN 'ok';
+END
+$$;
+
+-- A job's verdict: a finalizer that failed (the cluster's settings not restored, a host not
+-- settled) fails the job, cancelled or not: that is what its operator must hear. Otherwise as
+-- in 20261204000100_rolling_update.sql.
+CREATE OR REPLACE FUNCTION dcops_internal.finish_jobs(p_job_ids uuid[]) RETURNS void
+  LANGUAGE sql
+  SET search_path = pg_catalog, public
+AS $$
+  WITH verdict AS (
+    SELECT j.id, f.key AS finalizer, CASE
+             WHEN f.key IS NOT NULL THEN 'failed'
+             WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+             WHEN j.steps_failed > 0 THEN 'failed'
+             WHEN j.steps_succeeded + (SELECT count(*) FROM public.job_tasks t
+                                        WHERE t.job_id = j.id AND t.status = 'skipped'
+                                          AND t.error_code = 'operator_skipped') < j.steps_total THEN 'cancelled'
+             ELSE 'succeeded' END AS final
+      FROM public.jobs j
+      LEFT JOIN LATERAL (SELECT t.step_key AS key FROM public.job_tasks t
+                          WHERE t.job_id = j.id AND t.on_cancel = 'run' AND t.status = 'failed'
+                          ORDER BY t.seq LIMIT 1) f ON true
+     WHERE j.id = ANY (p_job_ids)
+  ), ended AS (
+    UPDATE public.jobs j
+       SET status = v.final, finished_at = now(), pause = NULL,
+           error_code = CASE WHEN v.finalizer IS NOT NULL THEN 'finalizer_failed'
+                             WHEN v.final = 'failed' THEN 'steps_failed' END,
+           error_message = CASE WHEN v.finalizer IS NOT NULL
+                                THEN format('finalizer %s failed (%s of %s step(s) failed)', v.finalizer, j.steps_failed, j.steps_total)
+                                WHEN v.final = 'failed'
+                                THEN format('%s of %s step(s) failed', j.steps_failed, j.steps_total) END
+      FROM verdict v
+     WHERE j.id = v.id AND j.id = ANY (p_job_ids)
+    RETURNING j.id, j.site, j.status, j.steps_succeeded, j.steps_failed, j.steps_total, j.traceparent, v.finalizer
+  ), logged AS (
+    INSERT INTO public.job_events (job_id, level, message, data, source, trace_id)
+    SELECT e.id, CASE e.status WHEN 'succeeded' THEN 'info' WHEN 'cancelled' THEN 'warn' ELSE 'error' END,
+           format('job %s: %s of %s step(s) succeeded%s', e.status, e.steps_succeeded, e.steps_total,
+                  CASE WHEN e.finalizer IS NOT NULL THEN format('; finalizer %s failed', e.finalizer) ELSE '' END),
+           jsonb_build_object('status', e.status, 'succeeded', e.steps_succeeded,
+                              'failed', e.steps_failed, 'total', e.steps_total),
+           'control-plane', split_part(e.traceparent, '-', 2)
+      FROM ended e
+    RETURNING 1
+  )
+  SELECT count(pg_notify('dcops_work', json_build_object('site', e.site, 'job_id', e.id,
+                                                         'event', 'job_finished')::text))
+    FROM ended e
 $$;
 
 -- 6. Planning takes, per step, `after_finished` (keys of earlier steps it waits on however
@@ -618,6 +725,19 @@ BEGIN
                           AND CASE d.kind WHEN 'finished' THEN NOT dcops_internal.is_terminal(p.status)
                                           ELSE p.status <> 'succeeded' END);
   END IF;
+  -- Another lane paused too (parallel hosts): the job stays paused, at that step now.
+  SELECT * INTO v_task FROM public.job_tasks
+   WHERE job_id = p_job_id AND status = 'paused' ORDER BY seq LIMIT 1;
+  IF FOUND THEN
+    UPDATE public.jobs SET status = 'paused', pause = dcops_internal.pause_of(v_task), updated_at = now()
+     WHERE id = p_job_id AND status = 'running';
+    INSERT INTO public.job_events (job_id, task_id, level, message, data, source, trace_id)
+    VALUES (p_job_id, v_task.id, 'warn',
+            format('job still paused, at step %s: %s; resume it with retry, evacuate or skip_host, or cancel it',
+                   v_task.step_key, left(v_task.error_message, 400)),
+            jsonb_build_object('paused', true, 'step', v_task.step_key, 'error_code', v_task.error_code),
+            'control-plane', split_part(v_job.traceparent, '-', 2));
+  END IF;
   PERFORM pg_notify('dcops_work', json_build_object('site', v_job.site, 'job_id', p_job_id,
                                                     'event', 'steps_ready')::text);
   SELECT status INTO v_status FROM public.jobs WHERE id = p_job_id;
@@ -628,8 +748,9 @@ $$;
 -- 8. What a rolling update's finalizers need when they run (read at dispatch, not stored):
 --   cluster.settings restore: {"before": the settings its apply step found, or null when
 --     that step never got as far as reading them}
---   host.maintenance settle:  {"steps": [{key, kind, status, error_code, error_message}] of
---     its host in this job, in order}
+--   host.maintenance settle:  {"steps": [{key, kind, status, action, on_cancel, acted,
+--     error_code, error_message}] of its host in this job, in order; "slot_held": whether the
+--     host's cluster maintenance slot is this job's}
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_finalizer_context(p_task_id uuid)
   RETURNS jsonb
   LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -652,13 +773,21 @@ BEGIN
          AND a.params ->> 'action' = 'apply'
        ORDER BY a.seq LIMIT 1));
   END IF;
-  RETURN jsonb_build_object('steps', coalesce((
-    SELECT jsonb_agg(jsonb_build_object('key', t.step_key, 'kind', t.step_kind, 'status', t.status,
-                                        'error_code', t.error_code, 'error_message', left(t.error_message, 400))
-                     ORDER BY t.seq)
-      FROM public.job_tasks t
-     WHERE t.job_id = v_task.job_id AND t.id <> v_task.id
-       AND t.params -> '_rolling' ->> 'host_id' = v_task.params -> '_rolling' ->> 'host_id'), '[]'::jsonb));
+  RETURN jsonb_build_object(
+    'steps', coalesce((
+      SELECT jsonb_agg(jsonb_build_object('key', t.step_key, 'kind', t.step_kind, 'status', t.status,
+                                          'action', t.params ->> 'action', 'on_cancel', t.on_cancel,
+                                          'acted', t.checkpoint IS NOT NULL,
+                                          'error_code', t.error_code, 'error_message', left(t.error_message, 400))
+                       ORDER BY t.seq)
+        FROM public.job_tasks t
+       WHERE t.job_id = v_task.job_id AND t.id <> v_task.id
+         AND t.params -> '_rolling' ->> 'host_id' = v_task.params -> '_rolling' ->> 'host_id'), '[]'::jsonb),
+    -- Whether the host is in maintenance through this job (its cluster's slot is this job's):
+    -- a host someone else put there since is not the settle's to take out.
+    'slot_held', EXISTS (SELECT 1 FROM public.cluster_maintenance_slots s
+                          WHERE s.host_id::text = v_task.params -> '_rolling' ->> 'host_id'
+                            AND s.job_id = v_task.job_id));
 END
 $$;
 
@@ -689,6 +818,7 @@ UPDATE public.job_types t
        updated_at = now()
  WHERE t.job_type = 'cluster.rolling_update';
 
-REVOKE ALL ON FUNCTION dcops_internal.cancel_reaches(timestamptz, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION dcops_internal.cancel_reaches(timestamptz, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION dcops_internal.pause_of(public.job_tasks) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_finalizer_context(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_finalizer_context(uuid) TO dcops_dispatcher;

@@ -10,7 +10,7 @@
 
 #include "dcops/agent/params.hpp"
 #include "dcops/vsphere/watch.hpp"
-#include "safety_facts.hpp"
+#include "dcops/vsphere/soap.hpp"
 #include "vcenter_target.hpp"
 
 namespace dcops::esxi {
@@ -25,7 +25,9 @@ constexpr const char* kDrs = "drs_behavior";
 
 std::string OnOff(bool on) { return on ? "on" : "off"; }
 
-// The cluster's values of the settings `of` names.
+// The cluster's values of the settings `of` names, read from its configurationEx: a value
+// vCenter left out is an error, never a default (this step proves what it changes). DRS off
+// makes its level meaningless: refused rather than "set".
 Result<ClusterSettings> ReadSettings(vsphere::Client& vc, const std::string& cluster_moref, const ClusterSettings& of) {
   auto read = vc.ReadObject({"ClusterComputeResource", cluster_moref}, {"name", "configurationEx"});
   if (!read && read.error().code == "vsphere.managed_object_not_found") {
@@ -35,10 +37,40 @@ Result<ClusterSettings> ReadSettings(vsphere::Client& vc, const std::string& clu
   if (read->objects.empty() || read->objects.front().props.count("configurationEx") == 0) {
     return MakeError("vsphere.unexpected", fmt::format("cluster {}: vCenter sent no configurationEx", cluster_moref));
   }
-  const ClusterFacts facts = ReadCluster(read->objects.front());
+  const pugi::xml_node config = read->objects.front().props.at("configurationEx");
+  auto flag = [&](const char* parent, const char* name) -> Result<bool> {
+    const std::string text = vsphere::TrimmedText(vsphere::Child(vsphere::Child(config, parent), name));
+    if (text != "true" && text != "false") {
+      return MakeError("vsphere.unexpected", fmt::format("cluster {}: configurationEx.{}.{} is {}", cluster_moref, parent, name,
+                                                         text.empty() ? "missing" : "'" + text + "'"));
+    }
+    return text == "true";
+  };
   ClusterSettings now;
-  if (of.admission_control) now.admission_control = facts.ha_enabled && facts.admission_control;
-  if (of.drs_behavior) now.drs_behavior = facts.drs_behavior;
+  if (of.admission_control) {
+    auto ha = flag("dasConfig", "enabled");
+    if (!ha) return ha.error();
+    auto admission = flag("dasConfig", "admissionControlEnabled");
+    // With HA off, admission control does nothing whatever the flag says (and vCenter may
+    // leave the flag out).
+    if (*ha && !admission) return admission.error();
+    now.admission_control = *ha && *admission;
+  }
+  if (of.drs_behavior) {
+    auto drs = flag("drsConfig", "enabled");
+    if (!drs) return drs.error();
+    if (!*drs) {
+      return MakeError("esxi.drs_disabled", fmt::format("cluster {}: DRS is off, so no automation level moves a VM; turn DRS "
+                                                        "on, or empty each host by hand (this job does not turn it on)",
+                                                        cluster_moref));
+    }
+    const std::string behavior = vsphere::TrimmedText(vsphere::Child(vsphere::Child(config, "drsConfig"), "defaultVmBehavior"));
+    if (behavior.empty()) {
+      return MakeError("vsphere.unexpected", fmt::format("cluster {}: configurationEx.drsConfig.defaultVmBehavior is missing",
+                                                         cluster_moref));
+    }
+    now.drs_behavior = behavior;
+  }
   return now;
 }
 

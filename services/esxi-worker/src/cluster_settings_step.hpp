@@ -16,6 +16,9 @@
 //         still has the value the job gave it; one someone changed since is left as it is, said
 //         in a warning (theirs now, not ours to undo). No "before": nothing was changed.
 //         Result: {"restored": [names], "left": [names]}.
+// Values are read from the cluster's configurationEx, never defaulted: one vCenter left out is
+// an error. A DRS level asked of a cluster whose DRS is off is refused (esxi.drs_disabled): no
+// level moves a VM then, and turning DRS on is not this job's to do.
 // The reconfiguration is idempotent (values, not toggles), so a retry after a crash sends it
 // again rather than hunting for the earlier task.
 //

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include "cluster_settings_step.hpp"
+#include "dcops/vsphere/watch.hpp"
 #include "host_rig_test.hpp"
 #include "maintenance_step.hpp"
 
@@ -13,9 +14,15 @@ namespace {
 using agent::StepOutcome;
 using namespace testing;  // NOLINT: the rig
 
-std::string Steps(const std::string& fw_status) {
-  return R"("_finalizer":{"steps":[{"key":"enter:esx","status":"succeeded"},{"key":"firmware:esx","status":")" + fw_status +
-         R"(","error_message":"the BMC answered an HTML page"},{"key":"exit:esx","status":"cancelled"}]})";
+// What the dispatcher tells a settle: its host's steps (the firmware's status and whether it had
+// started; the exit's status) and whether the cluster's maintenance slot is the job's.
+std::string Steps(const std::string& fw_status, bool fw_acted = true, const std::string& exit_status = "cancelled",
+                  bool slot_held = true) {
+  return R"("_finalizer":{"slot_held":)" + std::string(slot_held ? "true" : "false") +
+         R"(,"steps":[{"key":"enter:esx","action":"enter","status":"succeeded","on_cancel":"stop","acted":true},)"
+         R"({"key":"firmware:esx","status":")" + fw_status + R"(","on_cancel":"finish","acted":)" + (fw_acted ? "true" : "false") +
+         R"(,"error_message":"the BMC answered an HTML page"},{"key":"exit:esx","action":"exit","on_cancel":"stop","status":")" +
+         exit_status + R"("}]})";
 }
 
 void SetHost(Rig& rig, const std::string& host, bool maintenance, const char* connection) {
@@ -69,16 +76,50 @@ TEST_CASE("A settle brings a healthy host out of maintenance and leaves one whos
       return e.find("it is not healthy: ") != std::string::npos && e.find("did not reconnect to vCenter within 1 s") != std::string::npos;
     }));
   }
-  SECTION("already out of maintenance (its exit ran): nothing to do") {
+  SECTION("out of maintenance (a cancel stopped its entry in time): nothing to do") {
     SetHost(rig, host, false, "connected");
-    auto [out, events] = settle(Steps("failed"));
+    auto [out, events] = settle(Steps("cancelled", false));
     REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
     CHECK(std::string(Json(out.result_json)["outcome"].GetString()) == "not_in_maintenance");
     CHECK(rig.model.TasksOn(host).empty());
   }
-  SECTION("without the dispatcher's account of its host's steps it does nothing") {
+  SECTION("a firmware step that started and was not finished: left in maintenance") {
     SetHost(rig, host, true, "connected");
-    auto [out, events] = settle(R"("_wait_connected_seconds":1)");
+    auto [out, events] = settle(Steps("cancelled", true));
+    REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+    CHECK(std::string(Json(out.result_json)["outcome"].GetString()) == "left_in_maintenance");
+    CHECK(rig.Host(host).maintenance);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].find("step firmware:esx started and did not finish (cancelled)") != std::string::npos);
+    // One that never started anything (cancelled while it waited) is no reason to stay.
+    auto [clean, e2] = settle(Steps("cancelled", false));
+    CHECK(std::string(Json(clean.result_json)["outcome"].GetString()) == "exited");
+    CHECK_FALSE(rig.Host(host).maintenance);
+  }
+  SECTION("its exit succeeded: whatever the host is now is someone else's; nothing done or recorded") {
+    SetHost(rig, host, true, "connected");  // another job's entry, after this job's exit
+    auto [out, events] = settle(Steps("succeeded", true, "succeeded"));
+    REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+    auto r = Json(out.result_json);
+    CHECK(std::string(r["outcome"].GetString()) == "exited_before");
+    CHECK_FALSE(r.HasMember("in_maintenance"));  // nothing for the dispatcher to record of the host
+    CHECK(rig.Host(host).maintenance);
+    CHECK(rig.model.TasksOn(host).empty());
+  }
+  SECTION("in maintenance, but the cluster's slot is not this job's: not taken out") {
+    SetHost(rig, host, true, "connected");
+    auto [out, events] = settle(Steps("succeeded", true, "cancelled", false));
+    REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+    auto r = Json(out.result_json);
+    CHECK(std::string(r["outcome"].GetString()) == "not_ours");
+    CHECK_FALSE(r.HasMember("in_maintenance"));
+    CHECK(rig.Host(host).maintenance);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].find("is in maintenance, but not through this job; left as it is") != std::string::npos);
+  }
+  SECTION("without the dispatcher's account of its host's steps and slot it does nothing") {
+    SetHost(rig, host, true, "connected");
+    auto [out, events] = settle(R"("_finalizer":{"steps":[]},"_wait_connected_seconds":1)");
     REQUIRE(out.kind == StepOutcome::Kind::kFailed);
     CHECK(out.error.code == "step.params");
     CHECK(rig.Host(host).maintenance);
@@ -153,6 +194,48 @@ TEST_CASE("Cluster settings: recorded before they change, proven after, and only
   auto [blind, e6, c6] = run(R"("action":"restore",)" + wanted);
   REQUIRE(blind.kind == StepOutcome::Kind::kFailed);
   CHECK(blind.error.code == "step.params");
+
+  // DRS off: no level moves a VM, so none is "set"; refused before anything is recorded or sent.
+  rig.model.Edit(rig.cluster, [](vc::Object& o) { std::get<vc::Cluster>(o.body).drs = false; });
+  auto [off, e7, c7] = run(R"("action":"apply","drs_behavior":"fullyAutomated")");
+  REQUIRE(off.kind == StepOutcome::Kind::kFailed);
+  CHECK(off.error.code == "esxi.drs_disabled");
+  CHECK(c7.empty());
+  CHECK(ClusterOf(rig).drs_behavior == "manual");
+}
+
+TEST_CASE("The simulated vCenter refuses a reconfiguration vCenter would: untyped spec, elements out of order, modify false",
+          "[settings][net]") {
+  Rig rig("127.0.124.32");
+  vsphere::Endpoint e;
+  e.base_url = "https://" + rig.address + ":18451";
+  e.username = "sync@vsphere.local";
+  e.password = "vc-pass";
+  e.tls.pinned_sha256 = rig.server.fingerprint();
+  vsphere::Client vc(rig.http, e);
+  REQUIRE(vc.Login().ok());
+  const vsphere::MoRef cluster{"ClusterComputeResource", rig.cluster};
+  auto untyped = vc.StartTask("ReconfigureComputeResource_Task", cluster,
+                              "<spec><dasConfig><admissionControlEnabled>false</admissionControlEnabled></dasConfig></spec><modify>true</modify>");
+  REQUIRE_FALSE(untyped.ok());
+  CHECK(untyped.error().message.find("ClusterConfigSpecEx") != std::string::npos);
+  auto reversed = vc.StartTask("ReconfigureComputeResource_Task", cluster,
+                               R"(<spec xsi:type="ClusterConfigSpecEx"><drsConfig><defaultVmBehavior>manual</defaultVmBehavior></drsConfig>)"
+                               "<dasConfig><admissionControlEnabled>false</admissionControlEnabled></dasConfig></spec><modify>true</modify>");
+  REQUIRE_FALSE(reversed.ok());
+  CHECK(reversed.error().message.find("Unexpected element dasConfig") != std::string::npos);
+  auto replace = vc.StartTask("ReconfigureComputeResource_Task", cluster, R"(<spec xsi:type="ClusterConfigSpecEx"></spec><modify>false</modify>)");
+  REQUIRE_FALSE(replace.ok());
+  // Ours, in the order the WSDL gives, goes through.
+  auto ours = vc.StartTask("ReconfigureComputeResource_Task", cluster, ReconfigureBody({false, "manual"}));
+  INFO((ours.ok() ? std::string() : ours.error().message));
+  REQUIRE(ours.ok());
+  auto followed = vsphere::FollowTask(vc, *ours, SystemClock::Instance(), std::chrono::seconds(30), {}, {});
+  REQUIRE(followed.ok());
+  CHECK(followed->info.state == "success");
+  CHECK_FALSE(ClusterOf(rig).admission_control);
+  CHECK(ClusterOf(rig).drs_behavior == "manual");
+  vc.Logout();
 }
 
 TEST_CASE("A cluster reconfiguration is the SOAP vim25 names: dasConfig before drsConfig, modify true", "[settings]") {

@@ -44,9 +44,11 @@ struct MaintenanceParams {
   // healthy and none of the host's steps failed (`steps`, from the dispatcher's "_finalizer").
   bool settle = false;
   struct PriorStep {
-    std::string key, status, error;
+    std::string key, status, action, on_cancel, error;
+    bool acted = false;  // it saved a checkpoint: it had started something
   };
   std::vector<PriorStep> steps;
+  bool slot_held = false;  // the host's cluster maintenance slot is this job's
 };
 
 Result<MaintenanceParams> ParseParams(const agent::Params& p) {
@@ -57,13 +59,16 @@ Result<MaintenanceParams> ParseParams(const agent::Params& p) {
   out.action = out.settle ? "exit" : *action;
   if (out.settle) {
     const rapidjson::Value* f = p.Raw("_finalizer");
-    if (f == nullptr || !f->IsObject() || !f->HasMember("steps") || !(*f)["steps"].IsArray()) {
-      return MakeError("step.params", "_finalizer.steps: a settle needs its host's steps (the dispatcher adds them)");
+    if (f == nullptr || !f->IsObject() || !f->HasMember("steps") || !(*f)["steps"].IsArray() || !f->HasMember("slot_held") ||
+        !(*f)["slot_held"].IsBool()) {
+      return MakeError("step.params", "_finalizer: a settle needs its host's steps and slot (the dispatcher adds them)");
     }
+    out.slot_held = (*f)["slot_held"].GetBool();
     for (const auto& st : (*f)["steps"].GetArray()) {
       if (!st.IsObject()) continue;
       auto text = [&st](const char* k) { return st.HasMember(k) && st[k].IsString() ? std::string(st[k].GetString()) : ""; };
-      out.steps.push_back({text("key"), text("status"), text("error_message")});
+      out.steps.push_back({text("key"), text("status"), text("action"), text("on_cancel"), text("error_message"),
+                           st.HasMember("acted") && st["acted"].IsTrue()});
     }
   }
   auto evacuate = p.Flag("evacuate_powered_off");
@@ -126,12 +131,8 @@ class MaintenanceRun : HostStepRun {
       now = ReadHostRuntime(vcenter_, target_.host);  // the host as it is after that search
       if (!now) return StepOutcome::Failed(now.error());
     }
-    if (p_.settle && now->in_maintenance && cp_.phase.empty()) {
-      for (const auto& st : p_.steps) {
-        if (st.status != "failed") continue;
-        return Left(fmt::format("step {} failed ({}); look at it before it takes VMs again, then take it out of maintenance",
-                                st.key, st.error.empty() ? "no message" : st.error));
-      }
+    if (p_.settle && cp_.phase.empty()) {
+      if (auto settled = Settle(*now)) return *settled;
     }
     if (now->in_maintenance == enter) {
       const bool ours = !cp_.phase.empty();
@@ -357,6 +358,43 @@ class MaintenanceRun : HostStepRun {
     return StepOutcome::Cancelled(fmt::format("cancelled: {} entered maintenance and was taken out again", Host()));
   }
 
+  // The settle's judgement before it would exit: how the step ends when it must not, or
+  // nothing (the host is this job's, in maintenance, healthy as far as its steps say).
+  std::optional<StepOutcome> Settle(const HostRuntime& now) {
+    for (const auto& st : p_.steps) {
+      if (st.action == "exit" && st.status == "succeeded") {
+        // Its exit brought it back; whatever state it is in now is someone else's doing.
+        return Settled(LogLevel::kInfo, "exited_before", fmt::format("{}'s exit ({}) brought it back; nothing to settle", Host(), st.key));
+      }
+    }
+    if (!p_.slot_held) {
+      // Not (or no longer) in maintenance through this job: an entry that never took the host
+      // in, or someone else's maintenance since. Not this job's to change, or to record.
+      return Settled(now.in_maintenance ? LogLevel::kWarn : LogLevel::kInfo, "not_ours",
+                     now.in_maintenance ? fmt::format("{} is in maintenance, but not through this job; left as it is", Host())
+                                        : fmt::format("{} is out of maintenance; nothing to settle", Host()));
+    }
+    if (!now.in_maintenance) return std::nullopt;  // the exit path says so, and frees the slot
+    for (const auto& st : p_.steps) {
+      if (st.status == "failed") {
+        return Left(fmt::format("step {} failed ({}); look at it before it takes VMs again, then take it out of maintenance",
+                                st.key, st.error.empty() ? "no message" : st.error));
+      }
+      if (st.on_cancel == "finish" && st.acted && st.status != "succeeded") {
+        return Left(fmt::format("step {} started and did not finish ({}); its update may be incomplete", st.key, st.status));
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A settle with nothing of its own to record: the host's state is not this job's to say.
+  StepOutcome Settled(LogLevel level, const std::string& outcome, const std::string& note) {
+    ctx_.Event(level, note);
+    ctx_.Progress(100, note);
+    return StepOutcome::Succeeded(JsonObject({{"action", "settle"}, {"outcome", outcome}, {"host", target_.host.value},
+                                              {"host_name", Host()}, {"note", note}}));
+  }
+
   // A settle that leaves the host in maintenance: a safe state, said loudly.
   StepOutcome Left(const std::string& why) {
     const std::string note = fmt::format("{} is left in maintenance: {}", Host(), why);
@@ -386,6 +424,18 @@ StepOutcome RunMaintenance(agent::StepContext& ctx, http::Client& http) {
   if (!in) return StepOutcome::Failed(in.error());
   auto p = ParseParams(in->params);
   if (!p) return StepOutcome::Failed(p.error());
+  if (p->settle) {
+    // An entry that never reached vCenter (skipped after a failure before it, cancelled while
+    // it waited): this job never touched the host. Nothing to settle, vCenter not even asked.
+    const auto entry = std::find_if(p->steps.begin(), p->steps.end(), [](const auto& s) { return s.action == "enter"; });
+    if (entry != p->steps.end() && !entry->acted && entry->status != "running" && entry->status != "leased") {
+      const std::string note = fmt::format("{}: its entry ({}, {}) never reached vCenter; nothing to settle", in->target.host_name,
+                                           entry->key, entry->status);
+      ctx.Event(LogLevel::kInfo, note);
+      return StepOutcome::Succeeded(JsonObject({{"action", "settle"}, {"outcome", "never_entered"}, {"host", in->target.host.value},
+                                                {"host_name", in->target.host_name}, {"note", note}}));
+    }
+  }
   VcenterSession vcenter(http, in->target.endpoint);
   if (auto st = vcenter.Login(); !st) return StepOutcome::Failed(st.error());
   return MaintenanceRun(ctx, vcenter.client(), in->target, in->params, std::move(*p)).Run();

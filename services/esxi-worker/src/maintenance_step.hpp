@@ -9,10 +9,13 @@
 // maintenance: success, said so (outcome "already_in_maintenance").
 // Exit: ExitMaintenanceMode_Task, likewise; not in maintenance: success, said so.
 // Settle (a rolling update's finalizer, planned by the dispatcher, never a job's own action):
-// an exit that first judges the host. Still in maintenance after its update's steps ended, the
-// host is left there, with a warning saying why ("left_in_maintenance", success: a safe
-// state), when one of its steps failed (the dispatcher's "_finalizer": {"steps": [...]}) or
-// it does not reconnect within _wait_connected_seconds; otherwise it exits as above.
+// an exit that first judges the host, from the dispatcher's "_finalizer" ({"steps": [...] of
+// its host, "slot_held"}). Its exit succeeded, or the host is not in maintenance through this
+// job (the slot is not the job's): nothing is done or recorded ("exited_before", "not_ours").
+// Still in maintenance through the job, the host is left there with a warning saying why
+// ("left_in_maintenance", success: a safe state) when one of its steps failed, a firmware or
+// upgrade step started and did not finish, or it does not reconnect within
+// _wait_connected_seconds; otherwise it exits as above.
 //
 // Written ahead: the step saves {"phase":"sending"} before it asks vCenter for the task and
 // {"phase":"sent","task":…} once it has it. A retry after a crash asks vCenter what happened

@@ -156,7 +156,7 @@ std::string PlanHost(Plan& plan, const RollingParams& params, const RollingHost&
                            R"(["esxi.blocked","esxi.maintenance_timeout","esxi.host_not_connected","esxi.found_in_maintenance"])")),
       {last});
   last = entered;
-  std::vector<std::string> in_maintenance;  // the steps after the entry: what the settle waits on
+  std::vector<std::string> in_maintenance{entered};  // the entry and what follows it: what the settle waits on
   // The upgrade first: it needs the host connected and reboots it itself (proving the build);
   // a firmware restart comes from the iDRAC, and only the exit waits for the host after it.
   // Neither is interrupted by a cancel once it runs (a half-installed image or half-flashed
@@ -176,11 +176,12 @@ std::string PlanHost(Plan& plan, const RollingParams& params, const RollingHost&
   const std::string exit = add("exit:" + key_name, "host.maintenance", target,
                                host_step(R"({"action":"exit","_wait_connected_seconds":1800})"), {last});
   in_maintenance.push_back(exit);
-  // The host's finalizer: once its entry succeeded and everything after it ended, however
-  // (a cancel, a failure), a host still in maintenance is brought back when it is healthy and
-  // nothing of its update failed, or left there with the reason (esxi-worker: settle).
+  // The host's finalizer: once its entry and everything after it ended, however (a cancel, a
+  // failure, an entry that timed out and may have entered after all), a host still in
+  // maintenance through this job is brought back when it is healthy and nothing of its update
+  // failed or was left unfinished, else left there with the reason (esxi-worker: settle).
   add("settle:" + key_name, "host.maintenance", target, host_step(R"({"action":"settle","_wait_connected_seconds":1800})"),
-      {entered}, "run");
+      {}, "run");
   plan.back().after_finished = std::move(in_maintenance);
   return exit;
 }
@@ -265,27 +266,22 @@ Result<Plan> PlanRollingUpdate(const JobToPlan& job, ServerDirectory& dir) {
                                WithEndpoint(params->settings, *scope), {}, {}, "finish"});
     start.push_back(plan.back().key);
   }
-  // Lanes of hosts, `parallel_hosts` of them, each host after its lane's previous one; the
-  // host running this vCenter's own VM after all of them, alone.
-  const std::size_t lanes = static_cast<std::size_t>(params->parallel_hosts);
-  std::vector<std::string> lane_last(lanes);
+  // Waves of `parallel_hosts` hosts, each wave after every exit of the wave before (so a
+  // failure or a pause anywhere stops the next wave: later hosts stay untouched); the host
+  // running this vCenter's own VM in a wave of its own, last.
+  const std::size_t per_wave = static_cast<std::size_t>(params->parallel_hosts);
+  std::vector<std::string> before = start;  // what the current wave waits on
+  std::vector<std::string> wave;            // its hosts' exits so far
+  bool first_wave = true;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     const RollingHost& h = *chosen[i];
-    const std::string key_name = names_unique ? h.name : h.host_id;
-    if (h.runs_vcenter) {
-      plan.notes.push_back(fmt::format("host {} runs this vCenter's own VM: it is updated last", h.name));
-      std::vector<std::string> after;
-      for (const auto& l : lane_last) {
-        if (!l.empty()) after.push_back(l);
-      }
-      const bool quiet = !after.empty();
-      if (after.empty()) after = start;
-      lane_last.assign(1, PlanHost(plan, *params, h, key_name, i + 1, chosen.size(), after, quiet));
-      continue;
+    if (h.runs_vcenter) plan.notes.push_back(fmt::format("host {} runs this vCenter's own VM: it is updated last", h.name));
+    if (wave.size() == per_wave || (h.runs_vcenter && !wave.empty())) {
+      before = std::move(wave);
+      wave.clear();
+      first_wave = false;
     }
-    std::string& lane = lane_last[i % lanes];
-    const bool quiet = !lane.empty();
-    lane = PlanHost(plan, *params, h, key_name, i + 1, chosen.size(), quiet ? std::vector<std::string>{lane} : start, quiet);
+    wave.push_back(PlanHost(plan, *params, h, names_unique ? h.name : h.host_id, i + 1, chosen.size(), before, !first_wave));
   }
   if (!params->settings.empty()) {
     // The job's last step, whatever happened before it: the settings back as they were found

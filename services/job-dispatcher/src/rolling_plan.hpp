@@ -14,19 +14,19 @@
 //   refresh:<host>  server.refresh of its firmware: the iDRAC is back and the inventory shows
 //                   what is installed now
 //   exit:<host>     host.maintenance exit, after the host has reconnected
-//   settle:<host>   a finalizer (host.maintenance settle): once the entry succeeded and the
-//                   steps after it ended however they ended, a host still in maintenance is
-//                   brought out when healthy and nothing of its update failed, else left there
-//                   with the reason (a cancel, a failure)
+//   settle:<host>   a finalizer (host.maintenance settle): once the entry and the steps
+//                   after it ended however they ended, a host still in maintenance through
+//                   this job is brought out when healthy and nothing of its update failed or
+//                   was left unfinished, else left there with the reason
 // The next host's check waits for this host's exit, so a failure stops the job with later
 // hosts untouched. Upgrade and firmware are not interrupted by a cancel once they run
 // (on_cancel "finish"): a cancel finishes the current host to a safe state.
 // With ha_admission_control "disable" and/or drs_behavior "fullyAutomated" the job starts
 // with settings:apply (cluster.settings, recording what it found) and ends with
 // settings:restore, a finalizer that runs after every other step however the job ends.
-// parallel_hosts N (default 1) runs N lanes of hosts at once; refused on vSAN and when the
-// cluster would keep fewer than min_hosts_up hosts up; the vCenter's host still goes last,
-// alone. A blocked entry, an entry that timed out and a failed check pause the job
+// parallel_hosts N (default 1) takes the hosts in waves of N, each wave after every exit of
+// the one before (a failure or pause stops the next wave); refused on vSAN and when the cluster
+// would keep fewer than min_hosts_up hosts up; the vCenter's host still goes last, alone. A blocked entry, an entry that timed out and a failed check pause the job
 // instead (`_pause_on`), for an operator to resume (retry, evacuate, skip_host) or cancel;
 // so does an entry that finds the host in maintenance put there by someone else.
 // Each step carries "_rolling": {"host_id", "host", "position", "of"}.

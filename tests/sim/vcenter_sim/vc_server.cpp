@@ -8,6 +8,8 @@
 #include <charconv>
 #include <chrono>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "sim_tls.hpp"
 #include "vc_properties.hpp"
@@ -494,6 +496,33 @@ void Server::Handle(const httplib::Request& req, httplib::Response& res) {
     if (!*modify) return fault("NotSupported", "The operation is not supported on the object.");
     const pugi::xml_node spec = Child(call, "spec");
     if (!spec) return fault("InvalidRequest", "Required parameter spec is missing");
+    // The parameter's declared type is ComputeResourceConfigSpec: without xsi:type naming the
+    // cluster's subtype, vCenter's deserializer meets dasConfig as an unknown element. And it
+    // reads a sequence: elements out of the WSDL's order are refused too.
+    std::string type;
+    for (const auto& a : spec.attributes()) {
+      const std::string name = a.name();
+      if (name == "xsi:type" || (name.size() > 5 && name.substr(name.size() - 5) == ":type")) type = a.value();
+    }
+    if (type.find(':') != std::string::npos) type = type.substr(type.find(':') + 1);
+    if (type != "ClusterConfigSpecEx") {
+      return fault("InvalidRequest", "Unexpected element in ComputeResourceConfigSpec: expected xsi:type ClusterConfigSpecEx");
+    }
+    static const std::vector<std::string> order = {"vmSwapPlacement", "spbmEnabled", "defaultHardwareVersionKey",
+                                                   "desiredSoftwareSpec", "maximumHardwareVersionKey", "enableConfigurationManagement",
+                                                   "systemVMsConfig", "dasConfig", "dasVmConfigSpec", "drsConfig", "drsVmConfigSpec", "rulesSpec",
+                                                   "orchestration", "vmOrchestrationSpec", "dpmConfig", "dpmHostConfigSpec",
+                                                   "vsanConfig", "vsanHostConfigSpec", "groupSpec", "infraUpdateHaConfig",
+                                                   "proactiveDrsConfig", "inHciWorkflow", "cryptoConfig"};
+    std::size_t at = 0;
+    for (const auto& c : spec.children()) {
+      if (c.type() != pugi::node_element) continue;
+      std::string name = c.name();
+      if (name.find(':') != std::string::npos) name = name.substr(name.find(':') + 1);
+      const auto it = std::find(order.begin() + static_cast<std::ptrdiff_t>(at), order.end(), name);
+      if (it == order.end()) return fault("InvalidRequest", fmt::format("Unexpected element {} in ClusterConfigSpecEx", name));
+      at = static_cast<std::size_t>(it - order.begin());
+    }
     TaskEngine::ClusterChange change;
     if (const pugi::xml_node a = Child(Child(spec, "dasConfig"), "admissionControlEnabled")) {
       const auto b = ParseBool(a.text().get());
