@@ -198,6 +198,38 @@ TEST_CASE("A cancel before anything ran ends the job after its finalizers, and a
   CHECK(Scalar(disp, "SELECT dispatcher_v1_cancel_job($1, 'alice')", {job}) == "cancelled");
 }
 
+TEST_CASE("A host in maintenance through one job keeps its slot with that job whatever another job's entry says", "[finalizer]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string job = PlanJob(su);
+  Exec(su, "INSERT INTO vcenter_hosts (id, vcenter_id, cluster_id, moref, name, maintenance_mode) "
+           "SELECT $1::uuid, c.vcenter_id, c.id, 'host-1', 'esx-a', false FROM vcenter_clusters c", {kHost});
+  Succeed(disp, Next(su, disp, "apply"));
+  const Claimed enter = Next(su, disp, "enter:a");
+  CHECK(Scalar(disp, "SELECT coalesce(dispatcher_v1_maintenance_slot($1), '')", {enter.task_id}).empty());
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_record_maintenance($1, '{\"in_maintenance\":true}')", {enter.task_id}) ==
+        "the host holds its cluster's maintenance slot until it leaves maintenance");
+
+  // Another job enters the same host (a plain host.maintenance: it will find it in maintenance).
+  const std::string other = Scalar(su, "SELECT dispatcher_v1_create_job('default', 'host.maintenance', "
+                                       "jsonb_build_object('vcenter_host_ids', jsonb_build_array($1::text)), '{\"action\":\"enter\"}')",
+                                   {kHost});
+  REQUIRE(Scalar(su, "SELECT dispatcher_v1_plan_job($1, $2::jsonb)",
+                 {other, fmt::format(R"([{{"key":"enter","kind":"host.maintenance","target":"esxi:{}","params":{{"action":"enter"}}}}])",
+                                     kHost)}) == "1");
+  const std::string other_task = Scalar(su, "SELECT id FROM job_tasks WHERE job_id = $1", {other});
+  CHECK(Scalar(disp, "SELECT coalesce(dispatcher_v1_maintenance_slot($1), '')", {other_task}).empty());
+  CHECK(Scalar(su, "SELECT job_id FROM cluster_maintenance_slots WHERE host_id = $1", {kHost}) == job);
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_record_maintenance($1, '{\"in_maintenance\":true,\"outcome\":\"already_in_maintenance\"}')",
+               {other_task}) == "the host is in maintenance through another job, which keeps its slot");
+  CHECK(Scalar(su, "SELECT job_id FROM cluster_maintenance_slots WHERE host_id = $1", {kHost}) == job);
+  // So this job's settle knows the host is its own to bring back.
+  const std::string settle = Scalar(su, "SELECT id FROM job_tasks WHERE job_id = $1 AND step_key = 'settle:a'", {job});
+  CHECK(Scalar(disp, "SELECT dispatcher_v1_finalizer_context($1) ->> 'slot_held'", {settle}) == "true");
+}
+
 TEST_CASE("Plans name only known cancel policies and earlier steps to wait for", "[finalizer]") {
   TestDb tdb;
   auto su = tdb.Connect();

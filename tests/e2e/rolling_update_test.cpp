@@ -293,9 +293,15 @@ TEST_CASE("A cancel mid-firmware lets the firmware finish, brings the healthy ho
   REQUIRE(cancel.exit_code == 0);
   REQUIRE(cs.site.WaitForJob(job, seconds(180)) == "cancelled");
 
-  // The firmware was not interrupted: it finished and was proved.
+  // The firmware was not interrupted: it finished and was proved, in its one attempt, with one
+  // restart of its server.
   CHECK(cs.Status(job, "firmware:" + h1) == "succeeded");
+  CHECK(cs.site.Sql("SELECT attempt FROM job_tasks WHERE job_id = $1 AND step_key = $2", {job, "firmware:" + h1}) == "1");
   CHECK(cs.BiosOf(cs.BmcOf(h1)) == "9.9.9");
+  auto fleet = cs.Fleet();
+  for (const auto& b : fleet.GetArray()) {
+    if (std::string(b["address"].GetString()) + ":18443" == cs.BmcOf(h1)) CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+  }
   // The host is healthy: its settle took it out of maintenance.
   CHECK(cs.Status(job, "exit:" + h1) == "cancelled");
   CHECK(cs.site.Sql("SELECT result ->> 'outcome' FROM job_tasks WHERE job_id = $1 AND step_key = $2", {job, "settle:" + h1}) ==

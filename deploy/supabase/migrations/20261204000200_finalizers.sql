@@ -169,7 +169,9 @@ BEGIN
      WHERE id = p_job_id AND NOT dcops_internal.is_terminal(status);
     PERFORM pg_notify('dcops_work', json_build_object('site', v_job.site, 'job_id', p_job_id,
                                                       'event', 'job_finished')::text);
-    RETURN 'cancelled';
+    -- The steps it ended may have ended the job already (failed, when a finalizer had).
+    SELECT status INTO v_job.status FROM public.jobs WHERE id = p_job_id;
+    RETURN v_job.status;
   END IF;
   PERFORM pg_notify('dcops_work', json_build_object('site', v_job.site, 'job_id', p_job_id,
                                                     'event', 'cancel')::text);
@@ -225,10 +227,12 @@ AS $$
 DECLARE
   v_cancel boolean;
 BEGIN
+  -- The job locked too: a cancel committing meanwhile is seen here, never a step handed back
+  -- to 'ready' after it.
   SELECT dcops_internal.cancel_reaches(j.cancel_requested_at, t.on_cancel, t.checkpoint) INTO v_cancel
     FROM public.job_tasks t JOIN public.jobs j ON j.id = t.job_id
    WHERE t.id = p_task_id AND t.lease_id = p_lease_id AND t.status IN ('leased', 'running')
-     FOR UPDATE OF t;
+     FOR UPDATE OF t, j;
   IF NOT FOUND THEN RETURN dcops_internal.lease_mismatch(p_task_id); END IF;
   UPDATE public.job_tasks
      SET status = CASE WHEN v_cancel THEN 'cancelled' ELSE 'ready' END,
@@ -408,7 +412,7 @@ BEGIN
    WHERE t.id = p_task_id AND t.lease_id = p_lease_id AND t.status IN ('leased', 'running')
      FOR UPDATE;
   IF NOT FOUND THEN RETURN dcops_internal.lease_mismatch(p_task_id); END IF;
-  SELECT * INTO v_job FROM public.jobs WHERE id = v_task.job_id;
+  SELECT * INTO v_job FROM public.jobs WHERE id = v_task.job_id FOR UPDATE;  -- as fail_step
   IF v_task.on_cancel <> 'stop' AND NOT dcops_internal.cancel_reaches(v_job.cancel_requested_at, v_task.on_cancel, v_task.checkpoint) THEN
     UPDATE public.job_tasks
        SET status = 'ready', attempt = greatest(attempt - 1, 0), run_after = now(),
@@ -432,7 +436,8 @@ END
 $$;
 
 -- A job's verdict: a finalizer that failed (the cluster's settings not restored, a host not
--- settled) fails the job, cancelled or not: that is what its operator must hear. Otherwise as
+-- settled), or a step the cancel let finish that failed, fails the job, cancelled or not:
+-- that is what its operator must hear. Otherwise as
 -- in 20261204000100_rolling_update.sql.
 CREATE OR REPLACE FUNCTION dcops_internal.finish_jobs(p_job_ids uuid[]) RETURNS void
   LANGUAGE sql
@@ -441,6 +446,10 @@ AS $$
   WITH verdict AS (
     SELECT j.id, f.key AS finalizer, CASE
              WHEN f.key IS NOT NULL THEN 'failed'
+             -- a step the cancel let finish failed: the cancel does not hide it
+             WHEN j.cancel_requested_at IS NOT NULL AND j.steps_failed > 0
+                  AND EXISTS (SELECT 1 FROM public.job_tasks t
+                               WHERE t.job_id = j.id AND t.on_cancel = 'finish' AND t.status = 'failed') THEN 'failed'
              WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
              WHEN j.steps_failed > 0 THEN 'failed'
              WHEN j.steps_succeeded + (SELECT count(*) FROM public.job_tasks t
@@ -644,8 +653,10 @@ BEGIN
       CASE WHEN v_job.cancel_requested_at IS NOT NULL THEN 'being cancelled' ELSE v_job.status END
       USING ERRCODE = '22023';
   END IF;
+  -- The step the job's pause names (what the operator read), else the first paused one.
   SELECT * INTO v_task FROM public.job_tasks
-   WHERE job_id = p_job_id AND status = 'paused' ORDER BY seq LIMIT 1 FOR UPDATE;
+   WHERE job_id = p_job_id AND status = 'paused'
+   ORDER BY (id::text = v_job.pause ->> 'task_id') DESC, seq LIMIT 1 FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'job_id: job % has no paused step', p_job_id USING ERRCODE = '22023';
   END IF;
@@ -788,6 +799,133 @@ BEGIN
     'slot_held', EXISTS (SELECT 1 FROM public.cluster_maintenance_slots s
                           WHERE s.host_id::text = v_task.params -> '_rolling' ->> 'host_id'
                             AND s.job_id = v_task.job_id));
+END
+$$;
+
+-- 8b. A cluster's maintenance slots (20261203001300_esxi_host_jobs.sql) stay with the job whose
+-- host is in maintenance: the settle judges by them. An entry never takes over the row of a
+-- host in maintenance through another job (its agent then finds the host in maintenance: a
+-- rolling entry refuses, a plain one says "already in" without taking it); a sync's view
+-- frees only a slot whose job has ended (a running job's exit or settle frees its own, and a
+-- sync's snapshot may predate the entry); an exit frees what the host held, unless it is
+-- another job's entry still on its way.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_maintenance_slot(p_task_id uuid)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_task record;
+  v_host record;
+  v_allowed int;
+  v_holder record;
+  v_held int;
+  v_why text;
+  v_since timestamptz;
+  v_limit int;
+BEGIN
+  SELECT t.id, t.job_id, t.step_kind, t.target, t.params INTO v_task FROM public.job_tasks t WHERE t.id = p_task_id;
+  IF NOT FOUND OR v_task.step_kind <> 'host.maintenance' OR coalesce(v_task.params ->> 'action', '') <> 'enter'
+     OR v_task.target !~ '^esxi:[0-9a-fA-F-]{36}$' THEN
+    RETURN NULL;
+  END IF;
+  SELECT h.id, h.name, h.cluster_id, coalesce(c.vsan_enabled, false) AS vsan, c.name AS cluster_name
+    INTO v_host
+    FROM public.vcenter_hosts h LEFT JOIN public.vcenter_clusters c ON c.id = h.cluster_id
+   WHERE h.id = substr(v_task.target, 6)::uuid;
+  IF NOT FOUND OR v_host.cluster_id IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- One writer per cluster at a time.
+  PERFORM 1 FROM public.vcenter_clusters c WHERE c.id = v_host.cluster_id FOR UPDATE;
+  DELETE FROM public.cluster_maintenance_slots s
+   USING public.vcenter_hosts h
+   WHERE h.id = s.host_id AND s.cluster_id = v_host.cluster_id
+     AND ((NOT s.entered AND h.maintenance_mode IS NOT TRUE
+           AND NOT EXISTS (SELECT 1 FROM public.job_tasks t
+                            WHERE t.id = s.task_id
+                              AND (t.status IN ('ready', 'blocked', 'leased', 'running')
+                                   OR t.error_code IN ('esxi.undo_failed', 'esxi.cancel_unconfirmed'))))
+          OR (h.maintenance_mode IS FALSE AND h.last_seen_at > s.since
+              AND NOT EXISTS (SELECT 1 FROM public.jobs j WHERE j.id = s.job_id AND NOT dcops_internal.is_terminal(j.status))));
+  v_allowed := CASE WHEN jsonb_typeof(v_task.params -> 'max_hosts_in_maintenance') = 'number'
+                    THEN greatest(1, (v_task.params ->> 'max_hosts_in_maintenance')::int) ELSE 1 END;
+  IF v_host.vsan THEN
+    v_allowed := 1;
+  END IF;
+  SELECT count(*) INTO v_held FROM public.cluster_maintenance_slots s
+   WHERE s.cluster_id = v_host.cluster_id AND s.host_id <> v_host.id;
+  IF v_held >= v_allowed THEN
+    SELECT s.job_id, h.name INTO v_holder
+      FROM public.cluster_maintenance_slots s JOIN public.vcenter_hosts h ON h.id = s.host_id
+     WHERE s.cluster_id = v_host.cluster_id AND s.host_id <> v_host.id
+     ORDER BY s.since LIMIT 1;
+    IF v_holder.job_id = v_task.job_id THEN
+      RETURN format('refused: this job already has %s of cluster %s in maintenance; entering %s too needs max_hosts_in_maintenance above %s%s',
+                    v_holder.name, v_host.cluster_name, v_host.name, v_allowed,
+                    CASE WHEN v_host.vsan THEN ' (never on a vSAN cluster)' ELSE '' END);
+    END IF;
+    SELECT min(e.ts) INTO v_since FROM public.job_events e WHERE e.task_id = p_task_id AND e.message LIKE 'waiting: %';
+    v_limit := CASE WHEN jsonb_typeof(v_task.params -> 'slot_wait_seconds') = 'number'
+                    THEN (v_task.params ->> 'slot_wait_seconds')::int ELSE 7200 END;
+    IF v_since IS NOT NULL AND now() - v_since > make_interval(secs => v_limit) THEN
+      RETURN format('refused: waited more than %s s for the maintenance slot of cluster %s (%s is in maintenance through job %s)',
+                    v_limit, v_host.cluster_name, v_holder.name, coalesce(v_holder.job_id::text, 'gone'));
+    END IF;
+    v_why := format('waiting: %s of cluster %s is in maintenance through job %s (%s host(s) of this cluster at a time)',
+                    v_holder.name, v_host.cluster_name, coalesce(v_holder.job_id::text, 'gone'), v_allowed);
+    IF NOT EXISTS (SELECT 1 FROM public.job_tasks t WHERE t.id = p_task_id AND t.progress_message = v_why) THEN
+      INSERT INTO public.job_events (job_id, task_id, level, message)
+      VALUES (v_task.job_id, p_task_id, 'info', v_why);
+    END IF;
+    RETURN v_why;
+  END IF;
+  INSERT INTO public.cluster_maintenance_slots (host_id, cluster_id, job_id, task_id)
+  VALUES (v_host.id, v_host.cluster_id, v_task.job_id, p_task_id)
+  ON CONFLICT (host_id) DO UPDATE
+    SET job_id = EXCLUDED.job_id, task_id = EXCLUDED.task_id,
+        since = CASE WHEN cluster_maintenance_slots.entered THEN cluster_maintenance_slots.since ELSE now() END
+    WHERE NOT cluster_maintenance_slots.entered OR cluster_maintenance_slots.job_id IS NOT DISTINCT FROM EXCLUDED.job_id
+       OR cluster_maintenance_slots.job_id IS NULL;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_record_maintenance(p_task_id uuid, p_result jsonb)
+  RETURNS text
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_task record;
+  v_host_id uuid;
+  v_cluster uuid;
+  v_n int;
+BEGIN
+  SELECT t.job_id, t.target INTO v_task FROM public.job_tasks t WHERE t.id = p_task_id;
+  IF NOT FOUND OR v_task.target !~ '^esxi:[0-9a-fA-F-]{36}$' OR jsonb_typeof(p_result -> 'in_maintenance') <> 'boolean' THEN
+    RETURN '';
+  END IF;
+  v_host_id := substr(v_task.target, 6)::uuid;
+  UPDATE public.vcenter_hosts SET maintenance_mode = (p_result ->> 'in_maintenance')::boolean WHERE id = v_host_id
+  RETURNING cluster_id INTO v_cluster;
+  IF (p_result ->> 'in_maintenance')::boolean THEN
+    IF v_cluster IS NULL THEN
+      RETURN '';
+    END IF;
+    INSERT INTO public.cluster_maintenance_slots (host_id, cluster_id, job_id, task_id, entered)
+    VALUES (v_host_id, v_cluster, v_task.job_id, p_task_id, true)
+    ON CONFLICT (host_id) DO UPDATE SET entered = true, job_id = EXCLUDED.job_id, task_id = EXCLUDED.task_id
+      WHERE NOT cluster_maintenance_slots.entered OR cluster_maintenance_slots.job_id IS NOT DISTINCT FROM EXCLUDED.job_id
+         OR cluster_maintenance_slots.job_id IS NULL;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN CASE WHEN v_n > 0 THEN 'the host holds its cluster''s maintenance slot until it leaves maintenance'
+                ELSE 'the host is in maintenance through another job, which keeps its slot' END;
+  END IF;
+  DELETE FROM public.cluster_maintenance_slots
+   WHERE host_id = v_host_id AND (entered OR job_id IS NOT DISTINCT FROM v_task.job_id);
+  GET DIAGNOSTICS v_n = ROW_COUNT;
+  RETURN CASE WHEN v_n > 0 THEN 'the cluster''s maintenance slot is free again' ELSE '' END;
 END
 $$;
 

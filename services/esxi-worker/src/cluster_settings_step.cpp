@@ -26,9 +26,13 @@ constexpr const char* kDrs = "drs_behavior";
 std::string OnOff(bool on) { return on ? "on" : "off"; }
 
 // The cluster's values of the settings `of` names, read from its configurationEx: a value
-// vCenter left out is an error, never a default (this step proves what it changes). DRS off
-// makes its level meaningless: refused rather than "set".
-Result<ClusterSettings> ReadSettings(vsphere::Client& vc, const std::string& cluster_moref, const ClusterSettings& of) {
+// vCenter left out is an error, never a default (this step proves what it changes). With HA
+// off admission control does nothing, and with DRS off no level moves a VM: said apart.
+struct ClusterState {
+  ClusterSettings settings;
+  bool ha_on = true, drs_on = true;
+};
+Result<ClusterState> ReadState(vsphere::Client& vc, const std::string& cluster_moref, const ClusterSettings& of) {
   auto read = vc.ReadObject({"ClusterComputeResource", cluster_moref}, {"name", "configurationEx"});
   if (!read && read.error().code == "vsphere.managed_object_not_found") {
     return MakeError("vsphere.not_found", fmt::format("no cluster {} in this vCenter", cluster_moref));
@@ -46,7 +50,7 @@ Result<ClusterSettings> ReadSettings(vsphere::Client& vc, const std::string& clu
     }
     return text == "true";
   };
-  ClusterSettings now;
+  ClusterState now;
   if (of.admission_control) {
     auto ha = flag("dasConfig", "enabled");
     if (!ha) return ha.error();
@@ -54,24 +58,35 @@ Result<ClusterSettings> ReadSettings(vsphere::Client& vc, const std::string& clu
     // With HA off, admission control does nothing whatever the flag says (and vCenter may
     // leave the flag out).
     if (*ha && !admission) return admission.error();
-    now.admission_control = *ha && *admission;
+    now.ha_on = *ha;
+    now.settings.admission_control = *ha && *admission;
   }
   if (of.drs_behavior) {
     auto drs = flag("drsConfig", "enabled");
     if (!drs) return drs.error();
-    if (!*drs) {
-      return MakeError("esxi.drs_disabled", fmt::format("cluster {}: DRS is off, so no automation level moves a VM; turn DRS "
-                                                        "on, or empty each host by hand (this job does not turn it on)",
-                                                        cluster_moref));
-    }
+    now.drs_on = *drs;
+    if (!*drs) return now;
     const std::string behavior = vsphere::TrimmedText(vsphere::Child(vsphere::Child(config, "drsConfig"), "defaultVmBehavior"));
     if (behavior.empty()) {
       return MakeError("vsphere.unexpected", fmt::format("cluster {}: configurationEx.drsConfig.defaultVmBehavior is missing",
                                                          cluster_moref));
     }
-    now.drs_behavior = behavior;
+    now.settings.drs_behavior = behavior;
   }
   return now;
+}
+
+// The settings alone, for a change: DRS off refuses a level (none would move a VM; turning DRS
+// on is not this job's to do).
+Result<ClusterSettings> ReadSettings(vsphere::Client& vc, const std::string& cluster_moref, const ClusterSettings& of) {
+  auto state = ReadState(vc, cluster_moref, of);
+  if (!state) return state.error();
+  if (of.drs_behavior && !state->drs_on) {
+    return MakeError("esxi.drs_disabled", fmt::format("cluster {}: DRS is off, so no automation level moves a VM; turn DRS "
+                                                      "on, or empty each host by hand (this job does not turn it on)",
+                                                      cluster_moref));
+  }
+  return state->settings;
 }
 
 // The settings of `wanted` that `now` does not have yet.
@@ -152,19 +167,25 @@ class SettingsRun {
       return StepOutcome::Succeeded(R"({"restored":[],"left":[],"note":"nothing was changed"})");
     }
     ctx_.Progress(10, fmt::format("reading the settings of cluster {}", Cluster()));
-    auto now = ReadSettings(vc_, target_.cluster_moref, *before);
-    if (!now) return StepOutcome::Failed(now.error());
-    // Back only what still has the job's value: a setting someone changed since is theirs.
+    auto state = ReadState(vc_, target_.cluster_moref, *before);
+    if (!state) return StepOutcome::Failed(state.error());
+    const ClusterSettings* now = &state->settings;
+    // Back only what still has the job's value: a setting someone changed since is theirs (HA
+    // or DRS turned off meanwhile included: theirs too, and nothing to put back into).
     ClusterSettings back;
     std::vector<std::string> left;
-    if (before->admission_control && now->admission_control != before->admission_control) {
+    if (before->admission_control && !state->ha_on) {
+      left.emplace_back(kAdmission);
+    } else if (before->admission_control && now->admission_control != before->admission_control) {
       if (applied.admission_control && now->admission_control == applied.admission_control) {
         back.admission_control = before->admission_control;
       } else {
         left.emplace_back(kAdmission);
       }
     }
-    if (before->drs_behavior && now->drs_behavior != before->drs_behavior) {
+    if (before->drs_behavior && !state->drs_on) {
+      left.emplace_back(kDrs);
+    } else if (before->drs_behavior && now->drs_behavior != before->drs_behavior) {
       if (applied.drs_behavior && now->drs_behavior == applied.drs_behavior) {
         back.drs_behavior = before->drs_behavior;
       } else {
@@ -178,7 +199,7 @@ class SettingsRun {
     auto changed = Change(back, "back as they were");
     if (!changed) return StepOutcome::Failed(changed.error());
     const std::string note = changed->empty() ? fmt::format("cluster {}: its settings are as the job found them", Cluster())
-                                              : fmt::format("cluster {}: {} (restored)", Cluster(), Describe(*now, back));
+                                              : fmt::format("cluster {}: {} (restored)", Cluster(), Describe(state->settings, back));
     ctx_.Event(LogLevel::kInfo, note);
     ctx_.Progress(100, note);
     return StepOutcome::Succeeded(

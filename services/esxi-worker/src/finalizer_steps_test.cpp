@@ -117,6 +117,18 @@ TEST_CASE("A settle brings a healthy host out of maintenance and leaves one whos
     REQUIRE(events.size() == 1);
     CHECK(events[0].find("is in maintenance, but not through this job; left as it is") != std::string::npos);
   }
+  SECTION("an entry that never reached vCenter: nothing to settle, vCenter not asked") {
+    SetHost(rig, host, true, "connected");  // someone else's maintenance, as it happens
+    const std::string never = R"("_finalizer":{"slot_held":false,"steps":[{"key":"enter:esx","action":"enter","status":"skipped",)"
+                              R"("on_cancel":"stop","acted":false}]})";
+    auto [out, events] = settle(never);
+    REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+    auto r = Json(out.result_json);
+    CHECK(std::string(r["outcome"].GetString()) == "never_entered");
+    CHECK_FALSE(r.HasMember("in_maintenance"));
+    CHECK(rig.Host(host).maintenance);
+    CHECK(rig.model.TasksOn(host).empty());
+  }
   SECTION("without the dispatcher's account of its host's steps and slot it does nothing") {
     SetHost(rig, host, true, "connected");
     auto [out, events] = settle(R"("_finalizer":{"steps":[]},"_wait_connected_seconds":1)");
@@ -194,6 +206,21 @@ TEST_CASE("Cluster settings: recorded before they change, proven after, and only
   auto [blind, e6, c6] = run(R"("action":"restore",)" + wanted);
   REQUIRE(blind.kind == StepOutcome::Kind::kFailed);
   CHECK(blind.error.code == "step.params");
+
+  // HA turned off while the job ran: admission control is theirs now; left, said, not a failure.
+  auto [applied2, e8, c8] = run(R"("action":"apply","ha_admission_control":false)");
+  REQUIRE(applied2.kind == StepOutcome::Kind::kSucceeded);
+  rig.model.Edit(rig.cluster, [](vc::Object& o) { std::get<vc::Cluster>(o.body).ha = false; });
+  auto [ha_off, e9, c9] = run(R"("action":"restore","ha_admission_control":false,"_finalizer":{"before":{"ha_admission_control":true}})");
+  INFO(ha_off.error.message);
+  REQUIRE(ha_off.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(std::string(Json(ha_off.result_json)["left"][0].GetString()) == "ha_admission_control");
+  CHECK_FALSE(ClusterOf(rig).admission_control);
+  rig.model.Edit(rig.cluster, [](vc::Object& o) {
+    auto& c = std::get<vc::Cluster>(o.body);
+    c.ha = true;
+    c.admission_control = true;
+  });
 
   // DRS off: no level moves a VM, so none is "set"; refused before anything is recorded or sent.
   rig.model.Edit(rig.cluster, [](vc::Object& o) { std::get<vc::Cluster>(o.body).drs = false; });
