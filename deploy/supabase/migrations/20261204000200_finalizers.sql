@@ -283,15 +283,10 @@ BEGIN
       FROM expired e, public.jobs j
      WHERE t.id = e.id AND j.id = t.job_id
        AND t.status IN ('leased', 'running') AND t.lease_expires_at < now()
-    RETURNING t.id, t.job_id, t.status, t.attempt, e.lease_owner, t.step_key, t.step_kind, t.target, t.params,
-              t.error_message, j.traceparent, j.site
+    RETURNING t.id, t.job_id, t.status, t.attempt, e.lease_owner, t.step_key, j.traceparent, j.site, t AS task
   ), paused AS (
     UPDATE public.jobs j
-       SET status = 'paused',
-           pause = jsonb_build_object('step', r.step_key, 'task_id', r.id, 'kind', r.step_kind, 'target', r.target,
-                                      'host', r.params -> '_rolling' -> 'host', 'error_code', 'lease_expired',
-                                      'error_message', r.error_message, 'paused_at', now()),
-           updated_at = now()
+       SET status = 'paused', pause = dcops_internal.pause_of(r.task), updated_at = now()
       FROM rescued r
      WHERE r.status = 'paused' AND j.id = r.job_id AND j.status = 'running'
     RETURNING j.id
@@ -444,8 +439,8 @@ CREATE OR REPLACE FUNCTION dcops_internal.finish_jobs(p_job_ids uuid[]) RETURNS 
   SET search_path = pg_catalog, public
 AS $$
   WITH verdict AS (
-    SELECT j.id, f.key AS finalizer, CASE
-             WHEN f.key IS NOT NULL THEN 'failed'
+    SELECT j.id, f.keys AS finalizer, CASE
+             WHEN f.keys IS NOT NULL THEN 'failed'
              -- a step the cancel let finish failed: the cancel does not hide it
              WHEN j.cancel_requested_at IS NOT NULL AND j.steps_failed > 0
                   AND EXISTS (SELECT 1 FROM public.job_tasks t
@@ -457,9 +452,9 @@ AS $$
                                           AND t.error_code = 'operator_skipped') < j.steps_total THEN 'cancelled'
              ELSE 'succeeded' END AS final
       FROM public.jobs j
-      LEFT JOIN LATERAL (SELECT t.step_key AS key FROM public.job_tasks t
-                          WHERE t.job_id = j.id AND t.on_cancel = 'run' AND t.status = 'failed'
-                          ORDER BY t.seq LIMIT 1) f ON true
+      -- every failed finalizer, named: none is left unsaid
+      LEFT JOIN LATERAL (SELECT string_agg(t.step_key, ', ' ORDER BY t.seq) AS keys FROM public.job_tasks t
+                          WHERE t.job_id = j.id AND t.on_cancel = 'run' AND t.status = 'failed') f ON true
      WHERE j.id = ANY (p_job_ids)
   ), ended AS (
     UPDATE public.jobs j

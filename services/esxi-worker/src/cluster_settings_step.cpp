@@ -129,6 +129,7 @@ class SettingsRun {
     // What the cluster had before the job: an earlier attempt's record wins (by now the
     // cluster may show what that attempt set).
     ClusterSettings before;
+    std::optional<ClusterSettings> now;  // when read just now: what the change starts from
     rapidjson::Document cp;
     const std::string& saved = ctx_.assignment().checkpoint_json;
     cp.Parse(saved.empty() ? "{}" : saved.c_str());
@@ -144,12 +145,13 @@ class SettingsRun {
       auto read = ReadSettings(vc_, target_.cluster_moref, wanted);
       if (!read) return StepOutcome::Failed(read.error());
       before = *read;
+      now = *read;
       // Recorded before anything is sent: the restore needs it even if this step dies next.
       if (auto st = ctx_.SaveCheckpoint(R"({"before":)" + ClusterSettingsJson(before) + "}"); !st) {
         return StepOutcome::Failed(st.error());
       }
     }
-    auto changed = Change(wanted, "for this job");
+    auto changed = Change(wanted, "for this job", now);
     if (!changed) return StepOutcome::Failed(changed.error());
     const std::string note = changed->empty() ? fmt::format("cluster {} already has the settings the job asks for", Cluster())
                                               : fmt::format("cluster {}: {} for this job; restored at its end", Cluster(),
@@ -196,7 +198,7 @@ class SettingsRun {
       ctx_.Event(LogLevel::kWarn, fmt::format("cluster {}: {} was changed outside this job while it ran; left as it is now",
                                               Cluster(), name));
     }
-    auto changed = Change(back, "back as they were");
+    auto changed = Change(back, "back as they were", state->settings);
     if (!changed) return StepOutcome::Failed(changed.error());
     const std::string note = changed->empty() ? fmt::format("cluster {}: its settings are as the job found them", Cluster())
                                               : fmt::format("cluster {}: {} (restored)", Cluster(), Describe(state->settings, back));
@@ -210,8 +212,10 @@ class SettingsRun {
   std::string Cluster() const { return target_.cluster_name.empty() ? target_.cluster_moref : target_.cluster_name; }
 
   // Sets what of `wanted` the cluster lacks, proven by reading it back; the names changed.
-  Result<std::vector<std::string>> Change(const ClusterSettings& wanted, const char* why) {
-    auto now = ReadSettings(vc_, target_.cluster_moref, wanted);
+  // `known`: the cluster's values as the caller just read them (not read again), else read.
+  Result<std::vector<std::string>> Change(const ClusterSettings& wanted, const char* why,
+                                          const std::optional<ClusterSettings>& known) {
+    Result<ClusterSettings> now = known ? Result<ClusterSettings>(*known) : ReadSettings(vc_, target_.cluster_moref, wanted);
     if (!now) return now.error();
     const ClusterSettings todo = Difference(wanted, *now);
     if (Names(todo).empty()) return std::vector<std::string>{};
