@@ -1,13 +1,32 @@
-// zfs-worker: wiring only. Its behaviour arrives with its issue (see docs/ROADMAP.md); until then
-// the binary exists so packaging, compose files and CI have the full set of names.
+// zfs-worker: wiring only. Connects to the dispatcher and serves the ZFS steps (steps.cpp
+// lists them) over SSH.
 #include <cstdio>
-#include <cstring>
+#include <string_view>
+
+#include "dcops/agent/agent_process.hpp"
+#include "dcops/common/config.hpp"
+#include "dcops/common/log.hpp"
+#include "steps.hpp"
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+  using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("zfs-worker %s\n", DCOPS_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "zfs-worker %s: not implemented yet (see docs/ROADMAP.md)\n", DCOPS_VERSION);
-  return 2;
+  StderrSink sink;
+  SecretRegistry secrets;
+  Logger log("zfs-worker", sink, SystemClock::Instance(), &secrets);
+  agent::AgentSettings settings{{}, "", 4};
+  settings.options.kind = "zfs-worker";
+  settings.options.version = DCOPS_VERSION;
+  ConfigSpec spec("DCOPS_");
+  agent::AddAgentSettings(spec, settings);
+  if (auto st = agent::LoadAgentSettings(spec, settings, argc > 1 ? argv[1] : nullptr, secrets); !st) {
+    log.Error(st.error().message);
+    return 2;
+  }
+  const agent::StepRegistry steps = zfs_worker::MakeSteps([](const ssh::Endpoint& e) { return ssh::Session::Connect(e); });
+  agent::AgentClient client(settings.options, steps, log, SystemClock::Instance());
+  return agent::ServeUntilSignalled(client, log);
 }

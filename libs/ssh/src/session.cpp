@@ -161,62 +161,151 @@ Result<std::unique_ptr<Session>> Session::Connect(const Endpoint& e) {
     return Fail("ssh.auth", fmt::format("{}: authentication refused{}", impl->where,
                                         e.private_key_pem.empty() && e.password.empty() ? " (no key or password given)" : ""));
   }
+  // From here on the session's timeout bounds each blocking exchange, not the connect.
+  const long io_s = std::max<long>(1, static_cast<long>((e.io_timeout.count() + 999) / 1000));
+  ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &io_s);
   auto session = std::unique_ptr<Session>(new Session(std::move(impl)));
   session->host_key_ = *seen;
   session->host_key_was_new_ = was_new;
   return session;
 }
 
-Result<CommandResult> Session::Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+namespace {
+
+// One exec channel of a session, streamed.
+class ChannelProcess final : public RemoteProcess {
+ public:
+  ChannelProcess(ssh_session s, ssh_channel c, std::string where, std::string command)
+      : session_(s), channel_(c), where_(std::move(where)), command_(std::move(command)) {}
+  ~ChannelProcess() override {
+    ssh_channel_close(channel_);
+    ssh_channel_free(channel_);
+  }
+  ChannelProcess(const ChannelProcess&) = delete;
+  ChannelProcess& operator=(const ChannelProcess&) = delete;
+
+  Result<std::size_t> Read(char* buf, std::size_t max, std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto st = DrainErr(); !st) return st.error();
+      if (ssh_channel_is_eof(channel_) != 0) {
+        // What arrived before the end.
+        const int n = ssh_channel_read_nonblocking(channel_, buf, static_cast<uint32_t>(max), 0);
+        if (n == SSH_ERROR) return Broken("reading");
+        return static_cast<std::size_t>(n > 0 ? n : 0);
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return MakeError("ssh.timeout", fmt::format("{}: {} sent nothing for {} ms", where_, command_, timeout.count()));
+      }
+      // Wait on stdout for a slice; stderr is taken between slices.
+      const int n = ssh_channel_read_timeout(channel_, buf, static_cast<uint32_t>(max), 0,
+                                             static_cast<int>(std::min<long long>(left.count(), 200)));
+      if (n == SSH_ERROR) return Broken("reading");
+      if (n > 0) return static_cast<std::size_t>(n);
+    }
+  }
+
+  Status Write(const char* buf, std::size_t n) override {
+    while (n > 0) {
+      const int w = ssh_channel_write(channel_, buf, static_cast<uint32_t>(std::min<std::size_t>(n, 1u << 20)));
+      if (w == SSH_ERROR || w < 0) {
+        // The remote end closed its stdin (it failed, or finished early): its stderr says why.
+        (void)DrainErr();
+        return Broken("writing to");
+      }
+      if (w == 0) {
+        return MakeError("ssh.timeout", fmt::format("{}: {} took no input within the I/O timeout", where_, command_));
+      }
+      buf += w;
+      n -= static_cast<std::size_t>(w);
+      if (auto st = DrainErr(); !st) return st;
+    }
+    return {};
+  }
+
+  Status CloseStdin() override {
+    if (ssh_channel_send_eof(channel_) != SSH_OK) return Broken("closing the input of");
+    return {};
+  }
+
+  Result<CommandResult> Wait(std::chrono::milliseconds timeout) override {
+    CommandResult out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[65536];
+    while (ssh_channel_is_eof(channel_) == 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        return MakeError("ssh.timeout", fmt::format("{}: {} did not finish within {} ms", where_, command_, timeout.count()));
+      }
+      const int n = ssh_channel_read_timeout(channel_, buf, sizeof buf, 0, static_cast<int>(std::min<long long>(left.count(), 200)));
+      if (n == SSH_ERROR) return Broken("reading");
+      if (n > 0) Keep(out.out, buf, static_cast<std::size_t>(n), out.truncated);
+      if (auto st = DrainErr(); !st) return st.error();
+    }
+    // What is left after end of file (both streams).
+    for (;;) {
+      const int n = ssh_channel_read_nonblocking(channel_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      Keep(out.out, buf, static_cast<std::size_t>(n), out.truncated);
+    }
+    if (auto st = DrainErr(); !st) return st.error();
+    out.err = err_;
+    out.truncated = out.truncated || err_truncated_;
+    out.exit_status = ssh_channel_get_exit_status(channel_);
+    return out;
+  }
+
+  const std::string& err() const override { return err_; }
+
+ private:
+  static void Keep(std::string& into, const char* buf, std::size_t n, bool& truncated) {
+    const std::size_t room = Session::kMaxOutput - std::min(Session::kMaxOutput, into.size());
+    if (n > room) truncated = true;
+    into.append(buf, std::min(n, room));
+  }
+
+  Status DrainErr() {
+    char buf[16384];
+    for (;;) {
+      const int n = ssh_channel_read_nonblocking(channel_, buf, sizeof buf, 1);
+      if (n == SSH_ERROR) return Broken("reading the errors of");
+      if (n <= 0) return {};
+      Keep(err_, buf, static_cast<std::size_t>(n), err_truncated_);
+    }
+  }
+
+  Error Broken(const char* doing) const {
+    return MakeError("ssh.channel", fmt::format("{}: {} {}: {}", where_, doing, command_, ssh_get_error(session_)), true);
+  }
+
+  ssh_session session_;
+  ssh_channel channel_;
+  std::string where_, command_;
+  std::string err_;
+  bool err_truncated_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RemoteProcess>> Session::Start(const std::vector<std::string>& argv) {
   if (argv.empty()) return Fail("ssh.channel", "no command to run");
   ssh_session s = impl_->session;
   ssh_channel channel = ssh_channel_new(s);
   if (channel == nullptr) return Fail("ssh.channel", fmt::format("{}: no channel: {}", impl_->where, ssh_get_error(s)), true);
-  struct Closer {
-    ssh_channel c;
-    ~Closer() {
-      ssh_channel_close(c);
-      ssh_channel_free(c);
-    }
-  } closer{channel};
+  auto process = std::make_unique<ChannelProcess>(s, channel, impl_->where, argv.front());
   const std::string line = ShellQuote(argv);
   if (ssh_channel_open_session(channel) != SSH_OK || ssh_channel_request_exec(channel, line.c_str()) != SSH_OK) {
     return Fail("ssh.channel", fmt::format("{}: cannot run {}: {}", impl_->where, argv.front(), ssh_get_error(s)), true);
   }
-  CommandResult out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[16384];
-  auto keep = [&](std::string& into, int n) {
-    const std::size_t room = kMaxOutput - std::min(kMaxOutput, into.size());
-    if (static_cast<std::size_t>(n) > room) out.truncated = true;
-    into.append(buf, std::min(static_cast<std::size_t>(n), room));
-  };
-  while (!(ssh_channel_is_eof(channel) != 0)) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      return Fail("ssh.timeout", fmt::format("{}: {} did not finish within {} ms", impl_->where, argv.front(), timeout.count()));
-    }
-    // Wait on stdout for a slice, then take whatever stderr holds.
-    const int n = ssh_channel_read_timeout(channel, buf, sizeof buf, 0, static_cast<int>(std::min<long long>(left.count(), 200)));
-    if (n == SSH_ERROR) return Fail("ssh.channel", fmt::format("{}: reading {}: {}", impl_->where, argv.front(), ssh_get_error(s)), true);
-    if (n > 0) keep(out.out, n);
-    for (;;) {
-      const int e = ssh_channel_read_nonblocking(channel, buf, sizeof buf, 1);
-      if (e == SSH_ERROR) return Fail("ssh.channel", fmt::format("{}: reading {}: {}", impl_->where, argv.front(), ssh_get_error(s)), true);
-      if (e <= 0) break;
-      keep(out.err, e);
-    }
-  }
-  // What is left after end of file (both streams).
-  for (int stream = 0; stream < 2; ++stream) {
-    for (;;) {
-      const int n = ssh_channel_read_nonblocking(channel, buf, sizeof buf, stream);
-      if (n <= 0) break;
-      keep(stream == 0 ? out.out : out.err, n);
-    }
-  }
-  out.exit_status = ssh_channel_get_exit_status(channel);
-  return out;
+  return std::unique_ptr<RemoteProcess>(std::move(process));
+}
+
+Result<CommandResult> Session::Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  auto process = Start(argv);
+  if (!process) return process.error();
+  if (auto st = (*process)->CloseStdin(); !st) return st.error();
+  return (*process)->Wait(timeout);
 }
 
 }  // namespace dcops::ssh

@@ -42,6 +42,8 @@ struct Endpoint {
   std::string pinned_host_key;  // "SHA256:…"; "" when none is pinned yet
   bool accept_new_host_key = false;  // first contact: only when the job says so
   std::chrono::milliseconds connect_timeout{10000};
+  // How long one blocking exchange may wait (a write into a full window, an exit status).
+  std::chrono::milliseconds io_timeout{60000};
 };
 
 struct CommandResult {
@@ -54,11 +56,32 @@ struct CommandResult {
 // runs the command line), so no argument is ever split, globbed or expanded.
 std::string ShellQuote(const std::vector<std::string>& argv);
 
+// A remote command whose stdin and stdout are streams (`zfs send`, `zfs receive`): bytes are
+// read and written as they flow, never held whole. Its stderr is kept (bounded) as it arrives,
+// so a chatty command cannot stall on a full window. Destroying it before Wait() closes the
+// channel: the remote command sees its pipes close (a send gets EPIPE, a receive a truncated
+// stream). Owned by the caller; must not outlive the Session that started it; one thread.
+class RemoteProcess {
+ public:
+  virtual ~RemoteProcess() = default;
+  // Up to `max` bytes of stdout; 0 at its end. ssh.timeout when nothing came within `timeout`.
+  virtual Result<std::size_t> Read(char* buf, std::size_t max, std::chrono::milliseconds timeout) = 0;
+  // All `n` bytes to stdin (blocks while the remote side's window is full, up to the
+  // session's I/O timeout: ssh.timeout).
+  virtual Status Write(const char* buf, std::size_t n) = 0;
+  virtual Status CloseStdin() = 0;
+  // Waits for the command to end: its exit status, the rest of stdout (bounded) and stderr.
+  virtual Result<CommandResult> Wait(std::chrono::milliseconds timeout) = 0;
+  // The stderr kept so far (for progress and for errors while streaming).
+  virtual const std::string& err() const = 0;
+};
+
 // What a step needs from a remote shell; Session is the real one, tests may fake it.
 class RemoteShell {
  public:
   virtual ~RemoteShell() = default;
   virtual Result<CommandResult> Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) = 0;
+  virtual Result<std::unique_ptr<RemoteProcess>> Start(const std::vector<std::string>& argv) = 0;
 };
 
 class Session final : public RemoteShell {
@@ -73,6 +96,7 @@ class Session final : public RemoteShell {
   bool host_key_was_new() const { return host_key_was_new_; }
 
   Result<CommandResult> Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) override;
+  Result<std::unique_ptr<RemoteProcess>> Start(const std::vector<std::string>& argv) override;
   // Each of stdout and stderr is kept up to this many bytes.
   static constexpr std::size_t kMaxOutput = 4u << 20;
 

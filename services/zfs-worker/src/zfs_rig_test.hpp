@@ -1,0 +1,73 @@
+#pragma once
+// Test rig for the ZFS steps: "hosts" that are real OpenSSH sshds on their own loopback
+// addresses, whose `zfs` and `zpool` are real ZFS (zfs-fuse, one daemon for all) or the
+// OpenZFS 2.x stand-in (tests/sim/zfs), and the assignment a dispatcher would hand over.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "dcops/agent/step.hpp"
+#include "sshd_fixture.hpp"
+
+namespace dcops::zfs_worker::test {
+
+struct Shell {
+  int status = -1;
+  std::string out;
+};
+
+// Runs a local command line (test set-up and checks), stdout kept, stderr to the log.
+inline Shell Sh(const std::string& command) {
+  Shell r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+inline std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+struct HostRig {
+  HostRig(const std::string& ip, int port, const std::string& id)
+      : id(id), sshd(ip, port, "/tmp/dcops-zfs-sshd-" + ip + "-" + std::to_string(::getpid())) {}
+  void Start() { REQUIRE(sshd.Start() == ""); }
+
+  // `_endpoint` / `_peer` as the dispatcher writes them.
+  std::string Access() const {
+    return R"({"id":")" + id + R"(","name":"zfs-)" + id + R"(","address":")" + sshd.address() + R"(","ssh_port":)" +
+           std::to_string(sshd.port()) + R"(,"ssh_user":"root","host_key":")" + sshd.host_key_fingerprint() +
+           R"(","credential_set_id":"set-)" + id + R"("})";
+  }
+
+  std::string id;
+  sim::sshd::Sshd sshd;
+};
+
+// A zfs.* step's assignment: `host` is the step's own host, `peer` the other of a pair.
+inline agent::Assignment MakeAssignment(const std::string& kind, const std::string& params_json, const HostRig& host,
+                                        const HostRig* peer, std::string checkpoint = "") {
+  agent::Assignment a;
+  a.task_id = "task-1";
+  a.job_id = "job-1";
+  a.step_kind = kind;
+  a.target = "zfs:" + host.id;
+  a.params_json = params_json;
+  a.checkpoint_json = std::move(checkpoint);
+  a.max_attempts = 3;
+  a.credentials = {"root", host.sshd.client_key()};
+  if (peer != nullptr) a.credential_sets.push_back({"set-" + peer->id, "zfs-" + peer->id, {"root", peer->sshd.client_key()}});
+  return a;
+}
+
+}  // namespace dcops::zfs_worker::test
