@@ -155,16 +155,14 @@ TEST_CASE("Names that will reach a shell are checked against their grammar", "[c
   const std::string host = Scalar(ui.su, "INSERT INTO zfs_hosts(name, address) VALUES "
                                          "('zfs1', '127.0.3.1') RETURNING id");
   const std::string scope = fmt::format(R"({{"zfs_host_id":"{}"}})", host);
-  // zfs.prune ships disabled until zfs-worker exists; its parameter grammar holds already.
-  Exec(ui.su, "UPDATE job_types SET enabled = true WHERE job_type = 'zfs.prune'");
   for (const char* dataset : {"tank/data; rm -rf /", "tank/$(reboot)", "-o evil", "tank//x",
                               "tank/data@snap"}) {
     INFO(dataset);
-    auto e = ui.Rejected("zfs.prune", scope, fmt::format(R"({{"dataset":"{}"}})", dataset));
+    auto e = ui.Rejected("zfs.prune", scope, fmt::format(R"({{"dataset":"{}","source_grid":"24x1h"}})", dataset));
     CHECK(e.message.find("params.dataset:") != std::string::npos);
   }
   CHECK_FALSE(Scalar(ui.conn, "SELECT create_job('zfs.prune', $1, $2)",
-                     {scope, std::string(R"({"dataset":"tank/vm-disks/db_01","keep_last":7})")})
+                     {scope, std::string(R"({"dataset":"tank/vm-disks/db_01","source_grid":"24x1h | 7x1d","keep_last":7})")})
                   .empty());
 }
 

@@ -15,7 +15,7 @@ const std::string kTables[] = {
     "vcenter_networks", "ome_endpoints", "zfs_hosts", "credential_sets", "schedules",
     "audit_log", "user_roles", "server_config_backups", "server_log_entries", "server_log_cursors",
     "inventory_staging", "server_identity_conflicts", "sites", "server_storage_controllers", "server_power_supplies",
-    "cluster_maintenance_slots"};
+    "cluster_maintenance_slots", "zfs_pools", "zfs_datasets", "zfs_replication_pairs"};
 
 struct Site {
   TestDb tdb;

@@ -14,7 +14,11 @@ namespace {
 // disabled endpoint fails the step, by name.
 Result<rapidjson::Document> EndpointNow(ControlPlane& cp, const ClaimedStep& s, const rapidjson::Document& params) {
   const std::string kind = EndpointKind(s.step_kind, s.target);
-  const char* what = kind == "ome" ? "OME endpoint" : kind == "cluster" ? "cluster" : kind == "esxi" ? "ESXi host" : "vCenter";
+  const char* what = kind == "ome"       ? "OME endpoint"
+                     : kind == "cluster" ? "cluster"
+                     : kind == "esxi"    ? "ESXi host"
+                     : kind == "zfs"     ? "ZFS host"
+                                         : "vCenter";
   if (params.HasParseError() || !params.IsObject() || !params.HasMember("_endpoint") ||
       !params["_endpoint"].IsObject() || !params["_endpoint"].HasMember("id") || !params["_endpoint"]["id"].IsString()) {
     return MakeError("step.params", std::string("the step does not name its ") + what);
@@ -180,6 +184,50 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
     named->set_name((*set)->name);
     named->mutable_credentials()->set_username((*set)->username);
     named->mutable_credentials()->set_password(*opened);
+  }
+  // A replication (and the pruning of a pair) also reaches the pair's target host: its
+  // endpoint as `_peer`, its own set released to it alone (credential_reach_refusal), and the
+  // send flags the pair was first sent with as `_pair`.
+  if ((s.step_kind == "zfs.replicate" || s.step_kind == "zfs.prune") && !params.HasParseError() && params.IsObject() &&
+      params.HasMember("target_host_id") && params["target_host_id"].IsString()) {
+    const std::string peer_id = params["target_host_id"].GetString();
+    auto peer = cp.SyncEndpoint("zfs", peer_id);
+    if (!peer) return peer.error();
+    if (!*peer) return MakeError("step.params", "params.target_host_id: no ZFS host " + peer_id + " (deleted since the job was created)");
+    rapidjson::Document p;
+    p.Parse((*peer)->c_str());
+    if (p.HasParseError() || !p.IsObject()) return MakeError("db.result", "_peer: not JSON");
+    if (p.HasMember("enabled") && p["enabled"].IsFalse()) return MakeError("step.params", "the target ZFS host " + peer_id + " is disabled");
+    const std::string set_id = p.HasMember("credential_set_id") && p["credential_set_id"].IsString() ? p["credential_set_id"].GetString() : "";
+    if (set_id.empty()) return MakeError("step.credentials", "the target ZFS host " + peer_id + " has no credential set");
+    auto set = cp.CredentialSetForStep(set_id, s.task_id);
+    if (!set) return set.error();
+    std::optional<std::string> opened;
+    if (set->has_value()) {
+      if (auto o = secrets.Open((*set)->ciphertext, (*set)->name)) opened = *o;
+    }
+    if (!opened) {
+      return MakeError("step.credentials", "the credential set of the target ZFS host " + peer_id +
+                                               " is missing or cannot be decrypted with this dispatcher's key");
+    }
+    redact.Add(*opened);
+    auto* named = a->add_credential_sets();
+    named->set_id(set_id);
+    named->set_name((*set)->name);
+    named->mutable_credentials()->set_username((*set)->username);
+    named->mutable_credentials()->set_password(*opened);
+    auto& alloc = params.GetAllocator();
+    params.RemoveMember("_peer");
+    params.AddMember("_peer", rapidjson::Value(p, alloc), alloc);
+    if (s.step_kind == "zfs.replicate") {
+      auto pair = cp.ZfsPair(s.task_id);
+      if (!pair) return pair.error();
+      rapidjson::Document pd;
+      pd.Parse(pair->c_str());
+      if (pd.HasParseError() || !pd.IsObject()) return MakeError("db.result", "_pair: not a JSON object");
+      params.RemoveMember("_pair");
+      if (pd.MemberCount() > 0) params.AddMember("_pair", rapidjson::Value(pd, alloc), alloc);
+    }
   }
   // Discovery tries several sets in order; each password is registered for redaction too.
   // A set deleted since planning is left out (the step reports the sets it tried).

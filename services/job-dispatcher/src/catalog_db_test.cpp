@@ -39,13 +39,15 @@ TEST_CASE("This build fits its own migrations: contract, schema version and cata
 
 TEST_CASE("A dispatcher refuses a database that enables a type it cannot plan, or is older than it", "[catalog]") {
   Site site;
-  Exec(site.su, "UPDATE job_types SET enabled = true WHERE job_type = 'zfs.replicate'");
+  // bench.noop is planned only by a dispatcher started for benchmarks.
+  Exec(site.su, "UPDATE job_types SET enabled = true WHERE job_type = 'bench.noop'");
   auto enabled = StartupProblems(site.cp, MakePlanners());
   REQUIRE(enabled.ok());
   REQUIRE(enabled->size() == 1);
-  CHECK(enabled->front().find("zfs.replicate (zfs-worker) is enabled in job_types") != std::string::npos);
+  CHECK(enabled->front().find("bench.noop (") != std::string::npos);
+  CHECK(enabled->front().find("is enabled in job_types") != std::string::npos);
 
-  Exec(site.su, "UPDATE job_types SET enabled = false WHERE job_type = 'zfs.replicate'");
+  Exec(site.su, "UPDATE job_types SET enabled = false WHERE job_type = 'bench.noop'");
   Exec(site.su, "DELETE FROM dcops_meta.schema_migrations WHERE version = $1", {std::string(BuiltSchemaVersion())});
   auto old = StartupProblems(site.cp, MakePlanners());
   REQUIRE(old.ok());
@@ -53,8 +55,9 @@ TEST_CASE("A dispatcher refuses a database that enables a type it cannot plan, o
   CHECK(old->front().find("this dispatcher needs " + std::string(BuiltSchemaVersion())) != std::string::npos);
 }
 
-TEST_CASE("Job types no agent implements are disabled and refused by name", "[catalog]") {
+TEST_CASE("A disabled job type is refused by name", "[catalog]") {
   Site site;
+  Exec(site.su, "UPDATE job_types SET enabled = false WHERE job_type IN ('zfs.health', 'zfs.prune')");
   const std::string host = Scalar(site.su,
       "WITH v AS (INSERT INTO vcenters(name, address) VALUES ('vc', '127.0.9.1') RETURNING id) "
       "INSERT INTO vcenter_hosts(vcenter_id, moref, name) SELECT id, 'host-1', 'esx1' FROM v RETURNING id");
@@ -173,7 +176,9 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
       site.su, "INSERT INTO vcenter_hosts(vcenter_id, cluster_id, moref, name, server_id) VALUES ($1, $2, 'host-10', 'esx-10', $3) "
                "RETURNING id",
       {vc, cluster, server});
+  const std::string zfs = Scalar(site.su, "INSERT INTO zfs_hosts(name, address) VALUES ('zfs', '127.0.9.10') RETURNING id");
   const std::map<std::string, std::string> sample = {
+      {"zfs_host_id", fmt::format(R"({{"zfs_host_id": "{}"}})", zfs)},
       {"server_ids", fmt::format(R"({{"server_ids": ["{}"]}})", server)},
       {"bmc_addresses", R"({"bmc_addresses": ["127.0.9.7:8443"]})"},
       {"all_servers", R"({"all_servers": true})"},
@@ -196,8 +201,12 @@ TEST_CASE("Whatever create_job accepts for an enabled type, the dispatcher can p
     const Planner* planner = planners.Find(type);
     REQUIRE(planner != nullptr);
     // A rolling update must say what it updates (its schema's anyOf) before planning reads it.
+    // So must a replication and a pruning (their schemas' required members).
     const std::string params =
-        type == "cluster.rolling_update" ? R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"}})" : "{}";
+        type == "cluster.rolling_update" ? R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1/f"}})"
+        : type == "zfs.replicate"        ? R"({"source_dataset":"tank/a","target_host_id":")" + zfs + R"(","target_dataset":"backup/a"})"
+        : type == "zfs.prune"            ? R"({"dataset":"tank/a","source_grid":"24x1h"})"
+                                         : "{}";
     auto steps = (*planner)(JobToPlan{"00000000-0000-0000-0000-000000000001", "default", type, it->second, params}, dir);
     if (!steps) INFO("planner: " << steps.error().code << ": " << steps.error().message);
     REQUIRE(steps.ok());

@@ -35,14 +35,14 @@ TEST_CASE("Catalog and planners disagree when an enabled type has no planner or 
   CHECK(CatalogMismatches(catalog, planners).empty());
 
   // A disabled type nobody plans is fine (an agent not built yet).
-  catalog.push_back({"zfs.replicate", "zfs-worker", true, false});
+  catalog.push_back({"next.type", "next-worker", true, false});
   CHECK(CatalogMismatches(catalog, planners).empty());
 
   // Enabled, it would fail every job at planning.
   catalog.back().enabled = true;
   auto enabled = CatalogMismatches(catalog, planners);
   REQUIRE(enabled.size() == 1);
-  CHECK(Mentions(enabled, "zfs.replicate (zfs-worker) is enabled in job_types, but this dispatcher has no planner"));
+  CHECK(Mentions(enabled, "next.type (next-worker) is enabled in job_types, but this dispatcher has no planner"));
 
   // A planner whose type the database does not list: the database is older than the build.
   catalog.back().enabled = false;

@@ -479,6 +479,14 @@ Result<std::string> ControlPlane::RecordEsxiUpgrade(const std::string& task_id, 
   return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_esxi_upgrade($1::uuid, $2::jsonb)", {task_id, result_json}));
 }
 
+Result<std::string> ControlPlane::ZfsPair(const std::string& task_id) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_zfs_pair($1::uuid)::text", {task_id}));
+}
+
+Result<std::string> ControlPlane::RecordZfs(const std::string& task_id, const std::string& result_json) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_record_zfs($1::uuid, $2::jsonb)", {task_id, result_json}));
+}
+
 Result<std::optional<std::string>> ControlPlane::SyncEndpoint(const std::string& kind, const std::string& id) {
   auto rows = conn_.Exec("SELECT dispatcher_v1_sync_endpoint($1, $2::uuid)::text", {kind, id});
   if (!rows) return rows.error();

@@ -186,7 +186,12 @@ class ControlPlane {
   // dispatcher_v1_record_esxi_upgrade: the host's build, and a first contact's SSH host key
   // pinned (said in the returned text; "" when nothing to say).
   Result<std::string> RecordEsxiUpgrade(const std::string& task_id, const std::string& result_json);
-  // dispatcher_v1_sync_endpoint: the endpoint ("ome"/"vcenter"/"cluster"/"esxi") as a step needs it, or nullopt.
+  // dispatcher_v1_zfs_pair: {"send_flags": [...]} a replication's pair was first sent with ({} before).
+  Result<std::string> ZfsPair(const std::string& task_id);
+  // dispatcher_v1_record_zfs: what a zfs.* result shows (first-contact host keys, capabilities,
+  // the replication pair, a health reading); the text says what was recorded.
+  Result<std::string> RecordZfs(const std::string& task_id, const std::string& result_json);
+  // dispatcher_v1_sync_endpoint: the endpoint ("ome"/"vcenter"/"cluster"/"esxi"/"zfs") as a step needs it, or nullopt.
   Result<std::optional<std::string>> SyncEndpoint(const std::string& kind, const std::string& id);
   // Applies a succeeded sync step's staged batches; returns the apply's counts (JSON).
   Result<std::string> ApplySync(const std::string& step_kind, const std::string& task_id,

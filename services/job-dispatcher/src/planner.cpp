@@ -11,6 +11,7 @@
 #include "address_ranges.hpp"
 #include "plan_params.hpp"
 #include "rolling_plan.hpp"
+#include "zfs_plan.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -285,7 +286,11 @@ PlannerRegistry MakePlanners(bool bench_job_types) {
       .Add("host.reboot", HostSteps("host.reboot", {}))
       .Add("host.esxi_upgrade", HostSteps("host.esxi_upgrade", {}))
       // A whole cluster, host by host, across agents (rolling_plan.hpp).
-      .Add("cluster.rolling_update", Planner(PlanRollingUpdate));
+      .Add("cluster.rolling_update", Planner(PlanRollingUpdate))
+      // ZFS work on its host ("zfs:<id>"), the pair's target read at assignment (zfs_plan.hpp).
+      .Add("zfs.replicate", StepsPlanner(PlanZfs))
+      .Add("zfs.prune", StepsPlanner(PlanZfs))
+      .Add("zfs.health", StepsPlanner(PlanZfs));
   if (bench_job_types) r.Add("bench.noop", BenchNoop);
   return r;
 }

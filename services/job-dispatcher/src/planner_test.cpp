@@ -158,7 +158,7 @@ TEST_CASE("A scope with no servers and an unknown job type are clear failures", 
       JobToPlan{"j", "default", "server.refresh", R"({"all_servers":true})", "{}"}, empty);
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().code == "plan.no_targets");
-  CHECK(planners.Find("zfs.replicate") == nullptr);
+  CHECK(planners.Find("no.such_type") == nullptr);
 }
 
 TEST_CASE("A sync job plans one step on its endpoint and refuses a scope without one", "[plan]") {

@@ -205,6 +205,7 @@ Result<StepResultEffects> ApplySync(ControlPlane& cp, const std::string& step_ki
 std::string EndpointKind(const std::string& step_kind, const std::string& target) {
   if (step_kind == "inventory.ome_sync") return "ome";
   if (step_kind == "inventory.vcenter_sync") return "vcenter";
+  if (step_kind.rfind("zfs.", 0) == 0 && target.rfind("zfs:", 0) == 0) return "zfs";
   if (step_kind == "cluster.safety_check" || step_kind == "cluster.settings" || step_kind.rfind("host.", 0) == 0) {
     if (target.rfind("esxi:", 0) == 0) return "esxi";
     if (target.rfind("cluster:", 0) == 0) return "cluster";
@@ -229,6 +230,13 @@ Result<StepResultEffects> RecordStepResult(ControlPlane& cp, const std::string& 
   if (step_kind == "discovery.scan") return RecordDiscovery(cp, site, task_id, result_json);
   if (step_kind == "server.scp_export") return RecordConfigBackup(cp, task_id, result_json);
   if (step_kind == "server.logs") return RecordLogEntries(cp, task_id, result_json);
+  if (step_kind.rfind("zfs.", 0) == 0) {
+    auto said = cp.RecordZfs(task_id, result_json);
+    if (!said) return said.error();
+    StepResultEffects effects;
+    effects.summary = *said;
+    return effects;
+  }
   if (step_kind == "host.maintenance" || step_kind == "host.esxi_upgrade") {
     auto said = step_kind == "host.maintenance" ? cp.RecordMaintenance(task_id, result_json) : cp.RecordEsxiUpgrade(task_id, result_json);
     if (!said) return said.error();
