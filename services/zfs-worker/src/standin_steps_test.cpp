@@ -1,0 +1,287 @@
+// The ZFS steps against OpenZFS 2.x behaviour that zfs-fuse lacks (bookmarks, resume tokens,
+// raw sends, `send -n -P`, `receive -s -u`): the stand-in of tests/sim/zfs, written from
+// OpenZFS's texts by another reader, behind real sshds on loopback.
+#include <rapidjson/document.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "dcops/agent/recording_context.hpp"
+#include "dcops/ssh/session.hpp"
+#include "steps.hpp"
+#include "zfs_rig_test.hpp"
+
+namespace dcops::zfs_worker::test {
+namespace {
+
+using agent::StepOutcome;
+using namespace std::chrono;
+
+// A host whose zfs and zpool are the stand-in over its own state directory.
+struct StandinHost : HostRig {
+  StandinHost(const std::string& ip, const std::string& id) : HostRig(ip, 18523, id), state(sshd.dir() + "-state") {
+    std::error_code ec;
+    std::filesystem::remove_all(state, ec);
+    std::filesystem::create_directories(state);
+    Start();
+    for (const char* cmd : {"zfs", "zpool"}) {
+      sshd.WriteScript(cmd, std::string("#!/bin/sh\nexec ") + DCOPS_ZFS_STANDIN + " --state " + state + " " + cmd + " \"$@\"\n");
+    }
+  }
+  Shell Run(const std::string& args) const { return Sh(std::string(DCOPS_ZFS_STANDIN) + " --state " + state + " " + args + " 2>&1"); }
+  void Must(const std::string& args) const {
+    const auto r = Run(args);
+    INFO(args << ": " << r.out);
+    REQUIRE(r.status == 0);
+  }
+  std::string Get(const std::string& prop, const std::string& name) const { return Trimmed(Run("zfs get -H -p -o value " + prop + " " + name).out); }
+  bool Has(const std::string& name) const { return Run("zfs list -H -o name -t all " + name).status == 0; }
+  std::string state;
+};
+
+rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  REQUIRE(d.IsObject());
+  return d;
+}
+
+struct Rig {
+  Rig(const char* ip_a, const char* ip_b, const std::string& target_pool_options = "") : src(ip_a, "a"), dst(ip_b, "b") {
+    src.Must("admin create-pool tank");
+    dst.Must("admin create-pool backup " + target_pool_options);
+    src.Must("zfs create tank/data");
+    src.Must("admin write tank/data one 3000000 1");
+  }
+  std::string Params(const std::string& extra = "") const {
+    return R"({"source_dataset":"tank/data","target_dataset":"backup/data")" + extra + R"(,"_endpoint":)" + src.Access() + R"(,"_peer":)" +
+           dst.Access() + "}";
+  }
+  StepOutcome Replicate(FakeClock& clock, const std::string& extra = "") {
+    ctx = std::make_unique<agent::RecordingStepContext>(MakeAssignment("zfs.replicate", Params(extra), src, &dst), clock);
+    return steps.Run(*ctx);
+  }
+  StandinHost src, dst;
+  agent::StepRegistry steps = MakeSteps([](const ssh::Endpoint& e) { return ssh::Session::Connect(e); });
+  std::unique_ptr<agent::RecordingStepContext> ctx;
+};
+
+}  // namespace
+
+TEST_CASE("OpenZFS: a full send, -I increments, and the pair's bookmark cursor once its snapshot is pruned") {
+  Rig rig("127.0.128.20", "127.0.128.21");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  auto out = rig.Replicate(clock);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  auto r = Json(out.result_json);
+  CHECK(std::string(r["decision"].GetString()) == "full");
+  CHECK(std::string(r["source_capabilities"]["software"].GetString()) == "OpenZFS 2.1.11");
+  REQUIRE(r["send_flags"].Size() == 3);  // both sides OpenZFS with large blocks: -L -e -c from the first send on
+  CHECK(std::string(r["send_flags"][0].GetString()) == "-L");
+  const std::string first = r["snapshot"].GetString();
+  const std::string cursor1 = r["bookmark"].GetString();
+  CHECK(cursor1 == "tank/data#" + first + "_" + std::string(r["hold_tag"].GetString()).substr(11));
+  CHECK(rig.src.Has(cursor1));
+  CHECK(rig.src.Get("userrefs", "tank/data@" + first) == "0");  // released once the target had it
+  CHECK(rig.dst.Get("guid", "backup/data@" + first) == rig.src.Get("guid", "tank/data@" + first));
+  // Progress came with an estimate (send -n -P): a percentage, not just bytes.
+  CHECK(rig.ctx->progress().back() == 100);
+
+  rig.src.Must("admin write tank/data two 1000000 2");
+  rig.src.Must("zfs snapshot tank/data@manual");  // someone's snapshot between two of ours
+  clock.Advance(hours(1));
+  out = rig.Replicate(clock);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  r = Json(out.result_json);
+  CHECK(std::string(r["decision"].GetString()) == "incremental");
+  CHECK(r["intermediates"].GetBool());
+  CHECK(std::string(r["from"].GetString()) == "@" + first);
+  CHECK(r["bytes"].GetUint64() < 1500000);  // the change, not the dataset
+  CHECK(rig.dst.Has("backup/data@manual"));  // -I brought the one between
+  const std::string second = r["snapshot"].GetString();
+  const std::string cursor2 = r["bookmark"].GetString();
+  CHECK(rig.src.Has(cursor2));
+  CHECK_FALSE(rig.src.Has(cursor1));  // the pair's older cursor is gone
+
+  // The base snapshot pruned on the source: the cursor bookmark carries the next increment.
+  rig.src.Must("zfs destroy tank/data@" + second);
+  rig.src.Must("admin write tank/data three 500000 3");
+  clock.Advance(hours(1));
+  out = rig.Replicate(clock);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  r = Json(out.result_json);
+  CHECK(std::string(r["decision"].GetString()) == "incremental");
+  CHECK(std::string(r["from"].GetString()) == "#" + std::string(cursor2.substr(cursor2.find('#') + 1)));
+  CHECK_FALSE(r["intermediates"].GetBool());  // -I takes no bookmark: -i, said in an event
+  bool warned = false;
+  for (const auto& e : rig.ctx->events()) warned = warned || e.find("the common point is the bookmark") != std::string::npos;
+  CHECK(warned);
+  CHECK(rig.dst.Get("guid", "backup/data@" + std::string(r["snapshot"].GetString())) ==
+        rig.src.Get("guid", "tank/data@" + std::string(r["snapshot"].GetString())));
+}
+
+TEST_CASE("OpenZFS: an interrupted transfer resumes from the target's token on the next attempt") {
+  Rig rig("127.0.128.22", "127.0.128.23");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  rig.src.Must("admin write tank/data big 6000000 4");
+  rig.src.Must("admin fault send-abort-after 2500000");
+  auto out = rig.Replicate(clock);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "zfs.transfer_interrupted");
+  CHECK(out.error.retryable);
+  CHECK(out.error.message.find("the next attempt resumes it") != std::string::npos);
+  CHECK(rig.dst.Get("receive_resume_token", "backup/data").rfind("1-", 0) == 0);
+  REQUIRE_FALSE(rig.ctx->checkpoints().empty());
+  const auto checkpoint = Json(rig.ctx->checkpoints().back());
+  const std::string snap = checkpoint["snapshot"].GetString();
+  CHECK(rig.src.Get("userrefs", "tank/data@" + snap) == "1");  // held while in flight
+
+  // The retry: same snapshot, no new one, the stream continued where it stopped.
+  clock.Advance(minutes(1));
+  agent::RecordingStepContext again(rig.ctx->NextAttempt(), clock);
+  out = rig.steps.Run(again);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  auto r = Json(out.result_json);
+  CHECK(r["resumed"].GetBool());
+  CHECK(std::string(r["snapshot"].GetString()) == snap);
+  CHECK(std::string(r["decision"].GetString()) == "up_to_date");  // the resumed stream brought it
+  CHECK(r["bytes"].GetUint64() < 9000000 - 2000000);               // not the whole stream again
+  CHECK(rig.dst.Get("guid", "backup/data@" + snap) == rig.src.Get("guid", "tank/data@" + snap));
+  CHECK(rig.dst.Get("receive_resume_token", "backup/data") == "-");
+  CHECK(rig.src.Get("userrefs", "tank/data@" + snap) == "0");
+  CHECK(rig.src.Run("zfs list -H -o name -t snapshot tank/data").out == "tank/data@" + snap + "\n");
+}
+
+TEST_CASE("OpenZFS: a partial receive whose snapshot is gone is aborted, and a new job starts over") {
+  Rig rig("127.0.128.24", "127.0.128.25");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  rig.src.Must("admin fault send-abort-after 1200000");
+  auto out = rig.Replicate(clock);
+  REQUIRE(out.error.code == "zfs.transfer_interrupted");
+  const std::string snap = Json(rig.ctx->checkpoints().back())["snapshot"].GetString();
+  const std::string tag = "dcops-repl-";
+  // An operator releases and destroys the snapshot in flight.
+  const std::string holds = rig.src.Run("zfs holds -H tank/data@" + snap).out;
+  const std::string held_by = holds.substr(holds.find('\t') + 1, holds.find('\t', holds.find('\t') + 1) - holds.find('\t') - 1);
+  REQUIRE(held_by.rfind(tag, 0) == 0);
+  rig.src.Must("zfs release " + held_by + " tank/data@" + snap);
+  rig.src.Must("zfs destroy tank/data@" + snap);
+
+  // The same job cannot go on: its snapshot is gone.
+  agent::RecordingStepContext again(rig.ctx->NextAttempt(), clock);
+  out = rig.steps.Run(again);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "zfs.snapshot_gone");
+  CHECK_FALSE(out.error.retryable);
+  CHECK(rig.dst.Get("receive_resume_token", "backup/data").rfind("1-", 0) == 0);  // not this job's to abort blind
+
+  // A new job: the partial receive cannot be resumed (its snapshot is gone): aborted, then a full send.
+  clock.Advance(hours(1));
+  out = rig.Replicate(clock);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  auto r = Json(out.result_json);
+  CHECK(r["aborted_partial"].GetBool());
+  CHECK_FALSE(r["resumed"].GetBool());
+  CHECK(std::string(r["decision"].GetString()) == "full");
+  bool said = false;
+  for (const auto& e : rig.ctx->events()) said = said || e.find("cannot be resumed") != std::string::npos;
+  CHECK(said);
+}
+
+TEST_CASE("OpenZFS: a pair keeps its first send flags, and an encrypted dataset goes raw or not at all") {
+  Rig rig("127.0.128.26", "127.0.128.27");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  auto out = rig.Replicate(clock, R"(,"_pair":{"send_flags":[]})");
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(Json(out.result_json)["send_flags"].Size() == 0);  // recorded as none: none, though both could
+
+  rig.src.Must("zfs create -o encryption=on tank/secret");
+  rig.src.Must("admin write tank/secret key 100000 5");
+  agent::RecordingStepContext raw_ctx(
+      MakeAssignment("zfs.replicate",
+                     R"({"source_dataset":"tank/secret","target_dataset":"backup/secret","_endpoint":)" + rig.src.Access() +
+                         R"(,"_peer":)" + rig.dst.Access() + "}",
+                     rig.src, &rig.dst),
+      clock);
+  out = rig.steps.Run(raw_ctx);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  const auto r = Json(out.result_json);
+  CHECK(std::string(r["send_flags"][0].GetString()) == "-w");
+  CHECK(rig.dst.Get("encryption", "backup/secret") != "off");
+
+  // A pair recorded without -w cannot carry it: refused, never sent decrypted.
+  clock.Advance(hours(1));
+  agent::RecordingStepContext plain_ctx(
+      MakeAssignment("zfs.replicate",
+                     R"({"source_dataset":"tank/secret","target_dataset":"backup/secret2","_pair":{"send_flags":["-L"]},"_endpoint":)" +
+                         rig.src.Access() + R"(,"_peer":)" + rig.dst.Access() + "}",
+                     rig.src, &rig.dst),
+      clock);
+  out = rig.steps.Run(plain_ctx);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "zfs.raw_unsupported");
+  CHECK_FALSE(rig.dst.Has("backup/secret2"));
+}
+
+TEST_CASE("OpenZFS: a target without the encryption feature refuses a raw send before anything is sent") {
+  Rig rig("127.0.128.28", "127.0.128.29", "--no-feature encryption");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  rig.src.Must("zfs create -o encryption=on tank/secret");
+  agent::RecordingStepContext ctx(
+      MakeAssignment("zfs.replicate",
+                     R"({"source_dataset":"tank/secret","target_dataset":"backup/secret","_endpoint":)" + rig.src.Access() +
+                         R"(,"_peer":)" + rig.dst.Access() + "}",
+                     rig.src, &rig.dst),
+      clock);
+  const auto out = rig.steps.Run(ctx);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "zfs.raw_unsupported");
+  CHECK(out.error.message.find("cannot receive") != std::string::npos);
+  CHECK_FALSE(rig.dst.Has("backup/secret"));
+}
+
+TEST_CASE("OpenZFS: health reports a degraded pool, its errors and an old scrub, with exact sizes") {
+  StandinHost host("127.0.128.30", "h");
+  host.Must("admin create-pool tank --vdev sda --vdev sdb");
+  host.Must("admin create-pool fast");
+  host.Must("zfs create tank/vm");
+  host.Must("admin set-health tank DEGRADED sdb");
+  host.Must("admin set-scrub tank finished:1790000000:2");
+  host.Must("admin set-errors tank 3");
+  host.Must("admin set-scrub fast finished:1796300000:0");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  agent::RecordingStepContext ctx(MakeAssignment("zfs.health", R"({"_endpoint":)" + host.Access() + "}", host, nullptr), clock);
+  const auto steps = MakeSteps([](const ssh::Endpoint& e) { return ssh::Session::Connect(e); });
+  const auto out = steps.Run(ctx);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  const auto r = Json(out.result_json);
+  CHECK_FALSE(r["healthy"].GetBool());
+  REQUIRE(r["pools"].Size() == 2);
+  const auto& fast = r["pools"][0];
+  const auto& tank = r["pools"][1];
+  CHECK(std::string(fast["name"].GetString()) == "fast");
+  CHECK(fast["sizes_exact"].GetBool());
+  CHECK(fast["size"].GetUint64() == 10ull << 30);
+  CHECK(std::string(tank["health"].GetString()) == "DEGRADED");
+  CHECK(tank["data_errors"].GetUint64() == 3);
+  CHECK(tank["scrub_errors"].GetUint64() == 2);
+  CHECK(tank["capabilities"]["bookmarks"].GetBool());
+  std::string problems;
+  for (const auto& p : r["problems"].GetArray()) problems += std::string(p.GetString()) + "\n";
+  CHECK(problems.find("pool tank is DEGRADED") != std::string::npos);
+  CHECK(problems.find("pool tank: device sdb") != std::string::npos);
+  CHECK(problems.find("pool tank: 3 data errors") != std::string::npos);
+  CHECK(problems.find("pool tank: the last scrub found 2 error(s)") != std::string::npos);
+  CHECK(problems.find("pool tank was last scrubbed 74 days ago") != std::string::npos);
+  CHECK(problems.find("pool fast") == std::string::npos);  // scrubbed a day ago, no errors
+}
+
+}  // namespace dcops::zfs_worker::test
