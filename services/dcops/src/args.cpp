@@ -120,9 +120,9 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets, bool firs
   rapidjson::Document doc(rapidjson::kObjectType);
   auto& alloc = doc.GetAllocator();
   // A sync names its endpoint ("ome:<id>", "vcenter:<id>"), cluster work its cluster
-  // ("cluster:<id>"), one per job.
+  // ("cluster:<id>"), ZFS work its host ("zfs:<id>"), one per job.
   for (const auto& [prefix, key] : {std::pair{"ome:", "ome_endpoint_id"}, std::pair{"vcenter:", "vcenter_id"},
-                                    std::pair{"cluster:", "cluster_id"}}) {
+                                    std::pair{"cluster:", "cluster_id"}, std::pair{"zfs:", "zfs_host_id"}}) {
     const std::string p = prefix;
     if (values[0].rfind(p, 0) != 0) continue;
     const std::string id = values[0].substr(p.size());
@@ -130,6 +130,8 @@ Result<std::string> ScopeJson(const std::vector<std::string>& targets, bool firs
       return MakeError("cli.target", "--target " + p + "<id>: exactly one endpoint, by its id");
     }
     doc.AddMember(rapidjson::StringRef(key), rapidjson::Value(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), alloc), alloc);
+    // A ZFS host is reached over SSH: an admin's job may pin its key on first contact.
+    if (first_contact && p == "zfs:") doc.AddMember("first_contact", true, alloc);
     return ToJson(doc);
   }
   // ESXi hosts by id ("esxi:<id>", several per job).

@@ -8,6 +8,7 @@
 
 #include "dcops/agent/recording_context.hpp"
 #include "dcops/ssh/session.hpp"
+#include "standin_host.hpp"
 #include "steps.hpp"
 #include "zfs_rig_test.hpp"
 
@@ -19,24 +20,16 @@ using namespace std::chrono;
 
 // A host whose zfs and zpool are the stand-in over its own state directory.
 struct StandinHost : HostRig {
-  StandinHost(const std::string& ip, const std::string& id) : HostRig(ip, 18523, id), state(sshd.dir() + "-state") {
-    std::error_code ec;
-    std::filesystem::remove_all(state, ec);
-    std::filesystem::create_directories(state);
-    Start();
-    for (const char* cmd : {"zfs", "zpool"}) {
-      sshd.WriteScript(cmd, std::string("#!/bin/sh\nexec ") + DCOPS_ZFS_STANDIN + " --state " + state + " " + cmd + " \"$@\"\n");
-    }
-  }
-  Shell Run(const std::string& args) const { return Sh(std::string(DCOPS_ZFS_STANDIN) + " --state " + state + " " + args + " 2>&1"); }
+  StandinHost(const std::string& ip, const std::string& id) : HostRig(ip, 18523, id), state((Start(), sshd), DCOPS_ZFS_STANDIN) {}
   void Must(const std::string& args) const {
-    const auto r = Run(args);
+    const auto r = state.Run(args);
     INFO(args << ": " << r.out);
     REQUIRE(r.status == 0);
   }
-  std::string Get(const std::string& prop, const std::string& name) const { return Trimmed(Run("zfs get -H -p -o value " + prop + " " + name).out); }
-  bool Has(const std::string& name) const { return Run("zfs list -H -o name -t all " + name).status == 0; }
-  std::string state;
+  sim::zfs::StandinRun Run(const std::string& args) const { return state.Run(args); }
+  std::string Get(const std::string& prop, const std::string& name) const { return state.Get(prop, name); }
+  bool Has(const std::string& name) const { return state.Has(name); }
+  sim::zfs::StandinState state;
 };
 
 rapidjson::Document Json(const std::string& text) {
