@@ -80,6 +80,9 @@ TEST_CASE("A replication reaches an unpinned target only on an admin's first con
   CHECK(z.site.Sql("SELECT status FROM jobs ORDER BY created_at DESC LIMIT 1") == "failed");
   CHECK(z.site.Sql("SELECT count(*) FROM job_tasks WHERE error_message LIKE '%SSH host key is not pinned%'") == "1");
   CHECK_FALSE(z.b.state->Has("backup/data"));
+  // Before any stream the pair has no send flags to hand over.
+  const std::string refused_task = z.site.Sql("SELECT id FROM job_tasks WHERE step_kind = 'zfs.replicate' LIMIT 1");
+  CHECK(z.site.Sql("SELECT dispatcher_v1_zfs_pair($1) ? 'send_flags'", {refused_task}) == "f");
 
   // First contact: the key B presented is pinned and audited, and the bytes arrive.
   auto first = z.site.Cli(z.Replicate({"--first-contact"}));
@@ -92,6 +95,13 @@ TEST_CASE("A replication reaches an unpinned target only on an admin's first con
   CHECK(z.b.state->Get("guid", "backup/data@" + snap) == z.a.state->Get("guid", "tank/data@" + snap));
   CHECK(z.site.Sql("SELECT array_to_string(send_flags, ' ') FROM zfs_replication_pairs") == "-L -e -c");
   CHECK(z.site.Sql("SELECT capabilities ->> 'software' FROM zfs_hosts WHERE id = $1", {z.host_b}) == "OpenZFS 2.1.11");
+  CHECK(z.site.Sql("SELECT dispatcher_v1_zfs_pair($1) -> 'send_flags'", {refused_task}) == R"(["-L", "-e", "-c"])");
+  // A run that sent no stream (a resume, an up-to-date target) never changes them.
+  z.site.Sql("SELECT dispatcher_v1_record_zfs($1, '{\"decision\":\"up_to_date\",\"snapshot\":\"x\",\"guid\":\"1\",\"send_flags\":[]}')",
+             {refused_task});
+  CHECK(z.site.Sql("SELECT array_to_string(send_flags, ' ') FROM zfs_replication_pairs") == "-L -e -c");
+  z.site.Sql("UPDATE zfs_replication_pairs SET last_snapshot = $1, last_guid = $2, last_decision = 'full' RETURNING id",
+             {snap, z.a.state->Get("guid", "tank/data@" + snap)});
 
   // An old snapshot of ours, then a replication with the pair's pruning after it.
   z.a.Must("zfs snapshot tank/data@dcops_20200101T000000Z");
@@ -128,6 +138,26 @@ TEST_CASE("A health check records a ZFS host's pools and datasets, and bad names
   CHECK(z.site.Sql("SELECT count(*) FROM zfs_datasets WHERE host_id = $1 AND name = 'tank/data'", {z.host_a}) == "1");
   CHECK(z.site.Sql("SELECT last_health ->> 'healthy' FROM zfs_hosts WHERE id = $1", {z.host_a}) == "false");
   CHECK(z.site.Sql("SELECT count(*) FROM job_events WHERE message LIKE '%pool tank is DEGRADED%'") != "0");
+
+  // A first contact through a health check is pinned and audited as through a replication.
+  z.site.Sql("UPDATE zfs_hosts SET host_key_fingerprint = NULL WHERE id = $1 RETURNING id", {z.host_a});
+  auto first = z.site.Cli({"job", "create", "zfs.health", "--target", "zfs:" + z.host_a, "--first-contact", "--watch"});
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK(z.site.Sql("SELECT host_key_fingerprint FROM zfs_hosts WHERE id = $1", {z.host_a}) == z.a.sshd.host_key_fingerprint());
+  CHECK(z.site.Sql("SELECT count(*) FROM audit_log WHERE action = 'ssh_host_key.pinned' AND object_id = $1", {z.host_a}) == "1");
+
+  // One credential set for two hosts, the target of another site: never released, nothing sent.
+  z.site.Sql("INSERT INTO sites(site) VALUES ('west') ON CONFLICT DO NOTHING RETURNING site");
+  const std::string west = z.site.Sql("INSERT INTO zfs_hosts(site, name, address, ssh_port, credential_set_id, host_key_fingerprint) VALUES "
+                                      "('west', 'zfs-west', $1, $2, (SELECT id FROM credential_sets WHERE name = 'zfs-a'), $3) RETURNING id",
+                                      {z.b.sshd.address(), std::to_string(z.b.sshd.port()), z.b.sshd.host_key_fingerprint()});
+  auto cross = z.site.Cli({"job", "create", "zfs.replicate", "--target", "zfs:" + z.host_a, "--param", "source_dataset=tank/data", "--param",
+                           "target_host_id=" + west, "--param", "target_dataset=backup/stolen", "--watch"});
+  INFO(cross.output);
+  CHECK(cross.exit_code != 0);
+  CHECK(z.site.Sql("SELECT count(*) FROM job_tasks WHERE error_message LIKE '%that ZFS host is of another site%'") == "1");
+  CHECK_FALSE(z.b.state->Has("backup/stolen"));
 
   const std::string jobs_before = z.site.Sql("SELECT count(*) FROM jobs");
   for (const char* bad : {"tank/data;reboot", "tank/$(id)", "tank/data@x", "-F"}) {

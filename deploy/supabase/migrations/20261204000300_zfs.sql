@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS public.zfs_datasets (
   used_bytes       bigint,
   available_bytes  bigint,
   referenced_bytes bigint,
-  snapshots        int NOT NULL DEFAULT 0,
+  snapshots        int,  -- NULL when the host has too many to list
   seen_at          timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (host_id, name)
 );
@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS public.zfs_replication_pairs (
   source_dataset   text NOT NULL,
   target_host_id   uuid NOT NULL REFERENCES public.zfs_hosts(id) ON DELETE CASCADE,
   target_dataset   text NOT NULL,
-  send_flags       text[] NOT NULL DEFAULT '{}',
+  send_flags       text[],  -- NULL until a replication of the pair sent a stream (resumes and up-to-date runs send none)
   last_snapshot    text,
   last_guid        text,
   last_decision    text,
@@ -158,6 +158,7 @@ DECLARE
   v_refusal text;
   v_kind text;
   v_id text;
+  v_found boolean := false;
 BEGIN
   SELECT t.target, t.step_kind, t.params, j.site, j.job_type, j.target_scope
     INTO v_task
@@ -238,34 +239,36 @@ BEGIN
     RETURN NULL;
   ELSIF v_kind = 'zfs' THEN
     -- Work on a ZFS host reaches it over SSH, and a replication (or the pruning of a pair)
-    -- also reaches the pair's target host (params.target_host_id), which must be of the job's
-    -- site. A set goes only to the host whose set it is, inside its scope, and only when that
-    -- host's key is pinned or an admin's job says first_contact.
-    IF v_id !~ '^[0-9a-fA-F-]{36}$' THEN
+    -- also reaches the pair's target host (params.target_host_id). A set goes only to hosts of
+    -- this step whose set it is, and every such host must be of the job's site, inside the
+    -- set's scope, and pinned (or the admin's job says first_contact): a set shared by both
+    -- hosts is checked against both.
+    IF v_id !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' THEN
       RETURN format('credential set %s: the step''s target %s names no ZFS host', p_set.name, v_task.target);
     END IF;
-    SELECT z.address, z.host_key_fingerprint, z.site INTO v_server
-      FROM public.zfs_hosts z
-     WHERE z.credential_set_id = p_set.id
-       AND (z.id = v_id::uuid
-            OR (v_task.step_kind IN ('zfs.replicate', 'zfs.prune')
-                AND coalesce(v_task.params ->> 'target_host_id', '') ~ '^[0-9a-fA-F-]{36}$'
-                AND z.id = (v_task.params ->> 'target_host_id')::uuid))
-     ORDER BY (z.id = v_id::uuid) DESC
-     LIMIT 1;
-    IF NOT FOUND THEN
+    FOR v_server IN
+      SELECT z.address, z.host_key_fingerprint, z.site
+        FROM public.zfs_hosts z
+       WHERE z.credential_set_id = p_set.id
+         AND (z.id = v_id::uuid
+              OR (v_task.step_kind IN ('zfs.replicate', 'zfs.prune')
+                  AND coalesce(v_task.params ->> 'target_host_id', '') ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+                  AND z.id = (v_task.params ->> 'target_host_id')::uuid)) LOOP
+      v_found := true;
+      IF v_server.site IS DISTINCT FROM v_task.site THEN
+        RETURN format('credential set %s may not be sent to %s: that ZFS host is of another site', p_set.name, v_server.address);
+      END IF;
+      v_refusal := dcops_internal.credential_scope_refusal(p_set, v_server.address);
+      IF v_refusal IS NOT NULL THEN
+        RETURN v_refusal;
+      END IF;
+      IF v_server.host_key_fingerprint IS NULL AND (v_task.target_scope -> 'first_contact') IS DISTINCT FROM 'true'::jsonb THEN
+        RETURN format('credential set %s may not be sent to %s: its SSH host key is not pinned (pin it, or an admin''s job with target_scope.first_contact may reach it)',
+                      p_set.name, v_server.address);
+      END IF;
+    END LOOP;
+    IF NOT v_found THEN
       RETURN format('credential set %s is not the set of ZFS host %s or of its replication target', p_set.name, v_task.target);
-    END IF;
-    IF v_server.site IS DISTINCT FROM v_task.site THEN
-      RETURN format('credential set %s may not be sent to %s: that ZFS host is of another site', p_set.name, v_server.address);
-    END IF;
-    v_refusal := dcops_internal.credential_scope_refusal(p_set, v_server.address);
-    IF v_refusal IS NOT NULL THEN
-      RETURN v_refusal;
-    END IF;
-    IF v_server.host_key_fingerprint IS NULL AND (v_task.target_scope -> 'first_contact') IS DISTINCT FROM 'true'::jsonb THEN
-      RETURN format('credential set %s may not be sent to %s: its SSH host key is not pinned (pin it, or an admin''s job with target_scope.first_contact may reach it)',
-                    p_set.name, v_server.address);
     END IF;
     RETURN NULL;
   ELSIF v_kind IN ('ome', 'vcenter') THEN
@@ -289,21 +292,69 @@ BEGIN
 END
 $$;
 
--- The send flags a pair was first replicated with ("_pair" in a replication's params): a
--- pair keeps them, so a later send never changes -w or -L under a target.
-CREATE OR REPLACE FUNCTION public.dispatcher_v1_zfs_pair(p_task_id uuid)
+-- What the recorded replication pairs of one dataset still need from it: the last snapshot
+-- (guid) of each pair it sends in, and of each pair it receives in.
+CREATE OR REPLACE FUNCTION dcops_internal.zfs_pair_guids(p_host uuid, p_dataset text)
   RETURNS jsonb
-  LANGUAGE sql STABLE SECURITY DEFINER
+  LANGUAGE sql STABLE
   SET search_path = pg_catalog, public
 AS $$
-  SELECT coalesce((SELECT jsonb_build_object('send_flags', to_jsonb(p.send_flags))
-                     FROM public.job_tasks t
-                     JOIN public.zfs_replication_pairs p
-                       ON p.source_host_id::text = substr(t.target, 5)
-                      AND p.source_dataset = t.params ->> 'source_dataset'
-                      AND p.target_host_id::text = t.params ->> 'target_host_id'
-                      AND p.target_dataset = t.params ->> 'target_dataset'
-                    WHERE t.id = p_task_id AND t.target ~ '^zfs:[0-9a-fA-F-]{36}$'), '{}'::jsonb)
+  SELECT jsonb_build_object(
+    'sends', coalesce((SELECT jsonb_agg(p.last_guid ORDER BY p.id) FROM public.zfs_replication_pairs p
+                        WHERE p.source_host_id = p_host AND p.source_dataset = p_dataset AND p.last_guid IS NOT NULL), '[]'::jsonb),
+    'receives', coalesce((SELECT jsonb_agg(p.last_guid ORDER BY p.id) FROM public.zfs_replication_pairs p
+                           WHERE p.target_host_id = p_host AND p.target_dataset = p_dataset AND p.last_guid IS NOT NULL), '[]'::jsonb))
+$$;
+
+-- "_pair" of a replication or a pruning, read at assignment: what the recorded pairs of the
+-- step's dataset (and, for a pair, of its target dataset) still need, and for a replication
+-- the send flags its pair was first sent with (a pair keeps them, so a later send never
+-- changes -w or -L under a target; absent until a stream was sent).
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_zfs_pair(p_task_id uuid)
+  RETURNS jsonb
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  c_uuid constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+  v_task record;
+  v_host uuid;
+  v_peer uuid;
+  v_dataset text;
+  v_flags text[];
+  v_out jsonb;
+BEGIN
+  SELECT t.target, t.step_kind, t.params INTO v_task FROM public.job_tasks t WHERE t.id = p_task_id;
+  IF NOT FOUND OR v_task.target !~ '^zfs:' OR substr(v_task.target, 5) !~ c_uuid THEN
+    RETURN '{}'::jsonb;
+  END IF;
+  v_host := substr(v_task.target, 5)::uuid;
+  v_dataset := coalesce(v_task.params ->> 'source_dataset', v_task.params ->> 'dataset');
+  v_out := jsonb_build_object('source', dcops_internal.zfs_pair_guids(v_host, v_dataset));
+  IF coalesce(v_task.params ->> 'target_host_id', '') ~ c_uuid AND v_task.params ? 'target_dataset' THEN
+    v_peer := (v_task.params ->> 'target_host_id')::uuid;
+    v_out := v_out || jsonb_build_object('target', dcops_internal.zfs_pair_guids(v_peer, v_task.params ->> 'target_dataset'));
+  END IF;
+  IF v_task.step_kind = 'zfs.replicate' AND v_peer IS NOT NULL THEN
+    SELECT p.send_flags INTO v_flags FROM public.zfs_replication_pairs p
+     WHERE p.source_host_id = v_host AND p.source_dataset = v_dataset
+       AND p.target_host_id = v_peer AND p.target_dataset = v_task.params ->> 'target_dataset';
+    IF v_flags IS NOT NULL THEN
+      v_out := v_out || jsonb_build_object('send_flags', to_jsonb(v_flags));
+    END IF;
+  END IF;
+  RETURN v_out;
+END
+$$;
+
+-- A JSON number as bigint; NULL for anything else (a string, null, a number out of range).
+CREATE OR REPLACE FUNCTION dcops_internal.json_bigint(p jsonb)
+  RETURNS bigint
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog
+AS $$
+  SELECT CASE WHEN jsonb_typeof(p) = 'number' AND (p #>> '{}')::numeric BETWEEN -9223372036854775808 AND 9223372036854775807
+              THEN trunc((p #>> '{}')::numeric)::bigint END
 $$;
 
 -- A zfs.* step's result, kept for the UI: host keys a first contact saw (pinned only where
@@ -325,11 +376,12 @@ DECLARE
 BEGIN
   SELECT t.job_id, t.target, t.step_kind, t.params, j.site INTO v_task
     FROM public.job_tasks t JOIN public.jobs j ON j.id = t.job_id WHERE t.id = p_task_id;
-  IF NOT FOUND OR v_task.target !~ '^zfs:[0-9a-fA-F-]{36}$' OR jsonb_typeof(p_result) IS DISTINCT FROM 'object' THEN
+  IF NOT FOUND OR v_task.target !~ '^zfs:' OR substr(v_task.target, 5) !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+     OR jsonb_typeof(p_result) IS DISTINCT FROM 'object' THEN
     RETURN '';
   END IF;
   v_host_id := substr(v_task.target, 5)::uuid;
-  IF coalesce(v_task.params ->> 'target_host_id', '') ~ '^[0-9a-fA-F-]{36}$' THEN
+  IF coalesce(v_task.params ->> 'target_host_id', '') ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' THEN
     v_target_id := (v_task.params ->> 'target_host_id')::uuid;
   END IF;
   -- First contact: a key is pinned only for this step's hosts, and never over one pinned.
@@ -337,6 +389,7 @@ BEGIN
                  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_result -> 'new_host_keys') = 'array'
                                                 THEN p_result -> 'new_host_keys' ELSE '[]' END) k LOOP
     IF v_key.host_key ~ '^SHA256:[A-Za-z0-9+/]{43}$' AND v_key.host_id IN (v_host_id::text, coalesce(v_target_id::text, '')) THEN
+      -- (ids as the dispatcher wrote them: lower-case text of the uuid)
       UPDATE public.zfs_hosts SET host_key_fingerprint = v_key.host_key, updated_at = now()
        WHERE id = v_key.host_id::uuid AND host_key_fingerprint IS NULL;
       GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -357,37 +410,39 @@ BEGIN
            (site, source_host_id, source_dataset, target_host_id, target_dataset, send_flags, last_snapshot, last_guid,
             last_decision, last_bytes, last_seconds, last_success_at, last_job_id)
     SELECT v_task.site, v_host_id, v_task.params ->> 'source_dataset', v_target_id, v_task.params ->> 'target_dataset',
-           coalesce((SELECT array_agg(f) FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(p_result -> 'send_flags') = 'array'
-                                                                              THEN p_result -> 'send_flags' ELSE '[]' END) f
-                      WHERE f IN ('-w', '-L', '-e', '-c')), '{}'),
+           -- Known only from a run that sent a stream.
+           CASE WHEN p_result ->> 'decision' IN ('full', 'incremental')
+                THEN coalesce((SELECT array_agg(f) FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(p_result -> 'send_flags') = 'array'
+                                                                                       THEN p_result -> 'send_flags' ELSE '[]' END) f
+                               WHERE f IN ('-w', '-L', '-e', '-c')), '{}') END,
            p_result ->> 'snapshot', p_result ->> 'guid', p_result ->> 'decision',
-           CASE WHEN p_result ->> 'bytes' ~ '^[0-9]{1,18}$' THEN (p_result ->> 'bytes')::bigint END,
+           dcops_internal.json_bigint(p_result -> 'bytes'),
            CASE WHEN jsonb_typeof(p_result -> 'seconds') = 'number' THEN (p_result ->> 'seconds')::double precision END,
            now(), v_task.job_id
     ON CONFLICT (source_host_id, source_dataset, target_host_id, target_dataset) DO UPDATE
        SET last_snapshot = EXCLUDED.last_snapshot, last_guid = EXCLUDED.last_guid, last_decision = EXCLUDED.last_decision,
            last_bytes = EXCLUDED.last_bytes, last_seconds = EXCLUDED.last_seconds, last_success_at = now(),
            last_job_id = EXCLUDED.last_job_id, updated_at = now(),
-           -- Fixed by the first send that sent anything; an up-to-date run sends no flags.
-           send_flags = CASE WHEN p.last_decision IS NULL OR (p.last_decision = 'up_to_date' AND p.send_flags = '{}')
-                             THEN EXCLUDED.send_flags ELSE p.send_flags END;
+           -- Fixed by the first run that sent a stream, then kept.
+           send_flags = coalesce(p.send_flags, EXCLUDED.send_flags);
     v_said := v_said || format('%s → %s: %s (%s)', v_task.params ->> 'source_dataset', v_task.params ->> 'target_dataset',
                                p_result ->> 'snapshot', p_result ->> 'decision');
   ELSIF v_task.step_kind = 'zfs.health' AND jsonb_typeof(p_result -> 'pools') = 'array' THEN
     DELETE FROM public.zfs_pools WHERE host_id = v_host_id
        AND name NOT IN (SELECT x ->> 'name' FROM jsonb_array_elements(p_result -> 'pools') x)
        AND NOT (jsonb_typeof(v_task.params -> 'pools') = 'array' AND jsonb_array_length(v_task.params -> 'pools') > 0);
-    FOR v_pool IN SELECT x FROM jsonb_array_elements(p_result -> 'pools') x LOOP
+    FOR v_pool IN SELECT x FROM jsonb_array_elements(p_result -> 'pools') x WHERE jsonb_typeof(x) = 'object' AND x ->> 'name' IS NOT NULL LOOP
       INSERT INTO public.zfs_pools AS z (host_id, name, health, size_bytes, allocated_bytes, free_bytes, sizes_exact, capacity_percent,
                                          fragmentation_percent, scrub_state, scrub_finished_at, scrub_errors, data_errors,
                                          device_errors, capabilities, seen_at)
       VALUES (v_host_id, v_pool ->> 'name', coalesce(v_pool ->> 'health', 'UNKNOWN'),
-              (v_pool ->> 'size')::numeric::bigint, (v_pool ->> 'allocated')::numeric::bigint, (v_pool ->> 'free')::numeric::bigint,
-              coalesce((v_pool ->> 'sizes_exact')::boolean, false), (v_pool ->> 'capacity_percent')::int,
-              (v_pool ->> 'fragmentation_percent')::int, v_pool ->> 'scrub_state',
-              to_timestamp((v_pool ->> 'scrub_finished_at')::double precision), (v_pool ->> 'scrub_errors')::numeric::bigint,
-              coalesce((v_pool ->> 'data_errors')::numeric::bigint, 0), coalesce((v_pool ->> 'device_errors')::numeric::bigint, 0),
-              v_pool -> 'capabilities', now())
+              dcops_internal.json_bigint(v_pool -> 'size'), dcops_internal.json_bigint(v_pool -> 'allocated'),
+              dcops_internal.json_bigint(v_pool -> 'free'), (v_pool -> 'sizes_exact') = 'true'::jsonb,
+              dcops_internal.json_bigint(v_pool -> 'capacity_percent')::int, dcops_internal.json_bigint(v_pool -> 'fragmentation_percent')::int,
+              v_pool ->> 'scrub_state', to_timestamp(dcops_internal.json_bigint(v_pool -> 'scrub_finished_at')),
+              dcops_internal.json_bigint(v_pool -> 'scrub_errors'), coalesce(dcops_internal.json_bigint(v_pool -> 'data_errors'), 0),
+              coalesce(dcops_internal.json_bigint(v_pool -> 'device_errors'), 0),
+              CASE WHEN jsonb_typeof(v_pool -> 'capabilities') = 'object' THEN v_pool -> 'capabilities' END, now())
       ON CONFLICT (host_id, name) DO UPDATE
          SET health = EXCLUDED.health, size_bytes = EXCLUDED.size_bytes, allocated_bytes = EXCLUDED.allocated_bytes,
              free_bytes = EXCLUDED.free_bytes, sizes_exact = EXCLUDED.sizes_exact, capacity_percent = EXCLUDED.capacity_percent,
@@ -401,10 +456,11 @@ BEGIN
          AND name NOT IN (SELECT x ->> 'name' FROM jsonb_array_elements(p_result -> 'datasets') x)
          AND NOT (jsonb_typeof(v_task.params -> 'pools') = 'array' AND jsonb_array_length(v_task.params -> 'pools') > 0);
       INSERT INTO public.zfs_datasets AS d (host_id, name, type, used_bytes, available_bytes, referenced_bytes, snapshots, seen_at)
-      SELECT v_host_id, x ->> 'name', coalesce(x ->> 'type', ''), (x ->> 'used')::numeric::bigint,
-             (x ->> 'available')::numeric::bigint, (x ->> 'referenced')::numeric::bigint, coalesce((x ->> 'snapshots')::int, 0), now()
+      SELECT v_host_id, x ->> 'name', coalesce(x ->> 'type', ''), dcops_internal.json_bigint(x -> 'used'),
+             dcops_internal.json_bigint(x -> 'available'), dcops_internal.json_bigint(x -> 'referenced'),
+             dcops_internal.json_bigint(x -> 'snapshots')::int, now()
         FROM jsonb_array_elements(p_result -> 'datasets') x
-       WHERE x ->> 'name' IS NOT NULL
+       WHERE jsonb_typeof(x) = 'object' AND x ->> 'name' IS NOT NULL
       ON CONFLICT (host_id, name) DO UPDATE
          SET type = EXCLUDED.type, used_bytes = EXCLUDED.used_bytes, available_bytes = EXCLUDED.available_bytes,
              referenced_bytes = EXCLUDED.referenced_bytes, snapshots = EXCLUDED.snapshots, seen_at = now();
@@ -419,6 +475,8 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION public.dispatcher_v1_zfs_pair(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION dcops_internal.zfs_pair_guids(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION dcops_internal.json_bigint(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_record_zfs(uuid, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_zfs_pair(uuid) TO dcops_dispatcher;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_record_zfs(uuid, jsonb) TO dcops_dispatcher;
@@ -428,7 +486,7 @@ UPDATE public.job_types
    SET enabled = true,
        params_schema = '{"type":"object","additionalProperties":false,"required":["source_dataset","target_host_id","target_dataset"],"properties":{
          "source_dataset":{"type":"string","maxLength":255,"pattern":"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:][A-Za-z0-9_.:-]*)*$"},
-         "target_host_id":{"type":"string","pattern":"^[0-9a-fA-F-]{36}$"},
+         "target_host_id":{"type":"string","pattern":"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
          "target_dataset":{"type":"string","maxLength":255,"pattern":"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:][A-Za-z0-9_.:-]*)*$"},
          "snapshot_prefix":{"type":"string","maxLength":64,"pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
          "incremental":{"type":"string","enum":["i","I"]},
@@ -446,7 +504,7 @@ UPDATE public.job_types
          "dataset":{"type":"string","maxLength":255,"pattern":"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:][A-Za-z0-9_.:-]*)*$"},
          "snapshot_prefix":{"type":"string","maxLength":64,"pattern":"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
          "source_grid":{"type":"string","maxLength":512,"pattern":"^[0-9xsmhdw |]+$"},
-         "target_host_id":{"type":"string","pattern":"^[0-9a-fA-F-]{36}$"},
+         "target_host_id":{"type":"string","pattern":"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
          "target_dataset":{"type":"string","maxLength":255,"pattern":"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.:][A-Za-z0-9_.:-]*)*$"},
          "target_grid":{"type":"string","maxLength":512,"pattern":"^[0-9xsmhdw |]+$"},
          "keep_last":{"type":"integer","minimum":1,"maximum":100000},

@@ -146,7 +146,8 @@ Result<std::vector<PoolStatus>> ParsePoolStatus(std::string_view out) {
         std::uint64_t n = 0;
         const auto start = s.data() + with + 6;
         auto [q, e] = std::from_chars(start, s.data() + s.size(), n);
-        if (e == std::errc() && std::string_view(q, 7) == " errors") p.scrub_errors = n;
+        const std::string_view rest(q, static_cast<std::size_t>(s.data() + s.size() - q));
+        if (e == std::errc() && rest.substr(0, 7) == " errors") p.scrub_errors = n;
       }
       if (const auto on = s.rfind(" on "); on != std::string_view::npos && p.scrub_state == "finished") {
         p.scrub_finished = std::string(s.substr(on + 4));

@@ -45,6 +45,18 @@ ReplicationDecision PlanReplication(const DatasetPoints& source, const DatasetPo
     d.kind = Kind::kUpToDate;
     return d;
   }
+  // A later replication already brought something newer (this one waited in a retry): never
+  // send an older snapshot over it, and never count what it brought as divergence.
+  for (const auto* list : {&source.snapshots, &source.bookmarks}) {
+    for (const auto& p : *list) {
+      if (p.createtxg > to_txg && to_txg != UINT64_MAX && on_target.count(p.guid) != 0) {
+        d.kind = Kind::kUpToDate;
+        d.message = fmt::format("the target already holds {}{}, newer than @{}: nothing to send", list == &source.bookmarks ? "#" : "@",
+                                p.name, to);
+        return d;
+      }
+    }
+  }
   // The newest source point older than `to` whose guid the target holds; a snapshot wins a tie
   // with its own bookmark (it allows -I).
   const Point* common = nullptr;
@@ -92,6 +104,10 @@ ReplicationDecision PlanReplication(const DatasetPoints& source, const DatasetPo
     d.message = fmt::format("the common point is the bookmark #{} (its snapshot is gone): sent with -i, so the snapshots between "
                             "it and @{} are not sent",
                             common->name, to);
+  }
+  if (options.allow_target_destroy) {
+    // -F also rolls back changes made on the target since its last snapshot.
+    d.force = true;
   }
   if (!newer.empty()) {
     d.destroys = newer;

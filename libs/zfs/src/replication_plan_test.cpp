@@ -70,6 +70,26 @@ TEST_CASE("replication: a bookmark stands in for a pruned snapshot, and -I falls
   CHECK(d.intermediates);
 }
 
+TEST_CASE("replication: a retry overtaken by a later replication sends nothing and destroys nothing") {
+  DatasetPoints target;
+  target.exists = true;
+  target.snapshots = {P("a", 1, 5), P("c", 3, 9)};  // c, newer than b, came with a later job
+  auto d = PlanReplication(Source(), target, "b", {false, true});
+  CHECK(d.kind == Kind::kUpToDate);
+  CHECK(d.destroys.empty());
+  CHECK(d.message == "the target already holds @c, newer than @b: nothing to send");
+}
+
+TEST_CASE("replication: allowed to destroy, an increment is forced (it rolls back target changes)") {
+  DatasetPoints target;
+  target.exists = true;
+  target.snapshots = {P("a", 1, 5), P("b", 2, 7)};
+  auto d = PlanReplication(Source(), target, "c", {false, true});
+  CHECK(d.kind == Kind::kIncremental);
+  CHECK(d.force);
+  CHECK(d.destroys.empty());
+}
+
 TEST_CASE("replication: no common snapshot is refused unless the job allows destroying the target") {
   DatasetPoints target;
   target.exists = true;

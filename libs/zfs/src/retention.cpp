@@ -92,10 +92,16 @@ PruneDecision PlanPrune(const std::vector<Point>& snapshots, const PruneInput& i
   };
   std::vector<Ours> ours;
   for (const auto& s : snapshots) {
-    if (s.name.size() <= in.prefix.size() || s.name.compare(0, in.prefix.size(), in.prefix) != 0 || s.name[in.prefix.size()] != '_') {
-      continue;
+    // Ours: exactly "<prefix>_<time>" (or ".N" after it, two in one second), not any name that
+    // merely starts with the prefix (another pair's "dcops_b_…", an operator's "dcops_keep").
+    std::string_view name = s.name;
+    if (const auto dot = name.rfind('.'); dot != std::string_view::npos && dot + 1 < name.size() &&
+                                          name.find_first_not_of("0123456789", dot + 1) == std::string_view::npos) {
+      name = name.substr(0, dot);
     }
-    ours.push_back({&s, TimeOfName(in.prefix, s.name).value_or(s.creation)});
+    const auto t = TimeOfName(in.prefix, name);
+    if (!t) continue;
+    ours.push_back({&s, *t});
   }
   d.ours = static_cast<int>(ours.size());
   // Oldest first, by time then by creation order.

@@ -88,6 +88,20 @@ TEST_CASE("pruning never destroys others' snapshots, replication's base, unsent 
   CHECK(d.kept[2].why == "newest");
 }
 
+TEST_CASE("ours are exactly prefix and time: another pair's or an operator's names are not") {
+  const std::int64_t now = 1796400000;
+  std::vector<Point> snaps{Snap(now - 90000, 1), Snap(now - 80000, 2), Snap(now - 70000, 3)};
+  snaps[1].name = "dcops_b_20261203T000000Z";   // a pair with prefix dcops_b
+  snaps[2].name += ".1";                        // two of ours in one second
+  Point keep = Snap(now - 60000, 4);
+  keep.name = "dcops_keep";
+  snaps.push_back(keep);
+  PruneInput in{"dcops", *ParseGrid("1x1h"), 0, now, {}};
+  const auto d = PlanPrune(snaps, in);
+  CHECK(d.ours == 2);
+  CHECK(d.destroy == std::vector<std::string>{snaps[0].name, snaps[2].name});
+}
+
 TEST_CASE("a snapshot from a clock ahead of ours is kept") {
   const std::int64_t now = 1796400000;
   std::vector<Point> snaps{Snap(now - 7200, 1), Snap(now + 600, 2)};

@@ -186,8 +186,7 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
     named->mutable_credentials()->set_password(*opened);
   }
   // A replication (and the pruning of a pair) also reaches the pair's target host: its
-  // endpoint as `_peer`, its own set released to it alone (credential_reach_refusal), and the
-  // send flags the pair was first sent with as `_pair`.
+  // endpoint as `_peer`, its own set released to it alone (credential_reach_refusal).
   if ((s.step_kind == "zfs.replicate" || s.step_kind == "zfs.prune") && !params.HasParseError() && params.IsObject() &&
       params.HasMember("target_host_id") && params["target_host_id"].IsString()) {
     const std::string peer_id = params["target_host_id"].GetString();
@@ -219,15 +218,18 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
     auto& alloc = params.GetAllocator();
     params.RemoveMember("_peer");
     params.AddMember("_peer", rapidjson::Value(p, alloc), alloc);
-    if (s.step_kind == "zfs.replicate") {
-      auto pair = cp.ZfsPair(s.task_id);
-      if (!pair) return pair.error();
-      rapidjson::Document pd;
-      pd.Parse(pair->c_str());
-      if (pd.HasParseError() || !pd.IsObject()) return MakeError("db.result", "_pair: not a JSON object");
-      params.RemoveMember("_pair");
-      if (pd.MemberCount() > 0) params.AddMember("_pair", rapidjson::Value(pd, alloc), alloc);
-    }
+  }
+  // What the recorded pairs of the datasets still need (a pruning keeps it) and the pair's
+  // send flags (a replication keeps them).
+  if ((s.step_kind == "zfs.replicate" || s.step_kind == "zfs.prune") && !params.HasParseError() && params.IsObject()) {
+    auto pair = cp.ZfsPair(s.task_id);
+    if (!pair) return pair.error();
+    rapidjson::Document pd;
+    pd.Parse(pair->c_str());
+    if (pd.HasParseError() || !pd.IsObject()) return MakeError("db.result", "_pair: not a JSON object");
+    auto& alloc = params.GetAllocator();
+    params.RemoveMember("_pair");
+    if (pd.MemberCount() > 0) params.AddMember("_pair", rapidjson::Value(pd, alloc), alloc);
   }
   // Discovery tries several sets in order; each password is registered for redaction too.
   // A set deleted since planning is left out (the step reports the sets it tried).

@@ -186,7 +186,8 @@ class ControlPlane {
   // dispatcher_v1_record_esxi_upgrade: the host's build, and a first contact's SSH host key
   // pinned (said in the returned text; "" when nothing to say).
   Result<std::string> RecordEsxiUpgrade(const std::string& task_id, const std::string& result_json);
-  // dispatcher_v1_zfs_pair: {"send_flags": [...]} a replication's pair was first sent with ({} before).
+  // dispatcher_v1_zfs_pair: what the recorded pairs of a zfs step's datasets still need
+  // ({"source": {"sends": [guid…], "receives": […]}, "target": …}) and a replication's send flags.
   Result<std::string> ZfsPair(const std::string& task_id);
   // dispatcher_v1_record_zfs: what a zfs.* result shows (first-contact host keys, capabilities,
   // the replication pair, a health reading); the text says what was recorded.

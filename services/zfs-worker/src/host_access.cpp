@@ -1,6 +1,8 @@
 #include "host_access.hpp"
 
 #include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace dcops::zfs_worker {
 namespace {
@@ -52,6 +54,34 @@ Result<HostAccess> ReadHostAccess(const agent::Params& params, const agent::Assi
   }
   if (h.endpoint.user.empty()) h.endpoint.user = "root";
   return h;
+}
+
+Result<std::unique_ptr<ssh::Session>> ConnectHost(agent::StepContext& ctx, const ShellConnector& connect, const HostAccess& h,
+                                                  NewHostKeys& keys) {
+  auto s = connect(h.endpoint);
+  if (!s) return s;
+  if ((*s)->host_key_was_new()) {
+    ctx.Event(LogLevel::kWarn, fmt::format("first contact with {} over SSH: its host key {} is recorded and pinned from now on", h.Label(),
+                                           (*s)->host_key()));
+    keys.push_back({h.id, (*s)->host_key()});
+  }
+  return s;
+}
+
+std::string NewHostKeysJson(const NewHostKeys& keys) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const auto& [id, key] : keys) {
+    w.StartObject();
+    w.Key("host_id");
+    w.String(id.c_str());
+    w.Key("host_key");
+    w.String(key.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
+  return buf.GetString();
 }
 
 }  // namespace dcops::zfs_worker

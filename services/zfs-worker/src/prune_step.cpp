@@ -20,6 +20,7 @@ using agent::StepOutcome;
 
 struct SideReport {
   std::string host, dataset;
+  std::string refused;  // why this side was not pruned at all ("" when it was)
   std::vector<std::string> destroyed, failed, still_there;
   std::vector<zfs::PruneDecision::Kept> kept;
   int ours = 0;
@@ -39,6 +40,8 @@ void WriteSide(rapidjson::Writer<rapidjson::StringBuffer>& w, const SideReport& 
   w.String(s.dataset.c_str());
   w.Key("ours");
   w.Int(s.ours);
+  w.Key("refused");
+  w.String(s.refused.c_str());
   list("destroyed", s.destroyed);
   list("failed", s.failed);
   w.Key("kept");
@@ -61,7 +64,7 @@ class Prune {
 
   StepOutcome Run() {
     if (auto st = ReadParams(); !st) return StepOutcome::Failed(st.error());
-    auto src_shell = connect_(source_access_.endpoint);
+    auto src_shell = ConnectHost(ctx_, connect_, source_access_, new_keys_);
     if (!src_shell) return StepOutcome::Failed(src_shell.error());
     ZfsHost source(**src_shell, source_access_.Label());
     if (auto st = source.Probe(Pool(dataset_)); !st) return StepOutcome::Failed(st.error());
@@ -74,7 +77,7 @@ class Prune {
     std::optional<zfs::DatasetPoints> dst_points;
     std::set<std::uint64_t> source_protected, target_protected;
     if (target_access_) {
-      auto s = connect_(target_access_->endpoint);
+      auto s = ConnectHost(ctx_, connect_, *target_access_, new_keys_);
       if (!s) return StepOutcome::Failed(s.error());
       dst_shell = std::move(*s);
       target.emplace(*dst_shell, target_access_->Label());
@@ -109,11 +112,12 @@ class Prune {
         if (t.guid == common->guid) after = true;
       }
     }
-    SideReport src_report = PruneSide(source, dataset_, *src_points, source_grid_, source_protected);
+    SideReport src_report = PruneSide(source, dataset_, *src_points, source_grid_, source_protected, "source");
     SideReport dst_report;
-    if (target && target_grid_) dst_report = PruneSide(*target, target_dataset_, *dst_points, *target_grid_, target_protected);
+    if (target && target_grid_) dst_report = PruneSide(*target, target_dataset_, *dst_points, *target_grid_, target_protected, "target");
     const int failed = static_cast<int>(src_report.failed.size() + dst_report.failed.size() + src_report.still_there.size() +
                                         dst_report.still_there.size());
+    const bool refused = !src_report.refused.empty() || !dst_report.refused.empty();
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     w.StartObject();
@@ -127,9 +131,15 @@ class Prune {
     }
     w.Key("failed");
     w.Int(failed);
+    w.Key("new_host_keys");
+    const std::string keys = NewHostKeysJson(new_keys_);
+    w.RawValue(keys.c_str(), keys.size(), rapidjson::kArrayType);
     w.EndObject();
     ctx_.Progress(100, fmt::format("{} snapshot(s) destroyed, {} kept by rule, {} failed", src_report.destroyed.size() + dst_report.destroyed.size(),
                                    src_report.kept.size() + dst_report.kept.size(), failed));
+    if (refused) {
+      return StepOutcome::Failed(MakeError("zfs.prune_refused", src_report.refused.empty() ? dst_report.refused : src_report.refused));
+    }
     if (failed > 0) {
       return StepOutcome::Failed(MakeError("zfs.prune_incomplete",
                                            fmt::format("{} snapshot(s) could not be destroyed (see the step's events); the rest were",
@@ -188,11 +198,60 @@ class Prune {
     return {};
   }
 
+  // Guids the recorded pairs of this side's dataset still need (`_pair.<side>`): where it sends,
+  // the pair's last snapshot and everything newer (not sent to that target yet); where it
+  // receives, the pair's last snapshot. A sending pair whose last snapshot is on neither a
+  // snapshot nor a bookmark here cannot be told apart from a broken one: the side is refused.
+  std::string ProtectRecordedPairs(const zfs::DatasetPoints& points, const char* side, std::set<std::uint64_t>& protect) const {
+    const rapidjson::Value* pair = params_.Raw("_pair");
+    if (pair == nullptr || !pair->IsObject() || !pair->HasMember(side) || !(*pair)[side].IsObject()) return "";
+    const auto& v = (*pair)[side];
+    auto guids = [&](const char* key) {
+      std::vector<std::uint64_t> out;
+      if (v.HasMember(key) && v[key].IsArray()) {
+        for (const auto& g : v[key].GetArray()) {
+          if (g.IsString()) {
+            try {
+              out.push_back(std::stoull(g.GetString()));
+            } catch (...) {
+            }
+          }
+        }
+      }
+      return out;
+    };
+    for (std::uint64_t g : guids("receives")) protect.insert(g);
+    for (std::uint64_t g : guids("sends")) {
+      std::optional<std::uint64_t> txg;
+      for (const auto* list : {&points.snapshots, &points.bookmarks}) {
+        for (const auto& p : *list) {
+          if (p.guid == g) txg = p.createtxg;
+        }
+      }
+      if (!txg) {
+        return fmt::format("a replication pair of this dataset last sent the snapshot with guid {}, which is on neither a snapshot nor a "
+                           "bookmark here: what that pair still needs cannot be told, so nothing is pruned",
+                           g);
+      }
+      protect.insert(g);
+      for (const auto& p : points.snapshots) {
+        if (p.createtxg > *txg) protect.insert(p.guid);
+      }
+    }
+    return "";
+  }
+
   SideReport PruneSide(ZfsHost& host, const std::string& dataset, const zfs::DatasetPoints& points, const std::vector<zfs::GridTerm>& grid,
-                       const std::set<std::uint64_t>& protect) {
+                       std::set<std::uint64_t> protect, const char* side) {
     SideReport r;
     r.host = host.label();
     r.dataset = dataset;
+    r.refused = ProtectRecordedPairs(points, side, protect);
+    if (!r.refused.empty()) {
+      ctx_.Event(LogLevel::kError, fmt::format("{}: {}: {}", host.label(), dataset, r.refused));
+      r.refused = fmt::format("{}: {}: {}", host.label(), dataset, r.refused);
+      return r;
+    }
     zfs::PruneInput in;
     in.prefix = prefix_;
     in.grid = grid;
@@ -248,6 +307,7 @@ class Prune {
   bool dry_run_ = false;
   HostAccess source_access_;
   std::optional<HostAccess> target_access_;
+  NewHostKeys new_keys_;
 };
 
 }  // namespace

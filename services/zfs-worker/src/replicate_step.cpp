@@ -104,7 +104,7 @@ class Replication {
     if (!target_points) return StepOutcome::Failed(target_points.error());
     if (!target_points->resume_token.empty()) {
       auto resumed = Resume(source, target, target_points->resume_token);
-      if (!resumed) return Fail(source, resumed.error());
+      if (!resumed) return resumed.error().retryable ? StepOutcome::Failed(resumed.error()) : Fail(source, resumed.error());
       if (resumed->has_value()) return **resumed;
       target_points = target.Points(target_dataset_);
       if (!target_points) return StepOutcome::Failed(target_points.error());
@@ -131,6 +131,9 @@ class Replication {
       if (decision_.from.rfind('@', 0) == 0 && source.capabilities().holds) {
         base_hold_ = source_dataset_ + decision_.from;
         if (auto st = source.Hold(hold_tag_, base_hold_); !st) return Fail(source, st.error());
+      }
+      if (decision_.kind == Kind::kFull && decision_.force) {
+        if (auto st = DestroyTargetSnapshots(target); !st) return Fail(source, st.error());
       }
       auto flags = SendFlags(source, target, *source_points);
       if (!flags) return Fail(source, flags.error());
@@ -205,16 +208,7 @@ class Replication {
     return {};
   }
 
-  Result<std::unique_ptr<ssh::Session>> Connect(const HostAccess& h) {
-    auto s = connect_(h.endpoint);
-    if (!s) return s;
-    if ((*s)->host_key_was_new()) {
-      ctx_.Event(LogLevel::kWarn, fmt::format("first contact with {} over SSH: its host key {} is recorded and pinned from now on",
-                                              h.Label(), (*s)->host_key()));
-      new_host_keys_.push_back({h.id, (*s)->host_key()});
-    }
-    return s;
-  }
+  Result<std::unique_ptr<ssh::Session>> Connect(const HostAccess& h) { return ConnectHost(ctx_, connect_, h, new_host_keys_); }
 
   // The job's snapshot: the one a previous attempt made (it must still exist), or a new one.
   Status EnsureSnapshot(ZfsHost& source) {
@@ -225,13 +219,16 @@ class Replication {
     }
     if (!checkpoint_.snapshot.empty()) {
       snapshot_ = checkpoint_.snapshot;
-      if (!Find(points->snapshots, snapshot_)) return SnapshotGone();
-      return {};
-    }
-    snapshot_ = zfs::SnapshotName(prefix_, ctx_.clock().Now());
-    if (Find(points->snapshots, snapshot_)) {
+      if (Find(points->snapshots, snapshot_)) return {};
+      // Named but never seen made (an attempt cut off around `zfs snapshot`): make it now.
+      if (checkpoint_.phase != "snapshotting") return SnapshotGone();
+    } else {
+      snapshot_ = zfs::SnapshotName(prefix_, ctx_.clock().Now());
       // Another job of this dataset in the same second: ours gets a suffix, never its snapshot.
       for (int i = 1; Find(points->snapshots, snapshot_); ++i) snapshot_ = zfs::SnapshotName(prefix_, ctx_.clock().Now()) + fmt::format(".{}", i);
+      // The name first: a retry after a cut-off `zfs snapshot` finds it, and never makes a second.
+      checkpoint_ = {snapshot_, "snapshotting"};
+      if (auto st = ctx_.SaveCheckpoint(CheckpointJson(checkpoint_)); !st) return st;
     }
     if (auto st = source.Snapshot(source_dataset_ + "@" + snapshot_); !st) return st;
     auto after = source.Points(source_dataset_);
@@ -287,6 +284,27 @@ class Replication {
     return flags;
   }
 
+  // A full send over an existing target: OpenZFS refuses -F over snapshots, so the ones the
+  // decision named go first, each proven gone (the job allowed destroying target data).
+  Status DestroyTargetSnapshots(ZfsHost& target) {
+    for (const auto& name : decision_.destroys) {
+      if (auto st = target.Destroy(target_dataset_ + "@" + name); !st) return st;
+    }
+    auto after = target.Points(target_dataset_);
+    if (!after) return after.error();
+    for (const auto& name : decision_.destroys) {
+      if (Find(after->snapshots, name)) {
+        return MakeError("zfs.unverified", fmt::format("{}: {}@{} is still listed after its destroy", target.label(), target_dataset_, name));
+      }
+      destroyed_on_target_.push_back(name);
+    }
+    if (!destroyed_on_target_.empty()) {
+      ctx_.Event(LogLevel::kWarn, fmt::format("{}: destroyed @{} of {} before a forced full receive (allow_target_destroy)", target.label(),
+                                              fmt::join(destroyed_on_target_, ", @"), target_dataset_));
+    }
+    return {};
+  }
+
   static std::vector<std::string> ReceiveArgs(const ZfsHost& target, bool force) {
     std::vector<std::string> args;
     if (target.capabilities().resume) args.push_back("-s");
@@ -301,6 +319,13 @@ class Replication {
     std::string why;
     auto toname = source.ResumeTarget(token, why);
     if (!toname) return toname.error();
+    if (toname->empty() && why.find("no longer exists") == std::string::npos && why.find("does not exist") == std::string::npos) {
+      return MakeError("zfs.resume_unreadable",
+                       fmt::format("{}: the target's partial receive could not be checked against {} ({}); it is kept, and the next "
+                                   "attempt tries again",
+                                   target.label(), source.label(), why.empty() ? "no snapshot named in the token" : why),
+                       true);
+    }
     if (toname->empty()) {
       ctx_.Event(LogLevel::kWarn, fmt::format("{}: the partial receive into {} cannot be resumed from {} ({}); it is aborted "
                                               "(receive -A) and the replication starts again",
@@ -316,7 +341,8 @@ class Replication {
     }
     ctx_.Event(LogLevel::kInfo, fmt::format("{}: resuming the interrupted receive of {} into {}", target.label(), *toname, target_dataset_));
     resumed_ = true;
-    auto sent = Transfer(source, target, {"-t", token}, ReceiveArgs(target, false));
+    // A resumed receive that ends on a changed target needs -F as the first one did.
+    auto sent = Transfer(source, target, {"-t", token}, ReceiveArgs(target, options_.allow_target_destroy));
     if (!sent) return sent.error();
     if (*sent) return std::optional<StepOutcome>{**sent};
     return std::optional<StepOutcome>{};
@@ -388,11 +414,12 @@ class Replication {
     // A forced receive destroys what the target held after the common snapshot on OpenZFS;
     // older ZFS keeps those snapshots. What was destroyed is what is no longer listed.
     if (decision_.force) {
-      for (const auto& name : decision_.destroys) {
+      const bool full = decision_.kind == zfs::ReplicationDecision::Kind::kFull;
+      for (const auto& name : full ? std::vector<std::string>{} : decision_.destroys) {
         const bool listed = Find(after->snapshots, name) != nullptr;
         (listed ? kept_on_target_ : destroyed_on_target_).push_back(name);
       }
-      if (!destroyed_on_target_.empty()) {
+      if (!full && !destroyed_on_target_.empty()) {
         ctx_.Event(LogLevel::kWarn, fmt::format("{}: the forced receive destroyed {} snapshot(s) of {}: @{}", target.label(),
                                                 destroyed_on_target_.size(), target_dataset_, fmt::join(destroyed_on_target_, ", @")));
       }
@@ -501,14 +528,8 @@ class Replication {
     w.Key("target_capabilities");
     w.RawValue(zfs::CapabilitiesJson(target.capabilities()).c_str(), zfs::CapabilitiesJson(target.capabilities()).size(), rapidjson::kObjectType);
     w.Key("new_host_keys");
-    w.StartArray();
-    for (const auto& [id, key] : new_host_keys_) {
-      w.StartObject();
-      str("host_id", id);
-      str("host_key", key);
-      w.EndObject();
-    }
-    w.EndArray();
+    const std::string keys = NewHostKeysJson(new_host_keys_);
+    w.RawValue(keys.c_str(), keys.size(), rapidjson::kArrayType);
     w.EndObject();
     return buf.GetString();
   }
@@ -528,7 +549,7 @@ class Replication {
   double seconds_ = 0;
   bool resumed_ = false, aborted_partial_ = false;
   int failed_cleanups_ = 0;
-  std::vector<std::pair<std::string, std::string>> new_host_keys_;
+  NewHostKeys new_host_keys_;
 };
 
 }  // namespace

@@ -30,16 +30,10 @@
 // the next attempt resumes); ssh.* and zfs.command_failed as they come.
 //
 // Thread-safety: one step per call.
-#include <functional>
-#include <memory>
-
 #include "dcops/agent/step.hpp"
-#include "dcops/ssh/session.hpp"
+#include "host_access.hpp"
 
 namespace dcops::zfs_worker {
-
-// How a step reaches a host's shell (ssh::Session::Connect in production).
-using ShellConnector = std::function<Result<std::unique_ptr<ssh::Session>>(const ssh::Endpoint&)>;
 
 agent::StepOutcome RunReplicate(agent::StepContext& ctx, const ShellConnector& connect);
 

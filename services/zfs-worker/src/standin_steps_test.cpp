@@ -223,6 +223,89 @@ TEST_CASE("OpenZFS: a pair keeps its first send flags, and an encrypted dataset 
   CHECK_FALSE(rig.dst.Has("backup/secret2"));
 }
 
+TEST_CASE("OpenZFS: allowed to destroy, a target with no common snapshot is emptied first and replaced, a changed one rolled back") {
+  Rig rig("127.0.128.31", "127.0.128.32");
+  rig.dst.Must("zfs create backup/data");
+  rig.dst.Must("zfs snapshot backup/data@theirs");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  auto out = rig.Replicate(clock);
+  REQUIRE(out.error.code == "zfs.no_common_snapshot");
+  CHECK(rig.dst.Has("backup/data@theirs"));
+
+  clock.Advance(hours(1));
+  out = rig.Replicate(clock, R"(,"allow_target_destroy":true)");
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  auto r = Json(out.result_json);
+  CHECK(std::string(r["decision"].GetString()) == "full");
+  CHECK(r["forced"].GetBool());
+  REQUIRE(r["destroyed_on_target"].Size() == 1);
+  CHECK(std::string(r["destroyed_on_target"][0].GetString()) == "theirs");
+  CHECK_FALSE(rig.dst.Has("backup/data@theirs"));
+
+  // Written to on the target since: refused without the flag, rolled back with it.
+  rig.dst.Must("admin write backup/data local 1000 9");
+  rig.src.Must("admin write tank/data more 1000 10");
+  clock.Advance(hours(1));
+  out = rig.Replicate(clock);
+  REQUIRE(out.error.code == "zfs.target_modified");
+  clock.Advance(hours(1));
+  out = rig.Replicate(clock, R"(,"allow_target_destroy":true)");
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  r = Json(out.result_json);
+  CHECK(std::string(r["decision"].GetString()) == "incremental");
+  CHECK(r["forced"].GetBool());
+}
+
+TEST_CASE("OpenZFS: pruning one pair keeps what another pair of the dataset still needs") {
+  Rig rig("127.0.128.33", "127.0.128.34");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  // Pair two gets the first snapshot only; pair one goes on.
+  agent::RecordingStepContext two(MakeAssignment("zfs.replicate",
+                                                 R"({"source_dataset":"tank/data","target_dataset":"backup/two","_endpoint":)" +
+                                                     rig.src.Access() + R"(,"_peer":)" + rig.dst.Access() + "}",
+                                                 rig.src, &rig.dst),
+                                  clock);
+  auto out = rig.steps.Run(two);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  const std::string two_snap = Json(out.result_json)["snapshot"].GetString();
+  const std::string two_guid = Json(out.result_json)["guid"].GetString();
+  for (int i = 0; i < 3; ++i) {
+    clock.Advance(hours(2));
+    REQUIRE(rig.Replicate(clock).kind == StepOutcome::Kind::kSucceeded);
+  }
+  // Without bookmarks pair two's base would be gone for good: the prune must keep it.
+  for (const auto& line : {rig.src.Run("zfs list -H -o name -t bookmark tank/data").out}) {
+    for (std::size_t pos = 0; pos < line.size();) {
+      const auto end = line.find('\n', pos);
+      rig.src.Must("zfs destroy " + line.substr(pos, end - pos));
+      pos = end + 1;
+    }
+  }
+  clock.Advance(hours(1));
+  const std::string params = R"({"dataset":"tank/data","target_dataset":"backup/data","source_grid":"1x1h","keep_last":1,)"
+                             R"("_pair":{"source":{"sends":[")" + two_guid + R"("],"receives":[]}},"_endpoint":)" + rig.src.Access() +
+                             R"(,"_peer":)" + rig.dst.Access() + "}";
+  agent::RecordingStepContext prune(MakeAssignment("zfs.prune", params, rig.src, &rig.dst), clock);
+  out = rig.steps.Run(prune);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  CHECK(rig.src.Has("tank/data@" + two_snap));  // pair two's last snapshot
+  // Everything after pair two's snapshot is kept too (not sent to backup/two yet).
+  const auto r = Json(out.result_json);
+  CHECK(r["source"]["destroyed"].Size() == 0);
+
+  // A pair whose last snapshot is nowhere on the source: nothing can be judged, nothing pruned.
+  const std::string lost = R"({"dataset":"tank/data","source_grid":"1x1h","_pair":{"source":{"sends":["12345"],"receives":[]}},"_endpoint":)" +
+                           rig.src.Access() + "}";
+  agent::RecordingStepContext refused(MakeAssignment("zfs.prune", lost, rig.src, nullptr), clock);
+  out = rig.steps.Run(refused);
+  REQUIRE(out.kind == StepOutcome::Kind::kFailed);
+  CHECK(out.error.code == "zfs.prune_refused");
+  CHECK(out.error.message.find("guid 12345, which is on neither a snapshot nor a bookmark here") != std::string::npos);
+}
+
 TEST_CASE("OpenZFS: a target without the encryption feature refuses a raw send before anything is sent") {
   Rig rig("127.0.128.28", "127.0.128.29", "--no-feature encryption");
   FakeClock clock(system_clock::from_time_t(1796400000));

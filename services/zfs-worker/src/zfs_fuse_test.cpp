@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <map>
 
 #include "dcops/agent/recording_context.hpp"
 #include "dcops/ssh/session.hpp"
@@ -209,6 +210,7 @@ TEST_CASE("zfs-fuse: pruning a pair keeps the common snapshot and what is not re
   }
   REQUIRE(rig.Replicate(clock).kind == StepOutcome::Kind::kSucceeded);  // dcops_20261204T160000Z, full (-I not on a first send)
   REQUIRE(Sh("zfs snapshot " + rig.pools.a + "/data@dcops_20261204T170000Z").status == 0);  // not replicated yet
+  REQUIRE(Sh("zfs snapshot " + rig.pools.a + "/data@dcops_20261204T180000Z").status == 0);  // nor this, the newest
   clock.Advance(hours(3));
   const std::string params = R"({"dataset":")" + rig.pools.a + R"(/data","target_dataset":")" + rig.pools.b +
                              R"(/copy","source_grid":"1x1h","target_grid":"1x1h","keep_last":1,"_endpoint":)" + rig.src.Access() +
@@ -223,9 +225,14 @@ TEST_CASE("zfs-fuse: pruning a pair keeps the common snapshot and what is not re
   CHECK(left.find("@dcops_20261201T000000Z") == std::string::npos);
   CHECK(left.find("@manual-keep") != std::string::npos);             // not ours
   CHECK(left.find("@dcops_20261204T160000Z") != std::string::npos);  // the common snapshot
-  CHECK(left.find("@dcops_20261204T170000Z") != std::string::npos);  // not replicated yet (and the newest)
+  CHECK(left.find("@dcops_20261204T170000Z") != std::string::npos);  // not replicated yet
+  CHECK(left.find("@dcops_20261204T180000Z") != std::string::npos);  // the newest
   auto r = Json(out.result_json);
   CHECK(r["source"]["destroyed"].Size() == 3);
+  std::map<std::string, std::string> why;
+  for (const auto& k : r["source"]["kept"].GetArray()) why[k["name"].GetString()] = k["why"].GetString();
+  CHECK(why["dcops_20261204T170000Z"] == "replication");
+  CHECK(why["dcops_20261204T180000Z"] == "newest");
   CHECK(r["failed"].GetInt() == 0);
   // The target keeps its only snapshot: the common one.
   CHECK(Sh("zfs list " + rig.pools.b + "/copy@dcops_20261204T160000Z >/dev/null 2>&1").status == 0);

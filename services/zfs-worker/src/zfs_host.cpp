@@ -23,6 +23,13 @@ std::string Words(const std::string& err) {
   return out.empty() ? "(nothing on stderr)" : out;
 }
 
+Error ZfsHost::Truncated(const std::vector<std::string>& argv) const {
+  return MakeError("zfs.unexpected_output", fmt::format("{}: `{} {}` printed more than {} MiB; the rest was not read, so nothing is "
+                                                        "decided on it",
+                                                        label_, argv.size() > 0 ? argv[0] : "", argv.size() > 1 ? argv[1] : "",
+                                                        ssh::Session::kMaxOutput >> 20));
+}
+
 Result<ssh::CommandResult> ZfsHost::Try(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   return shell_.Run(argv, timeout);
 }
@@ -35,6 +42,7 @@ Result<std::string> ZfsHost::Command(const std::vector<std::string>& argv, std::
     for (std::size_t i = 0; i < argv.size() && i < 6; ++i) shown += (i ? " " : "") + argv[i];
     return MakeError("zfs.command_failed", fmt::format("{}: `{}` failed (exit {}): {}", label_, shown, r->exit_status, Words(r->err)));
   }
+  if (r->truncated) return Truncated(argv);
   return std::move(r->out);
 }
 
@@ -69,6 +77,7 @@ Result<zfs::DatasetPoints> ZfsHost::Points(const std::string& dataset) {
     if (r->err.find("dataset does not exist") != std::string::npos) return zfs::DatasetPoints{};
     return MakeError("zfs.command_failed", fmt::format("{}: listing {} failed (exit {}): {}", label_, dataset, r->exit_status, Words(r->err)));
   }
+  if (r->truncated) return Truncated({"zfs", "get"});
   auto entries = zfs::ParseGet(r->out);
   if (!entries) return MakeError(entries.error().code, label_ + ": " + entries.error().message);
   return zfs::PointsOf(*entries, dataset);

@@ -47,11 +47,14 @@ class ZfsHost {
   Result<std::unique_ptr<ssh::RemoteProcess>> StartSend(const std::vector<std::string>& args);
   Result<std::unique_ptr<ssh::RemoteProcess>> StartReceive(const std::vector<std::string>& args);
 
-  // Runs `argv` (zfs or zpool …): its stdout, or zfs.command_failed with its stderr.
+  // Runs `argv` (zfs or zpool …): its stdout, or zfs.command_failed with its stderr
+  // (zfs.unexpected_output when it printed more than ssh::Session::kMaxOutput).
   Result<std::string> Command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // As Command, but a failure is the CommandResult (exit status and stderr), for callers that
   // tell one refusal from another.
   Result<ssh::CommandResult> Try(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // zfs.unexpected_output: `argv` printed more than the shell keeps.
+  Error Truncated(const std::vector<std::string>& argv) const;
 
  private:
   ssh::RemoteShell& shell_;

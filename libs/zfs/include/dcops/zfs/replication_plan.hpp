@@ -1,14 +1,18 @@
 #pragma once
 // What one replication of a dataset does, decided from both sides' listings before anything
 // is sent (the resume of an interrupted receive is decided earlier, by the step):
-//   up_to_date   the target already holds the snapshot (same guid)
+//   up_to_date   the target already holds the snapshot (same guid), or a newer one of the
+//                source's (a later replication overtook this one)
 //   full         the target dataset does not exist; `receive` creates it
 //   incremental  from the newest snapshot (or bookmark) whose guid both sides hold
 //   no_common    the target exists but shares no snapshot with the source
 //   diverged     the target holds snapshots after the common one that the source lacks
 // `no_common` and `diverged` are refusals unless the job allows destroying target data
-// (`allow_target_destroy`): then a forced receive (`receive -F`) and the decision names every
-// snapshot it destroys. Nothing here destroys anything on its own. Pure; thread-safe.
+// (`allow_target_destroy`): then a forced receive (`receive -F`, which also rolls back changes
+// made on the target since its last snapshot) and the decision names every snapshot it
+// destroys. A full send over an existing target needs its snapshots destroyed first (OpenZFS
+// refuses -F over snapshots): `destroys` lists them. Nothing here destroys anything on its
+// own. Pure; thread-safe.
 #include <string>
 #include <vector>
 

@@ -7,7 +7,8 @@
 // of our snapshots is kept; snapshots older than the whole grid are destroyed. A snapshot
 // newer than `now` (a clock ahead of ours) is kept.
 //
-// Whatever the grid says, a prune never destroys: a snapshot without our prefix, the newest
+// Ours are exactly "<prefix>_<UTC time>" (SnapshotName, maybe with ".N"); any other name is
+// left alone. Whatever the grid says, a prune never destroys: a snapshot not ours, the newest
 // snapshot both sides hold (replication's next base), a snapshot the target has not got yet,
 // a held snapshot (userrefs > 0), or the newest `keep_last` of ours. Bookmarks are never
 // destroyed by a prune. Pure; thread-safe.
