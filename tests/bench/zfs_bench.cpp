@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   const std::string standin = argv[1];
   const long mib = argc > 2 ? std::atol(argv[2]) : 1024;
   const std::string base = "/tmp/dcops-zfs-bench-" + std::to_string(::getpid());
-  sim::sshd::Sshd src_sshd("127.0.130.1", 18477, base + "-a"), dst_sshd("127.0.130.2", 18477, base + "-b");
+  sim::sshd::Sshd src_sshd("127.0.133.1", 18477, base + "-a"), dst_sshd("127.0.133.2", 18477, base + "-b");
   if (auto why = src_sshd.Start(); !why.empty()) return Fail(why);
   if (auto why = dst_sshd.Start(); !why.empty()) return Fail(why);
   sim::zfs::StandinState src(src_sshd, standin), dst(dst_sshd, standin);

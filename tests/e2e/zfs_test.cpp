@@ -29,8 +29,10 @@ struct ZfsHostUnderTest {
   std::unique_ptr<sim::zfs::StandinState> state;
 };
 
+// Each test its own addresses (ctest runs tests side by side): "127.0.<net>.x".
 struct ZfsSite {
-  ZfsSite() : site(Options()), a("127.0.129.10"), b("127.0.129.11") {
+  explicit ZfsSite(int net)
+      : site(Options(net)), a("127.0." + std::to_string(net) + ".10"), b("127.0." + std::to_string(net) + ".11") {
     a.Must("admin create-pool tank");
     b.Must("admin create-pool backup");
     a.Must("zfs create tank/data");
@@ -51,10 +53,10 @@ struct ZfsSite {
     site.StartDispatcher();
     site.StartAgent(DCOPS_ZFS_WORKER, "zfs-worker-a");
   }
-  static SiteOptions Options() {
+  static SiteOptions Options(int net) {
     SiteOptions o;
     o.bmcs = 1;
-    o.first_bmc = "127.0.129.1";
+    o.first_bmc = "127.0." + std::to_string(net) + ".1";
     o.register_servers = false;
     return o;
   }
@@ -72,7 +74,7 @@ struct ZfsSite {
 }  // namespace
 
 TEST_CASE("A replication reaches an unpinned target only on an admin's first contact, then replicates and prunes", "[e2e][zfs]") {
-  ZfsSite z;
+  ZfsSite z(129);
   // B's key is not pinned: its set is not released, nothing is sent.
   auto refused = z.site.Cli(z.Replicate());
   INFO(refused.output);
@@ -129,7 +131,7 @@ TEST_CASE("A replication reaches an unpinned target only on an admin's first con
 }
 
 TEST_CASE("A health check records a ZFS host's pools and datasets, and bad names never become jobs", "[e2e][zfs]") {
-  ZfsSite z;
+  ZfsSite z(132);
   z.a.Must("admin set-health tank DEGRADED");
   auto health = z.site.Cli({"job", "create", "zfs.health", "--target", "zfs:" + z.host_a, "--watch"});
   INFO(health.output);
