@@ -104,6 +104,27 @@ Result<std::string> WithRunTimeData(ControlPlane& cp, const ClaimedStep& s, rapi
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+// Releases credential set `set_id` to the step as one of its named sets (an SSH set beside the
+// step's own credentials), under the database's rules for this step (CredentialSetForStep),
+// its secret registered for redaction. `what` names the set in the error.
+Status AddNamedSet(ControlPlane& cp, const ClaimedStep& s, const tls::SecretBox& secrets, SecretRegistry& redact, const std::string& set_id,
+                   const std::string& what, agent::v1::Assign& a) {
+  auto set = cp.CredentialSetForStep(set_id, s.task_id);
+  if (!set) return set.error();
+  std::optional<std::string> opened;
+  if (set->has_value()) {
+    if (auto o = secrets.Open((*set)->ciphertext, (*set)->name)) opened = *o;
+  }
+  if (!opened) return MakeError("step.credentials", what + " is missing or cannot be decrypted with this dispatcher's key");
+  redact.Add(*opened);
+  auto* named = a.add_credential_sets();
+  named->set_id(set_id);
+  named->set_name((*set)->name);
+  named->mutable_credentials()->set_username((*set)->username);
+  named->mutable_credentials()->set_password(*opened);
+  return {};
+}
+
 }  // namespace
 
 Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const ClaimedStep& s,
@@ -168,22 +189,7 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
                                     ? endpoint["ssh_credential_set_id"].GetString()
                                     : "";
     if (ssh_set.empty()) return MakeError("step.credentials", s.target + " has no SSH credential set (vcenter_hosts.ssh_credential_set_id)");
-    auto set = cp.CredentialSetForStep(ssh_set, s.task_id);
-    if (!set) return set.error();
-    std::optional<std::string> opened;
-    if (set->has_value()) {
-      if (auto o = secrets.Open((*set)->ciphertext, (*set)->name)) opened = *o;
-    }
-    if (!opened) {
-      return MakeError("step.credentials", "the SSH credential set of " + s.target +
-                                               " is missing or cannot be decrypted with this dispatcher's key");
-    }
-    redact.Add(*opened);
-    auto* named = a->add_credential_sets();
-    named->set_id(ssh_set);
-    named->set_name((*set)->name);
-    named->mutable_credentials()->set_username((*set)->username);
-    named->mutable_credentials()->set_password(*opened);
+    if (auto st = AddNamedSet(cp, s, secrets, redact, ssh_set, "the SSH credential set of " + s.target, *a); !st) return st.error();
   }
   // A replication (and the pruning of a pair) also reaches the pair's target host: its
   // endpoint as `_peer`, its own set released to it alone (credential_reach_refusal).
@@ -199,22 +205,9 @@ Result<agent::v1::DispatcherMessage> BuildAssign(ControlPlane& cp, const Claimed
     if (p.HasMember("enabled") && p["enabled"].IsFalse()) return MakeError("step.params", "the target ZFS host " + peer_id + " is disabled");
     const std::string set_id = p.HasMember("credential_set_id") && p["credential_set_id"].IsString() ? p["credential_set_id"].GetString() : "";
     if (set_id.empty()) return MakeError("step.credentials", "the target ZFS host " + peer_id + " has no credential set");
-    auto set = cp.CredentialSetForStep(set_id, s.task_id);
-    if (!set) return set.error();
-    std::optional<std::string> opened;
-    if (set->has_value()) {
-      if (auto o = secrets.Open((*set)->ciphertext, (*set)->name)) opened = *o;
+    if (auto st = AddNamedSet(cp, s, secrets, redact, set_id, "the credential set of the target ZFS host " + peer_id, *a); !st) {
+      return st.error();
     }
-    if (!opened) {
-      return MakeError("step.credentials", "the credential set of the target ZFS host " + peer_id +
-                                               " is missing or cannot be decrypted with this dispatcher's key");
-    }
-    redact.Add(*opened);
-    auto* named = a->add_credential_sets();
-    named->set_id(set_id);
-    named->set_name((*set)->name);
-    named->mutable_credentials()->set_username((*set)->username);
-    named->mutable_credentials()->set_password(*opened);
     auto& alloc = params.GetAllocator();
     params.RemoveMember("_peer");
     params.AddMember("_peer", rapidjson::Value(p, alloc), alloc);

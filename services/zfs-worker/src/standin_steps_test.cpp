@@ -32,13 +32,6 @@ struct StandinHost : HostRig {
   sim::zfs::StandinState state;
 };
 
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document d;
-  d.Parse(text.c_str());
-  REQUIRE(d.IsObject());
-  return d;
-}
-
 struct Rig {
   Rig(const char* ip_a, const char* ip_b, const std::string& target_pool_options = "") : src(ip_a, "a"), dst(ip_b, "b") {
     src.Must("admin create-pool tank");
@@ -46,9 +39,12 @@ struct Rig {
     src.Must("zfs create tank/data");
     src.Must("admin write tank/data one 3000000 1");
   }
-  std::string Params(const std::string& extra = "") const {
-    return R"({"source_dataset":"tank/data","target_dataset":"backup/data")" + extra + R"(,"_endpoint":)" + src.Access() + R"(,"_peer":)" +
-           dst.Access() + "}";
+  std::string Params(const std::string& extra = "", const std::string& from = "tank/data", const std::string& to = "backup/data") const {
+    return R"({"source_dataset":")" + from + R"(","target_dataset":")" + to + R"(")" + extra + R"(,"_endpoint":)" + src.Access() +
+           R"(,"_peer":)" + dst.Access() + "}";
+  }
+  agent::Assignment ReplicateOf(const std::string& from, const std::string& to, const std::string& extra = "") const {
+    return MakeAssignment("zfs.replicate", Params(extra, from, to), src, &dst);
   }
   StepOutcome Replicate(FakeClock& clock, const std::string& extra = "") {
     ctx = std::make_unique<agent::RecordingStepContext>(MakeAssignment("zfs.replicate", Params(extra), src, &dst), clock);
@@ -196,12 +192,7 @@ TEST_CASE("OpenZFS: a pair keeps its first send flags, and an encrypted dataset 
 
   rig.src.Must("zfs create -o encryption=on tank/secret");
   rig.src.Must("admin write tank/secret key 100000 5");
-  agent::RecordingStepContext raw_ctx(
-      MakeAssignment("zfs.replicate",
-                     R"({"source_dataset":"tank/secret","target_dataset":"backup/secret","_endpoint":)" + rig.src.Access() +
-                         R"(,"_peer":)" + rig.dst.Access() + "}",
-                     rig.src, &rig.dst),
-      clock);
+  agent::RecordingStepContext raw_ctx(rig.ReplicateOf("tank/secret", "backup/secret"), clock);
   out = rig.steps.Run(raw_ctx);
   INFO(out.error.message);
   REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
@@ -211,12 +202,7 @@ TEST_CASE("OpenZFS: a pair keeps its first send flags, and an encrypted dataset 
 
   // A pair recorded without -w cannot carry it: refused, never sent decrypted.
   clock.Advance(hours(1));
-  agent::RecordingStepContext plain_ctx(
-      MakeAssignment("zfs.replicate",
-                     R"({"source_dataset":"tank/secret","target_dataset":"backup/secret2","_pair":{"send_flags":["-L"]},"_endpoint":)" +
-                         rig.src.Access() + R"(,"_peer":)" + rig.dst.Access() + "}",
-                     rig.src, &rig.dst),
-      clock);
+  agent::RecordingStepContext plain_ctx(rig.ReplicateOf("tank/secret", "backup/secret2", R"(,"_pair":{"send_flags":["-L"]})"), clock);
   out = rig.steps.Run(plain_ctx);
   REQUIRE(out.kind == StepOutcome::Kind::kFailed);
   CHECK(out.error.code == "zfs.raw_unsupported");
@@ -262,11 +248,7 @@ TEST_CASE("OpenZFS: pruning one pair keeps what another pair of the dataset stil
   Rig rig("127.0.128.33", "127.0.128.34");
   FakeClock clock(system_clock::from_time_t(1796400000));
   // Pair two gets the first snapshot only; pair one goes on.
-  agent::RecordingStepContext two(MakeAssignment("zfs.replicate",
-                                                 R"({"source_dataset":"tank/data","target_dataset":"backup/two","_endpoint":)" +
-                                                     rig.src.Access() + R"(,"_peer":)" + rig.dst.Access() + "}",
-                                                 rig.src, &rig.dst),
-                                  clock);
+  agent::RecordingStepContext two(rig.ReplicateOf("tank/data", "backup/two"), clock);
   auto out = rig.steps.Run(two);
   REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
   const std::string two_snap = Json(out.result_json)["snapshot"].GetString();
@@ -310,12 +292,7 @@ TEST_CASE("OpenZFS: a target without the encryption feature refuses a raw send b
   Rig rig("127.0.128.28", "127.0.128.29", "--no-feature encryption");
   FakeClock clock(system_clock::from_time_t(1796400000));
   rig.src.Must("zfs create -o encryption=on tank/secret");
-  agent::RecordingStepContext ctx(
-      MakeAssignment("zfs.replicate",
-                     R"({"source_dataset":"tank/secret","target_dataset":"backup/secret","_endpoint":)" + rig.src.Access() +
-                         R"(,"_peer":)" + rig.dst.Access() + "}",
-                     rig.src, &rig.dst),
-      clock);
+  agent::RecordingStepContext ctx(rig.ReplicateOf("tank/secret", "backup/secret"), clock);
   const auto out = rig.steps.Run(ctx);
   REQUIRE(out.kind == StepOutcome::Kind::kFailed);
   CHECK(out.error.code == "zfs.raw_unsupported");

@@ -53,13 +53,6 @@ std::string ReplicateParams(const FusePools& p, const HostRig& src, const HostRi
 
 std::string Guid(const std::string& snapshot) { return Trimmed(Sh("zfs get -H -p -o value guid " + snapshot).out); }
 
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document d;
-  d.Parse(text.c_str());
-  REQUIRE(d.IsObject());
-  return d;
-}
-
 struct Rig {
   explicit Rig(const std::string& tag, const char* ip_a, const char* ip_b) : pools(tag), src(ip_a, 18522, "a"), dst(ip_b, 18522, "b") {
     src.Start();

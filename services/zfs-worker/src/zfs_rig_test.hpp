@@ -2,35 +2,26 @@
 // Test rig for the ZFS steps: "hosts" that are real OpenSSH sshds on their own loopback
 // addresses, whose `zfs` and `zpool` are real ZFS (zfs-fuse, one daemon for all) or the
 // OpenZFS 2.x stand-in (tests/sim/zfs), and the assignment a dispatcher would hand over.
-#include <sys/wait.h>
+#include <rapidjson/document.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstdio>
-#include <filesystem>
 #include <string>
 
 #include "dcops/agent/step.hpp"
 #include "sshd_fixture.hpp"
+#include "standin_host.hpp"
 
 namespace dcops::zfs_worker::test {
 
-struct Shell {
-  int status = -1;
-  std::string out;
-};
-
 // Runs a local command line (test set-up and checks), stdout kept, stderr to the log.
-inline Shell Sh(const std::string& command) {
-  Shell r;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+inline sim::zfs::StandinRun Sh(const std::string& command) { return sim::zfs::RunCommand(command); }
+
+inline rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  REQUIRE(d.IsObject());
+  return d;
 }
 
 inline std::string Trimmed(std::string s) {

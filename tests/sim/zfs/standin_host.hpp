@@ -14,8 +14,21 @@ namespace dcops::sim::zfs {
 
 struct StandinRun {
   int status = -1;
-  std::string out;  // stdout and stderr
+  std::string out;  // stdout (and stderr when the line sends it there)
 };
+
+// Runs a local command line, for set-up and checks: its exit status and stdout.
+inline StandinRun RunCommand(const std::string& line) {
+  StandinRun r;
+  FILE* p = ::popen(line.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
 
 class StandinState {
  public:
@@ -36,17 +49,7 @@ class StandinState {
   StandinState& operator=(const StandinState&) = delete;
 
   // `args` after the tool name: "zfs list -H", "admin create-pool tank".
-  StandinRun Run(const std::string& args) const {
-    StandinRun r;
-    FILE* p = ::popen((binary_ + " --state " + dir_ + " " + args + " 2>&1").c_str(), "r");
-    if (p == nullptr) return r;
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-  }
+  StandinRun Run(const std::string& args) const { return RunCommand(binary_ + " --state " + dir_ + " " + args + " 2>&1"); }
   // One property's value ("-" when it has none).
   std::string Get(const std::string& prop, const std::string& name) const {
     std::string v = Run("zfs get -H -p -o value " + prop + " " + name).out;
