@@ -30,6 +30,10 @@ start)
     fi
     sleep 0.1
   done
+  # Pools a crashed run left in zfs-fuse's cache (FAULTED once their files are gone).
+  for pool in $(zpool list -H -o name 2>/dev/null | grep '^dcopst' || true); do
+    zpool destroy -f "$pool" || true
+  done
   ;;
 stop)
   for pool in $(zpool list -H -o name 2>/dev/null | grep '^dcopst' || true); do
