@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "dcops/agent/recording_context.hpp"
 #include "dcops/ssh/session.hpp"
@@ -143,6 +144,44 @@ TEST_CASE("OpenZFS: an interrupted transfer resumes from the target's token on t
   CHECK(rig.dst.Get("receive_resume_token", "backup/data") == "-");
   CHECK(rig.src.Get("userrefs", "tank/data@" + snap) == "0");
   CHECK(rig.src.Run("zfs list -H -o name -t snapshot tank/data").out == "tank/data@" + snap + "\n");
+}
+
+TEST_CASE("OpenZFS: a cancelled replication keeps its partial receive, and the next job resumes it") {
+  Rig rig("127.0.128.35", "127.0.128.36");
+  rig.src.Must("admin write tank/data big 8000000 6");
+  rig.src.Must("admin fault send-slow 2000000");
+  // Real time: the pump reports progress by it, and the cancel comes once bytes have flowed.
+  auto& clock = SystemClock::Instance();
+  agent::RecordingStepContext ctx(MakeAssignment("zfs.replicate", rig.Params(), rig.src, &rig.dst), clock);
+  StepOutcome out;
+  std::thread step([&] { out = rig.steps.Run(ctx); });
+  const auto deadline = steady_clock::now() + seconds(30);
+  auto streaming = [&] {
+    for (const auto& e : ctx.progress()) {
+      if (e > 10) return true;  // past the probes: the stream's own progress
+    }
+    return false;
+  };
+  while (!streaming() && steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));  // polls the other thread's state
+  REQUIRE(streaming());
+  ctx.RequestCancel();
+  step.join();
+  REQUIRE(out.kind == StepOutcome::Kind::kCancelled);
+  CHECK(out.reason.find("the next replication resumes it") != std::string::npos);
+  CHECK(rig.dst.Get("receive_resume_token", "backup/data").rfind("1-", 0) == 0);
+  const std::string first = Json(ctx.checkpoints().back())["snapshot"].GetString();
+
+  rig.src.Must("admin fault clear");
+  FakeClock later(system_clock::now() + hours(1));
+  out = rig.Replicate(later);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  const auto r = Json(out.result_json);
+  CHECK(r["resumed"].GetBool());
+  CHECK(std::string(r["decision"].GetString()) == "incremental");
+  CHECK(std::string(r["from"].GetString()) == "@" + first);
+  CHECK(rig.dst.Get("guid", "backup/data@" + first) == rig.src.Get("guid", "tank/data@" + first));
+  CHECK(rig.src.Get("userrefs", "tank/data@" + first) == "0");  // the cancelled job's hold, released by the pair's next success
 }
 
 TEST_CASE("OpenZFS: a partial receive whose snapshot is gone is aborted, and a new job starts over") {
