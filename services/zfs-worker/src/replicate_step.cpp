@@ -110,8 +110,8 @@ class Replication {
       if (!target_points) return StepOutcome::Failed(target_points.error());
     }
 
-    auto source_points = source.Points(source_dataset_);
-    if (!source_points) return StepOutcome::Failed(source_points.error());
+    // The source as it was listed once the snapshot was there (a resume changes only the target).
+    const std::optional<zfs::DatasetPoints> source_points = source_listing_;
     const auto snap = Find(source_points->snapshots, snapshot_);
     if (!snap) return StepOutcome::Failed(SnapshotGone());
     snapshot_guid_ = snap->guid;
@@ -219,7 +219,10 @@ class Replication {
     }
     if (!checkpoint_.snapshot.empty()) {
       snapshot_ = checkpoint_.snapshot;
-      if (Find(points->snapshots, snapshot_)) return {};
+      if (Find(points->snapshots, snapshot_)) {
+        source_listing_ = std::move(*points);
+        return {};
+      }
       // Named but never seen made (an attempt cut off around `zfs snapshot`): make it now.
       if (checkpoint_.phase != "snapshotting") return SnapshotGone();
     } else {
@@ -238,6 +241,7 @@ class Replication {
                                                      source_dataset_, snapshot_));
     }
     ctx_.Event(LogLevel::kInfo, fmt::format("{}: snapshot {}@{} made", source.label(), source_dataset_, snapshot_));
+    source_listing_ = std::move(*after);
     checkpoint_ = {snapshot_, "snapshotted"};
     return ctx_.SaveCheckpoint(CheckpointJson(checkpoint_));
   }
@@ -457,13 +461,14 @@ class Replication {
   }
 
   // Holds are for snapshots in flight: released once the target has the snapshot, or when the
-  // job cannot go on. Old holds of this pair (an attempt that never finished) go too.
+  // job cannot go on. Old holds of this pair (an attempt that never finished) go too: they are
+  // on the listing taken at the start (this step's own holds are named).
   void ReleaseHolds(ZfsHost& source) {
-    if (!source.capabilities().holds) return;
+    if (!source.capabilities().holds || snapshot_.empty()) return;
     std::vector<std::string> names{source_dataset_ + "@" + snapshot_};
     if (!base_hold_.empty()) names.push_back(base_hold_);
-    if (auto points = source.Points(source_dataset_)) {
-      for (const auto& p : points->snapshots) {
+    if (source_listing_) {
+      for (const auto& p : source_listing_->snapshots) {
         const std::string full = source_dataset_ + "@" + p.name;
         if (p.userrefs > 0 && std::find(names.begin(), names.end(), full) == names.end()) names.push_back(full);
       }
@@ -540,6 +545,7 @@ class Replication {
   HostAccess source_access_, target_access_;
   std::string source_dataset_, target_dataset_, prefix_, hold_tag_, snapshot_, base_hold_;
   std::optional<std::vector<std::string>> pair_flags_;
+  std::optional<zfs::DatasetPoints> source_listing_;  // once the job's snapshot is listed
   std::vector<std::string> send_flags_, destroyed_on_target_, kept_on_target_;
   zfs::ReplicationOptions options_;
   zfs::ReplicationDecision decision_;
