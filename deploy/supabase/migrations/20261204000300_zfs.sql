@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS public.zfs_replication_pairs (
   last_seconds     double precision,
   last_success_at  timestamptz,
   last_job_id      uuid REFERENCES public.jobs(id) ON DELETE SET NULL,
+  -- Set by an admin when the pair is no longer used: its snapshots stop being kept for it (a
+  -- later replication of the pair clears it).
+  retired_at       timestamptz,
   created_at       timestamptz NOT NULL DEFAULT now(),
   updated_at       timestamptz NOT NULL DEFAULT now(),
   UNIQUE (source_host_id, source_dataset, target_host_id, target_dataset)
@@ -82,6 +85,11 @@ BEGIN
   END LOOP;
 END
 $$;
+-- An admin retires a pair (the UI's one write here).
+DROP POLICY IF EXISTS zfs_replication_pairs_retire ON public.zfs_replication_pairs;
+CREATE POLICY zfs_replication_pairs_retire ON public.zfs_replication_pairs
+  FOR UPDATE TO authenticated USING (public.dcops_has_role('admin')) WITH CHECK (public.dcops_has_role('admin'));
+GRANT UPDATE (retired_at) ON public.zfs_replication_pairs TO authenticated;
 
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_sync_endpoint(p_kind text, p_id uuid)
   RETURNS jsonb
@@ -292,18 +300,25 @@ BEGIN
 END
 $$;
 
--- What the recorded replication pairs of one dataset still need from it: the last snapshot
--- (guid) of each pair it sends in, and of each pair it receives in.
+-- What the recorded, unretired replication pairs of one dataset still need from it: the last
+-- snapshot (guid) of each pair it sends in, and of each pair it receives in, with the pair
+-- named ("zfs-b:backup/data") for the events that say what keeps a snapshot.
 CREATE OR REPLACE FUNCTION dcops_internal.zfs_pair_guids(p_host uuid, p_dataset text)
   RETURNS jsonb
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, public
 AS $$
   SELECT jsonb_build_object(
-    'sends', coalesce((SELECT jsonb_agg(p.last_guid ORDER BY p.id) FROM public.zfs_replication_pairs p
-                        WHERE p.source_host_id = p_host AND p.source_dataset = p_dataset AND p.last_guid IS NOT NULL), '[]'::jsonb),
-    'receives', coalesce((SELECT jsonb_agg(p.last_guid ORDER BY p.id) FROM public.zfs_replication_pairs p
-                           WHERE p.target_host_id = p_host AND p.target_dataset = p_dataset AND p.last_guid IS NOT NULL), '[]'::jsonb))
+    'sends', coalesce((SELECT jsonb_agg(jsonb_build_object('guid', p.last_guid, 'pair', h.name || ':' || p.target_dataset,
+                                                           'last_success_at', p.last_success_at) ORDER BY p.id)
+                         FROM public.zfs_replication_pairs p JOIN public.zfs_hosts h ON h.id = p.target_host_id
+                        WHERE p.source_host_id = p_host AND p.source_dataset = p_dataset AND p.last_guid IS NOT NULL
+                          AND p.retired_at IS NULL), '[]'::jsonb),
+    'receives', coalesce((SELECT jsonb_agg(jsonb_build_object('guid', p.last_guid, 'pair', h.name || ':' || p.source_dataset,
+                                                              'last_success_at', p.last_success_at) ORDER BY p.id)
+                            FROM public.zfs_replication_pairs p JOIN public.zfs_hosts h ON h.id = p.source_host_id
+                           WHERE p.target_host_id = p_host AND p.target_dataset = p_dataset AND p.last_guid IS NOT NULL
+                             AND p.retired_at IS NULL), '[]'::jsonb))
 $$;
 
 -- "_pair" of a replication or a pruning, read at assignment: what the recorded pairs of the
@@ -401,7 +416,8 @@ BEGIN
       END IF;
     END IF;
   END LOOP;
-  IF v_task.step_kind = 'zfs.replicate' AND v_target_id IS NOT NULL THEN
+  -- An overtaken run (a later one brought a newer snapshot) leaves the pair's record as it is.
+  IF v_task.step_kind = 'zfs.replicate' AND v_target_id IS NOT NULL AND p_result ->> 'decision' IS DISTINCT FROM 'overtaken' THEN
     UPDATE public.zfs_hosts SET capabilities = p_result -> 'source_capabilities', capabilities_at = now()
      WHERE id = v_host_id AND jsonb_typeof(p_result -> 'source_capabilities') = 'object';
     UPDATE public.zfs_hosts SET capabilities = p_result -> 'target_capabilities', capabilities_at = now()
@@ -422,7 +438,7 @@ BEGIN
     ON CONFLICT (source_host_id, source_dataset, target_host_id, target_dataset) DO UPDATE
        SET last_snapshot = EXCLUDED.last_snapshot, last_guid = EXCLUDED.last_guid, last_decision = EXCLUDED.last_decision,
            last_bytes = EXCLUDED.last_bytes, last_seconds = EXCLUDED.last_seconds, last_success_at = now(),
-           last_job_id = EXCLUDED.last_job_id, updated_at = now(),
+           last_job_id = EXCLUDED.last_job_id, updated_at = now(), retired_at = NULL,
            -- Fixed by the first run that sent a stream, then kept.
            send_flags = coalesce(p.send_flags, EXCLUDED.send_flags);
     v_said := v_said || format('%s → %s: %s (%s)', v_task.params ->> 'source_dataset', v_task.params ->> 'target_dataset',

@@ -51,6 +51,7 @@ ReplicationDecision PlanReplication(const DatasetPoints& source, const DatasetPo
     for (const auto& p : *list) {
       if (p.createtxg > to_txg && to_txg != UINT64_MAX && on_target.count(p.guid) != 0) {
         d.kind = Kind::kUpToDate;
+        d.overtaken = true;
         d.message = fmt::format("the target already holds {}{}, newer than @{}: nothing to send", list == &source.bookmarks ? "#" : "@",
                                 p.name, to);
         return d;

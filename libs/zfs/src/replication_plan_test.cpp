@@ -76,6 +76,7 @@ TEST_CASE("replication: a retry overtaken by a later replication sends nothing a
   target.snapshots = {P("a", 1, 5), P("c", 3, 9)};  // c, newer than b, came with a later job
   auto d = PlanReplication(Source(), target, "b", {false, true});
   CHECK(d.kind == Kind::kUpToDate);
+  CHECK(d.overtaken);
   CHECK(d.destroys.empty());
   CHECK(d.message == "the target already holds @c, newer than @b: nothing to send");
 }

@@ -45,7 +45,16 @@ Result<std::vector<PlannedStep>> PlanZfs(const JobToPlan& job, ServerDirectory&)
   };
   const std::string target = "zfs:" + host;
   if (job.job_type == "zfs.health") return std::vector<PlannedStep>{{"health", "zfs.health", target, params(job.params_json), {}}};
-  if (job.job_type == "zfs.prune") return std::vector<PlannedStep>{{"prune", "zfs.prune", target, params(job.params_json), {}}};
+  if (job.job_type == "zfs.prune") {
+    // A pair is pruned by naming both its target host and dataset; one without the other would
+    // release the target host's credentials for nothing.
+    rapidjson::Document p;
+    p.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());
+    if (!p.HasParseError() && p.IsObject() && p.HasMember("target_host_id") != p.HasMember("target_dataset")) {
+      return MakeError("plan.params", "zfs.prune: target_host_id and target_dataset name a pair together");
+    }
+    return std::vector<PlannedStep>{{"prune", "zfs.prune", target, params(job.params_json), {}}};
+  }
   if (job.job_type != "zfs.replicate") return MakeError("plan.type", "not a ZFS job type: " + job.job_type);
   rapidjson::Document p;
   p.Parse(job.params_json.empty() ? "{}" : job.params_json.c_str());

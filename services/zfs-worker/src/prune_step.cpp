@@ -20,7 +20,6 @@ using agent::StepOutcome;
 
 struct SideReport {
   std::string host, dataset;
-  std::string refused;  // why this side was not pruned at all ("" when it was)
   std::vector<std::string> destroyed, failed, still_there;
   std::vector<zfs::PruneDecision::Kept> kept;
   int ours = 0;
@@ -40,8 +39,6 @@ void WriteSide(rapidjson::Writer<rapidjson::StringBuffer>& w, const SideReport& 
   w.String(s.dataset.c_str());
   w.Key("ours");
   w.Int(s.ours);
-  w.Key("refused");
-  w.String(s.refused.c_str());
   list("destroyed", s.destroyed);
   list("failed", s.failed);
   w.Key("kept");
@@ -112,12 +109,20 @@ class Prune {
         if (t.guid == common->guid) after = true;
       }
     }
-    SideReport src_report = PruneSide(source, dataset_, *src_points, source_grid_, source_protected, "source");
+    // What the other recorded pairs need, on both sides, before anything is destroyed on either.
+    std::string refusal = ProtectRecordedPairs(source, dataset_, *src_points, "source", source_protected);
+    if (refusal.empty() && target && target_grid_) {
+      refusal = ProtectRecordedPairs(*target, target_dataset_, *dst_points, "target", target_protected);
+    }
+    if (!refusal.empty()) {
+      ctx_.Event(LogLevel::kError, refusal);
+      return StepOutcome::Failed(MakeError("zfs.prune_refused", refusal));
+    }
+    SideReport src_report = PruneSide(source, dataset_, *src_points, source_grid_, source_protected);
     SideReport dst_report;
-    if (target && target_grid_) dst_report = PruneSide(*target, target_dataset_, *dst_points, *target_grid_, target_protected, "target");
+    if (target && target_grid_) dst_report = PruneSide(*target, target_dataset_, *dst_points, *target_grid_, target_protected);
     const int failed = static_cast<int>(src_report.failed.size() + dst_report.failed.size() + src_report.still_there.size() +
                                         dst_report.still_there.size());
-    const bool refused = !src_report.refused.empty() || !dst_report.refused.empty();
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     w.StartObject();
@@ -137,9 +142,6 @@ class Prune {
     w.EndObject();
     ctx_.Progress(100, fmt::format("{} snapshot(s) destroyed, {} kept by rule, {} failed", src_report.destroyed.size() + dst_report.destroyed.size(),
                                    src_report.kept.size() + dst_report.kept.size(), failed));
-    if (refused) {
-      return StepOutcome::Failed(MakeError("zfs.prune_refused", src_report.refused.empty() ? dst_report.refused : src_report.refused));
-    }
     if (failed > 0) {
       return StepOutcome::Failed(MakeError("zfs.prune_incomplete",
                                            fmt::format("{} snapshot(s) could not be destroyed (see the step's events); the rest were",
@@ -198,60 +200,67 @@ class Prune {
     return {};
   }
 
-  // Guids the recorded pairs of this side's dataset still need (`_pair.<side>`): where it sends,
-  // the pair's last snapshot and everything newer (not sent to that target yet); where it
-  // receives, the pair's last snapshot. A sending pair whose last snapshot is on neither a
-  // snapshot nor a bookmark here cannot be told apart from a broken one: the side is refused.
-  std::string ProtectRecordedPairs(const zfs::DatasetPoints& points, const char* side, std::set<std::uint64_t>& protect) const {
+  // Guids the recorded pairs of this side's dataset still need (`_pair.<side>`, unretired
+  // pairs only): where it sends, the pair's last snapshot and everything newer (not sent to
+  // that target yet); where it receives, the pair's last snapshot. Each pair that keeps
+  // snapshots is said in an event, so a pair no longer used can be seen and retired. A sending
+  // pair whose last snapshot is on neither a snapshot nor a bookmark here cannot be told from a
+  // broken one: the refusal ("" when none) says so and nothing is pruned.
+  std::string ProtectRecordedPairs(const ZfsHost& host, const std::string& dataset, const zfs::DatasetPoints& points, const char* side,
+                                   std::set<std::uint64_t>& protect) const {
     const rapidjson::Value* pair = params_.Raw("_pair");
     if (pair == nullptr || !pair->IsObject() || !pair->HasMember(side) || !(*pair)[side].IsObject()) return "";
     const auto& v = (*pair)[side];
-    auto guids = [&](const char* key) {
-      std::vector<std::uint64_t> out;
-      if (v.HasMember(key) && v[key].IsArray()) {
-        for (const auto& g : v[key].GetArray()) {
-          if (g.IsString()) {
-            try {
-              out.push_back(std::stoull(g.GetString()));
-            } catch (...) {
-            }
-          }
+    struct Recorded {
+      std::uint64_t guid = 0;
+      std::string name;
+    };
+    auto recorded = [&](const char* key) {
+      std::vector<Recorded> out;
+      if (!v.HasMember(key) || !v[key].IsArray()) return out;
+      for (const auto& g : v[key].GetArray()) {
+        const rapidjson::Value* guid = g.IsObject() && g.HasMember("guid") ? &g["guid"] : &g;
+        if (!guid->IsString()) continue;
+        try {
+          out.push_back({std::stoull(guid->GetString()),
+                         g.IsObject() && g.HasMember("pair") && g["pair"].IsString() ? g["pair"].GetString() : "another pair"});
+        } catch (...) {
         }
       }
       return out;
     };
-    for (std::uint64_t g : guids("receives")) protect.insert(g);
-    for (std::uint64_t g : guids("sends")) {
+    for (const auto& r : recorded("receives")) protect.insert(r.guid);
+    for (const auto& r : recorded("sends")) {
       std::optional<std::uint64_t> txg;
       for (const auto* list : {&points.snapshots, &points.bookmarks}) {
         for (const auto& p : *list) {
-          if (p.guid == g) txg = p.createtxg;
+          if (p.guid == r.guid) txg = p.createtxg;
         }
       }
       if (!txg) {
-        return fmt::format("a replication pair of this dataset last sent the snapshot with guid {}, which is on neither a snapshot nor a "
-                           "bookmark here: what that pair still needs cannot be told, so nothing is pruned",
-                           g);
+        return fmt::format("{}: {}: the replication pair to {} last sent the snapshot with guid {}, which is on neither a snapshot nor a "
+                           "bookmark here: what that pair still needs cannot be told, so nothing is pruned (retire the pair if it is "
+                           "no longer used)",
+                           host.label(), dataset, r.name, r.guid);
       }
-      protect.insert(g);
+      int kept = 0;
       for (const auto& p : points.snapshots) {
-        if (p.createtxg > *txg) protect.insert(p.guid);
+        if (p.createtxg >= *txg && protect.insert(p.guid).second) ++kept;
+      }
+      if (kept > 0) {
+        ctx_.Event(LogLevel::kInfo, fmt::format("{}: {}: {} snapshot(s) kept for the replication pair to {} (its last and what it has not "
+                                                "received yet)",
+                                                host.label(), dataset, kept, r.name));
       }
     }
     return "";
   }
 
   SideReport PruneSide(ZfsHost& host, const std::string& dataset, const zfs::DatasetPoints& points, const std::vector<zfs::GridTerm>& grid,
-                       std::set<std::uint64_t> protect, const char* side) {
+                       const std::set<std::uint64_t>& protect) {
     SideReport r;
     r.host = host.label();
     r.dataset = dataset;
-    r.refused = ProtectRecordedPairs(points, side, protect);
-    if (!r.refused.empty()) {
-      ctx_.Event(LogLevel::kError, fmt::format("{}: {}: {}", host.label(), dataset, r.refused));
-      r.refused = fmt::format("{}: {}: {}", host.label(), dataset, r.refused);
-      return r;
-    }
     zfs::PruneInput in;
     in.prefix = prefix_;
     in.grid = grid;

@@ -127,16 +127,33 @@ class Replication {
     if (decision_.kind == Kind::kDiverged) {
       return Fail(source, MakeError("zfs.diverged", fmt::format("{} → {}:{}: {}", source_dataset_, target.label(), target_dataset_, decision_.message)));
     }
+    if (decision_.overtaken) {
+      // A later replication brought a newer snapshot: this one is not needed there, and the
+      // pair's cursor and record stay with the newer one.
+      ReleaseHolds(source);
+      ctx_.Progress(100, decision_.message);
+      return StepOutcome::Succeeded(ResultJson(source, target, ""));
+    }
     if (decision_.kind != Kind::kUpToDate) {
       if (decision_.from.rfind('@', 0) == 0 && source.capabilities().holds) {
         base_hold_ = source_dataset_ + decision_.from;
         if (auto st = source.Hold(hold_tag_, base_hold_); !st) return Fail(source, st.error());
       }
-      if (decision_.kind == Kind::kFull && decision_.force) {
-        if (auto st = DestroyTargetSnapshots(target); !st) return Fail(source, st.error());
-      }
+      // Everything that can refuse is decided before anything on the target is destroyed.
       auto flags = SendFlags(source, target, *source_points);
       if (!flags) return Fail(source, flags.error());
+      if (decision_.kind == Kind::kFull && decision_.force) {
+        const bool raw = std::find(flags->begin(), flags->end(), "-w") != flags->end();
+        const bool target_encrypted = !target_points->encryption.empty() && target_points->encryption != "off";
+        if (raw || target_encrypted) {
+          return Fail(source, MakeError("zfs.no_common_snapshot",
+                                        fmt::format("{}:{} shares no snapshot with {} and {} encrypted: ZFS cannot replace an encrypted "
+                                                    "dataset by a forced receive; nothing was destroyed. Replicate into a new dataset",
+                                                    target.label(), target_dataset_, source_dataset_,
+                                                    target_encrypted ? "it is" : "the source is")));
+        }
+        if (auto st = DestroyTargetSnapshots(target); !st) return Fail(source, st.error());
+      }
       std::vector<std::string> send_args = *flags;
       if (!decision_.from.empty()) {
         send_args.push_back(decision_.intermediates ? "-I" : "-i");
@@ -323,7 +340,11 @@ class Replication {
     std::string why;
     auto toname = source.ResumeTarget(token, why);
     if (!toname) return toname.error();
-    if (toname->empty() && why.find("no longer exists") == std::string::npos && why.find("does not exist") == std::string::npos) {
+    // OpenZFS: "… used in the initial send no longer exists", "… does not exist", or "… is no
+    // longer the same snapshot used in the initial send" (the name now has another guid).
+    const bool gone = why.find("no longer exists") != std::string::npos || why.find("does not exist") != std::string::npos ||
+                      why.find("no longer the same snapshot") != std::string::npos;
+    if (toname->empty() && !gone) {
       return MakeError("zfs.resume_unreadable",
                        fmt::format("{}: the target's partial receive could not be checked against {} ({}); it is kept, and the next "
                                    "attempt tries again",
@@ -444,8 +465,9 @@ class Replication {
       }
       // This pair's older cursors.
       const std::string suffix = std::string(zfs::ShortNameOf(bookmark)).substr(snapshot_.size());
+      const zfs::Point* mine = Find(points->snapshots, snapshot_);
       for (const auto& b : points->bookmarks) {
-        if (b.name == zfs::ShortNameOf(bookmark) || b.name.size() <= suffix.size() ||
+        if (b.name == zfs::ShortNameOf(bookmark) || b.name.size() <= suffix.size() || (mine != nullptr && b.createtxg >= mine->createtxg) ||
             b.name.compare(b.name.size() - suffix.size(), suffix.size(), suffix) != 0 || b.name.rfind(prefix_ + "_", 0) != 0) {
           continue;
         }
@@ -498,7 +520,7 @@ class Replication {
     str("target_dataset", target_dataset_);
     str("snapshot", snapshot_);
     str("guid", std::to_string(snapshot_guid_));
-    str("decision", zfs::KindName(decision_.kind));
+    str("decision", decision_.overtaken ? "overtaken" : zfs::KindName(decision_.kind));
     str("from", decision_.from);
     w.Key("intermediates");
     w.Bool(decision_.intermediates);

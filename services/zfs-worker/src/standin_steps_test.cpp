@@ -9,6 +9,7 @@
 
 #include "dcops/agent/recording_context.hpp"
 #include "dcops/ssh/session.hpp"
+#include "dcops/zfs/retention.hpp"
 #include "standin_host.hpp"
 #include "steps.hpp"
 #include "zfs_rig_test.hpp"
@@ -281,6 +282,37 @@ TEST_CASE("OpenZFS: allowed to destroy, a target with no common snapshot is empt
   r = Json(out.result_json);
   CHECK(std::string(r["decision"].GetString()) == "incremental");
   CHECK(r["forced"].GetBool());
+  const std::string dump = rig.dst.Run("admin dump").out;
+  CHECK(dump.find("file more ") != std::string::npos);   // the source's change arrived
+  CHECK(dump.find("file local ") == std::string::npos);  // the target's own write was rolled back
+}
+
+TEST_CASE("OpenZFS: a retry overtaken by a later replication ends without sending, and leaves the pair's cursor alone") {
+  Rig rig("127.0.128.37", "127.0.128.38");
+  FakeClock clock(system_clock::from_time_t(1796400000));
+  REQUIRE(rig.Replicate(clock).kind == StepOutcome::Kind::kSucceeded);
+  // A job's snapshot that never left (its attempt failed before sending), then a later job with -i.
+  clock.Advance(hours(1));
+  const std::string stale = zfs::SnapshotName("dcops", clock.Now());
+  rig.src.Must("zfs snapshot tank/data@" + stale);
+  clock.Advance(hours(1));
+  auto out = rig.Replicate(clock, R"(,"incremental":"i")");
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  const std::string newer = Json(out.result_json)["snapshot"].GetString();
+  const std::string cursor = Json(out.result_json)["bookmark"].GetString();
+  // The stale job's retry.
+  auto retry = MakeAssignment("zfs.replicate", rig.Params(), rig.src, &rig.dst, R"({"snapshot":")" + stale + R"(","phase":"snapshotted"})");
+  agent::RecordingStepContext ctx(retry, clock);
+  out = rig.steps.Run(ctx);
+  INFO(out.error.message);
+  REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
+  const auto r = Json(out.result_json);
+  CHECK(std::string(r["decision"].GetString()) == "overtaken");
+  CHECK(r["bytes"].GetUint64() == 0);
+  CHECK(rig.src.Has(cursor));                          // the newer cursor stays
+  CHECK_FALSE(rig.dst.Has("backup/data@" + stale));    // nothing older sent over the newer
+  CHECK(rig.dst.Has("backup/data@" + newer));
+  CHECK(rig.src.Get("userrefs", "tank/data@" + stale) == "0");
 }
 
 TEST_CASE("OpenZFS: pruning one pair keeps what another pair of the dataset still needs") {
@@ -306,16 +338,20 @@ TEST_CASE("OpenZFS: pruning one pair keeps what another pair of the dataset stil
   }
   clock.Advance(hours(1));
   const std::string params = R"({"dataset":"tank/data","target_dataset":"backup/data","source_grid":"1x1h","keep_last":1,)"
-                             R"("_pair":{"source":{"sends":[")" + two_guid + R"("],"receives":[]}},"_endpoint":)" + rig.src.Access() +
+                             R"("_pair":{"source":{"sends":[{"guid":")" + two_guid + R"(","pair":"zfs-b:backup/two"}],"receives":[]}},)"
+                             R"("_endpoint":)" + rig.src.Access() +
                              R"(,"_peer":)" + rig.dst.Access() + "}";
   agent::RecordingStepContext prune(MakeAssignment("zfs.prune", params, rig.src, &rig.dst), clock);
   out = rig.steps.Run(prune);
   INFO(out.error.message);
   REQUIRE(out.kind == StepOutcome::Kind::kSucceeded);
   CHECK(rig.src.Has("tank/data@" + two_snap));  // pair two's last snapshot
-  // Everything after pair two's snapshot is kept too (not sent to backup/two yet).
+  // Everything after pair two's snapshot is kept too (not sent to backup/two yet), and said.
   const auto r = Json(out.result_json);
   CHECK(r["source"]["destroyed"].Size() == 0);
+  bool said = false;
+  for (const auto& e : prune.events()) said = said || e.find(" snapshot(s) kept for the replication pair to zfs-b:backup/two") != std::string::npos;
+  CHECK(said);
 
   // A pair whose last snapshot is nowhere on the source: nothing can be judged, nothing pruned.
   const std::string lost = R"({"dataset":"tank/data","source_grid":"1x1h","_pair":{"source":{"sends":["12345"],"receives":[]}},"_endpoint":)" +
@@ -324,7 +360,8 @@ TEST_CASE("OpenZFS: pruning one pair keeps what another pair of the dataset stil
   out = rig.steps.Run(refused);
   REQUIRE(out.kind == StepOutcome::Kind::kFailed);
   CHECK(out.error.code == "zfs.prune_refused");
-  CHECK(out.error.message.find("guid 12345, which is on neither a snapshot nor a bookmark here") != std::string::npos);
+  CHECK(out.error.message.find("the replication pair to another pair last sent the snapshot with guid 12345, which is on neither a "
+                               "snapshot nor a bookmark here") != std::string::npos);
 }
 
 TEST_CASE("OpenZFS: a target without the encryption feature refuses a raw send before anything is sent") {

@@ -97,8 +97,9 @@ class Session final : public RemoteShell {
 
   Result<CommandResult> Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) override;
   Result<std::unique_ptr<RemoteProcess>> Start(const std::vector<std::string>& argv) override;
-  // Each of stdout and stderr is kept up to this many bytes.
-  static constexpr std::size_t kMaxOutput = 4u << 20;
+  // Each of stdout and stderr is kept up to this many bytes (a ZFS listing of 100,000
+  // snapshots is ~40 MiB with `zfs get`; ~25 MiB covers 60,000).
+  static constexpr std::size_t kMaxOutput = 32u << 20;
 
  private:
   struct Impl;

@@ -32,6 +32,7 @@ struct ReplicationDecision {
   std::uint64_t from_guid = 0;
   bool intermediates = false;  // send with -I (never from a bookmark: -I takes none)
   bool force = false;          // receive -F
+  bool overtaken = false;      // up to date because a later replication brought a newer snapshot
   std::vector<std::string> destroys;  // target snapshots a forced receive destroys
   std::string message;         // why (refusals), or what the decision gives up (warnings)
 };
