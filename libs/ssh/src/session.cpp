@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <libssh/libssh.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 namespace dcops::ssh {
 
@@ -73,6 +76,22 @@ int KeyboardInteractive(ssh_session s, const std::string& password) {
 
 }  // namespace
 
+namespace {
+
+// libssh sends no keepalives of its own: TCP's find a host that vanished while a session sat
+// idle (one side of a replication while the other finishes) within about a minute, and keep
+// idle NAT and firewall entries open. Best effort: a socket that refuses keeps the defaults.
+void KeepAlive(socket_t fd) {
+  if (fd < 0) return;
+  const int on = 1, idle = 30, interval = 10, count = 3;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+}  // namespace
+
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
@@ -96,6 +115,7 @@ Result<std::unique_ptr<Session::Impl>> Session::Open(const Endpoint& e, const ch
   if (ssh_connect(s) != SSH_OK) {
     return Fail("ssh.connect", fmt::format("{}: cannot connect: {}", impl->where, ssh_get_error(s)), true);
   }
+  KeepAlive(ssh_get_fd(s));
   return impl;
 }
 
