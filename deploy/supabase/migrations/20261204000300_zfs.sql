@@ -154,6 +154,30 @@ BEGIN
 END
 $$;
 
+-- Whether a set may go to a host over SSH: inside the set's scope, and the host's key pinned
+-- unless an admin's job says first_contact. NULL when it may; the refusal otherwise. (ESXi
+-- hosts for an upgrade, ZFS hosts.)
+CREATE OR REPLACE FUNCTION dcops_internal.ssh_reach_refusal(p_set public.credential_sets, p_address text, p_pinned_key text,
+                                                            p_target_scope jsonb)
+  RETURNS text
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  v_refusal text := dcops_internal.credential_scope_refusal(p_set, p_address);
+BEGIN
+  IF v_refusal IS NOT NULL THEN
+    RETURN v_refusal;
+  END IF;
+  IF p_pinned_key IS NULL AND (p_target_scope -> 'first_contact') IS DISTINCT FROM 'true'::jsonb THEN
+    RETURN format('credential set %s may not be sent to %s: its SSH host key is not pinned (pin it, or an admin''s job with target_scope.first_contact may reach it)',
+                  p_set.name, p_address);
+  END IF;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION dcops_internal.ssh_reach_refusal(public.credential_sets, text, text, jsonb) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION dcops_internal.credential_reach_refusal(p_set public.credential_sets, p_task_id uuid)
   RETURNS text
   LANGUAGE plpgsql STABLE
@@ -236,15 +260,7 @@ BEGIN
     IF v_server.ssh_credential_set_id IS DISTINCT FROM p_set.id THEN
       RETURN format('credential set %s is not the SSH set of ESXi host %s', p_set.name, v_task.target);
     END IF;
-    v_refusal := dcops_internal.credential_scope_refusal(p_set, v_server.ssh_address);
-    IF v_refusal IS NOT NULL THEN
-      RETURN v_refusal;
-    END IF;
-    IF v_server.ssh_host_key IS NULL AND (v_task.target_scope -> 'first_contact') IS DISTINCT FROM 'true'::jsonb THEN
-      RETURN format('credential set %s may not be sent to %s: its SSH host key is not pinned (pin it, or an admin''s job with target_scope.first_contact may reach it)',
-                    p_set.name, v_server.ssh_address);
-    END IF;
-    RETURN NULL;
+    RETURN dcops_internal.ssh_reach_refusal(p_set, v_server.ssh_address, v_server.ssh_host_key, v_task.target_scope);
   ELSIF v_kind = 'zfs' THEN
     -- Work on a ZFS host reaches it over SSH, and a replication (or the pruning of a pair)
     -- also reaches the pair's target host (params.target_host_id). A set goes only to hosts of
@@ -266,13 +282,9 @@ BEGIN
       IF v_server.site IS DISTINCT FROM v_task.site THEN
         RETURN format('credential set %s may not be sent to %s: that ZFS host is of another site', p_set.name, v_server.address);
       END IF;
-      v_refusal := dcops_internal.credential_scope_refusal(p_set, v_server.address);
+      v_refusal := dcops_internal.ssh_reach_refusal(p_set, v_server.address, v_server.host_key_fingerprint, v_task.target_scope);
       IF v_refusal IS NOT NULL THEN
         RETURN v_refusal;
-      END IF;
-      IF v_server.host_key_fingerprint IS NULL AND (v_task.target_scope -> 'first_contact') IS DISTINCT FROM 'true'::jsonb THEN
-        RETURN format('credential set %s may not be sent to %s: its SSH host key is not pinned (pin it, or an admin''s job with target_scope.first_contact may reach it)',
-                      p_set.name, v_server.address);
       END IF;
     END LOOP;
     IF NOT v_found THEN

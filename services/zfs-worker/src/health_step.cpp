@@ -55,9 +55,9 @@ StepOutcome RunHealth(agent::StepContext& ctx, const ShellConnector& connect) {
   ZfsHost host(**shell, access->Label());
 
   // OpenZFS lists exact numbers (-p); old ZFS prints rounded sizes and has no fragmentation.
-  auto version = host.Try({"zfs", "version"});
+  auto version = host.Version();
   if (!version) return StepOutcome::Failed(version.error());
-  const bool openzfs = version->exit_status == 0 && !zfs::ParseZfsVersion(version->out).empty();
+  const bool openzfs = !version->empty();
   std::vector<std::string> pool_list = openzfs
       ? std::vector<std::string>{"zpool", "list", "-H", "-p", "-o", "name,size,allocated,free,capacity,health,fragmentation"}
       : std::vector<std::string>{"zpool", "list", "-H", "-o", "name,size,alloc,free,cap,health"};

@@ -46,11 +46,20 @@ Result<std::string> ZfsHost::Command(const std::vector<std::string>& argv, std::
   return std::move(r->out);
 }
 
+Result<std::string> ZfsHost::Version() {
+  if (!version_) {
+    auto r = Try({"zfs", "version"});
+    if (!r) return r.error();
+    version_ = r->exit_status == 0 ? zfs::ParseZfsVersion(r->out) : "";
+  }
+  return *version_;
+}
+
 Status ZfsHost::Probe(const std::string& pool) {
   if (auto st = zfs::CheckPool(pool); !st) return st;
-  auto version = Try({"zfs", "version"});
+  auto version = Version();
   if (!version) return version.error();
-  const bool openzfs = version->exit_status == 0 && !zfs::ParseZfsVersion(version->out).empty();
+  const bool openzfs = !version->empty();
   std::string pool_props;
   if (openzfs) {
     auto props = Command({"zpool", "get", "-H", "-o", "property,value",
@@ -62,7 +71,7 @@ Status ZfsHost::Probe(const std::string& pool) {
     if (!props) return props.error();
     pool_props = std::move(*props);
   }
-  caps_ = zfs::ProbeResult(openzfs, version->out, pool_props);
+  caps_ = zfs::ProbeResult(openzfs, "zfs-" + *version, pool_props);
   return {};
 }
 

@@ -8,6 +8,7 @@
 // Ownership: borrows the shell; one thread at a time. Blocking: every call.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class ZfsHost {
 
   // `zfs version` and the pool's properties: what this host can do (kept for later calls).
   Status Probe(const std::string& pool);
+  // The OpenZFS version `zfs version` prints ("2.1.11"), "" on old ZFS (no such command).
+  // Asked once per host; later calls answer from the first.
+  Result<std::string> Version();
 
   // The dataset's own entry and its snapshots and bookmarks; exists=false when it does not.
   Result<zfs::DatasetPoints> Points(const std::string& dataset);
@@ -60,6 +64,7 @@ class ZfsHost {
   ssh::RemoteShell& shell_;
   std::string label_;
   zfs::Capabilities caps_;
+  std::optional<std::string> version_;
 };
 
 // The first lines of a host's stderr, trimmed, for an error message.
