@@ -392,12 +392,26 @@ class Replication {
         },
         [&] { return ctx_.CancelRequested(); }, [&](milliseconds d) { return ctx_.Wait(d); });
     if (pumped && pumped->cancelled) {
-      // Dropping both ends interrupts the stream; a target with -s keeps what it has.
+      // The send is dropped and the receive sees its stream end: a target with -s saves what it
+      // has. The receive is waited for, so the next job finds the saved state rather than a
+      // receive still writing it, and the state is said only when the target lists its token.
       sender->reset();
+      (void)(*receiver)->CloseStdin();
+      auto ended = (*receiver)->Wait(minutes(1));
       receiver->reset();
-      return std::optional<StepOutcome>{StepOutcome::Cancelled(
-          fmt::format("cancelled after {}{}", HumanBytes(pumped->bytes),
-                      resumable ? "; the target keeps the partial receive and the next replication resumes it" : ""))};
+      std::string kept;
+      if (resumable) {
+        auto now = ended ? target.Points(target_dataset_) : Result<zfs::DatasetPoints>(ended.error());
+        if (now && !now->resume_token.empty()) {
+          kept = "; the target keeps the partial receive and the next replication resumes it";
+        } else {
+          const std::string why = now ? "the target lists no resume token" : now.error().message;
+          ctx_.Event(LogLevel::kWarn, fmt::format("{}: the cancelled receive into {} left no partial state to resume ({})", target.label(),
+                                                  target_dataset_, why));
+          kept = "; no partial receive was kept, the next replication sends again";
+        }
+      }
+      return std::optional<StepOutcome>{StepOutcome::Cancelled(fmt::format("cancelled after {}{}", HumanBytes(pumped->bytes), kept))};
     }
     Result<ssh::CommandResult> send_end = MakeError("ssh.channel", "the send was dropped");
     if (pumped) {
