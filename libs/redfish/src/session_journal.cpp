@@ -81,8 +81,8 @@ Result<std::unique_ptr<FileSessionJournal>> FileSessionJournal::Recover(const st
   if (lock_fd < 0) return MakeError("config.state_dir", "cannot write " + lock_path + ": " + std::strerror(errno));
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);
-    return MakeError("config.state_dir", path + " is in use by another running worker with this agent id: give each "
-                                                "worker its own DCOPS_AGENT_ID or DCOPS_STATE_DIR");
+    return MakeError("journal.in_use", path + " is in use by another running worker with this agent id: give each "
+                                              "worker its own DCOPS_AGENT_ID or DCOPS_STATE_DIR");
   }
   // Replay: the key is address + token, so a close matches exactly the session it ends.
   std::map<std::string, JournaledSession> open;

@@ -30,6 +30,12 @@ std::string JournalKey(const std::string& agent_id, const std::string& kind, lon
 
 // The journal file of this key in `state_dir` (created 0700 when missing).
 std::string SessionJournalPath(const std::string& state_dir, const std::string& agent_id);
+
+// Opens the journal of `agent_id` in `state_dir`, or, while another running worker holds it,
+// the next free slot of that name ("<id>-slot2", …, up to kMaxJournalSlots); what a slot's
+// last owner left open comes back in `left_open`. Fails when the directory cannot be written
+// or every slot is held.
+inline constexpr int kMaxJournalSlots = 64;
 Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id);
 
 // Logs out every orphan of `cache` and says how it went: info when all are gone, a warning
