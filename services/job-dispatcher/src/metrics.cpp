@@ -82,9 +82,12 @@ std::string DispatcherMetrics::Render() const {
                      "# TYPE dcops_limit_waits_total counter\ndcops_limit_waits_total {}\n", limit_waits_);
   out += fmt::format("# HELP dcops_targets_at_limit Targets at their per-target limit, left out of claims.\n"
                      "# TYPE dcops_targets_at_limit gauge\ndcops_targets_at_limit {}\n", targets_at_limit_);
-  out += fmt::format("# TYPE dcops_agents_connected gauge\ndcops_agents_connected {}\n", agents_);
-  out += fmt::format("# TYPE dcops_steps_running gauge\ndcops_steps_running {}\n", running_);
-  out += fmt::format("# TYPE dcops_leader gauge\ndcops_leader {}\n", leader_ ? 1 : 0);
+  out += fmt::format("# HELP dcops_agents_connected Agents with an open stream to this dispatcher.\n"
+                     "# TYPE dcops_agents_connected gauge\ndcops_agents_connected {}\n", agents_);
+  out += fmt::format("# HELP dcops_steps_running Steps this dispatcher's agents are running.\n"
+                     "# TYPE dcops_steps_running gauge\ndcops_steps_running {}\n", running_);
+  out += fmt::format("# HELP dcops_leader 1 while this dispatcher leads its site, else 0.\n"
+                     "# TYPE dcops_leader gauge\ndcops_leader {}\n", leader_ ? 1 : 0);
   return out;
 }
 
