@@ -14,6 +14,7 @@
 
 int main(int argc, char** argv) {
   using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--health") return agent::ProbeHealth();  // a container's healthcheck
   if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("idrac-worker %s\n", DCOPS_VERSION);
     return 0;
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   SecretRegistry secrets;
   Logger log("idrac-worker", sink, SystemClock::Instance(), &secrets);
 
-  agent::AgentSettings settings{{}, "", 8};
+  agent::AgentSettings settings{{}, "", 8, ""};
   settings.options.kind = "idrac-worker";
   settings.options.version = DCOPS_VERSION;
   std::chrono::milliseconds session_idle{60000};
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
   // Orphans (sessions a DELETE could not reach) are tried again once a minute.
   auto last_reclaim = SystemClock::Instance().Steady();
   long journal_failures = 0;
-  const int rc = agent::ServeUntilSignalled(client, log, [&] {
+  const int rc = agent::ServeUntilSignalled(client, settings, log, [&] {
     const auto now = SystemClock::Instance().Steady();
     redfish::DeleteSessions(http, sessions, sessions.TakeIdle(now, session_idle));
     idrac::ReportJournalFailures(journal.journal.get(), journal_failures, log);

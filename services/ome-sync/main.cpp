@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv) {
   using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--health") return agent::ProbeHealth();  // a container's healthcheck
   if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("ome-sync %s\n", DCOPS_VERSION);
     return 0;
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   StderrSink sink;
   SecretRegistry secrets;
   Logger log("ome-sync", sink, SystemClock::Instance(), &secrets);
-  agent::AgentSettings settings{{}, "", 4};
+  agent::AgentSettings settings{{}, "", 4, ""};
   settings.options.kind = "ome-sync";
   settings.options.version = DCOPS_VERSION;
   ConfigSpec spec("DCOPS_");
@@ -31,5 +32,5 @@ int main(int argc, char** argv) {
   http::Client http(http::ClientOptions{}, transport, SystemClock::Instance());
   const agent::StepRegistry steps = omesync::MakeSteps(http);
   agent::AgentClient client(settings.options, steps, log, SystemClock::Instance());
-  return agent::ServeUntilSignalled(client, log);
+  return agent::ServeUntilSignalled(client, settings, log);
 }

@@ -12,6 +12,7 @@
 
 int main(int argc, char** argv) {
   using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--health") return agent::ProbeHealth();  // a container's healthcheck
   if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("vcenter-sync %s\n", DCOPS_VERSION);
     return 0;
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   StderrSink sink;
   SecretRegistry secrets;
   Logger log("vcenter-sync", sink, SystemClock::Instance(), &secrets);
-  agent::AgentSettings settings{{}, "", 4};
+  agent::AgentSettings settings{{}, "", 4, ""};
   settings.options.kind = "vcenter-sync";
   settings.options.version = DCOPS_VERSION;
   std::chrono::milliseconds session_idle{std::chrono::hours(2)};
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   agent::AgentClient client(settings.options, steps, log, SystemClock::Instance());
   // Kept sessions are touched so vCenter does not time them out between syncs.
   const int rc = agent::ServeUntilSignalled(
-      client, log, [&] { pool.Tend(std::chrono::steady_clock::now(), session_idle); }, std::chrono::minutes(5));
+      client, settings, log, [&] { pool.Tend(std::chrono::steady_clock::now(), session_idle); }, std::chrono::minutes(5));
   pool.LogoutAll();
   return rc;
 }

@@ -10,6 +10,7 @@
 
 int main(int argc, char** argv) {
   using namespace dcops;
+  if (argc > 1 && std::string_view(argv[1]) == "--health") return agent::ProbeHealth();  // a container's healthcheck
   if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("zfs-worker %s\n", DCOPS_VERSION);
     return 0;
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   StderrSink sink;
   SecretRegistry secrets;
   Logger log("zfs-worker", sink, SystemClock::Instance(), &secrets);
-  agent::AgentSettings settings{{}, "", 4};
+  agent::AgentSettings settings{{}, "", 4, ""};
   settings.options.kind = "zfs-worker";
   settings.options.version = DCOPS_VERSION;
   ConfigSpec spec("DCOPS_");
@@ -28,5 +29,5 @@ int main(int argc, char** argv) {
   }
   const agent::StepRegistry steps = zfs_worker::MakeSteps([](const ssh::Endpoint& e) { return ssh::Session::Connect(e); });
   agent::AgentClient client(settings.options, steps, log, SystemClock::Instance());
-  return agent::ServeUntilSignalled(client, log);
+  return agent::ServeUntilSignalled(client, settings, log);
 }

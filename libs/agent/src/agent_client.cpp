@@ -455,6 +455,11 @@ AgentClient::AgentClient(AgentOptions options, const StepRegistry& steps, const 
 
 AgentClient::~AgentClient() = default;
 
+bool AgentClient::Serving() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stream != nullptr && !impl_->draining;
+}
+
 void AgentClient::RequestDrain() {
   std::lock_guard lock(impl_->mu);
   impl_->draining = true;

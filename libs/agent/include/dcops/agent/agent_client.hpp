@@ -44,6 +44,9 @@ class AgentClient {
   // Serves until drained. Returns 0 when drained cleanly.
   int Run();
   void RequestDrain();
+  // True while a stream to a dispatcher is open and the agent takes steps (not draining):
+  // what its grpc.health.v1 service reports.
+  bool Serving() const;
 
   struct Impl;  // opaque: keeps gRPC out of this header
 
