@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     dispatcher::MigrateOptions options;
     auto spec = dispatcher::MigrateConfig(&options);
     Environment migrate_env;  // migrate reads only its own keys
-    for (const auto& key : {"DCOPS_CONFIG_FILE", "DCOPS_DATABASE_URL", "DCOPS_MIGRATIONS_DIR", "DCOPS_DB_CONNECT_TIMEOUT", "DCOPS_DB_WAIT"}) {
+    for (const auto& key : {"DCOPS_CONFIG_FILE", "DCOPS_DATABASE_URL", "DCOPS_DATABASE_URL_ALLOW_UNVERIFIED",
+                            "DCOPS_MIGRATIONS_DIR", "DCOPS_DB_CONNECT_TIMEOUT", "DCOPS_DB_WAIT"}) {
       if (auto it = env.find(key); it != env.end()) migrate_env[key] = it->second;
     }
     if (auto st = spec.Load(migrate_env, ReadWholeFile); !st) {

@@ -4,12 +4,15 @@
 
 #include "dcops/db/migrations.hpp"
 #include "dcops/db/reconnector.hpp"
+#include "dcops/db/tls_policy.hpp"
 
 namespace dcops::dispatcher {
 
 ConfigSpec MigrateConfig(MigrateOptions* o) {
   ConfigSpec spec("DCOPS_");
   spec.String("DATABASE_URL", &o->database_url, "control-plane PostgreSQL DSN", true)
+      .Bool("DATABASE_URL_ALLOW_UNVERIFIED", &o->database_allow_unverified,
+            "accept a database on another machine without sslmode=verify-full (a private network's own)")
       .String("MIGRATIONS_DIR", &o->migrations_dir, "directory of *.sql migrations")
       .Duration("DB_CONNECT_TIMEOUT", &o->connect_timeout, "bound on one connection attempt")
       .Duration("DB_WAIT", &o->wait_for_database, "how long to wait for the database to come up");
@@ -17,6 +20,12 @@ ConfigSpec MigrateConfig(MigrateOptions* o) {
 }
 
 int RunMigrate(const MigrateOptions& options, const Logger& log, Clock& clock) {
+  if (auto st = db::RequireVerifiedTls(options.database_url, "DCOPS_DATABASE_URL", options.database_allow_unverified,
+                                       db::ProcessLibpqEnvironment);
+      !st) {
+    log.Error(st.error().message, {}, {{"code", st.error().code}});
+    return 2;
+  }
   auto set = db::LoadMigrations(options.migrations_dir);
   if (!set) {
     log.Error(set.error().message, {}, {{"code", set.error().code}});
