@@ -5,6 +5,7 @@
 
 #include "dcops/agent/agent_process.hpp"
 #include "dcops/common/config.hpp"
+#include "dcops/common/stop_signals.hpp"
 #include "dcops/common/log.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/http/transport.hpp"
@@ -12,6 +13,7 @@
 
 int main(int argc, char** argv) {
   using namespace dcops;
+  BlockStopSignals();  // first: as a container's PID 1, an unblocked SIGTERM would be dropped
   if (argc > 1 && std::string_view(argv[1]) == "--health") return agent::ProbeHealth();  // a container's healthcheck
   if (argc > 1 && std::string_view(argv[1]) == "--version") {
     std::printf("esxi-worker %s\n", DCOPS_VERSION);

@@ -8,7 +8,9 @@
 #include "dcops/common/clock.hpp"
 #include "dcops/common/config.hpp"
 #include "dcops/common/log.hpp"
+#include "dcops/common/stop_signals.hpp"
 #include "certs_command.hpp"
+#include "dcops/db/tls_policy.hpp"
 #include "migrate_command.hpp"
 #include "serve_command.hpp"
 
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   Logger log("job-dispatcher", sink, SystemClock::Instance(), &secrets);
   const Environment env = ProcessEnvironment("DCOPS_");
   if (command == "serve") {
+    BlockStopSignals();  // before any thread: as a container's PID 1, an unblocked SIGTERM would be dropped
     const bool insecure = argc > 2 && std::string_view(argv[2]) == "--insecure-dev";
     return dispatcher::RunServe(env, insecure, log, secrets);
   }
@@ -73,6 +76,8 @@ int main(int argc, char** argv) {
       log.Error(st.error().message, {}, {{"code", st.error().code}});
       return 2;
     }
+    secrets.Add(options.database_url);
+    if (auto pw = db::DsnPassword(options.database_url)) secrets.Add(*pw);  // libpq's messages may quote it
     if (argc > 3 && std::string_view(argv[2]) == "--dir") options.migrations_dir = argv[3];
     return dispatcher::RunMigrate(options, log, SystemClock::Instance());
   }

@@ -35,9 +35,32 @@ Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, con
     auto journal = redfish::FileSessionJournal::Recover(SessionJournalPath(state_dir, key), &out.left_open);
     if (journal) {
       out.journal = std::move(*journal);
+      AdoptUnheldJournals(state_dir, SessionJournalPath(state_dir, key), out);
       return out;
     }
     if (journal.error().code != "journal.in_use" || slot == kMaxJournalSlots) return journal.error();
+  }
+}
+
+void AdoptUnheldJournals(const std::string& state_dir, const std::string& own_path, RecoveredJournal& out) {
+  // A container recreated (an upgrade, a scale down and up) has a new host name, hence a new
+  // journal: the old one's sessions would never be logged out. Any journal no running worker
+  // holds is taken over: its open sessions move into this worker's journal first, then the
+  // file goes.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(state_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string path = entry.path().string();
+    if (path == own_path || name.rfind("redfish-sessions-", 0) != 0 || entry.path().extension() != ".jsonl") continue;
+    std::vector<redfish::JournaledSession> left;
+    auto other = redfish::FileSessionJournal::Recover(path, &left);
+    if (!other) continue;  // held by a running worker (or unreadable): not ours
+    for (const auto& session : left) {
+      out.journal->Opened(session);
+      out.left_open.push_back(session);
+    }
+    std::filesystem::remove(path, ec);
+    std::filesystem::remove(path + ".lock", ec);
   }
 }
 

@@ -35,8 +35,12 @@ std::string SessionJournalPath(const std::string& state_dir, const std::string& 
 // the next free slot of that name ("<id>-slot2", …, up to kMaxJournalSlots); what a slot's
 // last owner left open comes back in `left_open`. Fails when the directory cannot be written
 // or every slot is held.
+// Then it adopts every other journal in `state_dir` that no running worker holds (a
+// recreated container's old name): their open sessions join `left_open` and this journal,
+// and their files are removed.
 inline constexpr int kMaxJournalSlots = 64;
 Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id);
+void AdoptUnheldJournals(const std::string& state_dir, const std::string& own_path, RecoveredJournal& out);
 
 // Logs out every orphan of `cache` and says how it went: info when all are gone, a warning
 // naming how many remain (they are retried later; the BMC expires them meanwhile).

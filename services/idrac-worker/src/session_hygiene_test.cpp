@@ -37,6 +37,34 @@ TEST_CASE("Workers sharing a name and a state directory each take a journal slot
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("A worker under a new name adopts the journal a recreated container left, not one a running worker holds",
+          "[journal]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("dcops-adopt-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto running = RecoverSessionJournal(dir.string(), "idrac-worker-c0ffee");  // another replica, alive
+  REQUIRE(running.ok());
+  running->journal->Opened({"127.0.40.8:443", "tok-live", "/redfish/v1/SessionService/Sessions/8", {}, 1700000000});
+  {
+    auto old = RecoverSessionJournal(dir.string(), "idrac-worker-deadbeef");  // the container before an upgrade
+    REQUIRE(old.ok());
+    old->journal->Opened({"127.0.40.7:443", "tok-old", "/redfish/v1/SessionService/Sessions/7", {}, 1700000000});
+  }  // gone, its session open
+
+  auto fresh = RecoverSessionJournal(dir.string(), "idrac-worker-5eed");
+  REQUIRE(fresh.ok());
+  REQUIRE(fresh->left_open.size() == 1);
+  CHECK(fresh->left_open[0].token == "tok-old");
+  CHECK_FALSE(std::filesystem::exists(dir / "redfish-sessions-idrac-worker-deadbeef.jsonl"));
+  CHECK(std::filesystem::exists(dir / "redfish-sessions-idrac-worker-c0ffee.jsonl"));  // the live one's stays
+  // The adopted session is now this worker's to close: a crash of this one hands it on again.
+  fresh->journal.reset();
+  auto next = RecoverSessionJournal(dir.string(), "idrac-worker-5eed");
+  REQUIRE(next.ok());
+  REQUIRE(next->left_open.size() == 1);
+  CHECK(next->left_open[0].token == "tok-old");
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("A journal slot that cannot be written is an error, not a skip to the next slot", "[journal]") {
   auto out = RecoverSessionJournal("/proc/dcops-no-such-state", "idrac-worker-vm");
   REQUIRE_FALSE(out.ok());

@@ -11,8 +11,8 @@ namespace dcops::dispatcher {
 ConfigSpec MigrateConfig(MigrateOptions* o) {
   ConfigSpec spec("DCOPS_");
   spec.String("DATABASE_URL", &o->database_url, "control-plane PostgreSQL DSN", true)
-      .Bool("DATABASE_URL_ALLOW_UNVERIFIED", &o->database_allow_unverified,
-            "accept a database on another machine without sslmode=verify-full (a private network's own)")
+      .String("DATABASE_URL_ALLOW_UNVERIFIED", &o->database_unverified_hosts,
+              "hosts (comma-separated) reached without sslmode=verify-full: a private network's own database")
       .String("MIGRATIONS_DIR", &o->migrations_dir, "directory of *.sql migrations")
       .Duration("DB_CONNECT_TIMEOUT", &o->connect_timeout, "bound on one connection attempt")
       .Duration("DB_WAIT", &o->wait_for_database, "how long to wait for the database to come up");
@@ -20,7 +20,7 @@ ConfigSpec MigrateConfig(MigrateOptions* o) {
 }
 
 int RunMigrate(const MigrateOptions& options, const Logger& log, Clock& clock) {
-  if (auto st = db::RequireVerifiedTls(options.database_url, "DCOPS_DATABASE_URL", options.database_allow_unverified,
+  if (auto st = db::RequireVerifiedTls(options.database_url, "DCOPS_DATABASE_URL", options.database_unverified_hosts,
                                        db::ProcessLibpqEnvironment);
       !st) {
     log.Error(st.error().message, {}, {{"code", st.error().code}});

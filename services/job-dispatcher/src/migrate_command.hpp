@@ -15,7 +15,7 @@ namespace dcops::dispatcher {
 
 struct MigrateOptions {
   std::string database_url;
-  bool database_allow_unverified = false;  // DCOPS_DATABASE_URL_ALLOW_UNVERIFIED
+  std::string database_unverified_hosts;  // DCOPS_DATABASE_URL_ALLOW_UNVERIFIED: "host,host"
   std::string migrations_dir = "/usr/share/dcops/migrations";
   std::chrono::milliseconds connect_timeout{10000};
   // How long to wait for the database to come up (a compose stack starts it alongside).

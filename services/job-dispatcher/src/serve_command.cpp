@@ -28,14 +28,14 @@ struct ServeConfig {
   std::chrono::milliseconds retention{std::chrono::hours(24 * 30)};
   bool insecure_dev = false;
   bool accept_shared_agent_token = false;
-  bool database_allow_unverified = false;
+  std::string database_unverified_hosts;
 };
 
 ConfigSpec Spec(ServeConfig* c) {
   ConfigSpec spec("DCOPS_");
   spec.String("DATABASE_URL", &c->database_url, "control-plane PostgreSQL DSN", true)
-      .Bool("DATABASE_URL_ALLOW_UNVERIFIED", &c->database_allow_unverified,
-            "accept a database on another machine without sslmode=verify-full (a private network's own)")
+      .String("DATABASE_URL_ALLOW_UNVERIFIED", &c->database_unverified_hosts,
+              "hosts (comma-separated) reached without sslmode=verify-full: a private network's own database")
       .String("SITE", &c->site, "the site this dispatcher serves")
       .String("SECRET_KEY_FILE", &c->secret_key_file, "32-byte key that opens credential sets", true)
       .String("GRPC_LISTEN", &c->grpc_listen, "address agents connect to")
@@ -76,7 +76,8 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
   // DCOPS_LOG_LEVEL: every line of this dispatcher from here on (the dispatcher, its API, its loop).
   const Logger log = base_log.WithMinLevel(LogLevelFromName(c.log_level));
   redact.Add(c.database_url);
-  if (auto st = db::RequireVerifiedTls(c.database_url, "DCOPS_DATABASE_URL", c.database_allow_unverified,
+  if (auto pw = db::DsnPassword(c.database_url)) redact.Add(*pw);
+  if (auto st = db::RequireVerifiedTls(c.database_url, "DCOPS_DATABASE_URL", c.database_unverified_hosts,
                                        db::ProcessLibpqEnvironment);
       !st) {
     log.Error(st.error().message, {}, {{"code", st.error().code}});
@@ -167,7 +168,7 @@ int RunCredentialsSet(const Environment& env, const std::string& name, const std
     log.Error(box.error().message);
     return 2;
   }
-  if (auto st = db::RequireVerifiedTls(c.database_url, "DCOPS_DATABASE_URL", c.database_allow_unverified,
+  if (auto st = db::RequireVerifiedTls(c.database_url, "DCOPS_DATABASE_URL", c.database_unverified_hosts,
                                        db::ProcessLibpqEnvironment);
       !st) {
     log.Error(st.error().message, {}, {{"code", st.error().code}});

@@ -21,11 +21,18 @@ namespace dcops::db {
 // `environment(name)`: the process's value of a libpq variable, or nullopt.
 using EnvironmentLookup = std::function<std::optional<std::string>(const std::string&)>;
 
-// Ok when `dsn` reaches only this machine or says sslmode=verify-full, or when
-// `allow_unverified`; otherwise "db.tls_unverified" naming `setting` (the key the DSN came
-// from) and the way out. "db.bad_dsn" when libpq cannot parse it.
-Status RequireVerifiedTls(const std::string& dsn, const std::string& setting, bool allow_unverified,
-                          const EnvironmentLookup& environment);
+// Ok when `dsn` reaches only this machine or says sslmode=verify-full, or when every other
+// host it names is in `unverified_hosts` ("postgres,db2": the operator's opt-out, host by
+// host); otherwise
+// "db.tls_unverified" naming `setting` (the key the DSN came from), the host and the way out.
+// A `service` (pg_service.conf) hides where it goes: it counts as another machine.
+// "db.bad_dsn" when libpq cannot parse it (libpq's own words are left out: they may quote
+// the password).
+Status RequireVerifiedTls(const std::string& dsn, const std::string& setting,
+                          const std::string& unverified_hosts, const EnvironmentLookup& environment);
+
+// The password the DSN carries, if any, so that it can be registered for redaction.
+std::optional<std::string> DsnPassword(const std::string& dsn);
 
 // The lookup of the real process environment.
 std::optional<std::string> ProcessLibpqEnvironment(const std::string& name);

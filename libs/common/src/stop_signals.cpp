@@ -1,0 +1,16 @@
+#include "dcops/common/stop_signals.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+namespace dcops {
+
+void BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+}  // namespace dcops
