@@ -64,7 +64,7 @@ TEST_CASE("libpq's environment fills what the string leaves out", "[db][tls]") {
   CHECK_FALSE(Check("dbname=dcops sslmode=require", "", {{"PGHOST", "db.example.com"}, {"PGSSLMODE", "verify-full"}}).ok());
 }
 
-TEST_CASE("An operator's opt-out admits the hosts it names, no others; an unparsable string is an error either way",
+TEST_CASE("An operator's opt-out admits the hosts it names and no others, and an unparsable string is an error either way",
           "[db][tls]") {
   CHECK(Check("postgresql://u@postgres:5432/dcops?sslmode=disable", "postgres").ok());
   CHECK(Check("host=postgres,db2 dbname=dcops", " postgres , db2 ").ok());
