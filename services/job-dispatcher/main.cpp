@@ -10,7 +10,6 @@
 #include "dcops/common/log.hpp"
 #include "dcops/common/stop_signals.hpp"
 #include "certs_command.hpp"
-#include "dcops/db/tls_policy.hpp"
 #include "migrate_command.hpp"
 #include "serve_command.hpp"
 
@@ -54,7 +53,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stderr);
       return 2;
     }
-    return dispatcher::RunCredentialsSet(env, argv[3], kind, user, log);
+    return dispatcher::RunCredentialsSet(env, argv[3], kind, user, log, secrets);
   }
   if (command == "certs" && argc >= 4 && std::string_view(argv[2]) == "init") {
     std::vector<std::string> hosts(argv + 4, argv + argc);
@@ -76,10 +75,8 @@ int main(int argc, char** argv) {
       log.Error(st.error().message, {}, {{"code", st.error().code}});
       return 2;
     }
-    secrets.Add(options.database_url);
-    if (auto pw = db::DsnPassword(options.database_url)) secrets.Add(*pw);  // libpq's messages may quote it
     if (argc > 3 && std::string_view(argv[2]) == "--dir") options.migrations_dir = argv[3];
-    return dispatcher::RunMigrate(options, log, SystemClock::Instance());
+    return dispatcher::RunMigrate(options, log, secrets, SystemClock::Instance());
   }
   std::fputs(kUsage, stderr);
   return 2;

@@ -1,7 +1,7 @@
 #include "dcops/agent/agent_process.hpp"
+#include "dcops/common/stop_signals.hpp"
 
 #include <grpcpp/grpcpp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -116,12 +116,7 @@ int ProbeHealth() {
 
 int ServeUntilSignalled(AgentClient& client, const AgentSettings& settings, const Logger& log,
                         const std::function<void()>& periodic, std::chrono::milliseconds period) {
-
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
   // After the mask: gRPC's threads inherit it, so SIGTERM reaches only the waiter below.
   HealthServer health;
   if (auto st = health.Start(settings.health_socket); !st) {

@@ -21,26 +21,7 @@ std::string SessionJournalPath(const std::string& state_dir, const std::string& 
   return (std::filesystem::path(state_dir) / ("redfish-sessions-" + name + ".jsonl")).string();
 }
 
-Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) return MakeError("config.state_dir", "DCOPS_STATE_DIR " + state_dir + ": " + ec.message());
-  std::filesystem::permissions(state_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
-  // The first slot no running worker holds: replicas that share one name (containers on the
-  // host's network share its host name, and each is pid 1) and one state volume each take a
-  // slot, and a worker started after a crash takes the crashed one's and logs out what it left.
-  for (int slot = 1;; ++slot) {
-    RecoveredJournal out;
-    const std::string key = slot == 1 ? agent_id : agent_id + "-slot" + std::to_string(slot);
-    auto journal = redfish::FileSessionJournal::Recover(SessionJournalPath(state_dir, key), &out.left_open);
-    if (journal) {
-      out.journal = std::move(*journal);
-      AdoptUnheldJournals(state_dir, SessionJournalPath(state_dir, key), out);
-      return out;
-    }
-    if (journal.error().code != "journal.in_use" || slot == kMaxJournalSlots) return journal.error();
-  }
-}
+namespace {
 
 void AdoptUnheldJournals(const std::string& state_dir, const std::string& own_path, RecoveredJournal& out) {
   // A container recreated (an upgrade, a scale down and up) has a new host name, hence a new
@@ -63,6 +44,30 @@ void AdoptUnheldJournals(const std::string& state_dir, const std::string& own_pa
     std::filesystem::remove(path + ".lock", ec);
   }
 }
+
+}  // namespace
+
+Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return MakeError("config.state_dir", "DCOPS_STATE_DIR " + state_dir + ": " + ec.message());
+  std::filesystem::permissions(state_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace, ec);
+  // The first slot no running worker holds: replicas that share one name (containers on the
+  // host's network share its host name, and each is pid 1) and one state volume each take a
+  // slot, and a worker started after a crash takes the crashed one's and logs out what it left.
+  for (int slot = 1;; ++slot) {
+    RecoveredJournal out;
+    const std::string key = slot == 1 ? agent_id : agent_id + "-slot" + std::to_string(slot);
+    auto journal = redfish::FileSessionJournal::Recover(SessionJournalPath(state_dir, key), &out.left_open);
+    if (journal) {
+      out.journal = std::move(*journal);
+      AdoptUnheldJournals(state_dir, SessionJournalPath(state_dir, key), out);
+      return out;
+    }
+    if (journal.error().code != "journal.in_use" || slot == kMaxJournalSlots) return journal.error();
+  }
+}
+
 
 void ReclaimOrphans(http::Client& http, redfish::SessionCache& cache, const Logger& log, const char* when) {
   auto orphans = cache.TakeOrphans();

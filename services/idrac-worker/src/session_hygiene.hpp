@@ -40,7 +40,6 @@ std::string SessionJournalPath(const std::string& state_dir, const std::string& 
 // and their files are removed.
 inline constexpr int kMaxJournalSlots = 64;
 Result<RecoveredJournal> RecoverSessionJournal(const std::string& state_dir, const std::string& agent_id);
-void AdoptUnheldJournals(const std::string& state_dir, const std::string& own_path, RecoveredJournal& out);
 
 // Logs out every orphan of `cache` and says how it went: info when all are gone, a warning
 // naming how many remain (they are retried later; the BMC expires them meanwhile).

@@ -4,7 +4,7 @@
 
 #include "dcops/db/migrations.hpp"
 #include "dcops/db/reconnector.hpp"
-#include "dcops/db/tls_policy.hpp"
+#include "database_url.hpp"
 
 namespace dcops::dispatcher {
 
@@ -19,13 +19,8 @@ ConfigSpec MigrateConfig(MigrateOptions* o) {
   return spec;
 }
 
-int RunMigrate(const MigrateOptions& options, const Logger& log, Clock& clock) {
-  if (auto st = db::RequireVerifiedTls(options.database_url, "DCOPS_DATABASE_URL", options.database_unverified_hosts,
-                                       db::ProcessLibpqEnvironment);
-      !st) {
-    log.Error(st.error().message, {}, {{"code", st.error().code}});
-    return 2;
-  }
+int RunMigrate(const MigrateOptions& options, const Logger& log, SecretRegistry& redact, Clock& clock) {
+  if (!AcceptDatabaseUrl(options.database_url, options.database_unverified_hosts, redact, log)) return 2;
   auto set = db::LoadMigrations(options.migrations_dir);
   if (!set) {
     log.Error(set.error().message, {}, {{"code", set.error().code}});

@@ -10,6 +10,7 @@
 
 #include "dcops/common/config.hpp"
 #include "dcops/common/log.hpp"
+#include "dcops/common/redact.hpp"
 
 namespace dcops::dispatcher {
 
@@ -25,7 +26,8 @@ struct MigrateOptions {
 // Declares the keys `migrate` reads.
 ConfigSpec MigrateConfig(MigrateOptions* options);
 
-// Exit code: 0 applied or nothing to do, 1 failure (logged with the reason).
-int RunMigrate(const MigrateOptions& options, const Logger& log, Clock& clock);
+// Exit code: 0 applied or nothing to do, 1 failure, 2 a database URL refused (database_url.hpp;
+// `redact` learns the URL and its password); every failure is logged with its reason.
+int RunMigrate(const MigrateOptions& options, const Logger& log, SecretRegistry& redact, Clock& clock);
 
 }  // namespace dcops::dispatcher

@@ -8,8 +8,9 @@
 #include <thread>
 
 #include "control_plane.hpp"
+#include "database_url.hpp"
+#include "dcops/common/stop_signals.hpp"
 #include "dcops/db/reconnector.hpp"
-#include "dcops/db/tls_policy.hpp"
 #include "dcops/tls/secret_box.hpp"
 #include "dispatcher.hpp"
 
@@ -75,14 +76,7 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
   }
   // DCOPS_LOG_LEVEL: every line of this dispatcher from here on (the dispatcher, its API, its loop).
   const Logger log = base_log.WithMinLevel(LogLevelFromName(c.log_level));
-  redact.Add(c.database_url);
-  if (auto pw = db::DsnPassword(c.database_url)) redact.Add(*pw);
-  if (auto st = db::RequireVerifiedTls(c.database_url, "DCOPS_DATABASE_URL", c.database_unverified_hosts,
-                                       db::ProcessLibpqEnvironment);
-      !st) {
-    log.Error(st.error().message, {}, {{"code", st.error().code}});
-    return 2;
-  }
+  if (!AcceptDatabaseUrl(c.database_url, c.database_unverified_hosts, redact, log)) return 2;
   auto box = tls::SecretBox::FromKeyFile(c.secret_key_file);
   if (!box) {
     log.Error(box.error().message);
@@ -139,11 +133,7 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
   o.retention = c.retention;
   if (o.insecure_dev) log.Warn("plaintext gRPC: --insecure-dev is for development only");
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
   Dispatcher dispatcher(o, std::move(*box), log, redact);
   std::thread waiter([&dispatcher, signals] {
     int sig = 0;
@@ -157,7 +147,7 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
 }
 
 int RunCredentialsSet(const Environment& env, const std::string& name, const std::string& kind,
-                      const std::string& user, const Logger& log) {
+                      const std::string& user, const Logger& log, SecretRegistry& redact) {
   ServeConfig c;
   if (auto st = Spec(&c).Load(env, ReadWholeFile); !st) {
     log.Error(st.error().message);
@@ -168,12 +158,7 @@ int RunCredentialsSet(const Environment& env, const std::string& name, const std
     log.Error(box.error().message);
     return 2;
   }
-  if (auto st = db::RequireVerifiedTls(c.database_url, "DCOPS_DATABASE_URL", c.database_unverified_hosts,
-                                       db::ProcessLibpqEnvironment);
-      !st) {
-    log.Error(st.error().message, {}, {{"code", st.error().code}});
-    return 2;
-  }
+  if (!AcceptDatabaseUrl(c.database_url, c.database_unverified_hosts, redact, log)) return 2;
   std::string password;
   std::getline(std::cin, password);
   if (password.empty()) {

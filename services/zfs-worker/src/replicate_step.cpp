@@ -51,29 +51,6 @@ std::string CheckpointJson(const Checkpoint& c) {
   return buf.GetString();
 }
 
-// A receive's refusal in the operator's terms; `resumable` when the target kept a partial
-// receive a retry can resume.
-Error ReceiveFailure(const std::string& target_label, const std::string& dataset, const std::string& err, bool resumable) {
-  const std::string words = Words(err);
-  if (err.find("has been modified") != std::string::npos) {
-    return MakeError("zfs.target_modified",
-                     fmt::format("{}: {} was changed since its most recent snapshot, so an increment cannot land on it ({}). "
-                                 "Nothing was destroyed; set the target readonly, or allow the job to roll it back "
-                                 "(allow_target_destroy)",
-                                 target_label, dataset, words));
-  }
-  if (err.find("does not match incremental source") != std::string::npos || err.find("destination has snapshots") != std::string::npos) {
-    return MakeError("zfs.diverged", fmt::format("{}: {} refused the increment: {}", target_label, dataset, words));
-  }
-  if (resumable) {
-    return MakeError("zfs.transfer_interrupted",
-                     fmt::format("{}: the receive into {} was interrupted and its partial state kept; the next attempt resumes it ({})",
-                                 target_label, dataset, words),
-                     true);
-  }
-  return MakeError("zfs.receive_failed", fmt::format("{}: receive into {} failed: {}", target_label, dataset, words), true);
-}
-
 class Replication {
  public:
   Replication(agent::StepContext& ctx, const ShellConnector& connect) : ctx_(ctx), connect_(connect) {}

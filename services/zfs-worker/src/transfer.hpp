@@ -2,8 +2,9 @@
 // The bytes of one replication: read from `zfs send` on the source, written into
 // `zfs receive` on the target, by this worker (the two hosts share no keys). Bounded memory
 // (one chunk), a bandwidth limit, progress with an ETA when the size is known, and a stall
-// timeout. Cancellation stops the pump between chunks; the caller then drops both processes,
-// which the target sees as an interrupted stream (resumable when it received with -s).
+// timeout. Cancellation stops the pump between chunks; the caller then drops the send and
+// ends the receive's input, which the target sees as an interrupted stream (resumable when it
+// received with -s).
 //
 // The rate limit is a token bucket over the Clock: a burst of at most one second's worth,
 // then waits (through `wait`, so a cancel cuts them short).

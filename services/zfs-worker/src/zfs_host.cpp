@@ -23,6 +23,27 @@ std::string Words(const std::string& err) {
   return out.empty() ? "(nothing on stderr)" : out;
 }
 
+Error ReceiveFailure(const std::string& target_label, const std::string& dataset, const std::string& err, bool resumable) {
+  const std::string words = Words(err);
+  if (err.find("has been modified") != std::string::npos) {
+    return MakeError("zfs.target_modified",
+                     fmt::format("{}: {} was changed since its most recent snapshot, so an increment cannot land on it ({}). "
+                                 "Nothing was destroyed; set the target readonly, or allow the job to roll it back "
+                                 "(allow_target_destroy)",
+                                 target_label, dataset, words));
+  }
+  if (err.find("does not match incremental source") != std::string::npos || err.find("destination has snapshots") != std::string::npos) {
+    return MakeError("zfs.diverged", fmt::format("{}: {} refused the increment: {}", target_label, dataset, words));
+  }
+  if (resumable) {
+    return MakeError("zfs.transfer_interrupted",
+                     fmt::format("{}: the receive into {} was interrupted and its partial state kept; the next attempt resumes it ({})",
+                                 target_label, dataset, words),
+                     true);
+  }
+  return MakeError("zfs.receive_failed", fmt::format("{}: receive into {} failed: {}", target_label, dataset, words), true);
+}
+
 Error ZfsHost::Truncated(const std::vector<std::string>& argv) const {
   return MakeError("zfs.unexpected_output", fmt::format("{}: `{} {}` printed more than {} MiB; the rest was not read, so nothing is "
                                                         "decided on it",

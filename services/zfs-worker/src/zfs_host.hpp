@@ -70,4 +70,9 @@ class ZfsHost {
 // The first lines of a host's stderr, trimmed, for an error message.
 std::string Words(const std::string& err);
 
+// A `zfs receive` refusal (its stderr `err`) in the operator's terms: zfs.target_modified,
+// zfs.diverged, zfs.transfer_interrupted (retryable: `resumable`, the target kept a partial
+// receive a retry can resume) or zfs.receive_failed.
+Error ReceiveFailure(const std::string& target_label, const std::string& dataset, const std::string& err, bool resumable);
+
 }  // namespace dcops::zfs_worker

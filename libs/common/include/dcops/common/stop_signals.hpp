@@ -7,9 +7,13 @@
 // killed at the end of its grace period, mid-step. Blocked from the start, the signal waits as
 // pending until the drain logic's sigwait() takes it. Threads started later inherit the mask.
 //
-// Call first in main(), before any thread exists. Not thread-safe (process-wide state).
+// Call first in main(), before any thread exists; calling it again (where the signals are
+// waited for) is harmless and gives the set to sigwait() on. Not thread-safe (process-wide).
+#include <signal.h>
+
 namespace dcops {
 
-void BlockStopSignals();
+// Blocks SIGINT and SIGTERM in the calling thread; returns that set.
+sigset_t BlockStopSignals();
 
 }  // namespace dcops
