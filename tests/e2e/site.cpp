@@ -143,6 +143,8 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
   std::ofstream(dir_ + "/bmc-password") << bmc_password_;
   api_token_ = "api-token-" + tls::SecretBox::NewHexKey().substr(0, 32);
   std::ofstream(dir_ + "/api-token") << api_token_ << "\n";
+  viewer_token_ = "viewer-token-" + tls::SecretBox::NewHexKey().substr(0, 32);
+  std::ofstream(dir_ + "/viewer-token") << viewer_token_ << "\n";
   for (int i = 0; i < 2; ++i) {
     grpc_ports_[i] = FreePort();
     http_ports_[i] = FreePort();
@@ -194,6 +196,7 @@ std::map<std::string, std::string> Site::DispatcherEnv(int index) const {
           {"DCOPS_SECRET_KEY_FILE", dir_ + "/key"},
           {"DCOPS_AGENT_TOKEN_FILE", dir_ + "/token"},
           {"DCOPS_API_TOKEN_FILE", dir_ + "/api-token"},
+          {"DCOPS_API_VIEWER_TOKEN_FILE", dir_ + "/viewer-token"},
           {"DCOPS_DISPATCHER_ID", fmt::format("dispatcher-{}", index)},
           {"DCOPS_GRPC_LISTEN", fmt::format("127.0.0.1:{}", grpc_ports_[index])},
           {"DCOPS_HTTP_PORT", std::to_string(http_ports_[index])},

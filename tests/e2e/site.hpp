@@ -137,6 +137,9 @@ class Site {
   int dispatcher_http_port(int index = 0) const { return http_ports_[index]; }
   std::unique_ptr<Process>& dispatcher(int index = 0) { return dispatchers_[index]; }
   const std::string& api_token() const { return api_token_; }
+  // The dispatcher's read-only token (API and console).
+  const std::string& viewer_token() const { return viewer_token_; }
+  const std::string& dir() const { return dir_; }
 
  private:
   std::map<std::string, std::string> DispatcherEnv(int index) const;
@@ -146,7 +149,7 @@ class Site {
   // TLS with the site CA, or plaintext when the site runs without TLS.
   std::shared_ptr<grpc::ChannelCredentials> AgentChannelCredentials() const;
 
-  std::string dir_, token_, api_token_, bmc_password_;
+  std::string dir_, token_, api_token_, viewer_token_, bmc_password_;
   int grpc_ports_[2] = {0, 0}, http_ports_[2] = {0, 0}, control_port_ = 0, cli_runs_ = 0;
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> dispatchers_[2];

@@ -1,13 +1,13 @@
 #include "api.hpp"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <regex>
 
+#include "change_feed.hpp"
 #include "control_plane.hpp"
 #include "dcops/common/json_depth.hpp"
 #include "dcops/common/names.hpp"
@@ -69,10 +69,6 @@ std::string Raw(const rapidjson::Value& v) {
   return buf.GetString();
 }
 
-bool SameSecret(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 Result<long> QueryInt(const ApiRequest& r, const std::string& key, long fallback, long lo, long hi) {
   auto it = r.query.find(key);
   if (it == r.query.end() || it->second.empty()) return fallback;
@@ -116,24 +112,35 @@ Result<Resolution> ParseResolution(const std::string& body) {
 }  // namespace
 
 Api::Api(std::string site, std::string token, db::DbOptions db, const tls::SecretBox& secrets,
-         SecretRegistry& redact, const Logger& log)
-    : site_(std::move(site)), token_(std::move(token)), secrets_(secrets), redact_(redact), log_(log) {
+         SecretRegistry& redact, const Logger& log, std::string viewer_token)
+    : site_(std::move(site)),
+      access_(std::move(token), std::move(viewer_token), SystemClock::Instance()),
+      secrets_(secrets),
+      redact_(redact),
+      log_(log) {
   db.application_name = "job-dispatcher-api";
   db_ = std::make_unique<db::Reconnector>(std::move(db), SystemClock::Instance());
 }
 
 Api::~Api() = default;
 
-bool Api::Admits(const std::string& authorization) const {
-  return token_.empty() || SameSecret(authorization, "Bearer " + token_);
+bool Api::Admits(const std::string& authorization, const std::string& cookie) {
+  return !access_.Enabled() || access_.Authenticate(authorization, cookie).has_value();
 }
 
 ApiResponse Api::Handle(const ApiRequest& r) {
-  if (token_.empty()) {
+  if (!access_.Enabled()) {
     return Fail(503, "disabled", "the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE");
   }
-  if (!SameSecret(r.authorization, "Bearer " + token_)) {
-    return Fail(401, "unauthorized", "missing or wrong API token (Authorization: Bearer …)");
+  auto who = access_.Authenticate(r.authorization, r.cookie);
+  if (!who) return Fail(401, "unauthorized", "missing or wrong API token (Authorization: Bearer …) or console session");
+  if (r.method != "GET") {
+    if (who->role != Role::kOperator) {
+      return Fail(403, "forbidden", "this needs the operator token; a viewer reads only");
+    }
+    if (who->session && !r.console) {
+      return Fail(403, "forbidden", "a console request that changes something must send X-Dcops-Console: 1");
+    }
   }
   // Every body is JSON for a parser that recurses per level: a hostile depth would overflow
   // its stack (and the database's), so it is refused before anything parses it.
@@ -148,7 +155,7 @@ ApiResponse Api::Handle(const ApiRequest& r) {
   std::lock_guard lock(mu_);
   auto conn = db_->Get(std::chrono::milliseconds(2000));
   if (!conn) return Fail(503, "unavailable", "the control plane is unreachable; retry shortly");
-  ApiResponse out = Route(r, **conn);
+  ApiResponse out = Route(r, *who, **conn);
   if (!(*conn)->Healthy()) db_->Reset();
   return out;
 }
@@ -162,7 +169,7 @@ Result<std::map<std::string, long>> Api::QueueDepth() {
   return depth;
 }
 
-ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
+ApiResponse Api::Route(const ApiRequest& r, const Principal& who, db::Connection& conn) {
   ControlPlane cp(conn);
   const std::string prefix = "/api/v1/";
   if (r.path.rfind(prefix, 0) != 0) return Fail(404, "not_found", "no such endpoint: " + r.path);
@@ -173,11 +180,12 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
     if (end > at) parts.push_back(r.path.substr(at, end - at));
     at = end + 1;
   }
-  // The actor goes into the audit log and the logs as given: plain characters only.
-  if (!r.actor.empty() && !IsPrintableName(r.actor, 100)) {
+  // The actor goes into the audit log and the logs as given: plain characters only. A console
+  // session's actor is its login name, whatever the request says.
+  if (!who.session && !r.actor.empty() && !IsPrintableName(r.actor, 100)) {
     return Fail(400, "invalid", "actor: 1-100 letters, digits, '.', '_', '-', ':', '@'");
   }
-  const std::string actor = r.actor.empty() ? "api" : r.actor;
+  const std::string actor = who.session ? who.actor : r.actor.empty() ? "api" : r.actor;
   auto is = [&](const char* method, std::size_t n) { return r.method == method && parts.size() == n; };
 
   if (!parts.empty() && parts[0] == "jobs") {
@@ -235,6 +243,13 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
       auto events = cp.JobEventsJson(parts[1], *after, static_cast<int>(*limit));
       return events ? Wrap("events", *events) : FromError(events.error());
     }
+    if (is("GET", 4) && parts[2] == "steps") {
+      if (!IsUuid(parts[3])) return Fail(404, "not_found", "no step with id " + parts[3]);
+      auto step = cp.StepJson(site_, parts[1], parts[3]);
+      if (!step) return FromError(step.error());
+      if (!step->has_value()) return Fail(404, "not_found", "no step " + parts[3] + " in job " + parts[1]);
+      return {200, **step};
+    }
     if (is("POST", 3) && parts[2] == "cancel") {
       auto result = cp.CancelJob(parts[1], actor);
       if (!result) return FromError(result.error());
@@ -252,6 +267,28 @@ ApiResponse Api::Route(const ApiRequest& r, db::Connection& conn) {
                 {{"resolution", d["resolution"].GetString()}, {"actor", actor}});
       return {200, fmt::format(R"({{"result":"{}"}})", *result)};
     }
+  }
+  if (is("GET", 1) && parts[0] == "whoami") {
+    return {200, fmt::format(R"({{"role":"{}","actor":"{}","site":"{}"}})", RoleName(who.role),
+                             who.session ? who.actor : actor, site_)};
+  }
+  if (is("GET", 1) && parts[0] == "job-types") {
+    auto types = cp.JobTypesJson();
+    return types ? Wrap("job_types", *types) : FromError(types.error());
+  }
+  if (is("GET", 1) && parts[0] == "schedules") {
+    auto schedules = cp.SchedulesJson(site_);
+    return schedules ? Wrap("schedules", *schedules) : FromError(schedules.error());
+  }
+  if (is("GET", 1) && parts[0] == "limits") {
+    return Wrap("limits", limits_ != nullptr ? limits_->Limits() : "[]");
+  }
+  if (is("GET", 1) && parts[0] == "inventory") {
+    auto limit = QueryInt(r, "limit", 50, 1, 500);
+    if (!limit) return Fail(400, "invalid", limit.error().message);
+    auto it = r.query.find("q");
+    auto found = cp.SearchInventoryJson(site_, it == r.query.end() ? "" : it->second, static_cast<int>(*limit));
+    return found ? ApiResponse{200, *found} : FromError(found.error());
   }
   if (is("GET", 1) && parts[0] == "agents") {
     auto agents = cp.ListAgentsJson(site_);

@@ -23,7 +23,7 @@ struct Fixture {
   MemorySink sink;
   FakeClock clock;
   Logger log{"test", sink, clock, &redact};
-  Api api{"default", "api-token-123", Options(), box, redact, log};
+  Api api{"default", "api-token-123", Options(), box, redact, log, "viewer-token-456"};
 
   db::DbOptions Options() const {
     db::DbOptions o;
@@ -33,7 +33,7 @@ struct Fixture {
   }
   ApiResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
                    std::map<std::string, std::string> query = {}) {
-    return api.Handle({method, path, std::move(query), "Bearer api-token-123", "alice", body});
+    return api.Handle({method, path, std::move(query), "Bearer api-token-123", "alice", body, "", false});
   }
 };
 
@@ -52,11 +52,11 @@ std::string ErrorMessage(const ApiResponse& r) {
 
 TEST_CASE("The API refuses a missing or wrong token, and is off without one", "[api]") {
   Fixture f;
-  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "", "", ""}).status == 401);
-  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "Bearer api-token-12", "", ""}).status == 401);
-  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "api-token-123", "", ""}).status == 401);
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "", "", "", "", false}).status == 401);
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "Bearer api-token-12", "", "", "", false}).status == 401);
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "api-token-123", "", "", "", false}).status == 401);
   Api off("default", "", f.Options(), f.box, f.redact, f.log);
-  auto r = off.Handle({"GET", "/api/v1/jobs", {}, "Bearer ", "", ""});
+  auto r = off.Handle({"GET", "/api/v1/jobs", {}, "Bearer ", "", "", "", false});
   CHECK(r.status == 503);
   CHECK(ErrorMessage(r) == "the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE");
 }
@@ -330,10 +330,166 @@ TEST_CASE("A NUL inside a field and an actor with control characters are refused
   CHECK(nul.status == 400);
   CHECK(ErrorMessage(nul) == "body: contains a NUL character (\\u0000)");
   auto forged = f.api.Handle({"POST", "/api/v1/jobs", {}, "Bearer api-token-123", "alice\nlevel=error msg=forged",
-                              R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1"]},"params":{"action":"On"}})"});
+                              R"({"job_type":"server.power","target_scope":{"bmc_addresses":["127.0.1.1"]},"params":{"action":"On"}})", "", false});
   CHECK(forged.status == 400);
   CHECK(ErrorMessage(forged) == "actor: 1-100 letters, digits, '.', '_', '-', ':', '@'");
   CHECK(Scalar(f.su, "SELECT count(*) FROM jobs") == "0");
+}
+
+TEST_CASE("The viewer token and a viewer's console session read, and only the operator acts", "[api][console]") {
+  Fixture f;
+  auto viewer = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    return f.api.Handle({method, path, {}, "Bearer viewer-token-456", "mallory", body, "", false});
+  };
+  CHECK(viewer("GET", "/api/v1/jobs").status == 200);
+  CHECK(std::string(Json(viewer("GET", "/api/v1/whoami"))["role"].GetString()) == "viewer");
+  auto refused = viewer("POST", "/api/v1/jobs", R"({"job_type":"server.refresh","target_scope":{"all_servers":true}})");
+  CHECK(refused.status == 403);
+  CHECK(ErrorMessage(refused) == "this needs the operator token; a viewer reads only");
+  CHECK(viewer("PUT", "/api/v1/credential-sets/x", R"({"kind":"idrac","username":"u","password":"p"})").status == 403);
+  CHECK(Scalar(f.su, "SELECT count(*) FROM jobs") == "0");
+  CHECK(Scalar(f.su, "SELECT count(*) FROM credential_sets") == "0");
+
+  auto session = f.api.access().Login("viewer-token-456", "vera");
+  REQUIRE(session);
+  const std::string cookie = "dcops_session=" + *session;
+  CHECK(f.api.Admits("", cookie));
+  CHECK_FALSE(f.api.Admits("", "dcops_session=" + std::string(64, '0')));
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "", "", "", cookie, true}).status == 200);
+  CHECK(f.api.Handle({"POST", "/api/v1/jobs", {}, "", "", R"({"job_type":"server.refresh","target_scope":{"all_servers":true}})",
+                      cookie, true}).status == 403);
+}
+
+TEST_CASE("An operator's console session acts as its login name, and only with the console's header", "[api][console]") {
+  Fixture f;
+  auto session = f.api.access().Login("api-token-123", "alice");
+  REQUIRE(session);
+  const std::string cookie = "dcops_session=" + *session;
+  const std::string body = R"({"job_type":"server.refresh","target_scope":{"all_servers":true}})";
+  // A form another site's page posts carries the cookie (were SameSite not honoured) but
+  // cannot add the header.
+  auto forged = f.api.Handle({"POST", "/api/v1/jobs", {}, "", "", body, cookie, false});
+  CHECK(forged.status == 403);
+  CHECK(ErrorMessage(forged) == "a console request that changes something must send X-Dcops-Console: 1");
+  CHECK(Scalar(f.su, "SELECT count(*) FROM jobs") == "0");
+
+  // The actor header is ignored for a session: the login name is the actor.
+  auto created = f.api.Handle({"POST", "/api/v1/jobs", {}, "", "somebody-else", body, cookie, true});
+  REQUIRE(created.status == 201);
+  const std::string id = Json(created)["id"].GetString();
+  CHECK(Scalar(f.su, "SELECT actor_role FROM audit_log WHERE action = 'job.create' AND object_id = $1", {id}) ==
+        "dispatcher:console:alice");
+  auto who = Json(f.api.Handle({"GET", "/api/v1/whoami", {}, "", "", "", cookie, true}));
+  CHECK(std::string(who["role"].GetString()) == "operator");
+  CHECK(std::string(who["actor"].GetString()) == "console:alice");
+  CHECK(std::string(who["site"].GetString()) == "default");
+
+  f.api.access().Logout(cookie);
+  CHECK(f.api.Handle({"GET", "/api/v1/jobs", {}, "", "", "", cookie, true}).status == 401);
+}
+
+TEST_CASE("The console reads job types with their schemas, one step with its result, and schedules", "[api][console]") {
+  Fixture f;
+  auto types = Json(f.Call("GET", "/api/v1/job-types"));
+  REQUIRE(types["job_types"].IsArray());
+  bool power = false;
+  for (const auto& t : types["job_types"].GetArray()) {
+    const std::string name = t["job_type"].GetString();
+    CHECK(name != "bench.noop");  // benchmarks only: never offered to an operator
+    if (name == "server.power") {
+      power = true;
+      CHECK(t["params_schema"]["properties"].HasMember("action"));
+      CHECK(t["mutating"].GetBool());
+    }
+  }
+  CHECK(power);
+
+  const std::string job = Scalar(f.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.refresh', '{\"bmc_addresses\":[\"127.0.1.1\"]}', '{}')");
+  // A safety report's shape as the result: what is read back is the step and its result.
+  Exec(f.su, "SELECT dispatcher_v1_plan_job($1, '[{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.1.1\"}]')", {job});
+  const std::string step = Scalar(f.su, "SELECT id FROM job_tasks WHERE job_id = $1", {job});
+  Exec(f.su, "UPDATE job_tasks SET result = '{\"safe\":false,\"verdicts\":[{\"blockers\":[{\"vm_name\":\"render\"}]}]}' WHERE id = $1",
+       {step});
+  auto got = f.Call("GET", "/api/v1/jobs/" + job + "/steps/" + step);
+  REQUIRE(got.status == 200);
+  auto d = Json(got);
+  CHECK(std::string(d["result"]["verdicts"][0]["blockers"][0]["vm_name"].GetString()) == "render");
+  CHECK(std::string(d["target"].GetString()) == "idrac:127.0.1.1");
+  // A step of another job, or no step at all: 404, never another job's data.
+  const std::string other = Scalar(f.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.refresh', '{\"all_servers\":true}', '{}')");
+  CHECK(f.Call("GET", "/api/v1/jobs/" + other + "/steps/" + step).status == 404);
+  CHECK(f.Call("GET", "/api/v1/jobs/" + job + "/steps/not-a-uuid").status == 404);
+
+  Exec(f.su, "INSERT INTO schedules(site, name, job_type, target_scope, interval_seconds) "
+             "VALUES ('default', 'hourly-refresh', 'server.refresh', '{\"all_servers\":true}', 3600), "
+             "('lab', 'lab-refresh', 'server.refresh', '{\"all_servers\":true}', 3600)");
+  auto schedules = Json(f.Call("GET", "/api/v1/schedules"));
+  REQUIRE(schedules["schedules"].Size() == 1);
+  CHECK(std::string(schedules["schedules"][0]["name"].GetString()) == "hourly-refresh");
+  CHECK(schedules["schedules"][0]["interval_seconds"].GetInt() == 3600);
+
+  // Without the loop's view the limits are an empty list, not an error.
+  CHECK(Json(f.Call("GET", "/api/v1/limits"))["limits"].Size() == 0);
+}
+
+TEST_CASE("Inventory search finds a server with its host and VMs, flags conflicts, and takes the query literally",
+          "[api][console]") {
+  Fixture f;
+  const std::string server = Scalar(f.su,
+      "INSERT INTO servers(service_tag, bmc_address, hostname) VALUES ('SRCH001', '127.0.1.9', 'r740-a') RETURNING id");
+  const std::string lonely = Scalar(f.su,
+      "INSERT INTO servers(service_tag, hostname) VALUES ('ZZZ9999', 'r740-b') RETURNING id");
+  Scalar(f.su, "INSERT INTO servers(site, service_tag, hostname) VALUES ('lab', 'SRCH002', 'lab-box') RETURNING id");
+  const std::string vc = Scalar(f.su,
+      "INSERT INTO vcenters(site, name, address) VALUES ('default', 'vc1', '127.0.2.1') RETURNING id");
+  const std::string host = Scalar(f.su,
+      "INSERT INTO vcenter_hosts(vcenter_id, moref, name, server_id, link_evidence) "
+      "VALUES ($1, 'host-1', 'esx-a.lab', $2, 'service tag') RETURNING id", {vc, server});
+  Exec(f.su, "INSERT INTO vcenter_vms(vcenter_id, host_id, moref, name) VALUES ($1, $2, 'vm-1', 'web-1'), "
+             "($1, $2, 'vm-2', 'db-1')", {vc, host});
+  AddConflict(f.su, "default", "might_be_same", "tag:SRCH001", "{" + server + "," + lonely + "}", 1);
+
+  auto found = f.Call("GET", "/api/v1/inventory", "", {{"q", "srch00"}});
+  REQUIRE(found.status == 200);
+  auto d = Json(found);
+  REQUIRE(d["servers"].Size() == 1);  // the lab site's SRCH002 is not this site's
+  CHECK(std::string(d["servers"][0]["id"].GetString()) == server);
+  CHECK(d["servers"][0]["open_conflicts"].GetInt() == 1);
+  CHECK(std::string(d["servers"][0]["hosts"][0]["name"].GetString()) == "esx-a.lab");
+  REQUIRE(d["hosts"].Size() == 1);  // found through its server
+  CHECK(std::string(d["hosts"][0]["server_name"].GetString()) == "r740-a");
+  CHECK(d["hosts"][0]["vm_count"].GetInt() == 2);
+  CHECK(d["vms"].Size() == 2);  // found through their host
+  REQUIRE(d["conflicts"].Size() == 1);
+  CHECK(std::string(d["conflicts"][0]["kind"].GetString()) == "might_be_same");
+
+  auto vm = Json(f.Call("GET", "/api/v1/inventory", "", {{"q", "DB-1"}}));
+  CHECK(vm["servers"].Size() == 0);
+  CHECK(vm["vms"].Size() == 1);
+  // '%' and '_' are characters, not wildcards.
+  auto literal = Json(f.Call("GET", "/api/v1/inventory", "", {{"q", "%"}}));
+  CHECK(literal["servers"].Size() == 0);
+  CHECK(literal["vms"].Size() == 0);
+  CHECK(Json(f.Call("GET", "/api/v1/inventory", "", {{"q", ""}}))["servers"].Size() == 2);
+  CHECK(f.Call("GET", "/api/v1/inventory", "", {{"q", std::string(201, 'a')}}).status == 400);
+  CHECK(f.Call("GET", "/api/v1/inventory", "", {{"limit", "0"}}).status == 400);
+}
+
+TEST_CASE("Agents are listed with the steps they run", "[api][console]") {
+  Fixture f;
+  Exec(f.su, "SELECT dispatcher_v1_register_agent('w1', 'default', 'idrac-worker', '0.1', 'h', 8, '{server.refresh}')");
+  const std::string job = Scalar(f.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.refresh', '{\"bmc_addresses\":[\"127.0.1.1\"]}', '{}')");
+  Exec(f.su, "SELECT dispatcher_v1_plan_job($1, '[{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.1.1\"}]')", {job});
+  Exec(f.su, "UPDATE job_tasks SET status = 'running', lease_owner = 'w1', started_at = now(), progress = 40 "
+             "WHERE job_id = $1", {job});
+  auto d = Json(f.Call("GET", "/api/v1/agents"));
+  REQUIRE(d["agents"].Size() == 1);
+  REQUIRE(d["agents"][0]["running_steps"].Size() == 1);
+  CHECK(std::string(d["agents"][0]["running_steps"][0]["job_id"].GetString()) == job);
+  CHECK(std::string(d["agents"][0]["running_steps"][0]["target"].GetString()) == "idrac:127.0.1.1");
 }
 
 }  // namespace

@@ -499,6 +499,27 @@ Result<std::string> ControlPlane::ListCredentialSetsJson() {
   return JsonArrayOf(conn_.Exec("SELECT dispatcher_v1_list_credential_sets()::text"));
 }
 
+Result<std::optional<std::string>> ControlPlane::StepJson(const std::string& site, const std::string& job_id,
+                                                          const std::string& task_id) {
+  auto rows = conn_.Exec("SELECT dispatcher_v1_get_step($1, $2::uuid, $3::uuid)::text AS step", {site, job_id, task_id});
+  if (!rows) return rows.error();
+  if (rows->empty() || rows->Str(0, "step").empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows->Str(0, "step"));
+}
+
+Result<std::string> ControlPlane::JobTypesJson() {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_job_types()::text"));
+}
+
+Result<std::string> ControlPlane::SchedulesJson(const std::string& site) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_list_schedules($1)::text", {site}));
+}
+
+Result<std::string> ControlPlane::SearchInventoryJson(const std::string& site, const std::string& query, int limit) {
+  return ScalarText(conn_.Exec("SELECT dispatcher_v1_search_inventory($1, $2, $3::int)::text",
+                               {site, query, std::to_string(limit)}));
+}
+
 // Identity conflicts
 Result<std::string> ControlPlane::IdentityConflictsJson(const std::string& site, const std::string& status,
                                                         int limit) {

@@ -219,6 +219,13 @@ class ControlPlane {
   Result<std::string> JobEventsJson(const std::string& job_id, long after_id, int limit);
   Result<std::string> ListAgentsJson(const std::string& site);
   Result<std::string> ListCredentialSetsJson();
+  // The console's reads (docs/CONSOLE.md). StepJson is empty when the step is not the job's or
+  // the job not the site's.
+  Result<std::optional<std::string>> StepJson(const std::string& site, const std::string& job_id,
+                                              const std::string& task_id);
+  Result<std::string> JobTypesJson();
+  Result<std::string> SchedulesJson(const std::string& site);
+  Result<std::string> SearchInventoryJson(const std::string& site, const std::string& query, int limit);
 
   // Identity conflicts (dispatcher_v1_identity_conflicts / dispatcher_v1_resolve_identity_conflict).
   // IdentityConflictsJson: a JSON array of the site's conflicts in `status` ("open", "resolved",

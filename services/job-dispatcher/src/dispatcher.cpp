@@ -23,6 +23,8 @@
 #include "dcops/common/config.hpp"
 #include "dcops/common/names.hpp"
 #include "dcops/db/reconnector.hpp"
+#include "change_feed.hpp"
+#include "console_routes.hpp"
 #include "http_endpoints.hpp"
 #include "metrics.hpp"
 #include "plan_pending.hpp"
@@ -81,6 +83,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   std::atomic<bool> leader{false};
   std::atomic<bool> db_ok{false};
   DispatcherMetrics metrics;
+  ChangeFeed feed;  // the console's streams wait on it (change_feed.hpp)
   // grpc.health.v1 on the agents' port: SERVING while this dispatcher leads its site with the
   // database reachable, NOT_SERVING as a standby or during an outage. Set by Run().
   grpc::HealthCheckServiceInterface* health = nullptr;
@@ -199,6 +202,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         if (!payload.HasParseError() && payload.IsObject() && payload.HasMember("site") &&
             payload["site"].IsString() && options.site == payload["site"].GetString()) {
           Wake();
+          feed.Publish();  // a job created, cancelled or resumed elsewhere: consoles look again
           break;
         }
       }
@@ -304,6 +308,9 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         wake = false;
       }
       for (auto& in : batch) Handle(port, in);
+      // Anything that may change what a console shows: agents' messages, a NOTIFY, a
+      // schedule fired, jobs planned, steps rescued, results written (ChangeFeed).
+      bool changed = !batch.empty() || woken;
       const auto now = Steady::now();
       if (now - last_schedules >= std::chrono::seconds(1)) {
         // Periodic syncs and the like: a due schedule makes one job, none while its last is
@@ -315,7 +322,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         last_schedules = now;
       }
       if (woken || now - last_plan >= options.poll) {
-        PlanPendingJobs(cp, **conn, dir, planners, options.site, log);
+        if (PlanPendingJobs(cp, **conn, dir, planners, options.site, log) > 0) changed = true;
         last_plan = now;
       }
       if (now - last_rescue >= std::chrono::seconds(2)) {
@@ -323,6 +330,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         if (rescued && !rescued->empty()) {
           log.Warn(fmt::format("rescued {} step(s) with expired leases", rescued->size()));
           core.Rescued(*rescued);
+          changed = true;
         }
         if (auto st = cp.RefreshStatistics(); !st) log.Warn("control-plane write RefreshStatistics failed: " + st.error().message);
         core.TendAgents(port);
@@ -333,7 +341,9 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         last_prune = now;
       }
       core.AssignWork(port);
-      core.pending().Flush(cp, **conn);
+      if (core.pending().Flush(cp, **conn)) changed = true;
+      feed.SetLimits(core.limits().InUseJson());  // publishes itself when the limits in use move
+      if (changed) feed.Publish();
       if (!(*conn)->Healthy()) {
         db.Reset();
         db_ok = false;
@@ -390,7 +400,10 @@ int Dispatcher::Run() {
   im.health = server->GetHealthCheckService();
   if (im.health != nullptr) im.health->SetServingStatus(false);  // until it leads
   httplib::Server http;
-  Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log);
+  Api api(im.options.site, im.options.api_token, im.options.db, im.secrets, im.redact, im.log, im.options.viewer_token);
+  api.ServeLimitsFrom(im.feed);
+  // First: httplib takes the first route that matches, and /api/v1/.* would take the stream.
+  AddConsoleRoutes(http, api, im.feed, im.log);
   AddHttpEndpoints(http, {im.leader, im.db_ok, im.metrics, api});
   if (!http.bind_to_port(im.options.http_listen_host.c_str(), im.options.http_port)) {
     im.log.Error(fmt::format("cannot listen on {}:{}", im.options.http_listen_host, im.options.http_port));
@@ -416,6 +429,7 @@ int Dispatcher::Run() {
     im.log.Error(std::string("the dispatch loop stopped on an internal error: ") + e.what());
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  im.feed.Close();  // console streams end, or http.stop() would wait for their keep-alive
   http.stop();
   http_thread.join();
   listener.join();

@@ -42,6 +42,7 @@ struct DispatcherOptions {
   LimitsConfig limits;
   // Bearer token of /api/v1 (secret); empty disables the API.
   std::string api_token;
+  std::string viewer_token;  // read-only API and console token; empty: none
   // Plans the benchmark-only job types (scripts/bench).
   bool bench_job_types = false;
 };

@@ -20,10 +20,10 @@ void AddHttpEndpoints(httplib::Server& http, const HttpEndpoints& e) {
   const std::size_t max_body = e.limits.max_body;
   http.set_pre_routing_handler([e, max_body](const httplib::Request& req, httplib::Response& res) {
     const bool api = req.path.rfind("/api/", 0) == 0;
-    if (api && !e.api.Admits(req.get_header_value("Authorization"))) {
+    if (api && !e.api.Admits(req.get_header_value("Authorization"), req.get_header_value("Cookie"))) {
       res.status = 401;
       res.set_header("WWW-Authenticate", "Bearer");
-      res.set_content(R"json({"error":{"code":"unauthorized","message":"missing or wrong API token (Authorization: Bearer …)"}})json",
+      res.set_content(R"json({"error":{"code":"unauthorized","message":"missing or wrong API token (Authorization: Bearer …) or console session"}})json",
                       "application/json");
     } else if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > max_body) {
       res.status = 413;
@@ -48,7 +48,8 @@ void AddHttpEndpoints(httplib::Server& http, const HttpEndpoints& e) {
   });
   auto api = [e](const httplib::Request& req, httplib::Response& res) {
     ApiRequest r{req.method, req.path, {}, req.get_header_value("Authorization"),
-                 req.get_header_value("X-Dcops-Actor"), req.body};
+                 req.get_header_value("X-Dcops-Actor"), req.body, req.get_header_value("Cookie"),
+                 req.has_header("X-Dcops-Console")};
     for (const auto& [k, v] : req.params) r.query[k] = v;
     ApiResponse out = e.api.Handle(r);
     res.status = out.status;

@@ -3,7 +3,8 @@
 // /metrics (Prometheus text) and /api/v1 (see api.hpp), registered on an httplib server, with
 // the limits every request meets before a handler runs: a pool of threads larger than a few
 // slow peers can hold, read/write timeouts, a body size cap checked from Content-Length, and
-// the API token checked before a body is read (an unauthenticated upload costs nothing).
+// the API token (or console session) checked before a body is read (an unauthenticated
+// upload costs nothing). The console's routes are added by AddConsoleRoutes.
 //
 // Ownership: borrows everything; the caller keeps it alive while the server runs.
 // Thread-safety: handlers run on httplib's threads; what they touch is thread-safe (atomics,

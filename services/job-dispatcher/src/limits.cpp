@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace dcops::dispatcher {
 namespace {
@@ -118,6 +120,35 @@ std::vector<std::string> TargetLimits::FullForMutating() const {
     if (c.total < rule.total && c.mutating >= rule.mutating) out.push_back(target);
   }
   return out;
+}
+
+std::string TargetLimits::InUseJson() const {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const auto& [target, count] : running_) {
+    if (count.total == 0) continue;
+    const LimitRule& rule = RuleFor(target);
+    const std::string kind = TargetKind(target);
+    w.StartObject();
+    w.Key("target");
+    w.String(target.c_str(), static_cast<rapidjson::SizeType>(target.size()));
+    w.Key("kind");
+    w.String(kind.c_str(), static_cast<rapidjson::SizeType>(kind.size()));
+    w.Key("running");
+    w.Int(count.total);
+    w.Key("running_mutating");
+    w.Int(count.mutating);
+    w.Key("limit_total");
+    w.Int(rule.total);
+    w.Key("limit_mutating");
+    w.Int(rule.mutating);
+    w.Key("min_interval_ms");
+    w.Int(rule.min_interval_ms);
+    w.EndObject();
+  }
+  w.EndArray();
+  return buf.GetString();
 }
 
 }  // namespace dcops::dispatcher

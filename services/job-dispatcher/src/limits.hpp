@@ -50,6 +50,9 @@ class TargetLimits {
   void Started(const std::string& target, bool mutating);
   void Finished(const std::string& target, bool mutating);
   int Running(const std::string& target) const;
+  // The targets with steps running now, for people watching: [{"target", "kind", "running",
+  // "running_mutating", "limit_total", "limit_mutating", "min_interval_ms"}], by target.
+  std::string InUseJson() const;
   // Targets with no room for any step (to leave out of the next claim).
   std::vector<std::string> Full() const;
   // Targets with room for read-only steps but not for a mutating one.

@@ -20,7 +20,7 @@ namespace {
 struct ServeConfig {
   std::string database_url, site = "default", secret_key_file, grpc_listen = "127.0.0.1:50051";
   std::string agent_token, agent_token_file, tls_cert_file, tls_key_file, dispatcher_id, db_role;
-  std::string api_token, api_token_file, limits_file;
+  std::string api_token, api_token_file, viewer_token, viewer_token_file, limits_file;
   bool bench_job_types = false;
   std::string log_level = "info";
   std::string http_listen_host = "127.0.0.1";
@@ -59,6 +59,8 @@ ConfigSpec Spec(ServeConfig* c) {
       .Bool("INSECURE_DEV", &c->insecure_dev, "plaintext gRPC (development only)")
       .String("API_TOKEN_FILE", &c->api_token_file, "file holding the /api/v1 bearer token (the CLI's)")
       .String("API_TOKEN", &c->api_token, "the /api/v1 bearer token (prefer the _FILE form)")
+      .String("API_VIEWER_TOKEN_FILE", &c->viewer_token_file, "file holding a read-only token for the API and console")
+      .String("API_VIEWER_TOKEN", &c->viewer_token, "the read-only token (prefer the _FILE form)")
       .String("LIMITS_FILE", &c->limits_file, "JSON per-kind / per-target limits and pacing")
       .Bool("BENCH_JOB_TYPES", &c->bench_job_types, "plan bench.noop (benchmarks only)");
   return spec;
@@ -95,7 +97,14 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
     redact.Add(value);
     return true;
   };
-  if (!token(c.agent_token_file, c.agent_token) || !token(c.api_token_file, c.api_token)) return 2;
+  if (!token(c.agent_token_file, c.agent_token) || !token(c.api_token_file, c.api_token) ||
+      !token(c.viewer_token_file, c.viewer_token)) {
+    return 2;
+  }
+  if (!c.viewer_token.empty() && c.viewer_token == c.api_token) {
+    log.Error("DCOPS_API_VIEWER_TOKEN must differ from DCOPS_API_TOKEN (the viewer token reads only)");
+    return 2;
+  }
   DispatcherOptions o;
   if (!c.limits_file.empty()) {
     auto text = ReadWholeFile(c.limits_file);
@@ -107,6 +116,7 @@ int RunServe(const Environment& env, bool insecure_flag, const Logger& base_log,
     o.limits = *limits;
   }
   o.api_token = c.api_token;
+  o.viewer_token = c.viewer_token;
   o.bench_job_types = c.bench_job_types;
   o.site = c.site;
   char host[256] = {0};

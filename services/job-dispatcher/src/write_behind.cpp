@@ -6,10 +6,10 @@
 
 namespace dcops::dispatcher {
 
-void WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
+bool WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
   const auto now = std::chrono::steady_clock::now();
   const bool progress_due = !progress_.empty() && now - last_progress_flush_ >= kProgressEvery;
-  if (events_.empty() && completions_.empty() && !progress_due) return;
+  if (events_.empty() && completions_.empty() && !progress_due) return false;
   std::vector<ProgressReport> reports;
   for (auto& [_, p] : progress_) reports.push_back(p);
   last_progress_flush_ = now;
@@ -29,10 +29,10 @@ void WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
     progress_.clear();
     events_.clear();
     completions_.clear();
-    return;
+    return true;
   }
   progress_.clear();
-  if (!conn.Healthy()) return;
+  if (!conn.Healthy()) return false;
   auto one = [this](auto& pending, auto write, const char* what) {
     if (pending.empty()) return;
     auto r = write(pending);
@@ -46,6 +46,7 @@ void WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
   };
   one(events_, [&cp](const auto& v) { return cp.AppendEvents(v); }, "event(s)");
   one(completions_, [&cp](const auto& v) { return cp.CompleteSteps(v); }, "completion(s)");
+  return true;
 }
 
 }  // namespace dcops::dispatcher

@@ -31,7 +31,8 @@ class WriteBehind {
   // What waits to be written (for tests of what a message led to).
   const std::vector<EventRecord>& events() const { return events_; }
   const std::vector<dispatcher::Completion>& completions() const { return completions_; }
-  void Flush(ControlPlane& cp, db::Connection& conn);
+  // True when it wrote (or tried to write) anything: what a console shows may have changed.
+  bool Flush(ControlPlane& cp, db::Connection& conn);
 
  private:
   static constexpr std::chrono::milliseconds kProgressEvery{500};

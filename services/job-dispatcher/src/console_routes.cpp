@@ -1,0 +1,169 @@
+#include "console_routes.hpp"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+#include <regex>
+
+#include "console_assets.hpp"
+#include "console_stream.hpp"
+
+namespace dcops::dispatcher {
+namespace {
+
+constexpr const char* kPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+void Harden(httplib::Response& res) {
+  res.set_header("Content-Security-Policy", kPolicy);
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cache-Control", "no-store");
+}
+
+void Serve(httplib::Response& res, const char* name) {
+  const ConsoleAsset* asset = FindConsoleAsset(name);
+  Harden(res);
+  if (asset == nullptr) {
+    res.status = 404;
+    res.set_content("not found\n", "text/plain");
+    return;
+  }
+  res.set_content(asset->body.data(), asset->body.size(), asset->content_type);
+}
+
+void SeeOther(httplib::Response& res, const std::string& where) {
+  Harden(res);
+  res.status = 303;
+  res.set_header("Location", where);
+}
+
+// The session cookie; Secure when the page was reached over HTTPS (a TLS proxy in front).
+std::string SessionCookie(const httplib::Request& req, const std::string& value, long max_age) {
+  std::string cookie = std::string(ApiAccess::kCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+                       std::to_string(max_age);
+  if (req.get_header_value("X-Forwarded-Proto") == "https") cookie += "; Secure";
+  return cookie;
+}
+
+bool IsUuidText(const std::string& s) {
+  static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+  return std::regex_match(s, re);
+}
+
+// The event cursor: ?after=N, else the Last-Event-ID a reconnecting EventSource sends.
+long Cursor(const httplib::Request& req) {
+  std::string text = req.has_param("after") ? req.get_param_value("after") : req.get_header_value("Last-Event-ID");
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stol(text);
+}
+
+void StreamRoute(httplib::Server& http, Api& api, ChangeFeed& feed, ConsoleOptions options) {
+  auto open = std::make_shared<std::atomic<int>>(0);
+  http.Get("/api/v1/stream", [&api, &feed, options, open](const httplib::Request& req, httplib::Response& res) {
+    const std::string job = req.get_param_value("job");
+    if (!job.empty() && !IsUuidText(job)) {
+      res.status = 400;
+      res.set_content(R"({"error":{"code":"invalid","message":"job: must be a job UUID"}})", "application/json");
+      return;
+    }
+    if (open->fetch_add(1) >= options.max_streams) {
+      open->fetch_sub(1);
+      res.status = 503;
+      res.set_header("Retry-After", "5");
+      res.set_content(R"({"error":{"code":"busy","message":"too many console streams open; retry shortly"}})",
+                      "application/json");
+      return;
+    }
+    struct State {
+      ConsoleStream stream;
+      std::string authorization, cookie;
+      std::uint64_t seen = 0;
+      bool first = true, more = false;
+      ChangeFeed::Steady::time_point last_round{};
+    };
+    auto state = std::make_shared<State>(State{ConsoleStream(job, Cursor(req)), req.get_header_value("Authorization"),
+                                               req.get_header_value("Cookie")});
+    Harden(res);
+    res.set_header("X-Accel-Buffering", "no");  // a proxy in front must not hold the stream back
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [&api, &feed, options, state](std::size_t, httplib::DataSink& sink) {
+          using Steady = ChangeFeed::Steady;
+          if (!state->first && !state->more) {
+            feed.WaitUntil(state->last_round + options.pace);  // pacing: a busy site is sent in batches
+            const auto seen = state->seen;
+            state->seen = feed.WaitBeyond(seen, Steady::now() + options.keep_alive);
+            if (feed.closed()) {
+              sink.done();
+              return true;
+            }
+            if (state->seen == seen) {
+              const std::string comment = ": keep-alive\n\n";
+              return sink.write(comment.data(), comment.size());
+            }
+          } else if (state->first) {
+            state->seen = feed.generation();
+          }
+          state->first = false;
+          state->last_round = Steady::now();
+          auto round = state->stream.Next([&](const std::string& path, const std::map<std::string, std::string>& query) {
+            ApiRequest r{"GET", path, query, state->authorization, "", "", state->cookie, true};
+            return api.Handle(r);
+          });
+          state->more = round.more;
+          if (!round.frames.empty() && !sink.write(round.frames.data(), round.frames.size())) return false;
+          if (round.end) sink.done();
+          return true;
+        },
+        [open](bool) { open->fetch_sub(1); });
+  });
+}
+
+}  // namespace
+
+void AddConsoleRoutes(httplib::Server& http, Api& api, ChangeFeed& feed, const Logger& log, ConsoleOptions options) {
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) { SeeOther(res, "/console/"); });
+  http.Get("/console", [](const httplib::Request&, httplib::Response& res) { SeeOther(res, "/console/"); });
+  // Browsers ask for it whatever the page says: an answer, not a 404 in their console.
+  http.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+  http.Get("/console/", [&api](const httplib::Request& req, httplib::Response& res) {
+    if (!api.access().FromCookie(req.get_header_value("Cookie"))) return SeeOther(res, "/console/login");
+    Serve(res, "index.html");
+  });
+  http.Get("/console/login", [](const httplib::Request&, httplib::Response& res) { Serve(res, "login.html"); });
+  http.Get(R"(/console/([a-z]+\.(js|css)))", [](const httplib::Request& req, httplib::Response& res) {
+    Serve(res, req.matches[1].str().c_str());
+  });
+  http.Post("/console/login", [&api, &log](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.get_param_value("name");
+    auto session = api.access().Login(req.get_param_value("token"), name);
+    if (!session) {
+      // Never the token: only who tried and why it failed.
+      log.Warn("console login refused: " + session.error().message, {}, {{"peer", req.remote_addr}});
+      return SeeOther(res, session.error().code == "invalid" ? "/console/login?failed=name" : "/console/login?failed=1");
+    }
+    auto who = api.access().FromCookie(std::string(ApiAccess::kCookie) + "=" + *session);
+    log.Info("console login", {}, {{"actor", who ? who->actor : ""}, {"role", who ? RoleName(who->role) : ""},
+                                   {"peer", req.remote_addr}});
+    SeeOther(res, "/console/");
+    res.set_header("Set-Cookie", SessionCookie(req, *session, static_cast<long>(api.access().session_ttl().count())));
+  });
+  http.Post("/console/logout", [&api](const httplib::Request& req, httplib::Response& res) {
+    Harden(res);
+    if (!req.has_header("X-Dcops-Console")) {
+      res.status = 403;
+      res.set_content(R"({"error":{"code":"forbidden","message":"send X-Dcops-Console: 1"}})", "application/json");
+      return;
+    }
+    api.access().Logout(req.get_header_value("Cookie"));
+    res.status = 204;
+    res.set_header("Set-Cookie", SessionCookie(req, "", 0));
+  });
+  StreamRoute(http, api, feed, options);
+}
+
+}  // namespace dcops::dispatcher
