@@ -47,6 +47,11 @@ TEST_CASE("The operator console in a real browser: login, a job watched live, ev
   const std::string ome = site.Sql(
       "INSERT INTO ome_endpoints(site, name, address) VALUES ('default', 'ome-lab', '127.0.134.60:18443') RETURNING id");
 
+  // A real iDRAC takes a good part of a second per request: with that, the browser's refresh
+  // runs for seconds, long enough for the page to show it unfinished before it succeeds.
+  for (const char* bmc : {"127.0.134.1", "127.0.134.2", "127.0.134.3"}) {
+    REQUIRE(site.SetFaults(bmc, R"({"latency_ms":400})"));
+  }
   const std::string shots = DCOPS_CONSOLE_SCREENSHOTS;
   std::filesystem::remove_all(shots);
   std::filesystem::create_directories(shots);
