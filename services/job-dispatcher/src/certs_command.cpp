@@ -59,7 +59,8 @@ int RunCertsInit(const std::string& dir, const std::vector<std::string>& hosts, 
            {"dispatcher-key.pem", cert->private_key_pem, 0600},
            {"site.key", tls::SecretBox::NewHexKey() + "\n", 0600},
            {"agent.token", token + "\n", 0600},
-           {"api.token", tls::SecretBox::NewHexKey() + "\n", 0600}}) {
+           {"api.token", tls::SecretBox::NewHexKey() + "\n", 0600},
+           {"viewer.token", tls::SecretBox::NewHexKey() + "\n", 0600}}) {
     if (auto st = WriteNew(dir + "/" + name, content, mode); !st) {
       log.Error(st.error().message + " (certs init never overwrites)");
       return 1;
