@@ -174,6 +174,7 @@ function setLive(connected) {
 function closeStream() {
   const s = state.stream;
   clearTimeout(s.timer);
+  s.timer = null;
   if (s.es) s.es.close();
   s.es = null;
 }
@@ -221,6 +222,7 @@ function onStreamError(es) {
   const delay = Math.min(30000, 1000 * 2 ** s.retries);
   s.retries += 1;
   s.timer = setTimeout(async () => {
+    s.timer = null;
     try { await api('/api/v1/whoami'); } catch (e) { if (e.status === 401) return; }
     if (!s.es) openStream(s.jobId);
   }, delay);

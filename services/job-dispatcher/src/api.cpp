@@ -133,7 +133,7 @@ ApiResponse Api::Handle(const ApiRequest& r) {
     return Fail(503, "disabled", "the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE");
   }
   auto who = access_.Authenticate(r.authorization, r.cookie);
-  if (!who) return Fail(401, "unauthorized", "missing or wrong API token (Authorization: Bearer …) or console session");
+  if (!who) return Fail(401, "unauthorized", "missing or wrong API token (Authorization: Bearer …)");
   if (r.method != "GET") {
     if (who->role != Role::kOperator) {
       return Fail(403, "forbidden", "this needs the operator token; a viewer reads only");

@@ -95,13 +95,16 @@ Result<std::string> ApiAccess::Login(const std::string& token, const std::string
   const auto now = clock_.Steady();
   std::lock_guard lock(mu_);
   DropExpired(now);
-  if (sessions_.size() >= options_.max_sessions) {
-    auto oldest = sessions_.begin();
-    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-      if (it->second.expires < oldest->second.expires) oldest = it;
-    }
-    sessions_.erase(oldest);
+  // The cap is per role, and a full role gives up its own oldest session: logins with the
+  // viewer token can never push an operator out.
+  auto oldest = sessions_.end();
+  std::size_t of_role = 0;
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (it->second.principal.role != *role) continue;
+    ++of_role;
+    if (oldest == sessions_.end() || it->second.expires < oldest->second.expires) oldest = it;
   }
+  if (of_role >= options_.max_sessions && oldest != sessions_.end()) sessions_.erase(oldest);
   std::string id = NewSessionId();
   sessions_[id] = {Principal{*role, "console:" + (name.empty() ? std::string(RoleName(*role)) : name), true},
                    now + options_.ttl};

@@ -31,7 +31,7 @@ struct Principal {
 
 struct SessionOptions {
   std::chrono::seconds ttl{std::chrono::hours(12)};  // a session ends this long after login
-  std::size_t max_sessions = 1000;                   // beyond it the oldest session is dropped
+  std::size_t max_sessions = 1000;                   // per role; beyond it the role's oldest goes
 };
 
 class ApiAccess {

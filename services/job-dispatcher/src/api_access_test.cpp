@@ -71,9 +71,9 @@ TEST_CASE("A console login makes a session of the token's role, named for the au
   }
 }
 
-TEST_CASE("Sessions beyond the cap push out the oldest", "[api][access]") {
+TEST_CASE("Sessions beyond the cap push out the oldest of their role, never another role's", "[api][access]") {
   FakeClock clock;
-  ApiAccess access("op-token", "", clock, SessionOptions{std::chrono::hours(1), 2});
+  ApiAccess access("op-token", "view-token", clock, SessionOptions{std::chrono::hours(1), 2});
   auto first = *access.Login("op-token", "a");
   clock.Advance(std::chrono::seconds(1));
   auto second = *access.Login("op-token", "b");
@@ -81,6 +81,11 @@ TEST_CASE("Sessions beyond the cap push out the oldest", "[api][access]") {
   auto third = *access.Login("op-token", "c");
   CHECK(access.sessions() == 2);
   CHECK_FALSE(access.FromCookie(Cookie(first)));
+  CHECK(access.FromCookie(Cookie(second)));
+  CHECK(access.FromCookie(Cookie(third)));
+  // A flood of viewer logins leaves the operators signed in.
+  for (int i = 0; i < 10; ++i) REQUIRE(access.Login("view-token", "v"));
+  CHECK(access.sessions() == 4);
   CHECK(access.FromCookie(Cookie(second)));
   CHECK(access.FromCookie(Cookie(third)));
 }

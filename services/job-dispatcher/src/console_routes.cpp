@@ -2,8 +2,10 @@
 
 #include <httplib.h>
 
-#include <atomic>
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 
 #include "console_assets.hpp"
@@ -54,29 +56,52 @@ bool IsUuidText(const std::string& s) {
   return std::regex_match(s, re);
 }
 
-// The event cursor: ?after=N, else the Last-Event-ID a reconnecting EventSource sends.
+// The event cursor: the later of ?after=N (what the page held when it opened the stream) and
+// the Last-Event-ID a reconnecting EventSource sends (what it has had since).
 long Cursor(const httplib::Request& req) {
-  std::string text = req.has_param("after") ? req.get_param_value("after") : req.get_header_value("Last-Event-ID");
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return std::stol(text);
+  long cursor = 0;
+  for (const std::string& text : {req.get_param_value("after"), req.get_header_value("Last-Event-ID")}) {
+    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) continue;
+    cursor = std::max(cursor, std::stol(text));
+  }
+  return cursor;
 }
 
+// Open streams, in all and per caller (a session by its id, a bearer token by its role), so
+// one browser with many tabs cannot take every slot.
+struct StreamSlots {
+  std::mutex mu;
+  int open = 0;
+  std::map<std::string, int> by_caller;
+};
+
 void StreamRoute(httplib::Server& http, Api& api, ChangeFeed& feed, ConsoleOptions options) {
-  auto open = std::make_shared<std::atomic<int>>(0);
-  http.Get("/api/v1/stream", [&api, &feed, options, open](const httplib::Request& req, httplib::Response& res) {
+  auto slots = std::make_shared<StreamSlots>();
+  http.Get("/api/v1/stream", [&api, &feed, options, slots](const httplib::Request& req, httplib::Response& res) {
+    auto refuse = [&res](int status, const char* body) {
+      res.status = status;
+      res.set_content(body, "application/json");
+    };
     const std::string job = req.get_param_value("job");
-    if (!job.empty() && !IsUuidText(job)) {
-      res.status = 400;
-      res.set_content(R"({"error":{"code":"invalid","message":"job: must be a job UUID"}})", "application/json");
-      return;
+    if (!job.empty() && !IsUuidText(job)) return refuse(400, R"({"error":{"code":"invalid","message":"job: must be a job UUID"}})");
+    const std::string authorization = req.get_header_value("Authorization");
+    const std::string cookie = req.get_header_value("Cookie");
+    auto who = api.access().Authenticate(authorization, cookie);
+    if (!api.access().Enabled()) {
+      return refuse(503, R"({"error":{"code":"disabled","message":"the API is disabled: give the dispatcher DCOPS_API_TOKEN_FILE"}})");
     }
-    if (open->fetch_add(1) >= options.max_streams) {
-      open->fetch_sub(1);
-      res.status = 503;
-      res.set_header("Retry-After", "5");
-      res.set_content(R"({"error":{"code":"busy","message":"too many console streams open; retry shortly"}})",
-                      "application/json");
-      return;
+    if (!who) return refuse(401, R"json({"error":{"code":"unauthorized","message":"missing or wrong API token (Authorization: Bearer …)"}})json");
+    const std::string caller =
+        who->session ? CookieValue(cookie, ApiAccess::kCookie) : std::string("bearer:") + RoleName(who->role);
+    {
+      std::lock_guard lock(slots->mu);
+      if (slots->open >= options.max_streams || slots->by_caller[caller] >= options.max_streams_per_caller) {
+        if (slots->by_caller[caller] == 0) slots->by_caller.erase(caller);
+        res.set_header("Retry-After", "5");
+        return refuse(503, R"({"error":{"code":"busy","message":"too many console streams open; close a tab or retry shortly"}})");
+      }
+      ++slots->open;
+      ++slots->by_caller[caller];
     }
     struct State {
       ConsoleStream stream;
@@ -85,41 +110,55 @@ void StreamRoute(httplib::Server& http, Api& api, ChangeFeed& feed, ConsoleOptio
       bool first = true, more = false;
       ChangeFeed::Steady::time_point last_round{};
     };
-    auto state = std::make_shared<State>(State{ConsoleStream(job, Cursor(req)), req.get_header_value("Authorization"),
-                                               req.get_header_value("Cookie")});
+    auto state = std::make_shared<State>(State{ConsoleStream(job, Cursor(req)), authorization, cookie});
     Harden(res);
     res.set_header("X-Accel-Buffering", "no");  // a proxy in front must not hold the stream back
     res.set_chunked_content_provider(
         "text/event-stream",
         [&api, &feed, options, state](std::size_t, httplib::DataSink& sink) {
           using Steady = ChangeFeed::Steady;
-          if (!state->first && !state->more) {
-            feed.WaitUntil(state->last_round + options.pace);  // pacing: a busy site is sent in batches
-            const auto seen = state->seen;
-            state->seen = feed.WaitBeyond(seen, Steady::now() + options.keep_alive);
-            if (feed.closed()) {
-              sink.done();
-              return true;
-            }
-            if (state->seen == seen) {
-              const std::string comment = ": keep-alive\n\n";
-              return sink.write(comment.data(), comment.size());
-            }
-          } else if (state->first) {
+          if (state->first) {
             state->seen = feed.generation();
+          } else if (!state->more) {
+            feed.WaitUntil(state->last_round + options.pace);  // pacing: a busy site is sent in batches
+            // Waits for a change a second at a time, writing a comment each second: a client
+            // that left fails the write and gives its slot back, and a session that ended is
+            // told so, within a second or two rather than at the next change.
+            const auto deadline = Steady::now() + options.check_every;
+            for (;;) {
+              const auto seen = state->seen;
+              state->seen = feed.WaitBeyond(seen, std::min(deadline, Steady::now() + std::chrono::seconds(1)));
+              if (feed.closed()) {
+                sink.done();
+                return true;
+              }
+              if (state->seen != seen) break;
+              if (!api.access().Authenticate(state->authorization, state->cookie)) {
+                const std::string out = SseFrame("signed_out", "{}");
+                sink.write(out.data(), out.size());
+                sink.done();
+                return true;
+              }
+              if (Steady::now() >= deadline) break;  // no change for a while: a round as a check
+              if (!sink.write(":\n\n", 3)) return false;
+            }
           }
           state->first = false;
           state->last_round = Steady::now();
+          // A quiet period's round catches what nobody published (the database going away).
           auto round = state->stream.Next([&](const std::string& path, const std::map<std::string, std::string>& query) {
-            ApiRequest r{"GET", path, query, state->authorization, "", "", state->cookie, true};
-            return api.Handle(r);
+            return api.Handle({"GET", path, query, state->authorization, "", "", state->cookie, true});
           });
           state->more = round.more;
           if (!round.frames.empty() && !sink.write(round.frames.data(), round.frames.size())) return false;
           if (round.end) sink.done();
           return true;
         },
-        [open](bool) { open->fetch_sub(1); });
+        [slots, caller](bool) {
+          std::lock_guard lock(slots->mu);
+          --slots->open;
+          if (--slots->by_caller[caller] == 0) slots->by_caller.erase(caller);
+        });
   });
 }
 
@@ -139,6 +178,9 @@ void AddConsoleRoutes(httplib::Server& http, Api& api, ChangeFeed& feed, const L
     Serve(res, req.matches[1].str().c_str());
   });
   http.Post("/console/login", [&api, &log](const httplib::Request& req, httplib::Response& res) {
+    // The token comes in the form's body only: in a URL it would stay in histories and logs.
+    if (req.target.find('?') != std::string::npos) return SeeOther(res, "/console/login?failed=1");
+    api.access().Logout(req.get_header_value("Cookie"));  // a new login ends the session it replaces
     const std::string name = req.get_param_value("name");
     auto session = api.access().Login(req.get_param_value("token"), name);
     if (!session) {

@@ -163,6 +163,12 @@ TEST_CASE("The console trades a token for an HttpOnly, SameSite=Strict session a
   CHECK(refused->get_header_value("Set-Cookie").empty());
   for (const auto& line : rig.sink.lines()) CHECK(line.find("op-token-12") == std::string::npos);
 
+  // A token in the URL (where histories and proxy logs keep it) is not taken.
+  auto in_url = client.Post("/console/login?token=op-token-123", httplib::Params{{"name", "alice"}});
+  REQUIRE(in_url);
+  CHECK(in_url->get_header_value("Location") == "/console/login?failed=1");
+  CHECK(in_url->get_header_value("Set-Cookie").empty());
+
   auto accepted = client.Post("/console/login", httplib::Params{{"token", "op-token-123"}, {"name", "alice"}});
   REQUIRE(accepted);
   CHECK(accepted->status == 303);
@@ -178,6 +184,9 @@ TEST_CASE("The console trades a token for an HttpOnly, SameSite=Strict session a
   auto page = client.Get("/console/", httplib::Headers{{"Cookie", cookie}});
   REQUIRE(page);
   CHECK(page->status == 200);
+  CHECK(page->get_header_value("Content-Security-Policy") == policy);
+  CHECK(page->get_header_value("X-Frame-Options") == "DENY");
+  CHECK(page->get_header_value("Cache-Control") == "no-store");
   CHECK(page->body.find("/console/app.js") != std::string::npos);
   auto who = client.Get("/api/v1/whoami", httplib::Headers{{"Cookie", cookie}});
   REQUIRE(who);
@@ -227,7 +236,7 @@ TEST_CASE("The event stream sends a snapshot, then what a published change chang
   CHECK(stream.WaitEnded());
 }
 
-TEST_CASE("A stream of a job sends its events after the cursor, and a signed-out session ends its stream",
+TEST_CASE("A stream of a job sends its events after the cursor, and a session signed out ends its idle stream",
           "[console][http]") {
   ConsoleRig rig;
   const std::string cookie = rig.Login("view-token-456", "vera");
@@ -243,27 +252,55 @@ TEST_CASE("A stream of a job sends its events after the cursor, and a signed-out
   CHECK(stream.text().find("id: " + second + "\n") != std::string::npos);
   CHECK(stream.text().find("event: job\n") != std::string::npos);
 
+  // Nothing is published: the idle stream finds out by itself, within its one-second check.
   rig.api.access().Logout(cookie);
-  rig.feed.Publish();
   CHECK(stream.WaitFor("event: signed_out\n"));
   CHECK(stream.WaitEnded());
 }
 
-TEST_CASE("Streams beyond the cap are refused with 503, and a bad job id with 400", "[console][http]") {
-  ConsoleRig rig({1, std::chrono::milliseconds(250), std::chrono::seconds(15)});
-  const std::string cookie = rig.Login("op-token-123");
-  StreamReader first(rig.port, cookie);
-  REQUIRE(first.WaitFor("event: jobs\n"));
-  auto second = rig.Client().Get("/api/v1/stream", httplib::Headers{{"Cookie", cookie}});
-  REQUIRE(second);
-  CHECK(second->status == 503);
-  auto bad = rig.Client().Get("/api/v1/stream?job=../../etc", httplib::Headers{{"Cookie", cookie}});
-  REQUIRE(bad);
-  CHECK(bad->status == 400);
+// Opens a stream as `cookie`, reads until its snapshot's first frame and hangs up (closes the
+// socket without a word). The status it got.
+int OpenAndHangUp(const ConsoleRig& rig, const std::string& cookie) {
+  auto client = rig.Client();
+  std::string seen;
+  auto res = client.Get("/api/v1/stream", httplib::Headers{{"Cookie", cookie}},
+                        [&](const char* data, std::size_t n) {
+                          seen.append(data, n);
+                          return seen.find("event: jobs\n") == std::string::npos;  // false: hang up
+                        });
+  if (res) return res->status;  // refused: the whole answer came
+  return seen.find("event: jobs\n") != std::string::npos ? 200 : 0;
+}
+
+TEST_CASE("Streams beyond the caps are refused with 503, a client that left gives its slot back, a bad job id is 400",
+          "[console][http]") {
+  ConsoleRig rig({3, 2, std::chrono::milliseconds(250), std::chrono::seconds(15)});
+  const std::string alice = rig.Login("op-token-123", "alice");
+  const std::string bob = rig.Login("op-token-123", "bob");
+  const std::string carol = rig.Login("view-token-456", "carol");
+  CHECK(rig.Client().Get("/api/v1/stream?job=../../etc", httplib::Headers{{"Cookie", alice}})->status == 400);
+  StreamReader a1(rig.port, alice), a2(rig.port, alice);
+  REQUIRE(a1.WaitFor("event: jobs\n"));
+  REQUIRE(a2.WaitFor("event: jobs\n"));
+  // Alice's third tab: her own cap, whatever the site's.
+  CHECK(rig.Client().Get("/api/v1/stream", httplib::Headers{{"Cookie", alice}})->status == 503);
+  // Carol takes the site's last slot and goes away without a word; until the server notices,
+  // Bob finds the site full.
+  CHECK(OpenAndHangUp(rig, carol) == 200);
+  CHECK(rig.Client().Get("/api/v1/stream", httplib::Headers{{"Cookie", bob}})->status == 503);
+  // The next one-second comment to Carol fails to write and her slot comes back.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int bob_got = 0;
+  while (bob_got != 200 && std::chrono::steady_clock::now() < deadline) {
+    bob_got = OpenAndHangUp(rig, bob);
+    if (bob_got != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server's thread, not ours
+  }
+  CHECK(bob_got == 200);
   // Without a session or token: 401 before anything streams.
   CHECK(rig.Client().Get("/api/v1/stream")->status == 401);
-  rig.feed.Close();  // as the dispatcher stops: open streams end, not at their next keep-alive
-  CHECK(first.WaitEnded(std::chrono::seconds(5)));
+  rig.feed.Close();  // as the dispatcher stops: open streams end, not at their next check
+  CHECK(a1.WaitEnded(std::chrono::seconds(5)));
+  CHECK(a2.WaitEnded(std::chrono::seconds(5)));
 }
 
 }  // namespace

@@ -121,10 +121,22 @@ TEST_CASE("ChangeFeed wakes a waiter on a new generation, on changed limits and 
   feed.SetLimits(R"([{"target":"idrac:127.0.0.2"}])");
   CHECK(feed.generation() == 2);
   CHECK(feed.Limits() == R"([{"target":"idrac:127.0.0.2"}])");
-  std::thread closer([&feed] { feed.Close(); });
-  // Without Close this would wait an hour.
-  feed.WaitBeyond(2, ChangeFeed::Steady::now() + std::chrono::hours(1));
-  closer.join();
+  // A waiter is woken by a publish and by Close, long before its deadline (a minute).
+  using Steady = ChangeFeed::Steady;
+  for (bool close : {false, true}) {
+    const auto start = Steady::now();
+    const auto seen = feed.generation();
+    std::uint64_t woke = 0;
+    std::thread waiter([&] { woke = feed.WaitBeyond(seen, Steady::now() + std::chrono::minutes(1)); });
+    if (close) {
+      feed.Close();
+    } else {
+      feed.Publish();
+    }
+    waiter.join();
+    CHECK(Steady::now() - start < std::chrono::seconds(30));
+    CHECK(woke == (close ? seen : seen + 1));
+  }
   CHECK(feed.closed());
 }
 

@@ -99,7 +99,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
 
   void UpdateHealth() {
     const bool now = leader && db_ok;
-    if (health != nullptr && now != serving) health->SetServingStatus(now);
+    if (now != serving) {
+      if (health != nullptr) health->SetServingStatus(now);
+      feed.Publish();  // consoles look again, and say so when the database is away
+    }
     serving = now;
   }
 
@@ -307,10 +310,14 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         woken = wake;
         wake = false;
       }
-      for (auto& in : batch) Handle(port, in);
       // Anything that may change what a console shows: agents' messages, a NOTIFY, a
       // schedule fired, jobs planned, steps rescued, results written (ChangeFeed).
-      bool changed = !batch.empty() || woken;
+      bool changed = woken;
+      for (const auto& in : batch) {
+        // A heartbeat changes nothing a console shows (agents' last_seen_at aside).
+        if (in.kind != Inbound::kMessage || !in.msg.has_heartbeat()) changed = true;
+      }
+      for (auto& in : batch) Handle(port, in);
       const auto now = Steady::now();
       if (now - last_schedules >= std::chrono::seconds(1)) {
         // Periodic syncs and the like: a due schedule makes one job, none while its last is

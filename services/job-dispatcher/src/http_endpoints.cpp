@@ -23,7 +23,7 @@ void AddHttpEndpoints(httplib::Server& http, const HttpEndpoints& e) {
     if (api && !e.api.Admits(req.get_header_value("Authorization"), req.get_header_value("Cookie"))) {
       res.status = 401;
       res.set_header("WWW-Authenticate", "Bearer");
-      res.set_content(R"json({"error":{"code":"unauthorized","message":"missing or wrong API token (Authorization: Bearer …) or console session"}})json",
+      res.set_content(R"json({"error":{"code":"unauthorized","message":"missing or wrong API token (Authorization: Bearer …)"}})json",
                       "application/json");
     } else if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > max_body) {
       res.status = 413;
