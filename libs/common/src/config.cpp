@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -85,6 +86,10 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   else if (unit == "m") factor = 60'000;
   else if (unit == "h") factor = 3'600'000;
   else return MakeError("config.invalid", fmt::format("unknown duration unit '{}'", unit));
+  // Found by fuzzing: a long enough number overflowed the product.
+  if (number > std::numeric_limits<std::int64_t>::max() / factor) {
+    return MakeError("config.invalid", fmt::format("duration {} is too long", t));
+  }
   return std::chrono::milliseconds(number * factor);
 }
 

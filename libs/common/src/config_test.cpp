@@ -134,5 +134,13 @@ TEST_CASE("Secret files lose trailing whitespace, and an empty one is an error",
   CHECK(empty.error().message == std::string(path) + " is empty");
 }
 
+TEST_CASE("A duration too long for milliseconds is an error, not an overflow (found by fuzzing)", "[config]") {
+  auto huge = ParseDuration("114444444444444444");
+  REQUIRE_FALSE(huge);
+  CHECK(huge.error().message == "duration 114444444444444444 is too long");
+  CHECK(ParseDuration("9223372036854775807ms")->count() == 9223372036854775807);
+  CHECK_FALSE(ParseDuration("9223372036854776h"));
+}
+
 }  // namespace
 }  // namespace dcops

@@ -66,7 +66,8 @@ std::optional<Size> ParseSize(std::string_view text) {
   } catch (...) {
     return std::nullopt;
   }
-  if (used == 0 || v < 0) return std::nullopt;
+  // Found by fuzzing: "nan", "inf" and sizes beyond 2^64 bytes made the conversion undefined.
+  if (used == 0 || !std::isfinite(v) || v < 0) return std::nullopt;
   std::string_view unit = text.substr(used);
   if (!unit.empty() && unit.back() == 'B' && unit.size() <= 2) unit.remove_suffix(1);
   static constexpr std::string_view kUnits = "KMGTPE";
@@ -76,6 +77,7 @@ std::optional<Size> ParseSize(std::string_view text) {
     if (at == std::string_view::npos || unit.size() > 1) return std::nullopt;
     scale = std::pow(1024.0, static_cast<double>(at + 1));
   }
+  if (v * scale >= 18446744073709551616.0) return std::nullopt;  // 2^64
   return Size{static_cast<std::uint64_t>(v * scale), false};
 }
 

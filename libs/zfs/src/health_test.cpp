@@ -14,6 +14,12 @@ TEST_CASE("sizes: exact with -p, rounded and marked so without") {
   CHECK_FALSE(ParseSize("-"));
   CHECK_FALSE(ParseSize("lots"));
   CHECK_FALSE(ParseSize("5Q"));
+  // Found by fuzzing: what a double holds but a byte count cannot.
+  CHECK_FALSE(ParseSize("nan"));
+  CHECK_FALSE(ParseSize("inf"));
+  CHECK_FALSE(ParseSize("11872999999999999999999999999934704"));
+  CHECK_FALSE(ParseSize("16E"));  // 2^64 exactly
+  CHECK(ParseSize("15E")->bytes == 15ull << 60);
 }
 
 TEST_CASE("zpool list rows, exact and rounded") {

@@ -2,18 +2,21 @@
 
 #include <rapidjson/document.h>
 
-#include <algorithm>
-
 namespace dcops::dispatcher {
 
 std::string SseFrame(const std::string& event, const std::string& data, const std::string& id) {
-  std::string out = "event: " + event + "\n";
-  std::size_t at = 0;
-  do {
-    const std::size_t end = std::min(data.find('\n', at), data.size());
-    out += "data: " + data.substr(at, end - at) + "\n";
-    at = end + 1;
-  } while (at <= data.size());
+  // A line of data ends at CR, LF or CRLF (the SSE grammar): each becomes a data: line of its
+  // own, so nothing in the data can end the message or start a field.
+  std::string out = "event: " + event + "\ndata: ";
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    if (data[i] == '\r' || data[i] == '\n') {
+      if (data[i] == '\r' && i + 1 < data.size() && data[i + 1] == '\n') ++i;
+      out += "\ndata: ";
+    } else {
+      out += data[i];
+    }
+  }
+  out += "\n";
   if (!id.empty()) out += "id: " + id + "\n";
   return out + "\n";
 }

@@ -33,6 +33,8 @@ std::size_t Count(const std::string& text, const std::string& what) {
 TEST_CASE("SseFrame names the event and puts every line of data on a data: line", "[console]") {
   CHECK(SseFrame("jobs", R"({"jobs":[]})") == "event: jobs\ndata: {\"jobs\":[]}\n\n");
   CHECK(SseFrame("x", "a\nb", "7") == "event: x\ndata: a\ndata: b\nid: 7\n\n");
+  // CR and CRLF end a line too, for a browser: each is a data: line, never a field of its own.
+  CHECK(SseFrame("x", "a\r\nb\revent: forged") == "event: x\ndata: a\ndata: b\ndata: event: forged\n\n");
 }
 
 TEST_CASE("A stream sends a full snapshot first, then only what changed", "[console]") {
