@@ -41,6 +41,7 @@ TEST_CASE("A power job on 20 BMCs: one effective reset each, limits and session 
     INFO(b["address"].GetString());
     CHECK(b["counters"]["effective_resets"].GetInt() == 1);
     CHECK(b["counters"]["concurrent_high"].GetInt() <= 2);  // the per-target limit
+    CHECK(b["counters"]["mutating_concurrent_high"].GetInt() == 1);  // the reset, alone
     CHECK(b["counters"]["sessions_high"].GetInt() <= 2);    // one per agent at most, never the cap
     CHECK(b["counters"]["sessions_refused"].GetInt() == 0);
   }
@@ -54,6 +55,34 @@ TEST_CASE("A power job on 20 BMCs: one effective reset each, limits and session 
   const std::string logs = site.AllLogs() + site.Sql("SELECT string_agg(message || coalesce(data::text, ''), ' ') FROM job_events");
   CHECK(logs.find(site.bmc_password()) == std::string::npos);
   CHECK(logs.find(site.token()) == std::string::npos);
+}
+
+TEST_CASE("Two mutating jobs on the same BMCs at once: one mutating action per BMC at a time, as its limit says",
+          "[e2e]") {
+  Site site({5, "127.0.136.1", 400, 30, "1s"});
+  site.StartWorker("worker-a");
+  site.StartWorker("worker-b");
+  REQUIRE(WaitUntil([&] { return site.Sql("SELECT count(*) FROM agents WHERE status = 'online'") == "2"; },
+                    seconds(20)));
+  // Requests take time, as on a real iDRAC: two mutating steps let run at once on one BMC would
+  // have their writes in flight together, which the simulator counts.
+  for (int i = 1; i <= 5; ++i) REQUIRE(site.SetFaults("127.0.136." + std::to_string(i), R"({"latency_ms":150})"));
+  const std::string ids = site.Sql(kEveryServerId);
+  const std::string power = site.CreateJob("server.power", ids, R"({"action":"ForceRestart"})");
+  const std::string boot = site.CreateJob("server.boot", ids, R"({"mode":"once","target":"Pxe"})");
+  REQUIRE(site.WaitForJob(power, seconds(90)) == "succeeded");
+  REQUIRE(site.WaitForJob(boot, seconds(90)) == "succeeded");
+  auto fleet = Fleet(site);
+  REQUIRE(fleet.Size() == 5);
+  for (const auto& b : fleet.GetArray()) {
+    INFO(b["address"].GetString());
+    CHECK(b["counters"]["mutating_concurrent_high"].GetInt() == 1);  // limit: 1 mutating step per iDRAC
+    // Both took effect, in whichever order: the one-time PXE boot is pending, or the reset
+    // that came after it has used it.
+    CHECK((std::string(b["boot"]["override"].GetString()) == "Pxe" ||
+           std::string(b["boot"]["last_boot_source"].GetString()) == "Pxe"));
+    CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+  }
 }
 
 TEST_CASE("An agent killed mid-step: the step is rescued and resumes without a second reset", "[e2e]") {

@@ -67,16 +67,21 @@ void Bmc::SetDriveFailing(std::size_t drive, bool failing) {
   inventory_.drives[drive].health = failing ? "Warning" : "OK";
 }
 
-void Bmc::Enter() {
+void Bmc::Enter(bool mutating) {
   std::lock_guard lock(mu_);
   ++counters_.requests;
   ++counters_.concurrent;
   counters_.concurrent_high = std::max(counters_.concurrent_high, counters_.concurrent);
+  if (mutating) {
+    ++counters_.mutating;
+    counters_.mutating_high = std::max(counters_.mutating_high, counters_.mutating);
+  }
 }
 
-void Bmc::Leave() {
+void Bmc::Leave(bool mutating) {
   std::lock_guard lock(mu_);
   --counters_.concurrent;
+  if (mutating) --counters_.mutating;
 }
 
 bool Bmc::RollFault() {
@@ -268,9 +273,10 @@ Counters Bmc::counters() const {
 
 void Bmc::ResetCounters() {
   std::lock_guard lock(mu_);
-  const int concurrent = counters_.concurrent;
+  const int concurrent = counters_.concurrent, mutating = counters_.mutating;
   counters_ = Counters{};
   counters_.concurrent = concurrent;
+  counters_.mutating = mutating;
   counters_.sessions_high = static_cast<int>(sessions_.size());
 }
 

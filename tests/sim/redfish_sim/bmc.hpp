@@ -119,6 +119,8 @@ struct Counters {
   long refused_actions = 0;    // 409 / 400 answers to actions
   int concurrent = 0;
   int concurrent_high = 0;
+  int mutating = 0;        // mutating requests being served now (route_support.hpp IsMutating)
+  int mutating_high = 0;
   int sessions_high = 0;
   long sessions_created = 0;
   long sessions_refused = 0;   // 503 RAC0218
@@ -141,8 +143,8 @@ class Bmc {
   const Identity& identity() const { return identity_; }
 
   // Request accounting (the HTTP layer calls Enter/Leave around every request).
-  void Enter();
-  void Leave();
+  void Enter(bool mutating = false);
+  void Leave(bool mutating = false);
   // True when this request should fail at random (fault injection).
   bool RollFault();
   Faults faults() const;

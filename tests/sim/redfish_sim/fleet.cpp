@@ -33,13 +33,13 @@ std::string CountersJson(Bmc& bmc, const std::string& fingerprint) {
       R"("boot": {{"override": "{}", "enabled": "{}", "last_boot_source": "{}"}}, "virtual_media": {{{}}}, )"
       R"("jobs": {}, "power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
       R"("requests": {}, "unauthorized": {}, "actions": {}, "effective_resets": {}, )"
-      R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "sessions_high": {}, )"
+      R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "mutating_concurrent_high": {}, "sessions_high": {}, )"
       R"("sessions_created": {}, "sessions_refused": {}, "idrac_resets": {}, "resets_by_type": {{{}}}}}}})",
       id.address, VendorName(id.vendor), id.service_tag, id.serial, id.uuid, id.model, bmc.FirmwareVersion(kIdracComponent),
       bmc.FirmwareVersion(kBiosComponent), boot.override_target, boot.override_enabled, boot.last_boot_source,
       media, bmc.Jobs(now).size(), PowerName(bmc.PowerState(now)),
       bmc.SessionCount(now), fingerprint, c.requests, c.unauthorized, c.actions,
-      c.effective_resets, c.refused_actions, c.concurrent, c.concurrent_high, c.sessions_high,
+      c.effective_resets, c.refused_actions, c.concurrent, c.concurrent_high, c.mutating_high, c.sessions_high,
       c.sessions_created, c.sessions_refused, c.idrac_resets, by_type);
 }
 

@@ -101,10 +101,19 @@ bool Front(Bmc& bmc, const httplib::Request& req, httplib::Response& res, bool n
   return true;
 }
 
+bool IsMutating(const httplib::Request& req) {
+  if (req.method == "GET" || req.method == "HEAD") return false;
+  for (const char* reads : {"/Sessions", "ExportSystemConfiguration", "ImportSystemConfigurationPreview",
+                            "GetRepoBasedUpdateList", "GetRemoteServicesAPIStatus"}) {
+    if (req.path.find(reads) != std::string::npos) return false;
+  }
+  return true;
+}
+
 void Serve(httplib::Server& server, Bmc& bmc, const std::string& path, bool needs_auth,
            std::function<std::string()> body) {
   server.Get(path, [&bmc, needs_auth, body](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, needs_auth)) return;
     res.set_content(body(), kJson);
   });
@@ -114,13 +123,13 @@ void ServeCollection(httplib::Server& server, Bmc& bmc, const std::string& path,
                      const std::string& type, const std::string& name,
                      std::function<std::vector<Member>(Bmc&)> members) {
   server.Get(path, [&bmc, path, type, name, members](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, true)) return;
     const bool expand = bmc.SupportsExpand() && req.has_param("$expand");
     res.set_content(CollectionJson(path, type, name, members(bmc), expand), kJson);
   });
   server.Get(path + "/([^/]+)", [&bmc, path, members](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, true)) return;
     const std::string want = path + "/" + std::string(req.matches[1]);
     for (const auto& [id, doc] : members(bmc)) {

@@ -24,16 +24,21 @@ void Fail(httplib::Response& res, int status, const std::string& id, const std::
 // An action's outcome as the HTTP answer (errors with their message).
 void Answer(httplib::Response& res, const ActionAnswer& a);
 
-// Counts the request for as long as it is being served.
+// A request that changes the BMC (an action, a PATCH, an upload), as opposed to a read or a
+// session's login or logout (and the POSTs that only read: exports, previews, update lists).
+bool IsMutating(const httplib::Request& req);
+
+// Counts the request for as long as it is being served, and apart as a mutating one.
 class InFlight {
  public:
-  explicit InFlight(Bmc& bmc) : bmc_(bmc) { bmc_.Enter(); }
-  ~InFlight() { bmc_.Leave(); }
+  InFlight(Bmc& bmc, const httplib::Request& req) : bmc_(bmc), mutating_(IsMutating(req)) { bmc_.Enter(mutating_); }
+  ~InFlight() { bmc_.Leave(mutating_); }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
 
  private:
   Bmc& bmc_;
+  const bool mutating_;
 };
 
 // Shared front half of every handler: latency, random faults, authentication and (for

@@ -12,7 +12,7 @@ namespace dcops::sim {
 namespace {
 
 void CreateSession(Bmc& bmc, const httplib::Request& req, httplib::Response& res) {
-  InFlight in(bmc);
+  InFlight in(bmc, req);
   if (!Front(bmc, req, res, false)) return;
   rapidjson::Document doc;
   doc.Parse(req.body.c_str());
@@ -64,7 +64,7 @@ void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
   server.Post("/redfish/v1/SessionService/Sessions", create);
   server.Post("/redfish/v1/Sessions", create);  // older iDRAC9 firmware path
   auto remove = [&bmc](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, true)) return;
     if (!bmc.DeleteSession(req.matches[1])) {
       Fail(res, 404, "Base.1.8.ResourceMissingAtURI", "The resource at the URI was not found.");
@@ -77,7 +77,7 @@ void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
 
   server.Post("/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset",
               [&bmc](const httplib::Request& req, httplib::Response& res) {
-                InFlight in(bmc);
+                InFlight in(bmc, req);
                 if (!Front(bmc, req, res, true)) return;
                 auto body = JsonBody(req, res);
                 if (!body) return;

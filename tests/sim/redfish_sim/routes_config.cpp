@@ -134,7 +134,7 @@ void Accepted(httplib::Response& res, const ActionAnswer& a, const std::string& 
 void OnJson(httplib::Server& server, Bmc& bmc, const std::string& path,
             std::function<void(const rapidjson::Document&, httplib::Response&)> fn) {
   server.Post(path, [&bmc, fn](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, true)) return;
     auto body = JsonBody(req, res);
     if (!body) return;
@@ -156,7 +156,7 @@ void InstallConfigRoutes(httplib::Server& server, Bmc& bmc) {
     const std::string path = EntriesPath(legacy, service);
     const bool sel = std::string(service) == "Sel";
     server.Get(path, [&bmc, path, sel](const httplib::Request& req, httplib::Response& res) {
-      InFlight in(bmc);
+      InFlight in(bmc, req);
       if (!Front(bmc, req, res, true)) return;
       std::size_t skip = 0;
       if (req.has_param("$skip")) {
@@ -173,7 +173,7 @@ void InstallConfigRoutes(httplib::Server& server, Bmc& bmc) {
 
   if (!legacy) {
     server.Post("/redfish/v1/UpdateService/MultipartUpload", [&bmc](const httplib::Request& req, httplib::Response& res) {
-      InFlight in(bmc);
+      InFlight in(bmc, req);
       if (!Front(bmc, req, res, true)) return;
       if (!req.is_multipart_form_data() || !req.has_file("UpdateFile")) {
         return Fail(res, 400, "Base.1.8.PropertyMissing",

@@ -29,7 +29,7 @@ void InstallInventoryRoutes(httplib::Server& server, Bmc& bmc) {
   server.Post("/redfish/v1/Dell/Managers/iDRAC.Embedded.1/DellLCService/Actions/"
               "DellLCService.GetRemoteServicesAPIStatus",
               [&bmc](const httplib::Request& req, httplib::Response& res) {
-                InFlight in(bmc);
+                InFlight in(bmc, req);
                 if (!Front(bmc, req, res, true)) return;
                 const std::string lc = bmc.LcStatus(Now());
                 const char* ready = lc == "Ready" ? "Ready" : "NotReady";

@@ -13,7 +13,7 @@ using Handler = std::function<void(const rapidjson::Document&, const httplib::Re
 // An authenticated POST (or PATCH) with a JSON object body.
 void On(httplib::Server& server, Bmc& bmc, bool patch, const std::string& path, Handler fn) {
   auto wrapped = [&bmc, fn](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, true)) return;
     auto body = JsonBody(req, res);
     if (!body) return;
@@ -59,7 +59,7 @@ void InstallOperationRoutes(httplib::Server& server, Bmc& bmc) {
        res.set_header("Location", "/redfish/v1/TaskService/Tasks/" + job);
      });
   server.Get(R"(/redfish/v1/TaskService/Tasks/(JID_[0-9]+))", [&bmc](const httplib::Request& req, httplib::Response& res) {
-    InFlight in(bmc);
+    InFlight in(bmc, req);
     if (!Front(bmc, req, res, true)) return;
     auto job = bmc.Job(req.matches[1], Now());
     if (!job) return Fail(res, 404, "Base.1.8.ResourceMissingAtURI", "The resource at the URI was not found.");
