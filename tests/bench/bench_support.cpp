@@ -101,31 +101,44 @@ long StatusKib(pid_t pid, const char* key) {
 long RssKib(pid_t pid) { return StatusKib(pid, "VmRSS:"); }
 long PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
 
-double CpuSeconds(pid_t pid) {
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+namespace {
+
+// Fields of /proc/PID/stat after the command name (field 3 is the state), or empty.
+std::vector<std::string> StatFields(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   const auto close = text.rfind(')');  // the command name may hold spaces
-  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields;
+  if (close == std::string::npos) return fields;
   std::istringstream rest(text.substr(close + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (std::string f; rest >> f;) fields.push_back(f);
+  return fields;
 }
 
-double CpuSecondsOf(const std::string& comm) {
-  double total = 0;
+// Fields n and m of /proc/PID/stat (numbered as in proc(5)), added, in seconds.
+double Ticks(const std::vector<std::string>& f, std::size_t n, std::size_t m) {
+  if (f.size() < m - 2) return 0;
+  return static_cast<double>(std::stol(f[n - 3]) + std::stol(f[m - 3])) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+double CpuSeconds(pid_t pid) {
+  const auto f = StatFields(std::to_string(pid));
+  return f.empty() ? -1 : Ticks(f, 14, 15);  // utime + stime
+}
+
+double ServerCpuSeconds(db::Connection& db) {
+  const auto backend = StatFields(Scalar(db, "SELECT pg_backend_pid()"));
+  if (backend.size() < 2) Die("cannot find the PostgreSQL server's process");
+  const std::string postmaster = backend[1];  // field 4: the parent
+  const auto own = StatFields(postmaster);
+  double total = Ticks(own, 14, 15) + Ticks(own, 16, 17);  // its own, and its reaped children's
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream c(entry.path() / "comm");
-    std::string command;
-    if (!std::getline(c, command) || command != comm) continue;
-    const double cpu = CpuSeconds(static_cast<pid_t>(std::stol(name)));
-    if (cpu > 0) total += cpu;
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto f = StatFields(pid);
+    if (f.size() > 1 && f[1] == postmaster) total += Ticks(f, 14, 15);
   }
   return total;
 }

@@ -30,8 +30,10 @@ void Stop(pid_t pid);
 long RssKib(pid_t pid);       // VmRSS now
 long PeakRssKib(pid_t pid);   // VmHWM: the most it ever held
 double CpuSeconds(pid_t pid);  // user + system time so far
-// The same, summed over every live process named `comm` (e.g. "postgres"; exited ones lost).
-double CpuSecondsOf(const std::string& comm);
+// CPU seconds of the PostgreSQL server `db` is connected to, and of nothing else on the
+// machine (another server, a test run's): its postmaster, every process it runs now, and the
+// ones that have exited (the postmaster reaped them, so their time is in its children's).
+double ServerCpuSeconds(db::Connection& db);
 int FreePort();
 double Percentile(std::vector<double> v, double p);
 

@@ -66,11 +66,17 @@ FleetCounters ReadCounters(const std::string& control) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 5) Die("usage: dcops-fleet-bench ADMIN_DSN JOB_DISPATCHER IDRAC_WORKER REDFISH_SIM [BMCS] [LATENCY_MS] [CAPACITY]");
+  if (argc < 5) {
+    Die("usage: dcops-fleet-bench ADMIN_DSN JOB_DISPATCHER IDRAC_WORKER REDFISH_SIM [BMCS] [LATENCY_MS] [CAPACITY] "
+        "[FIRST_ADDRESS]");
+  }
   const std::string admin_dsn = argv[1], dispatcher_bin = argv[2], worker_bin = argv[3], sim_bin = argv[4];
   const int bmcs = argc > 5 ? std::atoi(argv[5]) : 1000;
   const int latency_ms = argc > 6 ? std::atoi(argv[6]) : 200;
   const int capacity = argc > 7 ? std::atoi(argv[7]) : 256;
+  // Where the fleet's addresses start: any free loopback range (the simulator refuses others).
+  const std::string first = argc > 8 ? argv[8] : "127.0.100.1";
+  if (first.rfind("127.", 0) != 0) Die("FIRST_ADDRESS must be a loopback address (127.0.0.0/8)");
   const int port = FreePort();
 
   const std::string dbname = fmt::format("bench_fleet_{}", ::getpid());
@@ -78,11 +84,11 @@ int main(int argc, char** argv) {
   auto db = Open(dsn);
   const std::string dir = MakeSiteDir(dispatcher_bin);
 
-  // The fleet: N BMCs from 127.0.100.1, each with its own certificate; the password random.
+  // The fleet: N BMCs from `first`, each with its own certificate; the password random.
   const std::string password = tls::SecretBox::NewHexKey().substr(0, 20);
   { std::ofstream(dir + "/bmc-password") << password << "\n"; }
   const int control_port = FreePort();
-  const pid_t sim = Spawn({sim_bin, "--count", std::to_string(bmcs), "--first", "127.0.100.1", "--port",
+  const pid_t sim = Spawn({sim_bin, "--count", std::to_string(bmcs), "--first", first, "--port",
                            std::to_string(port), "--control-port", std::to_string(control_port), "--password-file",
                            dir + "/bmc-password", "--threads-per-bmc", "2", "--latency-ms", std::to_string(latency_ms)},
                           {}, dir + "/sim.log");
@@ -127,7 +133,7 @@ int main(int argc, char** argv) {
   auto run = [&](const char* label) {
     const FleetCounters before = ReadCounters(control);
     const double cpu_worker = CpuSeconds(worker), cpu_dispatcher = CpuSeconds(d.pid), cpu_sim = CpuSeconds(sim),
-                 cpu_pg = CpuSecondsOf("postgres");
+                 cpu_pg = ServerCpuSeconds(db);
     const auto t0 = std::chrono::steady_clock::now();
     const std::string job = Scalar(db, "SELECT dispatcher_v1_create_job('default', 'server.refresh', "
                                        "'{\"all_servers\": true}', '{}')");
@@ -153,7 +159,7 @@ int main(int argc, char** argv) {
     fmt::print("  {}: {} in {:.2f} s; lower bound {:.2f} s ({:.1f} requests per BMC) -> {:.1f}% above the bound\n",
                label, status, wall, bound, per_bmc, 100.0 * (wall - bound) / bound);
     fmt::print("    CPU seconds: idrac-worker {:.2f}, job-dispatcher {:.2f}, PostgreSQL {:.2f}, simulator {:.2f}\n",
-               CpuSeconds(worker) - cpu_worker, CpuSeconds(d.pid) - cpu_dispatcher, CpuSecondsOf("postgres") - cpu_pg,
+               CpuSeconds(worker) - cpu_worker, CpuSeconds(d.pid) - cpu_dispatcher, ServerCpuSeconds(db) - cpu_pg,
                CpuSeconds(sim) - cpu_sim);
     fmt::print("    steps failed: {}\n", Scalar(db, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status <> 'succeeded'", {job}));
   };

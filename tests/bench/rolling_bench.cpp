@@ -111,33 +111,6 @@ void ReadAgentLog(const std::string& path, std::map<std::string, AgentSpan>& spa
   }
 }
 
-// CPU seconds of this bench's PostgreSQL only: its postmaster (the parent of our backend) and
-// every process it started that is still alive. Other PostgreSQL servers on the machine (a
-// test run's) are not counted, as CpuSecondsOf("postgres") would.
-double OwnPostgresCpu(db::Connection& db) {
-  auto parent_of = [](const std::string& pid) -> std::string {
-    std::ifstream stat("/proc/" + pid + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');  // the command name may hold spaces
-    if (close == std::string::npos) return "";
-    std::istringstream rest(text.substr(close + 2));
-    std::string state, ppid;
-    rest >> state >> ppid;
-    return ppid;
-  };
-  const std::string postmaster = parent_of(Scalar(db, "SELECT pg_backend_pid()"));
-  if (postmaster.empty()) Die("cannot find the PostgreSQL server's process");
-  double total = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string pid = entry.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (pid != postmaster && parent_of(pid) != postmaster) continue;
-    const double cpu = CpuSeconds(static_cast<pid_t>(std::stol(pid)));
-    if (cpu > 0) total += cpu;
-  }
-  return total;
-}
-
 std::string Ms(double seconds) { return fmt::format("{:.1f} ms", seconds * 1000); }
 
 }  // namespace
@@ -246,7 +219,7 @@ int main(int argc, char** argv) {
 
   // The rolling update.
   const double cpu_d = CpuSeconds(d.pid), cpu_idrac = CpuSeconds(idrac), cpu_esxi = CpuSeconds(esxi),
-               cpu_pg = OwnPostgresCpu(db), cpu_sim = CpuSeconds(sim);
+               cpu_pg = ServerCpuSeconds(db), cpu_sim = CpuSeconds(sim);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string job = Scalar(db, "SELECT dispatcher_v1_create_job('default', 'cluster.rolling_update', $1::jsonb, $2::jsonb)",
                                  {fmt::format(R"({{"cluster_id":"{}"}})", cluster), kRollingParams});
@@ -353,7 +326,7 @@ int main(int argc, char** argv) {
   fmt::print("  CPU seconds during the job: job-dispatcher {:.2f}, idrac-worker {:.2f}, esxi-worker {:.2f}, "
              "PostgreSQL {:.2f}, redfish-sim {:.2f}\n",
              CpuSeconds(d.pid) - cpu_d, CpuSeconds(idrac) - cpu_idrac, CpuSeconds(esxi) - cpu_esxi,
-             OwnPostgresCpu(db) - cpu_pg, CpuSeconds(sim) - cpu_sim);
+             ServerCpuSeconds(db) - cpu_pg, CpuSeconds(sim) - cpu_sim);
 
   Stop(idrac);
   Stop(vcsync);

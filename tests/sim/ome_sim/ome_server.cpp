@@ -147,6 +147,10 @@ std::string Server::Start() {
   // listing.
   server_->set_keep_alive_max_count(100);
   server_->new_task_queue = [] { return new httplib::ThreadPool(24); };
+  server_->set_pre_routing_handler([this](const httplib::Request&, httplib::Response&) {
+    ++requests_;
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   server_->Post("/api/SessionService/Sessions", [this](const httplib::Request& req, httplib::Response& res) {
     rapidjson::Document body;
     body.Parse(req.body.c_str());

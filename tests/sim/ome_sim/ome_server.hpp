@@ -33,6 +33,8 @@ class Server {
   // Holds the next device-list request ("devices": the first page, "devices page": a later
   // one) until the test releases it.
   RequestGate& gate() { return gate_; }
+  // Every request it has answered (what a benchmark reports as round trips to the device).
+  long requests() const { return requests_; }
   // The most InventoryDetails requests this server has had in flight at once.
   int max_details_in_flight() const { return max_details_in_flight_; }
   // The next `n` InventoryDetails requests are answered only once all `n` have arrived (or
@@ -48,6 +50,7 @@ class Server {
   std::thread thread_;
   std::atomic<Fault> fault_{Fault::kNone};
   RequestGate gate_;
+  std::atomic<long> requests_{0};
   std::atomic<int> details_in_flight_{0};
   std::atomic<int> max_details_in_flight_{0};
   std::mutex gather_mu_;
