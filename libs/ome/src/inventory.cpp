@@ -53,7 +53,9 @@ std::int64_t Number(const Value& o, const char* key, const char* unit = nullptr)
   const Value* v = Member(o, key);
   if (v == nullptr) return -1;
   if (v->IsInt64()) return v->GetInt64() < 0 ? -1 : v->GetInt64();
-  if (v->IsDouble()) return v->GetDouble() < 0 ? -1 : std::llround(v->GetDouble());
+  // Beyond int64 (or not finite) is not a count: -1, never llround's unspecified value.
+  auto whole = [](double d) -> std::int64_t { return d < 0 || !(d < 9.2e18) ? -1 : std::llround(d); };
+  if (v->IsDouble()) return whole(v->GetDouble());
   if (!v->IsString()) return -1;
   const std::string text = Trim(v->GetString());
   double n = 0;
@@ -61,7 +63,7 @@ std::int64_t Number(const Value& o, const char* key, const char* unit = nullptr)
   if (ec != std::errc() || n < 0) return -1;
   const std::string rest = Trim(std::string_view(end, text.data() + text.size() - end));
   if (!rest.empty() && (unit == nullptr || !SameWord(rest, unit))) return -1;
-  return std::llround(n);
+  return whole(n);
 }
 
 std::int64_t FirstNumber(const Value& o, std::initializer_list<const char*> keys, const char* unit = nullptr) {

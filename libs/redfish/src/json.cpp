@@ -1,8 +1,10 @@
 #include "dcops/redfish/json.hpp"
 
-#include "dcops/common/json_depth.hpp"
-
 #include <fmt/format.h>
+
+#include <cmath>
+
+#include "dcops/common/json_depth.hpp"
 
 namespace dcops::redfish {
 
@@ -103,9 +105,13 @@ Result<std::optional<std::int64_t>> Document::MaybeInt(std::string_view path) co
   const auto* v = Find(path);
   if (v == nullptr || v->IsNull()) return std::optional<std::int64_t>();
   if (v->IsInt64()) return std::optional<std::int64_t>(v->GetInt64());
-  // Some BMCs write whole numbers as 512.0.
-  if (v->IsDouble() && v->GetDouble() == static_cast<double>(static_cast<std::int64_t>(v->GetDouble()))) {
-    return std::optional<std::int64_t>(static_cast<std::int64_t>(v->GetDouble()));
+  // Some BMCs write whole numbers as 512.0. Only one within int64's range converts (found by
+  // fuzzing: 5.5e19 made the cast undefined).
+  if (v->IsDouble()) {
+    const double d = v->GetDouble();
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == std::trunc(d)) {
+      return std::optional<std::int64_t>(static_cast<std::int64_t>(d));
+    }
   }
   return SchemaError(path, "is not an integer");
 }

@@ -27,6 +27,16 @@ TEST_CASE("Documents name the resource and field they lack", "[redfish]") {
   CHECK_FALSE(doc->OptionalString("SKU").has_value());
 }
 
+TEST_CASE("A whole number written as a double is an integer only within int64's range (found by fuzzing)", "[redfish]") {
+  auto doc = Document::Parse("/redfish/v1/Systems", R"({"a": 512.0, "b": 5.5e19, "c": -9.3e18, "d": 1.5, "e": 9.2e18})");
+  REQUIRE(doc.ok());
+  CHECK(**doc->MaybeInt("a") == 512);
+  CHECK_FALSE(doc->MaybeInt("b").ok());
+  CHECK_FALSE(doc->MaybeInt("c").ok());
+  CHECK_FALSE(doc->MaybeInt("d").ok());
+  CHECK(**doc->MaybeInt("e") == 9200000000000000000);
+}
+
 TEST_CASE("HTML, truncated and non-object answers are schema errors", "[redfish]") {
   auto html = Document::Parse(kSystem, "<html><body>Internal error</body></html>", "text/html");
   REQUIRE_FALSE(html.ok());
