@@ -132,6 +132,12 @@ double ServerCpuSeconds(db::Connection& db) {
   const auto backend = StatFields(Scalar(db, "SELECT pg_backend_pid()"));
   if (backend.size() < 2) Die("cannot find the PostgreSQL server's process");
   const std::string postmaster = backend[1];  // field 4: the parent
+  // The server must be this machine's (a DSN to another host names some unrelated local pid).
+  std::ifstream comm("/proc/" + postmaster + "/comm");
+  std::string name;
+  if (!std::getline(comm, name) || name.rfind("postgres", 0) != 0) Die("the bench's PostgreSQL is not a local process");
+  // Its reaped children first, then the live ones: a backend exiting in between is missed (a
+  // few milliseconds of CPU at most), never counted twice.
   const auto own = StatFields(postmaster);
   double total = Ticks(own, 14, 15) + Ticks(own, 16, 17);  // its own, and its reaped children's
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

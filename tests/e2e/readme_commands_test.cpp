@@ -1,4 +1,6 @@
-// The README's server commands, each run once end to end through the dcops CLI (table-driven):
+// The server job types the README lists that no other end-to-end test runs (the ones its CLI
+// examples show have their own: power, refresh, boot, firmware by URI, backups, logs), each
+// run once end to end through the dcops CLI (table-driven):
 // the dispatcher plans it, an idrac-worker runs it against the Redfish simulator over gRPC, and
 // each row checks the effect where it shows (the simulated BMC, or the step's result).
 #include <rapidjson/document.h>
@@ -43,7 +45,8 @@ struct Row {
   std::function<void(Site&)> effect;
 };
 
-TEST_CASE("Each README command for a server runs once through the CLI, and its effect shows", "[e2e]") {
+TEST_CASE("Each README server job without another end-to-end test runs once through the CLI, and its effect shows",
+          "[e2e]") {
   Site site({1, "127.0.135.1", 400, 30, "1s"});
   const std::string bmc = "127.0.135.1", target = bmc + ":18443";
   // Packages to push live in the worker's DCOPS_PACKAGE_DIR, as in a deployment.

@@ -13,9 +13,17 @@ FUZZ_TARGET {
   (void)CookieValue(text, ApiAccess::kCookie);
   static dcops::FakeClock clock;
   static ApiAccess access("operator-token-0123456789", "viewer-token-0123456789", clock);
-  dcops::fuzz::Expect(!access.Authenticate(text, text).has_value() || text == "Bearer operator-token-0123456789" ||
-                          text == "Bearer viewer-token-0123456789",
-                      "only a token opens the API");
+  static const std::string session = *access.Login("operator-token-0123456789", "fuzz");
+  // The input is an Authorization header, a newline, then a Cookie header.
+  const std::size_t cut = text.find('\n');
+  const std::string authorization = text.substr(0, cut);
+  const std::string cookie = cut == std::string::npos ? "" : text.substr(cut + 1);
+  const bool token = authorization == "Bearer operator-token-0123456789" ||
+                     authorization == "Bearer viewer-token-0123456789";
+  const bool has_session = CookieValue(cookie, ApiAccess::kCookie) == session;
+  dcops::fuzz::Expect(access.Authenticate(authorization, cookie).has_value() ==
+                          (authorization.empty() ? has_session : token),
+                      "only a token, or the session's id when no token is sent, opens the API");
   const std::string frame = SseFrame("jobs", text);
   // Data never ends a message early: every line of it (ended by CR, LF or CRLF) is a data: line.
   std::size_t lines = 1;

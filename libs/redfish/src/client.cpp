@@ -215,6 +215,12 @@ Result<http::Response> Client::Send(http::Method method, const std::string& path
 }
 
 Result<http::Response> Client::Send(http::Request req, const std::string& path) {
+  // Every resource is a path on this BMC: a link, action target or task location that is not
+  // one could name another host ("@host/x" after the address) and is refused unsent.
+  if (path.empty() || path.front() != '/') {
+    return MakeError("redfish.schema", fmt::format("{}: the BMC named a resource that is not a path on itself: {}",
+                                                   target_.address, path.substr(0, 200)));
+  }
   req.url = Url(path);
   req.tls = target_.tls;
   req.min_interval = target_.min_interval;
@@ -263,16 +269,33 @@ Result<http::Response> Client::Patch(const std::string& path, const std::string&
   return Send(http::Method::kPatch, path, json_body);
 }
 
+namespace {
+
+// The path of a session's Location on its own BMC: an absolute URL keeps only its path, so the
+// token in the DELETE goes to the BMC that issued it, whatever host the header named; "" when
+// there is no path.
+std::string SessionPath(const std::string& location) {
+  std::string path = location;
+  if (location.rfind("https://", 0) == 0 || location.rfind("http://", 0) == 0) {
+    const auto slash = location.find('/', location.find("//") + 2);
+    path = slash == std::string::npos ? "" : location.substr(slash);
+  }
+  return path.empty() || path.front() != '/' ? "" : path;
+}
+
+}  // namespace
+
 SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions) {
   SessionSweep sweep;
   for (const auto& s : sessions) {
-    if (s.location.empty() || s.token.empty()) {
+    const std::string path = SessionPath(s.location);
+    if (path.empty() || s.token.empty()) {
       cache.Settled(s, true);  // nothing to address a DELETE to
       continue;
     }
     http::Request req;
     req.method = http::Method::kDelete;
-    req.url = s.location.rfind("https://", 0) == 0 ? s.location : "https://" + s.address + s.location;
+    req.url = "https://" + s.address + path;
     req.headers = {{"X-Auth-Token", s.token}};
     req.tls = s.tls;
     auto r = http.Execute(req);

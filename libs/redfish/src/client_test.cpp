@@ -48,6 +48,29 @@ struct Rig {
   sim::Bmc& Bmc(const std::string& address) { return *fleet.Find(address); }
 };
 
+TEST_CASE("A session is logged out on the BMC that issued it, whatever host its Location names", "[redfish][net][attack]") {
+  Rig rig("127.0.38.1");
+  Client c(rig.http, rig.sessions, rig.TargetFor("127.0.38.1"), SystemClock::Instance());
+  REQUIRE(c.Get("/redfish/v1/Systems/System.Embedded.1").ok());
+  auto taken = rig.sessions.TakeAll();
+  REQUIRE(taken.size() == 1);
+  // A Location naming another host: the DELETE, with the session's token, still goes to the BMC.
+  taken[0].location = "https://127.0.38.99:1" + taken[0].location;
+  auto sweep = DeleteSessions(rig.http, rig.sessions, taken);
+  CHECK(sweep.deleted == 1);
+  CHECK(rig.Bmc("127.0.38.1").SessionCount(std::chrono::steady_clock::now()) == 0);
+  // A Location that is no path at all is not addressed anywhere (the BMC's timeout ends it).
+  REQUIRE(Client(rig.http, rig.sessions, rig.TargetFor("127.0.38.1"), SystemClock::Instance())
+              .Get("/redfish/v1/Systems/System.Embedded.1").ok());
+  auto second = rig.sessions.TakeAll();
+  REQUIRE(second.size() == 1);
+  second[0].location = "@127.0.38.99:1/x";
+  const long requests = rig.Bmc("127.0.38.1").counters().requests;
+  DeleteSessions(rig.http, rig.sessions, second);
+  CHECK(rig.Bmc("127.0.38.1").counters().requests == requests);
+  CHECK(rig.Bmc("127.0.38.1").SessionCount(std::chrono::steady_clock::now()) == 1);
+}
+
 TEST_CASE("One session serves many requests and is deleted at shutdown", "[redfish][net]") {
   Rig rig("127.0.30.1");
   for (int i = 0; i < 5; ++i) {

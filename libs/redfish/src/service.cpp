@@ -7,8 +7,12 @@
 namespace dcops::redfish {
 namespace {
 
+// A link the service advertises, when it is a path on the BMC itself: a value such as
+// "@other.host/x" would turn "https://<bmc>" + value into another host's URL, and the login's
+// body would go there (found by fuzzing). Anything else counts as not advertised.
 std::string Link(const Document& doc, const std::string& member) {
-  return doc.OptionalString(member + "/@odata.id").value_or("");
+  std::string link = doc.OptionalString(member + "/@odata.id").value_or("");
+  return link.empty() || link.front() != '/' ? "" : link;
 }
 
 }  // namespace

@@ -113,5 +113,17 @@ TEST_CASE("A service listing two systems is ambiguous, and nothing is picked", "
   CHECK(ReadServiceRoot(*old).vendor == "Dell");  // iDRACs older than Vendor
 }
 
+TEST_CASE("A service root's link that is not a path on the BMC is not followed (found by fuzzing)", "[redfish][attack]") {
+  // "https://<bmc>" + "@evil.example/x" names another host: the login would go there.
+  auto doc = Document::Parse("/redfish/v1", R"({"Links": {"Sessions": {"@odata.id": "@evil.example/x"}},
+                                               "Systems": {"@odata.id": "evil.example/Systems"},
+                                               "Managers": {"@odata.id": "/redfish/v1/Managers"}})");
+  REQUIRE(doc.ok());
+  const ServiceRoot root = ReadServiceRoot(*doc);
+  CHECK(root.sessions.empty());
+  CHECK(root.systems.empty());
+  CHECK(root.managers == "/redfish/v1/Managers");
+}
+
 }  // namespace
 }  // namespace dcops::redfish
