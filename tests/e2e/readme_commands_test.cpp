@@ -87,13 +87,15 @@ TEST_CASE("Each README server job without another end-to-end test runs once thro
       {"virtual media insert", {"server.virtual_media", "--param", "action=insert", "--param", "image_url=http://127.0.0.1/esxi-8.0.iso"},
        [&](Site& s) {
          std::string inserted;
-         for (auto& m : Bmc(s, bmc)["virtual_media"].GetObject()) inserted += m.value.GetString();
+         const auto state = Bmc(s, bmc);  // kept: the loop walks into it
+         for (const auto& m : state["virtual_media"].GetObject()) inserted += m.value.GetString();
          CHECK(inserted == "http://127.0.0.1/esxi-8.0.iso");
        }},
       {"virtual media eject", {"server.virtual_media", "--param", "action=eject"},
        [&](Site& s) {
          std::string inserted;
-         for (auto& m : Bmc(s, bmc)["virtual_media"].GetObject()) inserted += m.value.GetString();
+         const auto state = Bmc(s, bmc);  // kept: the loop walks into it
+         for (const auto& m : state["virtual_media"].GetObject()) inserted += m.value.GetString();
          CHECK(inserted.empty());
        }},
       {"firmware pushed from the package directory",
