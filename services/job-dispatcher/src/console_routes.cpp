@@ -6,10 +6,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <regex>
 
 #include "console_assets.hpp"
 #include "console_stream.hpp"
+#include "plan_params.hpp"
 
 namespace dcops::dispatcher {
 namespace {
@@ -51,11 +51,6 @@ std::string SessionCookie(const httplib::Request& req, const std::string& value,
   return cookie;
 }
 
-bool IsUuidText(const std::string& s) {
-  static const std::regex re("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
-  return std::regex_match(s, re);
-}
-
 // The event cursor: the later of ?after=N (what the page held when it opened the stream) and
 // the Last-Event-ID a reconnecting EventSource sends (what it has had since).
 long Cursor(const httplib::Request& req) {
@@ -83,7 +78,7 @@ void StreamRoute(httplib::Server& http, Api& api, ChangeFeed& feed, ConsoleOptio
       res.set_content(body, "application/json");
     };
     const std::string job = req.get_param_value("job");
-    if (!job.empty() && !IsUuidText(job)) return refuse(400, R"({"error":{"code":"invalid","message":"job: must be a job UUID"}})");
+    if (!job.empty() && !IsUuid(job)) return refuse(400, R"({"error":{"code":"invalid","message":"job: must be a job UUID"}})");
     const std::string authorization = req.get_header_value("Authorization");
     const std::string cookie = req.get_header_value("Cookie");
     auto who = api.access().Authenticate(authorization, cookie);
