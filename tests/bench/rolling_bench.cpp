@@ -37,8 +37,11 @@ using namespace dcops;
 using namespace dcops::bench;
 namespace vc = sim::vcenter;
 
-constexpr const char* kRollingParams =
-    R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE"},"quiet_seconds":0})";
+// A BIOS update the BMCs fetch from the simulator's file share on `images_port`.
+std::string RollingParams(int images_port) {
+  return R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1:)" + std::to_string(images_port) +
+         R"(/BIOS_8T4P1_WN64_9.9.9.EXE"},"quiet_seconds":0})";
+}
 
 // Waits for a job to end; stops the bench unless it succeeded, with the failed (or paused)
 // step's error.
@@ -135,11 +138,14 @@ int main(int argc, char** argv) {
   // (a BIOS job runs 400 ms, a server restarts in 400 ms, an iDRAC in 800 ms).
   const std::string bmc_password = tls::SecretBox::NewHexKey().substr(0, 20);
   { std::ofstream(dir + "/bmc-password") << bmc_password << "\n"; }
-  const int bmc_port = FreePort(), control_port = FreePort();
+  const int bmc_port = FreePort(), control_port = FreePort(), images_port = FreePort();
+  std::filesystem::create_directories(dir + "/images");
+  { std::ofstream(dir + "/images/BIOS_8T4P1_WN64_9.9.9.EXE") << "MZ\x90 simulated Dell update package"; }
   const pid_t sim = Spawn({sim_bin, "--count", std::to_string(hosts), "--first", "127.0.130.1", "--port",
                            std::to_string(bmc_port), "--control-port", std::to_string(control_port), "--password-file",
                            dir + "/bmc-password", "--restart-ms", "400", "--power-on-ms", "300", "--on-after-off-ms",
-                           "1000", "--job-ms", "400", "--idrac-restart-ms", "800"},
+                           "1000", "--job-ms", "400", "--idrac-restart-ms", "800", "--download-ms", "200",
+                           "--image-dir", dir + "/images", "--image-share", "127.0.0.1:" + std::to_string(images_port)},
                           {}, dir + "/sim.log");
   auto sim_ready = [&] {
     std::ifstream log(dir + "/sim.log");
@@ -222,7 +228,7 @@ int main(int argc, char** argv) {
                cpu_pg = ServerCpuSeconds(db), cpu_sim = CpuSeconds(sim);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string job = Scalar(db, "SELECT dispatcher_v1_create_job('default', 'cluster.rolling_update', $1::jsonb, $2::jsonb)",
-                                 {fmt::format(R"({{"cluster_id":"{}"}})", cluster), kRollingParams});
+                                 {fmt::format(R"({{"cluster_id":"{}"}})", cluster), RollingParams(images_port)});
   WaitForSuccess(db, job, "cluster.rolling_update", std::chrono::minutes(30));
   const double seen = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

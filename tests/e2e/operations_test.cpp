@@ -100,8 +100,9 @@ TEST_CASE("Firmware, boot and virtual media jobs through the CLI: updated, verif
 
   // A BIOS package is staged by the iDRAC and waits for a reboot, which the step sends; a
   // firmware refresh after it writes the new version into the inventory.
+  const std::string package = site.AddImage("BIOS_8T4P1_WN64_9.9.9.EXE", kUpdatePackage);
   auto update = site.Cli({"job", "create", "server.firmware_update", "--target", targets, "--param", "method=simple_update",
-                          "--param", "image_uri=http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE", "--watch"});
+                          "--param", "image_uri=" + package, "--watch"});
   INFO(update.output);
   REQUIRE(update.exit_code == 0);
   CHECK(update.output.find("succeeded: 6 step(s), 0 failed") != std::string::npos);
@@ -109,6 +110,7 @@ TEST_CASE("Firmware, boot and virtual media jobs through the CLI: updated, verif
   for (const auto& b : updated.GetArray()) {
     CHECK(std::string(b["bios_version"].GetString()) == "9.9.9");
     CHECK(b["counters"]["effective_resets"].GetInt() == 1);
+    CHECK(b["counters"]["images_fetched"].GetInt() == 1);  // each iDRAC fetched the package itself
   }
   CHECK(site.Sql("SELECT count(*) FROM server_firmware WHERE component_id = 'Installed-159' AND version = '9.9.9'") == "3");
 

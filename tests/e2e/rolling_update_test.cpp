@@ -17,11 +17,13 @@ namespace {
 using std::chrono::seconds;
 namespace vc = sim::vcenter;
 
-constexpr const char* kBios = R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE"},"quiet_seconds":1})";
-// The same, with HA admission control off and DRS fully automated for the job's length.
-constexpr const char* kBiosWithSettings =
-    R"({"firmware":{"method":"simple_update","image_uri":"http://127.0.0.1:9/BIOS_8T4P1_WN64_9.9.9.EXE"},"quiet_seconds":1,)"
-    R"("ha_admission_control":"disable","drs_behavior":"fullyAutomated"})";
+// A BIOS update from the site's share; `with_settings` adds HA admission control off and DRS
+// fully automated for the job's length.
+std::string BiosParams(Site& site, bool with_settings = false) {
+  const std::string uri = site.AddImage("BIOS_8T4P1_WN64_9.9.9.EXE", kUpdatePackage);
+  return R"({"firmware":{"method":"simple_update","image_uri":")" + uri + R"("},"quiet_seconds":1)" +
+         (with_settings ? R"(,"ha_admission_control":"disable","drs_behavior":"fullyAutomated"})" : "}");
+}
 
 // A site whose 4 BMCs are the hardware of a 4-host cluster, inventoried and linked.
 struct ClusterSite {
@@ -146,7 +148,7 @@ TEST_CASE("A rolling firmware update takes a 4-host cluster host by host, each i
   const std::string cluster_moref = cs.model.Objects("ClusterComputeResource").front().moref;
   cs.model.Edit(cluster_moref, [](vc::Object& c) { std::get<vc::Cluster>(c.body).drs_behavior = "partiallyAutomated"; });
   auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json",
-                          kBiosWithSettings, "--watch"});
+                          BiosParams(cs.site, true), "--watch"});
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   const std::string job = cs.site.Sql("SELECT id FROM jobs WHERE job_type = 'cluster.rolling_update'");
@@ -212,7 +214,7 @@ TEST_CASE("A blocker pauses the rolling update with nothing sent for that host, 
   cs.model.Edit(stuck_vm, [](vc::Object& vm) {
     std::get<vc::Vm>(vm.body).media = {vc::Vm::Media{"cdrom", "host_device", "", true}};
   });
-  auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json", kBios,
+  auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json", BiosParams(cs.site),
                           "--watch"});
   INFO(run.output);
   CHECK(run.exit_code == 3);  // watch ends: the job is paused
@@ -244,7 +246,7 @@ TEST_CASE("A failed firmware update on host 2 stops the job: host 1 done, host 2
   // Host 2's iDRAC starts answering HTML error pages: its update cannot be done or proved.
   REQUIRE(cs.site.SetFaults(cs.BmcOf(h2).substr(0, cs.BmcOf(h2).find(':')), R"({"mode":"html"})"));
   auto run = cs.site.Cli({"job", "create", "cluster.rolling_update", "--target", "cluster:" + cs.cluster, "--params-json",
-                          kBiosWithSettings, "--watch"});
+                          BiosParams(cs.site, true), "--watch"});
   INFO(run.output);
   CHECK(run.exit_code == 1);
   const std::string job = cs.site.Sql("SELECT id FROM jobs WHERE job_type = 'cluster.rolling_update'");
@@ -282,7 +284,7 @@ TEST_CASE("A cancel mid-firmware lets the firmware finish, brings the healthy ho
   // Servers take 3 s to restart: the cancel lands while the first host's firmware is applied.
   ClusterSite cs("127.0.126.81", "127.0.126.90", 18474, {}, std::chrono::milliseconds(50), 30, 3000);
   const std::string job =
-      cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", kBiosWithSettings);
+      cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", BiosParams(cs.site, true));
   const std::string h1 = cs.HostName(0);
   // The update is under way: the image staged, the restart that applies it sent (the step
   // follows the server through it, 3 s here, to prove the new version).
@@ -319,7 +321,7 @@ TEST_CASE("The database away while a host's firmware is applied: the rolling upd
           "[e2e][rolling]") {
   // Servers take 3 s to restart: the outage covers the update's end on the agent.
   ClusterSite cs("127.0.127.1", "127.0.127.10", 18475, {}, std::chrono::milliseconds(50), 30, 3000);
-  const std::string job = cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", kBiosWithSettings);
+  const std::string job = cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", BiosParams(cs.site, true));
   const std::string h2 = cs.HostName(1);
   cs.AwaitCheckpoint(job, "firmware:" + h2, "phase", "rebooted");
   cs.site.CutDatabase();
@@ -357,7 +359,7 @@ TEST_CASE("Killed mid-host — the idrac-worker, the esxi-worker, the dispatcher
           "[e2e][rolling]") {
   // Entries take seconds (1.5 s per VM) and servers 3 s to restart, so each kill lands mid-step.
   ClusterSite cs("127.0.126.61", "127.0.126.70", 18473, {}, std::chrono::milliseconds(1500), 5, 3000);
-  const std::string job = cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", kBios);
+  const std::string job = cs.site.CreateJob("cluster.rolling_update", R"({"cluster_id":")" + cs.cluster + "\"}", BiosParams(cs.site));
   const std::string h1 = cs.HostName(0), h2 = cs.HostName(1), h3 = cs.HostName(2);
 
   // Host 1: the idrac-worker dies while the server restarts into its new BIOS (the restart is

@@ -150,13 +150,17 @@ Site::Site(SiteOptions options) : options_(std::move(options)), db_(tdb_.Connect
     http_ports_[i] = FreePort();
   }
   control_port_ = FreePort();
+  images_port_ = FreePort();
+  std::filesystem::create_directories(dir_ + "/images");
 
   std::vector<std::string> sim_argv{DCOPS_REDFISH_SIM, "--count", std::to_string(options_.bmcs), "--first",
                                     options_.first_bmc, "--port", "18443", "--control-port",
                                     std::to_string(control_port_), "--password-file", dir_ + "/bmc-password",
                                     "--restart-ms", std::to_string(options_.restart_ms), "--power-on-ms", "300",
                                     "--on-after-off-ms", "1000", "--job-ms", "400", "--idrac-restart-ms", "800",
-                                    "--impostors", std::to_string(options_.impostors)};
+                                    "--impostors", std::to_string(options_.impostors), "--download-ms", "200",
+                                    "--image-dir", dir_ + "/images", "--image-share",
+                                    "127.0.0.1:" + std::to_string(images_port_)};
   sim_argv.insert(sim_argv.end(), options_.sim_args.begin(), options_.sim_args.end());
   sim_ = std::make_unique<Process>("redfish-sim", std::move(sim_argv), std::map<std::string, std::string>{},
                                    dir_ + "/sim.log");
@@ -425,6 +429,15 @@ Process& Site::StartAgent(const std::string& binary, const std::string& id, cons
 
 std::string Site::Sql(const std::string& sql, const db::Params& params) {
   return testing::Scalar(db_, sql, params);
+}
+
+std::string Site::AddImage(const std::string& name, const std::string& content) {
+  std::ofstream(dir_ + "/images/" + name, std::ios::binary) << content;
+  return ImageUri(name);
+}
+
+std::string Site::ImageUri(const std::string& name) const {
+  return fmt::format("http://127.0.0.1:{}/{}", images_port_, name);
 }
 
 std::string Site::FleetJson() { return HttpGet(fmt::format("http://127.0.0.1:{}/control/bmcs", control_port_)); }

@@ -49,6 +49,10 @@ int FreePort();
 // The body of a GET: of a 2xx answer only, or of any answer with `any_status`.
 std::string HttpGet(const std::string& url, bool any_status = false);
 
+// What the site's share holds for a Dell update package: the simulated iDRAC checks that a
+// fetched file starts as a Windows executable (MZ), and reads what it updates from its name.
+inline constexpr const char* kUpdatePackage = "MZ\x90 simulated Dell update package";
+
 struct SiteOptions {
   int bmcs = 5;
   std::string first_bmc = "127.0.60.1";
@@ -117,6 +121,11 @@ class Site {
   // Terminates the database sessions of dispatcher `index` only (its leader lock goes with
   // them); returns how many there were.
   int TerminateDispatcherSessions(int index);
+  // The site's file share (the simulator serves dir()/images over HTTP): puts a file there and
+  // returns the URL a BMC fetches it from. A Dell update package starts with "MZ".
+  std::string AddImage(const std::string& name, const std::string& content);
+  // The URL of `name` on the share, whether or not it is there.
+  std::string ImageUri(const std::string& name) const;
   // The simulator's per-BMC JSON array, parsed by the caller.
   std::string FleetJson();
   // Injects faults into one simulated BMC through the simulator's control endpoint.
@@ -150,7 +159,7 @@ class Site {
   std::shared_ptr<grpc::ChannelCredentials> AgentChannelCredentials() const;
 
   std::string dir_, token_, api_token_, viewer_token_, bmc_password_;
-  int grpc_ports_[2] = {0, 0}, http_ports_[2] = {0, 0}, control_port_ = 0, cli_runs_ = 0;
+  int grpc_ports_[2] = {0, 0}, http_ports_[2] = {0, 0}, control_port_ = 0, images_port_ = 0, cli_runs_ = 0;
   std::unique_ptr<Process> sim_;
   std::unique_ptr<Process> dispatchers_[2];
   std::vector<std::unique_ptr<Process>> workers_;

@@ -129,7 +129,8 @@ TEST_CASE("Every operation runs against Dell, a generic BMC and DMTF's mockup: i
       // outlasts the restart: nothing can show it happened.
       {"server.idrac_reset", R"({"restart_observe_seconds":5})", Ok("\"outcome\":\"verified\""),
        Ok("\"outcome\":\"unverified\""), Ok("\"outcome\":\"unverified\"")},
-      {"server.firmware_update", R"({"method":"simple_update","image_uri":"http://127.0.0.1/BIOS_1.2.3.EXE"})",
+      {"server.firmware_update",
+       R"({"method":"simple_update","image_uri":")" + site.AddImage("BIOS_1.2.3.EXE", kUpdatePackage) + "\"}",
        Ok("\"state\":\"updated\""),
        // Accepted (204, no task), and no installed version changed: not proven, so failed.
        Refused("firmware.not_applied", "no installed version changed"),

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "image_fetcher.hpp"
 #include "inventory.hpp"
 #include "job_queue.hpp"
 #include "vendor.hpp"
@@ -32,6 +33,7 @@ struct Timing {
   milliseconds on_after_off_guard{60000};
   milliseconds job_run{3000};        // a Lifecycle Controller job, once it runs
   milliseconds idrac_restart{5000};  // the iDRAC is unreachable this long after a reset
+  milliseconds download{1000};       // a SimpleUpdate's package downloads at least this long
 };
 
 // Boot settings of the ComputerSystem.
@@ -83,6 +85,8 @@ struct Faults {
   Mode mode = Mode::kNormal;
   double error_rate = 0.0;      // share of requests answered 503 at random
   milliseconds latency{0};      // added to every request
+  milliseconds mutating_latency{0};  // added again to every request but a GET (an action, a
+                                     // login: real iDRACs take seconds over those)
   bool ignores_graceful = false;  // the OS ignores ACPI: GracefulShutdown never completes
   bool looping_next_link = false;  // a log page's Members@odata.nextLink names the page itself
 };
@@ -126,6 +130,9 @@ struct Counters {
   long sessions_refused = 0;   // 503 RAC0218
   std::map<std::string, long> resets_by_type;
   long idrac_resets = 0;
+  long images_fetched = 0;        // SimpleUpdate packages downloaded
+  long image_fetch_failures = 0;  // ... and downloads that failed
+  long image_bytes = 0;
 };
 
 // The outcome of an action, as the HTTP layer will answer it.
@@ -178,10 +185,15 @@ class Bmc {
   void SetDriveFailing(std::size_t drive, bool failing);
 
   // --- iDRAC operations (bmc_ops.cpp) ---
-  // UpdateService.SimpleUpdate: the package's file name says what it updates
-  // ("BIOS_8T4P1_WN64_1.13.2.EXE", "iDRAC-with-Lifecycle-Controller_Firmware_1HY5M_WN64_7.10.30.00_A00.EXE").
-  // Queues a job (host components wait for a reboot; the iDRAC's own update restarts it).
+  // UpdateService.SimpleUpdate: queues a job that downloads the package first (the HTTP layer
+  // fetches it and calls DownloadFinished). A fetched package's first bytes say whether it is
+  // one (MZ / #!), its file name what it updates ("BIOS_8T4P1_WN64_1.13.2.EXE",
+  // "iDRAC-with-Lifecycle-Controller_Firmware_1HY5M_WN64_7.10.30.00_A00.EXE"); host components
+  // then wait for a reboot, the iDRAC's own update restarts it.
   ActionAnswer SimpleUpdate(const std::string& image_uri, SimTime now, std::string* job_id);
+  // The download of job `job_id` ended: a failed one fails the job with the iDRAC's message
+  // once Timing::download has passed; a good one schedules the update.
+  void DownloadFinished(const std::string& job_id, const FetchOutcome& outcome, SimTime now);
   // Manager.Reset: the iDRAC restarts; it is unreachable for Timing::idrac_restart and forgets
   // every session.
   ActionAnswer ResetManager(const std::string& type, SimTime now);
@@ -251,6 +263,8 @@ class Bmc {
   std::optional<ActionAnswer> RefuseWhileBusy();
   // Queues a firmware job for a package (mu_ held); shared by SimpleUpdate and PushUpdate.
   ActionAnswer QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id);
+  SimJob PlanUpdate(const std::string& package_name, bool signed_package) const;
+  void LogUpdating(const SimJob& job);
   void StartTransition(Power target, milliseconds how_long, SimTime now, bool through_off);
 
   mutable std::mutex mu_;

@@ -57,7 +57,63 @@ ActionAnswer Bmc::SimpleUpdate(const std::string& image_uri, SimTime now, std::s
     ++counters_.refused_actions;
     return {400, "IDRAC.2.8.SUP0106", "Invalid or unsupported image URI: " + image_uri};
   }
-  return QueueUpdate(image_uri, true, now, job_id);
+  // Accepted before anything is fetched: the job downloads first (DownloadFinished).
+  SimJob job;
+  job.type = "FirmwareUpdate";
+  job.name = "Firmware Update: Unknown";
+  job.state = "Downloading";
+  job.message_id = "RED003";
+  job.message = "Downloading package.";
+  job.image_uri = image_uri;
+  job.ready_at = now + timing_.download;
+  ++counters_.actions;
+  *job_id = jobs_.Add(std::move(job), now);
+  return {202, "", ""};
+}
+
+void Bmc::DownloadFinished(const std::string& job_id, const FetchOutcome& outcome, SimTime now) {
+  std::lock_guard lock(mu_);
+  Advance(now);
+  SimJob* job = jobs_.Downloading(job_id);
+  if (job == nullptr) return;  // deleted (JID_CLEARALL) while it downloaded
+  job->fetched = true;
+  job->ready_at = std::max(job->ready_at, now);
+  if (outcome.kind != FetchOutcome::Kind::kOk) {
+    ++counters_.image_fetch_failures;
+    job->download_failed = true;
+    // The messages of Dell's registry (EEMI) for each way a download fails.
+    switch (outcome.kind) {
+      case FetchOutcome::Kind::kNotFound:
+        job->fail_message_id = "SUP0106";
+        job->fail_message = "Unable to locate firmware image file in specified path.";
+        break;
+      case FetchOutcome::Kind::kDenied:
+        job->fail_message_id = "RED050";
+        job->fail_message = "The specified user credentials necessary for downloading an update package were not correct.";
+        break;
+      case FetchOutcome::Kind::kHttpError:
+        job->fail_message_id = "RED006";
+        job->fail_message = "Unable to download Update Package.";
+        break;
+      default:
+        job->fail_message_id = "RED051";
+        job->fail_message = "The network file transfer of an update package was not successful.";
+    }
+    return;
+  }
+  ++counters_.images_fetched;
+  counters_.image_bytes += outcome.bytes;
+  // A Dell update package is a signed Windows executable (MZ) or Linux script (#!).
+  const bool signed_package = outcome.head.rfind("MZ", 0) == 0 || outcome.head.rfind("#!", 0) == 0;
+  SimJob planned = PlanUpdate(job->image_uri, signed_package);
+  job->name = planned.name;
+  job->duration = planned.duration;
+  job->component = planned.component;
+  job->version = planned.version;
+  job->waits_for_reboot = planned.waits_for_reboot;
+  job->fail_message_id = planned.fail_message_id;
+  job->fail_message = planned.fail_message;
+  if (job->fail_message_id.empty()) LogUpdating(*job);
 }
 
 std::optional<ActionAnswer> Bmc::RefuseWhileBusy() {
@@ -67,7 +123,7 @@ std::optional<ActionAnswer> Bmc::RefuseWhileBusy() {
                       "iDRAC is not ready. The configuration values cannot be accessed. Please retry after a few minutes."};
 }
 
-ActionAnswer Bmc::QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id) {
+SimJob Bmc::PlanUpdate(const std::string& package_name, bool signed_package) const {
   const Package pkg = ParsePackage(package_name);
   SimJob job;
   job.type = "FirmwareUpdate";
@@ -90,10 +146,20 @@ ActionAnswer Bmc::QueueUpdate(const std::string& package_name, bool signed_packa
     // Host components are flashed while the server POSTs; the iDRAC flashes itself now.
     job.waits_for_reboot = pkg.component != kIdracComponent && job.fail_message_id.empty();
   }
+  return job;
+}
+
+void Bmc::LogUpdating(const SimJob& job) {
+  AppendLog("lifecycle", {"", "", "OK", "SUP0516",
+                          fmt::format("Updating firmware for {} to version {}.", job.name.substr(job.name.find(": ") + 2),
+                                      job.version),
+                          "", ""});
+}
+
+ActionAnswer Bmc::QueueUpdate(const std::string& package_name, bool signed_package, SimTime now, std::string* job_id) {
+  SimJob job = PlanUpdate(package_name, signed_package);
   ++counters_.actions;
-  if (job.fail_message_id.empty()) {
-    AppendLog("lifecycle", {"", "", "OK", "SUP0516", fmt::format("Updating firmware for {} to version {}.", pkg.name, pkg.version), "", ""});
-  }
+  if (job.fail_message_id.empty()) LogUpdating(job);
   *job_id = jobs_.Add(std::move(job), now);
   return {202, "", ""};
 }

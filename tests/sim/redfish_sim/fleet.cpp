@@ -34,13 +34,14 @@ std::string CountersJson(Bmc& bmc, const std::string& fingerprint) {
       R"("jobs": {}, "power_state": "{}", "sessions": {}, "certificate_sha256": "{}", "counters": {{)"
       R"("requests": {}, "unauthorized": {}, "actions": {}, "effective_resets": {}, )"
       R"("refused_actions": {}, "concurrent": {}, "concurrent_high": {}, "mutating_concurrent_high": {}, "sessions_high": {}, )"
-      R"("sessions_created": {}, "sessions_refused": {}, "idrac_resets": {}, "resets_by_type": {{{}}}}}}})",
+      R"("sessions_created": {}, "sessions_refused": {}, "idrac_resets": {}, "images_fetched": {}, "image_fetch_failures": {}, )"
+      R"("image_bytes": {}, "resets_by_type": {{{}}}}}}})",
       id.address, VendorName(id.vendor), id.service_tag, id.serial, id.uuid, id.model, bmc.FirmwareVersion(kIdracComponent),
       bmc.FirmwareVersion(kBiosComponent), boot.override_target, boot.override_enabled, boot.last_boot_source,
       media, bmc.Jobs(now).size(), PowerName(bmc.PowerState(now)),
       bmc.SessionCount(now), fingerprint, c.requests, c.unauthorized, c.actions,
       c.effective_resets, c.refused_actions, c.concurrent, c.concurrent_high, c.mutating_high, c.sessions_high,
-      c.sessions_created, c.sessions_refused, c.idrac_resets, by_type);
+      c.sessions_created, c.sessions_refused, c.idrac_resets, c.images_fetched, c.image_fetch_failures, c.image_bytes, by_type);
 }
 
 std::optional<Mode> ParseMode(const std::string& s) {
@@ -123,6 +124,7 @@ Fleet::Fleet(FleetOptions options) : options_(std::move(options)) {}
 Fleet::~Fleet() { Stop(); }
 
 std::string Fleet::Start() {
+  fetcher_ = std::make_unique<ImageFetcher>();
   for (int i = 0; i < options_.count; ++i) {
     const std::string address = NthLoopbackAddress(options_.first_address, i);
     if (address.empty()) {
@@ -153,7 +155,7 @@ std::string Fleet::Start() {
     // Headers and body leave at once: with Nagle a response waits out the client's delayed
     // ACK (~40 ms), which is the simulator's artefact, not the device's latency.
     m->server->set_tcp_nodelay(true);
-    InstallRedfishRoutes(*m->server, *m->bmc);
+    InstallRedfishRoutes(*m->server, *m->bmc, *fetcher_);
     if (!m->server->bind_to_port(address.c_str(), options_.port)) {
       return fmt::format("cannot listen on {}:{}", address, options_.port);
     }
@@ -255,6 +257,9 @@ std::string Fleet::Start() {
                      if (doc.HasMember("latency_ms") && doc["latency_ms"].IsInt()) {
                        f.latency = milliseconds(doc["latency_ms"].GetInt());
                      }
+                     if (doc.HasMember("mutating_latency_ms") && doc["mutating_latency_ms"].IsInt()) {
+                       f.mutating_latency = milliseconds(doc["mutating_latency_ms"].GetInt());
+                     }
                      if (doc.HasMember("ignores_graceful") && doc["ignores_graceful"].IsBool()) {
                        f.ignores_graceful = doc["ignores_graceful"].GetBool();
                      }
@@ -332,6 +337,8 @@ void Fleet::Stop() {
   for (auto& m : members_) {
     if (m->thread.joinable()) m->thread.join();
   }
+  // No download may finish into a BMC that is gone.
+  if (fetcher_) fetcher_->Stop();
   members_.clear();
   for (auto& m : impostors_) {
     m->server->stop();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bmc.hpp"
+#include "image_fetcher.hpp"
 
 namespace httplib {
 class Server;
@@ -66,6 +67,7 @@ class Fleet {
   FleetOptions options_;
   std::vector<std::unique_ptr<Member>> members_;
   std::vector<std::unique_ptr<Member>> impostors_;
+  std::unique_ptr<ImageFetcher> fetcher_;  // declared after the BMCs: gone before them
   std::unique_ptr<httplib::Server> control_;
   std::thread control_thread_;
   int control_port_ = 0;

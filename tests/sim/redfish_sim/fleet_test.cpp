@@ -5,7 +5,14 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include "dcops/common/clock.hpp"
+#include "image_share.hpp"
 #include "dcops/http/client.hpp"
 
 namespace dcops::sim {
@@ -181,6 +188,68 @@ TEST_CASE("Injected faults: HTML pages, truncated JSON, not-ready answers", "[si
   auto busy = rig.Send("127.0.23.1", http::Method::kGet, "/redfish/v1/Systems");
   CHECK(busy.status == 503);
   CHECK(busy.body.find("SYS518") != std::string::npos);
+}
+
+TEST_CASE("SimpleUpdate fetches its package from the share: a package is scheduled, a missing file fails with SUP0106", "[sim][net]") {
+  const std::string dir = "/tmp/dcops-image-share-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/BIOS_8T4P1_WN64_1.13.2.EXE") << "MZ\x90 a Dell update package";
+  ImageShare share;
+  REQUIRE(share.Start("127.0.25.200", 0, dir).empty());
+  FleetOptions o = Rig::Options("127.0.25.1", 2);
+  o.timing.download = milliseconds(0);
+  Fleet fleet(o);
+  REQUIRE(fleet.Start().empty());
+  auto post = [&](const std::string& address, const std::string& file) {
+    http::ClientOptions co;
+    co.retry.max_attempts = 1;
+    co.tls.pinned_sha256 = fleet.FingerprintOf(address);
+    http::CurlTransport transport;
+    http::Client c(co, transport, SystemClock::Instance());
+    http::Request req;
+    req.method = http::Method::kPost;
+    req.url = "https://" + address + ":" + std::to_string(kPort) +
+              "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate";
+    req.body = R"({"ImageURI":")" + share.base_url() + "/" + file + R"("})";
+    req.basic_auth = http::BasicAuth{"root", "calvin"};
+    auto r = c.Execute(req);
+    REQUIRE(r.ok());
+    REQUIRE(r->status == 202);
+    const std::string task = r->Header("Location");
+    return task.substr(task.rfind('/') + 1);
+  };
+  const std::string good = post("127.0.25.1", "BIOS_8T4P1_WN64_1.13.2.EXE");
+  const std::string missing = post("127.0.25.2", "BIOS_8T4P1_WN64_9.9.9.EXE");
+  Bmc* a = fleet.Find("127.0.25.1");
+  Bmc* b = fleet.Find("127.0.25.2");
+  // The fetch runs on the simulator's own threads: wait for the jobs to leave Downloading.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto state = [](Bmc* bmc, const std::string& job) { return bmc->Job(job, std::chrono::steady_clock::now())->state; };
+  while ((state(a, good) == "Downloading" || state(b, missing) == "Downloading") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));  // a poll of the condition above
+  }
+  CHECK(state(a, good) == "Scheduled");  // a BIOS package waits for the next reboot
+  CHECK(a->counters().images_fetched == 1);
+  CHECK(a->counters().image_bytes > 2);
+  const auto failed = b->Job(missing, std::chrono::steady_clock::now());
+  CHECK(failed->state == "Failed");
+  CHECK(failed->message_id == "SUP0106");
+  CHECK(b->counters().image_fetch_failures == 1);
+  CHECK(share.files_served() == 1);
+  CHECK(share.not_found() == 1);
+  fleet.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("The simulator fetches images from loopback only, over http or https", "[sim]") {
+  CHECK(FetchImage("http://repo.example.com/BIOS.EXE").kind == FetchOutcome::Kind::kUnreachable);
+  CHECK(FetchImage("http://repo.example.com/BIOS.EXE").detail.find("loopback only") != std::string::npos);
+  CHECK(FetchImage("nfs://127.0.0.1/share/BIOS.EXE").kind == FetchOutcome::Kind::kUnreachable);
+  // Nothing listens on the discard port: the transfer fails, it is not a missing file.
+  const FetchOutcome closed = FetchImage("http://127.0.0.1:9/BIOS.EXE");
+  CHECK(closed.kind == FetchOutcome::Kind::kUnreachable);
+  CHECK_FALSE(closed.detail.empty());
 }
 
 }  // namespace

@@ -6,7 +6,7 @@ namespace dcops::sim {
 
 std::string JobQueue::Add(SimJob job, SimTime now) {
   job.id = fmt::format("JID_{:012d}", next_++);
-  if (!job.waits_for_reboot) {
+  if (!job.waits_for_reboot && job.state != "Downloading") {
     job.run_from = now;
     job.started = true;
   }
@@ -27,6 +27,23 @@ void JobQueue::HostReset(SimTime at) {
 std::vector<SimJob> JobQueue::Advance(SimTime now) {
   std::vector<SimJob> finished;
   for (auto& [_, j] : jobs_) {
+    if (j.state == "Downloading") {
+      if (!j.fetched || now < j.ready_at) continue;
+      if (j.download_failed) {
+        j.state = "Failed";
+        j.message_id = j.fail_message_id;
+        j.message = j.fail_message;
+        finished.push_back(j);
+        continue;
+      }
+      j.state = "Scheduled";
+      j.message_id = "JCP001";
+      j.message = "Task successfully scheduled.";
+      if (!j.waits_for_reboot) {
+        j.run_from = j.ready_at;
+        j.started = true;
+      }
+    }
     if (!j.started || j.state == "Completed" || j.state == "Failed" || now < j.run_from) continue;
     const auto elapsed = now - j.run_from;
     if (elapsed >= j.duration) {
@@ -55,6 +72,11 @@ std::optional<SimJob> JobQueue::Find(const std::string& id) const {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return std::nullopt;
   return it->second;
+}
+
+SimJob* JobQueue::Downloading(const std::string& id) {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() || it->second.state != "Downloading" ? nullptr : &it->second;
 }
 
 std::vector<SimJob> JobQueue::List() const {

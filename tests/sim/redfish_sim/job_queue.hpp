@@ -20,7 +20,7 @@ struct SimJob {
   std::string id;    // "JID_000000000101"
   std::string type;  // Dell JobType: "FirmwareUpdate", "BIOSConfiguration", "ExportConfiguration", …
   std::string name;
-  std::string state = "Scheduled";  // Dell JobState: Scheduled, Running, Completed, Failed
+  std::string state = "Scheduled";  // Dell JobState: Downloading, Scheduled, Running, Completed, Failed
   int percent = 0;
   std::string message_id = "JCP001";
   std::string message = "Task successfully scheduled.";
@@ -29,6 +29,12 @@ struct SimJob {
   std::chrono::milliseconds duration{0};
   SimTime run_from{};               // when it starts running (unset while waiting for a reboot)
   bool started = false;
+  // A SimpleUpdate's package is fetched first: the job is "Downloading" until the fetch has
+  // ended (`fetched`) and `ready_at` has come (the download's realistic time), then it is
+  // scheduled like any update, or fails at once when the download failed.
+  bool fetched = false;
+  bool download_failed = false;
+  SimTime ready_at{};
   // What it does when it completes (the Bmc reads these).
   std::string component;   // firmware: Dell component id
   std::string version;     // firmware: the version it installs
@@ -36,6 +42,7 @@ struct SimJob {
   std::map<std::string, std::string> idrac_attributes;  // import: iDRAC attributes it applies
   bool power_off_after = false;  // import: HostPowerState Off
   std::string output;      // export: the profile it produced
+  std::string image_uri;   // SimpleUpdate: the package it downloads
   std::string done_message_id;  // set: the message of its successful end (SCP: SYS043, SYS053, …)
   std::string done_message;
   std::string fail_message_id;  // set: the job fails at the end with this message
@@ -44,13 +51,16 @@ struct SimJob {
 
 class JobQueue {
  public:
-  // Queues `job` (its id is assigned here) and returns the id.
+  // Queues `job` (its id is assigned here) and returns the id. A "Downloading" job waits for
+  // its package (Downloaded) before anything else.
   std::string Add(SimJob job, SimTime now);
   // The host reset at `at`: jobs waiting for a reboot start running during POST.
   void HostReset(SimTime at);
   // Moves jobs along; returns the jobs that finished (completed or failed) since the last call.
   std::vector<SimJob> Advance(SimTime now);
   std::optional<SimJob> Find(const std::string& id) const;
+  // The job to finish a download on (nullptr when it is gone or not downloading).
+  SimJob* Downloading(const std::string& id);
   std::vector<SimJob> List() const;
   bool AnyRunning() const;
   // Deletes every job (Dell's JID_CLEARALL); returns how many were deleted.

@@ -74,7 +74,10 @@ std::optional<rapidjson::Document> JsonBody(const httplib::Request& req, httplib
 // data) the broken-answer modes. Returns false when the request has been answered already.
 bool Front(Bmc& bmc, const httplib::Request& req, httplib::Response& res, bool needs_auth) {
   const Faults f = bmc.faults();
-  if (f.latency.count() > 0) std::this_thread::sleep_for(f.latency);  // the device is slow
+  // The device is slow, and slower over anything but a read (a login, an action, a change).
+  const bool read = req.method == "GET" || req.method == "HEAD";
+  const auto latency = f.latency + (read ? milliseconds(0) : f.mutating_latency);
+  if (latency.count() > 0) std::this_thread::sleep_for(latency);
   if (bmc.RollFault()) {
     Fail(res, 503, "IDRAC.2.8.RAC0508", "An unexpected error occurred.");
     return false;

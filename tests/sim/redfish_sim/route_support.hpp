@@ -60,7 +60,7 @@ void ServeCollection(httplib::Server& server, Bmc& bmc, const std::string& path,
 // Component collections and the LC status (routes_inventory.cpp).
 void InstallInventoryRoutes(httplib::Server& server, Bmc& bmc);
 // Updates, jobs and tasks, the iDRAC reset, boot, virtual media, BIOS (routes_ops.cpp).
-void InstallOperationRoutes(httplib::Server& server, Bmc& bmc);
+void InstallOperationRoutes(httplib::Server& server, Bmc& bmc, ImageFetcher& fetcher);
 // Logs, configuration profiles and multipart package upload (routes_config.cpp).
 void InstallConfigRoutes(httplib::Server& server, Bmc& bmc);
 

@@ -40,7 +40,7 @@ void CreateSession(Bmc& bmc, const httplib::Request& req, httplib::Response& res
 
 }  // namespace
 
-void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
+void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc, ImageFetcher& fetcher) {
   const Identity& id = bmc.identity();
   Serve(server, bmc, "/redfish/v1", false, [&id] { return ServiceRootJson(id); });
   Serve(server, bmc, "/redfish/v1/", false, [&id] { return ServiceRootJson(id); });
@@ -55,7 +55,7 @@ void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc) {
   Serve(server, bmc, "/redfish/v1/SessionService", true, [] { return SessionServiceJson(); });
 
   InstallInventoryRoutes(server, bmc);
-  InstallOperationRoutes(server, bmc);
+  InstallOperationRoutes(server, bmc, fetcher);
   InstallConfigRoutes(server, bmc);
 
   auto create = [&bmc](const httplib::Request& req, httplib::Response& res) {

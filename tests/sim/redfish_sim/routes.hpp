@@ -7,5 +7,7 @@ class Server;
 
 namespace dcops::sim {
 class Bmc;
-void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc);
+class ImageFetcher;
+// `fetcher` downloads SimpleUpdate packages (it outlives the server's requests).
+void InstallRedfishRoutes(httplib::Server& server, Bmc& bmc, ImageFetcher& fetcher);
 }  // namespace dcops::sim

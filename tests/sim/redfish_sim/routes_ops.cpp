@@ -45,16 +45,17 @@ std::string RawJson(const rapidjson::Value& v) {
 
 }  // namespace
 
-void InstallOperationRoutes(httplib::Server& server, Bmc& bmc) {
+void InstallOperationRoutes(httplib::Server& server, Bmc& bmc, ImageFetcher& fetcher) {
   const bool legacy = bmc.identity().legacy_reset_types;
   Serve(server, bmc, "/redfish/v1/UpdateService", true, [legacy] { return UpdateServiceJson(legacy); });
   On(server, bmc, false, "/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate",
-     [&bmc](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
+     [&bmc, &fetcher](const rapidjson::Document& doc, const httplib::Request&, httplib::Response& res) {
        auto uri = Str(doc, "ImageURI");
        if (!uri) return Missing(res, "ImageURI");
        std::string job;
        const ActionAnswer a = bmc.SimpleUpdate(*uri, Now(), &job);
        if (a.status >= 300) return Answer(res, a);
+       fetcher.Fetch(*uri, [&bmc, job](const FetchOutcome& outcome) { bmc.DownloadFinished(job, outcome, Now()); });
        res.status = 202;
        res.set_header("Location", "/redfish/v1/TaskService/Tasks/" + job);
      });

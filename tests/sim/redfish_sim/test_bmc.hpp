@@ -16,6 +16,7 @@ inline Bmc MakeTestBmc() {
   t.restart = milliseconds(2000);
   t.job_run = milliseconds(1000);
   t.idrac_restart = milliseconds(5000);
+  t.download = milliseconds(500);
   return Bmc(id, t, 8, "root", "calvin", 7);
 }
 
