@@ -16,7 +16,11 @@
 #include <sstream>
 #include <thread>
 
+#include <rapidjson/document.h>
+
 #include "dcops/common/clock.hpp"
+#include "dcops/common/hex.hpp"
+#include "dcops/tls/secret_box.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/http/transport.hpp"
 
@@ -236,6 +240,56 @@ void WaitForAgent(db::Connection& db, const std::string& id) {
                std::chrono::seconds(20))) {
     Die("agent " + id + " did not come online");
   }
+}
+
+}  // namespace dcops::bench
+
+namespace dcops::bench {
+
+SimulatedFleet StartRedfishSim(const std::string& sim_bin, const std::string& dir, int count, const std::string& first,
+                               const std::vector<std::string>& extra) {
+  if (first.rfind("127.", 0) != 0) Die("a simulated fleet's first address must be a loopback address (127.0.0.0/8)");
+  SimulatedFleet f;
+  f.port = FreePort();
+  f.password = tls::SecretBox::NewHexKey().substr(0, 20);
+  { std::ofstream(dir + "/bmc-password") << f.password << "\n"; }
+  const int control_port = FreePort();
+  std::vector<std::string> argv{sim_bin, "--count", std::to_string(count), "--first", first, "--port",
+                                std::to_string(f.port), "--control-port", std::to_string(control_port),
+                                "--password-file", dir + "/bmc-password"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  f.pid = Spawn(argv, {}, dir + "/sim.log");
+  f.control = fmt::format("http://127.0.0.1:{}", control_port);
+  auto ready = [&] {
+    std::ifstream log(dir + "/sim.log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    return text.find("\"ready\": true") != std::string::npos;
+  };
+  if (!WaitFor(ready, std::chrono::minutes(5))) Die("the simulator did not start; see " + dir + "/sim.log");
+  return f;
+}
+
+int RegisterServers(db::Connection& db, const std::string& dir, const SimulatedFleet& fleet) {
+  auto box = tls::SecretBox::FromKeyFile(dir + "/pki/site.key");
+  if (!box) Die(box.error().message);
+  auto sealed = box->Seal(fleet.password, "idrac-bench");
+  if (!sealed) Die(sealed.error().message);
+  const std::string set = Scalar(db, "SELECT dispatcher_v1_put_credential_set('idrac-bench', 'idrac', 'root', "
+                                     "decode($1, 'hex'), $2)",
+                                 {HexEncode(*sealed), box->KeyId()});
+  rapidjson::Document bmcs;
+  const std::string json = Get(fleet.control + "/control/bmcs");
+  bmcs.Parse(json.c_str());
+  if (bmcs.HasParseError() || !bmcs.IsArray()) Die("the simulator's control endpoint did not list its BMCs");
+  std::string addresses = "{", pins = "{";
+  for (const auto& b : bmcs.GetArray()) {
+    addresses += fmt::format("{}\"{}:{}\"", addresses.size() > 1 ? "," : "", b["address"].GetString(), fleet.port);
+    pins += fmt::format("{}\"{}\"", pins.size() > 1 ? "," : "", b["certificate_sha256"].GetString());
+  }
+  Scalar(db, "INSERT INTO servers(bmc_address, tls_pin_sha256, credential_set_id) "
+             "SELECT a, p, $3::uuid FROM unnest($1::text[], $2::text[]) AS x(a, p) RETURNING 1",
+         {addresses + "}", pins + "}", set});
+  return static_cast<int>(bmcs.Size());
 }
 
 }  // namespace dcops::bench

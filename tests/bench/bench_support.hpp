@@ -59,4 +59,19 @@ Dispatcher StartDispatcher(const std::string& dispatcher_bin, const std::string&
 // Waits until the agent `id` shows online.
 void WaitForAgent(db::Connection& db, const std::string& id);
 
+// A redfish-sim process: `count` BMCs from loopback address `first`, each on `port`.
+struct SimulatedFleet {
+  pid_t pid = -1;
+  int port = 0;
+  std::string control;   // "http://127.0.0.1:P", the simulator's control endpoint
+  std::string password;  // every BMC's (random; in dir/bmc-password)
+};
+// Starts redfish-sim (its log in dir/sim.log) with `extra` arguments and waits until every BMC
+// listens.
+SimulatedFleet StartRedfishSim(const std::string& sim_bin, const std::string& dir, int count, const std::string& first,
+                               const std::vector<std::string>& extra = {});
+// One servers row per BMC of `fleet`, its certificate pinned, all with one credential set
+// sealed with the site key of `dir`, as after discovery. Returns how many were registered.
+int RegisterServers(db::Connection& db, const std::string& dir, const SimulatedFleet& fleet);
+
 }  // namespace dcops::bench

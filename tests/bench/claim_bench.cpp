@@ -22,6 +22,8 @@
 
 #include "dcops/db/connection.hpp"
 
+#include "figures.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -171,6 +173,10 @@ int main(int argc, char** argv) {
                    claimers, batch, f.steps, static_cast<double>(f.steps) / f.seconds,
                    Percentile(f.claim_ms, 0.50), Percentile(f.claim_ms, 0.99),
                    Percentile(f.complete_ms, 0.50), Percentile(f.complete_ms, 0.99));
+        const std::string key = fmt::format("claim.{}.c{}.b{}", batched ? "batched" : "single", claimers, batch);
+        dcops::bench::Figure(key + ".steps_per_s", static_cast<double>(f.steps) / f.seconds, "steps/s",
+                             dcops::bench::Better::kHigher);
+        dcops::bench::Figure(key + ".claim_p99", Percentile(f.claim_ms, 0.99), "ms", dcops::bench::Better::kLower);
         std::fflush(stdout);
       }
     }

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "bench_support.hpp"
+#include "figures.hpp"
 #include "dcops/common/hex.hpp"
 #include "dcops/tls/secret_box.hpp"
 
@@ -76,48 +77,18 @@ int main(int argc, char** argv) {
   const int capacity = argc > 7 ? std::atoi(argv[7]) : 256;
   // Where the fleet's addresses start: any free loopback range (the simulator refuses others).
   const std::string first = argc > 8 ? argv[8] : "127.0.100.1";
-  if (first.rfind("127.", 0) != 0) Die("FIRST_ADDRESS must be a loopback address (127.0.0.0/8)");
-  const int port = FreePort();
 
   const std::string dbname = fmt::format("bench_fleet_{}", ::getpid());
   const std::string dsn = CloneTemplate(admin_dsn, dbname);
   auto db = Open(dsn);
   const std::string dir = MakeSiteDir(dispatcher_bin);
 
-  // The fleet: N BMCs from `first`, each with its own certificate; the password random.
-  const std::string password = tls::SecretBox::NewHexKey().substr(0, 20);
-  { std::ofstream(dir + "/bmc-password") << password << "\n"; }
-  const int control_port = FreePort();
-  const pid_t sim = Spawn({sim_bin, "--count", std::to_string(bmcs), "--first", first, "--port",
-                           std::to_string(port), "--control-port", std::to_string(control_port), "--password-file",
-                           dir + "/bmc-password", "--threads-per-bmc", "2", "--latency-ms", std::to_string(latency_ms)},
-                          {}, dir + "/sim.log");
-  const std::string control = fmt::format("http://127.0.0.1:{}", control_port);
-  auto sim_ready = [&] {
-    std::ifstream log(dir + "/sim.log");
-    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    return text.find("\"ready\": true") != std::string::npos;
-  };
-  if (!WaitFor(sim_ready, std::chrono::minutes(5))) Die("the simulator did not start; see " + dir + "/sim.log");
-
-  // The inventory: one server per BMC, its certificate pinned, the site's credential set.
-  auto box = tls::SecretBox::FromKeyFile(dir + "/pki/site.key");
-  if (!box) Die(box.error().message);
-  const std::string set = Scalar(db, "SELECT dispatcher_v1_put_credential_set('idrac-bench', 'idrac', 'root', "
-                                     "decode($1, 'hex'), $2)",
-                                 {HexEncode(*box->Seal(password, "idrac-bench")), box->KeyId()});
-  rapidjson::Document fleet;
-  const std::string fleet_json = Get(control + "/control/bmcs");
-  fleet.Parse(fleet_json.c_str());
-  if (!fleet.IsArray() || static_cast<int>(fleet.Size()) != bmcs) Die("the simulator lists the wrong number of BMCs");
-  std::string addresses = "{", pins = "{";
-  for (const auto& b : fleet.GetArray()) {
-    addresses += fmt::format("{}\"{}:{}\"", addresses.size() > 1 ? "," : "", b["address"].GetString(), port);
-    pins += fmt::format("{}\"{}\"", pins.size() > 1 ? "," : "", b["certificate_sha256"].GetString());
-  }
-  Scalar(db, "INSERT INTO servers(bmc_address, tls_pin_sha256, credential_set_id) "
-             "SELECT a, p, $3::uuid FROM unnest($1::text[], $2::text[]) AS x(a, p) RETURNING 1",
-         {addresses + "}", pins + "}", set});
+  // The fleet: N BMCs from `first`, each with its own certificate, and one server row each.
+  const SimulatedFleet fleet = StartRedfishSim(sim_bin, dir, bmcs, first,
+                                               {"--threads-per-bmc", "2", "--latency-ms", std::to_string(latency_ms)});
+  const pid_t sim = fleet.pid;
+  const std::string& control = fleet.control;
+  if (RegisterServers(db, dir, fleet) != bmcs) Die("the simulator lists the wrong number of BMCs");
 
   const Dispatcher d = StartDispatcher(dispatcher_bin, dsn, dir);
   const pid_t worker = Spawn({worker_bin}, {{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", d.grpc_port)},
@@ -130,7 +101,7 @@ int main(int argc, char** argv) {
 
   fmt::print("fleet refresh: {} BMCs, {} ms per request, worker capacity {}, per-BMC limit 2 steps\n", bmcs, latency_ms,
              capacity);
-  auto run = [&](const char* label) {
+  auto run = [&](const char* label, const char* key) {
     const FleetCounters before = ReadCounters(control);
     const double cpu_worker = CpuSeconds(worker), cpu_dispatcher = CpuSeconds(d.pid), cpu_sim = CpuSeconds(sim),
                  cpu_pg = ServerCpuSeconds(db);
@@ -158,18 +129,22 @@ int main(int argc, char** argv) {
     const double bound = LowerBound(chains, capacity);
     fmt::print("  {}: {} in {:.2f} s; lower bound {:.2f} s ({:.1f} requests per BMC) -> {:.1f}% above the bound\n",
                label, status, wall, bound, per_bmc, 100.0 * (wall - bound) / bound);
+    Figure(fmt::format("fleet.{}_s", key), wall, "s", Better::kLower);
+    Figure(fmt::format("fleet.{}_above_bound_pct", key), 100.0 * (wall - bound) / bound, "%", Better::kLower);
     fmt::print("    CPU seconds: idrac-worker {:.2f}, job-dispatcher {:.2f}, PostgreSQL {:.2f}, simulator {:.2f}\n",
                CpuSeconds(worker) - cpu_worker, CpuSeconds(d.pid) - cpu_dispatcher, ServerCpuSeconds(db) - cpu_pg,
                CpuSeconds(sim) - cpu_sim);
     fmt::print("    steps failed: {}\n", Scalar(db, "SELECT count(*) FROM job_tasks WHERE job_id = $1 AND status <> 'succeeded'", {job}));
   };
-  run("cold (logins included)");
-  run("warm (sessions reused)");
+  run("cold (logins included)", "cold");
+  run("warm (sessions reused)", "warm");
   const FleetCounters peak = ReadCounters(control);
   fmt::print("  peak sessions on any BMC: {} (cap 8); peak concurrent requests on any BMC: {}\n", peak.sessions_high,
              peak.concurrent_high);
   fmt::print("  peak resident memory: idrac-worker {:.1f} MiB, job-dispatcher {:.1f} MiB, simulator {:.1f} MiB\n",
              PeakRssKib(worker) / 1024.0, PeakRssKib(d.pid) / 1024.0, PeakRssKib(sim) / 1024.0);
+  Figure("fleet.worker_peak_rss_mib", PeakRssKib(worker) / 1024.0, "MiB", Better::kLower);
+  Figure("fleet.dispatcher_peak_rss_mib", PeakRssKib(d.pid) / 1024.0, "MiB", Better::kLower);
 
   Stop(worker);
   Stop(d.pid);

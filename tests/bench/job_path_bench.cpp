@@ -1,16 +1,21 @@
 // The whole job path, measured: create_job commit -> NOTIFY -> plan -> claim -> Assign over
 // gRPC+TLS -> agent -> Result -> batched completion, with the real job-dispatcher process,
 // an in-process agent built on libs/agent (the SDK every agent uses) serving the bench-only
-// `bench.noop` step, and a private PostgreSQL with fsync on.
+// `bench.noop` step, and a private PostgreSQL with fsync on. Then the same path with a real job
+// type, `server.credential_test`, against 100 simulated BMCs (127.0.142.x) through the real
+// idrac-worker: target resolution, the credential set decrypted and sent, and on the BMC a
+// Redfish login and its logout (a credential test never reuses a session).
 //
-//   dcops-job-path-bench ADMIN_DSN JOB_DISPATCHER IDRAC_WORKER [PICKUP_JOBS] [THROUGHPUT_JOBS]
+//   dcops-job-path-bench ADMIN_DSN JOB_DISPATCHER IDRAC_WORKER REDFISH_SIM [PICKUP_JOBS] [THROUGHPUT_JOBS] [REAL_JOBS]
 //
 // Prints: pickup latency (create_job commit returned -> the agent's step started) p50/p90/
 // p99/max over PICKUP_JOBS jobs created one at a time; throughput of THROUGHPUT_JOBS 1-step
 // jobs created by 4 concurrent clients (created/s and finished/s), with one job per commit
-// and with 25 per commit (a bulk submission); idle RSS of the
-// dispatcher and of an idle idrac-worker. Loopback only.
+// and with 25 per commit (a bulk submission); REAL_JOBS credential tests the same way (one per
+// commit) with the CPU each process spent; idle RSS of the dispatcher and of an idle
+// idrac-worker. Loopback only.
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,12 +24,15 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "bench_support.hpp"
+#include "figures.hpp"
 #include "dcops/agent/agent_client.hpp"
 #include "dcops/common/config.hpp"
 #include "dcops/db/connection.hpp"
@@ -37,6 +45,17 @@ using namespace dcops;
 using namespace dcops::bench;
 using SysClock = std::chrono::system_clock;
 
+// Requests every simulated BMC has answered so far (the simulator's own count).
+long SimRequests(const std::string& control) {
+  rapidjson::Document d;
+  const std::string body = Get(control + "/control/bmcs");
+  d.Parse(body.c_str());
+  if (d.HasParseError() || !d.IsArray()) Die("the simulator's control endpoint did not answer");
+  long n = 0;
+  for (const auto& b : d.GetArray()) n += b["counters"]["requests"].GetInt64();
+  return n;
+}
+
 // What the in-process agent saw: when each job's step started.
 struct Seen {
   std::mutex mu;
@@ -48,10 +67,14 @@ struct Seen {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 4) Die("usage: dcops-job-path-bench ADMIN_DSN JOB_DISPATCHER IDRAC_WORKER [PICKUP_JOBS] [THROUGHPUT_JOBS]");
-  const std::string admin_dsn = argv[1], dispatcher_bin = argv[2], worker_bin = argv[3];
-  const int pickup_jobs = argc > 4 ? std::atoi(argv[4]) : 1000;
-  const int throughput_jobs = argc > 5 ? std::atoi(argv[5]) : 20000;
+  if (argc < 5) {
+    Die("usage: dcops-job-path-bench ADMIN_DSN JOB_DISPATCHER IDRAC_WORKER REDFISH_SIM [PICKUP_JOBS] [THROUGHPUT_JOBS] "
+        "[REAL_JOBS]");
+  }
+  const std::string admin_dsn = argv[1], dispatcher_bin = argv[2], worker_bin = argv[3], sim_bin = argv[4];
+  const int pickup_jobs = argc > 5 ? std::atoi(argv[5]) : 1000;
+  const int throughput_jobs = argc > 6 ? std::atoi(argv[6]) : 20000;
+  const int real_jobs = argc > 7 ? std::atoi(argv[7]) : 2000;
 
   const std::string dbname = fmt::format("bench_jobs_{}", ::getpid());
   const std::string dsn = CloneTemplate(admin_dsn, dbname);
@@ -120,10 +143,15 @@ int main(int argc, char** argv) {
   fmt::print("pickup latency over {} jobs (create_job commit -> step started on the agent):\n", pickup_jobs);
   fmt::print("  p50 {:.2f} ms  p90 {:.2f} ms  p99 {:.2f} ms  max {:.2f} ms\n", Percentile(pickup_ms, 0.5),
              Percentile(pickup_ms, 0.9), Percentile(pickup_ms, 0.99), Percentile(pickup_ms, 1.0));
+  Figure("jobs.pickup_p50_ms", Percentile(pickup_ms, 0.5), "ms", Better::kLower);
+  Figure("jobs.pickup_p99_ms", Percentile(pickup_ms, 0.99), "ms", Better::kLower);
 
-  // 2. Throughput: 4 clients create jobs as fast as they can, `per_commit` jobs per
-  // transaction; the clock stops when the last job has succeeded.
-  auto throughput = [&](int jobs, int per_commit, const char* tag) {
+  // 2. Throughput: 4 clients create jobs of `type` as fast as they can (job i of client c
+  // scoped by scope(c, i)), `per_commit` jobs per transaction; the clock stops when the last
+  // job has succeeded. Returns the seconds it took.
+  auto throughput = [&](int jobs, int per_commit, const std::string& type,
+                        const std::function<std::string(int, int)>& scope, const std::string& what,
+                        const std::string& key) {
     const long before = std::stol(Scalar(db, "SELECT count(*) FROM jobs WHERE status = 'succeeded'"));
     const auto t0 = std::chrono::steady_clock::now();
     std::atomic<int> next{0};
@@ -138,8 +166,7 @@ int main(int argc, char** argv) {
           const int n = std::min(per_commit, jobs - first);
           if (per_commit > 1) Scalar(conn, "BEGIN");
           for (int i = first; i < first + n; ++i) {
-            Scalar(conn, "SELECT dispatcher_v1_create_job('default', 'bench.noop', $1::jsonb, '{}')",
-                   {fmt::format(R"({{"bmc_addresses":["{}{}-{}"]}})", tag, c, i)});
+            Scalar(conn, "SELECT dispatcher_v1_create_job('default', $1, $2::jsonb, '{}')", {type, scope(c, i)});
           }
           if (per_commit > 1) Scalar(conn, "COMMIT");
         }
@@ -156,15 +183,56 @@ int main(int argc, char** argv) {
     }
     const double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double create_s = static_cast<double>(created_ns.load()) / 1e9;
-    fmt::print("throughput of {} one-step no-op jobs, 4 concurrent creators, {} job(s) per commit, fsync on:\n", jobs,
-               per_commit);
+    fmt::print("throughput of {} one-step {} jobs, 4 concurrent creators, {} job(s) per commit, fsync on:\n", jobs,
+               what, per_commit);
     fmt::print("  created in {:.2f} s ({:.0f} jobs/s); all succeeded after {:.2f} s ({:.0f} jobs/s end to end)\n",
                create_s, jobs / create_s, total_s, jobs / total_s);
+    if (!key.empty()) Figure("jobs." + key + "_jobs_per_s", jobs / total_s, "jobs/s", Better::kHigher);
+    return total_s;
   };
-  throughput(throughput_jobs, 1, "t");
-  throughput(throughput_jobs, 25, "u");
+  auto noop_scope = [](const char* tag) {
+    return [tag](int c, int i) { return fmt::format(R"({{"bmc_addresses":["{}{}-{}"]}})", tag, c, i); };
+  };
+  throughput(throughput_jobs, 1, "bench.noop", noop_scope("t"), "no-op", "noop_1_per_commit");
+  throughput(throughput_jobs, 25, "bench.noop", noop_scope("u"), "no-op", "noop_25_per_commit");
+
+  // 3. A real job type through the whole path: server.credential_test on simulated BMCs.
+  const SimulatedFleet fleet = StartRedfishSim(sim_bin, dir, 100, "127.0.142.1", {"--threads-per-bmc", "2"});
+  const int servers = RegisterServers(db, dir, fleet);
+  const pid_t idrac = Spawn({worker_bin}, {{"DCOPS_DISPATCHER_ADDRESS", fmt::format("127.0.0.1:{}", grpc_port)},
+                                           {"DCOPS_AGENT_TOKEN_FILE", AgentTokenFile(dispatcher_bin, dir, "bench-idrac-worker")},
+                                           {"DCOPS_TLS_CA_FILE", dir + "/pki/ca.pem"},
+                                           {"DCOPS_AGENT_ID", "bench-idrac-worker"},
+                                           {"DCOPS_STATE_DIR", dir + "/state"},
+                                           {"DCOPS_CAPACITY", "64"}},
+                            dir + "/idrac-worker.log");
+  WaitForAgent(db, "bench-idrac-worker");
+  std::vector<std::string> server_ids;
+  {
+    std::stringstream ids(Scalar(db, "SELECT string_agg(id::text, ',' ORDER BY bmc_address) FROM servers"));
+    for (std::string id; std::getline(ids, id, ',');) server_ids.push_back(id);
+  }
+  auto one_server = [&](int c, int i) {
+    return fmt::format(R"({{"server_ids":["{}"]}})", server_ids[static_cast<std::size_t>(c * 7919 + i) % server_ids.size()]);
+  };
+  const double cpu_d = CpuSeconds(dispatcher), cpu_w = CpuSeconds(idrac), cpu_pg = ServerCpuSeconds(db),
+               cpu_sim = CpuSeconds(fleet.pid);
+  const long requests_before = SimRequests(fleet.control);
+  throughput(real_jobs, 1, "server.credential_test", one_server,
+             fmt::format("server.credential_test ({} BMCs; each a Redfish login and its logout)", servers), "credential_test");
+  const double n = real_jobs;
+  fmt::print("  per job: CPU ms job-dispatcher {:.2f}, idrac-worker {:.2f}, PostgreSQL {:.2f}, simulator {:.2f}; "
+             "{:.1f} Redfish requests (the simulator's count)\n",
+             1000 * (CpuSeconds(dispatcher) - cpu_d) / n, 1000 * (CpuSeconds(idrac) - cpu_w) / n,
+             1000 * (ServerCpuSeconds(db) - cpu_pg) / n, 1000 * (CpuSeconds(fleet.pid) - cpu_sim) / n,
+             static_cast<double>(SimRequests(fleet.control) - requests_before) / n);
+  Figure("jobs.credential_test_dispatcher_cpu_ms", 1000 * (CpuSeconds(dispatcher) - cpu_d) / n, "ms", Better::kLower);
+  Stop(idrac);
+  Stop(fleet.pid);
   fmt::print("idle resident memory: job-dispatcher {:.1f} MiB, idrac-worker {:.1f} MiB\n",
              static_cast<double>(dispatcher_idle_rss) / 1024.0, static_cast<double>(worker_idle_rss) / 1024.0);
+  Figure("jobs.dispatcher_idle_rss_mib", static_cast<double>(dispatcher_idle_rss) / 1024.0, "MiB", Better::kLower);
+  Figure("jobs.worker_idle_rss_mib", static_cast<double>(worker_idle_rss) / 1024.0, "MiB", Better::kLower);
   fmt::print("job-dispatcher after the run: {:.1f} MiB\n", static_cast<double>(RssKib(dispatcher)) / 1024.0);
 
   agent_client.RequestDrain();

@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "bench_support.hpp"
+#include "figures.hpp"
 #include "dcops/common/hex.hpp"
 #include "dcops/tls/secret_box.hpp"
 #include "vc_server.hpp"
@@ -329,6 +330,9 @@ int main(int argc, char** argv) {
                          Ms(Percentile(times, 1.0)));
   }
   fmt::print("  step time by kind (mean / max): {}\n", kinds);
+  Figure("rolling.job_s", wall, "s", Better::kLower);
+  Figure("rolling.overhead_s", overhead, "s", Better::kLower);
+  Figure("rolling.gap_p95_ms", 1000 * Percentile(gaps, 0.95), "ms", Better::kLower);
   fmt::print("  CPU seconds during the job: job-dispatcher {:.2f}, idrac-worker {:.2f}, esxi-worker {:.2f}, "
              "PostgreSQL {:.2f}, redfish-sim {:.2f}\n",
              CpuSeconds(d.pid) - cpu_d, CpuSeconds(idrac) - cpu_idrac, CpuSeconds(esxi) - cpu_esxi,

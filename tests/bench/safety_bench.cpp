@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "figures.hpp"
 #include "dcops/http/client.hpp"
 #include "dcops/http/transport.hpp"
 #include "dcops/vsphere/client.hpp"
@@ -404,16 +405,20 @@ int main(int argc, char** argv) {
     for (const auto& s : samples) v.push_back(s.*field);
     return v;
   };
-  auto line = [&](const char* what, double Sample::*field) {
+  auto line = [&](const char* what, double Sample::*field, const char* key = nullptr) {
     const auto v = series(field);
+    if (key != nullptr) {
+      bench::Figure(std::string("safety.") + key + "_p50_ms", Percentile(v, 0.5), "ms", bench::Better::kLower);
+      bench::Figure(std::string("safety.") + key + "_p95_ms", Percentile(v, 0.95), "ms", bench::Better::kLower);
+    }
     fmt::print("  {:<36} p50 {:8.2f}  p95 {:8.2f}  max {:8.2f}\n", what, Percentile(v, 0.5), Percentile(v, 0.95),
                *std::max_element(v.begin(), v.end()));
   };
   fmt::print("{} checks, ms per check:\n", checks);
-  line("wall (read + decide)", &Sample::wall);
-  line("read (login, reads, logout)", &Sample::read);
+  line("wall (read + decide)", &Sample::wall, "wall");
+  line("read (login, reads, logout)", &Sample::read, "read");
   line("  of which login + logout", &Sample::session);
-  line("decide (CheckSafety + report JSON)", &Sample::decide);
+  line("decide (CheckSafety + report JSON)", &Sample::decide, "decide");
   line("CPU, whole process (incl. simulator)", &Sample::cpu_process);
   line("CPU, checking thread (client only)", &Sample::cpu_thread);
   auto mean = [&](double Sample::*field) {
@@ -426,6 +431,7 @@ int main(int argc, char** argv) {
   fmt::print("bytes per check: {} sent, {} received from vCenter; report JSON {} bytes\n", last.sent, last.received, last.report);
   fmt::print("CPU per check (mean): process {:.1f} ms (user+system, simulator included), checking thread {:.1f} ms\n",
              mean(&Sample::cpu_process), mean(&Sample::cpu_thread));
+  bench::Figure("safety.cpu_thread_ms", mean(&Sample::cpu_thread), "ms", bench::Better::kLower);
   // Close the kept-alive connection first: the simulator's stop waits for open ones (5 s).
   http_owner.reset();
   transport_owner.reset();

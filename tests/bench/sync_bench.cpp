@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "bench_support.hpp"
+#include "figures.hpp"
 #include "dcops/common/hex.hpp"
 #include "dcops/tls/secret_box.hpp"
 #include "ome_server.hpp"
@@ -125,6 +126,8 @@ int main(int argc, char** argv) {
                ome_servers, wall, ome.requests() - requests, pages, pages + 2, PeakRssKib(ome_agent) / 1024.0,
                CpuSeconds(ome_agent) - cpu, CpuSeconds(d.pid) - cpu_d);
     fmt::print("  servers in the database: {}\n", Scalar(db, "SELECT count(*) FROM servers"));
+    Figure("sync.ome_s", wall, "s", Better::kLower);
+    Figure("sync.ome_peak_rss_mib", PeakRssKib(ome_agent) / 1024.0, "MiB", Better::kLower);
     (void)result;
   }
   // OME with details: one InventoryDetails request per server at OME's latency, read
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
                ome.requests() - requests, pages + ome_servers + 2, PeakRssKib(ome_agent) / 1024.0, CpuSeconds(ome_agent) - cpu,
                CpuSeconds(d.pid) - cpu_d);
     fmt::print("  result {}\n", result.substr(0, 160));
+    Figure("sync.ome_details_s", wall, "s", Better::kLower);
     fmt::print("  rows: firmware {}, memory {}, drives {}, NICs {}, PSUs {}, controllers {}; batches staged {}\n",
                Scalar(db, "SELECT count(*) FROM server_firmware"), Scalar(db, "SELECT count(*) FROM server_memory"),
                Scalar(db, "SELECT count(*) FROM server_drives"), Scalar(db, "SELECT count(*) FROM server_nics"),
@@ -156,6 +160,8 @@ int main(int argc, char** argv) {
     fmt::print("vCenter full sync, {} hosts / {} VMs: {:.2f} s (target 15 s); result {}\n", hosts, hosts * vms_per_host, wall, result);
     fmt::print("  peak RSS vcenter-sync {:.1f} MiB (target 200); CPU s: vcenter-sync {:.2f}, dispatcher {:.2f}\n",
                PeakRssKib(vc_agent) / 1024.0, CpuSeconds(vc_agent) - cpu, CpuSeconds(d.pid) - cpu_d);
+    Figure("sync.vcenter_full_s", wall, "s", Better::kLower);
+    Figure("sync.vcenter_peak_rss_mib", PeakRssKib(vc_agent) / 1024.0, "MiB", Better::kLower);
     fmt::print("  rows: hosts {}, VMs {}, clusters {}\n", Scalar(db, "SELECT count(*) FROM vcenter_hosts"),
                Scalar(db, "SELECT count(*) FROM vcenter_vms"), Scalar(db, "SELECT count(*) FROM vcenter_clusters"));
   }
@@ -163,6 +169,7 @@ int main(int argc, char** argv) {
     vc_model.TouchVms(10);
     auto [wall, result] = RunJob(db, "inventory.vcenter_sync", scope, R"({"page_size":1000})");
     fmt::print("vCenter incremental sync after 10 changes: {:.2f} s (target 1 s); result {}\n", wall, result);
+    Figure("sync.vcenter_incremental_s", wall, "s", Better::kLower);
     fmt::print("  VMs now powered off in the database: {}\n",
                Scalar(db, "SELECT count(*) FROM vcenter_vms WHERE power_state = 'poweredOff'"));
   }

@@ -21,6 +21,7 @@
 #include "dcops/ssh/session.hpp"
 #include "standin_host.hpp"
 #include "steps.hpp"
+#include "figures.hpp"
 
 namespace {
 
@@ -151,6 +152,9 @@ int main(int argc, char** argv) {
   std::printf("zfs bench: OpenSSH cat > /dev/null      %7.2f s  %7.1f MiB/s  (one hop: the ceiling of one SSH stream here)\n", cat_s,
               static_cast<double>(mib) / cat_s);
   std::printf("zfs bench: stream rate, worker / OpenSSH pipe = %.2f\n", openssh_s / pump_s);
+  bench::Figure("zfs.step_mib_per_s", stream_mib / worker_s, "MiB/s", bench::Better::kHigher);
+  bench::Figure("zfs.stream_mib_per_s", stream_mib / pump_s, "MiB/s", bench::Better::kHigher);
+  bench::Figure("zfs.worker_over_openssh", openssh_s / pump_s, "x", bench::Better::kHigher);
 
   // 4. The fixed cost of an incremental with nothing changed (new snapshot, an empty increment).
   for (int i = 0; i < 3; ++i) {

@@ -207,7 +207,7 @@ TEST_CASE("A BIOS update waits for a reboot, which the step sends once, then ver
   const std::string before = bmc.FirmwareVersion(sim::kBiosComponent);
   agent::RecordingStepContext ctx(
       rig.AssignmentFor("127.0.53.1", "server.firmware_update",
-                        R"({"method":"simple_update","image_uri":"http://127.0.0.1/BIOS_8T4P1_WN64_9.9.9.EXE"})"),
+                        R"({"method":"simple_update","image_uri":")" + rig.Image("BIOS_8T4P1_WN64_9.9.9.EXE") + "\"}"),
       SystemClock::Instance());
   auto out = RunStep(rig, ctx);
   REQUIRE(out.kind == Kind::kSucceeded);
@@ -228,7 +228,8 @@ TEST_CASE("An iDRAC update survives the iDRAC restarting under it and logs in ag
   auto& bmc = rig.Bmc("127.0.53.2");
   agent::RecordingStepContext ctx(
       rig.AssignmentFor("127.0.53.2", "server.firmware_update",
-                        R"({"method":"simple_update","image_uri":"https://127.0.0.1/iDRAC-with-Lifecycle-Controller_Firmware_1HY5M_WN64_7.99.00.00_A00.EXE"})"),
+                        R"({"method":"simple_update","image_uri":")" +
+                            rig.Image("iDRAC-with-Lifecycle-Controller_Firmware_1HY5M_WN64_7.99.00.00_A00.EXE") + "\"}"),
       SystemClock::Instance());
   auto out = RunStep(rig, ctx);
   REQUIRE(out.kind == Kind::kSucceeded);
@@ -241,7 +242,7 @@ TEST_CASE("A package the iDRAC rejects fails the step with its message, the same
   WorkerRig rig("127.0.53.3", 1);
   auto& bmc = rig.Bmc("127.0.53.3");
   agent::RecordingStepContext bad(
-      rig.AssignmentFor("127.0.53.3", "server.firmware_update", R"({"method":"simple_update","image_uri":"http://127.0.0.1/notes.txt"})"),
+      rig.AssignmentFor("127.0.53.3", "server.firmware_update", R"({"method":"simple_update","image_uri":")" + rig.Image("notes.txt", "release notes") + "\"}"),
       SystemClock::Instance());
   auto failed = RunStep(rig, bad);
   REQUIRE(failed.kind == Kind::kFailed);
@@ -251,7 +252,7 @@ TEST_CASE("A package the iDRAC rejects fails the step with its message, the same
   const std::string current = bmc.FirmwareVersion(sim::kIdracComponent);
   agent::RecordingStepContext same(
       rig.AssignmentFor("127.0.53.3", "server.firmware_update",
-                        R"({"method":"simple_update","image_uri":"http://127.0.0.1/iDRAC_X_WN64_)" + current + R"(_A00.EXE"})"),
+                        R"({"method":"simple_update","image_uri":")" + rig.Image("iDRAC_X_WN64_" + current + "_A00.EXE") + "\"}"),
       SystemClock::Instance());
   auto unchanged = RunStep(rig, same);
   REQUIRE(unchanged.kind == Kind::kSucceeded);
@@ -264,7 +265,7 @@ TEST_CASE("An update staged for the next reset is left scheduled, a lost answer 
   auto& bmc = rig.Bmc("127.0.53.4");
   agent::RecordingStepContext staged(
       rig.AssignmentFor("127.0.53.4", "server.firmware_update",
-                        R"({"method":"simple_update","image_uri":"http://127.0.0.1/BIOS_8T4P1_WN64_9.9.9.EXE","reboot":"next_reset"})"),
+                        R"({"method":"simple_update","image_uri":")" + rig.Image("BIOS_8T4P1_WN64_9.9.9.EXE") + R"(","reboot":"next_reset"})"),
       SystemClock::Instance());
   auto out = RunStep(rig, staged);
   REQUIRE(out.kind == Kind::kSucceeded);
@@ -275,7 +276,7 @@ TEST_CASE("An update staged for the next reset is left scheduled, a lost answer 
   // The POST went out, the checkpoint after it did not land: the retry adopts the BMC's job.
   agent::RecordingStepContext lost(
       rig.AssignmentFor("127.0.53.4", "server.firmware_update",
-                        R"({"method":"simple_update","image_uri":"http://127.0.0.1/Network_Firmware_X_WN64_23.0.1.EXE"})"),
+                        R"({"method":"simple_update","image_uri":")" + rig.Image("Network_Firmware_X_WN64_23.0.1.EXE") + "\"}"),
       SystemClock::Instance());
   lost.FailCheckpointsFrom(2);  // the versions before and the write-ahead land, the task does not
   REQUIRE(RunStep(rig, lost).kind == Kind::kFailed);
@@ -294,7 +295,7 @@ TEST_CASE("An update waits for a busy Lifecycle Controller and gives up with a r
   rig.deps.ops.lc_ready_timeout = std::chrono::milliseconds(300);
   agent::RecordingStepContext ctx(
       rig.AssignmentFor("127.0.53.5", "server.firmware_update",
-                        R"({"method":"simple_update","image_uri":"http://127.0.0.1/BIOS_8T4P1_WN64_9.9.9.EXE"})"),
+                        R"({"method":"simple_update","image_uri":")" + rig.Image("BIOS_8T4P1_WN64_9.9.9.EXE") + "\"}"),
       SystemClock::Instance());
   auto out = RunStep(rig, ctx);
   REQUIRE(out.kind == Kind::kFailed);

@@ -3,8 +3,15 @@
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
 #include "dcops/agent/recording_context.hpp"
 #include "fleet.hpp"
+#include "image_share.hpp"
 #include "steps.hpp"
 
 namespace dcops::idrac {
@@ -26,6 +33,9 @@ struct WorkerRig {
   redfish::BreakerBoard breakers{{5, std::chrono::milliseconds(400)}};
   WorkerDeps deps;
   agent::StepRegistry steps;
+  // The site's file share the BMCs fetch SimpleUpdate packages from (Image()).
+  std::string image_dir;
+  sim::ImageShare share;
 
   WorkerRig(const std::string& first, int count, int legacy_every = 0, int impostors = 0)
       : WorkerRig(Options(first, count, legacy_every, impostors)) {}
@@ -35,7 +45,22 @@ struct WorkerRig {
         http(http::ClientOptions{}, transport, SystemClock::Instance()),
         deps{http, sessions, breakers, SystemClock::Instance(), Fast(), FastOps(), FastDiscovery()},
         steps(MakeSteps(deps)) {
+    static std::atomic<int> rigs{0};
+    image_dir = "/tmp/dcops-worker-rig-" + std::to_string(::getpid()) + "-" + std::to_string(rigs++);
+    std::filesystem::create_directories(image_dir);
+    REQUIRE(share.Start("127.0.0.1", 0, image_dir).empty());
     REQUIRE(fleet.Start().empty());
+  }
+  ~WorkerRig() {
+    fleet.Stop();
+    share.Stop();
+    std::filesystem::remove_all(image_dir);
+  }
+  // Puts `name` on the share (by default a Dell update package: it starts as a Windows
+  // executable) and returns its URL.
+  std::string Image(const std::string& name, const std::string& content = "MZ\x90 simulated Dell update package") {
+    std::ofstream(image_dir + "/" + name, std::ios::binary) << content;
+    return share.base_url() + "/" + name;
   }
   static sim::FleetOptions Options(const std::string& first, int count, int legacy_every, int impostors) {
     sim::FleetOptions o;
@@ -51,6 +76,7 @@ struct WorkerRig {
     o.timing.restart = std::chrono::milliseconds(400);
     o.timing.job_run = std::chrono::milliseconds(300);
     o.timing.idrac_restart = std::chrono::milliseconds(600);
+    o.timing.download = std::chrono::milliseconds(50);
     return o;
   }
   static DiscoveryOptions FastDiscovery() {

@@ -2,6 +2,8 @@
 // loopback address, sessions with a cap, power actions, broken answers, the control endpoint.
 #include "fleet.hpp"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
@@ -13,6 +15,7 @@
 
 #include "dcops/common/clock.hpp"
 #include "image_share.hpp"
+#include "sim_tls.hpp"
 #include "dcops/http/client.hpp"
 
 namespace dcops::sim {
@@ -195,8 +198,8 @@ TEST_CASE("SimpleUpdate fetches its package from the share: a package is schedul
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/BIOS_8T4P1_WN64_1.13.2.EXE") << "MZ\x90 a Dell update package";
   ImageShare share;
-  REQUIRE(share.Start("127.0.25.200", 0, dir).empty());
-  FleetOptions o = Rig::Options("127.0.25.1", 2);
+  REQUIRE(share.Start("127.0.27.200", 0, dir).empty());
+  FleetOptions o = Rig::Options("127.0.27.1", 2);
   o.timing.download = milliseconds(0);
   Fleet fleet(o);
   REQUIRE(fleet.Start().empty());
@@ -218,10 +221,10 @@ TEST_CASE("SimpleUpdate fetches its package from the share: a package is schedul
     const std::string task = r->Header("Location");
     return task.substr(task.rfind('/') + 1);
   };
-  const std::string good = post("127.0.25.1", "BIOS_8T4P1_WN64_1.13.2.EXE");
-  const std::string missing = post("127.0.25.2", "BIOS_8T4P1_WN64_9.9.9.EXE");
-  Bmc* a = fleet.Find("127.0.25.1");
-  Bmc* b = fleet.Find("127.0.25.2");
+  const std::string good = post("127.0.27.1", "BIOS_8T4P1_WN64_1.13.2.EXE");
+  const std::string missing = post("127.0.27.2", "BIOS_8T4P1_WN64_9.9.9.EXE");
+  Bmc* a = fleet.Find("127.0.27.1");
+  Bmc* b = fleet.Find("127.0.27.2");
   // The fetch runs on the simulator's own threads: wait for the jobs to leave Downloading.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   auto state = [](Bmc* bmc, const std::string& job) { return bmc->Job(job, std::chrono::steady_clock::now())->state; };
@@ -236,20 +239,48 @@ TEST_CASE("SimpleUpdate fetches its package from the share: a package is schedul
   CHECK(failed->state == "Failed");
   CHECK(failed->message_id == "SUP0106");
   CHECK(b->counters().image_fetch_failures == 1);
+  fleet.Stop();
+  share.Stop();  // the share counts a request once its answer is out: read its counts after
   CHECK(share.files_served() == 1);
   CHECK(share.not_found() == 1);
-  fleet.Stop();
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("The simulator fetches images from loopback only, over http or https", "[sim]") {
+TEST_CASE("The simulator fetches images from loopback addresses only, over http or https", "[sim][net]") {
   CHECK(FetchImage("http://repo.example.com/BIOS.EXE").kind == FetchOutcome::Kind::kUnreachable);
   CHECK(FetchImage("http://repo.example.com/BIOS.EXE").detail.find("loopback only") != std::string::npos);
+  // Names that merely start like a loopback address are names, resolved elsewhere.
+  CHECK(FetchImage("http://127.example.com/BIOS.EXE").detail.find("loopback only") != std::string::npos);
+  CHECK(FetchImage("http://127.0.0.1@repo.example.com/BIOS.EXE").detail.find("loopback only") != std::string::npos);
   CHECK(FetchImage("nfs://127.0.0.1/share/BIOS.EXE").kind == FetchOutcome::Kind::kUnreachable);
   // Nothing listens on the discard port: the transfer fails, it is not a missing file.
   const FetchOutcome closed = FetchImage("http://127.0.0.1:9/BIOS.EXE");
   CHECK(closed.kind == FetchOutcome::Kind::kUnreachable);
   CHECK_FALSE(closed.detail.empty());
+
+  // HTTPS with a self-signed certificate: fetched, as an iDRAC does by default.
+  const std::string dir = "/tmp/dcops-image-tls-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string package = "MZ\x90 a Dell update package";
+  std::ofstream(dir + "/BIOS_8T4P1_WN64_1.13.2.EXE") << package;
+  std::string fingerprint;
+  auto server = SelfSignedServer("127.0.27.201", "share", &fingerprint);
+  REQUIRE(server.ok());
+  REQUIRE((*server)->set_mount_point("/", dir));
+  const int port = (*server)->bind_to_any_port("127.0.27.201");
+  REQUIRE(port > 0);
+  std::thread serving([&] { (*server)->listen_after_bind(); });
+  while (!(*server)->is_running()) std::this_thread::yield();
+  const FetchOutcome tls = FetchImage(fmt::format("HTTPS://127.0.27.201:{}/BIOS_8T4P1_WN64_1.13.2.EXE", port));
+  const FetchOutcome missing = FetchImage(fmt::format("https://127.0.27.201:{}/BIOS_8T4P1_WN64_9.9.9.EXE", port));
+  (*server)->stop();
+  serving.join();
+  std::filesystem::remove_all(dir);
+  CHECK(tls.kind == FetchOutcome::Kind::kOk);
+  CHECK(tls.head.rfind("MZ", 0) == 0);
+  CHECK(tls.bytes == static_cast<long>(package.size()));
+  CHECK(missing.kind == FetchOutcome::Kind::kNotFound);
+  CHECK(missing.http_status == 404);
 }
 
 }  // namespace

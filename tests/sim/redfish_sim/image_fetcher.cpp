@@ -1,13 +1,22 @@
 #include "image_fetcher.hpp"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <regex>
 
 namespace dcops::sim {
 namespace {
 
 constexpr std::size_t kHeadBytes = 16;
+
+// A numeric address in 127.0.0.0/8: a name is resolved elsewhere, whatever it starts with.
+bool IsLoopback(const std::string& host) {
+  in_addr a{};
+  return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
 
 }  // namespace
 
@@ -20,11 +29,13 @@ FetchOutcome FetchImage(const std::string& uri) {
     return out;
   }
   const std::string host = m[2];
-  if (host.rfind("127.", 0) != 0 && host != "localhost") {
-    out.detail = "the simulator fetches from loopback only, not " + host;
+  if (!IsLoopback(host)) {
+    out.detail = "the simulator fetches from loopback only (127.0.0.0/8), not " + host;
     return out;
   }
-  httplib::Client client(m[1].str() + "://" + host + m[3].str());
+  std::string scheme = m[1];
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  httplib::Client client(scheme + "://" + host + m[3].str());
   client.enable_server_certificate_verification(false);
   client.set_connection_timeout(std::chrono::seconds(10));
   client.set_read_timeout(std::chrono::seconds(30));

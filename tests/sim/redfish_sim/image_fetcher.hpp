@@ -3,8 +3,9 @@
 // HTTPS, certificates not checked, as an iDRAC's default) on a pool of threads and reports how
 // it went. The Bmc turns the outcome into the job's fate (Bmc::DownloadFinished).
 //
-// Only loopback hosts are fetched from (tests and the demo never leave 127.0.0.0/8); any
-// other host, and nfs:// or cifs:// shares, end as unreachable.
+// Only numeric loopback addresses are fetched from (tests and the demo never leave
+// 127.0.0.0/8); any other host, a name included, and nfs:// or cifs:// shares end as
+// unreachable.
 //
 // Ownership: owns its threads; Stop() (or the destructor) joins them and drops what is still
 // queued, so a callback never runs after Stop() returns. Thread-safety: Fetch from any thread.

@@ -9,7 +9,7 @@ namespace {
 const char* TaskState(const SimJob& job) {
   if (job.state == "Completed") return "Completed";
   if (job.state == "Failed") return "Exception";
-  if (job.state == "Running") return "Running";
+  if (job.state == "Running" || job.state == "Downloading") return "Running";
   return job.started ? "Starting" : "Pending";
 }
 
