@@ -4,7 +4,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <atomic>
+#include <map>
 #include <optional>
+#include <thread>
 
 #include "dcops/http/credential_tag.hpp"
 #include "dcops/redfish/errors.hpp"
@@ -285,13 +289,14 @@ std::string SessionPath(const std::string& location) {
 
 }  // namespace
 
-SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions) {
-  SessionSweep sweep;
-  for (const auto& s : sessions) {
+SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions,
+                            int parallel) {
+  // One DELETE with the session's own token; true when the session is gone.
+  auto logout = [&http, &cache](const CachedSession& s) {
     const std::string path = SessionPath(s.location);
     if (path.empty() || s.token.empty()) {
       cache.Settled(s, true);  // nothing to address a DELETE to
-      continue;
+      return true;
     }
     http::Request req;
     req.method = http::Method::kDelete;
@@ -301,9 +306,33 @@ SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::
     auto r = http.Execute(req);
     const bool gone = r && (r->ok() || r->status == 401 || r->status == 404 || r->status == 410);
     cache.Settled(s, gone);
-    ++(gone ? sweep.deleted : sweep.kept);
+    return gone;
+  };
+  // Each BMC's sessions together, in the order given.
+  std::vector<std::vector<const CachedSession*>> by_bmc;
+  std::map<std::string, std::size_t> index;
+  for (const auto& s : sessions) {
+    auto [it, added] = index.emplace(s.address, by_bmc.size());
+    if (added) by_bmc.emplace_back();
+    by_bmc[it->second].push_back(&s);
   }
-  return sweep;
+  std::atomic<int> deleted{0}, kept{0};
+  std::atomic<std::size_t> next{0};
+  auto sweep_bmcs = [&] {
+    for (std::size_t i = next++; i < by_bmc.size(); i = next++) {
+      for (const CachedSession* s : by_bmc[i]) ++(logout(*s) ? deleted : kept);
+    }
+  };
+  const std::size_t threads = std::min(by_bmc.size(), static_cast<std::size_t>(std::max(parallel, 1)));
+  if (threads <= 1) {
+    sweep_bmcs();
+  } else {
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(sweep_bmcs);
+    sweep_bmcs();
+    for (auto& t : pool) t.join();
+  }
+  return {deleted.load(), kept.load()};
 }
 
 }  // namespace dcops::redfish

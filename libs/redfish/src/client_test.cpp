@@ -2,6 +2,7 @@
 // logout, broken answers.
 #include "dcops/redfish/client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <set>
@@ -69,6 +70,55 @@ TEST_CASE("A session is logged out on the BMC that issued it, whatever host its 
   DeleteSessions(rig.http, rig.sessions, second);
   CHECK(rig.Bmc("127.0.38.1").counters().requests == requests);
   CHECK(rig.Bmc("127.0.38.1").SessionCount(std::chrono::steady_clock::now()) == 1);
+}
+
+TEST_CASE("Sessions on many BMCs are logged out side by side: a slow BMC holds up only its own", "[redfish][net]") {
+  sim::FleetOptions o = Rig::Options("127.0.39.1");
+  o.count = 4;
+  sim::Fleet fleet(o);
+  REQUIRE(fleet.Start().empty());
+  http::CurlTransport transport;
+  http::Client http(Rig::Quick(), transport, SystemClock::Instance());
+  SessionCache sessions;
+  for (int i = 1; i <= 4; ++i) {
+    const std::string address = "127.0.39." + std::to_string(i);
+    Target t;
+    t.address = address + ":" + std::to_string(kPort);
+    t.username = "root";
+    t.password = "calvin";
+    t.tls.pinned_sha256 = fleet.FingerprintOf(address);
+    Client c(http, sessions, t, SystemClock::Instance());
+    REQUIRE(c.Get("/redfish/v1/Systems/System.Embedded.1").ok());
+  }
+  // The first BMC answers its logout only after 5 s; the sweep meets it first.
+  sim::Faults slow;
+  slow.latency = std::chrono::milliseconds(5000);
+  fleet.Find("127.0.39.1")->SetFaults(slow);
+  auto all = sessions.TakeAll();
+  std::sort(all.begin(), all.end(), [](const CachedSession& a, const CachedSession& b) { return a.address < b.address; });
+  REQUIRE(all.size() == 4);
+  std::atomic<bool> swept{false};
+  SessionSweep sweep;
+  std::thread sweeper([&] {
+    sweep = DeleteSessions(http, sessions, all);
+    swept = true;
+  });
+  auto open_on_the_others = [&] {
+    int n = 0;
+    for (int i = 2; i <= 4; ++i) n += fleet.Find("127.0.39." + std::to_string(i))->SessionCount(std::chrono::steady_clock::now());
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(4000);
+  while (open_on_the_others() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a poll of the condition
+  }
+  // The other BMCs' sessions were gone while the slow BMC still held its logout.
+  CHECK(open_on_the_others() == 0);
+  CHECK_FALSE(swept.load());
+  sweeper.join();
+  CHECK(sweep.deleted == 4);
+  CHECK(sweep.kept == 0);
+  CHECK(fleet.Find("127.0.39.1")->SessionCount(std::chrono::steady_clock::now()) == 0);
 }
 
 TEST_CASE("One session serves many requests and is deleted at shutdown", "[redfish][net]") {

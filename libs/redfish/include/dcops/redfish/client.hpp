@@ -98,11 +98,18 @@ class Client {
 
 // Deletes sessions (idle ones, all at shutdown, orphans) with their own tokens. A session the
 // BMC no longer knows (401, 404) counts as deleted; one that could not be reached stays in the
-// cache's journal as an orphan, tried again later. Blocking: one request per session.
+// cache's journal as an orphan, tried again later.
+//
+// BMCs are swept in parallel, up to `parallel` at once, and each BMC's sessions one after
+// another (one request at a time on a BMC, as its limits allow any agent): a thousand sessions
+// on a thousand BMCs take a few request times, not a thousand. Blocking until every DELETE has
+// an answer or failed (the client's timeouts and retries bound each one); thread-safe.
 struct SessionSweep {
   int deleted = 0;
   int kept = 0;  // unreachable now: orphans
 };
-SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions);
+inline constexpr int kSweepParallel = 64;
+SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions,
+                            int parallel = kSweepParallel);
 
 }  // namespace dcops::redfish
