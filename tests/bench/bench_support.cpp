@@ -74,6 +74,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   std::vector<std::string> a = argv;
   for (auto& s : a) args.push_back(s.data());
   args.push_back(nullptr);
+  // The child's freopen flushes what it inherited in stdio's buffers: empty them first, or
+  // the bench's report is written twice.
+  std::fflush(stdout);
+  std::fflush(stderr);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
