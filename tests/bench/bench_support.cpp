@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
 
 #include "dcops/common/clock.hpp"
 #include "dcops/common/hex.hpp"
@@ -271,6 +272,20 @@ SimulatedFleet StartRedfishSim(const std::string& sim_bin, const std::string& di
   };
   if (!WaitFor(ready, std::chrono::minutes(5))) Die("the simulator did not start; see " + dir + "/sim.log");
   return f;
+}
+
+long SimulatorTotal(const std::string& control, const char* pointer) {
+  rapidjson::Document d;
+  const std::string body = Get(control + "/control/bmcs");
+  d.Parse(body.c_str());
+  if (d.HasParseError() || !d.IsArray()) Die("the simulator's control endpoint did not answer");
+  long n = 0;
+  for (const auto& b : d.GetArray()) {
+    const rapidjson::Value* v = rapidjson::Pointer(pointer).Get(b);
+    if (v == nullptr || !v->IsInt64()) Die(std::string("the simulator reports no ") + pointer);
+    n += v->GetInt64();
+  }
+  return n;
 }
 
 int RegisterServers(db::Connection& db, const std::string& dir, const SimulatedFleet& fleet) {

@@ -70,6 +70,9 @@ struct SimulatedFleet {
 // listens.
 SimulatedFleet StartRedfishSim(const std::string& sim_bin, const std::string& dir, int count, const std::string& first,
                                const std::vector<std::string>& extra = {});
+// A number every BMC of the simulator reports, summed over the fleet: `pointer` is a JSON
+// pointer into each BMC's entry of /control/bmcs ("/sessions", "/counters/requests").
+long SimulatorTotal(const std::string& control, const char* pointer);
 // One servers row per BMC of `fleet`, its certificate pinned, all with one credential set
 // sealed with the site key of `dir`, as after discovery. Returns how many were registered.
 int RegisterServers(db::Connection& db, const std::string& dir, const SimulatedFleet& fleet);

@@ -64,17 +64,6 @@ FleetCounters ReadCounters(const std::string& control) {
   return c;
 }
 
-// Sessions open on every BMC together (the simulator's own count).
-int OpenSessions(const std::string& control) {
-  rapidjson::Document d;
-  const std::string body = Get(control + "/control/bmcs");
-  d.Parse(body.c_str());
-  if (d.HasParseError() || !d.IsArray()) Die("the simulator's control endpoint did not answer");
-  int n = 0;
-  for (const auto& b : d.GetArray()) n += b["sessions"].GetInt();
-  return n;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,12 +147,12 @@ int main(int argc, char** argv) {
   Figure("fleet.dispatcher_peak_rss_mib", PeakRssKib(d.pid) / 1024.0, "MiB", Better::kLower);
 
   // The worker's shutdown: every BMC's session logged out (SIGTERM -> exit).
-  const int open_before = OpenSessions(control);
+  const long open_before = SimulatorTotal(control, "/sessions");
   const auto t_stop = std::chrono::steady_clock::now();
   Stop(worker);
   const double stop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_stop).count();
   fmt::print("  worker shutdown with {} sessions open on the BMCs: {:.2f} s; sessions left open: {}\n", open_before, stop_s,
-             OpenSessions(control));
+             SimulatorTotal(control, "/sessions"));
   Figure("fleet.worker_shutdown_s", stop_s, "s", Better::kLower);
   Stop(d.pid);
   Stop(sim);

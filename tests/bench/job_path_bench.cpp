@@ -15,7 +15,6 @@
 // commit) with the CPU each process spent; idle RSS of the dispatcher and of an idle
 // idrac-worker. Loopback only.
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,17 +43,6 @@ namespace {
 using namespace dcops;
 using namespace dcops::bench;
 using SysClock = std::chrono::system_clock;
-
-// Requests every simulated BMC has answered so far (the simulator's own count).
-long SimRequests(const std::string& control) {
-  rapidjson::Document d;
-  const std::string body = Get(control + "/control/bmcs");
-  d.Parse(body.c_str());
-  if (d.HasParseError() || !d.IsArray()) Die("the simulator's control endpoint did not answer");
-  long n = 0;
-  for (const auto& b : d.GetArray()) n += b["counters"]["requests"].GetInt64();
-  return n;
-}
 
 // What the in-process agent saw: when each job's step started.
 struct Seen {
@@ -217,7 +205,7 @@ int main(int argc, char** argv) {
   };
   const double cpu_d = CpuSeconds(dispatcher), cpu_w = CpuSeconds(idrac), cpu_pg = ServerCpuSeconds(db),
                cpu_sim = CpuSeconds(fleet.pid);
-  const long requests_before = SimRequests(fleet.control);
+  const long requests_before = SimulatorTotal(fleet.control, "/counters/requests");
   throughput(real_jobs, 1, "server.credential_test", one_server,
              fmt::format("server.credential_test ({} BMCs; each a Redfish login and its logout)", servers), "credential_test");
   const double n = real_jobs;
@@ -225,7 +213,7 @@ int main(int argc, char** argv) {
              "{:.1f} Redfish requests (the simulator's count)\n",
              1000 * (CpuSeconds(dispatcher) - cpu_d) / n, 1000 * (CpuSeconds(idrac) - cpu_w) / n,
              1000 * (ServerCpuSeconds(db) - cpu_pg) / n, 1000 * (CpuSeconds(fleet.pid) - cpu_sim) / n,
-             static_cast<double>(SimRequests(fleet.control) - requests_before) / n);
+             static_cast<double>(SimulatorTotal(fleet.control, "/counters/requests") - requests_before) / n);
   Figure("jobs.credential_test_dispatcher_cpu_ms", 1000 * (CpuSeconds(dispatcher) - cpu_d) / n, "ms", Better::kLower);
   Stop(idrac);
   Stop(fleet.pid);
