@@ -15,7 +15,7 @@ namespace {
 
 using std::chrono::seconds;
 
-TEST_CASE("A BIOS update at a real iDRAC's pace: downloaded, staged, flashed during the reboot, proven", "[e2e][slow]") {
+TEST_CASE("A BIOS update at a real iDRAC's pace: downloaded, staged, flashed during the reboot, proven", "[e2e]") {
   SiteOptions options;
   options.bmcs = 2;
   options.first_bmc = "127.0.138.1";

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <map>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 #include "dcops/http/credential_tag.hpp"
@@ -291,20 +292,28 @@ std::string SessionPath(const std::string& location) {
 
 SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions,
                             int parallel) {
-  // One DELETE with the session's own token; true when the session is gone.
+  // One DELETE with the session's own token; true when the session is gone. A logout that
+  // cannot be answered within kLogoutTimeout is left to the journal (an orphan, tried again
+  // later): a hung BMC must not hold a worker's shutdown past what its supervisor allows.
   auto logout = [&http, &cache](const CachedSession& s) {
     const std::string path = SessionPath(s.location);
     if (path.empty() || s.token.empty()) {
       cache.Settled(s, true);  // nothing to address a DELETE to
       return true;
     }
-    http::Request req;
-    req.method = http::Method::kDelete;
-    req.url = "https://" + s.address + path;
-    req.headers = {{"X-Auth-Token", s.token}};
-    req.tls = s.tls;
-    auto r = http.Execute(req);
-    const bool gone = r && (r->ok() || r->status == 401 || r->status == 404 || r->status == 410);
+    bool gone = false;
+    try {
+      http::Request req;
+      req.method = http::Method::kDelete;
+      req.url = "https://" + s.address + path;
+      req.headers = {{"X-Auth-Token", s.token}};
+      req.tls = s.tls;
+      req.timeout = kLogoutTimeout;
+      auto r = http.Execute(req);
+      gone = r && (r->ok() || r->status == 401 || r->status == 404 || r->status == 410);
+    } catch (const std::exception&) {
+      gone = false;  // kept as an orphan: tried again later
+    }
     cache.Settled(s, gone);
     return gone;
   };
@@ -324,14 +333,26 @@ SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::
     }
   };
   const std::size_t threads = std::min(by_bmc.size(), static_cast<std::size_t>(std::max(parallel, 1)));
-  if (threads <= 1) {
-    sweep_bmcs();
-  } else {
-    std::vector<std::thread> pool;
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(sweep_bmcs);
-    sweep_bmcs();
-    for (auto& t : pool) t.join();
+  std::vector<std::thread> pool;
+  // Every helper is joined on every way out, an exception's too: they use this frame's locals.
+  struct JoinAll {
+    std::vector<std::thread>& pool;
+    void operator()() {
+      for (auto& t : pool) {
+        if (t.joinable()) t.join();
+      }
+    }
+    ~JoinAll() { (*this)(); }
+  } join_all{pool};
+  for (std::size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(sweep_bmcs);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: the ones running, and this one, do the rest
+    }
   }
+  sweep_bmcs();
+  join_all();  // before the counts are read: a helper may still be inside its last logout
   return {deleted.load(), kept.load()};
 }
 

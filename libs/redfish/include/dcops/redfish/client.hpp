@@ -15,6 +15,7 @@
 // Thread-safety: a Client is used by one step at a time (cheap to create per step).
 // Blocking: every call blocks, bounded by the HTTP client's timeouts and retries.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -101,14 +102,16 @@ class Client {
 // cache's journal as an orphan, tried again later.
 //
 // BMCs are swept in parallel, up to `parallel` at once, and each BMC's sessions one after
-// another (one request at a time on a BMC, as its limits allow any agent): a thousand sessions
-// on a thousand BMCs take a few request times, not a thousand. Blocking until every DELETE has
-// an answer or failed (the client's timeouts and retries bound each one); thread-safe.
+// another (the sweep never sends a BMC two logouts at once; a step's own requests may run
+// beside it): a thousand sessions on a thousand BMCs take about sixteen request times, not a
+// thousand. Each logout gets at most kLogoutTimeout per attempt; one not answered stays an
+// orphan. Blocking until every DELETE has an answer or failed; thread-safe.
 struct SessionSweep {
   int deleted = 0;
   int kept = 0;  // unreachable now: orphans
 };
 inline constexpr int kSweepParallel = 64;
+inline constexpr std::chrono::milliseconds kLogoutTimeout{10000};
 SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::vector<CachedSession>& sessions,
                             int parallel = kSweepParallel);
 
