@@ -30,6 +30,7 @@
 #include "figures.hpp"
 #include "dcops/common/hex.hpp"
 #include "dcops/tls/secret_box.hpp"
+#include "image_share.hpp"
 #include "vc_server.hpp"
 
 namespace {
@@ -136,39 +137,22 @@ int main(int argc, char** argv) {
   if (!box) Die(box.error().message);
 
   // The servers: one BMC each from 127.0.130.1, with the end-to-end tests' fast device timings
-  // (a BIOS job runs 400 ms, a server restarts in 400 ms, an iDRAC in 800 ms).
-  const std::string bmc_password = tls::SecretBox::NewHexKey().substr(0, 20);
-  { std::ofstream(dir + "/bmc-password") << bmc_password << "\n"; }
-  const int bmc_port = FreePort(), control_port = FreePort(), images_port = FreePort();
+  // (a BIOS job runs 400 ms, a server restarts in 400 ms, an iDRAC in 800 ms), and the share
+  // the BMCs fetch the BIOS package from.
+  const int images_port = FreePort();
   std::filesystem::create_directories(dir + "/images");
-  { std::ofstream(dir + "/images/BIOS_8T4P1_WN64_9.9.9.EXE") << "MZ\x90 simulated Dell update package"; }
-  const pid_t sim = Spawn({sim_bin, "--count", std::to_string(hosts), "--first", "127.0.130.1", "--port",
-                           std::to_string(bmc_port), "--control-port", std::to_string(control_port), "--password-file",
-                           dir + "/bmc-password", "--restart-ms", "400", "--power-on-ms", "300", "--on-after-off-ms",
-                           "1000", "--job-ms", "400", "--idrac-restart-ms", "800", "--download-ms", "200",
-                           "--image-dir", dir + "/images", "--image-share", "127.0.0.1:" + std::to_string(images_port)},
-                          {}, dir + "/sim.log");
-  auto sim_ready = [&] {
-    std::ifstream log(dir + "/sim.log");
-    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    return text.find("\"ready\": true") != std::string::npos;
-  };
-  if (!WaitFor(sim_ready, std::chrono::minutes(1))) Die("the simulator did not start; see " + dir + "/sim.log");
+  { std::ofstream(dir + "/images/BIOS_8T4P1_WN64_9.9.9.EXE") << sim::kUpdatePackage; }
+  const SimulatedFleet bmcs = StartRedfishSim(
+      sim_bin, dir, hosts, "127.0.130.1",
+      {"--restart-ms", "400", "--power-on-ms", "300", "--on-after-off-ms", "1000", "--job-ms", "400",
+       "--idrac-restart-ms", "800", "--download-ms", "200", "--image-dir", dir + "/images", "--image-share",
+       "127.0.0.1:" + std::to_string(images_port)});
+  const pid_t sim = bmcs.pid;
+  if (RegisterServers(db, dir, bmcs) != hosts) Die("the simulator lists the wrong number of BMCs");
   rapidjson::Document fleet;
-  const std::string fleet_json = Get(fmt::format("http://127.0.0.1:{}/control/bmcs", control_port));
+  const std::string fleet_json = Get(bmcs.control + "/control/bmcs");
   fleet.Parse(fleet_json.c_str());
-  if (fleet.HasParseError() || !fleet.IsArray() || static_cast<int>(fleet.Size()) != hosts) {
-    Die("the simulator lists the wrong number of BMCs");
-  }
-  const std::string idrac_set = SealedSet(db, *box, "idrac-bench", "idrac", "root", bmc_password);
-  std::string addresses = "{", pins = "{";
-  for (const auto& b : fleet.GetArray()) {
-    addresses += fmt::format("{}\"{}:{}\"", addresses.size() > 1 ? "," : "", b["address"].GetString(), bmc_port);
-    pins += fmt::format("{}\"{}\"", pins.size() > 1 ? "," : "", b["certificate_sha256"].GetString());
-  }
-  Scalar(db, "INSERT INTO servers(bmc_address, tls_pin_sha256, credential_set_id) "
-             "SELECT a, p, $3::uuid FROM unnest($1::text[], $2::text[]) AS x(a, p) RETURNING 1",
-         {addresses + "}", pins + "}", idrac_set});
+  if (fleet.HasParseError() || !fleet.IsArray()) Die("the simulator's control endpoint did not answer");
 
   // The vCenter: one cluster of exactly these hosts, host n running on server n (its service
   // tag, serial number and SMBIOS UUID), 4 VMs a host; none in maintenance; VMs move in 50 ms.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "test_db.hpp"
+#include "image_share.hpp"
 
 namespace grpc {
 class ChannelCredentials;
@@ -49,9 +50,7 @@ int FreePort();
 // The body of a GET: of a 2xx answer only, or of any answer with `any_status`.
 std::string HttpGet(const std::string& url, bool any_status = false);
 
-// What the site's share holds for a Dell update package: the simulated iDRAC checks that a
-// fetched file starts as a Windows executable (MZ), and reads what it updates from its name.
-inline constexpr const char* kUpdatePackage = "MZ\x90 simulated Dell update package";
+using sim::kUpdatePackage;  // what the site's share holds for a Dell update package
 
 struct SiteOptions {
   int bmcs = 5;

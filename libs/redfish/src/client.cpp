@@ -333,26 +333,19 @@ SessionSweep DeleteSessions(http::Client& http, SessionCache& cache, const std::
     }
   };
   const std::size_t threads = std::min(by_bmc.size(), static_cast<std::size_t>(std::max(parallel, 1)));
-  std::vector<std::thread> pool;
-  // Every helper is joined on every way out, an exception's too: they use this frame's locals.
-  struct JoinAll {
-    std::vector<std::thread>& pool;
-    void operator()() {
-      for (auto& t : pool) {
-        if (t.joinable()) t.join();
+  {
+    // jthreads join when the block ends, an exception's way out too: the helpers use this
+    // frame's locals, and the counts are read only after the last one's last logout.
+    std::vector<std::jthread> pool;
+    for (std::size_t t = 1; t < threads; ++t) {
+      try {
+        pool.emplace_back(sweep_bmcs);
+      } catch (const std::system_error&) {
+        break;  // no more threads to be had: the ones running, and this one, do the rest
       }
     }
-    ~JoinAll() { (*this)(); }
-  } join_all{pool};
-  for (std::size_t t = 1; t < threads; ++t) {
-    try {
-      pool.emplace_back(sweep_bmcs);
-    } catch (const std::system_error&) {
-      break;  // no more threads to be had: the ones running, and this one, do the rest
-    }
+    sweep_bmcs();
   }
-  sweep_bmcs();
-  join_all();  // before the counts are read: a helper may still be inside its last logout
   return {deleted.load(), kept.load()};
 }
 

@@ -58,7 +58,7 @@ struct WorkerRig {
   }
   // Puts `name` on the share (by default a Dell update package: it starts as a Windows
   // executable) and returns its URL.
-  std::string Image(const std::string& name, const std::string& content = "MZ\x90 simulated Dell update package") {
+  std::string Image(const std::string& name, const std::string& content = sim::kUpdatePackage) {
     std::ofstream(image_dir + "/" + name, std::ios::binary) << content;
     return share.base_url() + "/" + name;
   }

@@ -112,6 +112,10 @@ struct Identity {
   int memory_gib = 256;
 };
 
+// Whether a file's first bytes are an update package's: a Dell DUP is a signed Windows
+// executable (MZ) or a Linux script (#!). Anything else fails its signature check (RED004).
+inline bool IsUpdatePackage(const std::string& head) { return head.rfind("MZ", 0) == 0 || head.rfind("#!", 0) == 0; }
+
 enum class Power { kOn, kOff, kPoweringOn, kPoweringOff };
 const char* PowerName(Power p);
 

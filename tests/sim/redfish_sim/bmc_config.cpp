@@ -298,8 +298,7 @@ ActionAnswer Bmc::PushUpdate(const std::string& filename, const std::string& con
     ++counters_.refused_actions;
     return {400, "Base.1.8.PropertyMissing", "The property UpdateFile is a required property and must be included in the request."};
   }
-  const bool signed_package = content.rfind("MZ", 0) == 0 || content.rfind("#!", 0) == 0;
-  return QueueUpdate(filename, signed_package, now, job_id);
+  return QueueUpdate(filename, IsUpdatePackage(content), now, job_id);
 }
 
 }  // namespace dcops::sim

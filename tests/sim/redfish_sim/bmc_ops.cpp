@@ -103,9 +103,7 @@ void Bmc::DownloadFinished(const std::string& job_id, const FetchOutcome& outcom
   }
   ++counters_.images_fetched;
   counters_.image_bytes += outcome.bytes;
-  // A Dell update package is a signed Windows executable (MZ) or Linux script (#!).
-  const bool signed_package = outcome.head.rfind("MZ", 0) == 0 || outcome.head.rfind("#!", 0) == 0;
-  SimJob planned = PlanUpdate(job->image_uri, signed_package);
+  SimJob planned = PlanUpdate(job->image_uri, IsUpdatePackage(outcome.head));
   job->name = planned.name;
   job->duration = planned.duration;
   job->component = planned.component;

@@ -196,7 +196,7 @@ TEST_CASE("Injected faults: HTML pages, truncated JSON, not-ready answers", "[si
 TEST_CASE("SimpleUpdate fetches its package from the share: a package is scheduled, a missing file fails with SUP0106", "[sim][net]") {
   const std::string dir = "/tmp/dcops-image-share-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/BIOS_8T4P1_WN64_1.13.2.EXE") << "MZ\x90 a Dell update package";
+  std::ofstream(dir + "/BIOS_8T4P1_WN64_1.13.2.EXE") << kUpdatePackage;
   ImageShare share;
   REQUIRE(share.Start("127.0.27.200", 0, dir).empty());
   FleetOptions o = Rig::Options("127.0.27.1", 2);
@@ -261,7 +261,7 @@ TEST_CASE("The simulator fetches images from loopback addresses only, over http 
   // HTTPS with a self-signed certificate: fetched, as an iDRAC does by default.
   const std::string dir = "/tmp/dcops-image-tls-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  const std::string package = "MZ\x90 a Dell update package";
+  const std::string package = kUpdatePackage;
   std::ofstream(dir + "/BIOS_8T4P1_WN64_1.13.2.EXE") << package;
   std::string fingerprint;
   auto server = SelfSignedServer("127.0.27.201", "share", &fingerprint);

@@ -1,22 +1,17 @@
 #include "image_fetcher.hpp"
 
-#include <arpa/inet.h>
 #include <httplib.h>
 
 #include <algorithm>
 #include <cctype>
 #include <regex>
 
+#include "loopback.hpp"
+
 namespace dcops::sim {
 namespace {
 
 constexpr std::size_t kHeadBytes = 16;
-
-// A numeric address in 127.0.0.0/8: a name is resolved elsewhere, whatever it starts with.
-bool IsLoopback(const std::string& host) {
-  in_addr a{};
-  return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
 
 }  // namespace
 

@@ -1,6 +1,5 @@
 #include "options.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <charconv>
@@ -23,12 +22,6 @@ Result<long> Number(const std::string& flag, const std::string& text, long min, 
 }
 
 }  // namespace
-
-bool IsLoopback(const std::string& address) {
-  in_addr a{};
-  if (::inet_pton(AF_INET, address.c_str(), &a) != 1) return false;
-  return (ntohl(a.s_addr) >> 24) == 127;
-}
 
 Result<SimOptions> ParseOptions(int argc, const char* const* argv) {
   SimOptions o;

@@ -8,12 +8,11 @@
 #include <string>
 
 #include "dcops/common/result.hpp"
+#include "loopback.hpp"  // IsLoopback: the address check ParseOptions applies
 #include "sim_types.hpp"
 
 namespace dcops::sim::tree {
 
 Result<SimOptions> ParseOptions(int argc, const char* const* argv);
-// Whether `address` is an IPv4 address in 127.0.0.0/8.
-bool IsLoopback(const std::string& address);
 
 }  // namespace dcops::sim::tree

@@ -1,7 +1,8 @@
 #include "image_share.hpp"
 
-#include <arpa/inet.h>
 #include <httplib.h>
+
+#include "loopback.hpp"
 
 namespace dcops::sim {
 
@@ -9,10 +10,7 @@ ImageShare::ImageShare() = default;
 ImageShare::~ImageShare() { Stop(); }
 
 std::string ImageShare::Start(const std::string& address, int port, const std::string& directory) {
-  in_addr a{};
-  if (::inet_pton(AF_INET, address.c_str(), &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) {
-    return "the image share listens on a loopback address (127.0.0.0/8) only, not " + address;
-  }
+  if (!IsLoopback(address)) return "the image share listens on a loopback address (127.0.0.0/8) only, not " + address;
   server_ = std::make_unique<httplib::Server>();
   if (!server_->set_mount_point("/", directory)) return "the image share cannot serve " + directory;
   server_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {

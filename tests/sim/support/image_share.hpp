@@ -16,6 +16,11 @@ class Server;
 
 namespace dcops::sim {
 
+// What a share holds for a Dell update package in tests: the simulated iDRAC takes a fetched
+// or pushed file that starts as a Windows executable (MZ) for a package (Bmc's
+// IsUpdatePackage), and reads what it updates from the file's name.
+inline constexpr const char* kUpdatePackage = "MZ\x90 simulated Dell update package";
+
 class ImageShare {
  public:
   ImageShare();
