@@ -170,6 +170,39 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+StatementProfile::StatementProfile(db::Connection& db) : db_(db) {
+  const char* on = std::getenv("DCOPS_BENCH_STATEMENTS");
+  if (on == nullptr || *on == '\0') return;
+  Scalar(db_, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  on_ = true;
+}
+
+void StatementProfile::Reset() {
+  if (on_) Scalar(db_, "SELECT pg_stat_statements_reset()");
+}
+
+void StatementProfile::Print(const std::string& phase, double units, const std::string& unit, int top) {
+  if (!on_) return;
+  auto rows = db_.Exec(
+      "SELECT calls, total_exec_time, total_exec_time / greatest(calls, 1), rows, "
+      "       regexp_replace(left(query, 110), '\\s+', ' ', 'g') "
+      "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+      "ORDER BY total_exec_time DESC LIMIT $1",
+      {std::to_string(top)});
+  if (!rows) Die(rows.error().message);
+  const double total = std::stod(Scalar(db_,
+      "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements "
+      "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"));
+  fmt::print("  statements ({}): {:.0f} ms executing in all, {:.3f} ms per {}; the most expensive:\n", phase, total,
+             units > 0 ? total / units : 0.0, unit);
+  fmt::print("  {:>8} {:>10} {:>9} {:>8}  statement\n", "calls", "total ms", "mean ms", "rows");
+  for (int i = 0; i < rows->size(); ++i) {
+    fmt::print("  {:>8} {:>10.0f} {:>9.3f} {:>8}  {}\n", rows->TextAt(i, 0).value_or(""),
+               std::stod(rows->TextAt(i, 1).value_or("0")), std::stod(rows->TextAt(i, 2).value_or("0")),
+               rows->TextAt(i, 3).value_or(""), rows->TextAt(i, 4).value_or(""));
+  }
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

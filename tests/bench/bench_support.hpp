@@ -35,6 +35,22 @@ double CpuSeconds(pid_t pid);  // user + system time so far
 // ones that have exited (the postmaster reaped them, so their time is in its children's).
 double ServerCpuSeconds(db::Connection& db);
 int FreePort();
+
+// Where PostgreSQL's time goes, per phase of a bench: when DCOPS_BENCH_STATEMENTS is set
+// (scripts/bench then starts the server with pg_stat_statements loaded), Reset() clears the
+// server's statement statistics and Print() prints the statements of `db`'s database that took
+// the most execution time since, with calls, total and mean, and the total per `unit`
+// (jobs, say). Without it both do nothing, so the figures are not measured with its overhead.
+class StatementProfile {
+ public:
+  explicit StatementProfile(db::Connection& db);
+  void Reset();
+  void Print(const std::string& phase, double units, const std::string& unit, int top = 12);
+
+ private:
+  db::Connection& db_;
+  bool on_ = false;
+};
 double Percentile(std::vector<double> v, double p);
 
 // Polls `ready` every 50 ms for up to `timeout` (the bench waits on other processes).

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A private PostgreSQL for one test run (or one benchmark, or the demo).
 #
-#   pg_fixture.sh start INFO_FILE [fsync=on|off]   initdb into a fresh temp dir, start on a
+#   pg_fixture.sh start INFO_FILE [fsync=on|off] [NAME=VALUE ...]
+#                                                   initdb into a fresh temp dir, start on a
 #                                                   free 127.0.0.1 port + a private socket,
-#                                                   write "KEY=VALUE" lines to INFO_FILE
+#                                                   write "KEY=VALUE" lines to INFO_FILE; any
+#                                                   further NAME=VALUE is a server setting
+#                                                   (shared_preload_libraries=pg_stat_statements)
 #   pg_fixture.sh stop INFO_FILE                    stop it and delete its directory
 #
 # INFO_FILE lines: PGDIR, PGHOST (socket dir), PGPORT, ADMIN_DSN (superuser over the socket,
@@ -14,6 +17,11 @@ set -euo pipefail
 cmd=${1:?usage: pg_fixture.sh start|stop INFO_FILE [fsync=on|off]}
 info=${2:?usage: pg_fixture.sh start|stop INFO_FILE}
 fsync=${3:-fsync=off}
+settings=""
+for setting in "${@:4}"; do
+  [[ "$setting" =~ ^[a-z_.]+=[A-Za-z0-9_.,]+$ ]] || { echo "pg_fixture: not a setting: $setting" >&2; exit 2; }
+  settings+=" -c $setting"
+done
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 [ -x "$pgbin/initdb" ] || { echo "pg_fixture: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
@@ -49,7 +57,7 @@ start() {
     if port_in_use "$port"; then continue; fi
     if "${as_owner[@]}" "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 start \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c $fsync -c max_connections=200 \
-            -c shared_buffers=128MB -c log_min_messages=warning" >/dev/null 2>&1; then
+            -c shared_buffers=128MB -c log_min_messages=warning$settings" >/dev/null 2>&1; then
       break
     fi
     [ "$tries" -lt 5 ] || { cat "$dir/server.log" >&2; exit 1; }
