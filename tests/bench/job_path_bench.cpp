@@ -29,6 +29,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <rapidjson/document.h>
@@ -182,16 +183,32 @@ int main(int argc, char** argv) {
     }
     // Every job_finished heard, from the first moment (a job may finish before its creator has
     // returned); once all are created, the ones not yet heard: the run ends when none is left.
-    std::unordered_set<std::string> heard, waiting;
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> heard;
+    std::unordered_set<std::string> waiting;
     std::atomic<bool> creating{true};
     std::thread joiner([&] {
       for (auto& t : creators) t.join();
       creating = false;
     });
     bool all_created = false;
-    auto last_finish = t0;  // when the last job_finished was heard (the wait itself adds nothing)
+    auto last_finish = t0;  // when this phase's last job_finished was heard (the wait adds nothing)
+    // A job ended without job_finished (failed at planning, say) would keep the wait going:
+    // after a minute with none of ours heard, say where the unheard jobs stand, and stop.
+    auto say_where_they_stand = [&] {
+      std::string unheard = "{";
+      for (const auto& id : waiting) unheard += (unheard.size() > 1 ? "," : "") + id;
+      unheard += "}";
+      Die(fmt::format("{} of {} {} jobs not heard ending for a minute; their statuses: {}; see {}/dispatcher.log",
+                      waiting.size(), jobs, what,
+                      Scalar(db, "SELECT string_agg(status || ' ' || n, ', ') FROM (SELECT status, count(*) AS n "
+                                 "FROM jobs WHERE id = ANY($1::uuid[]) GROUP BY status) s", {unheard}),
+                      dir));
+    };
     while (!all_created || !waiting.empty()) {
-      if (std::chrono::steady_clock::now() - t0 > std::chrono::minutes(10)) Die("throughput run did not finish in 10 min");
+      const auto now = std::chrono::steady_clock::now();
+      if (now - t0 > std::chrono::minutes(10)) Die("throughput run did not finish in 10 min");
+      if (all_created && now - std::max(last_finish, t0 + std::chrono::nanoseconds(created_ns.load())) > std::chrono::minutes(1))
+        say_where_they_stand();
       auto notes = listener.WaitForNotifications(std::chrono::milliseconds(50));
       if (!notes) Die(notes.error().message);
       for (const auto& note : *notes) {
@@ -201,20 +218,24 @@ int main(int argc, char** argv) {
             std::string_view(d["event"].GetString()) != "job_finished" || !d.HasMember("job_id") ||
             !d["job_id"].IsString())
           continue;
-        last_finish = std::chrono::steady_clock::now();
-        if (all_created) waiting.erase(d["job_id"].GetString());
-        else heard.insert(d["job_id"].GetString());
+        // Another phase's job (a late one) neither counts nor moves the clock. Before all are
+        // created, every id heard is kept with its time and sorted out once ours are known.
+        const auto heard_now = std::chrono::steady_clock::now();
+        if (!all_created) heard.emplace(d["job_id"].GetString(), heard_now);
+        else if (waiting.erase(d["job_id"].GetString()) > 0) last_finish = heard_now;
       }
       if (!all_created && !creating) {
         joiner.join();
         for (const auto& id : created) {
-          if (heard.count(id) == 0) waiting.insert(id);
+          if (auto h = heard.find(id); h == heard.end()) waiting.insert(id);
+          else last_finish = std::max(last_finish, h->second);
         }
         all_created = true;
       }
     }
     const double create_s = static_cast<double>(created_ns.load()) / 1e9;
     const double total_s = std::max(create_s, std::chrono::duration<double>(last_finish - t0).count());
+    statements.Print(fmt::format("{} per commit", per_commit), jobs, "job");  // before the check below
     const std::string ids = "{" + [&] {
       std::string all;
       for (const auto& id : created) all += (all.empty() ? "" : ",") + id;
@@ -227,7 +248,6 @@ int main(int argc, char** argv) {
     fmt::print("  created in {:.2f} s ({:.0f} jobs/s); all succeeded after {:.2f} s ({:.0f} jobs/s end to end)\n",
                create_s, jobs / create_s, total_s, jobs / total_s);
     if (!key.empty()) Figure("jobs." + key + "_jobs_per_s", jobs / total_s, "jobs/s", Better::kHigher);
-    statements.Print(fmt::format("{} per commit", per_commit), jobs, "job");
     return total_s;
   };
   auto noop_scope = [](const char* tag) {
@@ -282,7 +302,7 @@ int main(int argc, char** argv) {
     DropDatabase(admin_dsn, dbname);
     std::filesystem::remove_all(dir);
   } else {
-    fmt::print("kept {} and database {}\n", dir, dbname);
+    fmt::print("kept {} and database {} (scripts/bench stops its server, and the database with it)\n", dir, dbname);
   }
   return 0;
 }

@@ -470,8 +470,8 @@ TEST_CASE("Queue-table statistics are refreshed after a burst, from a small samp
   CHECK(std::stol(Scalar(su, "SELECT reltuples::bigint FROM pg_class WHERE oid = 'public.jobs'::regclass")) == 1500);
   // From a small sample (statistics target 10, not the server's 100): a histogram of at most
   // 11 bounds, where the default would keep 101 for 1,500 distinct ids.
-  CHECK(std::stol(Scalar(su, "SELECT cardinality(histogram_bounds::text::text[]) FROM pg_stats "
-                             "WHERE schemaname = 'public' AND tablename = 'jobs' AND attname = 'id'")) <= 11);
+  CHECK(Scalar(su, "SELECT coalesce((SELECT cardinality(histogram_bounds::text::text[]) FROM pg_stats "
+                  "WHERE schemaname = 'public' AND tablename = 'jobs' AND attname = 'id'), -1) BETWEEN 2 AND 11") == "t");
   CHECK(Scalar(conn, "SELECT dispatcher_v1_refresh_statistics()::text") == "{}");
 }
 

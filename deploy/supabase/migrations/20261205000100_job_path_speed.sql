@@ -10,7 +10,8 @@
 -- need only to know roughly how big the tables are and how their few filtered columns spread,
 -- which a 3,000-row sample gives: at 40,000 jobs an ANALYZE of `jobs` went from 236 ms to
 -- 17 ms, of `job_tasks` from 228 ms to 14 ms. Autovacuum's own ANALYZE later keeps the server's
--- default and replaces these.
+-- default and replaces these. (A later CREATE OR REPLACE of the function drops this setting
+-- unless it restates it; tests/db/lifecycle_test.cpp checks the sample's size.)
 ALTER FUNCTION public.dispatcher_v1_refresh_statistics() SET default_statistics_target = 10;
 
 -- Every planning pass first moves the site's due scheduled jobs to pending
