@@ -181,26 +181,26 @@ void StatementProfile::Reset() {
   if (on_) Scalar(db_, "SELECT pg_stat_statements_reset()");
 }
 
-void StatementProfile::Print(const std::string& phase, double units, const std::string& unit, int top) {
-  if (!on_) return;
+std::string StatementProfile::Report(const std::string& phase, double units, const std::string& unit, int top) {
+  if (!on_) return "";
+  // The top statements, each row carrying the total over all of the database's statements.
   auto rows = db_.Exec(
       "SELECT calls, total_exec_time, total_exec_time / greatest(calls, 1), rows, "
-      "       regexp_replace(left(query, 110), '\\s+', ' ', 'g') "
+      "       regexp_replace(left(query, 110), '\\s+', ' ', 'g'), sum(total_exec_time) OVER () "
       "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
       "ORDER BY total_exec_time DESC LIMIT $1",
       {std::to_string(top)});
   if (!rows) Die(rows.error().message);
-  const double total = std::stod(Scalar(db_,
-      "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements "
-      "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"));
-  fmt::print("  statements ({}): {:.0f} ms executing in all, {:.3f} ms per {}; the most expensive:\n", phase, total,
-             units > 0 ? total / units : 0.0, unit);
-  fmt::print("  {:>8} {:>10} {:>9} {:>8}  statement\n", "calls", "total ms", "mean ms", "rows");
+  const double total = rows->empty() ? 0.0 : std::stod(rows->TextAt(0, 5).value_or("0"));
+  std::string out = fmt::format("  statements ({}): {:.0f} ms executing in all, {:.3f} ms per {}; the most expensive:\n",
+                                phase, total, units > 0 ? total / units : 0.0, unit);
+  out += fmt::format("  {:>8} {:>10} {:>9} {:>8}  statement\n", "calls", "total ms", "mean ms", "rows");
   for (int i = 0; i < rows->size(); ++i) {
-    fmt::print("  {:>8} {:>10.0f} {:>9.3f} {:>8}  {}\n", rows->TextAt(i, 0).value_or(""),
-               std::stod(rows->TextAt(i, 1).value_or("0")), std::stod(rows->TextAt(i, 2).value_or("0")),
-               rows->TextAt(i, 3).value_or(""), rows->TextAt(i, 4).value_or(""));
+    out += fmt::format("  {:>8} {:>10.0f} {:>9.3f} {:>8}  {}\n", rows->TextAt(i, 0).value_or(""),
+                       std::stod(rows->TextAt(i, 1).value_or("0")), std::stod(rows->TextAt(i, 2).value_or("0")),
+                       rows->TextAt(i, 3).value_or(""), rows->TextAt(i, 4).value_or(""));
   }
+  return out;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -333,14 +333,14 @@ int RegisterServers(db::Connection& db, const std::string& dir, const SimulatedF
   const std::string json = Get(fleet.control + "/control/bmcs");
   bmcs.Parse(json.c_str());
   if (bmcs.HasParseError() || !bmcs.IsArray()) Die("the simulator's control endpoint did not list its BMCs");
-  std::string addresses = "{", pins = "{";
+  std::vector<std::string> addresses, pins;
   for (const auto& b : bmcs.GetArray()) {
-    addresses += fmt::format("{}\"{}:{}\"", addresses.size() > 1 ? "," : "", b["address"].GetString(), fleet.port);
-    pins += fmt::format("{}\"{}\"", pins.size() > 1 ? "," : "", b["certificate_sha256"].GetString());
+    addresses.push_back(fmt::format("{}:{}", b["address"].GetString(), fleet.port));
+    pins.emplace_back(b["certificate_sha256"].GetString());
   }
   Scalar(db, "INSERT INTO servers(bmc_address, tls_pin_sha256, credential_set_id) "
              "SELECT a, p, $3::uuid FROM unnest($1::text[], $2::text[]) AS x(a, p) RETURNING 1",
-         {addresses + "}", pins + "}", set});
+         {ArrayLiteral(addresses), ArrayLiteral(pins), set});
   return static_cast<int>(bmcs.Size());
 }
 

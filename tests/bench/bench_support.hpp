@@ -35,17 +35,26 @@ double CpuSeconds(pid_t pid);  // user + system time so far
 // ones that have exited (the postmaster reaped them, so their time is in its children's).
 double ServerCpuSeconds(db::Connection& db);
 int FreePort();
+// A PostgreSQL array literal of `values`, for a `$1::uuid[]` or `$1::text[]` parameter: each
+// element double-quoted, so values must not hold '"' or '\\' (ids, addresses, pins do not).
+template <typename Values>
+std::string ArrayLiteral(const Values& values) {
+  std::string out = "{";
+  for (const auto& v : values) out += (out.size() > 1 ? ",\"" : "\"") + std::string(v) + "\"";
+  return out + "}";
+}
 
 // Where PostgreSQL's time goes, per phase of a bench: when DCOPS_BENCH_STATEMENTS is set
 // (scripts/bench then starts the server with pg_stat_statements loaded), Reset() clears the
-// server's statement statistics and Print() prints the statements of `db`'s database that took
+// server's statement statistics and Report() lists the statements of `db`'s database that took
 // the most execution time since, with calls, total and mean, and the total per `unit`
-// (jobs, say). Without it both do nothing, so the figures are not measured with its overhead.
+// (jobs, say). Without it Reset() does nothing and Report() is "", so the figures are not
+// measured with its overhead.
 class StatementProfile {
  public:
   explicit StatementProfile(db::Connection& db);
   void Reset();
-  void Print(const std::string& phase, double units, const std::string& unit, int top = 12);
+  std::string Report(const std::string& phase, double units, const std::string& unit, int top = 12);
 
  private:
   db::Connection& db_;

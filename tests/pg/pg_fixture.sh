@@ -14,7 +14,7 @@
 # failures can be tested for real. The system cluster is never touched. Loopback only.
 set -euo pipefail
 
-cmd=${1:?usage: pg_fixture.sh start|stop INFO_FILE [fsync=on|off]}
+cmd=${1:?usage: pg_fixture.sh start|stop INFO_FILE [fsync=on|off] [NAME=VALUE ...]}
 info=${2:?usage: pg_fixture.sh start|stop INFO_FILE}
 fsync=${3:-fsync=off}
 settings=""
