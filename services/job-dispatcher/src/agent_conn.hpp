@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct AgentConn {
   // When the loop last heard from it (any message; loop-owned): silence past a few heartbeat
   // intervals closes the connection (a frozen process keeps its TCP connection open).
   std::chrono::steady_clock::time_point last_heard{};
+  // When its last claim found nothing to give it, with no target left out (loop-owned; unset
+  // once a claim gives it anything): DispatchCore::AssignWork's kDrainedRecheck.
+  std::optional<std::chrono::steady_clock::time_point> drained_at;
   std::shared_ptr<AgentLink> link;
 
   bool Write(const agent::v1::DispatcherMessage& m, bool more = false) {

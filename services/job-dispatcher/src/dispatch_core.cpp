@@ -395,7 +395,7 @@ bool DispatchCore::AdoptHeldSteps(CorePort& port) {
   return true;
 }
 
-void DispatchCore::AssignWork(CorePort& port) {
+void DispatchCore::AssignWork(CorePort& port, bool new_work) {
   std::vector<std::shared_ptr<AgentConn>> order;
   for (const auto& [id, a] : agents_) order.push_back(a);
   std::sort(order.begin(), order.end(),
@@ -403,6 +403,7 @@ void DispatchCore::AssignWork(CorePort& port) {
   for (const auto& agent : order) {
     const int free = Free(*agent);
     if (free <= 0 || agent->step_kinds.empty()) continue;
+    if (!new_work && agent->drained_at && clock_.Steady() - *agent->drained_at < kDrainedRecheck) continue;
     std::vector<std::string> exclude = limits_.Full();
     for (auto& t : limits_.FullForMutating()) exclude.push_back(t);
     metrics_.SetTargetsAtLimit(static_cast<long>(exclude.size()));
@@ -425,6 +426,12 @@ void DispatchCore::AssignWork(CorePort& port) {
                          exclude,       1,         std::move(prefer)};
     auto claimed = port.ClaimSteps(request);
     if (!claimed) return;
+    // Nothing for it, and nothing left out that a freed slot would make claimable.
+    if (claimed->empty() && request.exclude_targets.empty()) {
+      agent->drained_at = clock_.Steady();
+    } else {
+      agent->drained_at.reset();
+    }
     // Each step takes its target's slot as it is prepared, so two steps of one claim never
     // both pass the limit (the claim's one-per-target bound is the database's promise; this is
     // the dispatcher's own).

@@ -59,7 +59,14 @@ class DispatchCore {
   // handled again later (the agent waits for its ack); the caller keeps it.
   bool OnMessage(CorePort& port, AgentConn& conn, const agent::v1::AgentMessage& m);
   // Claims and assigns steps for every agent with free capacity, within the limits.
-  void AssignWork(CorePort& port);
+  // `new_work`: something may have made steps claimable (a NOTIFY, jobs planned, steps
+  // rescued, an agent come or gone). Without it, an agent whose last claim found nothing (and
+  // left no target out) is not asked again for kDrainedRecheck: an idle site's agents cost the
+  // database a claim each per recheck instead of one per loop round (20 a second), and a
+  // result's round does not claim for nothing ahead of the next job's planning. The recheck
+  // finds what becomes ready with time alone (a retry's backoff, a snooze).
+  void AssignWork(CorePort& port, bool new_work = true);
+  static constexpr std::chrono::milliseconds kDrainedRecheck{250};
   // A new leader counts the steps agents still hold against the limits. False: not read.
   bool AdoptHeldSteps(CorePort& port);
   // Leadership is gone: every agent is fenced and nothing held here counts any more.

@@ -494,5 +494,45 @@ TEST_CASE(
   CHECK_FALSE(rig.core.limits().CanStart("idrac:127.0.0.2", true));
 }
 
+TEST_CASE("Core: an agent whose claim found nothing is asked again on new work or after the recheck, not every round",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a", 2);
+  rig.core.AssignWork(rig.port, /*new_work=*/false);  // never asked yet: asked
+  REQUIRE(rig.port.claims.size() == 1);
+  rig.core.AssignWork(rig.port, false);  // found nothing a moment ago, and nothing is new
+  CHECK(rig.port.claims.size() == 1);
+  rig.core.AssignWork(rig.port, true);  // a NOTIFY, a plan: asked
+  CHECK(rig.port.claims.size() == 2);
+  rig.clock.Advance(DispatchCore::kDrainedRecheck - std::chrono::milliseconds(1));
+  rig.core.AssignWork(rig.port, false);
+  CHECK(rig.port.claims.size() == 2);
+  rig.clock.Advance(std::chrono::milliseconds(1));  // what became ready with time alone is found
+  rig.core.AssignWork(rig.port, false);
+  CHECK(rig.port.claims.size() == 3);
+  // A claim that gave it something: the next round asks again, new work or not.
+  rig.port.claimable = {Step("t1", "idrac:127.0.0.2")};
+  rig.core.AssignWork(rig.port, true);
+  REQUIRE(rig.port.claims.size() == 4);
+  CHECK(rig.core.running() == 1);
+  rig.core.AssignWork(rig.port, false);
+  CHECK(rig.port.claims.size() == 5);
+}
+
+TEST_CASE("Core: a claim that left a target out is not taken as the queue drained", "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a", 3);
+  rig.port.claimable = {Step("t1", "idrac:127.0.0.2")};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 1);
+  // The busy iDRAC is left out of the next claim, which finds nothing: a step waiting on that
+  // iDRAC may be claimable once t1 ends, so the round after asks again.
+  rig.core.AssignWork(rig.port, false);
+  REQUIRE(rig.port.claims.size() == 2);
+  CHECK_FALSE(rig.port.claims[1].exclude_targets.empty());
+  rig.core.AssignWork(rig.port, false);
+  CHECK(rig.port.claims.size() == 3);
+}
+
 }  // namespace
 }  // namespace dcops::dispatcher

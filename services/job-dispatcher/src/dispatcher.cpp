@@ -16,6 +16,7 @@
 
 #include "agent_conn.hpp"
 #include "agent_identity.hpp"
+#include "background_writer.hpp"
 #include "control_plane.hpp"
 #include "control_plane_port.hpp"
 #include "dispatch_core.hpp"
@@ -67,6 +68,38 @@ CoreOptions CoreOptionsOf(const DispatcherOptions& o) {
   return c;
 }
 
+// The BackgroundWriter's writes: WriteBehind::Flush through a connection of the writer's own.
+// An outage is said once when it starts holding writes back and once when they go in again
+// (the loop says the same of its own connection); the writes wait meanwhile.
+BackgroundWriter::WriteFn WriteThroughOwnConnection(const db::DbOptions& options, const Logger& log) {
+  struct State {
+    db::Reconnector db;
+    bool away = false;
+  };
+  auto state = std::make_shared<State>(State{db::Reconnector(options, SystemClock::Instance())});
+  return [state, &log](WriteBehind& pending) {
+    auto conn = state->db.Get(std::chrono::milliseconds(1000));
+    bool wrote = false;
+    if (conn) {
+      ControlPlane cp(**conn);
+      wrote = pending.Flush(cp, **conn);
+      if (!(*conn)->Healthy()) state->db.Reset();
+    }
+    const bool held = pending.HasCompletions() || !pending.events().empty();
+    if (held && !state->away) {
+      state->away = true;
+      log.Warn("step completions and events wait for the control plane; retrying", {},
+               {{"completions", std::int64_t(pending.completions().size())},
+                {"events", std::int64_t(pending.events().size())},
+                {"detail", conn ? std::string("the write failed") : conn.error().message}});
+    } else if (!held && state->away) {
+      state->away = false;
+      log.Info("step completions and events written again");
+    }
+    return wrote;
+  };
+}
+
 }  // namespace
 
 struct Dispatcher::Impl final : public pb::AgentService::Service {
@@ -82,12 +115,16 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
   std::atomic<bool> stopping{false};
   std::atomic<bool> leader{false};
   std::atomic<bool> db_ok{false};
+  std::atomic<int> loop_session{0};  // the backend pid of the loop's database session (Listen)
   DispatcherMetrics metrics;
   ChangeFeed feed;  // the console's streams wait on it (change_feed.hpp)
   // grpc.health.v1 on the agents' port: SERVING while this dispatcher leads its site with the
   // database reachable, NOT_SERVING as a standby or during an outage. Set by Run().
   grpc::HealthCheckServiceInterface* health = nullptr;
   bool serving = false;
+
+  // Writes the loop's step completions and events (core.pending()); set by Run().
+  std::unique_ptr<BackgroundWriter> writer;
 
   // Loop-owned.
   PlannerRegistry planners;
@@ -199,16 +236,27 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         listener.Reset();
         continue;
       }
+      bool ours = false, work = false;
       for (const auto& n : *notes) {
         rapidjson::Document payload;
         payload.Parse(n.payload.c_str());
-        if (!payload.HasParseError() && payload.IsObject() && payload.HasMember("site") &&
-            payload["site"].IsString() && options.site == payload["site"].GetString()) {
-          Wake();
-          feed.Publish();  // a job created, cancelled or resumed elsewhere: consoles look again
-          break;
+        if (payload.HasParseError() || !payload.IsObject() || !payload.HasMember("site") ||
+            !payload["site"].IsString() || options.site != payload["site"].GetString()) {
+          continue;
         }
+        ours = true;
+        // A job that finished or paused gives the loop nothing to plan or claim: consoles look
+        // again, the loop sleeps on. Nor do steps the loop's own session made ready: it made
+        // them in a round that claims after its writes (a plan, a result's dependents). Anything
+        // else (a job created or resumed, steps ready elsewhere, a cancel, an event this build
+        // does not know) wakes it.
+        const std::string event =
+            payload.HasMember("event") && payload["event"].IsString() ? payload["event"].GetString() : "";
+        const bool own_steps = event == "steps_ready" && n.sender_pid != 0 && n.sender_pid == loop_session.load();
+        if (event != "job_finished" && event != "job_paused" && !own_steps) work = true;
       }
+      if (work) Wake();
+      if (ours) feed.Publish();  // a job created, cancelled, resumed or ended elsewhere: consoles look again
     }
   }
 
@@ -238,6 +286,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         continue;
       }
       db_ok = true;
+      loop_session = (*conn)->BackendPid();
       ControlPlane cp(**conn);
       ControlPlanePort port(cp, options.site, secrets, redact);
       if (!fit_to_serve) {
@@ -272,17 +321,17 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         auto got = cp.TryLeaderLock(options.site);
         if (!got) { db.Reset(); continue; }
         if (!*got) {
-          core.pending().Flush(cp, **conn);  // results taken while leading: lease-checked, still worth writing
+          writer->Hand(core.pending());  // results taken while leading: lease-checked, still worth writing
           std::unique_lock lock(mu);
           cv.wait_for(lock, options.poll, [this] { return stopping.load(); });
           continue;
         }
         // Results that arrived while the database was away go in first, or their steps would
         // look held forever.
-        core.pending().Flush(cp, **conn);
+        writer->Hand(core.pending());
         // Deferred step-ending writes too: a step adopted now and ended by one of them later
         // would hold its target's slot with no result to come.
-        if (core.pending().HasCompletions() || core.deferred() > 0 || !core.AdoptHeldSteps(port)) {
+        if (!writer->WaitUntilWritten(std::chrono::seconds(2)) || core.deferred() > 0 || !core.AdoptHeldSteps(port)) {
           db.Reset();
           continue;
         }
@@ -313,9 +362,14 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       // Anything that may change what a console shows: agents' messages, a NOTIFY, a
       // schedule fired, jobs planned, steps rescued, results written (ChangeFeed).
       bool changed = woken;
+      // What may have made steps claimable (DispatchCore::AssignWork): a NOTIFY, a schedule
+      // fired, an agent come or gone, a result, jobs planned, steps rescued.
+      bool new_work = woken;
       for (const auto& in : batch) {
         // A heartbeat changes nothing a console shows (agents' last_seen_at aside).
         if (in.kind != Inbound::kMessage || !in.msg.has_heartbeat()) changed = true;
+        // A result frees its agent's slot and its target's, and may have released dependents.
+        if (in.kind != Inbound::kMessage || in.msg.has_result()) new_work = true;
       }
       for (auto& in : batch) Handle(port, in);
       const auto now = Steady::now();
@@ -329,7 +383,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         last_schedules = now;
       }
       if (woken || now - last_plan >= options.poll) {
-        if (PlanPendingJobs(cp, **conn, dir, planners, options.site, log) > 0) changed = true;
+        if (PlanPendingJobs(cp, **conn, dir, planners, options.site, log) > 0) changed = new_work = true;
         last_plan = now;
       }
       if (now - last_rescue >= std::chrono::seconds(2)) {
@@ -337,7 +391,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         if (rescued && !rescued->empty()) {
           log.Warn(fmt::format("rescued {} step(s) with expired leases", rescued->size()));
           core.Rescued(*rescued);
-          changed = true;
+          changed = new_work = true;
         }
         if (auto st = cp.RefreshStatistics(); !st) log.Warn("control-plane write RefreshStatistics failed: " + st.error().message);
         core.TendAgents(port);
@@ -347,8 +401,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         core.Prune(port);
         last_prune = now;
       }
-      core.AssignWork(port);
-      if (core.pending().Flush(cp, **conn)) changed = true;
+      core.AssignWork(port, new_work);
+      writer->Hand(core.pending());  // written beside the loop; consoles hear of it from the writer
       feed.SetLimits(core.limits().InUseJson());  // publishes itself when the limits in use move
       if (changed) feed.Publish();
       if (!(*conn)->Healthy()) {
@@ -418,6 +472,8 @@ int Dispatcher::Run() {
     return 1;
   }
   std::thread http_thread([&http] { http.listen_after_bind(); });
+  im.writer = std::make_unique<BackgroundWriter>(im.log, WriteThroughOwnConnection(im.options.db, im.log),
+                                                 [&im] { im.feed.Publish(); });
   // Thread entries end in a log line, never in std::terminate: a listener that fails leaves
   // the loop polling (slower pickup, nothing lost); a loop that fails stops the dispatcher.
   std::thread listener([&im] {
@@ -434,6 +490,11 @@ int Dispatcher::Run() {
     rc = im.Loop();
   } catch (const std::exception& e) {
     im.log.Error(std::string("the dispatch loop stopped on an internal error: ") + e.what());
+  }
+  if (const auto left = im.writer->Stop(std::chrono::seconds(5)); left > 0) {
+    im.log.Warn(fmt::format("stopping with {} step completion(s) the control plane did not take; their steps are "
+                            "rescued when their leases expire",
+                            left));
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   im.feed.Close();  // console streams end, or http.stop() would wait for their keep-alive

@@ -6,6 +6,15 @@
 
 namespace dcops::dispatcher {
 
+void WriteBehind::TakeFrom(WriteBehind& newer) {
+  for (auto& e : newer.events_) events_.push_back(std::move(e));
+  for (auto& c : newer.completions_) completions_.push_back(std::move(c));
+  for (auto& [task, p] : newer.progress_) progress_[task] = std::move(p);
+  newer.events_.clear();
+  newer.completions_.clear();
+  newer.progress_.clear();
+}
+
 bool WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
   const auto now = std::chrono::steady_clock::now();
   const bool progress_due = !progress_.empty() && now - last_progress_flush_ >= kProgressEvery;

@@ -9,7 +9,8 @@
 // Progress is a snapshot for people watching: written at most every 500 ms (a fleet refresh
 // reports ~10 times per step) or with a batch that goes anyway, and dropped in an outage.
 //
-// Thread-safety: none; owned by the dispatcher's loop thread. Blocking: Flush writes.
+// Thread-safety: none. The loop collects into one (DispatchCore::pending) and hands it to the
+// BackgroundWriter's own, which its thread flushes. Blocking: Flush writes.
 #include <chrono>
 #include <map>
 #include <string>
@@ -28,6 +29,11 @@ class WriteBehind {
   // Replaces the step's earlier report, if it was not written yet.
   void Progress(ProgressReport p) { progress_[p.task_id] = std::move(p); }
   bool HasCompletions() const { return !completions_.empty(); }
+  // Anything at all still to write (progress snapshots included).
+  bool Holds() const { return !events_.empty() || !completions_.empty() || !progress_.empty(); }
+  // Moves everything `newer` holds in behind what this holds (BackgroundWriter's hand-over):
+  // events and completions keep their order; a newer progress report replaces an older one.
+  void TakeFrom(WriteBehind& newer);
   // What waits to be written (for tests of what a message led to).
   const std::vector<EventRecord>& events() const { return events_; }
   const std::vector<dispatcher::Completion>& completions() const { return completions_; }
