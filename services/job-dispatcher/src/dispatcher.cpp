@@ -271,7 +271,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
 
   int Loop() {
     db::Reconnector db(options.db, SystemClock::Instance());
-    auto last_plan = Steady::now() - options.poll;
+    PlanCadence planning(options.poll);
     auto last_rescue = Steady::now();
     auto last_schedules = Steady::now() - std::chrono::seconds(1);
     auto last_prune = Steady::now() - std::chrono::minutes(5);
@@ -382,9 +382,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         }
         last_schedules = now;
       }
-      if (woken || now - last_plan >= options.poll) {
-        if (PlanPendingJobs(cp, **conn, dir, planners, options.site, log) > 0) changed = new_work = true;
-        last_plan = now;
+      if (planning.Due(now, woken)) {
+        const int planned = PlanPendingJobs(cp, **conn, dir, planners, options.site, log);
+        if (planned > 0) changed = new_work = true;
+        planning.Planned(planned, now);
       }
       if (now - last_rescue >= std::chrono::seconds(2)) {
         auto rescued = cp.RescueExpired(options.site);

@@ -4,6 +4,7 @@
 //
 // Blocking: a handful of statements on `conn`. Thread-safety: none (the loop's connection).
 
+#include <chrono>
 #include <string>
 
 #include "control_plane.hpp"
@@ -14,9 +15,34 @@ namespace dcops::dispatcher {
 
 // Finds, plans and writes up to `limit` pending jobs in one transaction (one commit per batch,
 // not one per job). Should the batch fail, it is rolled back and the jobs are planned one by
-// one, so one bad plan never holds the others back. Returns the number of jobs handled.
+// one, so one bad plan never holds the others back. Returns the number of jobs handled: as
+// many as `limit` says more may be pending, and the loop plans again in its next round.
+inline constexpr int kPlanBatch = 200;
 int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir,
                     const PlannerRegistry& planners, const std::string& site, const Logger& log,
-                    int limit = 200);
+                    int limit = kPlanBatch);
+
+// When the loop runs a planning pass: when woken (a NOTIFY, a schedule fired), while the last
+// pass took a full batch (a backlog is announced once, when its jobs are created, so nothing
+// else would say more is pending), and every `poll` regardless (a NOTIFY lost while the
+// listener reconnected). Thread-safety: none (the loop's).
+class PlanCadence {
+ public:
+  using Time = std::chrono::steady_clock::time_point;
+  explicit PlanCadence(std::chrono::milliseconds poll) : poll_(poll) {}
+  bool Due(Time now, bool woken) const { return woken || backlog_ || !ever_ || now - last_ >= poll_; }
+  // A pass handled `handled` jobs at `now`.
+  void Planned(int handled, Time now) {
+    backlog_ = handled >= kPlanBatch;
+    ever_ = true;
+    last_ = now;
+  }
+
+ private:
+  std::chrono::milliseconds poll_;
+  bool backlog_ = false;
+  bool ever_ = false;  // planned at all yet
+  Time last_{};
+};
 
 }  // namespace dcops::dispatcher

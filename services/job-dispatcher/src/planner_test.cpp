@@ -1,4 +1,5 @@
 #include "planner.hpp"
+#include "plan_pending.hpp"
 
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
@@ -187,6 +188,28 @@ TEST_CASE("A sync job plans one step on its endpoint and refuses a scope without
       JobToPlan{"j", "default", "inventory.ome_sync", R"({"ome_endpoint_id":"x; rm -rf /"})", "{}"}, dir);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message == R"(inventory.ome_sync takes {"ome_endpoint_id": "<uuid>"})");
+}
+
+}  // namespace
+}  // namespace dcops::dispatcher
+
+namespace dcops::dispatcher {
+namespace {
+
+TEST_CASE("Planning runs when woken, every poll, and again at once while a pass takes a full batch", "[planner]") {
+  using std::chrono::milliseconds;
+  PlanCadence cadence(milliseconds(1000));
+  const PlanCadence::Time t0{};
+  CHECK(cadence.Due(t0, false));  // never planned yet
+  cadence.Planned(3, t0);
+  CHECK_FALSE(cadence.Due(t0 + milliseconds(50), false));
+  CHECK(cadence.Due(t0 + milliseconds(50), true));    // a NOTIFY
+  CHECK(cadence.Due(t0 + milliseconds(1000), false));  // the poll
+  // A full batch: more may be pending, and no NOTIFY will say so.
+  cadence.Planned(kPlanBatch, t0 + milliseconds(1000));
+  CHECK(cadence.Due(t0 + milliseconds(1001), false));
+  cadence.Planned(kPlanBatch - 1, t0 + milliseconds(1001));  // the backlog is planned
+  CHECK_FALSE(cadence.Due(t0 + milliseconds(1002), false));
 }
 
 }  // namespace
