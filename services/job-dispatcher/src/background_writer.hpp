@@ -12,14 +12,15 @@
 // every `retry` until it is written or the writer stops. Nothing here decides what a
 // completion means: the SQL checks each one's lease, as it did when the loop wrote them.
 //
-// Owned by the dispatcher (Dispatcher::Impl). Thread-safety: every method is safe from any
-// thread. Blocking: Hand never blocks on the database; WaitUntilWritten and Stop block up to
+// Owned by the dispatcher (Dispatcher::Impl). Thread-safety: every method but Stop is safe from
+// any thread. An exception from the write is logged and the write tried again. Blocking: Hand never blocks on the database; WaitUntilWritten and Stop block up to
 // the time they are given.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "write_behind.hpp"
@@ -47,8 +48,13 @@ class BackgroundWriter {
   // `wait` for it. A dispatcher about to lead checks it: a step whose completion is still
   // unwritten would look held and be adopted.
   bool WaitUntilWritten(std::chrono::milliseconds wait);
-  // Writes what is left for up to `grace`, then stops the thread. Returns how many completions
-  // were left unwritten (their steps are rescued when their leases expire). Idempotent.
+  // True while writes have been held back (the database did not take them) for at least
+  // `for_at_least`: the loop stops leading then, so that its own session is not what keeps a
+  // site's steps claimed while their completions cannot be written.
+  bool Stalled(std::chrono::milliseconds for_at_least);
+  // Writes what is left (one attempt at once, then every `retry`) for up to `grace`, then
+  // stops the thread. Returns how many completions were left unwritten (their steps are
+  // rescued when their leases expire). Idempotent; call it from one thread.
   std::size_t Stop(std::chrono::milliseconds grace);
 
  private:
@@ -66,6 +72,8 @@ class BackgroundWriter {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_by_{};
   std::size_t left_ = 0;  // completions left unwritten at Stop
+  // Since when writes have been held back (unset while everything handed over is written).
+  std::optional<std::chrono::steady_clock::time_point> failing_since_;
   std::thread thread_;    // last: starts after the members it uses
 };
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <future>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -109,14 +110,35 @@ TEST_CASE("What the database did not take is tried again, ahead of what was hand
 
 TEST_CASE("A stop writes what is left, and says how many completions a database that is away kept",
           "[background_writer]") {
-  SECTION("the database takes them") {
+  SECTION("the database is back when the stop comes: written at once, not at the next retry") {
     FakeControlPlane cp;
-    BackgroundWriter writer(NullLogger(), cp.Write(), nullptr);
+    cp.away = true;
+    std::promise<void> refused;
+    auto refused_future = refused.get_future();
+    auto write = cp.Write();
+    bool said = false;
+    // A retry pace far longer than the test: only the stop's own attempt can write.
+    BackgroundWriter writer(
+        NullLogger(),
+        [&](WriteBehind& pending) {
+          const bool wrote = write(pending);
+          if (!said) {
+            said = true;
+            refused.set_value();
+          }
+          return wrote;
+        },
+        nullptr, std::chrono::hours(1));
     auto collected = Collected({"a", "b", "c"});
     writer.Hand(collected);
+    refused_future.wait();  // the first attempt was refused: all three are held
+    {
+      std::lock_guard lock(cp.mu);
+      cp.away = false;
+    }
     CHECK(writer.Stop(milliseconds(5000)) == 0);
     std::lock_guard lock(cp.mu);
-    CHECK(cp.written.size() == 3);
+    CHECK(cp.written == std::vector<std::string>{"a", "b", "c"});
   }
   SECTION("the database is away") {
     FakeControlPlane cp;
@@ -141,7 +163,58 @@ TEST_CASE("Progress alone does not hold up a stop: it is a snapshot for people w
   collected.Progress({"a", "lease-a", 40, "halfway"});
   writer.Hand(collected);
   CHECK(writer.WaitUntilWritten(milliseconds(10000)));  // no completion waits
-  CHECK(writer.Stop(milliseconds(60000)) == 0);        // returns at once, not after the grace
+  const auto asked = std::chrono::steady_clock::now();
+  CHECK(writer.Stop(milliseconds(600000)) == 0);
+  // It returned without waiting out its grace (ten minutes) for a snapshot.
+  CHECK(std::chrono::steady_clock::now() - asked < std::chrono::minutes(5));
+  CHECK_FALSE(writer.Stalled(milliseconds(0)));  // progress held back is not a stall
+}
+
+TEST_CASE("Writes held back are a stall from the first refusal until they are written", "[background_writer]") {
+  FakeControlPlane cp;
+  cp.away = true;
+  std::promise<void> refused;
+  auto refused_future = refused.get_future();
+  auto write = cp.Write();
+  int attempts = 0;
+  BackgroundWriter writer(
+      NullLogger(),
+      [&](WriteBehind& pending) {
+        // The second attempt is a retry: the first's refusal has been taken note of.
+        if (++attempts == 2) refused.set_value();
+        return write(pending);
+      },
+      nullptr, milliseconds(5));
+  CHECK_FALSE(writer.Stalled(milliseconds(0)));
+  auto collected = Collected({"a"});
+  writer.Hand(collected);
+  refused_future.wait();
+  CHECK(writer.Stalled(milliseconds(0)));
+  CHECK_FALSE(writer.Stalled(std::chrono::hours(1)));
+  {
+    std::lock_guard lock(cp.mu);
+    cp.away = false;
+  }
+  REQUIRE(writer.WaitUntilWritten(milliseconds(10000)));
+  CHECK_FALSE(writer.Stalled(milliseconds(0)));
+}
+
+TEST_CASE("A write that throws is logged and tried again; the writer goes on", "[background_writer]") {
+  FakeControlPlane cp;
+  auto write = cp.Write();
+  int attempt = 0;
+  BackgroundWriter writer(
+      NullLogger(),
+      [&](WriteBehind& pending) -> bool {
+        if (attempt++ == 0) throw std::runtime_error("out of something");
+        return write(pending);
+      },
+      nullptr, milliseconds(5));
+  auto collected = Collected({"a"});
+  writer.Hand(collected);
+  REQUIRE(writer.WaitUntilWritten(milliseconds(10000)));
+  std::lock_guard lock(cp.mu);
+  CHECK(cp.written == std::vector<std::string>{"a"});
 }
 
 }  // namespace

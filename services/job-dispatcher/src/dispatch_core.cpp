@@ -406,6 +406,7 @@ void DispatchCore::AssignWork(CorePort& port, bool new_work) {
     if (!new_work && agent->drained_at && clock_.Steady() - *agent->drained_at < kDrainedRecheck) continue;
     std::vector<std::string> exclude = limits_.Full();
     for (auto& t : limits_.FullForMutating()) exclude.push_back(t);
+    const bool at_limits = !exclude.empty();  // a freed slot may make these claimable
     metrics_.SetTargetsAtLimit(static_cast<long>(exclude.size()));
     // Affinity: this agent prefers the targets it served last; targets another agent with
     // a free slot served last are left to that agent. Affinity is a preference, never a
@@ -426,8 +427,10 @@ void DispatchCore::AssignWork(CorePort& port, bool new_work) {
                          exclude,       1,         std::move(prefer)};
     auto claimed = port.ClaimSteps(request);
     if (!claimed) return;
-    // Nothing for it, and nothing left out that a freed slot would make claimable.
-    if (claimed->empty() && request.exclude_targets.empty()) {
+    // Nothing for it, and no target left out at its limit (a freed slot would make it
+    // claimable). Targets left to another agent's affinity do not count: that agent claims
+    // them, and should it fill up first, the recheck finds them.
+    if (claimed->empty() && !at_limits) {
       agent->drained_at = clock_.Steady();
     } else {
       agent->drained_at.reset();

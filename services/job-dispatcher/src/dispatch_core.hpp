@@ -61,7 +61,7 @@ class DispatchCore {
   // Claims and assigns steps for every agent with free capacity, within the limits.
   // `new_work`: something may have made steps claimable (a NOTIFY, jobs planned, steps
   // rescued, an agent come or gone). Without it, an agent whose last claim found nothing (and
-  // left no target out) is not asked again for kDrainedRecheck: an idle site's agents cost the
+  // left no target out at its limit) is not asked again for kDrainedRecheck: an idle site's agents cost the
   // database a claim each per recheck instead of one per loop round (20 a second), and a
   // result's round does not claim for nothing ahead of the next job's planning. The recheck
   // finds what becomes ready with time alone (a retry's backoff, a snooze).

@@ -75,10 +75,23 @@ BackgroundWriter::WriteFn WriteThroughOwnConnection(const db::DbOptions& options
   struct State {
     db::Reconnector db;
     bool away = false;
+    int configured = 0;  // the backend pid whose session has the lock timeout set
   };
   auto state = std::make_shared<State>(State{db::Reconnector(options, SystemClock::Instance())});
   return [state, &log](WriteBehind& pending) {
     auto conn = state->db.Get(std::chrono::milliseconds(1000));
+    if (conn && (*conn)->BackendPid() != state->configured) {
+      // The writer never holds the loop up for long on a row lock: with two sessions writing
+      // one job's rows (its events' keys here, its step there), a lock cycle would otherwise
+      // stall the loop until PostgreSQL's deadlock check (1 s). A write that times out is
+      // rolled back whole and tried again in `retry`.
+      if (auto set = (*conn)->Exec("SET lock_timeout = '100ms'"); set) {
+        state->configured = (*conn)->BackendPid();
+      } else {
+        state->db.Reset();
+        conn = set.error();
+      }
+    }
     bool wrote = false;
     if (conn) {
       ControlPlane cp(**conn);
@@ -125,6 +138,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
 
   // Writes the loop's step completions and events (core.pending()); set by Run().
   std::unique_ptr<BackgroundWriter> writer;
+  // Writes held back this long make the loop give up leading (well inside a step's lease).
+  static constexpr std::chrono::seconds kWriterStall{5};
 
   // Loop-owned.
   PlannerRegistry planners;
@@ -404,6 +419,15 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       core.AssignWork(port, new_work);
       writer->Hand(core.pending());  // written beside the loop; consoles hear of it from the writer
+      if (leader && writer->Stalled(kWriterStall)) {
+        // Completions the control plane does not take, through a session that is not the
+        // loop's: leading on would hand out more steps whose ends cannot be written, and keep
+        // the site from a standby whose session can. The lock goes with this session.
+        db.Reset();
+        Demote(fmt::format("the control plane has not taken this dispatcher's step completions for {} s",
+                           kWriterStall.count()));
+        continue;
+      }
       feed.SetLimits(core.limits().InUseJson());  // publishes itself when the limits in use move
       if (changed) feed.Publish();
       if (!(*conn)->Healthy()) {
@@ -413,6 +437,11 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       UpdateHealth();
     }
+    // The agents' last results are written while this session still holds the site's leader
+    // lock (it ends when Loop returns): a standby that led sooner would count their steps as
+    // still held, with no result to come.
+    writer->Hand(core.pending());
+    (void)writer->WaitUntilWritten(std::chrono::seconds(4));
     if (core.deferred() > 0) {
       log.Warn(fmt::format("stopping with {} step-ending write(s) the database did not take; their steps are rescued "
                            "when their leases expire",
@@ -492,7 +521,7 @@ int Dispatcher::Run() {
   } catch (const std::exception& e) {
     im.log.Error(std::string("the dispatch loop stopped on an internal error: ") + e.what());
   }
-  if (const auto left = im.writer->Stop(std::chrono::seconds(5)); left > 0) {
+  if (const auto left = im.writer->Stop(std::chrono::seconds(2)); left > 0) {
     im.log.Warn(fmt::format("stopping with {} step completion(s) the control plane did not take; their steps are "
                             "rescued when their leases expire",
                             left));

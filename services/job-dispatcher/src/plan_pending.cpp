@@ -54,6 +54,7 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
   if (!conn.Healthy()) return 0;
   auto jobs = cp.JobsToPlan(site, limit);
   if (!jobs) return 0;
+  int settled = 0;  // planned, or failed for good; a job whose write may succeed later is not
   for (const auto& job : *jobs) {
     auto plan = PlanOne(planners, job, dir);
     auto n = plan ? cp.PlanJob(job.id, *plan) : Result<int>(plan.error());
@@ -67,8 +68,9 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
       log.Error("planning failed", {job.id, "", "", ""}, {{"detail", n.error().message}});
       if (!n.error().retryable) (void)cp.FailJob(job.id, n.error());
     }
+    if (n || !n.error().retryable) ++settled;
   }
-  return static_cast<int>(jobs->size());
+  return settled;
 }
 
 }  // namespace dcops::dispatcher
