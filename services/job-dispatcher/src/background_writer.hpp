@@ -48,12 +48,12 @@ class BackgroundWriter {
   // `wait` for it. A dispatcher about to lead checks it: a step whose completion is still
   // unwritten would look held and be adopted.
   bool WaitUntilWritten(std::chrono::milliseconds wait);
-  // True while writes have been held back (the database did not take them) for at least
-  // `for_at_least`: the loop stops leading then, so that its own session is not what keeps a
-  // site's steps claimed while their completions cannot be written.
+  // True while writes have been held back (an attempt did not get them in) for at least
+  // `for_at_least`: the loop rescues no expired step meanwhile, since a step whose completion
+  // waits here has ended. A write in flight is not held back yet.
   bool Stalled(std::chrono::milliseconds for_at_least);
-  // Writes what is left (one attempt at once, then every `retry`) for up to `grace`, then
-  // stops the thread. Returns how many completions were left unwritten (their steps are
+  // Writes what is left (one attempt at once unless `grace` is 0, then every `retry`) for up
+  // to `grace`, then stops the thread. Returns how many completions were left unwritten (their steps are
   // rescued when their leases expire). Idempotent; call it from one thread.
   std::size_t Stop(std::chrono::milliseconds grace);
 

@@ -117,7 +117,7 @@ TEST_CASE("A stop writes what is left, and says how many completions a database 
     auto refused_future = refused.get_future();
     auto write = cp.Write();
     bool said = false;
-    // A retry pace far longer than the test: only the stop's own attempt can write.
+    // A retry pace longer than the test may take: only the stop's own attempt can write.
     BackgroundWriter writer(
         NullLogger(),
         [&](WriteBehind& pending) {
@@ -128,7 +128,7 @@ TEST_CASE("A stop writes what is left, and says how many completions a database 
           }
           return wrote;
         },
-        nullptr, std::chrono::hours(1));
+        nullptr, std::chrono::minutes(10));
     auto collected = Collected({"a", "b", "c"});
     writer.Hand(collected);
     refused_future.wait();  // the first attempt was refused: all three are held
@@ -136,7 +136,9 @@ TEST_CASE("A stop writes what is left, and says how many completions a database 
       std::lock_guard lock(cp.mu);
       cp.away = false;
     }
+    const auto asked = std::chrono::steady_clock::now();
     CHECK(writer.Stop(milliseconds(5000)) == 0);
+    CHECK(std::chrono::steady_clock::now() - asked < std::chrono::minutes(5));  // not at the next retry
     std::lock_guard lock(cp.mu);
     CHECK(cp.written == std::vector<std::string>{"a", "b", "c"});
   }

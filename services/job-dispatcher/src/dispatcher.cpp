@@ -95,7 +95,13 @@ BackgroundWriter::WriteFn WriteThroughOwnConnection(const db::DbOptions& options
     bool wrote = false;
     if (conn) {
       ControlPlane cp(**conn);
-      wrote = pending.Flush(cp, **conn);
+      try {
+        wrote = pending.Flush(cp, **conn);
+      } catch (...) {
+        // A transaction the exception left open would take the next attempt's writes too.
+        state->db.Reset();
+        throw;
+      }
       if (!(*conn)->Healthy()) state->db.Reset();
     }
     const bool held = pending.HasCompletions() || !pending.events().empty();
@@ -138,8 +144,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
 
   // Writes the loop's step completions and events (core.pending()); set by Run().
   std::unique_ptr<BackgroundWriter> writer;
-  // Writes held back this long make the loop give up leading (well inside a step's lease).
-  static constexpr std::chrono::seconds kWriterStall{5};
 
   // Loop-owned.
   PlannerRegistry planners;
@@ -403,7 +407,10 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         planning.Planned(planned, now);
       }
       if (now - last_rescue >= std::chrono::seconds(2)) {
-        auto rescued = cp.RescueExpired(options.site);
+        // No rescue while the writer holds writes the control plane refused: a step whose
+        // completion waits there has ended, and its lease running out must not run it again.
+        Result<std::vector<RescuedStep>> rescued = std::vector<RescuedStep>{};
+        if (!writer->Stalled(std::chrono::milliseconds(0))) rescued = cp.RescueExpired(options.site);
         if (rescued && !rescued->empty()) {
           log.Warn(fmt::format("rescued {} step(s) with expired leases", rescued->size()));
           core.Rescued(*rescued);
@@ -419,15 +426,6 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       }
       core.AssignWork(port, new_work);
       writer->Hand(core.pending());  // written beside the loop; consoles hear of it from the writer
-      if (leader && writer->Stalled(kWriterStall)) {
-        // Completions the control plane does not take, through a session that is not the
-        // loop's: leading on would hand out more steps whose ends cannot be written, and keep
-        // the site from a standby whose session can. The lock goes with this session.
-        db.Reset();
-        Demote(fmt::format("the control plane has not taken this dispatcher's step completions for {} s",
-                           kWriterStall.count()));
-        continue;
-      }
       feed.SetLimits(core.limits().InUseJson());  // publishes itself when the limits in use move
       if (changed) feed.Publish();
       if (!(*conn)->Healthy()) {
@@ -441,7 +439,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
     // lock (it ends when Loop returns): a standby that led sooner would count their steps as
     // still held, with no result to come.
     writer->Hand(core.pending());
-    (void)writer->WaitUntilWritten(std::chrono::seconds(4));
+    if (leader) (void)writer->WaitUntilWritten(std::chrono::seconds(4));
     if (core.deferred() > 0) {
       log.Warn(fmt::format("stopping with {} step-ending write(s) the database did not take; their steps are rescued "
                            "when their leases expire",
