@@ -1,7 +1,7 @@
 #pragma once
 // Writes what the dispatcher's loop collected from its agents (completions, events, progress:
 // WriteBehind) on a thread of its own, through a database connection of its own, so the loop
-// never waits for it. A step's completion costs the control plane ~2 ms (its job's counters,
+// does not wait for those writes to finish. A step's completion costs the control plane ~2 ms (its job's counters,
 // its dependents released, its job finished); written from the loop, it held up the planning
 // and claiming of the next job's step behind it (pickup p50 4.9 ms, of which ~2 ms was the
 // previous job's completion; docs/BENCHMARKS.md, issue 23).
@@ -13,8 +13,8 @@
 // completion means: the SQL checks each one's lease, as it did when the loop wrote them.
 //
 // Owned by the dispatcher (Dispatcher::Impl). Thread-safety: every method but Stop is safe from
-// any thread. An exception from the write is logged and the write tried again. Blocking: Hand never blocks on the database; WaitUntilWritten and Stop block up to
-// the time they are given.
+// any thread. An exception from the write is logged and the write tried again. Blocking: Hand
+// never blocks on the database; WaitUntilWritten and Stop block up to the time they are given.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -201,7 +201,7 @@ TEST_CASE("Writes held back are a stall from the first refusal until they are wr
   CHECK_FALSE(writer.Stalled(milliseconds(0)));
 }
 
-TEST_CASE("A write that throws is logged and tried again; the writer goes on", "[background_writer]") {
+TEST_CASE("A write that throws is logged and tried again, and the writer goes on", "[background_writer]") {
   FakeControlPlane cp;
   auto write = cp.Write();
   int attempt = 0;
