@@ -4,6 +4,16 @@ find_package(PkgConfig REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
+# Debian's gRPC targets name the full protobuf runtime, which libgrpc++ itself does not need
+# (ldd shows it); our .proto files are LITE_RUNTIME, so every process maps libprotobuf-lite
+# alone (1.8 -> ~0.4 MiB resident, issue 23).
+foreach(_grpc_target gRPC::grpc++ gRPC::grpc++_unsecure)
+  if(TARGET ${_grpc_target})
+    get_target_property(_grpc_links ${_grpc_target} INTERFACE_LINK_LIBRARIES)
+    list(TRANSFORM _grpc_links REPLACE "^protobuf::libprotobuf$" "protobuf::libprotobuf-lite")
+    set_target_properties(${_grpc_target} PROPERTIES INTERFACE_LINK_LIBRARIES "${_grpc_links}")
+  endif()
+endforeach()
 find_package(RapidJSON CONFIG REQUIRED)
 find_package(PostgreSQL REQUIRED)
 find_package(OpenSSL REQUIRED)

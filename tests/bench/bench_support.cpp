@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -109,6 +110,64 @@ long StatusKib(pid_t pid, const char* key) {
 
 long RssKib(pid_t pid) { return StatusKib(pid, "VmRSS:"); }
 long PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
+
+MemoryKib Memory(pid_t pid) {
+  std::ifstream rollup(fmt::format("/proc/{}/smaps_rollup", pid));
+  MemoryKib m;
+  long private_clean = 0, private_dirty = 0;
+  std::string key;
+  long kib = 0;
+  while (rollup >> key) {
+    if (key.back() != ':' || !(rollup >> kib)) {
+      rollup.clear();
+      rollup.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+      continue;
+    }
+    if (key == "Rss:") m.resident = kib;
+    if (key == "Pss:") m.proportional = kib;
+    if (key == "Private_Clean:") private_clean = kib;
+    if (key == "Private_Dirty:") private_dirty = kib;
+  }
+  m.unique = private_clean + private_dirty;
+  return m;
+}
+
+std::string RssByMapping(pid_t pid, int top) {
+  std::ifstream smaps(fmt::format("/proc/{}/smaps", pid));
+  std::map<std::string, long> kib;  // holder -> resident KiB
+  std::string line, holder = "[anon]";
+  while (std::getline(smaps, line)) {
+    if (line.rfind("Rss:", 0) == 0) {
+      kib[holder] += std::stol(line.substr(4));
+      continue;
+    }
+    // A mapping's header: "start-end perms offset dev inode [path]"; fields are "Name: value".
+    const auto first_space = line.find(' ');
+    if (first_space == std::string::npos || line[first_space - 1] == ':') continue;
+    std::istringstream header(line);
+    std::string range, perms, offset, dev, inode, path;
+    header >> range >> perms >> offset >> dev >> inode >> path;
+    if (path.empty() || path[0] == '[') {
+      holder = "[anon]";
+    } else {
+      holder = std::filesystem::path(path).filename().string();
+    }
+  }
+  std::vector<std::pair<long, std::string>> sorted;
+  for (const auto& [name, k] : kib) sorted.emplace_back(k, name);
+  std::sort(sorted.rbegin(), sorted.rend());
+  std::string out;
+  long other = 0;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (static_cast<int>(i) < top) {
+      out += fmt::format("{}{} {:.1f}", out.empty() ? "" : ", ", sorted[i].second, static_cast<double>(sorted[i].first) / 1024.0);
+    } else {
+      other += sorted[i].first;
+    }
+  }
+  return out + fmt::format(", other {:.1f} ({} holders)", static_cast<double>(other) / 1024.0,
+                           sorted.size() > static_cast<std::size_t>(top) ? sorted.size() - static_cast<std::size_t>(top) : 0);
+}
 
 namespace {
 

@@ -29,6 +29,18 @@ void Stop(pid_t pid);
 
 long RssKib(pid_t pid);       // VmRSS now
 long PeakRssKib(pid_t pid);   // VmHWM: the most it ever held
+// What `pid` holds, from /proc/PID/smaps_rollup, in KiB: resident (shared library pages
+// counted in full, in every process that maps them), proportional (shared pages divided among
+// the processes sharing them) and unique (pages no other process maps now: what the host
+// would get back if it stopped).
+struct MemoryKib {
+  long resident = -1, proportional = -1, unique = -1;
+};
+MemoryKib Memory(pid_t pid);
+// Where `pid`'s resident memory is, from /proc/PID/smaps: the `top` largest holders (a shared
+// library's mappings added up under its file name; anonymous memory, heap and stacks as
+// "[anon]"), as "name 1.2" MiB figures on one line, and the rest as "other".
+std::string RssByMapping(pid_t pid, int top = 8);
 double CpuSeconds(pid_t pid);  // user + system time so far
 // CPU seconds of the PostgreSQL server `db` is connected to, and of nothing else on the
 // machine (another server, a test run's): its postmaster, every process it runs now, and the

@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   const pid_t dispatcher = d.pid;
   const int grpc_port = d.grpc_port;
   std::this_thread::sleep_for(std::chrono::seconds(2));  // idle, settled
-  const long dispatcher_idle_rss = RssKib(dispatcher);
+  const MemoryKib dispatcher_idle = Memory(dispatcher);
+  const std::string dispatcher_idle_holders = RssByMapping(dispatcher);
 
   // An idle idrac-worker, connected, for its resident memory.
   auto token = ReadSecretFile(AgentTokenFile(dispatcher_bin, dir, "bench-agent"));
@@ -91,7 +92,8 @@ int main(int argc, char** argv) {
                              dir + "/worker.log");
   WaitForAgent(db, "idle-idrac-worker");
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const long worker_idle_rss = RssKib(worker);
+  const MemoryKib worker_idle = Memory(worker);
+  const std::string worker_idle_holders = RssByMapping(worker);
   Stop(worker);
 
   // The bench agent: libs/agent with one step kind that does nothing but note the time.
@@ -284,10 +286,17 @@ int main(int argc, char** argv) {
   Figure("jobs.credential_test_dispatcher_cpu_ms", 1000 * (CpuSeconds(dispatcher) - cpu_d) / n, "ms", Better::kLower);
   Stop(idrac);
   Stop(fleet.pid);
-  fmt::print("idle resident memory: job-dispatcher {:.1f} MiB, idrac-worker {:.1f} MiB\n",
-             static_cast<double>(dispatcher_idle_rss) / 1024.0, static_cast<double>(worker_idle_rss) / 1024.0);
-  Figure("jobs.dispatcher_idle_rss_mib", static_cast<double>(dispatcher_idle_rss) / 1024.0, "MiB", Better::kLower);
-  Figure("jobs.worker_idle_rss_mib", static_cast<double>(worker_idle_rss) / 1024.0, "MiB", Better::kLower);
+  const auto mib = [](long kib) { return static_cast<double>(kib) / 1024.0; };
+  fmt::print("idle resident memory: job-dispatcher {:.1f} MiB, idrac-worker {:.1f} MiB\n", mib(dispatcher_idle.resident),
+             mib(worker_idle.resident));
+  fmt::print("  of which unique to the process (proportional): job-dispatcher {:.1f} ({:.1f}) MiB, idrac-worker {:.1f} ({:.1f}) MiB\n",
+             mib(dispatcher_idle.unique), mib(dispatcher_idle.proportional), mib(worker_idle.unique),
+             mib(worker_idle.proportional));
+  fmt::print("  job-dispatcher, MiB: {}\n  idrac-worker, MiB: {}\n", dispatcher_idle_holders, worker_idle_holders);
+  Figure("jobs.dispatcher_idle_rss_mib", mib(dispatcher_idle.resident), "MiB", Better::kLower);
+  Figure("jobs.worker_idle_rss_mib", mib(worker_idle.resident), "MiB", Better::kLower);
+  Figure("jobs.dispatcher_idle_unique_mib", mib(dispatcher_idle.unique), "MiB", Better::kLower);
+  Figure("jobs.worker_idle_unique_mib", mib(worker_idle.unique), "MiB", Better::kLower);
   fmt::print("job-dispatcher after the run: {:.1f} MiB\n", static_cast<double>(RssKib(dispatcher)) / 1024.0);
 
   agent_client.RequestDrain();

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <map>
+
 #include "control_plane.hpp"
 
 namespace dcops::testing {
@@ -378,6 +380,48 @@ TEST_CASE("A batch of completions answers per step and finishes jobs once", "[le
   CHECK(JobStatus(su, b) == "succeeded");
   CHECK(Scalar(su, "SELECT count(*) FROM job_events WHERE message LIKE 'job succeeded%'") == "2");
   CHECK(Scalar(su, "SELECT steps_succeeded FROM jobs WHERE id = $1", {a}) == "3");
+}
+
+TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "[events]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  auto listener = tdb.Connect();
+  REQUIRE(listener.Listen("dcops_work").ok());
+  const std::string nothing_to_do = CreateJob(su, "server.refresh", 1);
+  const std::string unplannable = CreateJob(su, "server.refresh", 1);
+  const std::string ran = CreatePlannedJob(su, "server.refresh", 1);
+  CHECK(Call(su, "SELECT dispatcher_v1_plan_job($1, '[]')", {nothing_to_do}) == "0");
+  CHECK(Call(disp, "SELECT dispatcher_v1_fail_job($1, 'plan.no_target', 'no server at 127.0.0.1')", {unplannable}) == "t");
+  auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+  REQUIRE(got.size() == 1);
+  Exec(disp, "SELECT * FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object("
+             "'task_id', $1::uuid, 'lease_id', $2::uuid)))", {got[0].task_id, got[0].lease_id});
+  CHECK(JobStatus(su, nothing_to_do) == "succeeded");
+  CHECK(JobStatus(su, unplannable) == "failed");
+  CHECK(JobStatus(su, ran) == "succeeded");
+  CHECK(Call(su, "SELECT dispatcher_v1_fail_job($1, 'x', 'again')", {unplannable}) == "f");  // ends once
+
+  // Notifications arrive in commit order: everything sent before this one is read by its end.
+  Exec(su, "NOTIFY dcops_work, 'end of test'");
+  std::map<std::string, int> finished;  // job id -> job_finished heard
+  bool end = false;
+  while (!end) {
+    auto notes = listener.WaitForNotifications(std::chrono::milliseconds(10000));
+    REQUIRE(notes.ok());
+    REQUIRE_FALSE(notes->empty());
+    for (const auto& n : *notes) {
+      if (n.payload == "end of test") end = true;
+      if (n.payload.find("job_finished") == std::string::npos) continue;
+      for (const auto& id : {nothing_to_do, unplannable, ran}) {
+        if (n.payload.find(id) != std::string::npos) ++finished[id];
+      }
+    }
+  }
+  CHECK(finished[nothing_to_do] == 1);
+  CHECK(finished[unplannable] == 1);
+  CHECK(finished[ran] == 1);  // finish_jobs announces it too: one delivery all the same
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "control_plane.hpp"
 #include "control_plane_rows.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "dcops/common/hex.hpp"
@@ -312,11 +313,22 @@ Result<std::vector<RescuedStep>> ControlPlane::RescueExpired(const std::string& 
 }
 
 Result<int> ControlPlane::AppendEvents(const std::vector<EventRecord>& events) {
-  if (events.empty()) return 0;
+  int written = 0;
+  for (std::size_t from = 0; from < events.size(); from += kEventsPerCall) {
+    const std::size_t to = std::min(events.size(), from + kEventsPerCall);
+    auto n = AppendEventsCall(events, from, to);
+    if (!n) return n.error();
+    written += *n;
+  }
+  return written;
+}
+
+Result<int> ControlPlane::AppendEventsCall(const std::vector<EventRecord>& events, std::size_t from, std::size_t to) {
   rapidjson::StringBuffer buf;
   Writer w(buf);
   w.StartArray();
-  for (const auto& e : events) {
+  for (std::size_t i = from; i < to; ++i) {
+    const EventRecord& e = events[i];
     w.StartObject();
     w.Key("job_id");
     Str(w, e.job_id);

@@ -138,6 +138,11 @@ class ControlPlane {
                                                std::chrono::seconds lease);
   Result<std::vector<HeldStep>> HeldSteps(const std::string& site);
   Result<std::vector<RescuedStep>> RescueExpired(const std::string& site, int limit = 1000);
+  // append_events takes at most 10,000 events a call (its guard against one unbounded
+  // statement); more, as after an outage, go in calls of kEventsPerCall. They are one write
+  // only inside the caller's transaction: a caller that may pass more holds one, or a retry
+  // after a failed later call writes the earlier calls' events twice.
+  static constexpr std::size_t kEventsPerCall = 5000;
   Result<int> AppendEvents(const std::vector<EventRecord>& events);
 
   Status RegisterAgent(const AgentInfo& agent);
@@ -238,6 +243,9 @@ class ControlPlane {
                                               const std::string& note);
 
  private:
+  // One append_events call: events[from, to).
+  Result<int> AppendEventsCall(const std::vector<EventRecord>& events, std::size_t from, std::size_t to);
+
   db::Connection& conn_;
 };
 

@@ -2,6 +2,7 @@
 #include "control_plane.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "dcops/common/clock.hpp"
 #include "dcops/tls/secret_box.hpp"
@@ -78,6 +79,23 @@ TEST_CASE("A job goes from plan to completion through the typed API", "[control_
                           MakeError("redfish.auth", "denied", false)) == "failed");
   CHECK(Scalar(site.su, "SELECT status FROM jobs WHERE id = $1", {job}) == "failed");
 
+}
+
+TEST_CASE("More events than append_events takes in one call are all written, in order", "[control_plane]") {
+  Site site;
+  const std::string job =
+      Scalar(site.su, "SELECT dispatcher_v1_create_job('default', 'server.refresh', '{\"all_servers\":true}', '{}')");
+  const std::size_t n = 2 * ControlPlane::kEventsPerCall + 1;  // three calls, the SQL's 10,000 cap crossed
+  std::vector<EventRecord> events;
+  for (std::size_t i = 0; i < n; ++i) events.push_back({job, "", "info", fmt::format("event {}", i), "", "dispatcher", ""});
+  const std::string before = Scalar(site.su, "SELECT count(*) FROM job_events WHERE job_id = $1", {job});
+  auto written = site.cp.AppendEvents(events);
+  REQUIRE(written.ok());
+  CHECK(*written == static_cast<int>(n));
+  CHECK(std::stol(Scalar(site.su, "SELECT count(*) FROM job_events WHERE job_id = $1", {job})) -
+            std::stol(before) == static_cast<long>(n));
+  CHECK(Scalar(site.su, "SELECT message FROM job_events WHERE job_id = $1 AND message LIKE 'event %' ORDER BY id DESC LIMIT 1",
+               {job}) == fmt::format("event {}", n - 1));
 }
 
 TEST_CASE("Retention deletes finished jobs past it, in batches, and keeps the rest", "[control_plane]") {

@@ -66,7 +66,14 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
     }
     if (!n) {
       log.Error("planning failed", {job.id, "", "", ""}, {{"detail", n.error().message}});
-      if (!n.error().retryable) (void)cp.FailJob(job.id, n.error());
+      if (!n.error().retryable) {
+        if (auto failed = cp.FailJob(job.id, n.error()); !failed) {
+          // Not settled: the next pass plans it again and fails it then, or says why not.
+          log.Error("a job that cannot be planned could not be failed either", {job.id, "", "", ""},
+                    {{"detail", failed.error().message}});
+          continue;
+        }
+      }
     }
     if (n || !n.error().retryable) ++settled;
   }

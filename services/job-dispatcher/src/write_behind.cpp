@@ -53,7 +53,11 @@ bool WriteBehind::Flush(ControlPlane& cp, db::Connection& conn) {
       pending.clear();
     }
   };
-  one(events_, [&cp](const auto& v) { return cp.AppendEvents(v); }, "event(s)");
+  // In a transaction of its own: more than one append_events call's worth (after an outage)
+  // is written whole or not at all, so a retry does not write the first calls twice.
+  one(events_, [&cp, &conn](const auto& v) {
+    return db::InTransaction(conn, [&](db::Connection&) { return cp.AppendEvents(v); });
+  }, "event(s)");
   one(completions_, [&cp](const auto& v) { return cp.CompleteSteps(v); }, "completion(s)");
   return true;
 }
