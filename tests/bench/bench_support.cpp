@@ -114,7 +114,7 @@ long PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
 MemoryKib Memory(pid_t pid) {
   std::ifstream rollup(fmt::format("/proc/{}/smaps_rollup", pid));
   MemoryKib m;
-  long private_clean = 0, private_dirty = 0;
+  long private_clean = -1, private_dirty = -1;
   std::string key;
   long kib = 0;
   while (rollup >> key) {
@@ -128,7 +128,7 @@ MemoryKib Memory(pid_t pid) {
     if (key == "Private_Clean:") private_clean = kib;
     if (key == "Private_Dirty:") private_dirty = kib;
   }
-  m.unique = private_clean + private_dirty;
+  if (private_clean >= 0 && private_dirty >= 0) m.unique = private_clean + private_dirty;
   return m;
 }
 
@@ -146,7 +146,8 @@ std::string RssByMapping(pid_t pid, int top) {
     if (first_space == std::string::npos || line[first_space - 1] == ':') continue;
     std::istringstream header(line);
     std::string range, perms, offset, dev, inode, path;
-    header >> range >> perms >> offset >> dev >> inode >> path;
+    header >> range >> perms >> offset >> dev >> inode >> std::ws;
+    std::getline(header, path);  // the rest: a path may hold spaces, and end " (deleted)"
     if (path.empty() || path[0] == '[') {
       holder = "[anon]";
     } else {
@@ -165,7 +166,7 @@ std::string RssByMapping(pid_t pid, int top) {
       other += sorted[i].first;
     }
   }
-  return out + fmt::format(", other {:.1f} ({} holders)", static_cast<double>(other) / 1024.0,
+  return out + fmt::format("{}other {:.1f} ({} holders)", out.empty() ? "" : ", ", static_cast<double>(other) / 1024.0,
                            sorted.size() > static_cast<std::size_t>(top) ? sorted.size() - static_cast<std::size_t>(top) : 0);
 }
 

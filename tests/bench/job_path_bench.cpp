@@ -194,7 +194,7 @@ int main(int argc, char** argv) {
     });
     bool all_created = false;
     auto last_finish = t0;  // when this phase's last job_finished was heard (the wait adds nothing)
-    // A job ended without job_finished (failed at planning, say) would keep the wait going:
+    // Every job's end is announced (a trigger on jobs.status); should one still go unheard,
     // after a minute with none of ours heard, say where the unheard jobs stand, and stop.
     auto say_where_they_stand = [&] {
       Die(fmt::format("{} of {} {} jobs not heard ending for a minute; their statuses: {}; see {}/dispatcher.log",

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <map>
 
 #include "control_plane.hpp"
@@ -407,10 +408,10 @@ TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "
   Exec(su, "NOTIFY dcops_work, 'end of test'");
   std::map<std::string, int> finished;  // job id -> job_finished heard
   bool end = false;
-  while (!end) {
-    auto notes = listener.WaitForNotifications(std::chrono::milliseconds(10000));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!end && std::chrono::steady_clock::now() < deadline) {
+    auto notes = listener.WaitForNotifications(std::chrono::milliseconds(1000));
     REQUIRE(notes.ok());
-    REQUIRE_FALSE(notes->empty());
     for (const auto& n : *notes) {
       if (n.payload == "end of test") end = true;
       if (n.payload.find("job_finished") == std::string::npos) continue;
@@ -419,6 +420,7 @@ TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "
       }
     }
   }
+  REQUIRE(end);
   CHECK(finished[nothing_to_do] == 1);
   CHECK(finished[unplannable] == 1);
   CHECK(finished[ran] == 1);  // finish_jobs announces it too: one delivery all the same

@@ -67,11 +67,11 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
     if (!n) {
       log.Error("planning failed", {job.id, "", "", ""}, {{"detail", n.error().message}});
       if (!n.error().retryable) {
+        // Counted as settled all the same: it stays pending and the next pass fails it, or says
+        // why not, while the rest of a backlog keeps its pace.
         if (auto failed = cp.FailJob(job.id, n.error()); !failed) {
-          // Not settled: the next pass plans it again and fails it then, or says why not.
           log.Error("a job that cannot be planned could not be failed either", {job.id, "", "", ""},
                     {{"detail", failed.error().message}});
-          continue;
         }
       }
     }
