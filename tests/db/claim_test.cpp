@@ -142,5 +142,35 @@ TEST_CASE("An affine claim takes the agent's own targets first, but never over p
   CHECK(Scalar(su, "SELECT count(*) FROM jobs WHERE started_at IS NOT NULL") == "2");
 }
 
+TEST_CASE("An affine claim finds its own target deep in a queue longer than its look-ahead", "[claim]") {
+  // The claim reads limit * 4 + 64 ready steps in queue order and looks up preferred targets
+  // by index only when that read was cut short: both ways, the agent's own target comes first.
+  for (const int steps : {20, 150}) {
+    TestDb tdb;
+    auto conn = tdb.Connect();
+    const std::string job = CreateJob(conn, "server.refresh", 1);
+    std::string plan = "[";
+    for (int i = 1; i <= steps; ++i) {
+      plan += fmt::format(R"({}{{"key":"s{}","kind":"server.refresh","target":"idrac:127.0.{}.{}"}})",
+                          i == 1 ? "" : ",", i, i / 200, i % 200 + 1);
+    }
+    Exec(conn, "SELECT dispatcher_v1_plan_job($1, $2::jsonb)", {job, plan + "]"});
+    BecomeDispatcher(conn);
+    const std::string last = fmt::format("idrac:127.0.{}.{}", steps / 200, steps % 200 + 1);
+    auto rows = Exec(conn,
+                     "SELECT target FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', 1, 30, "
+                     "'{}', 1, ARRAY['idrac:127.0.9.9', $1])",
+                     {last});
+    INFO(steps << " ready steps");
+    REQUIRE(rows.size() == 1);
+    CHECK(rows.Str(0, "target") == last);
+    // Without a preference the queue's head goes first.
+    auto head = Exec(conn, "SELECT target FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', 1, "
+                           "30, '{}', 1, '{}')");
+    REQUIRE(head.size() == 1);
+    CHECK(head.Str(0, "target") == "idrac:127.0.0.2");
+  }
+}
+
 }  // namespace
 }  // namespace dcops::testing
