@@ -1,11 +1,45 @@
 -- The pickup path (a job created -> planned -> its step claimed), measured one job at a time
--- (issue 23): plan_jobs took 1.2 ms for one job and the claim 0.5 ms. Two changes; results
--- identical.
+-- (issue 23): plan_jobs took 1.2 ms for one job, the claim 0.5 ms, and planning took six
+-- round trips (BEGIN, a SET, the two statements, COMMIT, then the claim). Three changes;
+-- what they return is unchanged.
 --
--- 1. plan_jobs locked its jobs with `id IN (SELECT ... FROM plans)`, which the planner ran as
+-- 1. Planning's commits do not wait for their WAL flush. jobs_to_plan and plan_jobs set
+--    synchronous_commit off for the transaction that calls them (set_config(..., true): it
+--    outlives the call, ends with the transaction). A plan lost with a crashed server leaves
+--    its jobs pending, and they are planned again; a promotion of due scheduled jobs is made
+--    again. Nothing acts on a plan before a step of it is claimed, and the claim's commit
+--    waits for the flush through its own record, which takes every earlier record with it: no
+--    claimed step rests on a lost plan. Said here, in the functions, so the dispatcher can
+--    call them outside a transaction of its own (each is one statement, atomic on its own).
+--
+-- 2. plan_jobs locked its jobs with `id IN (SELECT ... FROM plans)`, which the planner ran as
 --    a hash join over a sequential scan of jobs (0.56 ms at 500 rows; it grows with the table
 --    until statistics make it switch). `= ANY (ARRAY(...))` is an index lookup per job, as in
---    the claim. Otherwise the function is as 20261204000200_finalizers.sql left it.
+--    the claim.
+--
+-- Otherwise both functions are as 20261127000700_dispatcher_api_v1.sql and
+-- 20261204000200_finalizers.sql left them.
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_jobs_to_plan(p_site text, p_limit int DEFAULT 100)
+  RETURNS TABLE (job_id uuid, job_type text, target_scope jsonb, params jsonb, priority int,
+                 traceparent text, created_at timestamptz)
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);  -- see 1. above
+  UPDATE public.jobs j SET status = 'pending'
+   WHERE j.site = p_site AND j.status = 'scheduled' AND j.schedule_at <= now();
+  RETURN QUERY
+    SELECT j.id, j.job_type, j.target_scope, j.params, j.priority, j.traceparent, j.created_at
+      FROM public.jobs j
+     WHERE j.site = p_site AND j.status = 'pending'
+     ORDER BY j.priority DESC, j.created_at
+     LIMIT greatest(p_limit, 1)
+       FOR UPDATE SKIP LOCKED;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION public.dispatcher_v1_plan_jobs(p_plans jsonb)
   RETURNS TABLE (job_id uuid, steps int)
   LANGUAGE plpgsql SECURITY DEFINER
@@ -15,6 +49,7 @@ AS $$
 DECLARE
   v_err text;
 BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);  -- see 1. above
   IF p_plans IS NULL OR jsonb_typeof(p_plans) <> 'array' THEN
     RAISE EXCEPTION 'plans: must be a JSON array' USING ERRCODE = '22023';
   END IF;
@@ -138,7 +173,7 @@ BEGIN
 END
 $$;
 
--- 2. The claim looked up each of up to 512 preferred targets (an agent's recent ones) by
+-- 3. The claim looked up each of up to 512 preferred targets (an agent's recent ones) by
 --    index, 0.35 ms a claim, even when the general look-ahead had already read every ready
 --    step. The look-ahead reads up to limit * 4 + 64 rows under the same conditions; when it
 --    returns fewer, it holds every step a preferred lookup could find, so the lookups are
@@ -241,7 +276,9 @@ BEGIN
 END
 $$;
 
--- CREATE OR REPLACE keeps both functions' grants; restated so this file reads whole.
+-- CREATE OR REPLACE keeps the functions' grants; restated so this file reads whole.
+REVOKE ALL ON FUNCTION public.dispatcher_v1_jobs_to_plan(text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_jobs_to_plan(text, int) TO dcops_dispatcher;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_plan_jobs(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_plan_jobs(jsonb) TO dcops_dispatcher;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) FROM PUBLIC;

@@ -164,6 +164,28 @@ TEST_CASE("A planning pass plans what it can and fails what no planner knows, wi
   CHECK(PlanPendingJobs(site.cp, site.conn, dir, power_only, "default", log) == 0);  // nothing left
 }
 
+TEST_CASE("Planning does not wait for its WAL flush, and the statements after it do", "[control_plane]") {
+  // A lost plan is planned again; a claim is not redone, so it must keep waiting for the flush
+  // (which takes the plan's WAL with it). The setting lives as long as planning's transaction.
+  Site site;
+  const std::string power = Scalar(site.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.power', '{\"bmc_addresses\":[\"127.0.1.1:443\"]}', "
+      "'{\"action\":\"On\"}')");
+  MemorySink sink;
+  FakeClock clock;
+  Logger log("test", sink, clock);
+  DbServerDirectory dir(site.cp, site.conn);
+  CHECK(PlanPendingJobs(site.cp, site.conn, dir, MakePlanners(), "default", log) == 1);
+  CHECK(Scalar(site.su, "SELECT status || ' ' || steps_total FROM jobs WHERE id = $1", {power}) == "running 1");
+  CHECK(Scalar(site.conn, "SHOW synchronous_commit") == "on");
+  // Inside a caller's transaction the setting holds to its end, and no further.
+  REQUIRE(site.conn.Exec("BEGIN"));
+  REQUIRE(site.cp.JobsToPlan("default", 10));
+  CHECK(Scalar(site.conn, "SHOW synchronous_commit") == "off");
+  REQUIRE(site.conn.Exec("COMMIT"));
+  CHECK(Scalar(site.conn, "SHOW synchronous_commit") == "on");
+}
+
 TEST_CASE("Discovery results add new servers with their pin and set, and one refresh job for them", "[control_plane]") {
   Site site;
   auto box = tls::SecretBox::FromKeyBytes(tls::SecretBox::NewHexKey());

@@ -13,9 +13,10 @@
 
 namespace dcops::dispatcher {
 
-// Finds, plans and writes up to `limit` pending jobs in one transaction (one commit per batch,
-// not one per job). Should the batch fail, it is rolled back and the jobs are planned one by
-// one, so one bad plan never holds the others back. Returns the number of jobs handled
+// Finds, plans and writes up to `limit` pending jobs: in one statement when every job planned
+// without notes, else in one transaction with the failures and notes (one commit per batch,
+// not one per job). Should the batch fail, nothing of it is written and the jobs are planned
+// one by one, so one bad plan never holds the others back. Returns the number of jobs handled
 // (planned, or failed for good; not those whose write may succeed later): as many as `limit`
 // says more may be pending, and the loop plans again in its next round.
 inline constexpr int kPlanBatch = 200;
