@@ -172,5 +172,38 @@ TEST_CASE("An affine claim finds its own target deep in a queue longer than its 
   }
 }
 
+TEST_CASE("A claim says whether it took every step it could", "[claim]") {
+  TestDb tdb;
+  auto conn = tdb.Connect();
+  const std::string job = CreateJob(conn, "server.refresh", 1);
+  Exec(conn,
+       "SELECT dispatcher_v1_plan_job($1, '["
+       "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
+       "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
+       "{\"key\":\"c\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.2\"},"
+       "{\"key\":\"d\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.3\"}]')",
+       {job});
+  BecomeDispatcher(conn);
+  const char* claim =
+      "SELECT step_key, queue_drained FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', "
+      "$1::int, 30, '{}', 1, '{}')";
+  // The limit leaves steps behind.
+  auto first = Exec(conn, claim, {"1"});
+  REQUIRE(first.size() == 1);
+  CHECK(first.Str(0, "step_key") == "a");
+  CHECK(first.Str(0, "queue_drained") == "f");
+  // Room for all, but one per target: b waits behind a's iDRAC.
+  auto su = tdb.Connect();
+  Exec(su, "UPDATE job_tasks SET status = 'ready', lease_id = NULL WHERE step_key = 'a'");
+  auto second = Exec(conn, claim, {"10"});
+  REQUIRE(second.size() == 3);
+  for (int i = 0; i < second.size(); ++i) CHECK(second.Str(i, "queue_drained") == "f");
+  // Everything left taken.
+  auto third = Exec(conn, claim, {"10"});
+  REQUIRE(third.size() == 1);
+  CHECK(third.Str(0, "step_key") == "b");
+  CHECK(third.Str(0, "queue_drained") == "t");
+}
+
 }  // namespace
 }  // namespace dcops::testing

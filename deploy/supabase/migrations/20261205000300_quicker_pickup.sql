@@ -179,16 +179,27 @@ $$;
 --    returns fewer, it holds every step a preferred lookup could find, so the lookups are
 --    skipped (a one-time filter: PostgreSQL does not run them). The order does not change:
 --    within one target the preferred rows were its first in queue order anyway, and the
---    final order tests membership of p_prefer_targets directly. Otherwise the function is as
---    20261127001000_dispatcher_api_v1_affinity.sql left it.
-CREATE OR REPLACE FUNCTION public.dispatcher_v1_claim_steps_affine(
+--    final order tests membership of p_prefer_targets directly.
+--
+-- 4. The claim says whether it took everything it could (queue_drained, on every row): its
+--    look-ahead read the whole queue it may claim from, and every candidate was taken (none
+--    left by the per-target bound, the limit or another claimer's lock). Until now the
+--    dispatcher could only tell an empty claim from one that found something, and asked
+--    again in the next round after any claim that found something: after each result, a
+--    claim for nothing, ahead of the next job's planning. A new column changes the function's
+--    row type, so it is dropped and created.
+--
+-- Otherwise the claim is as 20261127001000_dispatcher_api_v1_affinity.sql left it.
+DROP FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]);
+CREATE FUNCTION public.dispatcher_v1_claim_steps_affine(
     p_site text, p_owner text, p_step_kinds text[], p_limit int,
     p_lease_seconds int, p_exclude_targets text[], p_per_target int,
     p_prefer_targets text[])
   RETURNS TABLE (task_id uuid, job_id uuid, lease_id uuid, step_key text, step_kind text,
                  target text, mutating boolean, params jsonb, checkpoint jsonb, attempt int,
                  max_attempts int, lease_expires_at timestamptz, job_type text,
-                 job_params jsonb, traceparent text, waited_ms double precision)
+                 job_params jsonb, traceparent text, waited_ms double precision,
+                 queue_drained boolean)
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, public
 AS $$
@@ -269,14 +280,16 @@ BEGIN
   SELECT l.id, l.job_id, l.lease_id, l.step_key, l.step_kind, l.target, l.mutating, l.params,
          l.checkpoint, l.attempt, l.max_attempts, l.lease_expires_at, j.job_type, j.params,
          j.traceparent,
-         (extract(epoch FROM clock_timestamp() - greatest(l.run_after, l.created_at)) * 1000)::double precision
+         (extract(epoch FROM clock_timestamp() - greatest(l.run_after, l.created_at)) * 1000)::double precision,
+         (SELECT count(*) FROM general) < greatest(p_limit, 1) * 4 + 64
+           AND (SELECT count(*) FROM ranked) = (SELECT count(*) FROM leased)
     FROM leased l JOIN public.jobs j ON j.id = l.job_id
    ORDER BY l.priority DESC, (l.target = ANY (coalesce(p_prefer_targets, '{}'))) DESC,
             l.seq, l.created_at;
 END
 $$;
 
--- CREATE OR REPLACE keeps the functions' grants; restated so this file reads whole.
+-- CREATE OR REPLACE keeps a function's grants, a new one has none: each restated here.
 REVOKE ALL ON FUNCTION public.dispatcher_v1_jobs_to_plan(text, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_jobs_to_plan(text, int) TO dcops_dispatcher;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_plan_jobs(jsonb) FROM PUBLIC;

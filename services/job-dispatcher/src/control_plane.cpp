@@ -128,7 +128,7 @@ Result<bool> ControlPlane::FailJob(const std::string& job_id, const Error& why) 
 Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r) {
   auto rows = conn_.Exec(
       "SELECT task_id, job_id, lease_id, step_key, step_kind, target, mutating, params, "
-      "checkpoint, attempt, max_attempts, job_type, traceparent, waited_ms "
+      "checkpoint, attempt, max_attempts, job_type, traceparent, waited_ms, queue_drained "
       "FROM dispatcher_v1_claim_steps_affine($1, $2, $3::text[], $4::int, $5::int, $6::text[], "
       "$7::int, $8::text[])",
       {r.site, r.owner, TextArray(r.step_kinds), std::to_string(r.limit),
@@ -153,6 +153,7 @@ Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r)
     s.job_type = rows->Str(i, "job_type");
     s.traceparent = rows->Str(i, "traceparent");
     s.waited_ms = std::strtod(rows->Str(i, "waited_ms").c_str(), nullptr);
+    s.queue_drained = rows->Bool(i, "queue_drained").value_or(false);
     out.push_back(std::move(s));
   }
   return out;

@@ -39,6 +39,9 @@ struct ClaimedStep {
   int attempt = 0;
   int max_attempts = 0;
   double waited_ms = 0;  // how long the step had been claimable
+  // The claim took every step it could (the same on each row of one claim): the queue it may
+  // claim from holds nothing more for this agent until something changes.
+  bool queue_drained = false;
 };
 
 // A step an agent holds (leased or running), as a new leader finds it.

@@ -215,6 +215,14 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
     return;
   }
   RunningStep step = it != running_.end() ? it->second : RunningStep{};
+  // What this result may make claimable in the loop's own claiming round: a slot its agent was
+  // short of (a full agent is not asked, and may have missed new work meanwhile), or (any
+  // outcome but success) its step back in the queue through this session, whose NOTIFY the
+  // loop does not wake for. A success's dependents are made ready by the writer's session,
+  // whose NOTIFY wakes the loop. A slot its target frees needs nothing here: a step waiting on
+  // that target was left out of a claim, or by the per-target bound, and neither counts the
+  // queue drained (AssignWork).
+  if (r.outcome() != pb::Result::SUCCEEDED || Free(conn) <= 0) results_freed_work_ = true;
   if (it != running_.end()) {
     limits_.Finished(step.target, step.mutating);
     running_.erase(it);
@@ -427,10 +435,12 @@ void DispatchCore::AssignWork(CorePort& port, bool new_work) {
                          exclude,       1,         std::move(prefer)};
     auto claimed = port.ClaimSteps(request);
     if (!claimed) return;
-    // Nothing for it, and no target left out at its limit (a freed slot would make it
-    // claimable). Targets left to another agent's affinity do not count: that agent claims
-    // them, and should it fill up first, the recheck finds them.
-    if (claimed->empty() && !at_limits) {
+    // Everything it could take taken (nothing at all, or all the claim found), and no target
+    // left out at its limit (a freed slot would make it claimable). Targets left to another
+    // agent's affinity do not count: that agent claims them, and should it fill up first, the
+    // recheck finds them.
+    const bool drained = claimed->empty() || claimed->front().queue_drained;
+    if (drained && !at_limits) {
       agent->drained_at = clock_.Steady();
     } else {
       agent->drained_at.reset();

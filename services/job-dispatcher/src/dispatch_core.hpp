@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent_conn.hpp"
@@ -60,12 +61,17 @@ class DispatchCore {
   bool OnMessage(CorePort& port, AgentConn& conn, const agent::v1::AgentMessage& m);
   // Claims and assigns steps for every agent with free capacity, within the limits.
   // `new_work`: something may have made steps claimable (a NOTIFY, jobs planned, steps
-  // rescued, an agent come or gone). Without it, an agent whose last claim found nothing (and
-  // left no target out at its limit) is not asked again for kDrainedRecheck: an idle site's agents cost the
-  // database a claim each per recheck instead of one per loop round (20 a second), and a
-  // result's round does not claim for nothing ahead of the next job's planning. The recheck
-  // finds what becomes ready with time alone (a retry's backoff, a snooze).
+  // rescued, an agent come or gone, a result that freed a slot or put its step back). Without
+  // it, an agent whose last claim took everything it could (ClaimedStep::queue_drained, or
+  // nothing found) and left no target out at its limit is not asked again for
+  // kDrainedRecheck: an idle site's agents cost the database a claim each per recheck instead
+  // of one per loop round (20 a second), and a result's round does not claim for nothing
+  // ahead of the next job's planning. The recheck finds what becomes ready with time alone (a
+  // retry's backoff, a snooze).
   void AssignWork(CorePort& port, bool new_work = true);
+  // Whether a result handled since the last call may have made steps claimable (see
+  // HandleResult): new work for AssignWork. Reading it clears it.
+  bool TakeResultsFreedWork() { return std::exchange(results_freed_work_, false); }
   static constexpr std::chrono::milliseconds kDrainedRecheck{250};
   // A new leader counts the steps agents still hold against the limits. False: not read.
   bool AdoptHeldSteps(CorePort& port);
@@ -123,6 +129,7 @@ class DispatchCore {
     int attempts = 0;  // failed tries while the database answered
   };
   std::deque<Deferred> deferred_;
+  bool results_freed_work_ = false;
   static constexpr std::size_t kMaxDeferred = 100000;
   static constexpr int kMaxAttempts = 20;
   static constexpr std::chrono::milliseconds kRetryBudget{2000};

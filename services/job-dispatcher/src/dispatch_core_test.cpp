@@ -27,6 +27,7 @@ class FakePort final : public CorePort {
  public:
   // Scripted answers.
   std::vector<ClaimedStep> claimable;
+  bool queue_left = false;  // the claim says it did not take all it could
   Result<StepResultEffects> record_result = StepResultEffects{};
   Result<ControlPlane::FailReport> fail_report =
       ControlPlane::FailReport{"retry_scheduled", 1, 3, 5000};
@@ -69,6 +70,7 @@ class FakePort final : public CorePort {
       out.push_back(claimable.front());
       claimable.erase(claimable.begin());
     }
+    for (auto& s : out) s.queue_drained = claimable.empty() && !queue_left;  // took all it could
     return out;
   }
   Result<std::vector<HeldStep>> HeldSteps(const std::string&) override { return held; }
@@ -510,23 +512,67 @@ TEST_CASE("Core: an agent whose claim found nothing is asked again on new work o
   rig.clock.Advance(std::chrono::milliseconds(1));  // what became ready with time alone is found
   rig.core.AssignWork(rig.port, false);
   CHECK(rig.port.claims.size() == 3);
-  // A claim that gave it something: the next round asks again, new work or not.
+  // A claim that took something and says more may be claimable (its look-ahead was cut short,
+  // or the per-target bound left a step): the next round asks again, new work or not.
   rig.port.claimable = {Step("t1", "idrac:127.0.0.2")};
+  rig.port.queue_left = true;
   rig.core.AssignWork(rig.port, true);
   REQUIRE(rig.port.claims.size() == 4);
   CHECK(rig.core.running() == 1);
   rig.core.AssignWork(rig.port, false);
   CHECK(rig.port.claims.size() == 5);
+  // One that took all it could is the queue drained: not asked again until something is new.
+  rig.port.queue_left = false;
+  rig.port.claimable = {Step("t2", "idrac:127.0.0.3", /*mutating=*/false)};
+  rig.core.AssignWork(rig.port, true);
+  REQUIRE(rig.port.claims.size() == 6);
+  CHECK(rig.core.running() == 2);
+  rig.core.AssignWork(rig.port, false);
+  CHECK(rig.port.claims.size() == 6);
+}
+
+TEST_CASE("Core: a result is new work when its agent was full or its step goes back, not otherwise",
+          "[dispatch_core]") {
+  Rig rig;
+  auto [agent, link] = rig.Connect("worker-a", 3);
+  rig.port.claimable = {Step("t1", "idrac:127.0.0.2", /*mutating=*/false),
+                        Step("t2", "idrac:127.0.0.3", /*mutating=*/true)};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 2);
+  CHECK_FALSE(rig.core.TakeResultsFreedWork());
+  // Successes, by an agent that had room: their dependents are the writer's to announce, and a
+  // step waiting on t2's iDRAC (its only mutating slot) was left out of a claim, which does not
+  // count the queue drained. Nothing here is new.
+  REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("t1", "idrac:127.0.0.2", false), pb::Result::SUCCEEDED)));
+  CHECK_FALSE(rig.core.TakeResultsFreedWork());
+  REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("t2", "idrac:127.0.0.3", true), pb::Result::SUCCEEDED)));
+  CHECK_FALSE(rig.core.TakeResultsFreedWork());
+  // A snooze puts its step back in the queue through the loop's own session: new work.
+  rig.port.claimable = {Step("t3", "idrac:127.0.0.4", /*mutating=*/false)};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 1);
+  REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("t3", "idrac:127.0.0.4", false), pb::Result::SNOOZED)));
+  CHECK(rig.core.TakeResultsFreedWork());
+  CHECK_FALSE(rig.core.TakeResultsFreedWork());  // read once
+  // An agent that was full gets a slot back: new work, whatever the outcome.
+  rig.port.claimable = {Step("a", "idrac:127.0.1.1", false), Step("b", "idrac:127.0.1.2", false),
+                        Step("c", "idrac:127.0.1.3", false)};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.running() == 3);
+  REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("a", "idrac:127.0.1.1", false), pb::Result::SUCCEEDED)));
+  CHECK(rig.core.TakeResultsFreedWork());
 }
 
 TEST_CASE("Core: a claim that left a target out is not taken as the queue drained", "[dispatch_core]") {
   Rig rig;
   auto [agent, link] = rig.Connect("worker-a", 3);
   rig.port.claimable = {Step("t1", "idrac:127.0.0.2")};
+  rig.port.queue_left = true;  // a second step for that iDRAC, left by the per-target bound
   rig.core.AssignWork(rig.port);
   REQUIRE(rig.core.running() == 1);
   // The busy iDRAC is left out of the next claim, which finds nothing: a step waiting on that
   // iDRAC may be claimable once t1 ends, so the round after asks again.
+  rig.port.queue_left = false;
   rig.core.AssignWork(rig.port, false);
   REQUIRE(rig.port.claims.size() == 2);
   CHECK_FALSE(rig.port.claims[1].exclude_targets.empty());
