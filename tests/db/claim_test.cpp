@@ -185,7 +185,7 @@ TEST_CASE("A claim says whether it took every step it could", "[claim]") {
        {job});
   BecomeDispatcher(conn);
   const char* claim =
-      "SELECT step_key, queue_drained FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', "
+      "SELECT step_key, queue_drained FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{server.refresh}', "
       "$1::int, 30, '{}', 1, '{}')";
   // The limit leaves steps behind.
   auto first = Exec(conn, claim, {"1"});

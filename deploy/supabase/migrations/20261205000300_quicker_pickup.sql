@@ -11,6 +11,10 @@
 --    waits for the flush through its own record, which takes every earlier record with it: no
 --    claimed step rests on a lost plan. Said here, in the functions, so the dispatcher can
 --    call them outside a transaction of its own (each is one statement, atomic on its own).
+--    A job that ends at planning is another matter: consoles and scripts hear of it at
+--    commit, and a crash must not bring it back to run. plan_jobs keeps the session's own
+--    setting when a plan has no step (its job succeeds, "nothing to do"), and the dispatcher
+--    restores it in a transaction that also fails jobs.
 --
 -- 2. plan_jobs locked its jobs with `id IN (SELECT ... FROM plans)`, which the planner ran as
 --    a hash join over a sequential scan of jobs (0.56 ms at 500 rows; it grows with the table
@@ -49,7 +53,6 @@ AS $$
 DECLARE
   v_err text;
 BEGIN
-  PERFORM set_config('synchronous_commit', 'off', true);  -- see 1. above
   IF p_plans IS NULL OR jsonb_typeof(p_plans) <> 'array' THEN
     RAISE EXCEPTION 'plans: must be a JSON array' USING ERRCODE = '22023';
   END IF;
@@ -62,6 +65,14 @@ BEGIN
       OR jsonb_array_length(p.v -> 'steps') > 100000
    ORDER BY p.ord LIMIT 1;
   IF v_err IS NOT NULL THEN RAISE EXCEPTION '%', v_err USING ERRCODE = '22023'; END IF;
+  -- See 1. above. A plan with no step ends its job here ("nothing to do"), and an ended job is
+  -- announced at commit: that commit waits for its flush as the session's own setting says.
+  IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_plans) AS p(v) WHERE jsonb_array_length(p.v -> 'steps') = 0) THEN
+    PERFORM set_config('synchronous_commit',
+                       (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE s.name = 'synchronous_commit'), true);
+  ELSE
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
 
   -- The checks of dispatcher_v1_plan_job, for all steps at once; the first failure wins.
   WITH b AS MATERIALIZED (
@@ -186,12 +197,13 @@ $$;
 --    left by the per-target bound, the limit or another claimer's lock). Until now the
 --    dispatcher could only tell an empty claim from one that found something, and asked
 --    again in the next round after any claim that found something: after each result, a
---    claim for nothing, ahead of the next job's planning. A new column changes the function's
---    row type, so it is dropped and created.
+--    claim for nothing, ahead of the next job's planning. A new column is a new row type, so
+--    this is a new function, dispatcher_v1_claim_ready_steps. dispatcher_v1_claim_steps_affine
+--    keeps its row type and now calls it, for a dispatcher older than this file (and so that
+--    every migration file still re-runs cleanly, as Supabase's tooling may run them).
 --
 -- Otherwise the claim is as 20261127001000_dispatcher_api_v1_affinity.sql left it.
-DROP FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]);
-CREATE FUNCTION public.dispatcher_v1_claim_steps_affine(
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_claim_ready_steps(
     p_site text, p_owner text, p_step_kinds text[], p_limit int,
     p_lease_seconds int, p_exclude_targets text[], p_per_target int,
     p_prefer_targets text[])
@@ -289,10 +301,30 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_claim_steps_affine(
+    p_site text, p_owner text, p_step_kinds text[], p_limit int,
+    p_lease_seconds int, p_exclude_targets text[], p_per_target int,
+    p_prefer_targets text[])
+  RETURNS TABLE (task_id uuid, job_id uuid, lease_id uuid, step_key text, step_kind text,
+                 target text, mutating boolean, params jsonb, checkpoint jsonb, attempt int,
+                 max_attempts int, lease_expires_at timestamptz, job_type text,
+                 job_params jsonb, traceparent text, waited_ms double precision)
+  LANGUAGE sql SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+  SELECT c.task_id, c.job_id, c.lease_id, c.step_key, c.step_kind, c.target, c.mutating, c.params,
+         c.checkpoint, c.attempt, c.max_attempts, c.lease_expires_at, c.job_type, c.job_params,
+         c.traceparent, c.waited_ms
+    FROM public.dispatcher_v1_claim_ready_steps(p_site, p_owner, p_step_kinds, p_limit, p_lease_seconds,
+                                                p_exclude_targets, p_per_target, p_prefer_targets) c
+$$;
+
 -- CREATE OR REPLACE keeps a function's grants, a new one has none: each restated here.
 REVOKE ALL ON FUNCTION public.dispatcher_v1_jobs_to_plan(text, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_jobs_to_plan(text, int) TO dcops_dispatcher;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_plan_jobs(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_plan_jobs(jsonb) TO dcops_dispatcher;
+REVOKE ALL ON FUNCTION public.dispatcher_v1_claim_ready_steps(text, text, text[], int, int, text[], int, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.dispatcher_v1_claim_ready_steps(text, text, text[], int, int, text[], int, text[]) TO dcops_dispatcher;
 REVOKE ALL ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.dispatcher_v1_claim_steps_affine(text, text, text[], int, int, text[], int, text[]) TO dcops_dispatcher;

@@ -129,7 +129,7 @@ Result<std::vector<ClaimedStep>> ControlPlane::ClaimSteps(const ClaimRequest& r)
   auto rows = conn_.Exec(
       "SELECT task_id, job_id, lease_id, step_key, step_kind, target, mutating, params, "
       "checkpoint, attempt, max_attempts, job_type, traceparent, waited_ms, queue_drained "
-      "FROM dispatcher_v1_claim_steps_affine($1, $2, $3::text[], $4::int, $5::int, $6::text[], "
+      "FROM dispatcher_v1_claim_ready_steps($1, $2, $3::text[], $4::int, $5::int, $6::text[], "
       "$7::int, $8::text[])",
       {r.site, r.owner, TextArray(r.step_kinds), std::to_string(r.limit),
        std::to_string(r.lease.count()), TextArray(r.exclude_targets),

@@ -184,6 +184,16 @@ TEST_CASE("Planning does not wait for its WAL flush, and the statements after it
   CHECK(Scalar(site.conn, "SHOW synchronous_commit") == "off");
   REQUIRE(site.conn.Exec("COMMIT"));
   CHECK(Scalar(site.conn, "SHOW synchronous_commit") == "on");
+  // A plan with no step ends its job, which is announced at commit: that commit waits.
+  const std::string empty = Scalar(site.su,
+      "SELECT dispatcher_v1_create_job('default', 'server.power', '{\"bmc_addresses\":[\"127.0.1.2:443\"]}', "
+      "'{\"action\":\"On\"}')");
+  REQUIRE(site.conn.Exec("BEGIN"));
+  REQUIRE(site.cp.JobsToPlan("default", 10));
+  REQUIRE(site.cp.PlanJobs({{empty, {}}}));
+  CHECK(Scalar(site.conn, "SHOW synchronous_commit") == "on");
+  REQUIRE(site.conn.Exec("COMMIT"));
+  CHECK(Scalar(site.su, "SELECT status FROM jobs WHERE id = $1", {empty}) == "succeeded");
 }
 
 TEST_CASE("Discovery results add new servers with their pin and set, and one refresh job for them", "[control_plane]") {

@@ -215,14 +215,13 @@ void DispatchCore::HandleResult(CorePort& port, AgentConn& conn, const pb::Resul
     return;
   }
   RunningStep step = it != running_.end() ? it->second : RunningStep{};
-  // What this result may make claimable in the loop's own claiming round: a slot its agent was
-  // short of (a full agent is not asked, and may have missed new work meanwhile), or (any
-  // outcome but success) its step back in the queue through this session, whose NOTIFY the
-  // loop does not wake for. A success's dependents are made ready by the writer's session,
-  // whose NOTIFY wakes the loop. A slot its target frees needs nothing here: a step waiting on
-  // that target was left out of a claim, or by the per-target bound, and neither counts the
-  // queue drained (AssignWork).
-  if (r.outcome() != pb::Result::SUCCEEDED || Free(conn) <= 0) results_freed_work_ = true;
+  // A slot its agent was short of is new work: a full agent is not asked, and may have missed
+  // new work meanwhile. Any other outcome than success puts its step back or ends it through
+  // a step write of this session (Ensure), which counts once it lands. A success's dependents
+  // are made ready by the writer's session, whose NOTIFY wakes the loop. A slot its target
+  // frees needs nothing here: a step waiting on that target was left out of a claim, or by
+  // the per-target bound, and neither counts the queue drained (AssignWork).
+  if (Free(conn) <= 0) freed_work_ = true;
   if (it != running_.end()) {
     limits_.Finished(step.target, step.mutating);
     running_.erase(it);
@@ -332,6 +331,7 @@ void DispatchCore::Ensure(CorePort& port, const std::string& task_id, std::strin
                                   [&](const Deferred& d) { return d.task_id == task_id; });
   if (!behind) {
     auto st = write(port);
+    if (st) freed_work_ = true;
     if (st || !st.error().retryable) {
       if (!st)
         log_.Error(fmt::format("control-plane write {} of step {} refused: {}", what, task_id,
@@ -373,6 +373,8 @@ void DispatchCore::RetryDeferred(CorePort& port) {
       log_.Error(fmt::format("control-plane write {} of step {} {}: {}", it->what, it->task_id,
                              st.error().retryable ? "given up after repeated failures" : "refused",
                              st.error().message));
+    } else {
+      freed_work_ = true;
     }
     ++landed;
     it = deferred_.erase(it);
@@ -424,6 +426,7 @@ void DispatchCore::AssignWork(CorePort& port, bool new_work) {
       if (auto it = affinity_.find(t); it != affinity_.end() && it->second == agent->id)
         prefer.push_back(t);
     }
+    const std::size_t at_limit_count = exclude.size();
     for (const auto& [id, other] : agents_) {
       if (other == agent || Free(*other) <= 0 || other->step_kinds != agent->step_kinds) continue;
       for (const auto& t : other->recent_targets) {
@@ -431,15 +434,18 @@ void DispatchCore::AssignWork(CorePort& port, bool new_work) {
           exclude.push_back(t);
       }
     }
+    const bool left_to_others = exclude.size() > at_limit_count;
     ClaimRequest request{options_.site, agent->id, agent->step_kinds, free, options_.lease,
                          exclude,       1,         std::move(prefer)};
     auto claimed = port.ClaimSteps(request);
     if (!claimed) return;
     // Everything it could take taken (nothing at all, or all the claim found), and no target
     // left out at its limit (a freed slot would make it claimable). Targets left to another
-    // agent's affinity do not count: that agent claims them, and should it fill up first, the
-    // recheck finds them.
-    const bool drained = claimed->empty() || claimed->front().queue_drained;
+    // agent's affinity do not count when the claim found nothing: that agent claims them, and
+    // should it fill up first, the recheck finds them (an idle site's agents must not claim
+    // every round). A claim that took something while leaving targets to another agent is
+    // asked again: that agent may fill up in this very round.
+    const bool drained = claimed->empty() || (claimed->front().queue_drained && !left_to_others);
     if (drained && !at_limits) {
       agent->drained_at = clock_.Steady();
     } else {

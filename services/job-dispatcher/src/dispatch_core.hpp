@@ -69,9 +69,11 @@ class DispatchCore {
   // ahead of the next job's planning. The recheck finds what becomes ready with time alone (a
   // retry's backoff, a snooze).
   void AssignWork(CorePort& port, bool new_work = true);
-  // Whether a result handled since the last call may have made steps claimable (see
-  // HandleResult): new work for AssignWork. Reading it clears it.
-  bool TakeResultsFreedWork() { return std::exchange(results_freed_work_, false); }
+  // Whether something since the last call may have made steps claimable that no NOTIFY will
+  // announce: a step write of the loop's own session landed (a snooze, a retry, a failure, a
+  // cancel: Ensure, RetryDeferred), or a result freed a full agent's slot. New work for
+  // AssignWork. Reading it clears it.
+  bool TakeFreedWork() { return std::exchange(freed_work_, false); }
   static constexpr std::chrono::milliseconds kDrainedRecheck{250};
   // A new leader counts the steps agents still hold against the limits. False: not read.
   bool AdoptHeldSteps(CorePort& port);
@@ -129,7 +131,7 @@ class DispatchCore {
     int attempts = 0;  // failed tries while the database answered
   };
   std::deque<Deferred> deferred_;
-  bool results_freed_work_ = false;
+  bool freed_work_ = false;  // TakeFreedWork
   static constexpr std::size_t kMaxDeferred = 100000;
   static constexpr int kMaxAttempts = 20;
   static constexpr std::chrono::milliseconds kRetryBudget{2000};

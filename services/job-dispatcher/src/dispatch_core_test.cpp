@@ -531,7 +531,7 @@ TEST_CASE("Core: an agent whose claim found nothing is asked again on new work o
   CHECK(rig.port.claims.size() == 6);
 }
 
-TEST_CASE("Core: a result is new work when its agent was full or its step goes back, not otherwise",
+TEST_CASE("Core: a result is new work when its agent was full or its step write lands, not otherwise",
           "[dispatch_core]") {
   Rig rig;
   auto [agent, link] = rig.Connect("worker-a", 3);
@@ -539,28 +539,60 @@ TEST_CASE("Core: a result is new work when its agent was full or its step goes b
                         Step("t2", "idrac:127.0.0.3", /*mutating=*/true)};
   rig.core.AssignWork(rig.port);
   REQUIRE(rig.core.running() == 2);
-  CHECK_FALSE(rig.core.TakeResultsFreedWork());
+  CHECK_FALSE(rig.core.TakeFreedWork());
   // Successes, by an agent that had room: their dependents are the writer's to announce, and a
   // step waiting on t2's iDRAC (its only mutating slot) was left out of a claim, which does not
   // count the queue drained. Nothing here is new.
   REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("t1", "idrac:127.0.0.2", false), pb::Result::SUCCEEDED)));
-  CHECK_FALSE(rig.core.TakeResultsFreedWork());
+  CHECK_FALSE(rig.core.TakeFreedWork());
   REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("t2", "idrac:127.0.0.3", true), pb::Result::SUCCEEDED)));
-  CHECK_FALSE(rig.core.TakeResultsFreedWork());
+  CHECK_FALSE(rig.core.TakeFreedWork());
   // A snooze puts its step back in the queue through the loop's own session: new work.
   rig.port.claimable = {Step("t3", "idrac:127.0.0.4", /*mutating=*/false)};
   rig.core.AssignWork(rig.port);
   REQUIRE(rig.core.running() == 1);
   REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("t3", "idrac:127.0.0.4", false), pb::Result::SNOOZED)));
-  CHECK(rig.core.TakeResultsFreedWork());
-  CHECK_FALSE(rig.core.TakeResultsFreedWork());  // read once
+  CHECK(rig.core.TakeFreedWork());
+  CHECK_FALSE(rig.core.TakeFreedWork());  // read once
   // An agent that was full gets a slot back: new work, whatever the outcome.
   rig.port.claimable = {Step("a", "idrac:127.0.1.1", false), Step("b", "idrac:127.0.1.2", false),
                         Step("c", "idrac:127.0.1.3", false)};
   rig.core.AssignWork(rig.port);
   REQUIRE(rig.core.running() == 3);
   REQUIRE(rig.core.OnMessage(rig.port, *agent, Rig::ResultOf(Step("a", "idrac:127.0.1.1", false), pb::Result::SUCCEEDED)));
-  CHECK(rig.core.TakeResultsFreedWork());
+  CHECK(rig.core.TakeFreedWork());
+  // A failure whose write waits for the database counts when the write lands, not before: a
+  // claim in between would find nothing.
+  rig.port.database_away = true;
+  REQUIRE(rig.core.OnMessage(rig.port, *agent,
+                             Rig::ResultOf(Step("b", "idrac:127.0.1.2", false), pb::Result::FAILED, "redfish.http", true)));
+  REQUIRE(rig.core.deferred() == 1);
+  CHECK_FALSE(rig.core.TakeFreedWork());
+  rig.port.database_away = false;
+  rig.core.RetryDeferred(rig.port);
+  REQUIRE(rig.core.deferred() == 0);
+  CHECK(rig.core.TakeFreedWork());
+}
+
+TEST_CASE("Core: a claim that took all it could but left targets to another agent is asked again", "[dispatch_core]") {
+  Rig rig;
+  auto [b, b_link] = rig.Connect("worker-b", 1);
+  rig.port.claimable = {Step("s0", "idrac:127.0.0.9", false)};
+  rig.core.AssignWork(rig.port);
+  REQUIRE(rig.core.OnMessage(rig.port, *b, Rig::ResultOf(Step("s0", "idrac:127.0.0.9", false), pb::Result::SUCCEEDED)));
+  auto [a, a_link] = rig.Connect("worker-a", 4);  // b keeps .9 (it served it last, and has a slot)
+  rig.port.claimable = {Step("x", "idrac:127.0.0.2", false)};
+  const auto before = rig.port.claims.size();
+  rig.core.AssignWork(rig.port, true);
+  REQUIRE(rig.port.claims.size() == before + 2);  // a (most free slots) first, then b
+  CHECK(rig.port.claims[before].owner == "worker-a");
+  CHECK(std::count(rig.port.claims[before].exclude_targets.begin(), rig.port.claims[before].exclude_targets.end(),
+                   "idrac:127.0.0.9") == 1);
+  REQUIRE(rig.core.running() == 1);
+  // Nothing new: b found nothing and rests; a left .9 to b, which may fill up first, so a is asked.
+  rig.core.AssignWork(rig.port, false);
+  REQUIRE(rig.port.claims.size() == before + 3);
+  CHECK(rig.port.claims.back().owner == "worker-a");
 }
 
 TEST_CASE("Core: a claim that left a target out is not taken as the queue drained", "[dispatch_core]") {

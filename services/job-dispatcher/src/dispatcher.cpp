@@ -388,11 +388,11 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
         // A heartbeat changes nothing a console shows (agents' last_seen_at aside).
         if (in.kind != Inbound::kMessage || !in.msg.has_heartbeat()) changed = true;
         // A result frees its agent's slot and its target's, and may have released dependents.
-        // An agent come or gone; a result counts when it freed something (TakeResultsFreedWork).
+        // An agent come or gone; results and step writes count when they freed something (TakeFreedWork).
         if (in.kind != Inbound::kMessage) new_work = true;
       }
       for (auto& in : batch) Handle(port, in);
-      if (core.TakeResultsFreedWork()) new_work = true;
+      if (core.TakeFreedWork()) new_work = true;
       const auto now = Steady::now();
       if (now - last_schedules >= std::chrono::seconds(1)) {
         // Periodic syncs and the like: a due schedule makes one job, none while its last is

@@ -26,8 +26,8 @@ std::vector<EventRecord> NoteEvents(const std::string& job_id, const Plan& plan)
 int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir,
                     const PlannerRegistry& planners, const std::string& site, const Logger& log, int limit) {
   // Each statement here is atomic on its own, and neither planning statement waits for its
-  // WAL flush (see 20261205000300_quicker_pickup.sql), so a pass whose every job plans
-  // cleanly costs two round trips: the pickup path of a new job.
+  // WAL flush when it ends no job (see 20261205000300_quicker_pickup.sql), so a pass whose
+  // every job plans cleanly costs two round trips: the pickup path of a new job.
   auto jobs = cp.JobsToPlan(site, limit);
   if (!jobs) {
     if (conn.Healthy()) log.Warn("could not read the jobs to plan", {}, {{"detail", jobs.error().message}});
@@ -54,6 +54,11 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
       if (auto n = cp.PlanJobs(plans); !n) return n.error();
     }
     if (auto n = cp.AppendEvents(notes); !n) return n.error();
+    // A job failed here is announced at commit: that commit waits for its WAL flush, whatever
+    // plan_jobs chose for a plan's (a crash must not bring a failed job back to run).
+    if (!unplannable.empty()) {
+      if (auto durable = conn.Exec("SET LOCAL synchronous_commit TO DEFAULT"); !durable) return durable.error();
+    }
     return {};
   };
   // More than the one plan statement: one transaction, so the batch is written whole or not at all.
