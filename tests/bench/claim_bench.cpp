@@ -4,7 +4,7 @@
 //
 // For each (claimers, batch) pair: a fresh database cloned from `dcops_template`, one job of
 // STEPS ready steps, and `claimers` threads, each with its own connection acting as the
-// dcops_dispatcher role, looping: dispatcher_v1_claim_steps_affine(batch) (the dispatcher's own
+// dcops_dispatcher role, looping: dispatcher_v1_claim_ready_steps(batch) (the dispatcher's own
 // claim, which also starts the steps), then completing what it claimed with
 // dispatcher_v1_complete_steps in two modes: one call per step (one commit each), and one call
 // per batch (one commit per batch). A run ends when the steps run out or
@@ -101,7 +101,7 @@ Figures RunOnce(const std::string& admin_dsn, int claimers, int batch, int steps
       while (Clock::now() < deadline) {
         const auto t0 = Clock::now();
         auto rows = conn.Exec(
-            "SELECT task_id, lease_id FROM dispatcher_v1_claim_steps_affine('default', $1, "
+            "SELECT task_id, lease_id FROM dispatcher_v1_claim_ready_steps('default', $1, "
             "'{server.refresh}', $2::int, 30, '{}', NULL, '{}')",
             {owner, std::to_string(batch)});
         if (!rows) Die(rows.error().message);

@@ -27,6 +27,10 @@ declare -A allowed=(
   # production stages batches and applies with dispatcher_v1_apply_vcenter_sync. Way out: port
   # those tests to staged batches and drop it.
   [dispatcher_v1_upsert_vcenter_inventory]=1
+  # The claim of dispatchers before dispatcher_v1_claim_ready_steps (20261205000300): a
+  # dispatcher accepts a newer schema, so during an upgrade an older one still calls it. Way
+  # out: drop it in a migration once no dispatcher older than that schema can run.
+  [dispatcher_v1_claim_steps_affine]=1
 )
 
 missing=()

@@ -28,7 +28,7 @@ TEST_CASE("Eight concurrent claimers take 5,000 ready steps, each exactly once",
       (void)conn->Exec("SET ROLE dcops_dispatcher");
       for (;;) {
         auto rows = conn->Exec(
-            "SELECT task_id FROM dispatcher_v1_claim_steps_affine('default', $1, '{server.refresh}', 16, 30, '{}', NULL, '{}')",
+            "SELECT task_id FROM dispatcher_v1_claim_ready_steps('default', $1, '{server.refresh}', 16, 30, '{}', NULL, '{}')",
             {fmt::format("agent-{}", c)});
         if (!rows) { failures[c] = rows.error().message; return; }
         if (rows->empty()) return;
@@ -97,14 +97,14 @@ TEST_CASE("Claims respect step kinds, excluded targets and a per-target bound", 
        "{\"key\":\"d\",\"kind\":\"server.logs\",\"target\":\"idrac:127.0.0.3\"}]')",
        {job});
   BecomeDispatcher(conn);
-  auto none = Exec(conn, "SELECT * FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{zfs.prune}', 10, 30, '{}', NULL, '{}')");
+  auto none = Exec(conn, "SELECT * FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{zfs.prune}', 10, 30, '{}', NULL, '{}')");
   CHECK(none.empty());
   auto rows = Exec(conn,
-                   "SELECT target FROM dispatcher_v1_claim_steps_affine('default', 'a1', "
+                   "SELECT target FROM dispatcher_v1_claim_ready_steps('default', 'a1', "
                    "'{server.refresh}', 10, 30, '{idrac:127.0.0.2}', 1, '{}')");
   REQUIRE(rows.size() == 1);  // one of a/b (bound 1 per target); c excluded; d another kind
   CHECK(rows.Str(0, "target") == "idrac:127.0.0.1");
-  auto other_site = Exec(conn, "SELECT * FROM dispatcher_v1_claim_steps_affine('lab2', 'a1', "
+  auto other_site = Exec(conn, "SELECT * FROM dispatcher_v1_claim_ready_steps('lab2', 'a1', "
                                "'{server.refresh,server.logs}', 10, 30, '{}', NULL, '{}')");
   CHECK(other_site.empty());  // a dispatcher serves only its own site
 }
@@ -125,7 +125,7 @@ TEST_CASE("An affine claim takes the agent's own targets first, but never over p
              "\"target\":\"idrac:127.0.0.9\"}]')", {urgent});
   BecomeDispatcher(conn);
   const char* claim =
-      "SELECT target, waited_ms FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', $1::int, 30, "
+      "SELECT target, waited_ms FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{server.refresh}', $1::int, 30, "
       "'{}', 1, '{idrac:127.0.0.4,idrac:127.0.0.3}')";
   auto first = Exec(conn, claim, {"2"});
   REQUIRE(first.size() == 2);
@@ -158,14 +158,14 @@ TEST_CASE("An affine claim finds its own target deep in a queue longer than its 
     BecomeDispatcher(conn);
     const std::string last = fmt::format("idrac:127.0.{}.{}", steps / 200, steps % 200 + 1);
     auto rows = Exec(conn,
-                     "SELECT target FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', 1, 30, "
+                     "SELECT target FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{server.refresh}', 1, 30, "
                      "'{}', 1, ARRAY['idrac:127.0.9.9', $1])",
                      {last});
     INFO(steps << " ready steps");
     REQUIRE(rows.size() == 1);
     CHECK(rows.Str(0, "target") == last);
     // Without a preference the queue's head goes first.
-    auto head = Exec(conn, "SELECT target FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', 1, "
+    auto head = Exec(conn, "SELECT target FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{server.refresh}', 1, "
                            "30, '{}', 1, '{}')");
     REQUIRE(head.size() == 1);
     CHECK(head.Str(0, "target") == "idrac:127.0.0.2");
@@ -203,6 +203,29 @@ TEST_CASE("A claim says whether it took every step it could", "[claim]") {
   REQUIRE(third.size() == 1);
   CHECK(third.Str(0, "step_key") == "b");
   CHECK(third.Str(0, "queue_drained") == "t");
+}
+
+TEST_CASE("The claim of dispatchers before queue_drained takes the same steps in the same order", "[claim]") {
+  // dispatcher_v1_claim_steps_affine stays for dispatchers older than the schema (they accept a
+  // newer one): it is dispatcher_v1_claim_ready_steps without its last column.
+  TestDb tdb;
+  auto conn = tdb.Connect();
+  const std::string job = CreateJob(conn, "server.refresh", 1);
+  Exec(conn,
+       "SELECT dispatcher_v1_plan_job($1, '["
+       "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
+       "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.2\"},"
+       "{\"key\":\"c\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.3\"}]')",
+       {job});
+  BecomeDispatcher(conn);
+  auto old = Exec(conn, "SELECT step_key, target, attempt FROM dispatcher_v1_claim_steps_affine('default', 'a1', "
+                        "'{server.refresh}', 2, 30, '{idrac:127.0.0.1}', 1, '{idrac:127.0.0.3}')");
+  REQUIRE(old.size() == 2);
+  CHECK(old.Str(0, "step_key") == "c");  // preferred, and .1 left out
+  CHECK(old.Str(1, "step_key") == "b");
+  CHECK(old.Str(0, "attempt") == "1");
+  CHECK(Scalar(conn, "SELECT count(*) FROM dispatcher_v1_claim_steps_affine('default', 'a1', '{server.refresh}', 2, 30, "
+                     "'{}', 1, '{}')") == "1");  // then a, the last
 }
 
 }  // namespace

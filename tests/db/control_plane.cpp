@@ -36,7 +36,7 @@ std::vector<Claimed> Claim(db::Connection& conn, const std::string& owner,
                            const std::string& kinds_array, int limit, int lease_seconds) {
   auto rows = Exec(conn,
                    "SELECT task_id, lease_id, job_id, target, attempt, checkpoint "
-                   "FROM dispatcher_v1_claim_steps_affine('default', $1, $2::text[], $3::int, $4::int, '{}', NULL, '{}')",
+                   "FROM dispatcher_v1_claim_ready_steps('default', $1, $2::text[], $3::int, $4::int, '{}', NULL, '{}')",
                    {owner, kinds_array, std::to_string(limit), std::to_string(lease_seconds)});
   std::vector<Claimed> out;
   for (int i = 0; i < rows.size(); ++i) {

@@ -163,7 +163,7 @@ TEST_CASE("The dispatcher role has its API and nothing else", "[rls]") {
   }
   CHECK(ExecError(site.conn, "SELECT create_job('server.refresh', $1)", {kScope}).sqlstate == "42501");
   CHECK(Scalar(site.conn, "SELECT dispatcher_v1_api_version()") == "1");
-  CHECK(Scalar(site.conn, "SELECT count(*) FROM dispatcher_v1_claim_steps_affine('default', 'a', "
+  CHECK(Scalar(site.conn, "SELECT count(*) FROM dispatcher_v1_claim_ready_steps('default', 'a', "
                           "'{server.refresh}', 10, 30, '{}', NULL, '{}')") == "2");
   // A secret leaves the database only for a step being run (dispatcher_v1_credential_set_for_step).
   CHECK(Scalar(site.conn, "SELECT count(*) FROM dispatcher_v1_credential_set_for_step("
@@ -171,8 +171,11 @@ TEST_CASE("The dispatcher role has its API and nothing else", "[rls]") {
                           "WHERE ciphertext IS NOT NULL") == "0");
   // UI users cannot call the dispatcher's API either.
   BecomeUser(site.conn, AddUser(site.su, "admin"));
-  CHECK(ExecError(site.conn, "SELECT * FROM dispatcher_v1_claim_steps_affine('default', 'a', "
-                             "'{server.refresh}', 10, 30, '{}', NULL, '{}')").sqlstate == "42501");
+  for (const char* claim : {"dispatcher_v1_claim_ready_steps", "dispatcher_v1_claim_steps_affine"}) {
+    INFO(claim);
+    CHECK(ExecError(site.conn, fmt::format("SELECT * FROM {}('default', 'a', '{{server.refresh}}', 10, 30, '{{}}', NULL, '{{}}')",
+                                           claim)).sqlstate == "42501");
+  }
   CHECK(ExecError(site.conn, "SELECT dispatcher_v1_prune(interval '1 day')").sqlstate == "42501");
 }
 

@@ -412,7 +412,9 @@ void DispatchCore::AssignWork(CorePort& port, bool new_work) {
             [this](const auto& a, const auto& b) { return Free(*a) > Free(*b); });
   for (const auto& agent : order) {
     const int free = Free(*agent);
-    if (free <= 0 || agent->step_kinds.empty()) continue;
+    // A fenced agent (silent too long: TendAgents) stays listed until its stream ends; a claim
+    // for it would only be handed back.
+    if (free <= 0 || agent->step_kinds.empty() || !agent->alive()) continue;
     if (!new_work && agent->drained_at && clock_.Steady() - *agent->drained_at < kDrainedRecheck) continue;
     std::vector<std::string> exclude = limits_.Full();
     for (auto& t : limits_.FullForMutating()) exclude.push_back(t);
