@@ -387,8 +387,8 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       for (const auto& in : batch) {
         // A heartbeat changes nothing a console shows (agents' last_seen_at aside).
         if (in.kind != Inbound::kMessage || !in.msg.has_heartbeat()) changed = true;
-        // A result frees its agent's slot and its target's, and may have released dependents.
-        // An agent come or gone; results and step writes count when they freed something (TakeFreedWork).
+        // An agent come or gone is new work; a result, or a step write it caused, is when it
+        // freed something no NOTIFY will announce (TakeFreedWork, below).
         if (in.kind != Inbound::kMessage) new_work = true;
       }
       for (auto& in : batch) Handle(port, in);
