@@ -382,7 +382,7 @@ struct Dispatcher::Impl final : public pb::AgentService::Service {
       // schedule fired, jobs planned, steps rescued, results written (ChangeFeed).
       bool changed = woken;
       // What may have made steps claimable (DispatchCore::AssignWork): a NOTIFY, a schedule
-      // fired, an agent come or gone, a result, jobs planned, steps rescued.
+      // fired, an agent come or gone, a result that freed something, jobs planned, steps rescued.
       bool new_work = woken;
       for (const auto& in : batch) {
         // A heartbeat changes nothing a console shows (agents' last_seen_at aside).
