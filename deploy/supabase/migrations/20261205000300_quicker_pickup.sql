@@ -1,7 +1,8 @@
 -- The pickup path (a job created -> planned -> its step claimed), measured one job at a time
 -- (issue 23): plan_jobs took 1.2 ms for one job, the claim 0.5 ms, and planning took six
--- round trips (BEGIN, a SET, the two statements, COMMIT, then the claim). Three changes;
--- what they return is unchanged.
+-- round trips (BEGIN, a SET, the two statements, COMMIT, then the claim). Four changes,
+-- numbered through this file; what the functions return is unchanged but for the claim's new
+-- column (4).
 --
 -- 1. Planning's commits do not wait for their WAL flush. jobs_to_plan and plan_jobs set
 --    synchronous_commit off for the transaction that calls them (set_config(..., true): it
