@@ -3,12 +3,28 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "control_plane.hpp"
 
 namespace dcops::testing {
 namespace {
+
+// One server.refresh job whose steps, ready in this order, are `key_targets`; then `conn` acts
+// as the dispatcher.
+void PlanReadySteps(db::Connection& conn, const std::vector<std::pair<std::string, std::string>>& key_targets) {
+  const std::string job = CreateJob(conn, "server.refresh", 1);
+  std::string plan = "[";
+  for (const auto& [key, target] : key_targets) {
+    plan += fmt::format(R"({}{{"key":"{}","kind":"server.refresh","target":"{}"}})", plan.size() > 1 ? "," : "",
+                        key, target);
+  }
+  Exec(conn, "SELECT dispatcher_v1_plan_job($1, $2::jsonb)", {job, plan + "]"});
+  BecomeDispatcher(conn);
+}
 
 TEST_CASE("Eight concurrent claimers take 5,000 ready steps, each exactly once", "[claim]") {
   TestDb tdb;
@@ -148,14 +164,11 @@ TEST_CASE("An affine claim finds its own target deep in a queue longer than its 
   for (const int steps : {20, 150}) {
     TestDb tdb;
     auto conn = tdb.Connect();
-    const std::string job = CreateJob(conn, "server.refresh", 1);
-    std::string plan = "[";
+    std::vector<std::pair<std::string, std::string>> queue;
     for (int i = 1; i <= steps; ++i) {
-      plan += fmt::format(R"({}{{"key":"s{}","kind":"server.refresh","target":"idrac:127.0.{}.{}"}})",
-                          i == 1 ? "" : ",", i, i / 200, i % 200 + 1);
+      queue.emplace_back(fmt::format("s{}", i), fmt::format("idrac:127.0.{}.{}", i / 200, i % 200 + 1));
     }
-    Exec(conn, "SELECT dispatcher_v1_plan_job($1, $2::jsonb)", {job, plan + "]"});
-    BecomeDispatcher(conn);
+    PlanReadySteps(conn, queue);
     const std::string last = fmt::format("idrac:127.0.{}.{}", steps / 200, steps % 200 + 1);
     auto rows = Exec(conn,
                      "SELECT target FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{server.refresh}', 1, 30, "
@@ -175,15 +188,8 @@ TEST_CASE("An affine claim finds its own target deep in a queue longer than its 
 TEST_CASE("A claim says whether it took every step it could", "[claim]") {
   TestDb tdb;
   auto conn = tdb.Connect();
-  const std::string job = CreateJob(conn, "server.refresh", 1);
-  Exec(conn,
-       "SELECT dispatcher_v1_plan_job($1, '["
-       "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
-       "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
-       "{\"key\":\"c\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.2\"},"
-       "{\"key\":\"d\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.3\"}]')",
-       {job});
-  BecomeDispatcher(conn);
+  PlanReadySteps(conn, {{"a", "idrac:127.0.0.1"}, {"b", "idrac:127.0.0.1"}, {"c", "idrac:127.0.0.2"},
+                        {"d", "idrac:127.0.0.3"}});
   const char* claim =
       "SELECT step_key, queue_drained FROM dispatcher_v1_claim_ready_steps('default', 'a1', '{server.refresh}', "
       "$1::int, 30, '{}', 1, '{}')";
@@ -210,14 +216,7 @@ TEST_CASE("The claim of dispatchers before queue_drained takes the same steps in
   // newer one): it is dispatcher_v1_claim_ready_steps without its last column.
   TestDb tdb;
   auto conn = tdb.Connect();
-  const std::string job = CreateJob(conn, "server.refresh", 1);
-  Exec(conn,
-       "SELECT dispatcher_v1_plan_job($1, '["
-       "{\"key\":\"a\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.1\"},"
-       "{\"key\":\"b\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.2\"},"
-       "{\"key\":\"c\",\"kind\":\"server.refresh\",\"target\":\"idrac:127.0.0.3\"}]')",
-       {job});
-  BecomeDispatcher(conn);
+  PlanReadySteps(conn, {{"a", "idrac:127.0.0.1"}, {"b", "idrac:127.0.0.2"}, {"c", "idrac:127.0.0.3"}});
   auto old = Exec(conn, "SELECT step_key, target, attempt FROM dispatcher_v1_claim_steps_affine('default', 'a1', "
                         "'{server.refresh}', 2, 30, '{idrac:127.0.0.1}', 1, '{idrac:127.0.0.3}')");
   REQUIRE(old.size() == 2);

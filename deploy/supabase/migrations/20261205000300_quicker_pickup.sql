@@ -231,6 +231,9 @@ BEGIN
      ORDER BY t.priority DESC, t.seq, t.created_at
      -- Bounded look-ahead: enough to skip rows other claimers hold, never the whole queue.
      LIMIT greatest(p_limit, 1) * 4 + 64
+  ), ahead AS (
+    -- The look-ahead came back full: the queue may hold more than it read.
+    SELECT count(*) >= greatest(p_limit, 1) * 4 + 64 AS cut_short FROM general
   ), preferred AS (
     -- One index lookup per preferred target, in queue order (job_tasks_ready_target_idx).
     -- The lookup names only the target, so no plan can walk the queue-order index and filter
@@ -247,7 +250,7 @@ BEGIN
      WHERE t.site = p_site AND t.run_after <= now() AND t.step_kind = ANY (p_step_kinds)
        AND NOT (t.target = ANY (coalesce(p_exclude_targets, '{}')))
        -- Only when the look-ahead was cut short: otherwise it holds every row found here.
-       AND (SELECT count(*) FROM general) >= greatest(p_limit, 1) * 4 + 64
+       AND (SELECT a.cut_short FROM ahead a)
      ORDER BY t.priority DESC, t.seq, t.created_at
      LIMIT greatest(p_limit, 1)
   ), scan AS (
@@ -294,8 +297,7 @@ BEGIN
          l.checkpoint, l.attempt, l.max_attempts, l.lease_expires_at, j.job_type, j.params,
          j.traceparent,
          (extract(epoch FROM clock_timestamp() - greatest(l.run_after, l.created_at)) * 1000)::double precision,
-         (SELECT count(*) FROM general) < greatest(p_limit, 1) * 4 + 64
-           AND (SELECT count(*) FROM ranked) = (SELECT count(*) FROM leased)
+         NOT (SELECT a.cut_short FROM ahead a) AND (SELECT count(*) FROM ranked) = (SELECT count(*) FROM leased)
     FROM leased l JOIN public.jobs j ON j.id = l.job_id
    ORDER BY l.priority DESC, (l.target = ANY (coalesce(p_prefer_targets, '{}'))) DESC,
             l.seq, l.created_at;

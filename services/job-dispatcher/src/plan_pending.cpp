@@ -46,7 +46,7 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
     for (auto& e : NoteEvents(job.id, *plan)) notes.push_back(std::move(e));
     plans.emplace_back(job.id, std::move(*plan));
   }
-  auto write = [&](db::Connection&) -> Status {
+  auto write = [&](db::Connection& tx) -> Status {
     for (const auto& [id, why] : unplannable) {
       if (auto failed = cp.FailJob(id, why); !failed) return failed.error();
     }
@@ -57,7 +57,7 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
     // A job failed here is announced at commit: that commit waits for its WAL flush, whatever
     // plan_jobs chose for a plan's (a crash must not bring a failed job back to run).
     if (!unplannable.empty()) {
-      if (auto durable = conn.Exec("SET LOCAL synchronous_commit TO DEFAULT"); !durable) return durable.error();
+      if (auto durable = tx.Exec("SET LOCAL synchronous_commit TO DEFAULT"); !durable) return durable.error();
     }
     return {};
   };
