@@ -423,7 +423,7 @@ TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "
   REQUIRE(end);
   CHECK(finished[nothing_to_do] == 1);
   CHECK(finished[unplannable] == 1);
-  CHECK(finished[ran] == 1);  // finish_jobs announces it too: one delivery all the same
+  CHECK(finished[ran] == 1);  // ended with its last step's count, announced by the trigger alone
 }
 
 }  // namespace
