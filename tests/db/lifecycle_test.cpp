@@ -399,6 +399,13 @@ TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "
   REQUIRE(got.size() == 1);
   Exec(disp, "SELECT * FROM dispatcher_v1_complete_steps(jsonb_build_array(jsonb_build_object("
              "'task_id', $1::uuid, 'lease_id', $2::uuid)))", {got[0].task_id, got[0].lease_id});
+  // A job that failed ends by its verdict (finish_jobs), not by its step's count.
+  const std::string failed = CreatePlannedJob(su, "server.refresh", 1);
+  auto failing = Claim(disp, "agent-a", "{server.refresh}", 1);
+  REQUIRE(failing.size() == 1);
+  CHECK(Call(disp, "SELECT dispatcher_v1_fail_step($1, $2, 'x', 'broken', false, NULL)",
+             {failing[0].task_id, failing[0].lease_id}) == "failed");
+  CHECK(JobStatus(su, failed) == "failed");
   CHECK(JobStatus(su, nothing_to_do) == "succeeded");
   CHECK(JobStatus(su, unplannable) == "failed");
   CHECK(JobStatus(su, ran) == "succeeded");
@@ -415,7 +422,7 @@ TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "
     for (const auto& n : *notes) {
       if (n.payload == "end of test") end = true;
       if (n.payload.find("job_finished") == std::string::npos) continue;
-      for (const auto& id : {nothing_to_do, unplannable, ran}) {
+      for (const auto& id : {nothing_to_do, unplannable, ran, failed}) {
         if (n.payload.find(id) != std::string::npos) ++finished[id];
       }
     }
@@ -424,6 +431,7 @@ TEST_CASE("Every job that ends is heard on dcops_work once, however it ended", "
   CHECK(finished[nothing_to_do] == 1);
   CHECK(finished[unplannable] == 1);
   CHECK(finished[ran] == 1);  // ended with its last step's count, announced by the trigger alone
+  CHECK(finished[failed] == 1);
 }
 
 }  // namespace
