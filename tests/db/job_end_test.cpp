@@ -116,3 +116,50 @@ TEST_CASE("A job whose every step succeeded ends with its last step, as its verd
 
 }  // namespace
 }  // namespace dcops::testing
+
+namespace dcops::testing {
+namespace {
+
+// What the commit of `conn`'s open transaction will do: SET CONSTRAINTS ... IMMEDIATE runs the
+// deferred job-end triggers now, as COMMIT runs them before writing its record.
+std::string CommitWillWaitForFlush(db::Connection& conn) {
+  Exec(conn, "SET CONSTRAINTS public.jobs_end_durable IMMEDIATE");
+  return Scalar(conn, "SHOW synchronous_commit");
+}
+
+TEST_CASE("A transaction that ends a job commits durably, whatever its statements set", "[lease]") {
+  TestDb tdb;
+  auto su = tdb.Connect();
+  auto disp = tdb.Connect();
+  BecomeDispatcher(disp);
+  const std::string failed = CreateJob(su, "server.refresh", 1);
+  const std::string later = CreateJob(su, "server.refresh", 1);
+
+  SECTION("a job failed in an asynchronous transaction") {
+    Exec(disp, "BEGIN");
+    Exec(disp, "SET LOCAL synchronous_commit = off");
+    CHECK(Scalar(disp, "SELECT dispatcher_v1_fail_job($1, 'plan.no_target', 'no server')", {failed}) == "t");
+    CHECK(Scalar(disp, "SHOW synchronous_commit") == "off");  // until commit
+    CHECK(CommitWillWaitForFlush(disp) == "on");
+    Exec(disp, "COMMIT");
+    CHECK(JobStatus(su, failed) == "failed");
+  }
+  SECTION("a job failed before planning statements turn it off again") {
+    Exec(disp, "BEGIN");
+    CHECK(Scalar(disp, "SELECT dispatcher_v1_fail_job($1, 'plan.no_target', 'no server')", {failed}) == "t");
+    Exec(disp, "SELECT count(*) FROM dispatcher_v1_jobs_to_plan('default', 10)");
+    CHECK(Scalar(disp, "SHOW synchronous_commit") == "off");
+    CHECK(CommitWillWaitForFlush(disp) == "on");
+    Exec(disp, "COMMIT");
+  }
+  SECTION("a transaction that ends no job stays as its statements set it") {
+    Exec(disp, "BEGIN");
+    CHECK(Scalar(disp, "SELECT count(*) FROM dispatcher_v1_jobs_to_plan('default', 10)") == "2");
+    CHECK(CommitWillWaitForFlush(disp) == "off");
+    Exec(disp, "COMMIT");
+    CHECK(JobStatus(su, later) == "pending");
+  }
+}
+
+}  // namespace
+}  // namespace dcops::testing

@@ -46,7 +46,9 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
     for (auto& e : NoteEvents(job.id, *plan)) notes.push_back(std::move(e));
     plans.emplace_back(job.id, std::move(*plan));
   }
-  auto write = [&](db::Connection& tx) -> Status {
+  // A job failed here commits durably however planning set synchronous_commit: the database
+  // sees to that for every transaction that ends a job (20261205000500_durable_job_end.sql).
+  auto write = [&](db::Connection&) -> Status {
     for (const auto& [id, why] : unplannable) {
       if (auto failed = cp.FailJob(id, why); !failed) return failed.error();
     }
@@ -54,11 +56,6 @@ int PlanPendingJobs(ControlPlane& cp, db::Connection& conn, ServerDirectory& dir
       if (auto n = cp.PlanJobs(plans); !n) return n.error();
     }
     if (auto n = cp.AppendEvents(notes); !n) return n.error();
-    // A job failed here is announced at commit: that commit waits for its WAL flush, whatever
-    // plan_jobs chose for a plan's (a crash must not bring a failed job back to run).
-    if (!unplannable.empty()) {
-      if (auto durable = tx.Exec("SET LOCAL synchronous_commit TO DEFAULT"); !durable) return durable.error();
-    }
     return {};
   };
   // More than the one plan statement: one transaction, so the batch is written whole or not at all.
