@@ -36,7 +36,7 @@ long VerdictsAsked(db::Connection& su) {
                               "WHERE schemaname = 'dcops_internal' AND funcname = 'finish_jobs'"));
 }
 
-TEST_CASE("The verdict is asked only for a job that did not succeed in every step", "[lease]") {
+TEST_CASE("The verdict is asked only for a job that did not succeed in every step", "[job_end]") {
   TestDb tdb;
   auto su = tdb.Connect();
   Exec(su, "SET track_functions = 'all'");
@@ -55,7 +55,7 @@ TEST_CASE("The verdict is asked only for a job that did not succeed in every ste
   CHECK(VerdictsAsked(su) == 1);
 }
 
-TEST_CASE("A job whose every step succeeded ends with its last step, as its verdict would end it", "[lease]") {
+TEST_CASE("A job whose every step succeeded ends with its last step, as its verdict would end it", "[job_end]") {
   TestDb tdb;
   auto su = tdb.Connect();
   auto disp = tdb.Connect();
@@ -121,13 +121,14 @@ namespace dcops::testing {
 namespace {
 
 // What the commit of `conn`'s open transaction will do: SET CONSTRAINTS ... IMMEDIATE runs the
-// deferred job-end triggers now, as COMMIT runs them before writing its record.
+// deferred job-end triggers now, as COMMIT runs them before writing its record. (A statement
+// after it that sets synchronous_commit off again would win; COMMIT leaves no such gap.)
 std::string CommitWillWaitForFlush(db::Connection& conn) {
   Exec(conn, "SET CONSTRAINTS public.jobs_end_durable IMMEDIATE");
   return Scalar(conn, "SHOW synchronous_commit");
 }
 
-TEST_CASE("A transaction that ends a job commits durably, whatever its statements set", "[lease]") {
+TEST_CASE("A transaction that ends a job commits durably, whatever its statements set", "[job_end]") {
   TestDb tdb;
   auto su = tdb.Connect();
   auto disp = tdb.Connect();
@@ -151,6 +152,17 @@ TEST_CASE("A transaction that ends a job commits durably, whatever its statement
     CHECK(Scalar(disp, "SHOW synchronous_commit") == "off");
     CHECK(CommitWillWaitForFlush(disp) == "on");
     Exec(disp, "COMMIT");
+  }
+  SECTION("a job ended by its last step's count in an asynchronous transaction") {
+    const std::string ran = CreatePlannedJob(su, "server.refresh", 1);
+    auto got = Claim(disp, "agent-a", "{server.refresh}", 1);
+    REQUIRE(got.size() == 1);
+    Exec(disp, "BEGIN");
+    Exec(disp, "SET LOCAL synchronous_commit = off");
+    CHECK(Complete(disp, got[0]) == "ok");
+    CHECK(CommitWillWaitForFlush(disp) == "on");
+    Exec(disp, "COMMIT");
+    CHECK(JobStatus(su, ran) == "succeeded");
   }
   SECTION("a transaction that ends no job stays as its statements set it") {
     Exec(disp, "BEGIN");
