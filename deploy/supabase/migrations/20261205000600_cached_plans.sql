@@ -1,0 +1,111 @@
+-- Functions on the job path that PostgreSQL parsed and planned again at every call.
+--
+-- A LANGUAGE sql function that cannot be inlined (a SET clause, SECURITY DEFINER, or a
+-- set-returning function called where it cannot be) is run by PostgreSQL 15's SQL-function
+-- executor, which keeps its plan only for the one statement that called it: every call from
+-- the dispatcher, and every plan_jobs call, parses, rewrites and plans the body anew. A
+-- PL/pgSQL function keeps its prepared statements for the life of the session. Measured in one
+-- session, 2,000 calls each (issue 23, part 7; docs/BENCHMARKS.md):
+--   dcops_internal.catalog_plan_rows, one one-step plan: 0.19 ms a call as SQL, 0.04 as PL/pgSQL
+--     (plan_jobs calls it twice: its checks and its inserts);
+--   dispatcher_v1_resolve_servers, dispatcher_v1_credential_sets_of_kind and
+--     dispatcher_v1_scope_addresses: called per job by the planners of real job types.
+-- Part 5 tried the other way out for catalog_plan_rows, making it inlinable, and PostgreSQL
+-- then planned plan_jobs' checks badly (26 ms a call). A PL/pgSQL function stays opaque to the
+-- statement that calls it, so those plans do not change.
+--
+-- Each function keeps its signature, row type, volatility, security and grants (CREATE OR
+-- REPLACE keeps grants), and returns the same rows.
+--
+-- A cached statement may get a generic plan after five calls, planned without its parameters'
+-- values. resolve_servers' one statement chose its branch by testing the scope in an OR, which
+-- a generic plan cannot fold away (it would read every server of every site). It is now one
+-- query per kind of scope, each found by its own index whatever the values; a scope that names
+-- no servers of a kind reads nothing for that kind. The rows, and their order, are the ones the
+-- OR gave: a server matched by two kinds is still returned once.
+
+CREATE OR REPLACE FUNCTION dcops_internal.catalog_plan_rows(p_plans jsonb)
+  RETURNS TABLE (pi int, job_id uuid, si int, step_key text, kind text, target text, params jsonb,
+                 depends_on jsonb, mutating boolean, max_attempts int,
+                 retry_base_ms int, retry_max_ms int, kind_known boolean)
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT p.ord::int - 1, (p.v ->> 'job_id')::uuid, s.ord::int - 1, s.v ->> 'key', s.v ->> 'kind',
+         s.v ->> 'target', coalesce(s.v -> 'params', '{}'), coalesce(s.v -> 'depends_on', '[]'),
+         coalesce(kt.mutating, true),
+         coalesce((s.v ->> 'max_attempts')::int, kt.max_attempts),
+         coalesce((s.v ->> 'retry_base_ms')::int, kt.retry_base_ms),
+         coalesce((s.v ->> 'retry_max_ms')::int, kt.retry_max_ms),
+         kt.job_type IS NOT NULL
+    FROM jsonb_array_elements(p_plans) WITH ORDINALITY AS p(v, ord)
+   CROSS JOIN LATERAL jsonb_array_elements(p.v -> 'steps') WITH ORDINALITY AS s(v, ord)
+    LEFT JOIN public.job_types kt ON kt.job_type = s.v ->> 'kind';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_resolve_servers(p_site text, p_scope jsonb)
+  RETURNS TABLE (server_id uuid, bmc_address text, service_tag text, credential_set_id uuid,
+                 tls_verify boolean, tls_pin_sha256 text)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+DECLARE
+  -- Empty when the scope has no such key: = ANY of an empty array reads no index entry.
+  v_ids       uuid[] := CASE WHEN p_scope ? 'server_ids'
+                             THEN ARRAY(SELECT e::uuid FROM jsonb_array_elements_text(p_scope -> 'server_ids') e)
+                             ELSE '{}' END;
+  v_addresses text[] := CASE WHEN p_scope ? 'bmc_addresses'
+                             THEN ARRAY(SELECT dcops_internal.bmc_address_or_null(e)
+                                          FROM jsonb_array_elements_text(p_scope -> 'bmc_addresses') e)
+                             ELSE '{}' END;
+  v_all       boolean := coalesce(p_scope -> 'all_servers' = 'true'::jsonb, false);
+BEGIN
+  -- Each kind by its own index; UNION returns a server two kinds match once, as the OR did.
+  RETURN QUERY
+  SELECT s1.id, s1.bmc_address, s1.service_tag, s1.credential_set_id, s1.tls_verify, s1.tls_pin_sha256
+    FROM public.servers s1
+   WHERE s1.id = ANY (v_ids) AND s1.bmc_address IS NOT NULL                    -- servers_pkey
+  UNION
+  SELECT s2.id, s2.bmc_address, s2.service_tag, s2.credential_set_id, s2.tls_verify, s2.tls_pin_sha256
+    FROM public.servers s2
+   WHERE s2.site = p_site AND s2.bmc_address = ANY (v_addresses)              -- servers_bmc_uq
+  UNION
+  SELECT s3.id, s3.bmc_address, s3.service_tag, s3.credential_set_id, s3.tls_verify, s3.tls_pin_sha256
+    FROM public.servers s3
+   WHERE v_all AND s3.site = p_site AND s3.bmc_address IS NOT NULL  -- read only when v_all
+   ORDER BY 2;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_credential_sets_of_kind(p_kind text)
+  RETURNS TABLE (id uuid, name text, username text, try_order int)
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT c.id, c.name, c.username, c.try_order FROM public.credential_sets c
+   WHERE c.kind = p_kind AND c.ciphertext IS NOT NULL
+   ORDER BY c.try_order, c.name;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION public.dispatcher_v1_scope_addresses(p_scope jsonb)
+  RETURNS TABLE (bmc_address text)
+  LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
+  SET search_path = pg_catalog, public
+AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT DISTINCT coalesce(dcops_internal.bmc_address_or_null(e), e)
+    FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(p_scope -> 'bmc_addresses') = 'array'
+                                        THEN p_scope -> 'bmc_addresses' ELSE '[]' END) e;
+END
+$$;
