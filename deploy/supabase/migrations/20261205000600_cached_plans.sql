@@ -8,21 +8,31 @@
 -- session, 2,000 calls each (issue 23, part 7; docs/BENCHMARKS.md):
 --   dcops_internal.catalog_plan_rows, one one-step plan: 0.19 ms a call as SQL, 0.04 as PL/pgSQL
 --     (plan_jobs calls it twice: its checks and its inserts);
---   dispatcher_v1_resolve_servers, dispatcher_v1_credential_sets_of_kind and
---     dispatcher_v1_scope_addresses: called per job by the planners of real job types.
+--   dispatcher_v1_credential_sets_of_kind and dispatcher_v1_scope_addresses, called per job
+--     planned by the dispatcher's server directory.
 -- Part 5 tried the other way out for catalog_plan_rows, making it inlinable, and PostgreSQL
 -- then planned plan_jobs' checks badly (26 ms a call). A PL/pgSQL function stays opaque to the
 -- statement that calls it, so those plans do not change.
 --
+-- dispatcher_v1_resolve_servers, also called per job planned, had a second cost. The
+-- SQL-function executor plans without the parameters' values, so its one statement, which
+-- chose the kind of scope by testing the scope in an OR, was planned as a scan of every server
+-- of every site, filtered (auto_explain: "Rows Removed by Filter" = the whole table). It is now
+-- one query per kind of scope, each found by its own index whatever the values (servers_pkey,
+-- servers_bmc_uq, and the site's servers behind a one-time filter that is false unless the
+-- scope says all_servers), and it runs from the generic plan on purpose: the plan a
+-- value-aware planner would make is the same, and PostgreSQL, counting the gated scan's cost,
+-- would otherwise plan it anew at every call. The rows are the ones the OR gave, and a server
+-- two kinds match is still returned once; servers that share an address (in different
+-- sites) now come back in id order.
+--
+-- One difference, deliberate: a malformed scope (server_ids not UUIDs, bmc_addresses not an
+-- array) is refused whatever the inventory holds. The old statement raised the same errors
+-- only when it had a server row to test them on. Job scopes are validated at creation
+-- (dcops_validate_scope), so only a direct caller can pass one.
+--
 -- Each function keeps its signature, row type, volatility, security and grants (CREATE OR
 -- REPLACE keeps grants), and returns the same rows.
---
--- A cached statement may get a generic plan after five calls, planned without its parameters'
--- values. resolve_servers' one statement chose its branch by testing the scope in an OR, which
--- a generic plan cannot fold away (it would read every server of every site). It is now one
--- query per kind of scope, each found by its own index whatever the values; a scope that names
--- no servers of a kind reads nothing for that kind. The rows, and their order, are the ones the
--- OR gave: a server matched by two kinds is still returned once.
 
 CREATE OR REPLACE FUNCTION dcops_internal.catalog_plan_rows(p_plans jsonb)
   RETURNS TABLE (pi int, job_id uuid, si int, step_key text, kind text, target text, params jsonb,
@@ -52,6 +62,7 @@ CREATE OR REPLACE FUNCTION public.dispatcher_v1_resolve_servers(p_site text, p_s
                  tls_verify boolean, tls_pin_sha256 text)
   LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, public
+  SET plan_cache_mode = force_generic_plan  -- see above
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -78,7 +89,7 @@ BEGIN
   SELECT s3.id, s3.bmc_address, s3.service_tag, s3.credential_set_id, s3.tls_verify, s3.tls_pin_sha256
     FROM public.servers s3
    WHERE v_all AND s3.site = p_site AND s3.bmc_address IS NOT NULL  -- read only when v_all
-   ORDER BY 2;
+   ORDER BY 2, 1;
 END
 $$;
 

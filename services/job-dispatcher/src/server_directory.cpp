@@ -28,29 +28,38 @@ Result<std::vector<std::vector<std::string>>> DbServerDirectory::DiscoverySets(
 
 Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& site,
                                                           const std::string& scope_json) {
+  // One round trip for what planning a job reads (it was three, per job planned): the
+  // inventory's servers in the scope (part 0, in their order), the addresses the scope names
+  // in the normal form the inventory uses (part 1), and on every row the BMC credential set a
+  // server without its own uses.
   auto rows = conn_.Exec(
-      "SELECT server_id, bmc_address, credential_set_id, tls_verify, tls_pin_sha256 "
-      "FROM dispatcher_v1_resolve_servers($1, $2::jsonb)",
+      "SELECT r.part, r.server_id, r.bmc_address, r.credential_set_id, r.tls_verify, r.tls_pin_sha256, "
+      "       (SELECT c.id FROM dispatcher_v1_credential_sets_of_kind('idrac') c LIMIT 1) AS fallback "
+      "  FROM (SELECT 0 AS part, s.ord, s.server_id, s.bmc_address, s.credential_set_id, s.tls_verify, "
+      "               s.tls_pin_sha256 "
+      "          FROM dispatcher_v1_resolve_servers($1, $2::jsonb) WITH ORDINALITY "
+      "               AS s(server_id, bmc_address, service_tag, credential_set_id, tls_verify, tls_pin_sha256, ord) "
+      "        UNION ALL "
+      "        SELECT 1, a.ord, NULL, a.bmc_address, NULL, true, NULL "
+      "          FROM dispatcher_v1_scope_addresses($2::jsonb) WITH ORDINALITY AS a(bmc_address, ord)) r "
+      " ORDER BY r.part, r.ord",
       {site, scope_json});
   if (!rows) return rows.error();
-  auto fallback = cp_.DefaultCredentialSet("idrac");
-  if (!fallback) return fallback.error();
   std::vector<ServerRef> out;
   for (int i = 0; i < rows->size(); ++i) {
-    ServerRef s{rows->Str(i, "server_id"), rows->Str(i, "bmc_address"),
-                rows->Str(i, "credential_set_id"), rows->Bool(i, "tls_verify").value_or(true),
-                rows->Str(i, "tls_pin_sha256")};
-    if (s.credential_set_id.empty()) s.credential_set_id = *fallback;
-    out.push_back(std::move(s));
-  }
-  // Addresses the inventory lacks are targets too, in the normal form the inventory uses.
-  auto wanted = conn_.Exec("SELECT bmc_address FROM dispatcher_v1_scope_addresses($1::jsonb)", {scope_json});
-  if (!wanted) return wanted.error();
-  for (int i = 0; i < wanted->size(); ++i) {
-    const std::string address = wanted->Str(i, "bmc_address");
+    const std::string fallback = rows->Str(i, "fallback");
+    if (rows->Str(i, "part") == "0") {
+      ServerRef s{rows->Str(i, "server_id"), rows->Str(i, "bmc_address"), rows->Str(i, "credential_set_id"),
+                  rows->Bool(i, "tls_verify").value_or(true), rows->Str(i, "tls_pin_sha256")};
+      if (s.credential_set_id.empty()) s.credential_set_id = fallback;
+      out.push_back(std::move(s));
+      continue;
+    }
+    // Addresses the inventory lacks are targets too.
+    const std::string address = rows->Str(i, "bmc_address");
     bool known = false;
     for (const auto& s : out) known |= s.bmc_address == address;
-    if (!known) out.push_back(ServerRef{"", address, *fallback, true, ""});
+    if (!known) out.push_back(ServerRef{"", address, fallback, true, ""});
   }
   return out;
 }
