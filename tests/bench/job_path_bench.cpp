@@ -158,8 +158,8 @@ int main(int argc, char** argv) {
     const double cpu_dispatcher = CpuSeconds(dispatcher), cpu_server = ServerCpuSeconds(db),
                  cpu_bench = CpuSeconds(::getpid());
     // What the phase wrote: the server's WAL position, exact at once (pg_stat_wal's counters
-    // reach the view up to a second late). Autovacuum's WAL, if it runs, is counted too: the
-    // job path's writes are what it cleans up after.
+    // reach the view up to a second late). Everything the server wrote is in it: autovacuum's
+    // WAL, and the full-page images after a checkpoint, which fall in one run and not another.
     const std::string wal_start = Scalar(db, "SELECT pg_current_wal_insert_lsn()::text");
     const auto t0 = std::chrono::steady_clock::now();
     std::atomic<int> next{0};
