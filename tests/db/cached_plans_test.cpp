@@ -1,8 +1,9 @@
 // The job path's helper functions keep their plans for the session
 // (20261205000600_cached_plans.sql). A kept statement may be run from a generic plan, planned
-// without its parameters' values (resolve_servers always is); these tests make every kind of
-// call past the five after which PostgreSQL may switch to one, under each plan_cache_mode, and
-// expect the same rows.
+// without its parameters' values; these tests make every kind of call past the five after
+// which PostgreSQL may switch to one, under the session's plan_cache_mode settings, and expect
+// the same rows. (resolve_servers sets its own mode, force_generic_plan, so for it the
+// session's setting changes nothing; the loop shows that it does not.)
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -31,7 +32,7 @@ std::string IdsScope(std::initializer_list<std::string> ids) {
 
 }  // namespace
 
-TEST_CASE("The server directory resolves each kind of scope to the same servers on every call", "[cached_plans]") {
+TEST_CASE("resolve_servers returns the same servers for each kind of scope on every call", "[cached_plans]") {
   TestDb tdb;
   auto su = tdb.Connect();
   Exec(su, "INSERT INTO sites(site) VALUES ('default'), ('lab') ON CONFLICT DO NOTHING");
@@ -50,6 +51,7 @@ TEST_CASE("The server directory resolves each kind of scope to the same servers 
       // no address finds nothing.
       {R"({"bmc_addresses":["127.0.9.1","127.0.9.3","https://127.0.9.2:443","not an address!"]})", "127.0.9.1 127.0.9.2"},
       {R"({"all_servers":true})", "127.0.9.1 127.0.9.2"},
+      {"{\"all_servers\":true,\"server_ids\":[\"" + lab + "\",\"" + a + "\"]}", "127.0.9.1 127.0.9.2 127.0.9.3@lab"},
       {R"({"all_servers":false})", "-"},
       {R"({"bmc_addresses":[]})", "-"},
       {R"({"server_ids":[]})", "-"},
@@ -68,14 +70,26 @@ TEST_CASE("The server directory resolves each kind of scope to the same servers 
       }
     }
   }
-  // A scope that is not what job scopes are (validated at creation) is refused, servers or none.
-  CHECK(ExecError(su, "SELECT * FROM dispatcher_v1_resolve_servers('default', '{\"server_ids\":[\"nope\"]}')").sqlstate ==
-        "22P02");
-  CHECK(ExecError(su, "SELECT * FROM dispatcher_v1_resolve_servers('default', '{\"bmc_addresses\":\"127.0.9.1\"}')")
-            .sqlstate == "22023");
 }
 
-TEST_CASE("The server directory finds servers by id or address through its indexes, never by reading them all",
+TEST_CASE("resolve_servers refuses a malformed scope, with servers in the inventory or none", "[cached_plans]") {
+  // Job scopes are validated at creation; this is a direct caller's scope. The old function
+  // raised these errors only when it had a server row to test the scope on.
+  TestDb tdb;
+  auto su = tdb.Connect();
+  const auto refused = [&](const std::string& scope) {
+    return ExecError(su, "SELECT * FROM dispatcher_v1_resolve_servers('default', $1::jsonb)", {scope}).sqlstate;
+  };
+  for (const char* inventory : {"empty", "with servers"}) {
+    INFO("inventory " << inventory);
+    CHECK(refused(R"({"server_ids":["nope"]})") == "22P02");
+    CHECK(refused(R"({"bmc_addresses":"127.0.9.1"})") == "22023");
+    Exec(su, "INSERT INTO sites(site) VALUES ('default') ON CONFLICT DO NOTHING");
+    Exec(su, "INSERT INTO servers(site, bmc_address) VALUES ('default', '127.0.9.1') ON CONFLICT DO NOTHING");
+  }
+}
+
+TEST_CASE("resolve_servers finds servers by id or address through its indexes, never by a sequential scan",
           "[cached_plans]") {
   TestDb tdb;
   auto su = tdb.Connect();
@@ -92,7 +106,7 @@ TEST_CASE("The server directory finds servers by id or address through its index
     CHECK(Scalar(conn, "SELECT count(*) FROM dispatcher_v1_resolve_servers('default', $1::jsonb)",
                  {R"({"bmc_addresses":["10.9.1.5","10.9.2.6"]})"}) == "2");
   }
-  // Counted for this transaction only, as it runs.
+  // This session's counts not yet flushed, as the transaction runs: a new session's own.
   CHECK(Scalar(conn, "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'public.servers'::regclass") == "0");
   CHECK(Scalar(conn, "SELECT count(*) FROM dispatcher_v1_resolve_servers('default', '{\"all_servers\":true}')") == "2000");
   Exec(conn, "COMMIT");

@@ -17,14 +17,16 @@
 -- dispatcher_v1_resolve_servers, also called per job planned, had a second cost. The
 -- SQL-function executor plans without the parameters' values, so its one statement, which
 -- chose the kind of scope by testing the scope in an OR, was planned as a scan of every server
--- of every site, filtered (auto_explain: "Rows Removed by Filter" = the whole table). It is now
--- one query per kind of scope, each found by its own index whatever the values (servers_pkey,
--- servers_bmc_uq, and the site's servers behind a one-time filter that is false unless the
--- scope says all_servers), and it runs from the generic plan on purpose: the plan a
--- value-aware planner would make is the same, and PostgreSQL, counting the gated scan's cost,
--- would otherwise plan it anew at every call. The rows are the ones the OR gave, and a server
--- two kinds match is still returned once; servers that share an address (in different
--- sites) now come back in id order.
+-- of every site, filtered (auto_explain: "Rows Removed by Filter" = the whole table). It now
+-- finds each kind by its own index whatever the values (servers_pkey, servers_bmc_uq), or,
+-- for all_servers, reads the site's servers, and it runs from the generic plan on purpose:
+-- for ids and addresses that is the plan a value-aware planner makes (index lookups), and
+-- PostgreSQL, whose generic estimate of an array's size is not the call's, would otherwise
+-- plan it anew at every call. For all_servers the generic plan reads the site's servers by its
+-- index or reads the table; either way no worse than the old function, which read the table
+-- at every call. The rows are the ones the OR gave for valid scopes, and a server two kinds
+-- match is still returned once; servers that share an address (in different sites) now come
+-- back in id order.
 --
 -- One difference, deliberate: a malformed scope (server_ids not UUIDs, bmc_addresses not an
 -- array) is refused whatever the inventory holds. The old statement raised the same errors
@@ -32,7 +34,7 @@
 -- (dcops_validate_scope), so only a direct caller can pass one.
 --
 -- Each function keeps its signature, row type, volatility, security and grants (CREATE OR
--- REPLACE keeps grants), and returns the same rows.
+-- REPLACE keeps grants), and returns the same rows for every valid argument.
 
 CREATE OR REPLACE FUNCTION dcops_internal.catalog_plan_rows(p_plans jsonb)
   RETURNS TABLE (pi int, job_id uuid, si int, step_key text, kind text, target text, params jsonb,
@@ -77,19 +79,28 @@ DECLARE
   v_all       boolean := coalesce(p_scope -> 'all_servers' = 'true'::jsonb, false);
 BEGIN
   -- Each kind by its own index; UNION returns a server two kinds match once, as the OR did.
-  RETURN QUERY
-  SELECT s1.id, s1.bmc_address, s1.service_tag, s1.credential_set_id, s1.tls_verify, s1.tls_pin_sha256
-    FROM public.servers s1
-   WHERE s1.id = ANY (v_ids) AND s1.bmc_address IS NOT NULL                    -- servers_pkey
-  UNION
-  SELECT s2.id, s2.bmc_address, s2.service_tag, s2.credential_set_id, s2.tls_verify, s2.tls_pin_sha256
-    FROM public.servers s2
-   WHERE s2.site = p_site AND s2.bmc_address = ANY (v_addresses)              -- servers_bmc_uq
-  UNION
-  SELECT s3.id, s3.bmc_address, s3.service_tag, s3.credential_set_id, s3.tls_verify, s3.tls_pin_sha256
-    FROM public.servers s3
-   WHERE v_all AND s3.site = p_site AND s3.bmc_address IS NOT NULL  -- read only when v_all
-   ORDER BY 2, 1;
+  -- A scope of all the site's servers holds every server its addresses could name.
+  IF v_all THEN
+    RETURN QUERY
+    SELECT s1.id, s1.bmc_address, s1.service_tag, s1.credential_set_id, s1.tls_verify, s1.tls_pin_sha256
+      FROM public.servers s1
+     WHERE s1.id = ANY (v_ids) AND s1.bmc_address IS NOT NULL                    -- servers_pkey
+    UNION
+    SELECT s3.id, s3.bmc_address, s3.service_tag, s3.credential_set_id, s3.tls_verify, s3.tls_pin_sha256
+      FROM public.servers s3
+     WHERE s3.site = p_site AND s3.bmc_address IS NOT NULL
+     ORDER BY 2, 1;
+  ELSE
+    RETURN QUERY
+    SELECT s1.id, s1.bmc_address, s1.service_tag, s1.credential_set_id, s1.tls_verify, s1.tls_pin_sha256
+      FROM public.servers s1
+     WHERE s1.id = ANY (v_ids) AND s1.bmc_address IS NOT NULL                    -- servers_pkey
+    UNION
+    SELECT s2.id, s2.bmc_address, s2.service_tag, s2.credential_set_id, s2.tls_verify, s2.tls_pin_sha256
+      FROM public.servers s2
+     WHERE s2.site = p_site AND s2.bmc_address = ANY (v_addresses)              -- servers_bmc_uq
+     ORDER BY 2, 1;
+  END IF;
 END
 $$;
 
