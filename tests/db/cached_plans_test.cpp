@@ -95,16 +95,16 @@ TEST_CASE("resolve_servers finds servers by id or address through its indexes, n
   auto su = tdb.Connect();
   // Enough servers that reading them all costs more than the indexes, as in any real inventory.
   Exec(su, "INSERT INTO sites(site) VALUES ('default') ON CONFLICT DO NOTHING");
-  Exec(su, "INSERT INTO servers(site, bmc_address) SELECT 'default', '10.9.' || (i / 250) || '.' || (i % 250) "
+  Exec(su, "INSERT INTO servers(site, bmc_address) SELECT 'default', '127.9.' || (i / 250) || '.' || (i % 250) "
            "FROM generate_series(1, 2000) i");
   Exec(su, "ANALYZE servers");
-  const std::string id = Scalar(su, "SELECT id FROM servers WHERE bmc_address = '10.9.3.7'");
+  const std::string id = Scalar(su, "SELECT id FROM servers WHERE bmc_address = '127.9.3.7'");
   auto conn = tdb.Connect();
   Exec(conn, "BEGIN");
   for (int round = 0; round < 7; ++round) {
     CHECK(Scalar(conn, "SELECT count(*) FROM dispatcher_v1_resolve_servers('default', $1::jsonb)", {IdsScope({id})}) == "1");
     CHECK(Scalar(conn, "SELECT count(*) FROM dispatcher_v1_resolve_servers('default', $1::jsonb)",
-                 {R"({"bmc_addresses":["10.9.1.5","10.9.2.6"]})"}) == "2");
+                 {R"({"bmc_addresses":["127.9.1.5","127.9.2.6"]})"}) == "2");
   }
   // This session's counts not yet flushed, as the transaction runs: a new session's own.
   CHECK(Scalar(conn, "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'public.servers'::regclass") == "0");

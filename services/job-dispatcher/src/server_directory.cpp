@@ -46,8 +46,8 @@ Result<std::vector<ServerRef>> DbServerDirectory::Resolve(const std::string& sit
       {site, scope_json});
   if (!rows) return rows.error();
   std::vector<ServerRef> out;
+  const std::string fallback = rows->empty() ? std::string() : rows->Str(0, "fallback");  // one value, on every row
   for (int i = 0; i < rows->size(); ++i) {
-    const std::string fallback = rows->Str(i, "fallback");
     if (rows->Str(i, "part") == "0") {
       ServerRef s{rows->Str(i, "server_id"), rows->Str(i, "bmc_address"), rows->Str(i, "credential_set_id"),
                   rows->Bool(i, "tls_verify").value_or(true), rows->Str(i, "tls_pin_sha256")};
